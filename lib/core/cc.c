@@ -1,0 +1,264 @@
+/*
+ * cc.c — congestion control: Swift (delay-based) and DCTCP (ECN-based).
+ *
+ * Integer arithmetic only.  The window is packets << 8 (SRD_CWND_ONE = one packet), DCTCP's
+ * alpha and every multiplicative factor are Q16 (65536 = 1.0).  Intermediate values are
+ * 64-bit and saturate instead of wrapping, so any event (0, huge, inconsistent) is safe, and
+ * every entry point ends by clamping the window into [min_cwnd, max_cwnd].
+ *
+ * A last_decrease_ns of 0 means "never decreased": the first congestion signal of a
+ * connection is acted on at once, even when the caller's clock starts near 0.
+ */
+#include <stdint.h>
+
+#include "cc.h"
+
+#define Q16_ONE 65536u   /* 1.0 in Q16 */
+#define G_SHIFT_MAX 31u  /* larger DCTCP gain shifts are treated as this (no shift UB) */
+
+/* ---- fixed-point helpers ---- */
+
+/* Saturating a + b. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* floor(a * b / c) for c > 0, saturating at UINT64_MAX, without 128-bit types: when a * b
+ * overflows, split a = q * c + r and compute floor(r * b / c) by shift-and-add, keeping the
+ * running remainder below c. */
+static uint64_t mul_div_sat(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t q, r, hi, lo = 0, rem = 0;
+
+	if (b == 0 || a <= UINT64_MAX / b)
+		return a * b / c;
+	q = a / c;
+	r = a % c;
+	if (q != 0 && b > UINT64_MAX / q)
+		return UINT64_MAX;
+	hi = q * b;
+	for (int i = 63; i >= 0; i--) {
+		/* (lo, rem) = 2 * (lo, rem) */
+		lo <<= 1;
+		if (rem >= c - rem) {
+			rem -= c - rem;
+			lo++;
+		} else {
+			rem += rem;
+		}
+		/* (lo, rem) += r when bit i of b is set */
+		if ((b >> i) & 1) {
+			if (rem >= c - r) {
+				rem -= c - r;
+				lo++;
+			} else {
+				rem += r;
+			}
+		}
+	}
+	return add_sat(hi, lo);
+}
+
+/* A percentage as a Q16 fraction, capped at 100%. */
+static uint64_t pct_q16(uint32_t pct)
+{
+	if (pct > 100)
+		pct = 100;
+	return (uint64_t)pct * Q16_ONE / 100;
+}
+
+/* w clamped into [min_cwnd, max_cwnd]; a config with min > max clamps to max. */
+static uint32_t cwnd_clamp(uint64_t w, const struct srd_cc_config *cfg)
+{
+	uint32_t lo = cfg->min_cwnd, hi = cfg->max_cwnd;
+
+	if (lo > hi)
+		lo = hi;
+	if (w < lo)
+		return lo;
+	if (w > hi)
+		return hi;
+	return (uint32_t)w;
+}
+
+/* ---- shared steps ---- */
+
+/* Start the state at init_cwnd; alpha starts at 1.0, as in DCTCP. */
+static void cc_init(struct srd_cc *cc, const struct srd_cc_config *cfg)
+{
+	*cc = (struct srd_cc){ 0 };
+	cc->alpha = Q16_ONE;
+	cc->cwnd = cwnd_clamp(cfg->init_cwnd, cfg);
+}
+
+/* At most one multiplicative decrease per smoothed RTT. */
+static int cc_can_decrease(const struct srd_cc *cc, uint64_t now, uint64_t srtt_ns)
+{
+	return cc->last_decrease_ns == 0 || now - cc->last_decrease_ns >= srtt_ns;
+}
+
+/* cwnd *= (1 - red), red a Q16 reduction capped at max_mdf; remembers the time. */
+static void cc_decrease(struct srd_cc *cc, const struct srd_cc_config *cfg, uint64_t red,
+			uint64_t now)
+{
+	uint64_t cap = pct_q16(cfg->max_mdf_pct);
+
+	if (red > cap)
+		red = cap;
+	cc->cwnd = cwnd_clamp((uint64_t)cc->cwnd * (Q16_ONE - red) >> 16, cfg);
+	cc->ai_rem = 0;
+	cc->last_decrease_ns = now;
+}
+
+/* Additive increase of ai per window's worth of acked packets (ai * acked * 256 / cwnd,
+ * remainder carried in ai_rem); below one packet, ai per acked packet (Swift's fast
+ * growth of a fractional window). */
+static void cc_additive_increase(struct srd_cc *cc, const struct srd_cc_config *cfg,
+				 uint32_t acked)
+{
+	uint64_t num = (uint64_t)cfg->ai * acked;
+	uint64_t w = cc->cwnd;
+
+	if (w < SRD_CWND_ONE) {
+		cc->ai_rem = 0;
+		cc->cwnd = cwnd_clamp(add_sat(w, num), cfg);
+		return;
+	}
+	if (num > (UINT64_MAX - cc->ai_rem) >> 8) {
+		/* the increase is more than 2^32 windows: saturate */
+		cc->cwnd = cwnd_clamp(UINT64_MAX, cfg);
+		return;
+	}
+	num = (num << 8) + cc->ai_rem;
+	cc->ai_rem = (uint32_t)(num % w);
+	cc->cwnd = cwnd_clamp(w + num / w, cfg);
+}
+
+/* Retransmission timeout: the largest decrease allowed, at once. */
+static void cc_on_rto(struct srd_cc *cc, const struct srd_cc_config *cfg, uint64_t now)
+{
+	cc_decrease(cc, cfg, pct_q16(cfg->max_mdf_pct), now);
+}
+
+/* ---- Swift ---- */
+
+/* Swift's reduction, Q16: beta * (rtt - target) / rtt, for rtt >= target, rtt > 0. */
+static uint64_t swift_reduction(const struct srd_cc_config *cfg, uint64_t rtt,
+				uint64_t target)
+{
+	uint64_t excess = rtt - target;
+
+	/* scale both down until excess << 16 cannot overflow; the ratio is kept */
+	while (rtt > UINT32_MAX) {
+		rtt >>= 1;
+		excess >>= 1;
+	}
+	return (excess << 16) / rtt * cfg->beta_pct / 100;
+}
+
+/* One ack: below the target delay grow additively; above it shrink in proportion to the
+ * excess delay, once per RTT. */
+static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
+			 const struct srd_cc_ack *ev)
+{
+	uint64_t base, target;
+
+	if (ev->rtt_ns != 0) {
+		base = ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
+		target = add_sat(base, cfg->target_delay_ns);
+		if (ev->rtt_ns < target)
+			cc_additive_increase(cc, cfg, ev->acked);
+		else if (cc_can_decrease(cc, ev->now, ev->srtt_ns))
+			cc_decrease(cc, cfg, swift_reduction(cfg, ev->rtt_ns, target), ev->now);
+	}
+	cc->cwnd = cwnd_clamp(cc->cwnd, cfg);
+}
+
+/* ---- DCTCP ---- */
+
+/* End of an observation window (about one RTT): fold the marked fraction into alpha,
+ * alpha = (1 - g) * alpha + g * F, and cut the window by alpha / 2 if anything was marked. */
+static void dctcp_window_end(struct srd_cc *cc, const struct srd_cc_config *cfg,
+			     const struct srd_cc_ack *ev)
+{
+	uint32_t g = cfg->dctcp_g_shift > G_SHIFT_MAX ? G_SHIFT_MAX : cfg->dctcp_g_shift;
+	uint64_t f = 0;
+
+	if (cc->win_acked)
+		f = ((uint64_t)cc->win_marked << 16) / cc->win_acked;
+	cc->alpha = cc->alpha - (cc->alpha >> g) + (uint32_t)(f >> g);
+	if (cc->alpha > Q16_ONE)
+		cc->alpha = Q16_ONE;
+	if (cc->win_marked && cc_can_decrease(cc, ev->now, ev->srtt_ns))
+		cc_decrease(cc, cfg, cc->alpha / 2, ev->now);
+	cc->win_acked = 0;
+	cc->win_marked = 0;
+	cc->win_end = ev->snd_nxt;
+}
+
+/* One ack: count packets and marks into the observation window, close the window when the
+ * cumulative PSN has passed its end, and grow additively when the ack carries no mark. */
+static void dctcp_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
+			 const struct srd_cc_ack *ev)
+{
+	uint32_t ce = ev->ce_count < ev->pkt_count ? ev->ce_count : ev->pkt_count;
+
+	/* saturating counts, marked <= acked so that F <= 1 */
+	cc->win_acked = ev->pkt_count > UINT32_MAX - cc->win_acked ? UINT32_MAX
+								    : cc->win_acked + ev->pkt_count;
+	cc->win_marked = ce > cc->win_acked - cc->win_marked ? cc->win_acked
+							     : cc->win_marked + ce;
+	if (!cc->win_started) {
+		cc->win_end = ev->snd_nxt;
+		cc->win_started = 1;
+	}
+	if ((int32_t)(ev->cum_psn - cc->win_end) >= 0)
+		dctcp_window_end(cc, cfg, ev);
+	if (ev->ce_count == 0)
+		cc_additive_increase(cc, cfg, ev->acked);
+	cc->cwnd = cwnd_clamp(cc->cwnd, cfg);
+}
+
+/* ---- interface ---- */
+
+static const struct srd_cc_ops swift_ops = {
+	.name = "swift",
+	.init = cc_init,
+	.on_ack = swift_on_ack,
+	.on_rto = cc_on_rto,
+};
+
+static const struct srd_cc_ops dctcp_ops = {
+	.name = "dctcp",
+	.init = cc_init,
+	.on_ack = dctcp_on_ack,
+	.on_rto = cc_on_rto,
+};
+
+const struct srd_cc_ops *srd_cc_ops_get(enum srd_cc_algo algo)
+{
+	switch (algo) {
+	case SRD_CC_SWIFT:
+		return &swift_ops;
+	case SRD_CC_DCTCP:
+		return &dctcp_ops;
+	}
+	return NULL;
+}
+
+/* Below one packet: one packet per srtt * 256 / cwnd.  Above: srtt / (packets * gain),
+ * i.e. srtt * 256 * 100 / (cwnd * gain_pct), or 0 when pacing is off. */
+uint64_t srd_cc_pacing_gap_ns(const struct srd_cc *cc, const struct srd_cc_config *cfg,
+			      uint64_t srtt_ns)
+{
+	uint64_t w = cc->cwnd;
+
+	if (srtt_ns == 0)
+		return 0;
+	if (w < SRD_CWND_ONE)
+		return mul_div_sat(srtt_ns, SRD_CWND_ONE, w ? w : 1);
+	if (cfg->pacing_gain_pct == 0)
+		return 0;
+	return mul_div_sat(srtt_ns, SRD_CWND_ONE * 100, w * cfg->pacing_gain_pct);
+}

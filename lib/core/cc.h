@@ -1,0 +1,66 @@
+/*
+ * cc.h — congestion control: two controllers behind one interface.
+ *
+ * The window is counted in packets with 8 fraction bits (256 = one packet), so a window
+ * below one packet is possible; the connection then paces one packet per srtt * 256 / cwnd.
+ * Controllers only compute: the connection calls them with what an ack told it and reads
+ * the window and the pacing gap back.  They read no clock: time comes in the event.
+ */
+#ifndef SRD_CC_H
+#define SRD_CC_H
+
+#include <stdint.h>
+
+#include "srd_core.h"
+
+#define SRD_CWND_ONE 256u /* one packet in the fixed-point window */
+
+/* Per-connection congestion state (part of the connection, keep it small). */
+struct srd_cc {
+	uint32_t cwnd;             /* window, packets << 8, within [min_cwnd, max_cwnd] */
+	uint32_t alpha;            /* DCTCP: EWMA of the marked fraction, Q16 (65536 = 1.0) */
+	uint64_t last_decrease_ns; /* time of the last multiplicative decrease */
+	uint32_t win_acked;        /* DCTCP: packets acked in the current observation window */
+	uint32_t win_marked;       /* DCTCP: of which CE-marked */
+	uint32_t win_end;          /* DCTCP: the window ends when the cumulative PSN passes this */
+	uint32_t win_started;      /* DCTCP: 1 once win_end is valid */
+	uint32_t ai_rem;           /* additive-increase remainder carried between acks (< cwnd), so
+	                              growth stays exact when ai * acked * 256 < cwnd */
+};
+
+/* What one ack reports to the controller. */
+struct srd_cc_ack {
+	uint64_t now;         /* time the ack was processed */
+	uint32_t acked;       /* packets newly acknowledged by this ack (may be 0) */
+	uint64_t rtt_ns;      /* RTT sample of the acked packet, ack delay removed (0: none) */
+	uint64_t base_rtt_ns; /* smallest RTT seen on the connection (0: none yet) */
+	uint64_t srtt_ns;     /* smoothed RTT of the connection */
+	uint32_t ce_count;    /* CE-marked packets the ack reports */
+	uint32_t pkt_count;   /* packets the ack reports (ce_count <= pkt_count) */
+	uint32_t cum_psn;     /* the ack's cumulative PSN */
+	uint32_t snd_nxt;     /* next PSN the sender will use */
+};
+
+/* A controller.  Every function tolerates any event values (no division by zero, no
+ * overflow) and keeps cwnd within [cfg->min_cwnd, cfg->max_cwnd]. */
+struct srd_cc_ops {
+	const char *name; /* "swift", "dctcp" */
+	/* Start a connection's state at cfg->init_cwnd. */
+	void (*init)(struct srd_cc *cc, const struct srd_cc_config *cfg);
+	/* React to one ack. */
+	void (*on_ack)(struct srd_cc *cc, const struct srd_cc_config *cfg,
+		       const struct srd_cc_ack *ev);
+	/* React to a retransmission timeout (severe congestion or path loss) at time now. */
+	void (*on_rto)(struct srd_cc *cc, const struct srd_cc_config *cfg, uint64_t now);
+};
+
+/* The controller for algo, or NULL if algo is unknown. */
+const struct srd_cc_ops *srd_cc_ops_get(enum srd_cc_algo algo);
+
+/* Time to leave between two packets at window cwnd and smoothed RTT srtt_ns: below one
+ * packet srtt * 256 / cwnd; otherwise srtt / (cwnd * gain) when cfg->pacing_gain_pct is not
+ * 0, else 0 (not paced).  Returns 0 when srtt_ns is 0. */
+uint64_t srd_cc_pacing_gap_ns(const struct srd_cc *cc, const struct srd_cc_config *cfg,
+			      uint64_t srtt_ns);
+
+#endif /* SRD_CC_H */

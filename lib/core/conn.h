@@ -1,0 +1,288 @@
+/*
+ * conn.h — internal state of the protocol core: engine, connections, paths, packet and
+ * message records.  Shared by engine.c (tables, scheduling, timers), paths.c (path choice
+ * and path health), tx.c (the sending side) and rx.c (the receiving side).  Not installed.
+ *
+ * Memory: everything is allocated by srd_engine_create(); per-packet code only indexes
+ * arrays.  Records link to each other by 16- or 32-bit indices, not pointers.
+ */
+#ifndef SRD_CONN_H
+#define SRD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cc.h"
+#include "rng.h"
+#include "srd_core.h"
+#include "timerq.h"
+#include "wire.h"
+
+#define SRD_NIL16 0xffffu
+#define SRD_NIL32 0xffffffffu
+
+/* Modular PSN comparisons (PSNs wrap at 2^32). */
+static inline bool psn_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool psn_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+
+/* One path (entropy value) of a connection: 24 bytes, part of the connection's state. */
+struct srd_path {
+	uint16_t entropy;      /* UDP source port value that selects this path */
+	uint8_t state;         /* enum srd_path_state */
+	uint8_t losses;        /* consecutive packets lost on this path */
+	uint16_t inflight;     /* packets sent on this path, not yet acked or declared lost */
+	uint8_t ecn;           /* EWMA of CE echoes, 0..255 */
+	uint8_t skips;         /* times the round robin passed over it since its last use */
+	uint32_t srtt_ns;      /* smoothed RTT of this path (0: no sample; saturates) */
+	uint32_t probe_ts;     /* PROBING: time (ns mod 2^32) the probe left; 0: not sent */
+	uint32_t tx_pkts;      /* packets sent on this path index (wraps) */
+	uint16_t replacements; /* fresh entropy values taken for this index (saturates) */
+	uint16_t reserved;     /* padding, zero */
+};
+
+/* States of a transmitted packet record. */
+enum srd_txpkt_state {
+	TXPKT_FREE = 0,     /* slot unused (PSN not allocated, or acked and released) */
+	TXPKT_INFLIGHT = 1, /* on the wire: in the send-order list */
+	TXPKT_LOST = 2,     /* declared lost or refused: in the retransmit list */
+	TXPKT_ACKED = 3,    /* acked, waiting for snd_una to pass it */
+};
+
+/* A data packet the sender has put a PSN on: one per PSN in [snd_una, snd_nxt), stored at
+ * index psn & (tx_window - 1).  With the message it belongs to, it is the retransmission
+ * buffer (the payload is re-read from the caller's iov). */
+struct srd_txpkt {
+	uint64_t sent_ns; /* time of its latest transmission */
+	uint32_t seg;     /* segment index within its message */
+	uint16_t msg;     /* message slot */
+	uint16_t prev;    /* previous record in its list (send order or retransmit), or NIL */
+	uint16_t next;    /* next record in its list, or NIL */
+	uint8_t path;     /* path of its latest transmission */
+	uint8_t state;    /* enum srd_txpkt_state */
+	uint8_t retries;  /* retransmissions so far */
+	uint8_t reserved[3];
+};
+
+/* States of a message slot on the sending side. */
+enum srd_txmsg_state {
+	TXMSG_FREE = 0,    /* unused */
+	TXMSG_ACTIVE = 1,  /* accepted; segments being sent and acked */
+	TXMSG_REFUSED = 2, /* the peer refused its size: no new segments, done when the sent ones are acked */
+};
+
+/* A message accepted by srd_send(). */
+struct srd_txmsg {
+	struct srd_iov iov[SRD_MAX_IOV]; /* the caller's bytes */
+	void *ctx;          /* caller's completion context */
+	uint64_t tag;       /* application tag */
+	uint64_t imm;       /* immediate data */
+	uint32_t len;       /* total bytes */
+	uint32_t msg_id;    /* id on the wire */
+	uint32_t first_psn; /* PSN of segment 0 (valid once next_seg > 0) */
+	uint32_t nseg;      /* segments */
+	uint32_t next_seg;  /* segments given a PSN so far */
+	uint32_t acked_segs;/* segments acked so far */
+	uint16_t src_ep;    /* sending endpoint */
+	uint16_t dst_ep;    /* receiving endpoint */
+	uint8_t iovcnt;     /* entries in iov */
+	uint8_t state;      /* enum srd_txmsg_state */
+	uint16_t reserved;
+};
+
+/* A message under reassembly (engine-wide pool). */
+struct srd_rxslot {
+	struct srd_rx_msg msg; /* what the caller sees: peer, endpoints, tag, imm, buffer */
+	uint32_t msg_id;       /* sender's message id */
+	uint32_t msg_psn;      /* PSN of segment 0 */
+	uint32_t seg_size;     /* segment size */
+	uint32_t bytes_left;   /* bytes not yet placed */
+	uint32_t next;         /* next slot of the same connection, or of the free list */
+	uint16_t conn;         /* owning connection slot */
+	uint8_t in_use;        /* 1 while allocated */
+	uint8_t reserved;
+};
+
+/* A reply the engine owes without a connection (reset, probe reply). */
+struct srd_ctrl {
+	uint64_t peer;     /* destination */
+	struct srd_pkt pkt; /* what to encode */
+	uint16_t entropy;  /* UDP source port to use */
+};
+#define SRD_CTRL_RING 32u /* pending control replies; more are dropped (counted) */
+
+/*
+ * A connection (one per peer).  The hot fields come first.  Sizes that vary with the
+ * configuration (paths, rx bitmap) live in per-connection arrays beside it; together they
+ * are what srd_conn_state_bytes() counts.
+ */
+struct srd_conn {
+	/* identity */
+	uint64_t peer;           /* peer key */
+	uint32_t local_id;       /* our id: incarnation << 16 | (slot + 1) */
+	uint32_t peer_id;        /* the peer's id, 0 until learned */
+	uint16_t gen;            /* reuse count of this slot (makes incarnations differ) */
+	uint8_t in_use;          /* 1 while allocated */
+	uint8_t on_active;       /* 1 while on the engine's active (may-send) list */
+	uint16_t npaths;         /* paths in use */
+	uint16_t path_rr;        /* round-robin cursor over paths */
+	uint16_t n_good;         /* paths in state GOOD */
+	uint16_t n_probing;      /* paths in state PROBING */
+	uint32_t act_prev;       /* active list links (connection slots) */
+	uint32_t act_next;
+	/* sending side */
+	uint32_t snd_una;        /* oldest PSN not yet acked */
+	uint32_t snd_nxt;        /* next PSN to allocate */
+	uint32_t peer_credit;    /* PSNs beyond snd_una the receiver accepts */
+	uint32_t inflight;       /* packets on the wire (INFLIGHT) */
+	uint32_t next_msg_id;    /* id of the next message */
+	uint32_t msg_head;       /* oldest message slot not yet done (free-running) */
+	uint32_t msg_cur;        /* message whose segments are being sent (free-running) */
+	uint32_t msg_tail;       /* next message slot to fill (free-running) */
+	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
+	uint16_t so_tail;
+	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
+	uint16_t rt_tail;
+	uint64_t srtt_ns;        /* smoothed RTT over all paths */
+	uint64_t rttvar_ns;      /* RTT variation */
+	uint64_t min_rtt_ns;     /* smallest RTT seen (0: none) */
+	uint64_t rack_xmit_ns;   /* send time of the most recently sent packet acked so far */
+	uint64_t rack_rtt_ns;    /* RTT of that packet */
+	uint64_t rack_timer_ns;  /* when a reordered packet becomes lost (0: none) */
+	uint64_t pace_next_ns;   /* earliest time of the next data packet (pacing) */
+	uint64_t rnr_until_ns;   /* no data before this time: the peer said RNR */
+	uint64_t probe_deadline_ns; /* earliest probe timeout (0: none) */
+	uint8_t rto_backoff;     /* exponent of the RTO backoff */
+	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
+	uint16_t rnr_retries;    /* consecutive RNR nacks */
+	uint32_t probe_seq;      /* sequence number of the next probe */
+	struct srd_cc cc;        /* congestion controller state */
+	uint64_t retransmits;    /* data retransmissions (for srd_conn_info) */
+	/* receiving side */
+	uint32_t rcv_nxt;        /* every PSN before it has been received */
+	uint32_t rx_head;        /* first reassembly slot of this connection, or NIL */
+	uint32_t ack_psn;        /* PSN of the packet the next ack answers */
+	uint32_t ack_echo_ts;    /* its tx_ts */
+	uint64_t ack_arrival_ns; /* when it arrived */
+	uint64_t ack_deadline_ns;/* latest time to send the pending ack (0: none pending) */
+	uint16_t ack_pkts;       /* data packets since the last ack */
+	uint16_t ack_ce;         /* of which CE-marked */
+	uint8_t ack_path;        /* path index of the packet the next ack answers */
+	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
+	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */
+	uint8_t nack_pending;    /* 1: nack below is to be sent */
+	uint8_t nack_reason;     /* enum srd_nack_reason */
+	uint8_t nack_path;       /* path of the refused packet */
+	uint8_t reserved[2];
+	uint32_t nack_psn;       /* refused PSN */
+	uint32_t nack_echo_ts;   /* its tx_ts */
+	/* per-connection arrays */
+	struct srd_path *paths;  /* npaths entries */
+	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */
+	struct srd_txpkt *txpkts;/* tx_window records (retransmission buffer) */
+	struct srd_txmsg *txmsgs;/* max_tx_msgs message slots (retransmission buffer) */
+};
+
+/* The engine. */
+struct srd_engine {
+	struct srd_config cfg;        /* configuration (checked) */
+	struct srd_callbacks cb;      /* caller's callbacks */
+	const struct srd_cc_ops *cc;  /* congestion controller */
+	struct srd_rng rng;           /* entropy values */
+	struct srd_stats st;          /* counters */
+	struct srd_conn *conns;       /* max_conns connections */
+	uint32_t conns_used;          /* slots handed out so far (connections live until destroy) */
+	uint32_t *conn_hash;          /* peer key -> connection slot (open addressing, NIL32 empty) */
+	uint32_t conn_hash_mask;      /* hash table size - 1 */
+	uint32_t act_head;            /* active list: connections that may have a packet */
+	uint32_t act_tail;
+	struct srd_timerq timers;     /* per-connection deadlines */
+	struct srd_rxslot *rxslots;   /* reassembly pool */
+	uint32_t rx_free;             /* free list of reassembly slots */
+	struct srd_ctrl ctrl[SRD_CTRL_RING]; /* control replies owed */
+	uint32_t ctrl_head;           /* free-running ring indices */
+	uint32_t ctrl_tail;
+	uint32_t seg_size;            /* cfg.seg_size, hot */
+	uint32_t tx_mask;             /* tx_window - 1 */
+	uint32_t rx_mask;             /* rx_window - 1 */
+	uint32_t msg_mask;            /* max_tx_msgs - 1 */
+	void *arena;                  /* the one allocation holding the per-connection arrays */
+};
+
+/* ---- engine.c: tables, scheduling, timers ---- */
+
+/* First PSN of the connection whose id is conn_id (both sides compute it from the id). */
+uint32_t srd_conn_isn(uint32_t conn_id);
+
+/* Put c on the active list (idempotent): srd_poll_tx() will look at it. */
+void conn_activate(struct srd_engine *eng, struct srd_conn *c);
+/* Recompute c's deadline and update the timer queue. */
+void conn_rearm(struct srd_engine *eng, struct srd_conn *c);
+/* Slot number of c. */
+static inline uint32_t conn_slot(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	return (uint32_t)(c - eng->conns);
+}
+/* Queue a control reply (reset, probe reply); drops and counts it if the ring is full. */
+void engine_queue_ctrl(struct srd_engine *eng, uint64_t peer, uint16_t entropy,
+		       const struct srd_pkt *pkt);
+/* Reset c: every message fails with status, partial receives are aborted, the connection
+ * takes a new incarnation and forgets the peer's id. */
+void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status);
+
+/* ---- paths.c ---- */
+
+/* Give every path of c its first entropy value (multipath: distinct random values; single:
+ * one value hashed from the peer key). */
+void paths_init(struct srd_engine *eng, struct srd_conn *c);
+/* Choose the path for the next data packet of c, other than avoid (-1: none) if possible. */
+uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
+/* A packet sent on path p was acked; rtt_ns is its RTT sample (0: none), ce its CE echo
+ * (1 marked, 0 not, -1 no ECN information). */
+void paths_on_ack(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t rtt_ns,
+		  int ce);
+/* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it. */
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t now);
+/* A probe reply for path p with the given cookie (entropy) arrived. */
+int paths_on_probe_reply(struct srd_engine *eng, struct srd_conn *c, uint32_t p,
+			 uint32_t cookie, uint64_t rtt_ns);
+/* Probes that timed out are sent again on fresh entropy; recomputes probe_deadline_ns. */
+void paths_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* If a path of c is waiting for its probe, fill *pkt and *entropy and return true. */
+bool paths_next_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		      struct srd_pkt *pkt, uint16_t *entropy);
+
+/* ---- tx.c: the sending side ---- */
+
+/* Produce c's next data packet (retransmission first) into buf, or return 0. */
+int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
+		 uint32_t cap, struct srd_tx_meta *meta);
+/* Handle an ACK / NACK for c.  Return 0 or a negated drop reason. */
+int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	      const struct srd_pkt *pkt);
+int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	       const struct srd_pkt *pkt);
+/* Loss timers of c (RACK reorder timer, RTO). */
+void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* Current retransmission timeout of c, backoff included. */
+uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c);
+/* Deadline of c's loss timers (SRD_NO_DEADLINE if none). */
+uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c);
+/* Fail every message of c with status and forget every packet record. */
+void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
+/* True if c has data (new or retransmission) it could send if windows and pacing allow. */
+bool tx_has_data(const struct srd_engine *eng, const struct srd_conn *c);
+
+/* ---- rx.c: the receiving side ---- */
+
+/* Handle a DATA packet for c.  Return 0 or a negated drop reason. */
+int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	       const struct srd_pkt *pkt, unsigned ce);
+/* If c owes an ack or nack, encode it into buf and return its length, else 0. */
+int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
+		uint32_t cap, struct srd_tx_meta *meta);
+/* Abort every partial receive of c and forget the receive state. */
+void rx_reset(struct srd_engine *eng, struct srd_conn *c);
+/* Delayed-ack timer of c. */
+void rx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+
+#endif /* SRD_CONN_H */

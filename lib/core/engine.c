@@ -1,0 +1,647 @@
+/*
+ * engine.c — the engine: creation, the connection table, packet dispatch, the transmit
+ * scheduler (round robin over active connections) and the timer loop.
+ *
+ * The sending and receiving halves of a connection live in tx.c and rx.c, path state in
+ * paths.c; this file decides which connection a packet belongs to and when each runs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+/* ---- connection ids ---- */
+
+/* Incarnation of a connection slot: differs between engine epochs and slot reuses. */
+static uint32_t conn_make_id(const struct srd_engine *eng, uint32_t slot, uint16_t gen)
+{
+	uint32_t inc = ((uint32_t)eng->cfg.epoch ^ ((uint32_t)gen * 40503u)) & 0xffffu;
+
+	if (inc == 0)
+		inc = 1;
+	return inc << 16 | (slot + 1);
+}
+
+uint32_t srd_conn_isn(uint32_t conn_id)
+{
+	uint64_t x = conn_id;
+
+	return (uint32_t)srd_rng_splitmix(&x);
+}
+
+/* ---- peer hash table (open addressing, linear probing; entries never removed) ---- */
+
+static uint32_t peer_hash(uint64_t peer)
+{
+	uint64_t x = peer;
+
+	return (uint32_t)srd_rng_splitmix(&x);
+}
+
+static struct srd_conn *conn_lookup_peer(const struct srd_engine *eng, uint64_t peer)
+{
+	for (uint32_t i = peer_hash(peer) & eng->conn_hash_mask;; i = (i + 1) & eng->conn_hash_mask) {
+		uint32_t slot = eng->conn_hash[i];
+
+		if (slot == SRD_NIL32)
+			return NULL;
+		if (eng->conns[slot].peer == peer)
+			return &eng->conns[slot];
+	}
+}
+
+/* Reset the sending and receiving state of c to a fresh incarnation (ids, PSNs, windows). */
+static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint32_t slot = conn_slot(eng, c);
+
+	c->gen++;
+	c->local_id = conn_make_id(eng, slot, c->gen);
+	c->peer_id = 0;
+	c->snd_una = c->snd_nxt = srd_conn_isn(c->local_id);
+	c->peer_credit = eng->cfg.rx_window;
+	c->inflight = 0;
+	c->next_msg_id = 1;
+	c->so_head = c->so_tail = SRD_NIL16;
+	c->rt_head = c->rt_tail = SRD_NIL16;
+	c->rack_xmit_ns = c->rack_rtt_ns = c->rack_timer_ns = 0;
+	c->pace_next_ns = c->rnr_until_ns = 0;
+	c->rto_backoff = 0;
+	c->pace_wait = 0;
+	c->rnr_retries = 0;
+	eng->cc->init(&c->cc, &eng->cfg.cc);
+	c->rcv_nxt = 0;
+	c->rx_head = SRD_NIL32;
+	c->ack_deadline_ns = 0;
+	c->ack_pkts = c->ack_ce = 0;
+	c->ack_now = c->ack_flags = 0;
+	c->nack_pending = 0;
+	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
+	for (uint32_t i = 0; i < eng->cfg.tx_window; i++)
+		c->txpkts[i].state = TXPKT_FREE;
+	for (uint32_t p = 0; p < c->npaths; p++) {
+		c->paths[p].inflight = 0;
+		if (c->paths[p].state == SRD_PATH_PROBING) {
+			/* nobody to answer a probe until the peer is known again */
+			c->paths[p].state = SRD_PATH_SUSPECT;
+			c->paths[p].probe_ts = 0;
+		}
+	}
+	c->n_probing = 0;
+	c->probe_deadline_ns = 0;
+}
+
+/* Create a connection to peer.  Returns it, or NULL if the table is full. */
+static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer)
+{
+	uint32_t slot = eng->conns_used;
+	struct srd_conn *c;
+	uint32_t i;
+
+	if (slot >= eng->cfg.max_conns)
+		return NULL;
+	eng->conns_used++;
+	c = &eng->conns[slot];
+	c->in_use = 1;
+	c->peer = peer;
+	c->gen = (uint16_t)(srd_rng_next(&eng->rng) & 0xff);
+	c->act_prev = c->act_next = SRD_NIL32;
+	c->srtt_ns = 0;
+	c->rttvar_ns = 0;
+	c->min_rtt_ns = 0;
+	c->retransmits = 0;
+	c->msg_head = c->msg_cur = c->msg_tail = 0;
+	paths_init(eng, c);
+	conn_fresh_state(eng, c);
+	for (i = peer_hash(peer) & eng->conn_hash_mask; eng->conn_hash[i] != SRD_NIL32;
+	     i = (i + 1) & eng->conn_hash_mask)
+		;
+	eng->conn_hash[i] = slot;
+	eng->st.conns_created++;
+	eng->st.conns_active++;
+	return c;
+}
+
+/* Learn the peer's connection id: its first PSN follows from it. */
+static void conn_adopt_peer(struct srd_engine *eng, struct srd_conn *c, uint32_t peer_id)
+{
+	c->peer_id = peer_id;
+	c->rcv_nxt = srd_conn_isn(peer_id);
+	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
+}
+
+void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
+{
+	tx_fail_all(eng, c, status);
+	rx_reset(eng, c);
+	conn_fresh_state(eng, c);
+	eng->st.conns_reset++;
+}
+
+/* ---- active list and timers ---- */
+
+void conn_activate(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint32_t slot = conn_slot(eng, c);
+
+	if (c->on_active)
+		return;
+	c->on_active = 1;
+	c->act_next = SRD_NIL32;
+	c->act_prev = eng->act_tail;
+	if (eng->act_tail == SRD_NIL32)
+		eng->act_head = slot;
+	else
+		eng->conns[eng->act_tail].act_next = slot;
+	eng->act_tail = slot;
+}
+
+static void conn_deactivate(struct srd_engine *eng, struct srd_conn *c)
+{
+	if (!c->on_active)
+		return;
+	if (c->act_prev == SRD_NIL32)
+		eng->act_head = c->act_next;
+	else
+		eng->conns[c->act_prev].act_next = c->act_next;
+	if (c->act_next == SRD_NIL32)
+		eng->act_tail = c->act_prev;
+	else
+		eng->conns[c->act_next].act_prev = c->act_prev;
+	c->on_active = 0;
+	c->act_prev = c->act_next = SRD_NIL32;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint64_t d = tx_deadline(eng, c);
+
+	if (c->ack_deadline_ns && !c->ack_now)
+		d = min_u64(d, c->ack_deadline_ns);
+	if (c->pace_wait)
+		d = min_u64(d, c->pace_next_ns);
+	if (c->rnr_until_ns)
+		d = min_u64(d, c->rnr_until_ns);
+	if (c->probe_deadline_ns)
+		d = min_u64(d, c->probe_deadline_ns);
+	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
+}
+
+void engine_queue_ctrl(struct srd_engine *eng, uint64_t peer, uint16_t entropy,
+		       const struct srd_pkt *pkt)
+{
+	struct srd_ctrl *slot;
+
+	if (eng->ctrl_tail - eng->ctrl_head >= SRD_CTRL_RING) {
+		eng->st.ctrl_dropped++;
+		return;
+	}
+	slot = &eng->ctrl[eng->ctrl_tail++ % SRD_CTRL_RING];
+	slot->peer = peer;
+	slot->entropy = entropy;
+	slot->pkt = *pkt;
+}
+
+/* ---- creation ---- */
+
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *cb,
+		      struct srd_engine **out, char *err, size_t errlen)
+{
+	struct srd_engine *eng;
+	size_t per_conn, paths_sz, bits_sz, pkts_sz, msgs_sz, hash_size;
+	uint32_t npaths;
+	uint8_t *mem;
+	int rc;
+
+	*out = NULL;
+	rc = srd_config_check(cfg, err, errlen);
+	if (rc)
+		return rc;
+	if (!cb || !cb->rx_alloc || !cb->rx_deliver || !cb->tx_done) {
+		if (errlen)
+			snprintf(err, errlen, "callbacks: rx_alloc, rx_deliver and tx_done are required");
+		return -EINVAL;
+	}
+	eng = calloc(1, sizeof(*eng));
+	if (!eng)
+		return -ENOMEM;
+	eng->cfg = *cfg;
+	eng->cb = *cb;
+	eng->cc = srd_cc_ops_get(cfg->cc.algo);
+	srd_rng_seed(&eng->rng, cfg->seed ^ ((uint64_t)cfg->epoch << 48));
+	eng->seg_size = cfg->seg_size;
+	eng->tx_mask = cfg->tx_window - 1;
+	eng->rx_mask = cfg->rx_window - 1;
+	eng->msg_mask = cfg->max_tx_msgs - 1;
+	eng->act_head = eng->act_tail = SRD_NIL32;
+
+	npaths = cfg->mode == SRD_MODE_SINGLE ? 1 : cfg->paths;
+	paths_sz = align64(npaths * sizeof(struct srd_path));
+	bits_sz = align64(cfg->rx_window / 8);
+	pkts_sz = align64((size_t)cfg->tx_window * sizeof(struct srd_txpkt));
+	msgs_sz = align64((size_t)cfg->max_tx_msgs * sizeof(struct srd_txmsg));
+	per_conn = paths_sz + bits_sz + pkts_sz + msgs_sz;
+	for (hash_size = 2; hash_size < 2 * (size_t)cfg->max_conns; hash_size *= 2)
+		;
+
+	eng->conns = calloc(cfg->max_conns, sizeof(*eng->conns));
+	eng->conn_hash = malloc(hash_size * sizeof(*eng->conn_hash));
+	eng->rxslots = calloc(cfg->rx_slots, sizeof(*eng->rxslots));
+	eng->arena = calloc(cfg->max_conns, per_conn);
+	if (!eng->conns || !eng->conn_hash || !eng->rxslots || !eng->arena)
+		goto err_free;
+	if (srd_timerq_init(&eng->timers, cfg->max_conns))
+		goto err_free;
+	eng->conn_hash_mask = (uint32_t)hash_size - 1;
+	memset(eng->conn_hash, 0xff, hash_size * sizeof(*eng->conn_hash));
+
+	mem = eng->arena;
+	for (uint32_t i = 0; i < cfg->max_conns; i++) {
+		struct srd_conn *c = &eng->conns[i];
+
+		c->npaths = (uint16_t)npaths;
+		c->paths = (struct srd_path *)mem;
+		c->rx_bits = (uint64_t *)(mem + paths_sz);
+		c->txpkts = (struct srd_txpkt *)(mem + paths_sz + bits_sz);
+		c->txmsgs = (struct srd_txmsg *)(mem + paths_sz + bits_sz + pkts_sz);
+		mem += per_conn;
+	}
+	for (uint32_t i = 0; i < cfg->rx_slots; i++)
+		eng->rxslots[i].next = i + 1 < cfg->rx_slots ? i + 1 : SRD_NIL32;
+	eng->rx_free = 0;
+	*out = eng;
+	return 0;
+
+err_free:
+	srd_timerq_free(&eng->timers);
+	free(eng->arena);
+	free(eng->rxslots);
+	free(eng->conn_hash);
+	free(eng->conns);
+	free(eng);
+	return -ENOMEM;
+}
+
+void srd_engine_destroy(struct srd_engine *eng)
+{
+	if (!eng)
+		return;
+	for (uint32_t i = 0; i < eng->conns_used; i++) {
+		tx_fail_all(eng, &eng->conns[i], -ECANCELED);
+		rx_reset(eng, &eng->conns[i]);
+	}
+	srd_timerq_free(&eng->timers);
+	free(eng->arena);
+	free(eng->rxslots);
+	free(eng->conn_hash);
+	free(eng->conns);
+	free(eng);
+}
+
+/* ---- sending ---- */
+
+int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *req)
+{
+	struct srd_conn *c;
+	struct srd_txmsg *m;
+	uint64_t len = 0;
+
+	if (!req->iov || req->iovcnt == 0 || req->iovcnt > SRD_MAX_IOV)
+		return -EINVAL;
+	for (uint32_t i = 0; i < req->iovcnt; i++) {
+		if (!req->iov[i].base && req->iov[i].len)
+			return -EINVAL;
+		len += req->iov[i].len;
+	}
+	if (len > eng->cfg.max_msg_size)
+		return -EMSGSIZE;
+	c = conn_lookup_peer(eng, req->peer);
+	if (c && c->msg_tail - c->msg_head >= eng->cfg.max_tx_msgs)
+		return -EAGAIN;
+	if (!c) {
+		c = conn_create(eng, req->peer);
+		if (!c)
+			return -ENOSPC;
+	}
+	m = &c->txmsgs[c->msg_tail & eng->msg_mask];
+	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
+	m->iovcnt = (uint8_t)req->iovcnt;
+	m->ctx = req->ctx;
+	m->tag = req->tag;
+	m->imm = req->imm;
+	m->len = (uint32_t)len;
+	m->msg_id = c->next_msg_id++;
+	m->nseg = srd_wire_seg_count(m->len, eng->seg_size);
+	m->next_seg = 0;
+	m->acked_segs = 0;
+	m->first_psn = 0;
+	m->src_ep = req->src_ep;
+	m->dst_ep = req->dst_ep;
+	m->state = TXMSG_ACTIVE;
+	c->msg_tail++;
+	eng->st.msgs_accepted++;
+	(void)now;
+	conn_activate(eng, c);
+	conn_rearm(eng, c);
+	return 0;
+}
+
+uint32_t srd_max_packet_len(const struct srd_engine *eng)
+{
+	return eng->seg_size + SRD_HDR_MAX_LEN;
+}
+
+/* Encode the oldest owed control reply. */
+static int poll_ctrl(struct srd_engine *eng, uint8_t *buf, uint32_t cap,
+		     struct srd_tx_meta *meta)
+{
+	struct srd_ctrl *ctl = &eng->ctrl[eng->ctrl_head++ % SRD_CTRL_RING];
+	int len = srd_wire_encode(&ctl->pkt, buf, cap);
+
+	if (len < 0)
+		return len;
+	meta->peer = ctl->peer;
+	meta->entropy = ctl->entropy;
+	meta->path = ctl->pkt.path;
+	meta->type = ctl->pkt.type;
+	meta->ect = 0;
+	if (ctl->pkt.type == SRD_PKT_RESET)
+		eng->st.tx_resets++;
+	else
+		eng->st.tx_probes++;
+	return len;
+}
+
+/* The next packet of c, if it has one: acks, then probes, then data. */
+static int conn_poll(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
+		     uint32_t cap, struct srd_tx_meta *meta)
+{
+	struct srd_pkt probe;
+	uint16_t entropy;
+	int len;
+
+	len = rx_next_ack(eng, c, now, buf, cap, meta);
+	if (len)
+		return len;
+	if (c->n_probing && paths_next_probe(eng, c, now, &probe, &entropy)) {
+		len = srd_wire_encode(&probe, buf, cap);
+		if (len > 0) {
+			meta->peer = c->peer;
+			meta->entropy = entropy;
+			meta->path = probe.path;
+			meta->type = SRD_PKT_PROBE;
+			meta->ect = 0;
+			eng->st.tx_probes++;
+		}
+		return len;
+	}
+	return tx_next_data(eng, c, now, buf, cap, meta);
+}
+
+int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		struct srd_tx_meta *meta)
+{
+	int len = 0;
+
+	if (cap < srd_max_packet_len(eng))
+		return -ENOSPC;
+	if (eng->ctrl_head != eng->ctrl_tail) {
+		len = poll_ctrl(eng, buf, cap, meta);
+		goto out;
+	}
+	while (eng->act_head != SRD_NIL32) {
+		struct srd_conn *c = &eng->conns[eng->act_head];
+
+		len = conn_poll(eng, c, now, buf, cap, meta);
+		if (len > 0 && c->in_use) {
+			/* round robin: the connection goes to the back */
+			conn_deactivate(eng, c);
+			conn_activate(eng, c);
+			conn_rearm(eng, c);
+			break;
+		}
+		conn_deactivate(eng, c);
+		conn_rearm(eng, c);
+	}
+out:
+	if (len > 0)
+		eng->st.tx_pkts++;
+	return len;
+}
+
+/* ---- receiving ---- */
+
+/* Answer a packet whose connection we do not know with a RESET (never a RESET itself). */
+static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
+		       uint32_t reason)
+{
+	struct srd_pkt rst = {
+		.type = SRD_PKT_RESET,
+		.dst_conn = pkt->src_conn,
+		.src_conn = pkt->dst_conn ? pkt->dst_conn : 1,
+		.u.reset.reason = reason,
+	};
+
+	if (pkt->type == SRD_PKT_RESET)
+		return;
+	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
+}
+
+/* Find (or, for a set-up packet, create) the connection of pkt from peer. */
+static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
+			   struct srd_conn **out)
+{
+	struct srd_conn *c;
+
+	if (pkt->dst_conn == 0) {
+		/* set-up: only data opens a connection */
+		if (pkt->type != SRD_PKT_DATA)
+			return -SRD_DROP_UNEXPECTED;
+		c = conn_lookup_peer(eng, peer);
+		if (!c) {
+			c = conn_create(eng, peer);
+			if (!c) {
+				send_reset(eng, peer, pkt, SRD_RESET_TABLE_FULL);
+				return -SRD_DROP_CONN_TABLE_FULL;
+			}
+		} else if (c->peer_id != 0 && c->peer_id != pkt->src_conn) {
+			/* the peer restarted (or reset the connection): start over */
+			conn_reset(eng, c, -ECONNRESET);
+		}
+		if (c->peer_id == 0)
+			conn_adopt_peer(eng, c, pkt->src_conn);
+		*out = c;
+		return 0;
+	}
+
+	uint32_t slot = (pkt->dst_conn & 0xffffu) - 1;
+
+	if (slot >= eng->conns_used) {
+		send_reset(eng, peer, pkt, SRD_RESET_UNKNOWN_CONN);
+		return -SRD_DROP_UNKNOWN_CONN;
+	}
+	c = &eng->conns[slot];
+	if (c->peer != peer)
+		return -SRD_DROP_PEER_MISMATCH;
+	if (c->local_id != pkt->dst_conn) {
+		send_reset(eng, peer, pkt, SRD_RESET_UNKNOWN_CONN);
+		return -SRD_DROP_STALE_CONN;
+	}
+	if (c->peer_id == 0) {
+		if (pkt->type == SRD_PKT_RESET)
+			return -SRD_DROP_UNEXPECTED;
+		conn_adopt_peer(eng, c, pkt->src_conn);
+	} else if (c->peer_id != pkt->src_conn) {
+		return -SRD_DROP_STALE_CONN;
+	}
+	*out = c;
+	return 0;
+}
+
+static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		    const struct srd_pkt *pkt)
+{
+	if (pkt->flags & SRD_F_REPLY) {
+		uint64_t rtt = (uint32_t)((uint32_t)now - pkt->u.probe.tx_ts);
+
+		return paths_on_probe_reply(eng, c, pkt->path, pkt->u.probe.cookie, rtt);
+	}
+	struct srd_pkt reply = {
+		.type = SRD_PKT_PROBE,
+		.flags = SRD_F_REPLY,
+		.path = pkt->path,
+		.dst_conn = c->peer_id,
+		.src_conn = c->local_id,
+		.psn = pkt->psn,
+		.u.probe = pkt->u.probe,
+	};
+	/* answer with the probe's own entropy value so the reply tries the same way back */
+	engine_queue_ctrl(eng, c->peer, (uint16_t)pkt->u.probe.cookie, &reply);
+	return 0;
+}
+
+int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *buf,
+	     uint32_t len, unsigned ce)
+{
+	struct srd_pkt pkt;
+	struct srd_conn *c = NULL;
+	int rc;
+
+	eng->st.rx_pkts++;
+	rc = srd_wire_decode(buf, len, &pkt);
+	if (rc == 0)
+		rc = conn_for_packet(eng, peer, &pkt, &c);
+	if (rc == 0) {
+		switch (pkt.type) {
+		case SRD_PKT_DATA:
+			rc = rx_on_data(eng, c, now, &pkt, ce ? 1 : 0);
+			break;
+		case SRD_PKT_ACK:
+			rc = tx_on_ack(eng, c, now, &pkt);
+			break;
+		case SRD_PKT_NACK:
+			rc = tx_on_nack(eng, c, now, &pkt);
+			break;
+		case SRD_PKT_PROBE:
+			rc = on_probe(eng, c, now, &pkt);
+			break;
+		case SRD_PKT_RESET:
+			conn_reset(eng, c, -ECONNRESET);
+			break;
+		default:
+			rc = -SRD_DROP_BAD_TYPE;
+			break;
+		}
+		conn_activate(eng, c);
+		conn_rearm(eng, c);
+	}
+	if (rc < 0 && -rc < SRD_DROP_MAX)
+		eng->st.drops[-rc]++;
+	return rc;
+}
+
+/* ---- timers ---- */
+
+uint64_t srd_next_deadline(const struct srd_engine *eng)
+{
+	if (eng->ctrl_head != eng->ctrl_tail)
+		return 0;
+	return srd_timerq_min(&eng->timers);
+}
+
+void srd_on_timer(struct srd_engine *eng, uint64_t now)
+{
+	/* each due connection runs once per call, so a deadline that stays due cannot spin */
+	uint32_t budget = eng->timers.n;
+
+	while (budget-- > 0 && srd_timerq_min(&eng->timers) <= now) {
+		struct srd_conn *c = &eng->conns[srd_timerq_min_slot(&eng->timers)];
+
+		srd_timerq_set(&eng->timers, conn_slot(eng, c), SRD_NO_DEADLINE);
+		rx_on_timer(eng, c, now);
+		tx_on_timer(eng, c, now);
+		if (c->n_probing)
+			paths_on_timer(eng, c, now);
+		if (c->pace_wait && c->pace_next_ns <= now)
+			c->pace_wait = 0;
+		if (c->rnr_until_ns && c->rnr_until_ns <= now)
+			c->rnr_until_ns = 0;
+		conn_activate(eng, c);
+		conn_rearm(eng, c);
+	}
+}
+
+/* ---- introspection ---- */
+
+void srd_get_stats(const struct srd_engine *eng, struct srd_stats *st)
+{
+	*st = eng->st;
+}
+
+int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_info *info,
+		  struct srd_path_info *paths, uint32_t max_paths)
+{
+	const struct srd_conn *c = conn_lookup_peer(eng, peer);
+
+	if (!c)
+		return -ENOENT;
+	*info = (struct srd_conn_info){
+		.peer = c->peer,
+		.local_id = c->local_id,
+		.peer_id = c->peer_id,
+		.npaths = c->npaths,
+		.inflight = c->inflight,
+		.cwnd = c->cc.cwnd,
+		.srtt_ns = c->srtt_ns,
+		.min_rtt_ns = c->min_rtt_ns,
+		.rto_ns = tx_rto(eng, c),
+		.tx_msgs = c->msg_tail - c->msg_head,
+		.retransmits = c->retransmits,
+	};
+	for (uint32_t p = 0; paths && p < c->npaths && p < max_paths; p++) {
+		const struct srd_path *P = &c->paths[p];
+
+		paths[p] = (struct srd_path_info){
+			.entropy = P->entropy,
+			.state = P->state,
+			.inflight = P->inflight,
+			.srtt_ns = P->srtt_ns,
+			.ecn_permille = (uint32_t)P->ecn * 1000 / 255,
+			.tx_pkts = P->tx_pkts,
+			.replacements = P->replacements,
+		};
+	}
+	return c->npaths;
+}

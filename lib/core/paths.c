@@ -1,0 +1,257 @@
+/*
+ * paths.c — the paths of a connection: choosing one per packet, keeping each one's health,
+ * replacing and probing failed ones.
+ *
+ * A path is an entropy value (the UDP source port): switches hash it, so each value is one
+ * route through an ECMP fabric.  Packets are sprayed round robin over the paths that are
+ * GOOD, skipping a path that holds more than its share of the window, or whose RTT or ECN
+ * marks say it is congested (aged, so a skipped path is retried now and then and its state
+ * refreshed).  A loss makes a path SUSPECT; path_fail_losses losses in a row fail it: it
+ * gets a fresh random entropy value and is PROBING until a probe comes back.
+ */
+#include "conn.h"
+
+/* Saturating narrowing of an RTT into a path's 32-bit field. */
+static uint32_t rtt32(uint64_t ns)
+{
+	return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+/* A random entropy value, non-zero and not used by another path of c (best effort). */
+static uint16_t fresh_entropy(struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint16_t e = 0;
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		bool used = false;
+
+		e = (uint16_t)srd_rng_next(&eng->rng);
+		if (e == 0)
+			continue;
+		for (uint32_t p = 0; p < c->npaths && !used; p++)
+			used = c->paths[p].entropy == e;
+		if (!used)
+			break;
+	}
+	return e ? e : 1;
+}
+
+void paths_init(struct srd_engine *eng, struct srd_conn *c)
+{
+	for (uint32_t p = 0; p < c->npaths; p++)
+		c->paths[p] = (struct srd_path){ 0 };
+	if (eng->cfg.mode == SRD_MODE_SINGLE) {
+		/* one value per flow, fixed, hashed from the flow's identity (classic ECMP) */
+		uint64_t x = c->peer ^ eng->cfg.seed;
+		uint16_t e = (uint16_t)srd_rng_splitmix(&x);
+
+		c->paths[0].entropy = e ? e : 1;
+	} else {
+		for (uint32_t p = 0; p < c->npaths; p++)
+			c->paths[p].entropy = fresh_entropy(eng, c);
+	}
+	c->n_good = c->npaths;
+	c->n_probing = 0;
+	c->path_rr = 0;
+}
+
+/* Is path P congested by its own signals (RTT well above the connection's base, or ECN)? */
+static bool path_congested(const struct srd_engine *eng, const struct srd_conn *c,
+			   const struct srd_path *P)
+{
+	if (P->ecn >= 128)
+		return true;
+	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
+}
+
+uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
+{
+	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
+	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE + 1;
+	uint32_t cap = 2 * cwnd_pkts / (c->n_good ? c->n_good : 1) + 2;
+
+	if (n == 1)
+		return 0;
+	for (uint32_t i = 0; i < n; i++, p = p + 1 == n ? 0 : p + 1) {
+		struct srd_path *P = &c->paths[p];
+
+		if ((int)p == avoid || P->state == SRD_PATH_PROBING)
+			continue;
+		if (P->inflight < best_inflight) {
+			best = p;
+			best_inflight = P->inflight;
+		}
+		if (P->state != SRD_PATH_GOOD || P->inflight >= cap)
+			continue;
+		if (path_congested(eng, c, P) && ++P->skips < 8)
+			continue;
+		P->skips = 0;
+		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
+		return p;
+	}
+	if (best != SRD_NIL32)
+		return best;
+	/* every other path is probing: use the one to avoid, or any */
+	return avoid >= 0 ? (uint32_t)avoid : 0;
+}
+
+void paths_on_ack(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t rtt_ns,
+		  int ce)
+{
+	struct srd_path *P = &c->paths[p];
+
+	(void)eng;
+	P->losses = 0;
+	if (P->state == SRD_PATH_SUSPECT) {
+		P->state = SRD_PATH_GOOD;
+		c->n_good++;
+	}
+	if (rtt_ns) {
+		uint32_t s = rtt32(rtt_ns);
+
+		P->srtt_ns = P->srtt_ns ? P->srtt_ns - P->srtt_ns / 8 + s / 8 : s;
+	}
+	if (ce >= 0) {
+		unsigned v = P->ecn - P->ecn / 8u + (ce ? 32u : 0u);
+
+		P->ecn = (uint8_t)(v > 255 ? 255 : v);
+	}
+}
+
+/* Give path p a fresh entropy value and start probing it (if the peer can answer). */
+static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
+{
+	struct srd_path *P = &c->paths[p];
+
+	P->entropy = fresh_entropy(eng, c);
+	if (P->replacements < UINT16_MAX)
+		P->replacements++;
+	P->losses = 0;
+	P->srtt_ns = 0;
+	P->ecn = 0;
+	P->skips = 0;
+	P->probe_ts = 0;
+	eng->st.path_replacements++;
+	if (c->peer_id == 0) {
+		/* no one to answer a probe yet: use it, cautiously */
+		P->state = SRD_PATH_SUSPECT;
+		return;
+	}
+	P->state = SRD_PATH_PROBING;
+	c->n_probing++;
+}
+
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t now)
+{
+	struct srd_path *P = &c->paths[p];
+
+	(void)now;
+	if (P->losses < UINT8_MAX)
+		P->losses++;
+	if (eng->cfg.mode == SRD_MODE_SINGLE || P->state == SRD_PATH_PROBING)
+		return; /* the baseline never re-paths; a probing path is judged by its probe */
+	if (P->state == SRD_PATH_GOOD) {
+		P->state = SRD_PATH_SUSPECT;
+		c->n_good--;
+	}
+	if (P->losses >= eng->cfg.path_fail_losses) {
+		eng->st.path_failures++;
+		path_replace(eng, c, p);
+	}
+}
+
+/* Timeout of a probe: the connection's RTO, bounded so 32-bit timestamps cannot wrap. */
+static uint32_t probe_timeout(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint64_t t = tx_rto(eng, c);
+
+	return t > 1000000000ull ? 1000000000u : (uint32_t)t;
+}
+
+/* Recompute c->probe_deadline_ns: the earliest timeout of a probe on the wire. */
+static void probe_rearm(const struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	uint32_t timeout = probe_timeout(eng, c);
+	uint64_t deadline = 0;
+
+	for (uint32_t p = 0; p < c->npaths && c->n_probing; p++) {
+		const struct srd_path *P = &c->paths[p];
+		uint32_t elapsed;
+		uint64_t d;
+
+		if (P->state != SRD_PATH_PROBING || P->probe_ts == 0)
+			continue;
+		elapsed = (uint32_t)now - P->probe_ts;
+		d = now + (elapsed >= timeout ? 0 : timeout - elapsed);
+		if (!deadline || d < deadline)
+			deadline = d;
+	}
+	c->probe_deadline_ns = deadline;
+}
+
+bool paths_next_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		      struct srd_pkt *pkt, uint16_t *entropy)
+{
+	if (c->peer_id == 0)
+		return false;
+	for (uint32_t p = 0; p < c->npaths; p++) {
+		struct srd_path *P = &c->paths[p];
+		uint32_t ts = (uint32_t)now ? (uint32_t)now : 1;
+
+		if (P->state != SRD_PATH_PROBING || P->probe_ts != 0)
+			continue;
+		*pkt = (struct srd_pkt){
+			.type = SRD_PKT_PROBE,
+			.path = (uint8_t)p,
+			.dst_conn = c->peer_id,
+			.src_conn = c->local_id,
+			.psn = c->probe_seq++,
+			.u.probe = { .tx_ts = ts, .cookie = p << 16 | P->entropy },
+		};
+		*entropy = P->entropy;
+		P->probe_ts = ts;
+		P->tx_pkts++;
+		probe_rearm(eng, c, now);
+		return true;
+	}
+	return false;
+}
+
+int paths_on_probe_reply(struct srd_engine *eng, struct srd_conn *c, uint32_t p,
+			 uint32_t cookie, uint64_t rtt_ns)
+{
+	struct srd_path *P;
+
+	(void)p;
+	p = cookie >> 16;
+	if (p >= c->npaths)
+		return -SRD_DROP_UNEXPECTED;
+	P = &c->paths[p];
+	if (P->state != SRD_PATH_PROBING || P->probe_ts == 0 || P->entropy != (cookie & 0xffffu))
+		return -SRD_DROP_UNEXPECTED;
+	P->state = SRD_PATH_GOOD;
+	P->probe_ts = 0;
+	P->srtt_ns = rtt32(rtt_ns);
+	c->n_probing--;
+	c->n_good++;
+	(void)eng;
+	return 0;
+}
+
+void paths_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	uint32_t timeout = probe_timeout(eng, c);
+
+	for (uint32_t p = 0; p < c->npaths; p++) {
+		struct srd_path *P = &c->paths[p];
+
+		if (P->state != SRD_PATH_PROBING || P->probe_ts == 0)
+			continue;
+		if ((uint32_t)now - P->probe_ts >= timeout) {
+			/* no answer: this value is no better; try another */
+			c->n_probing--;
+			path_replace(eng, c, p);
+		}
+	}
+	probe_rearm(eng, c, now);
+}

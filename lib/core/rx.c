@@ -1,0 +1,309 @@
+/*
+ * rx.c — the receiving side of a connection: duplicate detection over a PSN bitmap,
+ * out-of-order placement of segments straight into the message buffer, delivery of
+ * complete messages, and coalesced acknowledgements.
+ *
+ * A PSN is marked received only after its payload is stored, and only marked PSNs are
+ * acknowledged, so nothing acked is ever lost.  Every segment of a message has its own PSN
+ * and its own place (offset = (psn - msg_psn) * seg_size, checked by the codec), so each
+ * byte is written once and a message is complete exactly when its byte count is reached.
+ */
+#include <string.h>
+
+#include "conn.h"
+
+/* ---- the received-PSN bitmap (window of rx_window PSNs starting at rcv_nxt) ---- */
+
+static bool bit_get(const struct srd_engine *eng, const struct srd_conn *c, uint32_t psn)
+{
+	uint32_t b = psn & eng->rx_mask;
+
+	return (c->rx_bits[b / 64] >> (b % 64)) & 1;
+}
+
+static void bit_set(const struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+{
+	uint32_t b = psn & eng->rx_mask;
+
+	c->rx_bits[b / 64] |= 1ull << (b % 64);
+}
+
+static void bit_clear(const struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+{
+	uint32_t b = psn & eng->rx_mask;
+
+	c->rx_bits[b / 64] &= ~(1ull << (b % 64));
+}
+
+/* Mark psn received and move rcv_nxt past every received PSN. */
+static void psn_received(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+{
+	bit_set(eng, c, psn);
+	while (bit_get(eng, c, c->rcv_nxt)) {
+		bit_clear(eng, c, c->rcv_nxt);
+		c->rcv_nxt++;
+	}
+}
+
+/* ---- reassembly slots ---- */
+
+static struct srd_rxslot *slot_find(struct srd_engine *eng, const struct srd_conn *c,
+				    uint32_t msg_id, uint32_t *prev_out)
+{
+	uint32_t prev = SRD_NIL32;
+
+	for (uint32_t i = c->rx_head; i != SRD_NIL32; prev = i, i = eng->rxslots[i].next) {
+		if (eng->rxslots[i].msg_id == msg_id) {
+			*prev_out = prev;
+			return &eng->rxslots[i];
+		}
+	}
+	return NULL;
+}
+
+static void slot_release(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
+			 uint32_t prev)
+{
+	uint32_t i = (uint32_t)(s - eng->rxslots);
+
+	if (prev == SRD_NIL32)
+		c->rx_head = s->next;
+	else
+		eng->rxslots[prev].next = s->next;
+	s->in_use = 0;
+	s->next = eng->rx_free;
+	eng->rx_free = i;
+	eng->st.rx_slots_used--;
+}
+
+/* Take a slot and a buffer for a new message.  NULL if either is missing. */
+static struct srd_rxslot *slot_open(struct srd_engine *eng, struct srd_conn *c,
+				    const struct srd_pkt *pkt)
+{
+	const struct srd_data_fields *d = &pkt->u.data;
+	uint32_t i = eng->rx_free;
+	struct srd_rxslot *s;
+
+	if (i == SRD_NIL32)
+		return NULL;
+	s = &eng->rxslots[i];
+	s->msg = (struct srd_rx_msg){
+		.peer = c->peer,
+		.src_ep = d->src_ep,
+		.dst_ep = d->dst_ep,
+		.tag = d->tag,
+		.len = d->msg_len,
+	};
+	s->msg.buf = eng->cb.rx_alloc(eng->cb.user, &s->msg);
+	if (!s->msg.buf && d->msg_len)
+		return NULL;
+	eng->rx_free = s->next;
+	s->msg_id = d->msg_id;
+	s->msg_psn = d->msg_psn;
+	s->seg_size = d->seg_size;
+	s->bytes_left = d->msg_len;
+	s->conn = (uint16_t)conn_slot(eng, c);
+	s->in_use = 1;
+	s->next = c->rx_head;
+	c->rx_head = i;
+	eng->st.rx_slots_used++;
+	return s;
+}
+
+/* Does a segment agree with what earlier segments said about its message? */
+static bool slot_matches(const struct srd_rxslot *s, const struct srd_data_fields *d)
+{
+	return s->msg_psn == d->msg_psn && s->msg.len == d->msg_len &&
+	       s->seg_size == d->seg_size && s->msg.src_ep == d->src_ep &&
+	       s->msg.dst_ep == d->dst_ep && s->msg.tag == d->tag;
+}
+
+void rx_reset(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->rx_head != SRD_NIL32) {
+		struct srd_rxslot *s = &eng->rxslots[c->rx_head];
+		struct srd_rx_msg msg = s->msg;
+
+		slot_release(eng, c, s, SRD_NIL32);
+		eng->st.msgs_aborted++;
+		if (eng->cb.rx_abort)
+			eng->cb.rx_abort(eng->cb.user, &msg);
+	}
+}
+
+/* ---- acks ---- */
+
+/* Remember pkt as the packet the next ack answers, and decide how soon to send it. */
+static void ack_note(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		     const struct srd_pkt *pkt, unsigned ce, bool at_once)
+{
+	c->ack_psn = pkt->psn;
+	c->ack_echo_ts = pkt->u.data.tx_ts;
+	c->ack_path = pkt->path;
+	c->ack_flags = ce ? SRD_F_ECE : 0;
+	c->ack_arrival_ns = now;
+	if (!c->ack_deadline_ns)
+		c->ack_deadline_ns = now + eng->cfg.ack_delay_ns;
+	if (at_once || c->ack_pkts >= eng->cfg.ack_every || eng->cfg.ack_delay_ns == 0)
+		c->ack_now = 1;
+}
+
+static void nack_note(struct srd_conn *c, const struct srd_pkt *pkt, uint8_t reason)
+{
+	c->nack_pending = 1;
+	c->nack_reason = reason;
+	c->nack_psn = pkt->psn;
+	c->nack_echo_ts = pkt->u.data.tx_ts;
+	c->nack_path = pkt->path;
+}
+
+void rx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	(void)eng;
+	if (c->ack_deadline_ns && now >= c->ack_deadline_ns)
+		c->ack_now = 1;
+}
+
+/* The 64 SACK bits to send: from rcv_nxt + 1, or ending at the acked PSN if it is further. */
+static uint64_t sack_bits(const struct srd_engine *eng, const struct srd_conn *c,
+			  uint32_t *base_out)
+{
+	uint32_t base = c->rcv_nxt + 1;
+	uint64_t bits = 0;
+
+	if (psn_le(base + 64, c->ack_psn) && c->ack_psn - c->rcv_nxt < eng->cfg.rx_window)
+		base = c->ack_psn - 63;
+	for (uint32_t i = 0; i < 64; i++) {
+		uint32_t p = base + i;
+
+		if (p - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, p))
+			bits |= 1ull << i;
+	}
+	*base_out = base;
+	return bits;
+}
+
+int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
+		uint32_t cap, struct srd_tx_meta *meta)
+{
+	struct srd_pkt pkt;
+	int len;
+
+	if (c->nack_pending) {
+		pkt = (struct srd_pkt){
+			.type = SRD_PKT_NACK,
+			.path = c->nack_path,
+			.dst_conn = c->peer_id,
+			.src_conn = c->local_id,
+			.psn = c->nack_psn,
+			.u.nack = {
+				.echo_ts = c->nack_echo_ts,
+				.cum_psn = c->rcv_nxt,
+				.reason = c->nack_reason,
+				.retry_ns = (uint32_t)eng->cfg.rnr_delay_ns,
+			},
+		};
+		c->nack_pending = 0;
+		eng->st.tx_nacks++;
+	} else if (c->ack_deadline_ns && (c->ack_now || now >= c->ack_deadline_ns)) {
+		uint64_t held = now - c->ack_arrival_ns;
+
+		pkt = (struct srd_pkt){
+			.type = SRD_PKT_ACK,
+			.flags = c->ack_flags,
+			.path = c->ack_path,
+			.dst_conn = c->peer_id,
+			.src_conn = c->local_id,
+			.psn = c->rcv_nxt,
+			.u.ack = {
+				.echo_ts = c->ack_echo_ts,
+				.acked_psn = c->ack_psn,
+				.credit = eng->cfg.rx_window,
+				.ce_count = c->ack_ce,
+				.pkt_count = c->ack_pkts,
+				.ack_delay_ns = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held,
+			},
+		};
+		pkt.u.ack.sack = sack_bits(eng, c, &pkt.u.ack.sack_base);
+		c->ack_deadline_ns = 0;
+		c->ack_now = 0;
+		c->ack_pkts = c->ack_ce = 0;
+		eng->st.tx_acks++;
+	} else {
+		return 0;
+	}
+	len = srd_wire_encode(&pkt, buf, cap);
+	if (len < 0)
+		return len;
+	meta->peer = c->peer;
+	meta->entropy = c->paths[pkt.path % c->npaths].entropy;
+	meta->path = pkt.path;
+	meta->type = pkt.type;
+	meta->ect = 0;
+	return len;
+}
+
+/* ---- data ---- */
+
+int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	       const struct srd_pkt *pkt, unsigned ce)
+{
+	const struct srd_data_fields *d = &pkt->u.data;
+	uint32_t psn = pkt->psn, prev = SRD_NIL32, seg;
+	struct srd_rxslot *s;
+
+	if (psn_lt(psn, c->rcv_nxt) || (psn - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, psn))) {
+		/* received before: its ack may have been lost, so ack again at once */
+		ack_note(eng, c, now, pkt, ce, true);
+		return -SRD_DROP_DUPLICATE;
+	}
+	if (psn - c->rcv_nxt >= eng->cfg.rx_window)
+		return -SRD_DROP_PSN_WINDOW;
+	if (d->msg_len > eng->cfg.max_msg_size) {
+		/* refused for good: consume the PSN (so the sender's window moves) and say why */
+		psn_received(eng, c, psn);
+		nack_note(c, pkt, SRD_NACK_TOO_BIG);
+		ack_note(eng, c, now, pkt, ce, true);
+		return -SRD_DROP_MSG_TOO_BIG;
+	}
+	s = slot_find(eng, c, d->msg_id, &prev);
+	if (s && !slot_matches(s, d))
+		return -SRD_DROP_MSG_MISMATCH;
+	if (!s) {
+		s = slot_open(eng, c, pkt);
+		if (!s) {
+			nack_note(c, pkt, SRD_NACK_RNR);
+			return -SRD_DROP_NO_BUFFER;
+		}
+		prev = SRD_NIL32; /* slot_open puts the slot at the head */
+	}
+
+	seg = psn - d->msg_psn;
+	if (pkt->payload_len)
+		memcpy((uint8_t *)s->msg.buf + (size_t)seg * s->seg_size, pkt->payload,
+		       pkt->payload_len);
+	if (seg == 0)
+		s->msg.imm = d->imm;
+	s->bytes_left -= pkt->payload_len;
+	psn_received(eng, c, psn);
+	eng->st.rx_data_pkts++;
+	eng->st.rx_payload_bytes += pkt->payload_len;
+	if (c->ack_pkts < UINT16_MAX)
+		c->ack_pkts++;
+	if (ce) {
+		eng->st.rx_ce_pkts++;
+		if (c->ack_ce < UINT16_MAX)
+			c->ack_ce++;
+	}
+
+	bool complete = s->bytes_left == 0 && (s->msg.len != 0 || seg == 0);
+	ack_note(eng, c, now, pkt, ce, complete || (pkt->flags & SRD_F_ACKREQ));
+	if (complete) {
+		struct srd_rx_msg msg = s->msg;
+
+		slot_release(eng, c, s, prev);
+		eng->st.msgs_delivered++;
+		eng->cb.rx_deliver(eng->cb.user, &msg);
+	}
+	return 0;
+}

@@ -1,0 +1,313 @@
+/*
+ * srd_core.h — the sans-I/O SRD protocol core: public API.
+ *
+ * An engine holds the connections of one host (or one daemon worker) to its peers.  It does
+ * no I/O, reads no clock and allocates nothing after srd_engine_create(): the caller passes
+ * the time (ns, any monotonic origin) into every call, feeds received packets in with
+ * srd_recv(), pulls packets to transmit with srd_poll_tx(), and asks for the next deadline
+ * with srd_next_deadline(), calling srd_on_timer() when it has passed.  Peers are named by an
+ * opaque 64-bit key of the caller's choosing (the daemon packs an IPv4 address and a port,
+ * the simulator a host number).
+ *
+ * Delivery is reliable and unordered: every message accepted by srd_send() is delivered to
+ * the peer exactly once, or completes at the sender with an error status.  Packets of a
+ * connection are sprayed over many paths (entropy values, which the caller puts in the UDP
+ * source port), and retransmitted on a different path when lost.
+ *
+ * Errors are negative errno values; packet drops are negative enum srd_drop_reason values.
+ */
+#ifndef SRD_CORE_H
+#define SRD_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRD_MAX_PATHS 256u        /* entropy values per connection, at most */
+#define SRD_MAX_IOV 8u            /* scatter-gather entries per message */
+#define SRD_MSG_SIZE_LIMIT (1u << 30) /* largest max_msg_size a config may ask for */
+#define SRD_NO_DEADLINE UINT64_MAX
+
+/* Why a received packet was dropped.  srd_recv() returns the negated value; srd_stats
+ * counts each.  Names for logs and telemetry: srd_drop_reason_name(). */
+enum srd_drop_reason {
+	SRD_DROP_NONE = 0,
+	SRD_DROP_TRUNCATED,       /* shorter than its header */
+	SRD_DROP_BAD_VERSION,     /* version is not ours */
+	SRD_DROP_BAD_TYPE,        /* unknown packet type */
+	SRD_DROP_BAD_HEADER,      /* unknown flags, reserved bits set, impossible field values */
+	SRD_DROP_BAD_LENGTH,      /* length disagrees with the header (oversized, short payload) */
+	SRD_DROP_BAD_OFFSET,      /* segment lies beyond its message */
+	SRD_DROP_MSG_TOO_BIG,     /* message longer than max_msg_size (the sender is NACKed) */
+	SRD_DROP_UNKNOWN_CONN,    /* no connection has this id */
+	SRD_DROP_STALE_CONN,      /* id of an earlier incarnation (epoch) of a connection */
+	SRD_DROP_PEER_MISMATCH,   /* connection id belongs to another peer */
+	SRD_DROP_CONN_TABLE_FULL, /* a new peer, and no free connection */
+	SRD_DROP_PSN_WINDOW,      /* PSN outside the receive window */
+	SRD_DROP_DUPLICATE,       /* PSN already received (re-acknowledged, not re-delivered) */
+	SRD_DROP_ACK_UNSENT,      /* ack or nack for a PSN never sent */
+	SRD_DROP_MSG_MISMATCH,    /* segment disagrees with earlier segments of its message */
+	SRD_DROP_NO_BUFFER,       /* no buffer for a new message (the sender is told RNR) */
+	SRD_DROP_UNEXPECTED,      /* well formed, but not expected now (e.g. a stray probe reply) */
+	SRD_DROP_MAX
+};
+
+/* Path spraying policy. */
+enum srd_path_mode {
+	SRD_MODE_MULTIPATH = 0, /* spray packets over `paths` entropy values, steer by path state */
+	SRD_MODE_SINGLE = 1,    /* one hashed entropy per connection: the classic ECMP baseline */
+};
+
+/* Congestion controller. */
+enum srd_cc_algo {
+	SRD_CC_SWIFT = 0, /* delay-based: target delay, AI, MD scaled by the excess delay */
+	SRD_CC_DCTCP = 1, /* ECN-based: MD by the EWMA of the marked fraction */
+};
+
+/* Congestion-control parameters (window in packets, fixed point with 8 fraction bits). */
+struct srd_cc_config {
+	enum srd_cc_algo algo;       /* which controller */
+	uint32_t init_cwnd;          /* initial window, packets << 8 */
+	uint32_t min_cwnd;           /* smallest window, packets << 8 (below 1 packet: paced) */
+	uint32_t max_cwnd;           /* largest window, packets << 8 */
+	uint32_t ai;                 /* additive increase per RTT, packets << 8 */
+	uint64_t target_delay_ns;    /* Swift: queueing delay allowed above the base RTT */
+	uint32_t beta_pct;           /* Swift: MD strength, percent */
+	uint32_t max_mdf_pct;        /* largest multiplicative decrease at once, percent */
+	uint32_t dctcp_g_shift;      /* DCTCP: EWMA gain g = 1 / 2^g_shift */
+	uint32_t pacing_gain_pct;    /* pacing rate = gain * cwnd / srtt (0: no pacing above 1 pkt) */
+};
+
+/* Engine configuration.  srd_config_default() fills every field; srd_config_check() says
+ * what is wrong with one. */
+struct srd_config {
+	uint16_t epoch;              /* incarnation of this engine: choose a new one at every start */
+	uint64_t seed;               /* seed of the engine's PRNG (entropy values) */
+	uint32_t max_conns;          /* connections at once (1..65535) */
+	enum srd_path_mode mode;     /* multipath or single-path */
+	uint32_t paths;              /* entropy values per connection in multipath mode (1..256) */
+	uint32_t seg_size;           /* payload bytes per packet (64..65000) */
+	uint32_t tx_window;          /* PSNs in flight per connection (power of two, 16..4096) */
+	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
+	                                of two, 64..4096) */
+	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two) */
+	uint32_t rx_slots;           /* messages under reassembly at once, whole engine */
+	uint32_t max_msg_size;       /* longest message sent or accepted (bytes, ≥ 1) */
+	uint64_t min_rto_ns;         /* retransmission timeout floor */
+	uint64_t max_rto_ns;         /* retransmission timeout ceiling (after backoff) */
+	uint64_t init_rtt_ns;        /* RTT assumed before the first sample */
+	uint32_t max_retries;        /* retransmissions of one packet before its message fails */
+	uint32_t max_rnr_retries;    /* receiver-not-ready retries before a message fails */
+	uint64_t rnr_delay_ns;       /* how long a receiver asks a sender to wait after RNR */
+	uint64_t ack_delay_ns;       /* longest an ack is held to coalesce it with others */
+	uint32_t ack_every;          /* ack at once after this many unacked data packets */
+	uint32_t reorder_pct;        /* RACK reordering window, percent of the minimum RTT */
+	uint32_t path_fail_losses;   /* consecutive losses on a path that fail it */
+	struct srd_cc_config cc;     /* congestion control */
+};
+
+/* Fill *cfg with the defaults (multipath, 16 paths, Swift, 4 KiB segments, 16 MiB messages). */
+void srd_config_default(struct srd_config *cfg);
+
+/* Check *cfg.  Returns 0, or -EINVAL with a sentence naming the field and the reason in
+ * err (errlen bytes, always terminated when errlen > 0). */
+int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen);
+
+/* A message being received: its buffer is asked for with rx_alloc when its first packet (of
+ * any segment) arrives, and handed back with rx_deliver or rx_abort. */
+struct srd_rx_msg {
+	uint64_t peer;    /* sender's peer key */
+	uint16_t src_ep;  /* sending endpoint */
+	uint16_t dst_ep;  /* receiving endpoint */
+	uint64_t tag;     /* application tag */
+	uint64_t imm;     /* immediate data (valid at rx_deliver only) */
+	uint32_t len;     /* message length in bytes */
+	void *buf;        /* where the message is placed (NULL inside rx_alloc) */
+	void *buf_ctx;    /* caller's value set by rx_alloc, returned with the buffer */
+};
+
+/* What the caller tells the engine.  Callbacks run inside srd_recv(), srd_on_timer(),
+ * srd_send() or srd_engine_destroy(), and must not call back into the engine. */
+struct srd_callbacks {
+	void *user; /* passed to every callback */
+	/* Return a buffer of at least msg->len bytes for a new message and set msg->buf_ctx if
+	 * you like; return NULL if none can be had now (the sender is asked to retry later). */
+	void *(*rx_alloc)(void *user, struct srd_rx_msg *msg);
+	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again. */
+	void (*rx_deliver)(void *user, const struct srd_rx_msg *msg);
+	/* A partly received message was abandoned (its connection reset): the buffer is the
+	 * caller's again, and the message was never delivered. May be NULL. */
+	void (*rx_abort)(void *user, const struct srd_rx_msg *msg);
+	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
+	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
+	 * forgot the connection), -EMSGSIZE (peer refused its size), -ENOBUFS (peer had no
+	 * buffer for too long), -ECANCELED (engine destroyed).  The caller's buffers are its own
+	 * again. */
+	void (*tx_done)(void *user, void *ctx, int status);
+};
+
+/* One piece of a message to send.  The bytes must stay valid until tx_done. */
+struct srd_iov {
+	const void *base; /* first byte */
+	uint32_t len;     /* bytes */
+};
+
+/* A message to send. */
+struct srd_send_req {
+	uint64_t peer;              /* destination peer key */
+	uint16_t src_ep;            /* sending endpoint id */
+	uint16_t dst_ep;            /* receiving endpoint id */
+	uint64_t tag;               /* application tag */
+	uint64_t imm;               /* immediate data */
+	const struct srd_iov *iov;  /* the message, in order */
+	uint32_t iovcnt;            /* entries in iov (1..SRD_MAX_IOV) */
+	void *ctx;                  /* handed back in tx_done */
+};
+
+/* Where and how to send a packet produced by srd_poll_tx(). */
+struct srd_tx_meta {
+	uint64_t peer;      /* destination peer key */
+	uint16_t entropy;   /* path entropy: put it in the UDP source port */
+	uint8_t path;       /* path index within the connection (for statistics) */
+	uint8_t type;       /* packet type (enum srd_pkt_type in wire.h) */
+	uint8_t ect;        /* 1: mark the packet ECN-capable (ECT(0)) */
+};
+
+/* Counters of one engine. */
+struct srd_stats {
+	uint64_t tx_pkts;            /* packets produced by srd_poll_tx() */
+	uint64_t tx_data_pkts;       /* of which data (first transmissions and retransmissions) */
+	uint64_t tx_retx_pkts;       /* of which data retransmissions */
+	uint64_t tx_acks;            /* acks sent */
+	uint64_t tx_nacks;           /* nacks sent */
+	uint64_t tx_probes;          /* probes and probe replies sent */
+	uint64_t tx_resets;          /* resets sent */
+	uint64_t tx_payload_bytes;   /* payload bytes sent, retransmissions included */
+	uint64_t rx_pkts;            /* packets given to srd_recv() */
+	uint64_t rx_data_pkts;       /* data packets accepted (placed) */
+	uint64_t rx_payload_bytes;   /* payload bytes placed (each byte once) */
+	uint64_t rx_ce_pkts;         /* data packets that arrived with a CE mark */
+	uint64_t rx_acks;            /* acks accepted */
+	uint64_t rack_losses;        /* packets declared lost by time (RACK) */
+	uint64_t rto_losses;         /* packets declared lost by the retransmission timeout */
+	uint64_t rto_events;         /* retransmission timeouts */
+	uint64_t rnr_received;       /* receiver-not-ready nacks received */
+	uint64_t msgs_accepted;      /* srd_send() calls that returned 0 */
+	uint64_t msgs_completed;     /* tx_done with status 0 */
+	uint64_t msgs_failed;        /* tx_done with an error */
+	uint64_t msgs_delivered;     /* rx_deliver calls */
+	uint64_t msgs_aborted;       /* rx_abort calls */
+	uint64_t path_failures;      /* paths declared failed */
+	uint64_t path_replacements;  /* fresh entropy values taken for failed paths */
+	uint64_t conns_created;      /* connections created */
+	uint64_t conns_reset;        /* connections reset (peer restart, retry budget spent) */
+	uint64_t conns_active;       /* connections in use now */
+	uint64_t rx_slots_used;      /* messages under reassembly now */
+	uint64_t ctrl_dropped;       /* control replies (resets, probe replies) not sent: ring full */
+	uint64_t drops[SRD_DROP_MAX]; /* packets dropped, by reason */
+};
+
+/* Path states. */
+enum srd_path_state {
+	SRD_PATH_GOOD = 0,    /* in use */
+	SRD_PATH_SUSPECT = 1, /* lost a packet lately: used only when no good path will do */
+	SRD_PATH_PROBING = 2, /* fresh entropy after a failure: not used until a probe returns */
+};
+
+/* One path of a connection, as srd_conn_info() reports it. */
+struct srd_path_info {
+	uint16_t entropy;       /* current entropy value */
+	uint8_t state;          /* enum srd_path_state */
+	uint32_t inflight;      /* packets sent on it and not yet acked or lost */
+	uint64_t srtt_ns;       /* smoothed RTT (0 before the first sample) */
+	uint32_t ecn_permille;  /* recent fraction of CE-marked acks, per mille */
+	uint64_t tx_pkts;       /* packets sent on this path index */
+	uint32_t replacements;  /* times this path index got a fresh entropy value */
+};
+
+/* One connection, as srd_conn_info() reports it. */
+struct srd_conn_info {
+	uint64_t peer;          /* peer key */
+	uint32_t local_id;      /* our connection id */
+	uint32_t peer_id;       /* the peer's connection id (0 until known) */
+	uint32_t npaths;        /* paths in use */
+	uint32_t inflight;      /* packets in flight */
+	uint32_t cwnd;          /* congestion window, packets << 8 */
+	uint64_t srtt_ns;       /* smoothed RTT over all paths */
+	uint64_t min_rtt_ns;    /* smallest RTT seen */
+	uint64_t rto_ns;        /* current retransmission timeout */
+	uint32_t tx_msgs;       /* messages queued or in flight */
+	uint64_t retransmits;   /* data retransmissions */
+};
+
+struct srd_engine;
+
+/*
+ * Create an engine: all memory it will use is allocated here.
+ * Returns 0 and sets *out, or -EINVAL (bad config: the reason is written to err), or
+ * -ENOMEM.  cb->rx_alloc, cb->rx_deliver and cb->tx_done are required.
+ */
+int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *cb,
+		      struct srd_engine **out, char *err, size_t errlen);
+
+/* Destroy an engine: every message not yet done completes with -ECANCELED, every partial
+ * receive is handed back through rx_abort, then all memory is freed.  NULL is ignored. */
+void srd_engine_destroy(struct srd_engine *eng);
+
+/*
+ * Accept a message for reliable delivery to req->peer (creating the connection if needed).
+ * Returns 0 (tx_done follows later, exactly once), or
+ *   -EINVAL   iovcnt is 0 or above SRD_MAX_IOV, or an entry has a NULL base and a length;
+ *   -EMSGSIZE the message is longer than max_msg_size;
+ *   -EAGAIN   the connection's message queue (max_tx_msgs) is full: retry after a tx_done;
+ *   -ENOSPC   a new connection is needed and the table is full.
+ */
+int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *req);
+
+/*
+ * Produce the next packet to transmit into buf (cap bytes) and describe it in *meta.
+ * Acks and nacks come first, then retransmissions, then new data, round robin over
+ * connections, within each connection's congestion and flow-control windows and pacing.
+ * Returns the packet length (> 0), 0 if nothing may be sent now (see srd_next_deadline()),
+ * or -ENOSPC if cap is smaller than srd_max_packet_len().
+ */
+int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		struct srd_tx_meta *meta);
+
+/*
+ * Take a received packet (len bytes at pkt) from peer; ce is 1 if its IP header carried a
+ * CE mark.  The bytes may be anything: a packet that cannot be taken is dropped and counted.
+ * Returns 0 if the packet was taken, or the negated enum srd_drop_reason.
+ */
+int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *pkt,
+	     uint32_t len, unsigned ce);
+
+/* Earliest time at which srd_on_timer() has work (or srd_poll_tx() may have a packet that
+ * pacing held back), or SRD_NO_DEADLINE. */
+uint64_t srd_next_deadline(const struct srd_engine *eng);
+
+/* Run every timer due at or before now (loss detection, retransmission timeouts, delayed
+ * acks, probes, pacing).  Packets it makes are picked up by srd_poll_tx(). */
+void srd_on_timer(struct srd_engine *eng, uint64_t now);
+
+/* Largest packet srd_poll_tx() may produce: seg_size plus the largest header. */
+uint32_t srd_max_packet_len(const struct srd_engine *eng);
+
+/* Copy the engine's counters into *st. */
+void srd_get_stats(const struct srd_engine *eng, struct srd_stats *st);
+
+/*
+ * Describe the connection to peer in *info and up to max_paths of its paths in paths[]
+ * (paths may be NULL).  Returns the number of paths of the connection, or -ENOENT if there
+ * is no connection to peer.
+ */
+int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_info *info,
+		  struct srd_path_info *paths, uint32_t max_paths);
+
+/* Bytes of per-connection state for a config, retransmission and reassembly buffers
+ * (tx packet records, message slots) excluded. */
+size_t srd_conn_state_bytes(const struct srd_config *cfg);
+
+/* Name of a drop reason ("truncated", ...), or "unknown". */
+const char *srd_drop_reason_name(int reason);
+
+#endif /* SRD_CORE_H */

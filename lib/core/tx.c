@@ -1,0 +1,510 @@
+/*
+ * tx.c — the sending side of a connection: segmentation, transmission within the windows,
+ * acknowledgement processing, loss detection (RACK-style by time, plus a retransmission
+ * timeout with exponential backoff) and retransmission on a different path.
+ *
+ * Every PSN in [snd_una, snd_nxt) has a record txpkts[psn & tx_mask].  INFLIGHT records
+ * sit on the send-order list (oldest transmission first); LOST ones on the retransmit list.
+ * Both lists are doubly linked through the records, so acking or losing a packet is O(1)
+ * and loss detection only walks the packets it declares lost.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "conn.h"
+
+/* ---- record lists ---- */
+
+static void list_append(struct srd_conn *c, uint16_t *head, uint16_t *tail, uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	r->next = SRD_NIL16;
+	r->prev = *tail;
+	if (*tail == SRD_NIL16)
+		*head = idx;
+	else
+		c->txpkts[*tail].next = idx;
+	*tail = idx;
+}
+
+static void list_remove(struct srd_conn *c, uint16_t *head, uint16_t *tail, uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	if (r->prev == SRD_NIL16)
+		*head = r->next;
+	else
+		c->txpkts[r->prev].next = r->next;
+	if (r->next == SRD_NIL16)
+		*tail = r->prev;
+	else
+		c->txpkts[r->next].prev = r->prev;
+	r->prev = r->next = SRD_NIL16;
+}
+
+/* Take an INFLIGHT record off the wire accounting and the send-order list. */
+static void unlink_inflight(struct srd_conn *c, uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	list_remove(c, &c->so_head, &c->so_tail, idx);
+	c->inflight--;
+	if (c->paths[r->path].inflight)
+		c->paths[r->path].inflight--;
+}
+
+/* Declare an INFLIGHT packet lost: it goes to the retransmit list. */
+static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx, uint64_t now,
+		      bool path_fault)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	unlink_inflight(c, idx);
+	r->state = TXPKT_LOST;
+	list_append(c, &c->rt_head, &c->rt_tail, idx);
+	if (path_fault)
+		paths_on_loss(eng, c, r->path, now);
+}
+
+/* ---- timers ---- */
+
+uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint64_t base = c->srtt_ns ? c->srtt_ns + 4 * c->rttvar_ns : 3 * eng->cfg.init_rtt_ns;
+
+	if (base < eng->cfg.min_rto_ns)
+		base = eng->cfg.min_rto_ns;
+	for (unsigned i = 0; i < c->rto_backoff && base < eng->cfg.max_rto_ns; i++)
+		base *= 2;
+	return base < eng->cfg.max_rto_ns ? base : eng->cfg.max_rto_ns;
+}
+
+uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint64_t d = SRD_NO_DEADLINE;
+
+	if (c->so_head != SRD_NIL16)
+		d = c->txpkts[c->so_head].sent_ns + tx_rto(eng, c);
+	if (c->rack_timer_ns && c->rack_timer_ns < d)
+		d = c->rack_timer_ns;
+	return d;
+}
+
+/* RACK: a packet is lost once a packet sent after it has been acked and a reordering
+ * window has passed beyond the RTT.  Walks the send-order list from the oldest. */
+static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	uint64_t reo = c->min_rtt_ns * eng->cfg.reorder_pct / 100;
+
+	if (reo < 500)
+		reo = 500;
+	c->rack_timer_ns = 0;
+	while (c->so_head != SRD_NIL16) {
+		uint16_t idx = c->so_head;
+		struct srd_txpkt *r = &c->txpkts[idx];
+		uint64_t lost_at = r->sent_ns + c->rack_rtt_ns + reo;
+
+		if (r->sent_ns > c->rack_xmit_ns)
+			break; /* sent after everything acked so far: nothing to judge by */
+		if (now < lost_at) {
+			c->rack_timer_ns = lost_at;
+			break;
+		}
+		mark_lost(eng, c, idx, now, true);
+		eng->st.rack_losses++;
+	}
+}
+
+/* Retransmission timeout: every packet older than the RTO is lost; back off. */
+static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	uint64_t rto = tx_rto(eng, c);
+
+	eng->st.rto_events++;
+	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + rto <= now) {
+		mark_lost(eng, c, c->so_head, now, true);
+		eng->st.rto_losses++;
+	}
+	if (c->rto_backoff < 16)
+		c->rto_backoff++;
+	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
+}
+
+void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	if (c->rack_timer_ns && now >= c->rack_timer_ns)
+		rack_detect(eng, c, now);
+	if (c->so_head != SRD_NIL16 && now >= c->txpkts[c->so_head].sent_ns + tx_rto(eng, c))
+		on_rto(eng, c, now);
+}
+
+/* ---- completion ---- */
+
+/* Release message slots from the head that are done. */
+static void msg_advance_head(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->msg_head != c->msg_cur &&
+	       c->txmsgs[c->msg_head & eng->msg_mask].state == TXMSG_FREE)
+		c->msg_head++;
+}
+
+static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m,
+			 int status)
+{
+	void *ctx = m->ctx;
+
+	m->state = TXMSG_FREE;
+	if (status == 0)
+		eng->st.msgs_completed++;
+	else
+		eng->st.msgs_failed++;
+	msg_advance_head(eng, c);
+	eng->cb.tx_done(eng->cb.user, ctx, status);
+}
+
+/* A message is done when every segment is acked, or, if refused, every segment sent. */
+static void msg_check_done(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m)
+{
+	if (m->state == TXMSG_ACTIVE && m->acked_segs == m->nseg)
+		msg_complete(eng, c, m, 0);
+	else if (m->state == TXMSG_REFUSED && m->acked_segs == m->next_seg)
+		msg_complete(eng, c, m, -EMSGSIZE);
+}
+
+void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
+{
+	for (uint32_t psn = c->snd_una; psn != c->snd_nxt; psn++)
+		c->txpkts[psn & eng->tx_mask].state = TXPKT_FREE;
+	c->so_head = c->so_tail = c->rt_head = c->rt_tail = SRD_NIL16;
+	c->inflight = 0;
+	for (uint32_t p = 0; p < c->npaths; p++)
+		c->paths[p].inflight = 0;
+	c->snd_una = c->snd_nxt;
+	/* msg_cur may be behind msg_tail: fail every slot from head to tail */
+	for (uint32_t i = c->msg_head; i != c->msg_tail; i++) {
+		struct srd_txmsg *m = &c->txmsgs[i & eng->msg_mask];
+
+		if (m->state == TXMSG_FREE)
+			continue;
+		m->state = TXMSG_FREE;
+		eng->st.msgs_failed++;
+		eng->cb.tx_done(eng->cb.user, m->ctx, status);
+	}
+	c->msg_head = c->msg_cur = c->msg_tail;
+}
+
+/* ---- transmission ---- */
+
+bool tx_has_data(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	(void)eng;
+	return c->rt_head != SRD_NIL16 || c->msg_cur != c->msg_tail;
+}
+
+/* Skip messages that have nothing more to segment. */
+static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->msg_cur != c->msg_tail) {
+		const struct srd_txmsg *m = &c->txmsgs[c->msg_cur & eng->msg_mask];
+
+		if (m->state == TXMSG_ACTIVE && m->next_seg < m->nseg)
+			break;
+		c->msg_cur++;
+	}
+	msg_advance_head(eng, c);
+}
+
+/* Copy len bytes of message m from byte offset off into dst. */
+static void copy_from_iov(const struct srd_txmsg *m, uint32_t off, uint8_t *dst, uint32_t len)
+{
+	for (uint32_t i = 0; i < m->iovcnt && len; i++) {
+		const struct srd_iov *v = &m->iov[i];
+		uint32_t n;
+
+		if (off >= v->len) {
+			off -= v->len;
+			continue;
+		}
+		n = v->len - off < len ? v->len - off : len;
+		memcpy(dst, (const uint8_t *)v->base + off, n);
+		dst += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+/* Allocate the next PSN for the current message's next segment.  Returns the record index,
+ * or SRD_NIL16 if no new PSN may be used now (flow-control window, or nothing to send). */
+static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint32_t used = c->snd_nxt - c->snd_una;
+	struct srd_txmsg *m;
+	struct srd_txpkt *r;
+	uint16_t idx;
+
+	msg_advance_cur(eng, c);
+	if (c->msg_cur == c->msg_tail || used >= eng->cfg.tx_window || used >= c->peer_credit)
+		return SRD_NIL16;
+	m = &c->txmsgs[c->msg_cur & eng->msg_mask];
+	idx = (uint16_t)(c->snd_nxt & eng->tx_mask);
+	r = &c->txpkts[idx];
+	if (m->next_seg == 0)
+		m->first_psn = c->snd_nxt;
+	r->msg = (uint16_t)(c->msg_cur & eng->msg_mask);
+	r->seg = m->next_seg++;
+	r->retries = 0;
+	r->reserved[0] = 0;
+	r->prev = r->next = SRD_NIL16;
+	c->snd_nxt++;
+	return idx;
+}
+
+int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
+		 uint32_t cap, struct srd_tx_meta *meta)
+{
+	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
+	bool retx = false;
+	struct srd_txmsg *m;
+	struct srd_txpkt *r;
+	struct srd_pkt pkt;
+	uint32_t path, off, len, psn;
+	uint16_t idx;
+	int hlen;
+
+	if (c->rnr_until_ns > now || !tx_has_data(eng, c))
+		return 0;
+	if (c->inflight >= (cwnd_pkts ? cwnd_pkts : 1))
+		return 0;
+	if (now < c->pace_next_ns) {
+		c->pace_wait = 1;
+		return 0;
+	}
+	if (c->rt_head != SRD_NIL16) {
+		idx = c->rt_head;
+		r = &c->txpkts[idx];
+		list_remove(c, &c->rt_head, &c->rt_tail, idx);
+		if (r->reserved[0]) {
+			r->reserved[0] = 0; /* RNR retries do not spend the retry budget */
+		} else if (++r->retries > eng->cfg.max_retries) {
+			conn_reset(eng, c, -ETIMEDOUT);
+			return 0;
+		}
+		retx = true;
+		path = paths_pick(eng, c, r->path);
+	} else {
+		idx = take_new_segment(eng, c);
+		if (idx == SRD_NIL16)
+			return 0;
+		r = &c->txpkts[idx];
+		path = paths_pick(eng, c, -1);
+	}
+	m = &c->txmsgs[r->msg];
+	psn = m->first_psn + r->seg;
+	off = r->seg * eng->seg_size;
+	len = m->len - off < eng->seg_size ? m->len - off : eng->seg_size;
+	pkt = (struct srd_pkt){
+		.type = SRD_PKT_DATA,
+		.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) | (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
+				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0)),
+		.path = (uint8_t)path,
+		.dst_conn = c->peer_id,
+		.src_conn = c->local_id,
+		.psn = psn,
+		.u.data = {
+			.tx_ts = (uint32_t)now,
+			.msg_id = m->msg_id,
+			.msg_len = m->len,
+			.msg_psn = m->first_psn,
+			.seg_size = (uint16_t)(m->len ? eng->seg_size : 0),
+			.src_ep = m->src_ep,
+			.dst_ep = m->dst_ep,
+			.tag = m->tag,
+			.imm = r->seg == 0 ? m->imm : 0,
+		},
+		.payload_len = len,
+	};
+	hlen = srd_wire_encode(&pkt, buf, cap);
+	if (hlen < 0 || (uint32_t)hlen + len > cap)
+		return -ENOSPC; /* cannot happen: srd_poll_tx() checked cap */
+	copy_from_iov(m, off, buf + hlen, len);
+
+	r->sent_ns = now;
+	r->path = (uint8_t)path;
+	r->state = TXPKT_INFLIGHT;
+	list_append(c, &c->so_head, &c->so_tail, idx);
+	c->inflight++;
+	c->paths[path].inflight++;
+	c->paths[path].tx_pkts++;
+	c->pace_wait = 0;
+	uint64_t gap = srd_cc_pacing_gap_ns(&c->cc, &eng->cfg.cc, c->srtt_ns);
+	if (gap)
+		c->pace_next_ns = (c->pace_next_ns + gap > now ? c->pace_next_ns : now) + gap;
+
+	meta->peer = c->peer;
+	meta->entropy = c->paths[path].entropy;
+	meta->path = (uint8_t)path;
+	meta->type = SRD_PKT_DATA;
+	meta->ect = 1;
+	eng->st.tx_data_pkts++;
+	eng->st.tx_payload_bytes += len;
+	if (retx) {
+		eng->st.tx_retx_pkts++;
+		c->retransmits++;
+	}
+	return hlen + (int)len;
+}
+
+/* ---- acknowledgements ---- */
+
+/* Update the connection's RTT estimators with a sample. */
+static void rtt_update(struct srd_conn *c, uint64_t rtt)
+{
+	if (!c->srtt_ns) {
+		c->srtt_ns = rtt;
+		c->rttvar_ns = rtt / 2;
+	} else {
+		uint64_t err = rtt > c->srtt_ns ? rtt - c->srtt_ns : c->srtt_ns - rtt;
+
+		c->rttvar_ns = c->rttvar_ns - c->rttvar_ns / 4 + err / 4;
+		c->srtt_ns = c->srtt_ns - c->srtt_ns / 8 + rtt / 8;
+	}
+	if (!c->min_rtt_ns || rtt < c->min_rtt_ns)
+		c->min_rtt_ns = rtt;
+}
+
+/* Mark PSN psn acked if it is still outstanding.  Returns 1 if it was newly acked. */
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+{
+	uint16_t idx = (uint16_t)(psn & eng->tx_mask);
+	struct srd_txpkt *r = &c->txpkts[idx];
+	struct srd_txmsg *m;
+
+	if (r->state == TXPKT_INFLIGHT)
+		unlink_inflight(c, idx);
+	else if (r->state == TXPKT_LOST)
+		list_remove(c, &c->rt_head, &c->rt_tail, idx);
+	else
+		return 0;
+	r->state = TXPKT_ACKED;
+	if (r->sent_ns >= c->rack_xmit_ns)
+		c->rack_xmit_ns = r->sent_ns;
+	paths_on_ack(eng, c, r->path, 0, -1);
+	m = &c->txmsgs[r->msg];
+	m->acked_segs++;
+	msg_check_done(eng, c, m);
+	return 1;
+}
+
+/* Check that an ack only names PSNs we have sent. */
+static bool ack_is_sane(const struct srd_conn *c, const struct srd_ack_fields *a, uint32_t cum)
+{
+	uint32_t span = c->snd_nxt - c->snd_una;
+
+	/* the cumulative PSN may lag (an old ack) but never pass snd_nxt */
+	if (psn_lt(c->snd_nxt, cum) || !psn_lt(a->acked_psn, c->snd_nxt))
+		return false;
+	for (uint32_t i = 0; i < 64 && a->sack; i++) {
+		if ((a->sack >> i) & 1) {
+			uint32_t p = a->sack_base + i;
+
+			if (!psn_lt(p, c->snd_nxt) || p - c->snd_una > span + (1u << 30))
+				return false;
+		}
+	}
+	return true;
+}
+
+int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	      const struct srd_pkt *pkt)
+{
+	const struct srd_ack_fields *a = &pkt->u.ack;
+	uint32_t cum = pkt->psn, acked = 0;
+	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0;
+	uint32_t delta;
+
+	if (!ack_is_sane(c, a, cum))
+		return -SRD_DROP_ACK_UNSENT;
+	eng->st.rx_acks++;
+	c->peer_credit = a->credit < eng->cfg.tx_window ? a->credit : eng->cfg.tx_window;
+
+	/* RTT of the packet that triggered the ack (its own timestamp, so retransmissions are
+	 * measured correctly too), minus the time the receiver held the ack */
+	delta = (uint32_t)now - a->echo_ts;
+	if (delta > a->ack_delay_ns && delta - a->ack_delay_ns < 1000000000u) {
+		rtt = delta - a->ack_delay_ns;
+		rtt_update(c, rtt);
+		if (pkt->path < c->npaths)
+			paths_on_ack(eng, c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0);
+	}
+
+	if (psn_lt(c->snd_una, cum))
+		for (uint32_t p = c->snd_una; p != cum; p++)
+			acked += ack_one(eng, c, p);
+	for (uint64_t bits = a->sack; bits; bits &= bits - 1) {
+		uint32_t p = a->sack_base + (uint32_t)__builtin_ctzll(bits);
+
+		if (psn_le(c->snd_una, p))
+			acked += ack_one(eng, c, p);
+	}
+	if (psn_le(c->snd_una, a->acked_psn))
+		acked += ack_one(eng, c, a->acked_psn);
+	while (c->snd_una != c->snd_nxt && c->txpkts[c->snd_una & eng->tx_mask].state == TXPKT_ACKED) {
+		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
+		c->snd_una++;
+	}
+
+	if (acked) {
+		c->rto_backoff = 0;
+		c->rnr_retries = 0;
+	}
+	if (c->rack_xmit_ns != old_xmit)
+		c->rack_rtt_ns = now - c->rack_xmit_ns;
+	eng->cc->on_ack(&c->cc, &eng->cfg.cc, &(struct srd_cc_ack){
+		.now = now,
+		.acked = acked,
+		.rtt_ns = rtt,
+		.base_rtt_ns = c->min_rtt_ns,
+		.srtt_ns = c->srtt_ns,
+		.ce_count = a->ce_count,
+		.pkt_count = a->pkt_count,
+		.cum_psn = cum,
+		.snd_nxt = c->snd_nxt,
+	});
+	rack_detect(eng, c, now);
+	return 0;
+}
+
+int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+	       const struct srd_pkt *pkt)
+{
+	const struct srd_nack_fields *n = &pkt->u.nack;
+	uint16_t idx = (uint16_t)(pkt->psn & eng->tx_mask);
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	if (!psn_lt(pkt->psn, c->snd_nxt) || !psn_le(c->snd_una - eng->cfg.tx_window, pkt->psn))
+		return -SRD_DROP_ACK_UNSENT;
+	if (psn_lt(pkt->psn, c->snd_una) || r->state != TXPKT_INFLIGHT)
+		return 0; /* already acked or already being resent */
+	if (n->reason == SRD_NACK_TOO_BIG) {
+		/* the receiver consumes (and acks) the refused message's packets; stop sending
+		 * more of it and fail it once the ones sent are acked */
+		struct srd_txmsg *m = &c->txmsgs[r->msg];
+
+		if (m->state == TXMSG_ACTIVE) {
+			m->state = TXMSG_REFUSED;
+			msg_check_done(eng, c, m);
+		}
+		return 0;
+	}
+	/* receiver not ready: resend after the delay it asked for, without blaming the path */
+	eng->st.rnr_received++;
+	if (++c->rnr_retries > eng->cfg.max_rnr_retries) {
+		conn_reset(eng, c, -ENOBUFS);
+		return 0;
+	}
+	mark_lost(eng, c, idx, now, false);
+	r->reserved[0] = 1;
+	c->rnr_until_ns = now + (n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns);
+	return 0;
+}

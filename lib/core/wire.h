@@ -1,0 +1,167 @@
+/*
+ * wire.h — the SRD v1 wire codec: packet layouts, encode and decode.
+ *
+ * Every SRD packet is carried in one UDP datagram (the UDP destination port is fixed, the
+ * UDP source port carries the path entropy; neither is part of this codec).  All multi-byte
+ * fields are big-endian.  docs/wire-format.md draws every packet byte by byte.
+ *
+ * Decoding never trusts the input: srd_wire_decode() checks the version, the type, the
+ * fixed lengths and every field whose value can be checked without connection state, and
+ * returns the reason for a drop as a negative enum srd_drop_reason.  Fields that need state
+ * (connection ids, PSN windows, message ids) are checked by the connection code.
+ *
+ * The codec is a module of its own so that another wire profile (e.g. the Ultra Ethernet
+ * PDS format) can be added beside it without touching the connection logic.
+ */
+#ifndef SRD_WIRE_H
+#define SRD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "srd_core.h"
+
+#define SRD_WIRE_VERSION 1u
+
+/* Packet types (low nibble of byte 0; the high nibble is the version). */
+enum srd_pkt_type {
+	SRD_PKT_DATA = 1,  /* a segment of a message */
+	SRD_PKT_ACK = 2,   /* cumulative PSN + SACK bitmap + echoed timestamp + path */
+	SRD_PKT_NACK = 3,  /* the receiver knows a packet cannot be taken (see enum srd_nack_reason) */
+	SRD_PKT_PROBE = 4, /* path probe; answered by a PROBE with SRD_F_REPLY */
+	SRD_PKT_RESET = 5, /* "I do not know this connection": the peer restarted or dropped it */
+};
+
+/* Flags (byte 1). Bits not listed must be zero. */
+#define SRD_F_SYN 0x01u   /* sender does not know the receiver's connection id yet (dst_conn is 0) */
+#define SRD_F_ECE 0x02u   /* ACK/NACK: the acked packet arrived with a CE mark */
+#define SRD_F_REPLY 0x04u /* PROBE: this is the answer to a probe */
+#define SRD_F_RETX 0x08u  /* DATA: a retransmission (informational) */
+#define SRD_F_ACKREQ 0x10u /* DATA: please acknowledge at once (last segment of a burst or message) */
+#define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ)
+
+/* Fixed sizes of each layout, in bytes. */
+#define SRD_HDR_COMMON_LEN 16u
+#define SRD_HDR_DATA_LEN 48u     /* common + data fields */
+#define SRD_HDR_IMM_LEN 8u       /* immediate data, present only in segment 0 */
+#define SRD_HDR_ACK_LEN 48u
+#define SRD_HDR_NACK_LEN 32u
+#define SRD_HDR_PROBE_LEN 24u
+#define SRD_HDR_RESET_LEN 20u
+/* Largest header the encoder writes (data segment 0 with the message header). */
+#define SRD_HDR_MAX_LEN (SRD_HDR_DATA_LEN + SRD_HDR_IMM_LEN)
+
+/* Reasons carried by a NACK. */
+enum srd_nack_reason {
+	SRD_NACK_RNR = 1,      /* receiver not ready: no buffer for the message; retry later */
+	SRD_NACK_TOO_BIG = 2,  /* message longer than the receiver accepts: fail the message */
+};
+
+/* Reasons carried by a RESET. */
+enum srd_reset_reason {
+	SRD_RESET_UNKNOWN_CONN = 1, /* no such connection (never existed, or the receiver restarted) */
+	SRD_RESET_TABLE_FULL = 2,   /* receiver cannot create a connection now */
+};
+
+/* Fields of a DATA packet after the common header. */
+struct srd_data_fields {
+	uint32_t tx_ts;    /* sender's clock, ns modulo 2^32, echoed in the ack */
+	uint32_t msg_id;   /* sender-assigned message id, unique per connection */
+	uint32_t msg_len;  /* total message length in bytes */
+	uint32_t msg_psn;  /* PSN of the message's first segment (segment index = psn - msg_psn) */
+	uint16_t seg_size; /* payload bytes of every segment but the last (0 only if msg_len is 0) */
+	uint16_t src_ep;   /* sending endpoint id */
+	uint16_t dst_ep;   /* receiving endpoint id */
+	uint64_t tag;      /* application tag (in every segment, so a receiver can match early) */
+	uint64_t imm;      /* immediate data (carried in segment 0 only; decoded as 0 elsewhere) */
+};
+
+/* Fields of an ACK after the common header (whose psn is the cumulative PSN: every PSN
+ * before it has been received). */
+struct srd_ack_fields {
+	uint32_t echo_ts;      /* tx_ts of the packet that triggered this ack */
+	uint32_t acked_psn;    /* PSN of that packet; the common header's path is its path */
+	uint32_t sack_base;    /* first PSN covered by the SACK bitmap */
+	uint32_t credit;       /* flow control: PSNs the sender may use beyond the cumulative PSN */
+	uint64_t sack;         /* bit i set: PSN sack_base + i has been received */
+	uint16_t ce_count;     /* data packets with a CE mark since the previous ack */
+	uint16_t pkt_count;    /* data packets received since the previous ack */
+	uint32_t ack_delay_ns; /* time the receiver held the triggering packet before acking */
+};
+
+/* Fields of a NACK after the common header (whose psn is the refused PSN). */
+struct srd_nack_fields {
+	uint32_t echo_ts;  /* tx_ts of the refused packet */
+	uint32_t cum_psn;  /* receiver's cumulative PSN */
+	uint8_t reason;    /* enum srd_nack_reason */
+	uint32_t retry_ns; /* RNR: how long the sender should wait before retrying */
+};
+
+/* Fields of a PROBE after the common header (psn is the probe sequence number). */
+struct srd_probe_fields {
+	uint32_t tx_ts; /* prober's clock, echoed unchanged in the reply */
+	uint32_t cookie; /* prober's value, echoed unchanged in the reply */
+};
+
+/* Fields of a RESET after the common header. */
+struct srd_reset_fields {
+	uint32_t reason; /* enum srd_reset_reason */
+};
+
+/* A decoded packet.  Pointers point into the caller's buffer. */
+struct srd_pkt {
+	uint8_t type;      /* enum srd_pkt_type */
+	uint8_t flags;     /* SRD_F_* */
+	uint8_t path;      /* path index the data/probe was sent on; in ACK/NACK the acked packet's */
+	uint32_t dst_conn; /* receiver's connection id, 0 when unknown (SRD_F_SYN) */
+	uint32_t src_conn; /* sender's connection id, never 0 */
+	uint32_t psn;      /* see each type */
+	union {
+		struct srd_data_fields data;
+		struct srd_ack_fields ack;
+		struct srd_nack_fields nack;
+		struct srd_probe_fields probe;
+		struct srd_reset_fields reset;
+	} u;
+	const uint8_t *payload; /* DATA: payload bytes (NULL when payload_len is 0) */
+	uint32_t payload_len;   /* DATA: payload bytes after the headers */
+};
+
+/*
+ * Decode the packet in buf[0..len).
+ * Returns 0 and fills *pkt, or a negative enum srd_drop_reason:
+ *   -SRD_DROP_TRUNCATED    len is shorter than the layout of the packet's type;
+ *   -SRD_DROP_BAD_VERSION  the version nibble is not SRD_WIRE_VERSION;
+ *   -SRD_DROP_BAD_TYPE     unknown packet type;
+ *   -SRD_DROP_BAD_HEADER   unknown flag bits, non-zero reserved bytes, src_conn of 0,
+ *                          dst_conn of 0 without SRD_F_SYN, or a field out of its range
+ *                          (seg_size 0 with a non-empty message, a NACK reason unknown);
+ *   -SRD_DROP_BAD_LENGTH   a non-DATA packet longer than its layout, or a DATA payload whose
+ *                          length does not match its segment (see below);
+ *   -SRD_DROP_BAD_OFFSET   the DATA segment index (psn - msg_psn) lies beyond the message.
+ * A DATA packet's segment k = psn - msg_psn must satisfy k < ceil(msg_len / seg_size) (k = 0
+ * for an empty message) and carry exactly min(seg_size, msg_len - k * seg_size) bytes.
+ */
+int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
+
+/*
+ * Encode the headers of *pkt into buf (cap bytes).  For DATA the payload is not copied: the
+ * caller writes pkt->payload_len payload bytes right after the returned header length.  The
+ * immediate data is written when the segment index (psn - msg_psn) is 0.
+ * Returns the header length in bytes, or -EINVAL if the type is unknown, or
+ * -ENOSPC if cap is too small for the header.
+ */
+int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap);
+
+/* Header length that srd_wire_encode() writes for *pkt (same rules, no bounds). */
+uint32_t srd_wire_hdr_len(const struct srd_pkt *pkt);
+
+/* Number of segments of a message of msg_len bytes cut into seg_size pieces (1 if empty). */
+static inline uint32_t srd_wire_seg_count(uint32_t msg_len, uint32_t seg_size)
+{
+	if (msg_len == 0 || seg_size == 0)
+		return 1;
+	return (uint32_t)(((uint64_t)msg_len + seg_size - 1) / seg_size);
+}
+
+#endif /* SRD_WIRE_H */
