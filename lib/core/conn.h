@@ -152,6 +152,8 @@ struct srd_conn {
 	uint64_t rnr_until_ns;   /* no data before this time: the peer said RNR */
 	uint64_t probe_deadline_ns; /* earliest probe timeout (0: none) */
 	uint8_t rto_backoff;     /* exponent of the RTO backoff */
+	uint8_t reo_steps;       /* RACK window widening after spurious retransmissions */
+	uint16_t reo_clean;      /* packets acked since the last spurious retransmission */
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
 	uint16_t rnr_retries;    /* consecutive RNR nacks */
 	uint32_t probe_seq;      /* sequence number of the next probe */

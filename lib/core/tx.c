@@ -99,6 +99,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 
 	if (reo < 500)
 		reo = 500;
+	reo *= 1u + c->reo_steps;
 	c->rack_timer_ns = 0;
 	while (c->so_head != SRD_NIL16) {
 		uint16_t idx = c->so_head;
@@ -373,6 +374,14 @@ static void rtt_update(struct srd_conn *c, uint64_t rtt)
 		c->min_rtt_ns = rtt;
 }
 
+/* A retransmission proved needless: the reordering window was too small. */
+static void reo_widen(struct srd_conn *c)
+{
+	if (c->reo_steps < 16)
+		c->reo_steps++;
+	c->reo_clean = 0;
+}
+
 /* Mark PSN psn acked if it is still outstanding.  Returns 1 if it was newly acked. */
 static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 {
@@ -380,12 +389,20 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	struct srd_txpkt *r = &c->txpkts[idx];
 	struct srd_txmsg *m;
 
-	if (r->state == TXPKT_INFLIGHT)
+	if (r->state == TXPKT_INFLIGHT) {
 		unlink_inflight(c, idx);
-	else if (r->state == TXPKT_LOST)
+	} else if (r->state == TXPKT_LOST) {
+		/* acked before it was resent: it was late, not lost (unless the peer said RNR) */
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-	else
+		if (!r->reserved[0])
+			reo_widen(c);
+	} else {
 		return 0;
+	}
+	if (++c->reo_clean >= 1024 && c->reo_steps) {
+		c->reo_steps--;
+		c->reo_clean = 0;
+	}
 	r->state = TXPKT_ACKED;
 	if (r->sent_ns >= c->rack_xmit_ns)
 		c->rack_xmit_ns = r->sent_ns;
@@ -396,21 +413,16 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	return 1;
 }
 
-/* Check that an ack only names PSNs we have sent. */
+/* Check that an ack only names PSNs we have sent (it may name old ones: acks reorder). */
 static bool ack_is_sane(const struct srd_conn *c, const struct srd_ack_fields *a, uint32_t cum)
 {
-	uint32_t span = c->snd_nxt - c->snd_una;
-
-	/* the cumulative PSN may lag (an old ack) but never pass snd_nxt */
 	if (psn_lt(c->snd_nxt, cum) || !psn_lt(a->acked_psn, c->snd_nxt))
 		return false;
-	for (uint32_t i = 0; i < 64 && a->sack; i++) {
-		if ((a->sack >> i) & 1) {
-			uint32_t p = a->sack_base + i;
+	if (a->sack) {
+		uint32_t highest = a->sack_base + 63 - (uint32_t)__builtin_clzll(a->sack);
 
-			if (!psn_lt(p, c->snd_nxt) || p - c->snd_una > span + (1u << 30))
-				return false;
-		}
+		if (!psn_lt(highest, c->snd_nxt))
+			return false;
 	}
 	return true;
 }
@@ -438,6 +450,13 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			paths_on_ack(eng, c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0);
 	}
 
+	if (psn_le(c->snd_una, a->acked_psn)) {
+		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
+
+		/* the ack answers an earlier transmission than the latest: the resend was needless */
+		if (r->state == TXPKT_INFLIGHT && r->retries && a->echo_ts != (uint32_t)r->sent_ns)
+			reo_widen(c);
+	}
 	if (psn_lt(c->snd_una, cum))
 		for (uint32_t p = c->snd_una; p != cum; p++)
 			acked += ack_one(eng, c, p);

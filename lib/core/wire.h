@@ -130,12 +130,14 @@ struct srd_pkt {
 /*
  * Decode the packet in buf[0..len).
  * Returns 0 and fills *pkt, or a negative enum srd_drop_reason:
- *   -SRD_DROP_TRUNCATED    len is shorter than the layout of the packet's type;
+ *   -SRD_DROP_TRUNCATED    len is shorter than the layout of the packet's type (for a DATA
+ *                          segment 0, the layout includes the immediate);
  *   -SRD_DROP_BAD_VERSION  the version nibble is not SRD_WIRE_VERSION;
  *   -SRD_DROP_BAD_TYPE     unknown packet type;
  *   -SRD_DROP_BAD_HEADER   unknown flag bits, non-zero reserved bytes, src_conn of 0,
  *                          dst_conn of 0 without SRD_F_SYN, or a field out of its range
- *                          (seg_size 0 with a non-empty message, a NACK reason unknown);
+ *                          (seg_size 0 with a non-empty message, a NACK or RESET reason
+ *                          unknown, an ACK's ce_count above its pkt_count);
  *   -SRD_DROP_BAD_LENGTH   a non-DATA packet longer than its layout, or a DATA payload whose
  *                          length does not match its segment (see below);
  *   -SRD_DROP_BAD_OFFSET   the DATA segment index (psn - msg_psn) lies beyond the message.
@@ -153,7 +155,8 @@ int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
  */
 int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap);
 
-/* Header length that srd_wire_encode() writes for *pkt (same rules, no bounds). */
+/* Header length that srd_wire_encode() writes for *pkt (same rules, no bounds; 0 if the
+ * type is unknown). */
 uint32_t srd_wire_hdr_len(const struct srd_pkt *pkt);
 
 /* Number of segments of a message of msg_len bytes cut into seg_size pieces (1 if empty). */
