@@ -91,29 +91,40 @@ uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 	return d;
 }
 
-/* RACK: a packet is lost once a packet sent after it has been acked and a reordering
- * window has passed beyond the RTT.  Walks the send-order list from the oldest. */
+/* RACK: a packet is lost once a packet sent after it has been acked and its expected RTT
+ * plus a reordering window has passed.  Paths differ in queueing delay, so the expected RTT
+ * is the larger of the latest acked packet's and the packet's own path's smoothed RTT.
+ * Walks the send-order list from the oldest packet; deadlines are not monotonic across
+ * paths, so it looks a bounded distance past the first packet not yet due. */
 static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	uint64_t reo = c->min_rtt_ns * eng->cfg.reorder_pct / 100;
+	uint32_t lookahead = 32;
+	uint16_t idx = c->so_head;
 
 	if (reo < 500)
 		reo = 500;
 	reo *= 1u + c->reo_steps;
 	c->rack_timer_ns = 0;
-	while (c->so_head != SRD_NIL16) {
-		uint16_t idx = c->so_head;
+	while (idx != SRD_NIL16 && lookahead) {
 		struct srd_txpkt *r = &c->txpkts[idx];
-		uint64_t lost_at = r->sent_ns + c->rack_rtt_ns + reo;
+		uint16_t next = r->next;
+		uint64_t rtt = c->rack_rtt_ns, lost_at;
 
 		if (r->sent_ns > c->rack_xmit_ns)
 			break; /* sent after everything acked so far: nothing to judge by */
-		if (now < lost_at) {
-			c->rack_timer_ns = lost_at;
-			break;
+		if (c->paths[r->path].srtt_ns > rtt)
+			rtt = c->paths[r->path].srtt_ns;
+		lost_at = r->sent_ns + rtt + reo;
+		if (now >= lost_at) {
+			mark_lost(eng, c, idx, now, true);
+			eng->st.rack_losses++;
+		} else {
+			if (!c->rack_timer_ns || lost_at < c->rack_timer_ns)
+				c->rack_timer_ns = lost_at;
+			lookahead--;
 		}
-		mark_lost(eng, c, idx, now, true);
-		eng->st.rack_losses++;
+		idx = next;
 	}
 }
 
