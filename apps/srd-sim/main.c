@@ -410,8 +410,9 @@ static void print_json(const struct options *o, const struct sim_scenario_result
 		printf(",\"recovery_us\":null");
 	else
 		printf(",\"recovery_us\":%.1f", r->recovery_us);
-	printf(",\"jain\":%.4f,\"peak_queue_bytes\":%" PRIu64 ",\"duration_us\":%.3f,\"events\":%" PRIu64,
-	       r->jain, r->peak_queue_bytes, r->duration_us, r->events);
+	printf(",\"jain\":%.4f,\"peak_queue_bytes\":%" PRIu64 ",\"peak_queue_steady_bytes\":%" PRIu64
+	       ",\"duration_us\":%.3f,\"events\":%" PRIu64,
+	       r->jain, r->peak_queue_bytes, r->peak_queue_steady_bytes, r->duration_us, r->events);
 	printf(",\"conn_state_bytes\":%" PRIu64, r->conn_state_bytes);
 	printf(",\"paths\":[");
 	for (uint32_t p = 0; p < r->npaths; p++) {
@@ -463,9 +464,9 @@ static void print_table(const struct options *o, const struct sim_scenario_resul
 	else
 		printf("recovery    %.1f us (goodput back to 90%% after the first path failure)\n",
 		       r->recovery_us);
-	printf("fairness    Jain %.4f    peak queue %" PRIu64 " bytes    conn state %" PRIu64
-	       " bytes\n",
-	       r->jain, r->peak_queue_bytes, r->conn_state_bytes);
+	printf("fairness    Jain %.4f    peak queue %" PRIu64 " bytes (%" PRIu64
+	       " after the first 200 us)    conn state %" PRIu64 " bytes\n",
+	       r->jain, r->peak_queue_bytes, r->peak_queue_steady_bytes, r->conn_state_bytes);
 	printf("\npath  state       packets     drops   CE-marked  peak queue\n");
 	for (uint32_t p = 0; p < r->npaths; p++) {
 		const struct sim_queue_stats *q = &r->path_stats[p];

@@ -157,6 +157,50 @@ static uint64_t swift_reduction(const struct srd_cc_config *cfg, uint64_t rtt,
 	return (excess << 16) / rtt * cfg->beta_pct / 100;
 }
 
+/* Integer square root (floor). */
+static uint64_t isqrt64(uint64_t v)
+{
+	uint64_t r = 0, bit = 1ull << 62;
+
+	while (bit > v)
+		bit >>= 2;
+	while (bit) {
+		if (v >= r + bit) {
+			v -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+		bit >>= 2;
+	}
+	return r;
+}
+
+/* 1 / sqrt(window) in Q16 for a window in packets << 8. */
+static uint64_t inv_sqrt_cwnd(uint64_t cwnd)
+{
+	uint64_t root = isqrt64(cwnd ? cwnd : 1); /* sqrt(packets) * 16 */
+
+	return (16ull << 16) / (root ? root : 1);
+}
+
+#define SWIFT_FS_MAX_CWND (128u * SRD_CWND_ONE) /* no extra target delay above this window */
+
+/* Swift's flow scaling: a smaller window gets a larger target delay, up to target_delay_ns
+ * more at min_cwnd and none at SWIFT_FS_MAX_CWND (in proportion to 1/sqrt(window)), so
+ * that many flows sharing a bottleneck converge to fair shares. */
+static uint64_t swift_flow_scaling(const struct srd_cc *cc, const struct srd_cc_config *cfg)
+{
+	uint64_t lo = inv_sqrt_cwnd(SWIFT_FS_MAX_CWND), hi = inv_sqrt_cwnd(cfg->min_cwnd);
+	uint64_t x = inv_sqrt_cwnd(cc->cwnd);
+
+	if (x <= lo || hi <= lo)
+		return 0;
+	if (x >= hi)
+		return cfg->target_delay_ns;
+	return cfg->target_delay_ns * (x - lo) / (hi - lo);
+}
+
 /* One ack: below the target delay grow additively; above it shrink in proportion to the
  * excess delay, once per RTT. */
 static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
@@ -166,7 +210,7 @@ static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 
 	if (ev->rtt_ns != 0) {
 		base = ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
-		target = add_sat(base, cfg->target_delay_ns);
+		target = add_sat(add_sat(base, cfg->target_delay_ns), swift_flow_scaling(cc, cfg));
 		if (ev->rtt_ns < target)
 			cc_additive_increase(cc, cfg, ev->acked);
 		else if (cc_can_decrease(cc, ev->now, ev->srtt_ns))

@@ -189,7 +189,7 @@ void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 		d = min_u64(d, c->pace_next_ns);
 	if (c->rnr_until_ns)
 		d = min_u64(d, c->rnr_until_ns);
-	if (c->probe_deadline_ns)
+	if (c->n_probing && c->probe_deadline_ns)
 		d = min_u64(d, c->probe_deadline_ns);
 	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
 }
@@ -594,6 +594,8 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 		tx_on_timer(eng, c, now);
 		if (c->n_probing)
 			paths_on_timer(eng, c, now);
+		else
+			c->probe_deadline_ns = 0;
 		if (c->pace_wait && c->pace_next_ns <= now)
 			c->pace_wait = 0;
 		if (c->rnr_until_ns && c->rnr_until_ns <= now)

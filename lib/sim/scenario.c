@@ -46,6 +46,7 @@ struct run {
 	uint64_t rx_bytes_seen;    /* receivers' placed bytes at the last sample */
 	uint64_t first_send_ns;    /* first srd_send (UINT64_MAX: none yet) */
 	uint64_t last_delivery_ns; /* last first-delivery */
+	uint64_t peak_warmup;      /* largest queue seen during the warm-up */
 	struct sim_scenario_result *res;
 	int error;                 /* first setup error inside callbacks (negative errno) */
 };
@@ -238,6 +239,31 @@ static void sample_bin(struct sim *sim, void *arg)
 		sim_at(sim, (bin + 1) * r->cfg->bin_ns, sample_bin, r);
 }
 
+/* Largest queue on any path or downlink so far. */
+static uint64_t peak_queue(const struct run *r)
+{
+	const struct sim_fabric *fab = sim_get_fabric(r->sim);
+	struct sim_queue_stats qs;
+	uint64_t peak = 0;
+
+	for (uint32_t h = 0; h < sim_hosts(r->sim); h++)
+		if (sim_fabric_downlink_stats(fab, (int)h, &qs) == 0 && qs.peak_bytes > peak)
+			peak = qs.peak_bytes;
+	for (uint32_t p = 0; p < r->cfg->world.fabric.npaths; p++)
+		if (sim_fabric_path_stats(fab, (int)p, &qs) == 0 && qs.peak_bytes > peak)
+			peak = qs.peak_bytes;
+	return peak;
+}
+
+/* End of the warm-up: remember its peak queue and start measuring the steady one. */
+static void end_warmup(struct sim *sim, void *arg)
+{
+	struct run *r = arg;
+
+	r->peak_warmup = peak_queue(r);
+	sim_fabric_reset_peaks(sim_get_fabric(sim));
+}
+
 /* ---- figures ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -403,7 +429,6 @@ static void collect(struct run *r)
 {
 	struct sim_scenario_result *res = r->res;
 	const struct sim_fabric *fab = sim_get_fabric(r->sim);
-	struct sim_queue_stats qs;
 
 	for (uint32_t h = 0; h < sim_hosts(r->sim); h++) {
 		struct srd_stats st;
@@ -412,12 +437,10 @@ static void collect(struct run *r)
 		res->retransmits += st.tx_retx_pkts;
 		res->data_pkts += st.tx_data_pkts;
 		res->path_failures += st.path_failures;
-		if (sim_fabric_downlink_stats(fab, (int)h, &qs) == 0 && qs.peak_bytes > res->peak_queue_bytes)
-			res->peak_queue_bytes = qs.peak_bytes;
 	}
-	for (uint32_t p = 0; p < r->cfg->world.fabric.npaths; p++)
-		if (sim_fabric_path_stats(fab, (int)p, &qs) == 0 && qs.peak_bytes > res->peak_queue_bytes)
-			res->peak_queue_bytes = qs.peak_bytes;
+	res->peak_queue_steady_bytes = peak_queue(r);
+	res->peak_queue_bytes = r->peak_warmup > res->peak_queue_steady_bytes ?
+				r->peak_warmup : res->peak_queue_steady_bytes;
 	res->unfinished = res->sent - res->failed;
 	for (uint32_t fi = 0; fi < r->nflows; fi++)
 		res->unfinished += r->cfg->msgs - r->flows[fi].next_seq;
@@ -571,6 +594,8 @@ int sim_scenario_run(const struct sim_scenario_config *cfg, struct sim_scenario_
 			rc = sim_at(r.sim, 0, pump_flow, &r.flows[fi]);
 		if (rc == 0)
 			rc = sim_at(r.sim, cfg->bin_ns, sample_bin, &r);
+		if (rc == 0)
+			rc = sim_at(r.sim, SIM_WARMUP_NS, end_warmup, &r);
 		if (rc == 0)
 			rc = sim_run_until(r.sim, cfg->time_limit_ns);
 		if (rc >= 0)

@@ -17,6 +17,8 @@
 
 #include "sim.h"
 
+#define SIM_WARMUP_NS 200000ull /* the first 200 µs: start-up bursts, excluded from steady figures */
+
 /* What to run. */
 struct sim_scenario_config {
 	struct sim_config world;   /* fabric and engines (world.fabric.hosts is set by the run) */
@@ -56,6 +58,8 @@ struct sim_scenario_result {
 	                              paths carry; < 0 when there was no failure */
 	double jain;               /* Jain fairness of per-sender goodput while all were active */
 	uint64_t peak_queue_bytes; /* largest queue seen on any path or downlink */
+	uint64_t peak_queue_steady_bytes; /* the same, after the warm-up (the first
+	                                     SIM_WARMUP_NS: initial windows sent at once) */
 	uint64_t conn_state_bytes; /* per-connection state, retransmission buffers excluded */
 	uint64_t events;           /* simulator events handled */
 	uint32_t npaths;           /* fabric paths */

@@ -198,7 +198,8 @@ static void test_swift_decrease_once_per_rtt(void **state)
 	assert_int_equal(cc.last_decrease_ns, t + rtt);
 }
 
-/* The decrease is beta * (rtt - target) / rtt, capped at max_mdf. */
+/* The decrease is beta * (rtt - target) / rtt, capped at max_mdf.  The window starts at
+ * 128 packets, where flow scaling adds nothing to the target. */
 static void test_swift_decrease_scaled(void **state)
 {
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
@@ -207,37 +208,60 @@ static void test_swift_decrease_scaled(void **state)
 	struct srd_cc_ack ev;
 
 	(void)state;
-	/* rtt = 2 * target: excess is half the RTT, 0.8 * 0.5 = 0.4, cwnd 16 -> 9.6 */
+	cfg.init_cwnd = 128 * ONE;
+	/* rtt = 2 * target: excess is half the RTT, 0.8 * 0.5 = 0.4, cwnd 128 -> 76.8 */
 	o->init(&cc, &cfg);
 	ev = swift_ack(1000 * US, 1, 2 * TARGET);
 	o->on_ack(&cc, &cfg, &ev);
-	assert_in_range(cc.cwnd, 2457 - 1, 2458);
+	assert_in_range(cc.cwnd, 19660 - 8, 19661 + 8);
 	/* rtt = target: no excess, a decrease of ~0 (the RTT's decrease is spent) */
 	o->init(&cc, &cfg);
 	ev = swift_ack(1000 * US, 1, TARGET);
 	o->on_ack(&cc, &cfg, &ev);
-	assert_int_equal(cc.cwnd, 16 * ONE);
+	assert_int_equal(cc.cwnd, 128 * ONE);
 	/* a small excess: a small decrease */
 	o->init(&cc, &cfg);
 	ev = swift_ack(1000 * US, 1, TARGET + TARGET / 10); /* 0.8 * 1/11 = 7.3% */
 	o->on_ack(&cc, &cfg, &ev);
-	assert_in_range(cc.cwnd, 3798 - 2, 3798 + 2);
+	assert_in_range(cc.cwnd, 30384 - 16, 30384 + 16);
 	/* a huge excess: capped at max_mdf = 50% */
 	o->init(&cc, &cfg);
 	ev = swift_ack(1000 * US, 1, 1000 * TARGET);
 	o->on_ack(&cc, &cfg, &ev);
-	assert_int_equal(cc.cwnd, 8 * ONE);
+	assert_int_equal(cc.cwnd, 64 * ONE);
 	/* a tighter cap */
 	cfg.max_mdf_pct = 25;
 	o->init(&cc, &cfg);
 	o->on_ack(&cc, &cfg, &ev);
-	assert_int_equal(cc.cwnd, 12 * ONE);
+	assert_int_equal(cc.cwnd, 96 * ONE);
 	/* an RTT of ~2^64 ns does not overflow */
 	o->init(&cc, &cfg);
 	ev = swift_ack(1000 * US, 1, UINT64_MAX);
 	ev.base_rtt_ns = UINT64_MAX - 1;
 	o->on_ack(&cc, &cfg, &ev);
-	assert_int_equal(cc.cwnd, 16 * ONE); /* target saturates at UINT64_MAX: no excess */
+	assert_int_equal(cc.cwnd, 128 * ONE); /* target saturates at UINT64_MAX: no excess */
+}
+
+/* Flow scaling: a small window tolerates more delay than a large one, so flows sharing a
+ * bottleneck converge to fair shares. */
+static void test_swift_flow_scaling(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	struct srd_cc cc;
+	struct srd_cc_ack ev;
+
+	(void)state;
+	/* 2 us above base + target_delay (flow scaling gives a 1-packet window ~3.3 us more) */
+	cfg.init_cwnd = 1 * ONE;
+	o->init(&cc, &cfg);
+	ev = swift_ack(1000 * US, 1, TARGET + 2 * US);
+	o->on_ack(&cc, &cfg, &ev);
+	assert_true(cc.cwnd > 1 * ONE); /* still below its (scaled) target: it grows */
+	cfg.init_cwnd = 128 * ONE;
+	o->init(&cc, &cfg);
+	o->on_ack(&cc, &cfg, &ev);
+	assert_true(cc.cwnd < 128 * ONE); /* no scaling at 128 packets: it shrinks */
 }
 
 /* Decreases go below one packet, down to min_cwnd; the window then grows by ai per acked
@@ -675,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_swift_no_base_rtt),
 		cmocka_unit_test(test_swift_decrease_once_per_rtt),
 		cmocka_unit_test(test_swift_decrease_scaled),
+		cmocka_unit_test(test_swift_flow_scaling),
 		cmocka_unit_test(test_swift_fractional_window),
 		cmocka_unit_test(test_on_rto),
 		cmocka_unit_test(test_clamping),
