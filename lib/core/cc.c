@@ -209,7 +209,8 @@ static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 	uint64_t base, target;
 
 	if (ev->rtt_ns != 0) {
-		base = ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
+		base = cfg->base_rtt_ns ? cfg->base_rtt_ns :
+		       ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
 		target = add_sat(add_sat(base, cfg->target_delay_ns), swift_flow_scaling(cc, cfg));
 		if (ev->rtt_ns < target)
 			cc_additive_increase(cc, cfg, ev->acked);

@@ -38,6 +38,7 @@ void srd_config_default(struct srd_config *cfg)
 			.max_cwnd = 512 * SRD_CWND_ONE,
 			.ai = SRD_CWND_ONE,
 			.target_delay_ns = 10000,
+			.base_rtt_ns = 0,
 			.beta_pct = 80,
 			.max_mdf_pct = 50,
 			.dctcp_g_shift = 4,
@@ -128,6 +129,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(cc.init_cwnd, cfg->cc.min_cwnd, cfg->cc.max_cwnd);
 	CHECK_RANGE(cc.ai, 1, 1u << 20);
 	CHECK_RANGE(cc.target_delay_ns, 100, 1000000000ull);
+	CHECK_RANGE(cc.base_rtt_ns, 0, 1000000000ull);
 	CHECK_RANGE(cc.beta_pct, 0, 100);
 	CHECK_RANGE(cc.max_mdf_pct, 1, 99);
 	CHECK_RANGE(cc.dctcp_g_shift, 1, 16);

@@ -135,9 +135,9 @@ struct srd_conn {
 	uint32_t peer_credit;    /* PSNs beyond snd_una the receiver accepts */
 	uint32_t inflight;       /* packets on the wire (INFLIGHT) */
 	uint32_t next_msg_id;    /* id of the next message */
-	uint32_t msg_head;       /* oldest message slot not yet done (free-running) */
-	uint32_t msg_cur;        /* message whose segments are being sent (free-running) */
-	uint32_t msg_tail;       /* next message slot to fill (free-running) */
+	uint32_t order_head;     /* send order: first message with segments left (free-running) */
+	uint32_t order_tail;     /* send order: where the next accepted message goes */
+	uint32_t msg_nfree;      /* entries on the msg_free stack */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
 	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
@@ -182,6 +182,9 @@ struct srd_conn {
 	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */
 	struct srd_txpkt *txpkts;/* tx_window records (retransmission buffer) */
 	struct srd_txmsg *txmsgs;/* max_tx_msgs message slots (retransmission buffer) */
+	uint16_t *msg_free;      /* stack of free message slots (max_tx_msgs entries) */
+	uint16_t *msg_order;     /* ring of message slots in send order (max_tx_msgs entries);
+	                            only the one at order_head can be partly segmented */
 };
 
 /* The engine. */
@@ -269,6 +272,8 @@ void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
 uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c);
 /* Deadline of c's loss timers (SRD_NO_DEADLINE if none). */
 uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c);
+/* Forget every message slot of c: all free, nothing to send. */
+void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c);
 /* Fail every message of c with status and forget every packet record. */
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
 /* True if c has data (new or retransmission) it could send if windows and pacing allow. */

@@ -112,7 +112,7 @@ static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer)
 	c->rttvar_ns = 0;
 	c->min_rtt_ns = 0;
 	c->retransmits = 0;
-	c->msg_head = c->msg_cur = c->msg_tail = 0;
+	tx_msgs_init(eng, c);
 	paths_init(eng, c);
 	conn_fresh_state(eng, c);
 	for (i = peer_hash(peer) & eng->conn_hash_mask; eng->conn_hash[i] != SRD_NIL32;
@@ -220,7 +220,7 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 		      struct srd_engine **out, char *err, size_t errlen)
 {
 	struct srd_engine *eng;
-	size_t per_conn, paths_sz, bits_sz, pkts_sz, msgs_sz, hash_size;
+	size_t per_conn, paths_sz, bits_sz, pkts_sz, msgs_sz, order_sz, hash_size;
 	uint32_t npaths;
 	uint8_t *mem;
 	int rc;
@@ -252,7 +252,8 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 	bits_sz = align64(cfg->rx_window / 8);
 	pkts_sz = align64((size_t)cfg->tx_window * sizeof(struct srd_txpkt));
 	msgs_sz = align64((size_t)cfg->max_tx_msgs * sizeof(struct srd_txmsg));
-	per_conn = paths_sz + bits_sz + pkts_sz + msgs_sz;
+	order_sz = align64((size_t)cfg->max_tx_msgs * sizeof(uint16_t));
+	per_conn = paths_sz + bits_sz + pkts_sz + msgs_sz + 2 * order_sz;
 	for (hash_size = 2; hash_size < 2 * (size_t)cfg->max_conns; hash_size *= 2)
 		;
 
@@ -276,6 +277,8 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 		c->rx_bits = (uint64_t *)(mem + paths_sz);
 		c->txpkts = (struct srd_txpkt *)(mem + paths_sz + bits_sz);
 		c->txmsgs = (struct srd_txmsg *)(mem + paths_sz + bits_sz + pkts_sz);
+		c->msg_free = (uint16_t *)(mem + paths_sz + bits_sz + pkts_sz + msgs_sz);
+		c->msg_order = (uint16_t *)(mem + paths_sz + bits_sz + pkts_sz + msgs_sz + order_sz);
 		mem += per_conn;
 	}
 	for (uint32_t i = 0; i < cfg->rx_slots; i++)
@@ -317,6 +320,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	struct srd_conn *c;
 	struct srd_txmsg *m;
 	uint64_t len = 0;
+	uint16_t slot;
 
 	if (!req->iov || req->iovcnt == 0 || req->iovcnt > SRD_MAX_IOV)
 		return -EINVAL;
@@ -328,14 +332,16 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	if (len > eng->cfg.max_msg_size)
 		return -EMSGSIZE;
 	c = conn_lookup_peer(eng, req->peer);
-	if (c && c->msg_tail - c->msg_head >= eng->cfg.max_tx_msgs)
+	if (c && c->msg_nfree == 0)
 		return -EAGAIN;
 	if (!c) {
 		c = conn_create(eng, req->peer);
 		if (!c)
 			return -ENOSPC;
 	}
-	m = &c->txmsgs[c->msg_tail & eng->msg_mask];
+	slot = c->msg_free[--c->msg_nfree];
+	c->msg_order[c->order_tail++ & eng->msg_mask] = slot;
+	m = &c->txmsgs[slot];
 	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
 	m->iovcnt = (uint8_t)req->iovcnt;
 	m->ctx = req->ctx;
@@ -350,7 +356,6 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	m->src_ep = req->src_ep;
 	m->dst_ep = req->dst_ep;
 	m->state = TXMSG_ACTIVE;
-	c->msg_tail++;
 	eng->st.msgs_accepted++;
 	(void)now;
 	conn_activate(eng, c);
@@ -629,7 +634,7 @@ int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_i
 		.srtt_ns = c->srtt_ns,
 		.min_rtt_ns = c->min_rtt_ns,
 		.rto_ns = tx_rto(eng, c),
-		.tx_msgs = c->msg_tail - c->msg_head,
+		.tx_msgs = eng->cfg.max_tx_msgs - c->msg_nfree,
 		.retransmits = c->retransmits,
 	};
 	for (uint32_t p = 0; paths && p < c->npaths && p < max_paths; p++) {

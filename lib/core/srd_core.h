@@ -71,6 +71,9 @@ struct srd_cc_config {
 	uint32_t max_cwnd;           /* largest window, packets << 8 */
 	uint32_t ai;                 /* additive increase per RTT, packets << 8 */
 	uint64_t target_delay_ns;    /* Swift: queueing delay allowed above the base RTT */
+	uint64_t base_rtt_ns;        /* Swift: the fabric's unloaded RTT (0: each connection's
+	                                smallest measured RTT, which flows that start into a
+	                                standing queue overestimate — set it where known) */
 	uint32_t beta_pct;           /* Swift: MD strength, percent */
 	uint32_t max_mdf_pct;        /* largest multiplicative decrease at once, percent */
 	uint32_t dctcp_g_shift;      /* DCTCP: EWMA gain g = 1 / 2^g_shift */

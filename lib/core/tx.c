@@ -128,18 +128,22 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 	}
 }
 
-/* Retransmission timeout: every packet older than the RTO is lost; back off. */
+/* Retransmission timeout: nothing has been acked for an RTO, so every packet in flight
+ * that had time to be acked (sent at least one smoothed RTT ago) is lost; back off.
+ * max_retries timeouts in a row without progress mean the peer is unreachable: the
+ * connection fails. */
 static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
-	uint64_t rto = tx_rto(eng, c);
-
 	eng->st.rto_events++;
-	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + rto <= now) {
+	if (c->rto_backoff >= eng->cfg.max_retries) {
+		conn_reset(eng, c, -ETIMEDOUT);
+		return;
+	}
+	c->rto_backoff++;
+	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + c->srtt_ns <= now) {
 		mark_lost(eng, c, c->so_head, now, true);
 		eng->st.rto_losses++;
 	}
-	if (c->rto_backoff < 16)
-		c->rto_backoff++;
 	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
 }
 
@@ -153,13 +157,7 @@ void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 
 /* ---- completion ---- */
 
-/* Release message slots from the head that are done. */
-static void msg_advance_head(struct srd_engine *eng, struct srd_conn *c)
-{
-	while (c->msg_head != c->msg_cur &&
-	       c->txmsgs[c->msg_head & eng->msg_mask].state == TXMSG_FREE)
-		c->msg_head++;
-}
+static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c);
 
 static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m,
 			 int status)
@@ -167,11 +165,12 @@ static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	void *ctx = m->ctx;
 
 	m->state = TXMSG_FREE;
+	c->msg_free[c->msg_nfree++] = (uint16_t)(m - c->txmsgs);
 	if (status == 0)
 		eng->st.msgs_completed++;
 	else
 		eng->st.msgs_failed++;
-	msg_advance_head(eng, c);
+	msg_advance_cur(eng, c); /* a refused head message leaves the send order now */
 	eng->cb.tx_done(eng->cb.user, ctx, status);
 }
 
@@ -184,6 +183,16 @@ static void msg_check_done(struct srd_engine *eng, struct srd_conn *c, struct sr
 		msg_complete(eng, c, m, -EMSGSIZE);
 }
 
+void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c)
+{
+	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
+		c->txmsgs[i].state = TXMSG_FREE;
+		c->msg_free[i] = (uint16_t)(eng->cfg.max_tx_msgs - 1 - i);
+	}
+	c->msg_nfree = eng->cfg.max_tx_msgs;
+	c->order_head = c->order_tail = 0;
+}
+
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 {
 	for (uint32_t psn = c->snd_una; psn != c->snd_nxt; psn++)
@@ -193,9 +202,8 @@ void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 	for (uint32_t p = 0; p < c->npaths; p++)
 		c->paths[p].inflight = 0;
 	c->snd_una = c->snd_nxt;
-	/* msg_cur may be behind msg_tail: fail every slot from head to tail */
-	for (uint32_t i = c->msg_head; i != c->msg_tail; i++) {
-		struct srd_txmsg *m = &c->txmsgs[i & eng->msg_mask];
+	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
+		struct srd_txmsg *m = &c->txmsgs[i];
 
 		if (m->state == TXMSG_FREE)
 			continue;
@@ -203,7 +211,7 @@ void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 		eng->st.msgs_failed++;
 		eng->cb.tx_done(eng->cb.user, m->ctx, status);
 	}
-	c->msg_head = c->msg_cur = c->msg_tail;
+	tx_msgs_init(eng, c);
 }
 
 /* ---- transmission ---- */
@@ -211,20 +219,19 @@ void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 bool tx_has_data(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	(void)eng;
-	return c->rt_head != SRD_NIL16 || c->msg_cur != c->msg_tail;
+	return c->rt_head != SRD_NIL16 || c->order_head != c->order_tail;
 }
 
-/* Skip messages that have nothing more to segment. */
+/* Drop messages with nothing more to segment from the head of the send order. */
 static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
 {
-	while (c->msg_cur != c->msg_tail) {
-		const struct srd_txmsg *m = &c->txmsgs[c->msg_cur & eng->msg_mask];
+	while (c->order_head != c->order_tail) {
+		const struct srd_txmsg *m = &c->txmsgs[c->msg_order[c->order_head & eng->msg_mask]];
 
 		if (m->state == TXMSG_ACTIVE && m->next_seg < m->nseg)
 			break;
-		c->msg_cur++;
+		c->order_head++;
 	}
-	msg_advance_head(eng, c);
 }
 
 /* Copy len bytes of message m from byte offset off into dst. */
@@ -253,17 +260,18 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 	uint32_t used = c->snd_nxt - c->snd_una;
 	struct srd_txmsg *m;
 	struct srd_txpkt *r;
-	uint16_t idx;
+	uint16_t idx, slot;
 
 	msg_advance_cur(eng, c);
-	if (c->msg_cur == c->msg_tail || used >= eng->cfg.tx_window || used >= c->peer_credit)
+	if (c->order_head == c->order_tail || used >= eng->cfg.tx_window || used >= c->peer_credit)
 		return SRD_NIL16;
-	m = &c->txmsgs[c->msg_cur & eng->msg_mask];
+	slot = c->msg_order[c->order_head & eng->msg_mask];
+	m = &c->txmsgs[slot];
 	idx = (uint16_t)(c->snd_nxt & eng->tx_mask);
 	r = &c->txpkts[idx];
 	if (m->next_seg == 0)
 		m->first_psn = c->snd_nxt;
-	r->msg = (uint16_t)(c->msg_cur & eng->msg_mask);
+	r->msg = slot;
 	r->seg = m->next_seg++;
 	r->retries = 0;
 	r->reserved[0] = 0;

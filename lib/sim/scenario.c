@@ -562,6 +562,32 @@ static int setup_flows(struct run *r)
 	return 0;
 }
 
+/* Serialization time of bytes at rate_bps, ns. */
+static uint64_t ser_ns(uint64_t bytes, uint64_t rate_bps)
+{
+	return rate_bps ? (bytes * 8 * 1000000000ull + rate_bps - 1) / rate_bps : 0;
+}
+
+/* The unloaded RTT of the topology: a full data packet through NIC, the slowest path and
+ * the downlink, there and (as a small ack) back. */
+uint64_t sim_scenario_base_rtt(const struct sim_scenario_config *cfg)
+{
+	const struct sim_fabric_config *fc = &cfg->world.fabric;
+	uint64_t data = cfg->world.engine.seg_size + SRD_HDR_MAX_LEN + fc->overhead_bytes;
+	uint64_t ack = SRD_HDR_ACK_LEN + fc->overhead_bytes;
+	uint64_t worst = 0;
+
+	for (uint32_t p = 0; p < fc->npaths; p++) {
+		const struct sim_path_config *pc = &fc->path[p];
+		uint64_t one = pc->prop_delay_ns + ser_ns(data, pc->rate_bps) +
+			       pc->prop_delay_ns + ser_ns(ack, pc->rate_bps);
+
+		if (one > worst)
+			worst = one;
+	}
+	return worst + 2 * ser_ns(data, fc->host_rate_bps) + 2 * ser_ns(ack, fc->host_rate_bps);
+}
+
 int sim_scenario_run(const struct sim_scenario_config *cfg, struct sim_scenario_result *res,
 		     char *err, size_t errlen)
 {
@@ -581,6 +607,8 @@ int sim_scenario_run(const struct sim_scenario_config *cfg, struct sim_scenario_
 	if (rc)
 		return rc;
 	r.nflows = cfg->incast ? cfg->incast : cfg->flows;
+	if (world.engine.cc.base_rtt_ns == 0)
+		world.engine.cc.base_rtt_ns = sim_scenario_base_rtt(cfg);
 	world.fabric.hosts = cfg->incast ? cfg->incast + 1 : 2 * cfg->flows;
 	r.nbins = (uint32_t)(cfg->time_limit_ns / cfg->bin_ns) + 1;
 	r.bins = calloc(r.nbins, sizeof(*r.bins));

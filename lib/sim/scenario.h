@@ -72,6 +72,10 @@ struct sim_scenario_result {
  * 2 µs, one flow of 1000 messages of 64 KiB, window 16, default engine. */
 void sim_scenario_default(struct sim_scenario_config *cfg);
 
+/* The topology's unloaded RTT (ns): what a run gives Swift as its base RTT when the
+ * engine config leaves cc.base_rtt_ns at 0, as an operator configures it per fabric. */
+uint64_t sim_scenario_base_rtt(const struct sim_scenario_config *cfg);
+
 /*
  * Run the scenario to completion (or the time limit) and fill *res.
  * Returns 0, or -EINVAL (bad config: the reason is in err), or -ENOMEM.  A run in which
