@@ -407,9 +407,11 @@ static void print_json(const struct options *o, const struct sim_scenario_result
 	printf(",\"mct_us\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}", r->mct.p50,
 	       r->mct.p99, r->mct.p999, r->mct.max);
 	if (r->recovery_us < 0)
-		printf(",\"recovery_us\":null");
+		printf(",\"recovery_us\":null,\"recovered\":null");
+	else if (!r->recovered)
+		printf(",\"recovery_us\":null,\"recovered\":false");
 	else
-		printf(",\"recovery_us\":%.1f", r->recovery_us);
+		printf(",\"recovery_us\":%.1f,\"recovered\":true", r->recovery_us);
 	printf(",\"jain\":%.4f,\"peak_queue_bytes\":%" PRIu64 ",\"peak_queue_steady_bytes\":%" PRIu64
 	       ",\"duration_us\":%.3f,\"events\":%" PRIu64,
 	       r->jain, r->peak_queue_bytes, r->peak_queue_steady_bytes, r->duration_us, r->events);
@@ -461,6 +463,9 @@ static void print_table(const struct options *o, const struct sim_scenario_resul
 	       r->mct.p99, r->mct.p999, r->mct.max);
 	if (r->recovery_us < 0)
 		printf("recovery    -\n");
+	else if (!r->recovered)
+		printf("recovery    never: goodput stayed below 90%% for the %.0f us after the failure\n",
+		       r->recovery_us);
 	else
 		printf("recovery    %.1f us (goodput back to 90%% after the first path failure)\n",
 		       r->recovery_us);

@@ -381,6 +381,7 @@ static double compute_recovery(struct run *r)
 		b1 = r->nbins;
 	if (b0 >= b1)
 		return -1.0; /* the traffic was over before the failure */
+	r->res->recovered = 1;
 	/* goodput before the failure: the last 5 whole bins */
 	for (uint32_t b = b0 >= 5 ? b0 - 5 : 0; b < b0; b++, nb++)
 		before += (double)r->bins[b] * 8 / (double)bin_ns;
@@ -391,6 +392,7 @@ static double compute_recovery(struct run *r)
 	for (uint32_t b = b0; b < b1; b++)
 		if ((double)r->bins[b] * 8 / (double)bin_ns < thresh)
 			last_bad = b;
+	r->res->recovered = last_bad + 1 < b1;
 	if (last_bad == UINT32_MAX)
 		return 0.0;
 	return (double)((uint64_t)(last_bad + 1) * bin_ns - t_fail) / 1000.0;

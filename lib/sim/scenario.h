@@ -56,6 +56,8 @@ struct sim_scenario_result {
 	struct sim_mct mct;        /* message completion times */
 	double recovery_us;        /* path failure to goodput back at 90% of what the remaining
 	                              paths carry; < 0 when there was no failure */
+	int recovered;             /* 1: goodput came back before the traffic ended (0: it did
+	                              not, and recovery_us is the time observed without it) */
 	double jain;               /* Jain fairness of per-sender goodput while all were active */
 	uint64_t peak_queue_bytes; /* largest queue seen on any path or downlink */
 	uint64_t peak_queue_steady_bytes; /* the same, after the warm-up (the first

@@ -138,6 +138,25 @@ static void test_blackhole_one_of_8(void **state)
 	assert_exactly_once();
 	assert_true(res.path_failures >= 1);
 	assert_true(res.recovery_us >= 0 && res.recovery_us <= 100.0);
+	assert_true(res.recovered);
+}
+
+/* The baseline on the same failure: its one path is gone, its messages fail after the
+ * retry budget (reported, never silently lost), and goodput does not come back. */
+static void test_blackhole_single_path(void **state)
+{
+	(void)state;
+	base(2000);
+	cfg.world.engine.mode = SRD_MODE_SINGLE;
+	cfg.world.fabric.path[3].blackhole_ns = 1000000;
+	cfg.time_limit_ns = 100000000;
+	run("single path, path 3 blackholed");
+	assert_int_equal(res.duplicates, 0);
+	assert_int_equal(res.corrupted, 0);
+	assert_int_equal(res.delivered + res.failed, res.sent); /* none silently lost */
+	/* with seed 1 the flow's one entropy value hashes onto path 3 */
+	assert_true(res.failed > 0);
+	assert_false(res.recovered);
 }
 
 static void test_flapping_path(void **state)
@@ -230,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_loss_10pct_dctcp),
 		cmocka_unit_test(test_reordering),
 		cmocka_unit_test(test_blackhole_one_of_8),
+		cmocka_unit_test(test_blackhole_single_path),
 		cmocka_unit_test(test_flapping_path),
 		cmocka_unit_test(test_incast_8_to_1),
 		cmocka_unit_test(test_incast_seeds),
