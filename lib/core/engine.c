@@ -464,16 +464,31 @@ static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_p
 	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
 }
 
-/* Find (or, for a set-up packet, create) the connection of pkt from peer. */
+/* Could a set-up data packet be the start of connection src's PSN space? */
+static bool setup_psn_plausible(const struct srd_engine *eng, const struct srd_pkt *pkt)
+{
+	return pkt->psn - srd_conn_isn(pkt->src_conn) < eng->cfg.rx_window;
+}
+
+/*
+ * Find (or, for a set-up packet, create) the connection of pkt from peer.  *adopt is set
+ * when the connection does not know the peer's id yet: the caller adopts pkt's src_conn
+ * for the packet's handler and keeps it only if the packet is taken.  Nothing about an
+ * existing connection changes here unless the packet is a plausible set-up of a new
+ * incarnation of the peer.
+ */
 static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
-			   struct srd_conn **out)
+			   struct srd_conn **out, bool *adopt)
 {
 	struct srd_conn *c;
 
+	*adopt = false;
 	if (pkt->dst_conn == 0) {
-		/* set-up: only data opens a connection */
+		/* set-up: only data opens a connection, and only at the start of its PSN space */
 		if (pkt->type != SRD_PKT_DATA)
 			return -SRD_DROP_UNEXPECTED;
+		if (!setup_psn_plausible(eng, pkt))
+			return -SRD_DROP_PSN_WINDOW;
 		c = conn_lookup_peer(eng, peer);
 		if (!c) {
 			c = conn_create(eng, peer);
@@ -485,8 +500,7 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct s
 			/* the peer restarted (or reset the connection): start over */
 			conn_reset(eng, c, -ECONNRESET);
 		}
-		if (c->peer_id == 0)
-			conn_adopt_peer(eng, c, pkt->src_conn);
+		*adopt = c->peer_id == 0;
 		*out = c;
 		return 0;
 	}
@@ -505,14 +519,23 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct s
 		return -SRD_DROP_STALE_CONN;
 	}
 	if (c->peer_id == 0) {
-		if (pkt->type == SRD_PKT_RESET)
+		/* a RESET before we know the peer can only refuse our set-up (table full) */
+		if (pkt->type == SRD_PKT_RESET && pkt->u.reset.reason != SRD_RESET_TABLE_FULL)
 			return -SRD_DROP_UNEXPECTED;
-		conn_adopt_peer(eng, c, pkt->src_conn);
+		*adopt = pkt->type != SRD_PKT_RESET;
 	} else if (c->peer_id != pkt->src_conn) {
 		return -SRD_DROP_STALE_CONN;
 	}
 	*out = c;
 	return 0;
+}
+
+/* Drops that a packet not from the real peer could cause: after one, a tentatively adopted
+ * peer id is forgotten again.  (A refused or early packet of the real peer keeps it.) */
+static bool drop_disowns(int rc)
+{
+	return rc < 0 && rc != -SRD_DROP_NO_BUFFER && rc != -SRD_DROP_MSG_TOO_BIG &&
+	       rc != -SRD_DROP_DUPLICATE;
 }
 
 static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
@@ -542,13 +565,16 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 {
 	struct srd_pkt pkt;
 	struct srd_conn *c = NULL;
+	bool adopt = false;
 	int rc;
 
 	eng->st.rx_pkts++;
 	rc = srd_wire_decode(buf, len, &pkt);
 	if (rc == 0)
-		rc = conn_for_packet(eng, peer, &pkt, &c);
+		rc = conn_for_packet(eng, peer, &pkt, &c, &adopt);
 	if (rc == 0) {
+		if (adopt)
+			conn_adopt_peer(eng, c, pkt.src_conn);
 		switch (pkt.type) {
 		case SRD_PKT_DATA:
 			rc = rx_on_data(eng, c, now, &pkt, ce ? 1 : 0);
@@ -563,12 +589,15 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 			rc = on_probe(eng, c, now, &pkt);
 			break;
 		case SRD_PKT_RESET:
-			conn_reset(eng, c, -ECONNRESET);
+			conn_reset(eng, c, pkt.u.reset.reason == SRD_RESET_TABLE_FULL ?
+					   -ECONNREFUSED : -ECONNRESET);
 			break;
 		default:
 			rc = -SRD_DROP_BAD_TYPE;
 			break;
 		}
+		if (adopt && drop_disowns(rc))
+			c->peer_id = 0;
 		conn_activate(eng, c);
 		conn_rearm(eng, c);
 	}

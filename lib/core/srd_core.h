@@ -133,7 +133,8 @@ struct srd_rx_msg {
 struct srd_callbacks {
 	void *user; /* passed to every callback */
 	/* Return a buffer of at least msg->len bytes for a new message and set msg->buf_ctx if
-	 * you like; return NULL if none can be had now (the sender is asked to retry later). */
+	 * you like; return NULL if none can be had now (the sender is asked to retry later).
+	 * For an empty message (len 0) NULL is fine: it is delivered with buf NULL. */
 	void *(*rx_alloc)(void *user, struct srd_rx_msg *msg);
 	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again. */
 	void (*rx_deliver)(void *user, const struct srd_rx_msg *msg);
@@ -142,8 +143,9 @@ struct srd_callbacks {
 	void (*rx_abort)(void *user, const struct srd_rx_msg *msg);
 	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
 	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
-	 * forgot the connection), -EMSGSIZE (peer refused its size), -ENOBUFS (peer had no
-	 * buffer for too long), -ECANCELED (engine destroyed).  The caller's buffers are its own
+	 * forgot the connection), -ECONNREFUSED (peer's connection table was full),
+	 * -EMSGSIZE (peer refused its size), -ENOBUFS (peer had no buffer for too long),
+	 * -ECANCELED (engine destroyed).  The caller's buffers are its own
 	 * again. */
 	void (*tx_done)(void *user, void *ctx, int status);
 };

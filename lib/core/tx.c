@@ -263,7 +263,9 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 	uint16_t idx, slot;
 
 	msg_advance_cur(eng, c);
-	if (c->order_head == c->order_tail || used >= eng->cfg.tx_window || used >= c->peer_credit)
+	/* with nothing outstanding one packet may always go: a zero credit cannot stall us */
+	if (c->order_head == c->order_tail || used >= eng->cfg.tx_window ||
+	    (used >= c->peer_credit && used > 0))
 		return SRD_NIL16;
 	slot = c->msg_order[c->order_head & eng->msg_mask];
 	m = &c->txmsgs[slot];
@@ -438,9 +440,11 @@ static bool ack_is_sane(const struct srd_conn *c, const struct srd_ack_fields *a
 	if (psn_lt(c->snd_nxt, cum) || !psn_lt(a->acked_psn, c->snd_nxt))
 		return false;
 	if (a->sack) {
+		uint32_t lowest = a->sack_base + (uint32_t)__builtin_ctzll(a->sack);
 		uint32_t highest = a->sack_base + 63 - (uint32_t)__builtin_clzll(a->sack);
 
-		if (!psn_lt(highest, c->snd_nxt))
+		/* both ends before snd_nxt: the 64-PSN span cannot straddle it */
+		if (!psn_lt(lowest, c->snd_nxt) || !psn_lt(highest, c->snd_nxt))
 			return false;
 	}
 	return true;
@@ -482,7 +486,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	for (uint64_t bits = a->sack; bits; bits &= bits - 1) {
 		uint32_t p = a->sack_base + (uint32_t)__builtin_ctzll(bits);
 
-		if (psn_le(c->snd_una, p))
+		if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
 			acked += ack_one(eng, c, p);
 	}
 	if (psn_le(c->snd_una, a->acked_psn))
