@@ -97,9 +97,6 @@ struct srd_rxslot {
 	uint32_t seg_size;     /* segment size */
 	uint32_t bytes_left;   /* bytes not yet placed */
 	uint32_t next;         /* next slot of the same connection, or of the free list */
-	uint16_t conn;         /* owning connection slot */
-	uint8_t in_use;        /* 1 while allocated */
-	uint8_t reserved;
 };
 
 /* A reply the engine owes without a connection (reset, probe reply). */
@@ -246,10 +243,10 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
 void paths_on_ack(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t rtt_ns,
 		  int ce);
 /* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it. */
-void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t now);
-/* A probe reply for path p with the given cookie (entropy) arrived. */
-int paths_on_probe_reply(struct srd_engine *eng, struct srd_conn *c, uint32_t p,
-			 uint32_t cookie, uint64_t rtt_ns);
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p);
+/* A probe reply arrived; its cookie names the path and the entropy probed.  Returns 0, or
+ * -SRD_DROP_UNEXPECTED if no such probe is outstanding. */
+int paths_on_probe_reply(struct srd_conn *c, uint32_t cookie, uint64_t rtt_ns);
 /* Probes that timed out are sent again on fresh entropy; recomputes probe_deadline_ns. */
 void paths_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
 /* If a path of c is waiting for its probe, fill *pkt and *entropy and return true. */

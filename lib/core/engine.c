@@ -544,7 +544,7 @@ static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (pkt->flags & SRD_F_REPLY) {
 		uint64_t rtt = (uint32_t)((uint32_t)now - pkt->u.probe.tx_ts);
 
-		return paths_on_probe_reply(eng, c, pkt->path, pkt->u.probe.cookie, rtt);
+		return paths_on_probe_reply(c, pkt->u.probe.cookie, rtt);
 	}
 	struct srd_pkt reply = {
 		.type = SRD_PKT_PROBE,

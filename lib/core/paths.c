@@ -141,11 +141,10 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	c->n_probing++;
 }
 
-void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t now)
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
 
-	(void)now;
 	if (P->losses < UINT8_MAX)
 		P->losses++;
 	if (eng->cfg.mode == SRD_MODE_SINGLE || P->state == SRD_PATH_PROBING)
@@ -217,13 +216,11 @@ bool paths_next_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	return false;
 }
 
-int paths_on_probe_reply(struct srd_engine *eng, struct srd_conn *c, uint32_t p,
-			 uint32_t cookie, uint64_t rtt_ns)
+int paths_on_probe_reply(struct srd_conn *c, uint32_t cookie, uint64_t rtt_ns)
 {
+	uint32_t p = cookie >> 16;
 	struct srd_path *P;
 
-	(void)p;
-	p = cookie >> 16;
 	if (p >= c->npaths)
 		return -SRD_DROP_UNEXPECTED;
 	P = &c->paths[p];
@@ -234,7 +231,6 @@ int paths_on_probe_reply(struct srd_engine *eng, struct srd_conn *c, uint32_t p,
 	P->srtt_ns = rtt32(rtt_ns);
 	c->n_probing--;
 	c->n_good++;
-	(void)eng;
 	return 0;
 }
 

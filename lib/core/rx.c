@@ -70,7 +70,6 @@ static void slot_release(struct srd_engine *eng, struct srd_conn *c, struct srd_
 		c->rx_head = s->next;
 	else
 		eng->rxslots[prev].next = s->next;
-	s->in_use = 0;
 	s->next = eng->rx_free;
 	eng->rx_free = i;
 	eng->st.rx_slots_used--;
@@ -102,8 +101,6 @@ static struct srd_rxslot *slot_open(struct srd_engine *eng, struct srd_conn *c,
 	s->msg_psn = d->msg_psn;
 	s->seg_size = d->seg_size;
 	s->bytes_left = d->msg_len;
-	s->conn = (uint16_t)conn_slot(eng, c);
-	s->in_use = 1;
 	s->next = c->rx_head;
 	c->rx_head = i;
 	eng->st.rx_slots_used++;

@@ -55,7 +55,7 @@ static void unlink_inflight(struct srd_conn *c, uint16_t idx)
 }
 
 /* Declare an INFLIGHT packet lost: it goes to the retransmit list. */
-static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx, uint64_t now,
+static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 		      bool path_fault)
 {
 	struct srd_txpkt *r = &c->txpkts[idx];
@@ -64,7 +64,7 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx, 
 	r->state = TXPKT_LOST;
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
-		paths_on_loss(eng, c, r->path, now);
+		paths_on_loss(eng, c, r->path);
 }
 
 /* ---- timers ---- */
@@ -117,7 +117,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			rtt = c->paths[r->path].srtt_ns;
 		lost_at = r->sent_ns + rtt + reo;
 		if (now >= lost_at) {
-			mark_lost(eng, c, idx, now, true);
+			mark_lost(eng, c, idx, true);
 			eng->st.rack_losses++;
 		} else {
 			if (!c->rack_timer_ns || lost_at < c->rack_timer_ns)
@@ -141,7 +141,7 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 	}
 	c->rto_backoff++;
 	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + c->srtt_ns <= now) {
-		mark_lost(eng, c, c->so_head, now, true);
+		mark_lost(eng, c, c->so_head, true);
 		eng->st.rto_losses++;
 	}
 	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
@@ -545,7 +545,7 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		conn_reset(eng, c, -ENOBUFS);
 		return 0;
 	}
-	mark_lost(eng, c, idx, now, false);
+	mark_lost(eng, c, idx, false);
 	r->reserved[0] = 1;
 	c->rnr_until_ns = now + (n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns);
 	return 0;
