@@ -139,8 +139,6 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 
 size_t srd_conn_state_bytes(const struct srd_config *cfg)
 {
-	uint32_t npaths = cfg->mode == SRD_MODE_SINGLE ? 1 : cfg->paths;
-
-	return sizeof(struct srd_conn) + (size_t)npaths * sizeof(struct srd_path) +
+	return sizeof(struct srd_conn) + (size_t)srd_config_npaths(cfg) * sizeof(struct srd_path) +
 	       (size_t)cfg->rx_window / 8;
 }

@@ -21,6 +21,47 @@
 #define SRD_NIL16 0xffffu
 #define SRD_NIL32 0xffffffffu
 
+/* Lowest and highest set bit of a non-zero word. */
+static inline uint32_t srd_ctz64(uint64_t v)
+{
+#if defined(__GNUC__)
+	return (uint32_t)__builtin_ctzll(v);
+#else
+	uint32_t n = 0;
+
+	while (!(v & 1)) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+#endif
+}
+
+static inline uint32_t srd_msb64(uint64_t v)
+{
+#if defined(__GNUC__)
+	return 63u - (uint32_t)__builtin_clzll(v);
+#else
+	uint32_t n = 0;
+
+	while (v >>= 1)
+		n++;
+	return n;
+#endif
+}
+
+/* A 64-bit mix (splitmix64's finaliser) of x, for hashing and derived values. */
+static inline uint64_t srd_mix64(uint64_t x)
+{
+	return srd_rng_splitmix(&x);
+}
+
+/* Paths a connection uses under cfg. */
+static inline uint32_t srd_config_npaths(const struct srd_config *cfg)
+{
+	return cfg->mode == SRD_MODE_SINGLE ? 1 : cfg->paths;
+}
+
 /* Modular PSN comparisons (PSNs wrap at 2^32). */
 static inline bool psn_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool psn_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
@@ -60,7 +101,8 @@ struct srd_txpkt {
 	uint8_t path;     /* path of its latest transmission */
 	uint8_t state;    /* enum srd_txpkt_state */
 	uint8_t retries;  /* retransmissions so far */
-	uint8_t reserved[3];
+	uint8_t rnr;      /* 1: resend because the peer said RNR (does not spend the budget) */
+	uint8_t reserved[2];
 };
 
 /* States of a message slot on the sending side. */
@@ -86,7 +128,7 @@ struct srd_txmsg {
 	uint16_t dst_ep;    /* receiving endpoint */
 	uint8_t iovcnt;     /* entries in iov */
 	uint8_t state;      /* enum srd_txmsg_state */
-	uint16_t reserved;
+	uint16_t link;      /* next slot on the free stack or in the send order, or NIL */
 };
 
 /* A message under reassembly (engine-wide pool). */
@@ -132,9 +174,14 @@ struct srd_conn {
 	uint32_t peer_credit;    /* PSNs beyond snd_una the receiver accepts */
 	uint32_t inflight;       /* packets on the wire (INFLIGHT) */
 	uint32_t next_msg_id;    /* id of the next message */
-	uint32_t order_head;     /* send order: first message with segments left (free-running) */
-	uint32_t order_tail;     /* send order: where the next accepted message goes */
-	uint32_t msg_nfree;      /* entries on the msg_free stack */
+	uint16_t order_head;     /* send order: first message with segments left, or NIL; only
+	                            this one can be partly segmented */
+	uint16_t order_tail;     /* send order: last accepted message, or NIL */
+	uint16_t msg_free;       /* free message slots (a stack linked through link), or NIL */
+	uint16_t msg_used;       /* message slots in use */
+	uint32_t peer_max_msg;   /* longest message the peer accepts (from its acks) */
+	uint32_t retired_peer_id;/* the peer's id before our last reset (0: none): set-ups from
+	                            it are answered with RESET, never accepted again */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
 	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
@@ -147,7 +194,7 @@ struct srd_conn {
 	uint64_t rack_timer_ns;  /* when a reordered packet becomes lost (0: none) */
 	uint64_t pace_next_ns;   /* earliest time of the next data packet (pacing) */
 	uint64_t rnr_until_ns;   /* no data before this time: the peer said RNR */
-	uint64_t probe_deadline_ns; /* earliest probe timeout (0: none) */
+	uint64_t probe_deadline_ns; /* earliest probe timeout (SRD_NO_DEADLINE: none) */
 	uint8_t rto_backoff;     /* exponent of the RTO backoff */
 	uint8_t reo_steps;       /* RACK window widening after spurious retransmissions */
 	uint16_t reo_clean;      /* packets acked since the last spurious retransmission */
@@ -162,16 +209,17 @@ struct srd_conn {
 	uint32_t ack_psn;        /* PSN of the packet the next ack answers */
 	uint32_t ack_echo_ts;    /* its tx_ts */
 	uint64_t ack_arrival_ns; /* when it arrived */
-	uint64_t ack_deadline_ns;/* latest time to send the pending ack (0: none pending) */
+	uint64_t ack_deadline_ns;/* latest time to send the owed ack (when ack_owed) */
 	uint16_t ack_pkts;       /* data packets since the last ack */
 	uint16_t ack_ce;         /* of which CE-marked */
 	uint8_t ack_path;        /* path index of the packet the next ack answers */
 	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
 	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */
+	uint8_t ack_owed;        /* 1: an ack is owed (by ack_deadline_ns at the latest) */
 	uint8_t nack_pending;    /* 1: nack below is to be sent */
 	uint8_t nack_reason;     /* enum srd_nack_reason */
 	uint8_t nack_path;       /* path of the refused packet */
-	uint8_t reserved[2];
+	uint8_t reserved;
 	uint32_t nack_psn;       /* refused PSN */
 	uint32_t nack_echo_ts;   /* its tx_ts */
 	/* per-connection arrays */
@@ -179,9 +227,6 @@ struct srd_conn {
 	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */
 	struct srd_txpkt *txpkts;/* tx_window records (retransmission buffer) */
 	struct srd_txmsg *txmsgs;/* max_tx_msgs message slots (retransmission buffer) */
-	uint16_t *msg_free;      /* stack of free message slots (max_tx_msgs entries) */
-	uint16_t *msg_order;     /* ring of message slots in send order (max_tx_msgs entries);
-	                            only the one at order_head can be partly segmented */
 };
 
 /* The engine. */
@@ -240,8 +285,7 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c);
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
 /* A packet sent on path p was acked; rtt_ns is its RTT sample (0: none), ce its CE echo
  * (1 marked, 0 not, -1 no ECN information). */
-void paths_on_ack(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t rtt_ns,
-		  int ce);
+void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce);
 /* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it. */
 void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p);
 /* A probe reply arrived; its cookie names the path and the entropy probed.  Returns 0, or
@@ -271,10 +315,13 @@ uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c);
 uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c);
 /* Forget every message slot of c: all free, nothing to send. */
 void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c);
+/* Take a free message slot and queue it last in the send order.  Returns it, or SRD_NIL16
+ * if every slot is in use. */
+uint16_t tx_msg_alloc(struct srd_conn *c);
 /* Fail every message of c with status and forget every packet record. */
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
 /* True if c has data (new or retransmission) it could send if windows and pacing allow. */
-bool tx_has_data(const struct srd_engine *eng, const struct srd_conn *c);
+bool tx_has_data(const struct srd_conn *c);
 
 /* ---- rx.c: the receiving side ---- */
 
@@ -287,6 +334,6 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 /* Abort every partial receive of c and forget the receive state. */
 void rx_reset(struct srd_engine *eng, struct srd_conn *c);
 /* Delayed-ack timer of c. */
-void rx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+void rx_on_timer(struct srd_conn *c, uint64_t now);
 
 #endif /* SRD_CONN_H */

@@ -26,18 +26,14 @@ static uint32_t conn_make_id(const struct srd_engine *eng, uint32_t slot, uint16
 
 uint32_t srd_conn_isn(uint32_t conn_id)
 {
-	uint64_t x = conn_id;
-
-	return (uint32_t)srd_rng_splitmix(&x);
+	return (uint32_t)srd_mix64(conn_id);
 }
 
 /* ---- peer hash table (open addressing, linear probing; entries never removed) ---- */
 
 static uint32_t peer_hash(uint64_t peer)
 {
-	uint64_t x = peer;
-
-	return (uint32_t)srd_rng_splitmix(&x);
+	return (uint32_t)srd_mix64(peer);
 }
 
 static struct srd_conn *conn_lookup_peer(const struct srd_engine *eng, uint64_t peer)
@@ -61,7 +57,9 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->local_id = conn_make_id(eng, slot, c->gen);
 	c->peer_id = 0;
 	c->snd_una = c->snd_nxt = srd_conn_isn(c->local_id);
-	c->peer_credit = eng->cfg.rx_window;
+	/* until the peer's first ack: the smallest receive window any peer may have */
+	c->peer_credit = 64;
+	c->peer_max_msg = UINT32_MAX;
 	c->inflight = 0;
 	c->next_msg_id = 1;
 	c->so_head = c->so_tail = SRD_NIL16;
@@ -74,7 +72,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	eng->cc->init(&c->cc, &eng->cfg.cc);
 	c->rcv_nxt = 0;
 	c->rx_head = SRD_NIL32;
-	c->ack_deadline_ns = 0;
+	c->ack_owed = 0;
 	c->ack_pkts = c->ack_ce = 0;
 	c->ack_now = c->ack_flags = 0;
 	c->nack_pending = 0;
@@ -90,7 +88,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 		}
 	}
 	c->n_probing = 0;
-	c->probe_deadline_ns = 0;
+	c->probe_deadline_ns = SRD_NO_DEADLINE;
 }
 
 /* Create a connection to peer.  Returns it, or NULL if the table is full. */
@@ -134,6 +132,20 @@ static void conn_adopt_peer(struct srd_engine *eng, struct srd_conn *c, uint32_t
 
 void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
 {
+	if (c->peer_id) {
+		/* tell the peer at once (best effort), and never again accept a set-up from the
+		 * incarnation we knew: its retransmissions of what we already delivered must not
+		 * open a fresh connection and be delivered twice */
+		struct srd_pkt rst = {
+			.type = SRD_PKT_RESET,
+			.dst_conn = c->peer_id,
+			.src_conn = c->local_id,
+			.u.reset.reason = SRD_RESET_UNKNOWN_CONN,
+		};
+
+		engine_queue_ctrl(eng, c->peer, (uint16_t)(peer_hash(c->peer) | 1), &rst);
+		c->retired_peer_id = c->peer_id;
+	}
 	tx_fail_all(eng, c, status);
 	rx_reset(eng, c);
 	conn_fresh_state(eng, c);
@@ -183,13 +195,13 @@ void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 {
 	uint64_t d = tx_deadline(eng, c);
 
-	if (c->ack_deadline_ns && !c->ack_now)
+	if (c->ack_owed && !c->ack_now)
 		d = min_u64(d, c->ack_deadline_ns);
 	if (c->pace_wait)
 		d = min_u64(d, c->pace_next_ns);
 	if (c->rnr_until_ns)
 		d = min_u64(d, c->rnr_until_ns);
-	if (c->n_probing && c->probe_deadline_ns)
+	if (c->n_probing)
 		d = min_u64(d, c->probe_deadline_ns);
 	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
 }
@@ -220,7 +232,7 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 		      struct srd_engine **out, char *err, size_t errlen)
 {
 	struct srd_engine *eng;
-	size_t per_conn, paths_sz, bits_sz, pkts_sz, msgs_sz, order_sz, hash_size;
+	size_t per_conn, paths_sz, bits_sz, pkts_sz, msgs_sz, hash_size;
 	uint32_t npaths;
 	uint8_t *mem;
 	int rc;
@@ -247,13 +259,12 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 	eng->msg_mask = cfg->max_tx_msgs - 1;
 	eng->act_head = eng->act_tail = SRD_NIL32;
 
-	npaths = cfg->mode == SRD_MODE_SINGLE ? 1 : cfg->paths;
+	npaths = srd_config_npaths(cfg);
 	paths_sz = align64(npaths * sizeof(struct srd_path));
 	bits_sz = align64(cfg->rx_window / 8);
 	pkts_sz = align64((size_t)cfg->tx_window * sizeof(struct srd_txpkt));
 	msgs_sz = align64((size_t)cfg->max_tx_msgs * sizeof(struct srd_txmsg));
-	order_sz = align64((size_t)cfg->max_tx_msgs * sizeof(uint16_t));
-	per_conn = paths_sz + bits_sz + pkts_sz + msgs_sz + 2 * order_sz;
+	per_conn = paths_sz + bits_sz + pkts_sz + msgs_sz;
 	for (hash_size = 2; hash_size < 2 * (size_t)cfg->max_conns; hash_size *= 2)
 		;
 
@@ -277,8 +288,6 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 		c->rx_bits = (uint64_t *)(mem + paths_sz);
 		c->txpkts = (struct srd_txpkt *)(mem + paths_sz + bits_sz);
 		c->txmsgs = (struct srd_txmsg *)(mem + paths_sz + bits_sz + pkts_sz);
-		c->msg_free = (uint16_t *)(mem + paths_sz + bits_sz + pkts_sz + msgs_sz);
-		c->msg_order = (uint16_t *)(mem + paths_sz + bits_sz + pkts_sz + msgs_sz + order_sz);
 		mem += per_conn;
 	}
 	for (uint32_t i = 0; i < cfg->rx_slots; i++)
@@ -332,15 +341,14 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	if (len > eng->cfg.max_msg_size)
 		return -EMSGSIZE;
 	c = conn_lookup_peer(eng, req->peer);
-	if (c && c->msg_nfree == 0)
+	if (c && c->msg_free == SRD_NIL16)
 		return -EAGAIN;
 	if (!c) {
 		c = conn_create(eng, req->peer);
 		if (!c)
 			return -ENOSPC;
 	}
-	slot = c->msg_free[--c->msg_nfree];
-	c->msg_order[c->order_tail++ & eng->msg_mask] = slot;
+	slot = tx_msg_alloc(c);
 	m = &c->txmsgs[slot];
 	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
 	m->iovcnt = (uint8_t)req->iovcnt;
@@ -490,6 +498,10 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct s
 		if (!setup_psn_plausible(eng, pkt))
 			return -SRD_DROP_PSN_WINDOW;
 		c = conn_lookup_peer(eng, peer);
+		if (c && c->retired_peer_id == pkt->src_conn) {
+			send_reset(eng, peer, pkt, SRD_RESET_UNKNOWN_CONN);
+			return -SRD_DROP_STALE_CONN;
+		}
 		if (!c) {
 			c = conn_create(eng, peer);
 			if (!c) {
@@ -610,8 +622,6 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 
 uint64_t srd_next_deadline(const struct srd_engine *eng)
 {
-	if (eng->ctrl_head != eng->ctrl_tail)
-		return 0;
 	return srd_timerq_min(&eng->timers);
 }
 
@@ -624,12 +634,12 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 		struct srd_conn *c = &eng->conns[srd_timerq_min_slot(&eng->timers)];
 
 		srd_timerq_set(&eng->timers, conn_slot(eng, c), SRD_NO_DEADLINE);
-		rx_on_timer(eng, c, now);
+		rx_on_timer(c, now);
 		tx_on_timer(eng, c, now);
 		if (c->n_probing)
 			paths_on_timer(eng, c, now);
 		else
-			c->probe_deadline_ns = 0;
+			c->probe_deadline_ns = SRD_NO_DEADLINE;
 		if (c->pace_wait && c->pace_next_ns <= now)
 			c->pace_wait = 0;
 		if (c->rnr_until_ns && c->rnr_until_ns <= now)
@@ -663,7 +673,7 @@ int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_i
 		.srtt_ns = c->srtt_ns,
 		.min_rtt_ns = c->min_rtt_ns,
 		.rto_ns = tx_rto(eng, c),
-		.tx_msgs = eng->cfg.max_tx_msgs - c->msg_nfree,
+		.tx_msgs = c->msg_used,
 		.retransmits = c->retransmits,
 	};
 	for (uint32_t p = 0; paths && p < c->npaths && p < max_paths; p++) {

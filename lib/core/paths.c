@@ -42,8 +42,7 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c)
 		c->paths[p] = (struct srd_path){ 0 };
 	if (eng->cfg.mode == SRD_MODE_SINGLE) {
 		/* one value per flow, fixed, hashed from the flow's identity (classic ECMP) */
-		uint64_t x = c->peer ^ eng->cfg.seed;
-		uint16_t e = (uint16_t)srd_rng_splitmix(&x);
+		uint16_t e = (uint16_t)srd_mix64(c->peer ^ eng->cfg.seed);
 
 		c->paths[0].entropy = e ? e : 1;
 	} else {
@@ -95,12 +94,9 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 	return avoid >= 0 ? (uint32_t)avoid : 0;
 }
 
-void paths_on_ack(struct srd_engine *eng, struct srd_conn *c, uint32_t p, uint64_t rtt_ns,
-		  int ce)
+void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
 {
 	struct srd_path *P = &c->paths[p];
-
-	(void)eng;
 	P->losses = 0;
 	if (P->state == SRD_PATH_SUSPECT) {
 		P->state = SRD_PATH_GOOD;
@@ -171,7 +167,7 @@ static uint32_t probe_timeout(const struct srd_engine *eng, const struct srd_con
 static void probe_rearm(const struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	uint32_t timeout = probe_timeout(eng, c);
-	uint64_t deadline = 0;
+	uint64_t deadline = SRD_NO_DEADLINE;
 
 	for (uint32_t p = 0; p < c->npaths && c->n_probing; p++) {
 		const struct srd_path *P = &c->paths[p];
@@ -182,7 +178,7 @@ static void probe_rearm(const struct srd_engine *eng, struct srd_conn *c, uint64
 			continue;
 		elapsed = (uint32_t)now - P->probe_ts;
 		d = now + (elapsed >= timeout ? 0 : timeout - elapsed);
-		if (!deadline || d < deadline)
+		if (d < deadline)
 			deadline = d;
 	}
 	c->probe_deadline_ns = deadline;

@@ -139,8 +139,10 @@ static void ack_note(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	c->ack_path = pkt->path;
 	c->ack_flags = ce ? SRD_F_ECE : 0;
 	c->ack_arrival_ns = now;
-	if (!c->ack_deadline_ns)
+	if (!c->ack_owed) {
+		c->ack_owed = 1;
 		c->ack_deadline_ns = now + eng->cfg.ack_delay_ns;
+	}
 	if (at_once || c->ack_pkts >= eng->cfg.ack_every || eng->cfg.ack_delay_ns == 0)
 		c->ack_now = 1;
 }
@@ -154,10 +156,9 @@ static void nack_note(struct srd_conn *c, const struct srd_pkt *pkt, uint8_t rea
 	c->nack_path = pkt->path;
 }
 
-void rx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+void rx_on_timer(struct srd_conn *c, uint64_t now)
 {
-	(void)eng;
-	if (c->ack_deadline_ns && now >= c->ack_deadline_ns)
+	if (c->ack_owed && now >= c->ack_deadline_ns)
 		c->ack_now = 1;
 }
 
@@ -202,7 +203,7 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 		};
 		c->nack_pending = 0;
 		eng->st.tx_nacks++;
-	} else if (c->ack_deadline_ns && (c->ack_now || now >= c->ack_deadline_ns)) {
+	} else if (c->ack_owed && (c->ack_now || now >= c->ack_deadline_ns)) {
 		uint64_t held = now - c->ack_arrival_ns;
 
 		pkt = (struct srd_pkt){
@@ -216,13 +217,14 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 				.echo_ts = c->ack_echo_ts,
 				.acked_psn = c->ack_psn,
 				.credit = eng->cfg.rx_window,
+				.max_msg = eng->cfg.max_msg_size,
 				.ce_count = c->ack_ce,
 				.pkt_count = c->ack_pkts,
 				.ack_delay_ns = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held,
 			},
 		};
 		pkt.u.ack.sack = sack_bits(eng, c, &pkt.u.ack.sack_base);
-		c->ack_deadline_ns = 0;
+		c->ack_owed = 0;
 		c->ack_now = 0;
 		c->ack_pkts = c->ack_ce = 0;
 		eng->st.tx_acks++;
@@ -293,7 +295,7 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			c->ack_ce++;
 	}
 
-	bool complete = s->bytes_left == 0 && (s->msg.len != 0 || seg == 0);
+	bool complete = s->bytes_left == 0;
 	ack_note(eng, c, now, pkt, ce, complete || (pkt->flags & SRD_F_ACKREQ));
 	if (complete) {
 		struct srd_rx_msg msg = s->msg;

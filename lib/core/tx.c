@@ -140,8 +140,10 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 		return;
 	}
 	c->rto_backoff++;
+	/* a timeout says nothing about which path failed (the peer may be down): only RACK's
+	 * evidence of later packets getting through blames a path */
 	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + c->srtt_ns <= now) {
-		mark_lost(eng, c, c->so_head, true);
+		mark_lost(eng, c, c->so_head, false);
 		eng->st.rto_losses++;
 	}
 	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
@@ -155,42 +157,92 @@ void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 		on_rto(eng, c, now);
 }
 
-/* ---- completion ---- */
+/* ---- message slots: a free stack and a send-order queue, linked through slot.link ---- */
 
-static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c);
+static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m,
+			 int status);
+
+void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint32_t n = eng->cfg.max_tx_msgs;
+
+	for (uint32_t i = 0; i < n; i++) {
+		c->txmsgs[i].state = TXMSG_FREE;
+		c->txmsgs[i].link = (uint16_t)(i + 1 < n ? i + 1 : SRD_NIL16);
+	}
+	c->msg_free = 0;
+	c->msg_used = 0;
+	c->order_head = c->order_tail = SRD_NIL16;
+}
+
+uint16_t tx_msg_alloc(struct srd_conn *c)
+{
+	uint16_t slot = c->msg_free;
+
+	if (slot == SRD_NIL16)
+		return SRD_NIL16;
+	c->msg_free = c->txmsgs[slot].link;
+	c->txmsgs[slot].link = SRD_NIL16;
+	if (c->order_tail == SRD_NIL16)
+		c->order_head = slot;
+	else
+		c->txmsgs[c->order_tail].link = slot;
+	c->order_tail = slot;
+	c->msg_used++;
+	return slot;
+}
+
+/* Take messages with nothing more to segment off the head of the send order.  A message
+ * the peer cannot take (longer than its max_msg) is refused here, before its first PSN. */
+static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->order_head != SRD_NIL16) {
+		struct srd_txmsg *m = &c->txmsgs[c->order_head];
+
+		if (m->state == TXMSG_ACTIVE && m->len > c->peer_max_msg)
+			m->state = TXMSG_REFUSED;
+		if (m->state == TXMSG_ACTIVE && m->next_seg < m->nseg)
+			break;
+		c->order_head = m->link;
+		m->link = SRD_NIL16;
+		if (c->order_head == SRD_NIL16)
+			c->order_tail = SRD_NIL16;
+		if (m->state == TXMSG_REFUSED && m->acked_segs == m->next_seg)
+			msg_complete(eng, c, m, -EMSGSIZE);
+	}
+}
+
+/* ---- completion ---- */
 
 static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m,
 			 int status)
 {
+	uint16_t slot = (uint16_t)(m - c->txmsgs);
 	void *ctx = m->ctx;
 
 	m->state = TXMSG_FREE;
-	c->msg_free[c->msg_nfree++] = (uint16_t)(m - c->txmsgs);
+	if (c->order_head == slot)
+		msg_advance_cur(eng, c); /* a refused head message leaves the send order first */
+	m->link = c->msg_free;
+	c->msg_free = slot;
+	c->msg_used--;
 	if (status == 0)
 		eng->st.msgs_completed++;
 	else
 		eng->st.msgs_failed++;
-	msg_advance_cur(eng, c); /* a refused head message leaves the send order now */
 	eng->cb.tx_done(eng->cb.user, ctx, status);
 }
 
-/* A message is done when every segment is acked, or, if refused, every segment sent. */
+/* A message is done when every segment is acked, or, if refused (by a NACK, or because
+ * the peer's acks say it takes shorter messages), every segment sent is acked. */
 static void msg_check_done(struct srd_engine *eng, struct srd_conn *c, struct srd_txmsg *m)
 {
+	if (m->state == TXMSG_ACTIVE && m->len > c->peer_max_msg)
+		m->state = TXMSG_REFUSED;
 	if (m->state == TXMSG_ACTIVE && m->acked_segs == m->nseg)
 		msg_complete(eng, c, m, 0);
 	else if (m->state == TXMSG_REFUSED && m->acked_segs == m->next_seg)
 		msg_complete(eng, c, m, -EMSGSIZE);
-}
-
-void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c)
-{
-	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
-		c->txmsgs[i].state = TXMSG_FREE;
-		c->msg_free[i] = (uint16_t)(eng->cfg.max_tx_msgs - 1 - i);
-	}
-	c->msg_nfree = eng->cfg.max_tx_msgs;
-	c->order_head = c->order_tail = 0;
 }
 
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
@@ -216,22 +268,9 @@ void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 
 /* ---- transmission ---- */
 
-bool tx_has_data(const struct srd_engine *eng, const struct srd_conn *c)
+bool tx_has_data(const struct srd_conn *c)
 {
-	(void)eng;
-	return c->rt_head != SRD_NIL16 || c->order_head != c->order_tail;
-}
-
-/* Drop messages with nothing more to segment from the head of the send order. */
-static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
-{
-	while (c->order_head != c->order_tail) {
-		const struct srd_txmsg *m = &c->txmsgs[c->msg_order[c->order_head & eng->msg_mask]];
-
-		if (m->state == TXMSG_ACTIVE && m->next_seg < m->nseg)
-			break;
-		c->order_head++;
-	}
+	return c->rt_head != SRD_NIL16 || c->order_head != SRD_NIL16;
 }
 
 /* Copy len bytes of message m from byte offset off into dst. */
@@ -264,10 +303,10 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 
 	msg_advance_cur(eng, c);
 	/* with nothing outstanding one packet may always go: a zero credit cannot stall us */
-	if (c->order_head == c->order_tail || used >= eng->cfg.tx_window ||
+	if (c->order_head == SRD_NIL16 || used >= eng->cfg.tx_window ||
 	    (used >= c->peer_credit && used > 0))
 		return SRD_NIL16;
-	slot = c->msg_order[c->order_head & eng->msg_mask];
+	slot = c->order_head;
 	m = &c->txmsgs[slot];
 	idx = (uint16_t)(c->snd_nxt & eng->tx_mask);
 	r = &c->txpkts[idx];
@@ -276,7 +315,7 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 	r->msg = slot;
 	r->seg = m->next_seg++;
 	r->retries = 0;
-	r->reserved[0] = 0;
+	r->rnr = 0;
 	r->prev = r->next = SRD_NIL16;
 	c->snd_nxt++;
 	return idx;
@@ -294,7 +333,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	uint16_t idx;
 	int hlen;
 
-	if (c->rnr_until_ns > now || !tx_has_data(eng, c))
+	if (c->rnr_until_ns > now || !tx_has_data(c))
 		return 0;
 	if (c->inflight >= (cwnd_pkts ? cwnd_pkts : 1))
 		return 0;
@@ -306,11 +345,13 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		idx = c->rt_head;
 		r = &c->txpkts[idx];
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-		if (r->reserved[0]) {
-			r->reserved[0] = 0; /* RNR retries do not spend the retry budget */
-		} else if (++r->retries > eng->cfg.max_retries) {
+		if (r->rnr) {
+			r->rnr = 0; /* RNR retries do not spend the retry budget */
+		} else if (r->retries >= eng->cfg.max_retries) {
 			conn_reset(eng, c, -ETIMEDOUT);
 			return 0;
+		} else {
+			r->retries++;
 		}
 		retx = true;
 		path = paths_pick(eng, c, r->path);
@@ -415,7 +456,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	} else if (r->state == TXPKT_LOST) {
 		/* acked before it was resent: it was late, not lost (unless the peer said RNR) */
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-		if (!r->reserved[0])
+		if (!r->rnr)
 			reo_widen(c);
 	} else {
 		return 0;
@@ -427,7 +468,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	r->state = TXPKT_ACKED;
 	if (r->sent_ns >= c->rack_xmit_ns)
 		c->rack_xmit_ns = r->sent_ns;
-	paths_on_ack(eng, c, r->path, 0, -1);
+	paths_on_ack(c, r->path, 0, -1);
 	m = &c->txmsgs[r->msg];
 	m->acked_segs++;
 	msg_check_done(eng, c, m);
@@ -440,8 +481,8 @@ static bool ack_is_sane(const struct srd_conn *c, const struct srd_ack_fields *a
 	if (psn_lt(c->snd_nxt, cum) || !psn_lt(a->acked_psn, c->snd_nxt))
 		return false;
 	if (a->sack) {
-		uint32_t lowest = a->sack_base + (uint32_t)__builtin_ctzll(a->sack);
-		uint32_t highest = a->sack_base + 63 - (uint32_t)__builtin_clzll(a->sack);
+		uint32_t lowest = a->sack_base + srd_ctz64(a->sack);
+		uint32_t highest = a->sack_base + srd_msb64(a->sack);
 
 		/* both ends before snd_nxt: the 64-PSN span cannot straddle it */
 		if (!psn_lt(lowest, c->snd_nxt) || !psn_lt(highest, c->snd_nxt))
@@ -462,6 +503,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		return -SRD_DROP_ACK_UNSENT;
 	eng->st.rx_acks++;
 	c->peer_credit = a->credit < eng->cfg.tx_window ? a->credit : eng->cfg.tx_window;
+	c->peer_max_msg = a->max_msg;
 
 	/* RTT of the packet that triggered the ack (its own timestamp, so retransmissions are
 	 * measured correctly too), minus the time the receiver held the ack */
@@ -470,7 +512,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		rtt = delta - a->ack_delay_ns;
 		rtt_update(c, rtt);
 		if (pkt->path < c->npaths)
-			paths_on_ack(eng, c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0);
+			paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0);
 	}
 
 	if (psn_le(c->snd_una, a->acked_psn)) {
@@ -484,7 +526,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		for (uint32_t p = c->snd_una; p != cum; p++)
 			acked += ack_one(eng, c, p);
 	for (uint64_t bits = a->sack; bits; bits &= bits - 1) {
-		uint32_t p = a->sack_base + (uint32_t)__builtin_ctzll(bits);
+		uint32_t p = a->sack_base + srd_ctz64(bits);
 
 		if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
 			acked += ack_one(eng, c, p);
@@ -541,12 +583,13 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	/* receiver not ready: resend after the delay it asked for, without blaming the path */
 	eng->st.rnr_received++;
-	if (++c->rnr_retries > eng->cfg.max_rnr_retries) {
+	if (c->rnr_retries >= eng->cfg.max_rnr_retries) {
 		conn_reset(eng, c, -ENOBUFS);
 		return 0;
 	}
+	c->rnr_retries++;
 	mark_lost(eng, c, idx, false);
-	r->reserved[0] = 1;
+	r->rnr = 1;
 	c->rnr_until_ns = now + (n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns);
 	return 0;
 }

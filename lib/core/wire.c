@@ -44,6 +44,7 @@
 #define OFF_A_CE_COUNT 40u
 #define OFF_A_PKT_COUNT 42u
 #define OFF_A_ACK_DELAY 44u
+#define OFF_A_MAX_MSG 48u
 
 /* Offsets in a NACK header. */
 #define OFF_N_ECHO_TS 16u
@@ -224,9 +225,10 @@ static int decode_ack(const uint8_t *buf, struct srd_pkt *pkt)
 	a->ce_count = rd16(buf + OFF_A_CE_COUNT);
 	a->pkt_count = rd16(buf + OFF_A_PKT_COUNT);
 	a->ack_delay_ns = rd32(buf + OFF_A_ACK_DELAY);
+	a->max_msg = rd32(buf + OFF_A_MAX_MSG);
 
-	/* The marked packets are a subset of the counted ones. */
-	if (a->ce_count > a->pkt_count)
+	/* The marked packets are a subset of the counted ones; every receiver takes 1 byte. */
+	if (a->ce_count > a->pkt_count || a->max_msg == 0)
 		return -SRD_DROP_BAD_HEADER;
 	return 0;
 }
@@ -365,6 +367,7 @@ static void encode_ack(const struct srd_pkt *pkt, uint8_t *buf)
 	wr16(buf + OFF_A_CE_COUNT, a->ce_count);
 	wr16(buf + OFF_A_PKT_COUNT, a->pkt_count);
 	wr32(buf + OFF_A_ACK_DELAY, a->ack_delay_ns);
+	wr32(buf + OFF_A_MAX_MSG, a->max_msg);
 }
 
 static void encode_nack(const struct srd_pkt *pkt, uint8_t *buf)

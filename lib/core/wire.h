@@ -44,7 +44,7 @@ enum srd_pkt_type {
 #define SRD_HDR_COMMON_LEN 16u
 #define SRD_HDR_DATA_LEN 48u     /* common + data fields */
 #define SRD_HDR_IMM_LEN 8u       /* immediate data, present only in segment 0 */
-#define SRD_HDR_ACK_LEN 48u
+#define SRD_HDR_ACK_LEN 52u
 #define SRD_HDR_NACK_LEN 32u
 #define SRD_HDR_PROBE_LEN 24u
 #define SRD_HDR_RESET_LEN 20u
@@ -87,6 +87,7 @@ struct srd_ack_fields {
 	uint16_t ce_count;     /* data packets with a CE mark since the previous ack */
 	uint16_t pkt_count;    /* data packets received since the previous ack */
 	uint32_t ack_delay_ns; /* time the receiver held the triggering packet before acking */
+	uint32_t max_msg;      /* the receiver's max_msg_size (>= 1): longer messages are refused */
 };
 
 /* Fields of a NACK after the common header (whose psn is the refused PSN). */

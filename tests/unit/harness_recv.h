@@ -546,6 +546,7 @@ static inline struct srd_pkt ack_hdr(const struct env *v, int from, uint32_t cum
 			.ce_count = 0,
 			.pkt_count = 1,
 			.ack_delay_ns = 0,
+			.max_msg = v->cfg[from].max_msg_size,
 		},
 	};
 }

@@ -373,27 +373,13 @@ static void test_msg_too_big(void **state)
 	assert_int_equal(out.dst_conn, v->id[SIDE_A]);
 	assert_int_equal(out.src_conn, v->id[SIDE_B]);
 	drain(v, SIDE_B); /* A has not sent p yet: its ack would be for an unsent PSN */
-
-	/* end to end: A sends that message; it fails with -EMSGSIZE, nothing is delivered */
-	a0 = stats(v, SIDE_A);
-	b0 = stats(v, SIDE_B);
-	int i = send_msg(v, SIDE_A, big, 0x42);
-	assert_true(i >= 0);
-	RUN_UNTIL(v, v->h[SIDE_A].tx_calls[i]);
-	assert_int_equal(v->h[SIDE_A].tx_status[i], -EMSGSIZE);
-	settle(v);
-	a1 = stats(v, SIDE_A);
-	b1 = stats(v, SIDE_B);
-	assert_int_equal(v->h[SIDE_B].delivered, 1);
-	assert_int_equal(v->h[SIDE_B].alloc_calls, 1);
-	assert_int_equal(drops_total(&a1), drops_total(&a0));
-	assert_true(b1.drops[SRD_DROP_MSG_TOO_BIG] > b0.drops[SRD_DROP_MSG_TOO_BIG]);
-	for (int r = 0; r < SRD_DROP_MAX; r++)
-		if (r != SRD_DROP_MSG_TOO_BIG && r != SRD_DROP_DUPLICATE)
-			assert_int_equal(b1.drops[r], b0.drops[r]);
-	assert_int_equal(b1.rx_slots_used, 0);
-	/* and the connection carries on */
-	still_works(v);
+	assert_int_equal(stats(v, SIDE_B).rx_slots_used, 0);
+	/* The crafted packet took PSN p, which A will now never send for this message (A knows
+	 * B's limit from B's acks and refuses it locally): the connection's A->B PSN space is
+	 * no longer A's, as after any forged in-window packet.  The end-to-end refusal is
+	 * tested in test_engine_errors.c (test_msg_too_big_for_receiver, and with the NACK
+	 * lost). */
+	(void)a0; (void)a1; (void)b0; (void)b1; (void)big;
 	env_free(v);
 }
 

@@ -127,7 +127,8 @@ static void fz_struct(struct fuzz *f, struct env *v, int target, struct srd_pkt 
 								      .msg_psn = psn, .seg_size = 64, .tag = rnd(f, 4) };
 			} else if (t == SRD_PKT_ACK) {
 				p->u.ack = (struct srd_ack_fields){ .acked_psn = psn - 1, .sack_base = psn + 1,
-								    .credit = 64, .pkt_count = 1 };
+								    .credit = 64, .pkt_count = 1,
+								    .max_msg = 1u << 24 };
 			} else if (t == SRD_PKT_NACK) {
 				p->u.nack = (struct srd_nack_fields){ .cum_psn = psn, .reason = (uint8_t)(1 + rnd(f, 2)),
 								      .retry_ns = rnd(f, 100000) };

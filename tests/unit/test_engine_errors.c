@@ -227,6 +227,41 @@ static void test_rnr_forever(void **state)
 
 /* ---- 3. message too big for the receiver ---- */
 
+/* Drop every NACK: the refusal must still reach the sender (through the acks' max_msg). */
+static enum link_verdict drop_nacks(struct link *l, int from, const struct srd_tx_meta *m,
+				    const uint8_t *pkt, uint32_t len, uint64_t n, uint64_t *extra,
+				    unsigned *ce)
+{
+	(void)l; (void)from; (void)pkt; (void)len; (void)n; (void)extra; (void)ce;
+	return m->type == SRD_PKT_NACK ? LINK_DROP : LINK_PASS;
+}
+
+static void test_msg_too_big_nack_lost(void **state)
+{
+	struct srd_config cb;
+	struct env *e;
+
+	(void)state;
+	env_cfg_default(&cb, B);
+	cb.max_msg_size = 1000;
+	e = env_new(NULL, &cb);
+	e->l->filter = drop_nacks;
+	env_msgs(e, 2);
+	msg_fill(e, 0, 5000, 0, NULL); /* refused; its NACK is lost */
+	msg_fill(e, 1, 10, 0, NULL);
+	for (uint32_t i = 0; i < 2; i++)
+		assert_int_equal(msg_send(e, i), 0);
+	assert_true(link_run(e->l, all_done, e, 50 * MS));
+	run_idle(e, 1 * MS);
+	assert_int_equal(e->msgs[0].done_calls, 1);
+	assert_int_equal(e->msgs[0].status, -EMSGSIZE); /* never "delivered" */
+	assert_int_equal(e->msgs[0].delivered, 0);
+	assert_int_equal(e->msgs[1].status, 0);
+	assert_int_equal(e->msgs[1].delivered, 1);
+	assert_true(e->l->dropped >= 1); /* a NACK was really lost */
+	env_free(e);
+}
+
 static void test_msg_too_big_for_receiver(void **state)
 {
 	struct srd_config cb;
@@ -672,6 +707,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rnr_then_ready, teardown),
 		cmocka_unit_test_teardown(test_rnr_forever, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
+		cmocka_unit_test_teardown(test_msg_too_big_nack_lost, teardown),
 		cmocka_unit_test_teardown(test_peer_restart, teardown),
 		cmocka_unit_test_teardown(test_destroy_in_flight, teardown),
 		cmocka_unit_test_teardown(test_send_errors, teardown),

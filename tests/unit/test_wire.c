@@ -84,7 +84,8 @@ static void make_pkt(struct srd_pkt *p, uint8_t type)
 		p->flags = SRD_F_ECE;
 		p->u.ack = (struct srd_ack_fields){ .echo_ts = 0x11223344u, .acked_psn = 0x55667788u,
 			.sack_base = 0x99aabbccu, .credit = 256, .sack = 0x8000000000000001ull,
-			.ce_count = 3, .pkt_count = 9, .ack_delay_ns = 12345 };
+			.ce_count = 3, .pkt_count = 9, .ack_delay_ns = 12345,
+			.max_msg = 16u << 20 };
 		break;
 	case SRD_PKT_NACK:
 		p->flags = SRD_F_ECE;
