@@ -8,6 +8,7 @@
  * Runs in virtual time: the same flags and seed give the same output, bit for bit.
  */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,26 +55,31 @@ static void usage(FILE *out)
 		"  -h, --help           this text\n");
 }
 
-/* Parse an unsigned number with an optional suffix from units[] (name, multiplier). */
+/* A unit suffix and its multiplier. */
 struct unit {
-	const char *suffix;
-	double mult;
+	const char *suffix; /* e.g. "us" (case-insensitive), NULL ends a table */
+	double mult;        /* what one unit is worth */
 };
 
+/* Parse a finite number >= 0 with an optional suffix from units[] (NULL: none allowed).
+ * strtod() also takes "nan" and "inf": those, and products that overflow, are refused. */
 static int parse_scaled(const char *s, const struct unit *units, double *out)
 {
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || v < 0)
+	if (end == s || !(v >= 0 && v <= DBL_MAX))
 		return -EINVAL;
 	if (*end == '\0') {
 		*out = v;
 		return 0;
 	}
-	for (; units->suffix; units++) {
+	for (; units && units->suffix; units++) {
 		if (strcasecmp(end, units->suffix) == 0) {
-			*out = v * units->mult;
+			v *= units->mult;
+			if (!(v <= DBL_MAX))
+				return -EINVAL;
+			*out = v;
 			return 0;
 		}
 	}
@@ -94,7 +100,7 @@ static int parse_u64(const char *s, const struct unit *units, uint64_t *out)
 {
 	double v;
 
-	if (parse_scaled(s, units, &v) || v > 1.8e19)
+	if (parse_scaled(s, units, &v) || !(v >= 0 && v <= 1.8e19)) /* below 2^64 - 0.5 */
 		return -EINVAL;
 	*out = (uint64_t)(v + 0.5);
 	return 0;
@@ -122,7 +128,7 @@ static int parse_prob(const char *s, double *out)
 		v /= 100;
 		end++;
 	}
-	if (*end || v < 0 || v > 1)
+	if (*end || !(v >= 0 && v <= 1)) /* NaN fails both */
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -246,6 +252,8 @@ static int apply_paths(struct options *o, struct path_settings *ps)
 	return 0;
 }
 
+/* Fill *o from the command line.  Returns 0, 1 if --help was asked for (the usage is
+ * printed: nothing to run), or -EINVAL (the reason is printed on stderr). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	struct sim_scenario_config *sc = &o->sc;
@@ -365,7 +373,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(0);
+			return 1;
 		default:
 			usage(stderr);
 			return -EINVAL;
@@ -497,7 +505,10 @@ int main(int argc, char **argv)
 
 	FILE *timeline = NULL;
 
-	if (parse_args(argc, argv, &o))
+	rc = parse_args(argc, argv, &o);
+	if (rc > 0)
+		return 0; /* --help */
+	if (rc < 0)
 		return 2;
 	if (o.timeline) {
 		timeline = fopen(o.timeline, "w");

@@ -420,7 +420,7 @@ static int drop_nomem(struct sim_fabric *fab, struct fab_queue *qu, uint32_t slo
 		      uint64_t now, int where)
 {
 	qu->st.drops_nomem++;
-	report_drop(fab, &fab->pkts[slot], now, where, SIM_FATE_DROP_QUEUE);
+	report_drop(fab, &fab->pkts[slot], now, where, SIM_FATE_DROP_NOMEM);
 	slot_put(fab, slot);
 	return -ENOMEM;
 }

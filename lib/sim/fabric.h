@@ -53,6 +53,9 @@ enum sim_fate {
 	SIM_FATE_DROP_DOWN = 1,  /* path down (blackhole or flap) */
 	SIM_FATE_DROP_LOSS = 2,  /* random loss */
 	SIM_FATE_DROP_QUEUE = 3, /* drop-tail: the queue was full */
+	SIM_FATE_DROP_NOMEM = 4, /* out of memory: the packet's next stage could not be
+	                            scheduled (sim_fabric_handle() returns -ENOMEM; only the
+	                            drop observer sees it, sim_fabric_send() never returns it) */
 };
 
 /* One path (one switch-to-switch route chosen by ECMP). */
@@ -93,7 +96,8 @@ struct sim_queue_stats {
 	                          of serialization); always 0 on a downlink */
 	uint64_t drops_loss;   /* dropped by random loss; always 0 on a downlink */
 	uint64_t drops_queue;  /* dropped by drop-tail */
-	uint64_t drops_nomem;  /* dropped because the next stage could not be scheduled */
+	uint64_t drops_nomem;  /* dropped because the next stage could not be scheduled
+	                          (reported as SIM_FATE_DROP_NOMEM) */
 	uint64_t ce_marked;    /* ECT packets that found this queue above its ECN threshold
 	                          (marked CE here, or already marked upstream) */
 	uint64_t queue_bytes;  /* wire bytes in the queue now (waiting or serializing) */

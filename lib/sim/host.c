@@ -198,7 +198,8 @@ static int nic_pull(struct sim_host *h, uint64_t now)
 
 /* Keep exactly one live timer event at the engine's deadline.  just_fired: the timer ran
  * at now, so a deadline still at or before now would fire again at once and forever; it is
- * moved to now + 2^k ns instead, k the number of such runs in a row (at most 10: 1024 ns). */
+ * moved to now + 2^k ns instead, k the number of such runs in a row (at most 10: 1024 ns).
+ * The row ends at a timer run that leaves nothing due, or at a kick (sim_host_kick()). */
 static int timer_resched(struct sim_host *h, uint64_t now, int just_fired)
 {
 	uint64_t d = h->eng ? srd_next_deadline(h->eng) : SIM_NEVER;
@@ -232,9 +233,13 @@ static int timer_resched(struct sim_host *h, uint64_t now, int just_fired)
 
 int sim_host_kick(struct sim_host *h, uint64_t now)
 {
-	int rc = nic_pull(h, now);
-	int rc2 = timer_resched(h, now, 0);
+	int rc, rc2;
 
+	/* the engine was called since the last timer run: a deadline due now is news, not a
+	 * stall, so the next timer run that leaves one due starts the backoff at 1 ns again */
+	h->stall_streak = 0;
+	rc = nic_pull(h, now);
+	rc2 = timer_resched(h, now, 0);
 	return rc ? rc : rc2;
 }
 
@@ -253,12 +258,14 @@ static int on_tx_done(struct sim_host *h, uint64_t now)
 	} else {
 		rc = sim_fabric_send(h->fab, now, h->cfg.index, (int)peer, h->tx_meta.entropy,
 				     h->tx_meta.ect, h->txbuf, h->tx_len);
-		h->st.tx_pkts++;
-		h->st.tx_bytes += h->tx_len;
-		if (rc > 0)
-			h->st.tx_fabric_drops++;
-		else if (rc < 0)
-			h->st.tx_errors++;
+		if (rc < 0) {
+			h->st.tx_errors++; /* the fabric never took it: not a packet sent */
+		} else {
+			h->st.tx_pkts++;
+			h->st.tx_bytes += h->tx_len;
+			if (rc > 0)
+				h->st.tx_fabric_drops++;
+		}
 	}
 	return sim_host_kick(h, now);
 }

@@ -12,7 +12,9 @@
  * superseded timer events into no-ops.  A deadline that is still due right after the timer
  * ran (the engine did not clear it) is moved later, by 1 ns, then 2, 4, ... up to 1024 ns
  * for each such run in a row (counted in timer_stalls), so an engine that keeps reporting a
- * past deadline can neither stall virtual time nor flood the queue.
+ * past deadline can neither stall virtual time nor flood the queue.  This is a safety net,
+ * not flow control: the row starts again at 1 ns after every kick (any other call into the
+ * engine) and after a timer run that leaves nothing due.
  *
  * Engine callbacks go through the host to the callbacks the owner sets with
  * sim_host_set_callbacks() (before which received messages find no buffer).  They run
@@ -47,19 +49,23 @@ struct sim_host_config {
 
 /* Counters of one host (the engine's own are in srd_get_stats()). */
 struct sim_host_stats {
-	uint64_t tx_pkts;        /* packets the NIC serialized and handed to the fabric */
+	uint64_t tx_pkts;        /* packets the NIC serialized and the fabric took (those it
+	                            then dropped at the path queue included; not those
+	                            sim_fabric_send() refused with an error) */
 	uint64_t tx_bytes;       /* their bytes, without overhead */
 	uint64_t tx_busy_ns;     /* time the NIC spent serializing (finished packets) */
 	uint64_t tx_bad_peer;    /* packets for a peer key that is no host (discarded) */
-	uint64_t tx_fabric_drops;/* packets the fabric dropped at the path queue */
-	uint64_t tx_errors;      /* srd_poll_tx() or sim_fabric_send() errors */
+	uint64_t tx_fabric_drops;/* of tx_pkts, those the fabric dropped at the path queue */
+	uint64_t tx_errors;      /* srd_poll_tx() or sim_fabric_send() errors (the packet is
+	                            lost and not in tx_pkts) */
 	uint64_t rx_pkts;        /* packets delivered by the fabric */
 	uint64_t rx_bytes;       /* their bytes */
 	uint64_t rx_dropped;     /* of which srd_recv() dropped (or no engine was running) */
 	uint64_t timer_fires;    /* live timer events run */
 	uint64_t timer_stale;    /* superseded timer events skipped */
 	uint64_t timer_stalls;   /* deadlines still due after a timer run (moved later: an
-	                            engine that does not clear what it reports due) */
+	                            engine that does not clear what it reports due); every
+	                            such run counts, kicks between them or not */
 	uint64_t restarts;       /* sim_host_restart() calls that created a new engine */
 	uint64_t sched_errors;   /* events that could not be queued (-ENOMEM) */
 };

@@ -235,8 +235,14 @@ static void sample_bin(struct sim *sim, void *arg)
 	if (bin > 0 && bin - 1 < r->nbins)
 		r->bins[bin - 1] = bytes - r->rx_bytes_seen;
 	r->rx_bytes_seen = bytes;
-	if (r->flows_done < r->nflows && bin < r->nbins)
-		sim_at(sim, (bin + 1) * r->cfg->bin_ns, sample_bin, r);
+	if (r->flows_done < r->nflows && bin < r->nbins &&
+	    sim_at(sim, (bin + 1) * r->cfg->bin_ns, sample_bin, r)) {
+		/* the goodput figures would silently end here: fail the run instead (the time
+		 * is never in the past, so the only failure is -ENOMEM) */
+		if (!r->error)
+			r->error = -ENOMEM;
+		sim_stop(sim);
+	}
 }
 
 /* Largest queue on any path or downlink so far. */
@@ -443,10 +449,14 @@ static void collect(struct run *r)
 	res->peak_queue_steady_bytes = peak_queue(r);
 	res->peak_queue_bytes = r->peak_warmup > res->peak_queue_steady_bytes ?
 				r->peak_warmup : res->peak_queue_steady_bytes;
-	res->unfinished = res->sent - res->failed;
-	for (uint32_t fi = 0; fi < r->nflows; fi++)
-		res->unfinished += r->cfg->msgs - r->flows[fi].next_seq;
-	res->unfinished -= res->delivered < res->unfinished ? res->delivered : res->unfinished;
+	/* per flow: accepted by srd_send and still without tx_done, plus never accepted (a
+	 * message delivered and then failed is done, whatever the receiver saw) */
+	res->unfinished = 0;
+	for (uint32_t fi = 0; fi < r->nflows; fi++) {
+		const struct flow *f = &r->flows[fi];
+
+		res->unfinished += (uint64_t)(f->next_seq - f->done) + (r->cfg->msgs - f->next_seq);
+	}
 	if (r->first_send_ns != UINT64_MAX && r->last_delivery_ns > r->first_send_ns) {
 		res->duration_us = (double)(r->last_delivery_ns - r->first_send_ns) / 1000.0;
 		res->goodput_gbps = (double)res->delivered * r->cfg->msg_size * 8 /

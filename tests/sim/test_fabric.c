@@ -1,7 +1,7 @@
 /*
  * test_fabric.c — cmocka tests of the event queue and of the fabric alone (raw packets,
  * no engine): exact timing, FIFO queueing, ECN, drop-tail, random loss, blackhole, flap,
- * jitter, ECMP determinism and spread, and seed repeatability.
+ * jitter, ECMP determinism and spread, seed repeatability, and drop reporting.
  */
 #include <errno.h>
 #include <math.h>
@@ -37,7 +37,8 @@ struct ctx {
 	struct rec *recs;        /* deliveries, in order */
 	size_t n;                /* deliveries */
 	size_t cap;              /* room at recs */
-	uint64_t drops[4];       /* drops reported to the callback, by enum sim_fate */
+	uint64_t drops[SIM_FATE_DROP_NOMEM + 1]; /* drops reported to the callback, by enum
+	                                            sim_fate */
 	int last_drop_where;     /* where of the last drop */
 	int echo_left;           /* ping-pong test: replies still to send */
 	uint64_t now;            /* time of the last event handled */
@@ -79,7 +80,7 @@ static void on_drop(void *user, int src, int dst, uint64_t now, int where, int r
 	(void)src;
 	(void)dst;
 	(void)now;
-	assert_true(reason >= 1 && reason <= 3);
+	assert_true(reason >= SIM_FATE_DROP_DOWN && reason <= SIM_FATE_DROP_NOMEM);
 	c->drops[reason]++;
 	c->last_drop_where = where;
 }
@@ -871,6 +872,49 @@ static void test_deliver_may_send(void **state)
 	ctx_close(&c);
 }
 
+/* Every packet is delivered or reported dropped exactly once, and the observer's fate
+ * agrees with the counter that counted it (down, loss, queue; nomem stays 0 here: running
+ * out of memory cannot be provoked without allocation-failure injection). */
+static void test_drop_fates_match_counters(void **state)
+{
+	struct sim_fabric_config cfg;
+	struct sim_queue_stats ps, dl;
+	struct ctx c;
+	uint64_t reported = 0, t = 0;
+	const uint32_t N = 4000;
+
+	(void)state;
+	cfg_plain(&cfg, 2, 1, G10, G10);
+	cfg.path[0].loss = 0.2;
+	cfg.path[0].limit_bytes = 8 * WIRE;
+	cfg.path[0].jitter_ns = 2000; /* bunches arrivals at the downlink */
+	cfg.path[0].blackhole_ns = 800000; /* the sends go on until 1 ms */
+	cfg.dl_limit_bytes = 2 * WIRE;
+	ctx_open(&c, &cfg);
+	for (uint32_t k = 0; k < N; k++) {
+		if (k % 4 == 0) { /* bursts of 4 every 1 us: above the 10 Gb/s path rate */
+			t += 1000;
+			run_until(&c, t);
+		}
+		assert_true(send_id(&c, t, 0, 1, 9, 0, k, 1000) >= SIM_FATE_QUEUED);
+	}
+	run_all(&c);
+	assert_int_equal(sim_fabric_path_stats(c.fab, 0, &ps), 0);
+	assert_int_equal(sim_fabric_downlink_stats(c.fab, 1, &dl), 0);
+	assert_int_equal(c.drops[SIM_FATE_DROP_DOWN], ps.drops_down + dl.drops_down);
+	assert_int_equal(c.drops[SIM_FATE_DROP_LOSS], ps.drops_loss + dl.drops_loss);
+	assert_int_equal(c.drops[SIM_FATE_DROP_QUEUE], ps.drops_queue + dl.drops_queue);
+	assert_int_equal(c.drops[SIM_FATE_DROP_NOMEM], ps.drops_nomem + dl.drops_nomem);
+	for (int f = SIM_FATE_DROP_DOWN; f <= SIM_FATE_DROP_NOMEM; f++) {
+		if (f != SIM_FATE_DROP_NOMEM)
+			assert_true(c.drops[f] > 0); /* every other kind of drop happened */
+		reported += c.drops[f];
+	}
+	assert_int_equal(c.n + reported, N);
+	assert_int_equal(ps.pkts_in, N);
+	ctx_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_different_seed_different_ecmp),
 		cmocka_unit_test(test_config_and_args),
 		cmocka_unit_test(test_deliver_may_send),
+		cmocka_unit_test(test_drop_fates_match_counters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
