@@ -14,6 +14,10 @@
  * connection are sprayed over many paths (entropy values, which the caller puts in the UDP
  * source port), and retransmitted on a different path when lost.
  *
+ * The caller's loop: after srd_send(), srd_recv() or srd_on_timer(), call srd_poll_tx()
+ * until it returns 0 (or the NIC is full, and again once it has room); sleep until
+ * srd_next_deadline() or the next received packet.
+ *
  * Errors are negative errno values; packet drops are negative enum srd_drop_reason values.
  */
 #ifndef SRD_CORE_H
@@ -26,6 +30,15 @@
 #define SRD_MAX_IOV 8u            /* scatter-gather entries per message */
 #define SRD_MSG_SIZE_LIMIT (1u << 30) /* largest max_msg_size a config may ask for */
 #define SRD_NO_DEADLINE UINT64_MAX
+
+/* Packet types on the wire (srd_tx_meta.type; layouts in docs/wire-format.md). */
+enum srd_pkt_type {
+	SRD_PKT_DATA = 1,  /* a segment of a message */
+	SRD_PKT_ACK = 2,   /* cumulative PSN + SACK bitmap + echoed timestamp + path */
+	SRD_PKT_NACK = 3,  /* the receiver knows a packet cannot be taken (RNR, too big) */
+	SRD_PKT_PROBE = 4, /* path probe, and its reply */
+	SRD_PKT_RESET = 5, /* "I do not know this connection": the peer restarted or dropped it */
+};
 
 /* Why a received packet was dropped.  srd_recv() returns the negated value; srd_stats
  * counts each.  Names for logs and telemetry: srd_drop_reason_name(). */
@@ -66,24 +79,30 @@ enum srd_cc_algo {
 /* Congestion-control parameters (window in packets, fixed point with 8 fraction bits). */
 struct srd_cc_config {
 	enum srd_cc_algo algo;       /* which controller */
-	uint32_t init_cwnd;          /* initial window, packets << 8 */
-	uint32_t min_cwnd;           /* smallest window, packets << 8 (below 1 packet: paced) */
-	uint32_t max_cwnd;           /* largest window, packets << 8 */
-	uint32_t ai;                 /* additive increase per RTT, packets << 8 */
-	uint64_t target_delay_ns;    /* Swift: queueing delay allowed above the base RTT */
+	uint32_t init_cwnd;          /* initial window, packets << 8 (min_cwnd..max_cwnd) */
+	uint32_t min_cwnd;           /* smallest window, packets << 8, 1..2^24 (below 1 packet:
+	                                paced) */
+	uint32_t max_cwnd;           /* largest window, packets << 8 (min_cwnd..2^24) */
+	uint32_t ai;                 /* additive increase per RTT, packets << 8 (1..2^20) */
+	uint64_t target_delay_ns;    /* Swift: queueing delay allowed above the base RTT
+	                                (100 ns..1 s); small windows get up to as much again
+	                                (flow scaling) */
 	uint64_t base_rtt_ns;        /* Swift: the fabric's unloaded RTT (0: each connection's
 	                                smallest measured RTT, which flows that start into a
 	                                standing queue overestimate — set it where known) */
-	uint32_t beta_pct;           /* Swift: MD strength, percent */
-	uint32_t max_mdf_pct;        /* largest multiplicative decrease at once, percent */
-	uint32_t dctcp_g_shift;      /* DCTCP: EWMA gain g = 1 / 2^g_shift */
-	uint32_t pacing_gain_pct;    /* pacing rate = gain * cwnd / srtt (0: no pacing above 1 pkt) */
+	uint32_t beta_pct;           /* Swift: MD strength, percent (0..100) */
+	uint32_t max_mdf_pct;        /* largest multiplicative decrease at once, percent (1..99) */
+	uint32_t dctcp_g_shift;      /* DCTCP: EWMA gain g = 1 / 2^g_shift (1..16) */
+	uint32_t pacing_gain_pct;    /* pacing rate = gain * cwnd / srtt (0: no pacing above 1
+	                                packet; 0..1000) */
 };
 
 /* Engine configuration.  srd_config_default() fills every field; srd_config_check() says
  * what is wrong with one. */
 struct srd_config {
-	uint16_t epoch;              /* incarnation of this engine: choose a new one at every start */
+	uint16_t epoch;              /* incarnation of this engine: choose a new one at every start
+	                                (peers tell a restarted engine's connections from the old
+	                                ones by it) */
 	uint64_t seed;               /* seed of the engine's PRNG (entropy values) */
 	uint32_t max_conns;          /* connections at once (1..65535) */
 	enum srd_path_mode mode;     /* multipath or single-path */
@@ -92,19 +111,23 @@ struct srd_config {
 	uint32_t tx_window;          /* PSNs in flight per connection (power of two, 16..4096) */
 	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
 	                                of two, 64..4096) */
-	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two) */
-	uint32_t rx_slots;           /* messages under reassembly at once, whole engine */
-	uint32_t max_msg_size;       /* longest message sent or accepted (bytes, ≥ 1) */
-	uint64_t min_rto_ns;         /* retransmission timeout floor */
-	uint64_t max_rto_ns;         /* retransmission timeout ceiling (after backoff) */
-	uint64_t init_rtt_ns;        /* RTT assumed before the first sample */
-	uint32_t max_retries;        /* retransmissions of one packet before its message fails */
-	uint32_t max_rnr_retries;    /* receiver-not-ready retries before a message fails */
-	uint64_t rnr_delay_ns;       /* how long a receiver asks a sender to wait after RNR */
-	uint64_t ack_delay_ns;       /* longest an ack is held to coalesce it with others */
-	uint32_t ack_every;          /* ack at once after this many unacked data packets */
-	uint32_t reorder_pct;        /* RACK reordering window, percent of the minimum RTT */
-	uint32_t path_fail_losses;   /* consecutive losses on a path that fail it */
+	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two,
+	                                1..4096) */
+	uint32_t rx_slots;           /* messages under reassembly at once, whole engine (1..2^24) */
+	uint32_t max_msg_size;       /* longest message sent or accepted (1 B..1 GiB) */
+	uint64_t min_rto_ns;         /* retransmission timeout floor (1 µs..1 s) */
+	uint64_t max_rto_ns;         /* retransmission timeout ceiling after backoff (min_rto..60 s) */
+	uint64_t init_rtt_ns;        /* RTT assumed before the first sample (100 ns..1 s) */
+	uint32_t max_retries;        /* timeouts in a row without progress, and retransmissions of
+	                                one packet, before the connection fails (1..255) */
+	uint32_t max_rnr_retries;    /* receiver-not-ready retries before it fails (1..65535) */
+	uint64_t rnr_delay_ns;       /* how long a receiver asks a sender to wait after RNR
+	                                (1 µs..1 s) */
+	uint64_t ack_delay_ns;       /* longest an ack is held to coalesce it with others (0..1 s) */
+	uint32_t ack_every;          /* ack at once after this many unacked data packets (1..64) */
+	uint32_t reorder_pct;        /* RACK reordering window, percent of the minimum RTT
+	                                (0..1000; it widens by itself after needless resends) */
+	uint32_t path_fail_losses;   /* consecutive losses on a path that fail it (1..255) */
 	struct srd_cc_config cc;     /* congestion control */
 };
 
@@ -129,7 +152,8 @@ struct srd_rx_msg {
 };
 
 /* What the caller tells the engine.  Callbacks run inside srd_recv(), srd_on_timer(),
- * srd_send() or srd_engine_destroy(), and must not call back into the engine. */
+ * srd_poll_tx() or srd_engine_destroy() (never srd_send()), and must not call back into the
+ * engine; they may run while the engine is part way through handling a packet. */
 struct srd_callbacks {
 	void *user; /* passed to every callback */
 	/* Return a buffer of at least msg->len bytes for a new message and set msg->buf_ctx if
@@ -173,7 +197,7 @@ struct srd_tx_meta {
 	uint64_t peer;      /* destination peer key */
 	uint16_t entropy;   /* path entropy: put it in the UDP source port */
 	uint8_t path;       /* path index within the connection (for statistics) */
-	uint8_t type;       /* packet type (enum srd_pkt_type in wire.h) */
+	uint8_t type;       /* packet type (enum srd_pkt_type) */
 	uint8_t ect;        /* 1: mark the packet ECN-capable (ECT(0)) */
 };
 
@@ -192,6 +216,7 @@ struct srd_stats {
 	uint64_t rx_payload_bytes;   /* payload bytes placed (each byte once) */
 	uint64_t rx_ce_pkts;         /* data packets that arrived with a CE mark */
 	uint64_t rx_acks;            /* acks accepted */
+	uint64_t rx_nacks;           /* nacks accepted */
 	uint64_t rack_losses;        /* packets declared lost by time (RACK) */
 	uint64_t rto_losses;         /* packets declared lost by the retransmission timeout */
 	uint64_t rto_events;         /* retransmission timeouts */
@@ -261,7 +286,8 @@ void srd_engine_destroy(struct srd_engine *eng);
 /*
  * Accept a message for reliable delivery to req->peer (creating the connection if needed).
  * Returns 0 (tx_done follows later, exactly once), or
- *   -EINVAL   iovcnt is 0 or above SRD_MAX_IOV, or an entry has a NULL base and a length;
+ *   -EINVAL   iov is NULL, iovcnt is 0 or above SRD_MAX_IOV, or an entry has a NULL base
+ *             and a length;
  *   -EMSGSIZE the message is longer than max_msg_size;
  *   -EAGAIN   the connection's message queue (max_tx_msgs) is full: retry after a tx_done;
  *   -ENOSPC   a new connection is needed and the table is full.
@@ -270,8 +296,11 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 
 /*
  * Produce the next packet to transmit into buf (cap bytes) and describe it in *meta.
- * Acks and nacks come first, then retransmissions, then new data, round robin over
- * connections, within each connection's congestion and flow-control windows and pacing.
+ * Control replies owed without a connection (resets, probe replies) come first; then the
+ * connections take turns (round robin, one packet each), each offering its owed ack or
+ * nack, else a probe, else a retransmission, else new data, within its congestion and
+ * flow-control windows and pacing.  May complete messages (tx_done) when a connection
+ * fails while being served.
  * Returns the packet length (> 0), 0 if nothing may be sent now (see srd_next_deadline()),
  * or -ENOSPC if cap is smaller than srd_max_packet_len().
  */
@@ -287,7 +316,8 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 	     uint32_t len, unsigned ce);
 
 /* Earliest time at which srd_on_timer() has work (or srd_poll_tx() may have a packet that
- * pacing held back), or SRD_NO_DEADLINE. */
+ * pacing held back), or SRD_NO_DEADLINE.  Packets that can go now are not deadlines: call
+ * srd_poll_tx() after every srd_send(), srd_recv() and srd_on_timer(). */
 uint64_t srd_next_deadline(const struct srd_engine *eng);
 
 /* Run every timer due at or before now (loss detection, retransmission timeouts, delayed
@@ -308,11 +338,13 @@ void srd_get_stats(const struct srd_engine *eng, struct srd_stats *st);
 int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_info *info,
 		  struct srd_path_info *paths, uint32_t max_paths);
 
-/* Bytes of per-connection state for a config, retransmission and reassembly buffers
- * (tx packet records, message slots) excluded. */
+/* Bytes of per-connection state for a config: the connection, its paths and its receive
+ * bitmap.  Excluded: the retransmission buffers (one record per PSN of the transmit window,
+ * one slot per message in flight) and the engine-wide reassembly pool. */
 size_t srd_conn_state_bytes(const struct srd_config *cfg);
 
-/* Name of a drop reason ("truncated", ...), or "unknown". */
+/* Name of a drop reason ("truncated", ...), given as the reason or its negation (as
+ * srd_recv() returns it), or "unknown". */
 const char *srd_drop_reason_name(int reason);
 
 #endif /* SRD_CORE_H */

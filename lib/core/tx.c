@@ -568,6 +568,7 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 
 	if (!psn_lt(pkt->psn, c->snd_nxt) || !psn_le(c->snd_una - eng->cfg.tx_window, pkt->psn))
 		return -SRD_DROP_ACK_UNSENT;
+	eng->st.rx_nacks++;
 	if (psn_lt(pkt->psn, c->snd_una) || r->state != TXPKT_INFLIGHT)
 		return 0; /* already acked or already being resent */
 	if (n->reason == SRD_NACK_TOO_BIG) {

@@ -23,14 +23,8 @@
 
 #define SRD_WIRE_VERSION 1u
 
-/* Packet types (low nibble of byte 0; the high nibble is the version). */
-enum srd_pkt_type {
-	SRD_PKT_DATA = 1,  /* a segment of a message */
-	SRD_PKT_ACK = 2,   /* cumulative PSN + SACK bitmap + echoed timestamp + path */
-	SRD_PKT_NACK = 3,  /* the receiver knows a packet cannot be taken (see enum srd_nack_reason) */
-	SRD_PKT_PROBE = 4, /* path probe; answered by a PROBE with SRD_F_REPLY */
-	SRD_PKT_RESET = 5, /* "I do not know this connection": the peer restarted or dropped it */
-};
+/* Packet types (enum srd_pkt_type, srd_core.h) sit in the low nibble of byte 0; the high
+ * nibble is the version. */
 
 /* Flags (byte 1). Bits not listed must be zero. */
 #define SRD_F_SYN 0x01u   /* sender does not know the receiver's connection id yet (dst_conn is 0) */

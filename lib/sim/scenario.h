@@ -45,12 +45,11 @@ struct sim_scenario_result {
 	uint64_t delivered;        /* distinct messages delivered with correct content */
 	uint64_t duplicates;       /* deliveries of a message already delivered */
 	uint64_t corrupted;        /* deliveries whose content or length was wrong */
-	uint64_t failed;           /* messages whose tx_done reported an error */
-	uint64_t unfinished;       /* messages neither done nor failed at the time limit:
-	                              flows * msgs minus tx_done calls (never sent, or sent
-	                              with no final status yet, even if delivered).  Those
-	                              sent then fail with -ECANCELED when the world is torn
-	                              down, so `failed` counts them too */
+	uint64_t failed;           /* messages whose tx_done reported an error (before the
+	                              time limit) */
+	uint64_t unfinished;       /* messages with no final status at the time limit: flows *
+	                              msgs minus tx_done calls (never sent, or sent and still
+	                              in flight, even if already delivered) */
 	uint64_t retransmits;      /* data retransmissions, all hosts */
 	uint64_t data_pkts;        /* data packets sent, all hosts */
 	uint64_t path_failures;    /* paths declared failed, all hosts */
