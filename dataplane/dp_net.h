@@ -1,0 +1,151 @@
+/*
+ * dp_net.h — Ethernet/IPv4/UDP framing of SRD packets, ARP, the neighbour table and route
+ * lookup.  Works on byte buffers (the worker points it at mbuf data), so it is tested
+ * without DPDK.  All addresses are host byte order in the API and network order on the
+ * wire.
+ */
+#ifndef DP_NET_H
+#define DP_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp_config.h"
+
+#define DP_ETH_HLEN 14u
+#define DP_IP_HLEN 20u
+#define DP_UDP_HLEN 8u
+#define DP_HDRS_LEN (DP_ETH_HLEN + DP_IP_HLEN + DP_UDP_HLEN) /* 42 */
+#define DP_ARP_FRAME_LEN 42u     /* Ethernet + ARP for IPv4 */
+
+/* ECN codepoints (low two bits of the IP TOS byte). */
+#define DP_ECN_NOT_ECT 0u
+#define DP_ECN_ECT0 2u
+#define DP_ECN_CE 3u
+
+/* The addresses and ports of one SRD datagram. */
+struct dp_flow {
+	uint8_t src_mac[6];
+	uint8_t dst_mac[6];
+	uint32_t src_ip;
+	uint32_t dst_ip;
+	uint16_t src_port; /* carries the path entropy */
+	uint16_t dst_port;
+	uint8_t ecn;       /* DP_ECN_* for the IP header */
+	uint8_t ttl;       /* 64 unless a test says otherwise */
+};
+
+/* Checksums the caller will leave to the NIC. */
+#define DP_CSUM_IP_OFFLOAD 0x1u  /* the port computes the IPv4 header checksum */
+#define DP_CSUM_UDP_OFFLOAD 0x2u /* the port computes the UDP checksum (the caller seeds the
+                                   pseudo-header sum, as DPDK expects: see below) */
+
+/*
+ * Write the Ethernet, IPv4 and UDP headers (DP_HDRS_LEN bytes) in front of payload_len
+ * payload bytes that already follow them at hdr + DP_HDRS_LEN.  Checksums not offloaded
+ * (csum_flags) are computed in software; with DP_CSUM_UDP_OFFLOAD the UDP checksum field
+ * holds the pseudo-header sum the NIC completes.  Returns 0, or -EMSGSIZE if the datagram
+ * would exceed 65535 bytes.
+ */
+int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
+		 unsigned csum_flags);
+
+/* What a received frame is. */
+enum dp_rx_kind {
+	DP_RX_SRD = 1, /* an SRD datagram for us: payload at off, len bytes */
+	DP_RX_ARP = 2, /* an ARP packet */
+};
+
+/* Why a received frame was dropped (the worker counts each). */
+enum dp_net_drop {
+	DP_DROP_SHORT = 1,        /* shorter than its headers */
+	DP_DROP_NOT_IPV4,         /* an ethertype other than IPv4 and ARP */
+	DP_DROP_BAD_IP,           /* version, header length, total length, or a fragment */
+	DP_DROP_IP_CSUM,          /* IPv4 header checksum wrong */
+	DP_DROP_NOT_UDP,          /* another IP protocol */
+	DP_DROP_NOT_FOR_US,       /* destination IP or MAC not ours */
+	DP_DROP_WRONG_PORT,       /* UDP destination port outside SRD's range */
+	DP_DROP_BAD_UDP,          /* UDP length disagrees with IP */
+	DP_DROP_UDP_CSUM,         /* UDP checksum wrong (0 means none, accepted) */
+	DP_DROP_BAD_ARP,          /* malformed or not Ethernet/IPv4 ARP */
+	DP_DROP_MAX
+};
+
+/* A parsed frame. */
+struct dp_rx_info {
+	enum dp_rx_kind kind;
+	struct dp_flow flow;    /* SRD: addresses, ports, ecn as received */
+	uint32_t off;           /* SRD: payload offset in the frame */
+	uint32_t len;           /* SRD: payload bytes */
+	uint16_t arp_op;        /* ARP: 1 request, 2 reply */
+	uint8_t arp_sha[6];     /* ARP: sender hardware address */
+	uint32_t arp_spa;       /* ARP: sender IPv4 */
+	uint32_t arp_tpa;       /* ARP: target IPv4 */
+};
+
+/* What the receive side checks a frame against. */
+struct dp_net_local {
+	uint8_t mac[6];        /* the port's MAC */
+	uint32_t ipv4;         /* the port's address */
+	uint16_t port_lo;      /* SRD's UDP destination ports: [port_lo, port_hi] */
+	uint16_t port_hi;
+	unsigned csum_checked; /* DP_CSUM_* flags: checksums the NIC already verified */
+};
+
+/* Parse frame[0..len).  Returns DP_RX_SRD or DP_RX_ARP and fills *info, or the negated
+ * enum dp_net_drop. */
+int dp_net_parse(const uint8_t *frame, uint32_t len, const struct dp_net_local *local,
+		 struct dp_rx_info *info);
+
+/* Write an ARP request (who has tpa? tell spa) or reply into frame (DP_ARP_FRAME_LEN
+ * bytes).  A request goes to the broadcast address; a reply to tha. */
+void dp_net_arp_request(uint8_t *frame, const uint8_t sha[6], uint32_t spa, uint32_t tpa);
+void dp_net_arp_reply(uint8_t *frame, const uint8_t sha[6], uint32_t spa,
+		      const uint8_t tha[6], uint32_t tpa);
+
+/* The next hop toward dst from port p: dst itself when on-link (in p's subnet or a route
+ * with next hop 0), the longest matching route's next hop, else the gateway; 0 if none. */
+uint32_t dp_net_next_hop(const struct dp_port_cfg *p, uint32_t dst);
+
+/* ---- neighbour table (one per port; static entries never expire) ---- */
+
+#define DP_NEIGH_SLOTS 256u /* entries, static ones included */
+
+enum dp_neigh_state {
+	DP_NEIGH_FREE = 0,
+	DP_NEIGH_STATIC = 1,    /* from the config */
+	DP_NEIGH_RESOLVED = 2,  /* learned from ARP; refreshed by traffic, expires */
+	DP_NEIGH_PENDING = 3,   /* a request was sent; not answered yet */
+};
+
+struct dp_neigh_entry {
+	uint32_t ipv4;          /* key */
+	uint8_t mac[6];         /* valid when STATIC or RESOLVED */
+	uint8_t state;          /* enum dp_neigh_state */
+	uint8_t reserved;
+	uint64_t updated_ns;    /* RESOLVED: learned; PENDING: last request sent */
+};
+
+struct dp_neigh_table {
+	struct dp_neigh_entry e[DP_NEIGH_SLOTS]; /* open addressing */
+	uint64_t expire_ns;     /* RESOLVED entries older than this are re-resolved */
+	uint64_t retry_ns;      /* PENDING: at most one request per this interval */
+	uint64_t misses;        /* lookups with no usable entry */
+};
+
+/* Start a table with the port's static neighbours. */
+void dp_neigh_init(struct dp_neigh_table *t, const struct dp_port_cfg *p);
+
+/*
+ * The MAC for ipv4 at time now.  Returns 0 and fills mac, or -EAGAIN: unknown (or expired);
+ * *send_request is set to 1 when the caller should send an ARP request now (rate-limited
+ * by retry_ns), and the entry becomes PENDING.  -ENOSPC: the table is full.
+ */
+int dp_neigh_lookup(struct dp_neigh_table *t, uint32_t ipv4, uint64_t now, uint8_t mac[6],
+		    int *send_request);
+
+/* Learn (or refresh) ipv4 at mac from ARP; static entries are never overwritten. */
+void dp_neigh_learn(struct dp_neigh_table *t, uint32_t ipv4, const uint8_t mac[6],
+		    uint64_t now);
+
+#endif /* DP_NET_H */

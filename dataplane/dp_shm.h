@@ -1,0 +1,122 @@
+/*
+ * dp_shm.h — the daemon's side of the shared-memory channels: the control socket (UNIX
+ * SOCK_SEQPACKET, SO_PEERCRED checked against the allowed uids/gids, a versioned
+ * handshake), one memfd region per app (passed with SCM_RIGHTS), endpoints, and the data
+ * path: taking submissions (every descriptor checked) and posting completions.
+ *
+ * No DPDK here.  The worker drives it: dp_shm_poll_control() for sockets (accept,
+ * requests, hang-ups), dp_shm_take() for submissions, dp_shm_complete_send() /
+ * dp_shm_rx_alloc() / dp_shm_deliver() / dp_shm_rx_abort() when the protocol core calls
+ * back.  Everything runs on one thread (the worker that owns the apps); nothing locks.
+ *
+ * An app that hangs up (or dies) is detached: its endpoints close at once, messages still
+ * arriving for it are dropped (counted), and its region stays mapped until the last of
+ * its sends in flight completes (the core re-reads payload from it on retransmission);
+ * then everything it held is freed and the counters are back where they were.
+ */
+#ifndef DP_SHM_H
+#define DP_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp_config.h"
+#include "srd_shm.h"
+
+struct dp_shm;     /* the server */
+struct dp_shm_app; /* one attached app */
+
+/* A send taken from an app's submission ring, checked, ready for srd_send(). */
+struct dp_shm_send {
+	struct dp_shm_app *app;       /* whose */
+	uint64_t user_data;           /* the app's context, for its completion */
+	uint16_t ep;                  /* sending endpoint */
+	uint32_t src_ip;              /* the endpoint's address (host byte order) */
+	uint32_t dst_ip;              /* destination (host byte order) */
+	uint16_t dst_ep;              /* destination endpoint */
+	uint8_t ordered;              /* the endpoint asked for send-after-send order */
+	uint64_t tag;                 /* tag */
+	uint64_t imm;                 /* immediate data */
+	uint32_t niov;                /* pieces */
+	struct {
+		const void *base;     /* in the daemon's mapping of the app's region */
+		uint32_t len;         /* bytes */
+	} iov[SRD_SHM_MAX_IOV];
+	uint32_t len;                 /* total bytes */
+};
+
+/* Counters (also the idle-state check of the tests: all back to 0 with no app). */
+struct dp_shm_stats {
+	uint64_t apps;              /* attached now (dead ones draining included) */
+	uint64_t endpoints;         /* open now */
+	uint64_t sends_inflight;    /* taken and not yet completed */
+	uint64_t rx_bufs_lent;      /* receive buffers held by apps or being filled */
+	uint64_t rx_bytes_lent;     /* their bytes */
+	uint64_t attaches;          /* handshakes completed (total) */
+	uint64_t refused;           /* connections refused (credentials, protocol, limits) */
+	uint64_t bad_sqe;           /* submissions refused with SRD_CQ_SQE_ERROR */
+	uint64_t rx_no_endpoint;    /* messages for no open endpoint (dropped) */
+	uint64_t rx_no_buffer;      /* receive buffers refused (app's rx area full) */
+	uint64_t cq_overflow;       /* completions held back because an app's ring was full */
+	uint64_t ring_corrupt;      /* apps detached for writing impossible ring indices */
+};
+
+/*
+ * Create the server: bind and listen on cfg->socket_path (replacing a stale socket file,
+ * permissions cfg->socket_mode).  addrs[0..naddrs) are the daemon's local addresses
+ * (endpoints may open on them).  Returns 0, or a negative errno with the reason in err.
+ */
+int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t naddrs,
+		  struct dp_shm **out, char *err, size_t errlen);
+
+/* Close every app (without waiting for sends: the caller destroys the engines first, which
+ * completes them), unlink the socket, free everything.  NULL is ignored. */
+void dp_shm_destroy(struct dp_shm *s);
+
+/* A descriptor to wait on (epoll: readable when a control socket needs attention). */
+int dp_shm_fd(const struct dp_shm *s);
+
+/* Handle control traffic without blocking: new apps, handshakes, endpoint requests,
+ * hang-ups.  Returns the number of events handled (0: none). */
+int dp_shm_poll_control(struct dp_shm *s);
+
+/*
+ * Take up to max ready sends from the apps (round robin), checking every descriptor: a bad
+ * one completes at once with SRD_CQ_SQE_ERROR and is not returned.  RX_RETURN submissions
+ * are handled inside.  Returns how many were stored in out[].
+ */
+int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max);
+
+/* A taken send is done (status 0 or a negative errno): post its completion. */
+void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status);
+
+/* Same, given only the application and user data (for the engine's tx_done, whose ctx is
+ * the caller's own record). */
+void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *app, uint16_t ep,
+		     uint64_t user_data, int status);
+
+/*
+ * A message of len bytes is arriving for endpoint dst_ep on local address dst_ip: return a
+ * buffer for it in the owning app's rx area and set *app_ctx (pass it to dp_shm_deliver or
+ * dp_shm_rx_abort).  Returns NULL if no endpoint is open there (the message will be
+ * dropped: the caller gives the core a throw-away buffer and counts it) — see *no_ep — or
+ * if the app's rx area has no room (the core then tells the sender to retry later).
+ */
+void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
+		      void **app_ctx, int *no_ep);
+
+/* The message in buf (from dp_shm_rx_alloc) is complete: post a RECV completion. */
+void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
+		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm);
+
+/* The message will never complete: take the buffer back. */
+void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf);
+
+/* Post held-back completions where rings have room, signal apps that sleep.  Call once per
+ * worker loop iteration. */
+void dp_shm_flush(struct dp_shm *s);
+
+/* Copy the counters into *st. */
+void dp_shm_get_stats(const struct dp_shm *s, struct dp_shm_stats *st);
+
+#endif /* DP_SHM_H */

@@ -1,0 +1,199 @@
+/*
+ * srd_shm.h — the shared-memory channel between an application (libsrd) and the daemon
+ * (srdd): the control messages on the UNIX socket, the layout of the per-app region, the
+ * single-producer/single-consumer rings and their descriptors.  Both sides include it;
+ * nothing here depends on DPDK.
+ *
+ * The region is a memfd the daemon creates and passes with SCM_RIGHTS.  Descriptors hold
+ * offsets into the region, never pointers.  The daemon trusts nothing the app writes: it
+ * keeps its own copy of the layout, checks every index and every descriptor, and fails a
+ * bad request with an error completion.
+ *
+ *   offset 0                    struct srd_shm_hdr (one page)
+ *   hdr.sq_off                  submission ring: app -> daemon, struct srd_sqe entries
+ *   hdr.cq_off                  completion ring: daemon -> app, struct srd_cqe entries
+ *   hdr.tx_area_off             the app's buffers: messages to send (the app allocates)
+ *   hdr.rx_area_off             the daemon's buffers: received messages, lent to the app
+ *                               in RECV completions and returned with SRD_SQ_RX_RETURN
+ */
+#ifndef SRD_SHM_H
+#define SRD_SHM_H
+
+#include <stdint.h>
+
+#include "srd_barrier.h"
+
+#define SRD_SHM_MAGIC 0x5352445348ull /* "SRDSH" */
+#define SRD_SHM_VERSION 1u
+#define SRD_CTL_MAGIC 0x5344434cu     /* "SDCL" */
+#define SRD_SHM_MAX_IOV 8u            /* scatter-gather entries in one send */
+#define SRD_SHM_HDR_SIZE 4096u        /* bytes reserved for struct srd_shm_hdr */
+#define SRD_SHM_NAME_MAX 32u          /* application name in the handshake, with its NUL */
+
+/* ---- control messages (SOCK_SEQPACKET, one struct srd_ctl per message) ---- */
+
+enum srd_ctl_op {
+	SRD_CTL_HELLO = 1,     /* app -> daemon: first message: version, name */
+	SRD_CTL_WELCOME = 2,   /* daemon -> app: + SCM_RIGHTS [region memfd, completion eventfd] */
+	SRD_CTL_EP_OPEN = 3,   /* app -> daemon: open an endpoint */
+	SRD_CTL_EP_OPENED = 4, /* daemon -> app: its id and address (or an error status) */
+	SRD_CTL_EP_CLOSE = 5,  /* app -> daemon: close an endpoint (its sends complete first) */
+	SRD_CTL_EP_CLOSED = 6, /* daemon -> app */
+	SRD_CTL_ERROR = 7,     /* daemon -> app: the request was refused (status says why) */
+};
+
+/* Endpoint flags (SRD_CTL_EP_OPEN). */
+#define SRD_EP_ORDERED 0x1u /* messages from this endpoint to one destination are delivered
+                               in the order they were sent (send-after-send) */
+
+/* One control message. */
+struct srd_ctl {
+	uint32_t magic;   /* SRD_CTL_MAGIC */
+	uint16_t version; /* SRD_SHM_VERSION */
+	uint16_t op;      /* enum srd_ctl_op */
+	int32_t status;   /* replies: 0 or a negative errno */
+	uint32_t seq;     /* the request's number, echoed in its reply */
+	union {
+		struct {
+			char name[SRD_SHM_NAME_MAX]; /* for logs and telemetry */
+			uint32_t flags;              /* 0 */
+		} hello;
+		struct {
+			uint64_t region_size; /* bytes of the memfd */
+			uint32_t app_id;      /* the daemon's number for this app */
+			uint32_t reserved;
+		} welcome;
+		struct {
+			uint32_t ipv4;  /* local address (host byte order); 0: the first port's */
+			uint32_t flags; /* SRD_EP_* */
+		} ep_open;
+		struct {
+			uint32_t ipv4;  /* the endpoint's address (host byte order) */
+			uint16_t ep;    /* its id */
+			uint16_t reserved;
+		} ep_opened;
+		struct {
+			uint16_t ep; /* endpoint to close */
+			uint16_t reserved[3];
+		} ep_close;
+		uint8_t raw[48];
+	} u;
+};
+
+/* ---- the region ---- */
+
+/* A ring's indices, each on its own cache line.  Entries follow the struct. */
+struct srd_shm_ring {
+	uint32_t tail;        /* producer's index (free-running; masked on access) */
+	uint8_t pad0[60];
+	uint32_t head;        /* consumer's index */
+	uint8_t pad1[60];
+};
+
+/* The region's first page (written by the daemon before the app maps the region). */
+struct srd_shm_hdr {
+	uint64_t magic;        /* SRD_SHM_MAGIC */
+	uint32_t version;      /* SRD_SHM_VERSION */
+	uint32_t app_id;       /* as in the WELCOME */
+	uint64_t region_size;  /* bytes */
+	uint64_t sq_off;       /* struct srd_shm_ring of the submission ring */
+	uint32_t sq_entries;   /* power of two */
+	uint32_t cq_entries;   /* power of two */
+	uint64_t cq_off;       /* struct srd_shm_ring of the completion ring */
+	uint64_t tx_area_off;  /* the app's buffer area */
+	uint64_t tx_area_size;
+	uint64_t rx_area_off;  /* the daemon's receive area */
+	uint64_t rx_area_size;
+	uint8_t pad[64];
+	uint32_t app_waiting;  /* app: 1 while it sleeps on the completion eventfd (see
+	                          srd_barrier.h); the daemon signals the eventfd only then */
+	uint8_t pad2[60];
+};
+
+/* Submission ops. */
+enum srd_sq_op {
+	SRD_SQ_SEND = 1,      /* send a message (completion: SRD_CQ_SEND) */
+	SRD_SQ_RX_RETURN = 2, /* give back a received buffer (no completion unless refused) */
+};
+
+/* A (offset, length) piece of the region. */
+struct srd_shm_iov {
+	uint32_t off; /* from the region's start */
+	uint32_t len; /* bytes */
+};
+
+/* A submission (128 bytes). */
+struct srd_sqe {
+	uint64_t user_data;    /* returned in the completion */
+	uint8_t op;            /* enum srd_sq_op */
+	uint8_t niov;          /* SEND: entries in iov (1..SRD_SHM_MAX_IOV) */
+	uint16_t ep;           /* SEND: sending endpoint */
+	uint32_t flags;        /* 0 */
+	uint32_t dst_ip;       /* SEND: destination IPv4, host byte order */
+	uint16_t dst_ep;       /* SEND: destination endpoint */
+	uint16_t reserved;
+	uint64_t tag;          /* SEND: tag */
+	uint64_t imm;          /* SEND: immediate data */
+	struct srd_shm_iov iov[SRD_SHM_MAX_IOV]; /* SEND: pieces of the tx area, in order;
+	                                            RX_RETURN: iov[0] is the buffer */
+	uint8_t pad[24];
+};
+
+/* Completion ops. */
+enum srd_cq_op {
+	SRD_CQ_SEND = 1, /* a send is done: status 0 (delivered) or an error */
+	SRD_CQ_RECV = 2, /* a message arrived: it is at buf_off, len bytes, until returned */
+	SRD_CQ_SQE_ERROR = 3, /* a submission was refused (status says why; user_data is its) */
+};
+
+/* A completion (64 bytes). */
+struct srd_cqe {
+	uint64_t user_data; /* SEND, SQE_ERROR: the submission's; RECV: 0 */
+	uint64_t tag;       /* RECV: tag */
+	uint64_t imm;       /* RECV: immediate data */
+	int32_t status;     /* 0 or a negative errno */
+	uint8_t op;         /* enum srd_cq_op */
+	uint8_t flags;      /* 0 */
+	uint16_t ep;        /* local endpoint */
+	uint32_t len;       /* RECV: message bytes */
+	uint32_t buf_off;   /* RECV: where the message is (in the rx area) */
+	uint32_t src_ip;    /* RECV: sender IPv4, host byte order */
+	uint16_t src_ep;    /* RECV: sender endpoint */
+	uint16_t reserved;
+	uint8_t pad[16];
+};
+
+_Static_assert(sizeof(struct srd_sqe) == 128, "srd_sqe is 128 bytes");
+_Static_assert(sizeof(struct srd_cqe) == 64, "srd_cqe is 64 bytes");
+_Static_assert(sizeof(struct srd_shm_ring) == 128, "ring indices take two cache lines");
+_Static_assert(sizeof(struct srd_shm_hdr) <= SRD_SHM_HDR_SIZE, "header fits its page");
+
+/* ---- ring access (hot path, inline; each side passes its own trusted mask) ---- */
+
+/* Entries of ring r (which lives at byte offset ring_off of region base). */
+#define SRD_RING_ENTRIES(base, ring_off, type) \
+	((type *)((uint8_t *)(base) + (ring_off) + sizeof(struct srd_shm_ring)))
+
+/* Producer: free slots, given its private tail and the consumer's head. */
+static inline uint32_t srd_ring_space(const struct srd_shm_ring *r, uint32_t tail,
+				      uint32_t entries)
+{
+	uint32_t used = tail - srd_load_acquire(&r->head);
+
+	return used > entries ? 0 : entries - used; /* a bogus head reads as full */
+}
+
+/* Consumer: entries ready, given its private head and the producer's tail. */
+static inline uint32_t srd_ring_ready(const struct srd_shm_ring *r, uint32_t head,
+				      uint32_t entries, int *corrupt)
+{
+	uint32_t ready = srd_load_acquire(&r->tail) - head;
+
+	if (ready > entries) {
+		*corrupt = 1; /* the producer wrote an impossible tail */
+		return 0;
+	}
+	return ready;
+}
+
+#endif /* SRD_SHM_H */
