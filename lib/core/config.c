@@ -31,6 +31,7 @@ void srd_config_default(struct srd_config *cfg)
 		.ack_every = 2,
 		.reorder_pct = 25,
 		.path_fail_losses = 2,
+		.conn_idle_ns = 0,
 		.cc = {
 			.algo = SRD_CC_SWIFT,
 			.init_cwnd = 32 * SRD_CWND_ONE,
@@ -121,6 +122,12 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(ack_every, 1, 64);
 	CHECK_RANGE(reorder_pct, 0, 1000);
 	CHECK_RANGE(path_fail_losses, 1, 255);
+	if (cfg->conn_idle_ns && cfg->conn_idle_ns <= srd_retry_budget_ns(cfg))
+		return fail(err, errlen,
+			    "conn_idle_ns: %llu is not longer than the retry budget (%llu ns): a "
+			    "peer could still be resending what an idle close forgets",
+			    (unsigned long long)cfg->conn_idle_ns,
+			    (unsigned long long)srd_retry_budget_ns(cfg));
 	if (cfg->cc.algo != SRD_CC_SWIFT && cfg->cc.algo != SRD_CC_DCTCP)
 		return fail(err, errlen, "cc.algo: %d is neither swift (0) nor dctcp (1)",
 			    (int)cfg->cc.algo);
@@ -135,6 +142,21 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(cc.dctcp_g_shift, 1, 16);
 	CHECK_RANGE(cc.pacing_gain_pct, 0, 1000);
 	return 0;
+}
+
+uint64_t srd_retry_budget_ns(const struct srd_config *cfg)
+{
+	uint64_t rto = 3 * cfg->init_rtt_ns, sum = 0;
+
+	if (rto < cfg->min_rto_ns)
+		rto = cfg->min_rto_ns;
+	/* the longest a sender keeps trying: max_retries + 1 timeouts, doubling to max_rto */
+	for (uint32_t i = 0; i <= cfg->max_retries; i++) {
+		sum += rto < cfg->max_rto_ns ? rto : cfg->max_rto_ns;
+		if (rto < cfg->max_rto_ns)
+			rto *= 2;
+	}
+	return sum;
 }
 
 size_t srd_conn_state_bytes(const struct srd_config *cfg)

@@ -182,6 +182,9 @@ struct srd_conn {
 	uint32_t peer_max_msg;   /* longest message the peer accepts (from its acks) */
 	uint32_t retired_peer_id;/* the peer's id before our last reset (0: none): set-ups from
 	                            it are answered with RESET, never accepted again */
+	uint32_t closed_id;      /* id of this slot's last connection closed for idleness (0:
+	                            none): packets for it are answered RESET(IDLE_CLOSED) */
+	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
 	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
@@ -237,7 +240,8 @@ struct srd_engine {
 	struct srd_rng rng;           /* entropy values */
 	struct srd_stats st;          /* counters */
 	struct srd_conn *conns;       /* max_conns connections */
-	uint32_t conns_used;          /* slots handed out so far (connections live until destroy) */
+	uint32_t conns_used;          /* slots handed out so far (the high-water mark) */
+	uint32_t conn_free;           /* closed slots free for reuse (linked by act_next) */
 	uint32_t *conn_hash;          /* peer key -> connection slot (open addressing, NIL32 empty) */
 	uint32_t conn_hash_mask;      /* hash table size - 1 */
 	uint32_t act_head;            /* active list: connections that may have a packet */
@@ -318,6 +322,9 @@ void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c);
 /* Take a free message slot and queue it last in the send order.  Returns it, or SRD_NIL16
  * if every slot is in use. */
 uint16_t tx_msg_alloc(struct srd_conn *c);
+/* The peer closed the connection while we had unfinished messages on it: forget every
+ * packet record and make every unfinished message start over (in the order it was sent). */
+void tx_restart_all(struct srd_engine *eng, struct srd_conn *c);
 /* Fail every message of c with status and forget every packet record. */
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
 /* True if c has data (new or retransmission) it could send if windows and pacing allow. */

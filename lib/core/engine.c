@@ -61,7 +61,6 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->peer_credit = 64;
 	c->peer_max_msg = UINT32_MAX;
 	c->inflight = 0;
-	c->next_msg_id = 1;
 	c->so_head = c->so_tail = SRD_NIL16;
 	c->rt_head = c->rt_tail = SRD_NIL16;
 	c->rack_xmit_ns = c->rack_rtt_ns = c->rack_timer_ns = 0;
@@ -91,25 +90,33 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->probe_deadline_ns = SRD_NO_DEADLINE;
 }
 
-/* Create a connection to peer.  Returns it, or NULL if the table is full. */
-static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer)
+/* Create a connection to peer (in a closed slot if there is one).  Returns it, or NULL if
+ * the table is full. */
+static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer, uint64_t now)
 {
-	uint32_t slot = eng->conns_used;
 	struct srd_conn *c;
-	uint32_t i;
+	uint32_t slot, i;
 
-	if (slot >= eng->cfg.max_conns)
+	if (eng->conn_free != SRD_NIL32) {
+		slot = eng->conn_free;
+		eng->conn_free = eng->conns[slot].act_next;
+	} else if (eng->conns_used < eng->cfg.max_conns) {
+		slot = eng->conns_used++;
+		eng->conns[slot].gen = (uint16_t)(srd_rng_next(&eng->rng) & 0xff);
+	} else {
 		return NULL;
-	eng->conns_used++;
+	}
 	c = &eng->conns[slot];
 	c->in_use = 1;
 	c->peer = peer;
-	c->gen = (uint16_t)(srd_rng_next(&eng->rng) & 0xff);
+	c->last_active_ns = now;
 	c->act_prev = c->act_next = SRD_NIL32;
 	c->srtt_ns = 0;
 	c->rttvar_ns = 0;
 	c->min_rtt_ns = 0;
 	c->retransmits = 0;
+	c->retired_peer_id = 0;
+	c->next_msg_id = 1; /* ids keep growing across incarnations: resent messages keep theirs */
 	tx_msgs_init(eng, c);
 	paths_init(eng, c);
 	conn_fresh_state(eng, c);
@@ -120,6 +127,61 @@ static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer)
 	eng->st.conns_created++;
 	eng->st.conns_active++;
 	return c;
+}
+
+/* Remove c from the peer hash table (backward-shift deletion keeps probe chains whole). */
+static void conn_unhash(struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint32_t mask = eng->conn_hash_mask, slot = conn_slot(eng, c), i, j;
+
+	for (i = peer_hash(c->peer) & mask; eng->conn_hash[i] != slot; i = (i + 1) & mask)
+		;
+	for (j = (i + 1) & mask; eng->conn_hash[j] != SRD_NIL32; j = (j + 1) & mask) {
+		uint32_t home = peer_hash(eng->conns[eng->conn_hash[j]].peer) & mask;
+
+		/* move j back into the hole at i unless its home lies cyclically in (i, j] */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			eng->conn_hash[i] = eng->conn_hash[j];
+			i = j;
+		}
+	}
+	eng->conn_hash[i] = SRD_NIL32;
+}
+
+/* Nothing to send, nothing in flight, nothing owed, nothing half received. */
+static bool conn_is_idle(const struct srd_conn *c)
+{
+	return c->msg_used == 0 && c->so_head == SRD_NIL16 && c->rt_head == SRD_NIL16 &&
+	       c->rx_head == SRD_NIL32 && !c->ack_owed && !c->nack_pending && c->n_probing == 0;
+}
+
+static void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
+
+/* Close an idle connection: its slot is free for another peer.  Packets that still come
+ * for it are answered RESET(IDLE_CLOSED), which makes the peer start over cleanly. */
+static void conn_close_idle(struct srd_engine *eng, struct srd_conn *c)
+{
+	uint32_t slot = conn_slot(eng, c);
+
+	conn_unhash(eng, c);
+	conn_deactivate(eng, c);
+	srd_timerq_set(&eng->timers, slot, SRD_NO_DEADLINE);
+	c->closed_id = c->local_id;
+	c->in_use = 0;
+	c->act_next = eng->conn_free;
+	eng->conn_free = slot;
+	eng->st.conns_active--;
+	eng->st.conns_closed++;
+}
+
+/* The peer closed our connection for idleness before seeing what we sent since: start a
+ * fresh incarnation and send every unfinished message again from its first byte. */
+static void conn_resume(struct srd_engine *eng, struct srd_conn *c)
+{
+	tx_restart_all(eng, c);
+	rx_reset(eng, c);
+	conn_fresh_state(eng, c);
+	eng->st.conns_resumed++;
 }
 
 /* Learn the peer's connection id: its first PSN follows from it. */
@@ -203,6 +265,8 @@ void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 		d = min_u64(d, c->rnr_until_ns);
 	if (c->n_probing)
 		d = min_u64(d, c->probe_deadline_ns);
+	if (eng->cfg.conn_idle_ns && conn_is_idle(c))
+		d = min_u64(d, c->last_active_ns + eng->cfg.conn_idle_ns);
 	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
 }
 
@@ -258,6 +322,7 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 	eng->rx_mask = cfg->rx_window - 1;
 	eng->msg_mask = cfg->max_tx_msgs - 1;
 	eng->act_head = eng->act_tail = SRD_NIL32;
+	eng->conn_free = SRD_NIL32;
 
 	npaths = srd_config_npaths(cfg);
 	paths_sz = align64(npaths * sizeof(struct srd_path));
@@ -311,6 +376,8 @@ void srd_engine_destroy(struct srd_engine *eng)
 	if (!eng)
 		return;
 	for (uint32_t i = 0; i < eng->conns_used; i++) {
+		if (!eng->conns[i].in_use)
+			continue;
 		tx_fail_all(eng, &eng->conns[i], -ECANCELED);
 		rx_reset(eng, &eng->conns[i]);
 	}
@@ -344,10 +411,11 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	if (c && c->msg_free == SRD_NIL16)
 		return -EAGAIN;
 	if (!c) {
-		c = conn_create(eng, req->peer);
+		c = conn_create(eng, req->peer, now);
 		if (!c)
 			return -ENOSPC;
 	}
+	c->last_active_ns = now;
 	slot = tx_msg_alloc(c);
 	m = &c->txmsgs[slot];
 	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
@@ -365,7 +433,6 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	m->dst_ep = req->dst_ep;
 	m->state = TXMSG_ACTIVE;
 	eng->st.msgs_accepted++;
-	(void)now;
 	conn_activate(eng, c);
 	conn_rearm(eng, c);
 	return 0;
@@ -438,7 +505,8 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 		struct srd_conn *c = &eng->conns[eng->act_head];
 
 		len = conn_poll(eng, c, now, buf, cap, meta);
-		if (len > 0 && c->in_use) {
+		if (len > 0) {
+			c->last_active_ns = now;
 			/* round robin: the connection goes to the back */
 			conn_deactivate(eng, c);
 			conn_activate(eng, c);
@@ -485,8 +553,8 @@ static bool setup_psn_plausible(const struct srd_engine *eng, const struct srd_p
  * existing connection changes here unless the packet is a plausible set-up of a new
  * incarnation of the peer.
  */
-static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
-			   struct srd_conn **out, bool *adopt)
+static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
+			   const struct srd_pkt *pkt, struct srd_conn **out, bool *adopt)
 {
 	struct srd_conn *c;
 
@@ -503,7 +571,7 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct s
 			return -SRD_DROP_STALE_CONN;
 		}
 		if (!c) {
-			c = conn_create(eng, peer);
+			c = conn_create(eng, peer, now);
 			if (!c) {
 				send_reset(eng, peer, pkt, SRD_RESET_TABLE_FULL);
 				return -SRD_DROP_CONN_TABLE_FULL;
@@ -524,6 +592,15 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t peer, const struct s
 		return -SRD_DROP_UNKNOWN_CONN;
 	}
 	c = &eng->conns[slot];
+	if (c->closed_id == pkt->dst_conn && (!c->in_use || c->local_id != pkt->dst_conn)) {
+		/* we closed it for idleness: nothing sent on it since was seen */
+		send_reset(eng, peer, pkt, SRD_RESET_IDLE_CLOSED);
+		return -SRD_DROP_UNKNOWN_CONN;
+	}
+	if (!c->in_use) {
+		send_reset(eng, peer, pkt, SRD_RESET_UNKNOWN_CONN);
+		return -SRD_DROP_UNKNOWN_CONN;
+	}
 	if (c->peer != peer)
 		return -SRD_DROP_PEER_MISMATCH;
 	if (c->local_id != pkt->dst_conn) {
@@ -583,7 +660,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 	eng->st.rx_pkts++;
 	rc = srd_wire_decode(buf, len, &pkt);
 	if (rc == 0)
-		rc = conn_for_packet(eng, peer, &pkt, &c, &adopt);
+		rc = conn_for_packet(eng, now, peer, &pkt, &c, &adopt);
 	if (rc == 0) {
 		if (adopt)
 			conn_adopt_peer(eng, c, pkt.src_conn);
@@ -601,8 +678,11 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 			rc = on_probe(eng, c, now, &pkt);
 			break;
 		case SRD_PKT_RESET:
-			conn_reset(eng, c, pkt.u.reset.reason == SRD_RESET_TABLE_FULL ?
-					   -ECONNREFUSED : -ECONNRESET);
+			if (pkt.u.reset.reason == SRD_RESET_IDLE_CLOSED)
+				conn_resume(eng, c);
+			else
+				conn_reset(eng, c, pkt.u.reset.reason == SRD_RESET_TABLE_FULL ?
+						   -ECONNREFUSED : -ECONNRESET);
 			break;
 		default:
 			rc = -SRD_DROP_BAD_TYPE;
@@ -610,6 +690,8 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 		}
 		if (adopt && drop_disowns(rc))
 			c->peer_id = 0;
+		if (rc == 0)
+			c->last_active_ns = now;
 		conn_activate(eng, c);
 		conn_rearm(eng, c);
 	}
@@ -644,6 +726,11 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 			c->pace_wait = 0;
 		if (c->rnr_until_ns && c->rnr_until_ns <= now)
 			c->rnr_until_ns = 0;
+		if (eng->cfg.conn_idle_ns && conn_is_idle(c) &&
+		    now >= c->last_active_ns + eng->cfg.conn_idle_ns) {
+			conn_close_idle(eng, c);
+			continue;
+		}
 		conn_activate(eng, c);
 		conn_rearm(eng, c);
 	}

@@ -128,6 +128,10 @@ struct srd_config {
 	uint32_t reorder_pct;        /* RACK reordering window, percent of the minimum RTT
 	                                (0..1000; it widens by itself after needless resends) */
 	uint32_t path_fail_losses;   /* consecutive losses on a path that fail it (1..255) */
+	uint64_t conn_idle_ns;       /* close a connection with nothing to do for this long
+	                                (0: never); longer than the retry budget (the sum of
+	                                backed-off RTOs over max_retries), so that nothing the
+	                                peer could still be resending is forgotten */
 	struct srd_cc_config cc;     /* congestion control */
 };
 
@@ -230,6 +234,9 @@ struct srd_stats {
 	uint64_t path_replacements;  /* fresh entropy values taken for failed paths */
 	uint64_t conns_created;      /* connections created */
 	uint64_t conns_reset;        /* connections reset (peer restart, retry budget spent) */
+	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */
+	uint64_t conns_resumed;      /* connections the peer had closed, re-opened with their
+	                                unfinished messages sent again */
 	uint64_t conns_active;       /* connections in use now */
 	uint64_t rx_slots_used;      /* messages under reassembly now */
 	uint64_t ctrl_dropped;       /* control replies (resets, probe replies) not sent: ring full */
@@ -337,6 +344,10 @@ void srd_get_stats(const struct srd_engine *eng, struct srd_stats *st);
  */
 int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_info *info,
 		  struct srd_path_info *paths, uint32_t max_paths);
+
+/* The longest a sender keeps resending before its connection fails with -ETIMEDOUT, for
+ * cfg (RTO at its floor, doubling up to max_rto over max_retries + 1 timeouts). */
+uint64_t srd_retry_budget_ns(const struct srd_config *cfg);
 
 /* Bytes of per-connection state for a config: the connection, its paths and its receive
  * bitmap.  Excluded: the retransmission buffers (one record per PSN of the transmit window,

@@ -245,7 +245,8 @@ static void msg_check_done(struct srd_engine *eng, struct srd_conn *c, struct sr
 		msg_complete(eng, c, m, -EMSGSIZE);
 }
 
-void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
+/* Forget every packet record of c (nothing is in flight any more). */
+static void tx_forget_packets(struct srd_engine *eng, struct srd_conn *c)
 {
 	for (uint32_t psn = c->snd_una; psn != c->snd_nxt; psn++)
 		c->txpkts[psn & eng->tx_mask].state = TXPKT_FREE;
@@ -254,6 +255,38 @@ void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 	for (uint32_t p = 0; p < c->npaths; p++)
 		c->paths[p].inflight = 0;
 	c->snd_una = c->snd_nxt;
+}
+
+void tx_restart_all(struct srd_engine *eng, struct srd_conn *c)
+{
+	tx_forget_packets(eng, c);
+	/* rebuild the send order from the messages still in use, oldest id first */
+	c->order_head = c->order_tail = SRD_NIL16;
+	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
+		struct srd_txmsg *m = &c->txmsgs[i];
+		uint16_t prev = SRD_NIL16, at = c->order_head;
+
+		if (m->state == TXMSG_FREE)
+			continue;
+		m->next_seg = 0;
+		m->acked_segs = 0;
+		while (at != SRD_NIL16 && psn_lt(c->txmsgs[at].msg_id, m->msg_id)) {
+			prev = at;
+			at = c->txmsgs[at].link;
+		}
+		m->link = at;
+		if (prev == SRD_NIL16)
+			c->order_head = (uint16_t)i;
+		else
+			c->txmsgs[prev].link = (uint16_t)i;
+		if (at == SRD_NIL16)
+			c->order_tail = (uint16_t)i;
+	}
+}
+
+void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
+{
+	tx_forget_packets(eng, c);
 	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
 		struct srd_txmsg *m = &c->txmsgs[i];
 

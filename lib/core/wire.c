@@ -261,7 +261,7 @@ static int decode_reset(const uint8_t *buf, struct srd_pkt *pkt)
 	uint32_t r = rd32(buf + OFF_R_REASON);
 
 	pkt->u.reset.reason = r;
-	if (r != SRD_RESET_UNKNOWN_CONN && r != SRD_RESET_TABLE_FULL)
+	if (r != SRD_RESET_UNKNOWN_CONN && r != SRD_RESET_TABLE_FULL && r != SRD_RESET_IDLE_CLOSED)
 		return -SRD_DROP_BAD_HEADER;
 	return 0;
 }

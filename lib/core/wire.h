@@ -55,6 +55,9 @@ enum srd_nack_reason {
 enum srd_reset_reason {
 	SRD_RESET_UNKNOWN_CONN = 1, /* no such connection (never existed, or the receiver restarted) */
 	SRD_RESET_TABLE_FULL = 2,   /* receiver cannot create a connection now */
+	SRD_RESET_IDLE_CLOSED = 3,  /* the receiver closed this connection after a long idle
+	                               time: nothing sent on it since was seen, so the sender
+	                               sends it again on a fresh connection */
 };
 
 /* Fields of a DATA packet after the common header. */

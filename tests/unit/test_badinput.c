@@ -250,7 +250,7 @@ static void test_bad_header(void **state)
 	rs.type = SRD_PKT_RESET;
 	rs.u.reset.reason = SRD_RESET_UNKNOWN_CONN;
 	n = craft(pbuf, &rs, -1, -1);
-	wr32(pbuf + W_R_REASON, 3);
+	wr32(pbuf + W_R_REASON, 4);
 	EXPECT_DROP(v, SIDE_A, PEER_B, pbuf, n, SRD_DROP_BAD_HEADER);
 	n = craft(pbuf, &rs, -1, -1);
 	pbuf[W_FLAGS] = SRD_F_SYN;

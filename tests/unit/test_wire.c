@@ -618,7 +618,8 @@ static void test_drop_reset_reason(void **state)
 	(void)state;
 	make_pkt(&p, SRD_PKT_RESET);
 	expect_poke(&p, 19, 0, -SRD_DROP_BAD_HEADER);
-	expect_poke(&p, 19, 3, -SRD_DROP_BAD_HEADER);
+	expect_poke(&p, 19, 4, -SRD_DROP_BAD_HEADER);
+	expect_poke(&p, 19, 3, 0); /* IDLE_CLOSED */
 	expect_poke(&p, 16, 1, -SRD_DROP_BAD_HEADER); /* 0x01000001 */
 	expect_poke(&p, 19, 2, 0);
 }
