@@ -743,6 +743,20 @@ void srd_get_stats(const struct srd_engine *eng, struct srd_stats *st)
 	*st = eng->st;
 }
 
+uint32_t srd_conn_peers(const struct srd_engine *eng, uint64_t *peers, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < eng->conns_used; i++) {
+		if (!eng->conns[i].in_use)
+			continue;
+		if (n < max)
+			peers[n] = eng->conns[i].peer;
+		n++;
+	}
+	return n;
+}
+
 int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_info *info,
 		  struct srd_path_info *paths, uint32_t max_paths)
 {

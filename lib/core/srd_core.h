@@ -349,6 +349,10 @@ int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_i
  * cfg (RTO at its floor, doubling up to max_rto over max_retries + 1 timeouts). */
 uint64_t srd_retry_budget_ns(const struct srd_config *cfg);
 
+/* Store the peer keys of up to max connections in peers[].  Returns how many
+ * connections there are (which may exceed max). */
+uint32_t srd_conn_peers(const struct srd_engine *eng, uint64_t *peers, uint32_t max);
+
 /* Bytes of per-connection state for a config: the connection, its paths and its receive
  * bitmap.  Excluded: the retransmission buffers (one record per PSN of the transmit window,
  * one slot per message in flight) and the engine-wide reassembly pool. */

@@ -1,0 +1,33 @@
+/*
+ * dp_telemetry.h — srdd's rte_telemetry commands, readable with dpdk-telemetry.py:
+ *
+ *   /srd/stats   worker, engine (drops by reason included) and channel counters
+ *   /srd/ports   ports: name, address, MAC, MTU, link, offloads, impairment
+ *   /srd/conns   connections: peer, ids, RTT, RTO, window, messages, retransmissions
+ *   /srd/paths   every connection's paths: entropy, state, RTT, ECN, packets
+ *
+ * Telemetry callbacks run on DPDK's telemetry thread, which must not touch the engines.
+ * A callback posts a request; the worker answers it between two iterations by filling a
+ * snapshot (dp_telemetry_service(), one relaxed load per iteration when nobody asks); the
+ * callback waits for it (up to 100 ms) and formats it.
+ */
+#ifndef DP_TELEMETRY_H
+#define DP_TELEMETRY_H
+
+struct dp_worker;
+struct dp_ports;
+struct dp_shm;
+struct dp_telemetry;
+
+/* Register the commands for this worker's ports and apps.  Returns 0, -ENOMEM, or the
+ * error rte_telemetry_register_cmd() gave (e.g. when telemetry is disabled). */
+int dp_telemetry_start(struct dp_worker *w, struct dp_ports *ports, struct dp_shm *shm,
+		       struct dp_telemetry **out);
+
+/* Answer a pending request, if any (called by the worker between iterations). */
+void dp_telemetry_service(struct dp_telemetry *t);
+
+/* Stop answering (commands then report that srdd is stopping) and free.  NULL ignored. */
+void dp_telemetry_stop(struct dp_telemetry *t);
+
+#endif /* DP_TELEMETRY_H */

@@ -1,0 +1,664 @@
+/*
+ * dp_worker.c — the poll-mode worker loop (see dp_worker.h).
+ */
+#include "dp_worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include "dp_impair.h"
+#include "dp_log.h"
+#include "dp_telemetry.h"
+
+#define DP_BURST 32u            /* packets per receive or transmit burst */
+#define DP_TX_PER_LOOP 128u     /* packets the engines may produce per port per iteration */
+#define DP_HELD_MAX 1024u       /* app sends waiting for room in an engine */
+#define DP_NRECS 16384u         /* app sends in flight in the engines */
+#define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
+#define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
+#define DP_ENTROPY_PORT_BASE 0xc000u   /* UDP source ports 49152..65535 carry the entropy */
+#define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
+
+/* An app send in an engine: what its tx_done needs to complete it. */
+struct dp_sendrec {
+	struct dp_shm_app *app; /* whose */
+	uint64_t user_data;     /* the app's context */
+	uint16_t ep;            /* sending endpoint */
+	uint8_t ordered;        /* 1: its endpoint waits for it before sending the next */
+	uint32_t next;          /* free list */
+};
+
+/* ---- time ---- */
+
+static uint64_t tsc_to_ns(const struct dp_worker *w, uint64_t tsc)
+{
+	uint64_t d = tsc - w->tsc0;
+
+	return d / w->tsc_hz * 1000000000ull + d % w->tsc_hz * 1000000000ull / w->tsc_hz;
+}
+
+/* ---- engine callbacks ---- */
+
+static void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
+{
+	struct dp_wport *wp = user;
+	void *app_ctx = NULL;
+	int no_ep = 0;
+	void *buf = NULL;
+
+	if (wp->w->shm)
+		buf = dp_shm_rx_alloc(wp->w->shm, wp->port->cfg->ipv4, msg->dst_ep, msg->len,
+				      &app_ctx, &no_ep);
+	else
+		no_ep = 1;
+	if (buf) {
+		msg->buf_ctx = app_ctx;
+		return buf;
+	}
+	if (no_ep) {
+		/* nobody listens there: take it (the sender is not kept retrying) and drop it */
+		msg->buf_ctx = NULL;
+		return wp->w->discard;
+	}
+	return NULL; /* the app's receive area is full: the sender is told to retry later */
+}
+
+static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
+{
+	struct dp_wport *wp = user;
+
+	if (!msg->buf_ctx) {
+		wp->w->st.rx_discarded++;
+		return;
+	}
+	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, (uint32_t)msg->peer,
+		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
+}
+
+static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
+{
+	struct dp_wport *wp = user;
+
+	if (msg->buf_ctx)
+		dp_shm_rx_abort(wp->w->shm, msg->buf_ctx, msg->buf);
+}
+
+static void rec_free(struct dp_worker *w, struct dp_sendrec *r);
+
+static void cb_tx_done(void *user, void *ctx, int status)
+{
+	struct dp_wport *wp = user;
+	struct dp_sendrec *r = ctx;
+
+	dp_shm_complete(wp->w->shm, r->app, r->ep, r->user_data, status);
+	rec_free(wp->w, r);
+}
+
+/* ---- send records and ordered endpoints ---- */
+
+/* Endpoints with an ordered send in flight (bit per endpoint id). */
+static uint8_t *ordered_busy(struct dp_worker *w)
+{
+	return (uint8_t *)(w->recs + DP_NRECS);
+}
+
+static struct dp_sendrec *rec_alloc(struct dp_worker *w)
+{
+	struct dp_sendrec *r;
+
+	if (w->rec_free == UINT32_MAX)
+		return NULL;
+	r = &w->recs[w->rec_free];
+	w->rec_free = r->next;
+	return r;
+}
+
+static void rec_free(struct dp_worker *w, struct dp_sendrec *r)
+{
+	if (r->ordered)
+		ordered_busy(w)[r->ep / 8] &= (uint8_t)~(1u << (r->ep % 8));
+	r->next = w->rec_free;
+	w->rec_free = (uint32_t)(r - w->recs);
+}
+
+/* The worker's port for a local address, or NULL. */
+static struct dp_wport *wport_by_addr(struct dp_worker *w, uint32_t ipv4)
+{
+	for (uint32_t i = 0; i < w->nports; i++)
+		if (w->wp[i].port->cfg->ipv4 == ipv4)
+			return &w->wp[i];
+	return NULL;
+}
+
+/*
+ * Hand one app send to its engine.  Returns 1 if it was taken (or failed for good and was
+ * completed), 0 if it must wait (engine queue full, no record, or an ordered predecessor
+ * still in flight).
+ */
+static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
+{
+	struct dp_wport *wp = wport_by_addr(w, s->src_ip);
+	struct srd_iov iov[SRD_SHM_MAX_IOV];
+	struct dp_sendrec *r;
+	int rc;
+
+	if (!wp) {
+		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
+		return 1;
+	}
+	if (s->ordered && (ordered_busy(w)[s->ep / 8] >> (s->ep % 8) & 1))
+		return 0;
+	r = rec_alloc(w);
+	if (!r)
+		return 0;
+	for (uint32_t i = 0; i < s->niov; i++)
+		iov[i] = (struct srd_iov){ s->iov[i].base, s->iov[i].len };
+	*r = (struct dp_sendrec){ .app = s->app, .user_data = s->user_data, .ep = s->ep,
+				  .ordered = s->ordered };
+	rc = srd_send(wp->eng, w->now, &(struct srd_send_req){
+		.peer = s->dst_ip,
+		.src_ep = s->ep,
+		.dst_ep = s->dst_ep,
+		.tag = s->tag,
+		.imm = s->imm,
+		.iov = iov,
+		.iovcnt = s->niov,
+		.ctx = r,
+	});
+	if (rc == -EAGAIN) {
+		r->ordered = 0;
+		rec_free(w, r);
+		return 0;
+	}
+	if (rc) {
+		r->ordered = 0;
+		rec_free(w, r);
+		w->st.send_errors++;
+		dp_shm_complete_send(w->shm, s, rc);
+		return 1;
+	}
+	if (s->ordered)
+		ordered_busy(w)[s->ep / 8] |= (uint8_t)(1u << (s->ep % 8));
+	w->st.sends++;
+	return 1;
+}
+
+/* Submit held sends in order; an endpoint whose earlier send must wait keeps its later
+ * ones waiting too.  Returns how many went. */
+static int submit_held(struct dp_worker *w)
+{
+	uint32_t n = w->held_n, kept = 0, went = 0;
+	uint16_t blocked[64];
+	uint32_t nblocked = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct dp_shm_send s = w->held[(w->held_head + i) % w->held_cap];
+		int wait = 0;
+
+		for (uint32_t b = 0; b < nblocked && !wait; b++)
+			wait = blocked[b] == s.ep;
+		if (!wait && submit_send(w, &s)) {
+			went++;
+			continue;
+		}
+		if (nblocked < 64 && !wait)
+			blocked[nblocked++] = s.ep;
+		w->held[(w->held_head + kept) % w->held_cap] = s;
+		kept++;
+	}
+	w->held_n = kept;
+	return (int)went;
+}
+
+/* Take the apps' submissions (only while nothing is held: the rings push back). */
+static int take_sends(struct dp_worker *w)
+{
+	struct dp_shm_send batch[DP_BURST];
+	int n, done = 0;
+
+	if (!w->shm)
+		return 0;
+	if (w->held_n)
+		done += submit_held(w);
+	if (w->held_n)
+		return done;
+	n = dp_shm_take(w->shm, batch, (int)DP_BURST);
+	for (int i = 0; i < n; i++) {
+		if (w->held_n == 0 && submit_send(w, &batch[i])) {
+			done++;
+			continue;
+		}
+		w->held[(w->held_head + w->held_n) % w->held_cap] = batch[i];
+		w->held_n++;
+	}
+	return done + n;
+}
+
+/* ---- receive ---- */
+
+static void send_frame(struct dp_wport *wp, struct rte_mbuf *m);
+
+/* Answer or learn from an ARP packet. */
+static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info)
+{
+	struct dp_worker *w = wp->w;
+	struct rte_mbuf *m;
+
+	w->st.rx_arp++;
+	if (info->arp_tpa != wp->port->cfg->ipv4)
+		return;
+	dp_neigh_learn(&wp->neigh, info->arp_spa, info->arp_sha, w->now);
+	if (info->arp_op != 1)
+		return;
+	m = rte_pktmbuf_alloc(wp->port->pool);
+	if (!m) {
+		w->st.tx_no_mbuf++;
+		return;
+	}
+	dp_net_arp_reply((uint8_t *)rte_pktmbuf_append(m, DP_ARP_FRAME_LEN), wp->port->mac,
+			 wp->port->cfg->ipv4, info->arp_sha, info->arp_spa);
+	w->st.arp_replies++;
+	send_frame(wp, m);
+}
+
+static int rx_port(struct dp_wport *wp)
+{
+	struct dp_worker *w = wp->w;
+	struct rte_mbuf *pkts[DP_BURST];
+	uint16_t n = rte_eth_rx_burst(wp->port->port_id, wp->queue, pkts, DP_BURST);
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+		struct dp_rx_info info;
+		int rc;
+
+		/* checksums the NIC says it verified need not be checked again */
+		wp->local.csum_checked =
+			((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
+				 DP_CSUM_IP_OFFLOAD : 0) |
+			((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
+				 DP_CSUM_UDP_OFFLOAD : 0);
+		w->st.rx_pkts++;
+		rc = dp_net_parse(data, rte_pktmbuf_data_len(m), &wp->local, &info);
+		if (rc == DP_RX_SRD) {
+			w->st.rx_srd++;
+			srd_recv(wp->eng, w->now, info.flow.src_ip, data + info.off, info.len,
+				 info.flow.ecn == DP_ECN_CE);
+		} else if (rc == DP_RX_ARP) {
+			handle_arp(wp, &info);
+		} else if (-rc > 0 && -rc < DP_DROP_MAX) {
+			w->st.rx_drops[-rc]++;
+		}
+		rte_pktmbuf_free(m);
+	}
+	return n;
+}
+
+/* ---- transmit ---- */
+
+/* Transmit frames, through the impairment stage when there is one. */
+static void tx_frames(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dp_worker *w = wp->w;
+	uint16_t sent = 0;
+
+	if (wp->impair) {
+		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc());
+		return;
+	}
+	while (sent < n) {
+		uint16_t k = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts + sent, n - sent);
+
+		if (k == 0)
+			break;
+		sent += k;
+	}
+	w->st.tx_pkts += sent;
+	if (sent < n) {
+		w->st.tx_full += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+}
+
+/* Release what the impairment stage holds that is due. */
+static int tx_impaired(struct dp_wport *wp)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	uint16_t n, sent = 0;
+
+	if (!wp->impair)
+		return 0;
+	n = dp_impair_dequeue(wp->impair, pkts, DP_BURST, rte_rdtsc());
+	while (sent < n) {
+		uint16_t k = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts + sent, n - sent);
+
+		if (k == 0)
+			break;
+		sent += k;
+	}
+	wp->w->st.tx_pkts += sent;
+	if (sent < n) {
+		wp->w->st.tx_full += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+	return n;
+}
+
+static void send_frame(struct dp_wport *wp, struct rte_mbuf *m)
+{
+	tx_frames(wp, &m, 1);
+}
+
+/* The destination MAC for ipv4, or -EAGAIN (an ARP request went out if due). */
+static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
+{
+	struct dp_worker *w = wp->w;
+	uint32_t hop = dp_net_next_hop(wp->port->cfg, dst);
+	int send_req = 0, rc;
+
+	if (!hop) {
+		w->st.tx_no_route++;
+		return -EHOSTUNREACH;
+	}
+	rc = dp_neigh_lookup(&wp->neigh, hop, w->now, mac, &send_req);
+	if (rc == 0)
+		return 0;
+	w->st.tx_no_neigh++;
+	if (send_req) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
+
+		if (m) {
+			dp_net_arp_request((uint8_t *)rte_pktmbuf_append(m, DP_ARP_FRAME_LEN),
+					   wp->port->mac, wp->port->cfg->ipv4, hop);
+			w->st.arp_requests++;
+			send_frame(wp, m);
+		} else {
+			w->st.tx_no_mbuf++;
+		}
+	}
+	return -EAGAIN;
+}
+
+/* Frame the packets the engine has for the wire, up to DP_TX_PER_LOOP. */
+static int tx_port(struct dp_wport *wp)
+{
+	struct dp_worker *w = wp->w;
+	struct rte_mbuf *burst[DP_BURST];
+	uint32_t room = rte_pktmbuf_data_room_size(wp->port->pool) - RTE_PKTMBUF_HEADROOM;
+	uint16_t nb = 0;
+	int total = 0;
+
+	for (uint32_t i = 0; i < DP_TX_PER_LOOP; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
+		struct srd_tx_meta meta;
+		struct dp_flow flow;
+		uint8_t *frame;
+		int len;
+
+		if (!m) {
+			w->st.tx_no_mbuf++;
+			break;
+		}
+		frame = rte_pktmbuf_mtod(m, uint8_t *);
+		len = srd_poll_tx(wp->eng, w->now, frame + DP_HDRS_LEN, room - DP_HDRS_LEN, &meta);
+		if (len <= 0) {
+			rte_pktmbuf_free(m);
+			break;
+		}
+		total++;
+		if (resolve(wp, (uint32_t)meta.peer, flow.dst_mac)) {
+			rte_pktmbuf_free(m); /* the core resends it after its timeout */
+			continue;
+		}
+		memcpy(flow.src_mac, wp->port->mac, 6);
+		flow.src_ip = wp->port->cfg->ipv4;
+		flow.dst_ip = (uint32_t)meta.peer;
+		flow.src_port = (uint16_t)(DP_ENTROPY_PORT_BASE | (meta.entropy & 0x3fffu));
+		flow.dst_port = w->cfg->udp_port;
+		flow.ecn = meta.ect ? DP_ECN_ECT0 : DP_ECN_NOT_ECT;
+		flow.ttl = 64;
+		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx);
+		rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
+		if (wp->port->csum_tx) {
+			m->l2_len = DP_ETH_HLEN;
+			m->l3_len = DP_IP_HLEN;
+			m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+			if (wp->port->csum_tx & DP_CSUM_IP_OFFLOAD)
+				m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+			if (wp->port->csum_tx & DP_CSUM_UDP_OFFLOAD)
+				m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+		}
+		burst[nb++] = m;
+		if (nb == DP_BURST) {
+			tx_frames(wp, burst, nb);
+			nb = 0;
+		}
+	}
+	if (nb)
+		tx_frames(wp, burst, nb);
+	return total;
+}
+
+/* ---- the loop ---- */
+
+static void poll_links(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nports; i++) {
+		struct dp_wport *wp = &w->wp[i];
+
+		dp_port_poll_link(wp->port);
+		if (wp->port->link_up != wp->link_up) {
+			wp->link_up = wp->port->link_up;
+			w->st.link_changes++;
+			DP_LOG(NOTICE, "port %s: link %s", wp->port->cfg->name,
+			       wp->link_up ? "up" : "down");
+		}
+	}
+}
+
+bool dp_worker_iterate(struct dp_worker *w)
+{
+	int work = 0;
+
+	w->now = tsc_to_ns(w, rte_rdtsc());
+	w->st.loops++;
+	for (uint32_t i = 0; i < w->nports; i++)
+		work += rx_port(&w->wp[i]);
+	if (w->shm && w->now >= w->next_control) {
+		work += dp_shm_poll_control(w->shm);
+		w->next_control = w->now + DP_CONTROL_POLL_NS;
+	}
+	work += take_sends(w);
+	for (uint32_t i = 0; i < w->nports; i++) {
+		struct dp_wport *wp = &w->wp[i];
+
+		if (srd_next_deadline(wp->eng) <= w->now) {
+			srd_on_timer(wp->eng, w->now);
+			work++;
+		}
+		work += tx_port(wp);
+		work += tx_impaired(wp);
+	}
+	if (w->shm)
+		dp_shm_flush(w->shm);
+	if (w->now >= w->next_link_poll) {
+		poll_links(w);
+		w->next_link_poll = w->now + DP_LINK_POLL_NS;
+	}
+	if (w->tel)
+		dp_telemetry_service(w->tel);
+	if (!work)
+		w->st.idle_loops++;
+	return work > 0;
+}
+
+/* The longest this worker may sleep now without missing a deadline, in µs. */
+static uint64_t idle_bound_us(struct dp_worker *w)
+{
+	uint64_t until = UINT64_MAX;
+
+	for (uint32_t i = 0; i < w->nports; i++) {
+		uint64_t d = srd_next_deadline(w->wp[i].eng);
+
+		if (d < until)
+			until = d;
+		if (w->wp[i].impair) {
+			uint64_t due = dp_impair_next_due(w->wp[i].impair);
+
+			if (due != UINT64_MAX) {
+				uint64_t ns = tsc_to_ns(w, due);
+
+				if (ns < until)
+					until = ns;
+			}
+		}
+	}
+	return until <= w->now ? 0 : (until - w->now) / 1000;
+}
+
+void dp_worker_idle(struct dp_worker *w)
+{
+	switch (w->cfg->idle) {
+	case DP_IDLE_BUSY:
+		return;
+	case DP_IDLE_PAUSE:
+		rte_pause();
+		return;
+	case DP_IDLE_SLEEP: {
+		uint64_t us = w->sleep_us, bound = idle_bound_us(w);
+
+		if (us > bound)
+			us = bound;
+		if (us) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(us * 1000) };
+
+			nanosleep(&ts, NULL);
+		}
+		/* sleep longer each idle round, up to the configured bound */
+		w->sleep_us = w->sleep_us * 2 > w->cfg->idle_sleep_max_us ? w->cfg->idle_sleep_max_us :
+									   w->sleep_us * 2;
+		return;
+	}
+	}
+}
+
+void dp_worker_run(struct dp_worker *w, volatile bool *quit)
+{
+	while (!*quit) {
+		if (dp_worker_iterate(w))
+			w->sleep_us = 1;
+		else
+			dp_worker_idle(w);
+	}
+}
+
+/* ---- set-up ---- */
+
+int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_ports *ports,
+		   uint16_t queue, struct dp_shm *shm, uint16_t epoch, uint64_t seed, char *err,
+		   size_t errlen)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->shm = shm;
+	w->tsc_hz = rte_get_tsc_hz();
+	w->tsc0 = rte_rdtsc();
+	w->sleep_us = 1;
+	w->held_cap = DP_HELD_MAX;
+	w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
+	/* the records, then a bit per endpoint id for ordered endpoints */
+	w->recs = calloc(1, DP_NRECS * sizeof(*w->recs) + 65536 / 8);
+	w->discard = malloc(cfg->engine.max_msg_size);
+	if (!w->held || !w->recs || !w->discard) {
+		snprintf(err, errlen, "worker: out of memory");
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	w->nrecs = DP_NRECS;
+	for (uint32_t i = 0; i < DP_NRECS; i++)
+		w->recs[i].next = i + 1 < DP_NRECS ? i + 1 : UINT32_MAX;
+	w->rec_free = 0;
+
+	for (uint32_t i = 0; i < ports->n; i++, w->nports++) {
+		struct dp_wport *wp = &w->wp[i];
+		struct dp_port *p = &ports->port[i];
+		struct srd_config ecfg = cfg->engine;
+		struct srd_callbacks cb = {
+			.user = wp,
+			.rx_alloc = cb_rx_alloc,
+			.rx_deliver = cb_rx_deliver,
+			.rx_abort = cb_rx_abort,
+			.tx_done = cb_tx_done,
+		};
+
+		wp->w = w;
+		wp->port = p;
+		wp->queue = queue;
+		wp->link_up = p->link_up;
+		ecfg.epoch = (uint16_t)(epoch + i);
+		ecfg.seed = seed + i;
+		rc = srd_engine_create(&ecfg, &cb, &wp->eng, err, errlen);
+		if (rc)
+			goto err_ports;
+		if (p->cfg->impair.enabled) {
+			rc = dp_impair_create(&p->cfg->impair, DP_IMPAIR_QUEUE, p->socket, w->tsc_hz,
+					      &wp->impair);
+			if (rc) {
+				snprintf(err, errlen, "port %s: impairment stage: %s", p->cfg->name,
+					 strerror(-rc));
+				srd_engine_destroy(wp->eng);
+				goto err_ports;
+			}
+		}
+		dp_neigh_init(&wp->neigh, p->cfg);
+		memcpy(wp->local.mac, p->mac, 6);
+		wp->local.ipv4 = p->cfg->ipv4;
+		wp->local.port_lo = cfg->udp_port;
+		wp->local.port_hi = (uint16_t)(cfg->udp_port + cfg->workers - 1);
+	}
+	return 0;
+
+err_ports:
+	while (w->nports > 0) {
+		struct dp_wport *wp = &w->wp[--w->nports];
+
+		srd_engine_destroy(wp->eng);
+		dp_impair_destroy(wp->impair);
+	}
+err_free:
+	free(w->held);
+	free(w->recs);
+	free(w->discard);
+	return rc;
+}
+
+void dp_worker_fini(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nports; i++) {
+		srd_engine_destroy(w->wp[i].eng);
+		dp_impair_destroy(w->wp[i].impair);
+		w->wp[i].eng = NULL;
+		w->wp[i].impair = NULL;
+	}
+	/* sends taken but never handed to an engine */
+	for (uint32_t i = 0; i < w->held_n; i++)
+		dp_shm_complete_send(w->shm, &w->held[(w->held_head + i) % w->held_cap], -ECANCELED);
+	w->held_n = 0;
+	free(w->held);
+	free(w->recs);
+	free(w->discard);
+	w->held = NULL;
+	w->recs = NULL;
+	w->discard = NULL;
+}
