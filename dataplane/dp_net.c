@@ -221,14 +221,12 @@ int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
 
 /* ---- receive ---- */
 
-static int parse_arp(const uint8_t *frame, uint32_t len, struct dp_rx_info *info)
+/* The ARP packet of a frame of at least DP_ARP_FRAME_LEN bytes. */
+static int parse_arp(const uint8_t *frame, struct dp_rx_info *info)
 {
 	const uint8_t *a = frame + DP_ETH_HLEN;
-	uint16_t op;
+	uint16_t op = get16(a + OFF_ARP_OP);
 
-	if (len < DP_ARP_FRAME_LEN)
-		return -DP_DROP_SHORT;
-	op = get16(a + OFF_ARP_OP);
 	if (get16(a + OFF_ARP_HTYPE) != ARP_HTYPE_ETH || get16(a + OFF_ARP_PTYPE) != ETHERTYPE_IPV4 ||
 	    a[OFF_ARP_HLEN] != 6 || a[OFF_ARP_PLEN] != 4 ||
 	    (op != ARP_OP_REQUEST && op != ARP_OP_REPLY))
@@ -259,7 +257,7 @@ int dp_net_parse(const uint8_t *frame, uint32_t len, const struct dp_net_local *
 		if (memcmp(frame + OFF_ETH_DST, local->mac, 6) != 0 &&
 		    memcmp(frame + OFF_ETH_DST, bcast_mac, 6) != 0)
 			return -DP_DROP_NOT_FOR_US;
-		return parse_arp(frame, len, info);
+		return parse_arp(frame, info);
 	}
 	if (type != ETHERTYPE_IPV4)
 		return -DP_DROP_NOT_IPV4;

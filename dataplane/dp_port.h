@@ -14,6 +14,8 @@
 struct rte_mempool;
 struct rte_ring;
 
+#define DP_MAX_QUEUES 16u /* RX/TX queue pairs per port: one per worker (workers: 1..16) */
+
 /* One port, ready for the workers. */
 struct dp_port {
 	const struct dp_port_cfg *cfg; /* its configuration */
@@ -24,17 +26,22 @@ struct dp_port {
 	struct rte_mempool *pool;      /* mbufs for this port, on its socket */
 	uint16_t nqueues;              /* RX/TX queue pairs (one per worker) */
 	unsigned csum_tx;              /* DP_CSUM_* the port computes on transmit */
-	unsigned csum_rx;              /* DP_CSUM_* the port verifies on receive */
+	unsigned csum_rx;              /* DP_CSUM_* the port verifies on receive (enabled; each
+	                                  mbuf's RTE_MBUF_F_RX_*_CKSUM_* flags say the verdict) */
 	uint16_t mtu;                  /* IP MTU in effect */
-	volatile uint8_t link_up;      /* updated by the link-state callback */
-	uint64_t link_changes;         /* link up/down events seen */
+	volatile uint8_t link_up;      /* 1: link up; updated by the link-state callback or
+	                                  dp_port_poll_link() */
+	uint64_t link_changes;         /* link up/down changes seen (updated atomically) */
 };
 
 /* All ports, and what must be freed with them. */
 struct dp_ports {
 	struct dp_port port[DP_MAX_PORTS];   /* port[0..n) in config order */
-	uint32_t n;
-	struct rte_ring *lo_rings[64];       /* rings of the crossed loopback pair */
+	uint32_t n;                          /* ports whose ethdev exists (after a successful
+	                                        dp_ports_init(): every configured port) */
+	struct rte_ring *lo_rings[DP_MAX_PORTS * DP_MAX_QUEUES]; /* rings of the crossed
+	                                        loopback pairs: one per loopback port and queue
+	                                        (the port's TX ring is its peer's RX ring) */
 	uint32_t nlo_rings;
 };
 
@@ -48,6 +55,15 @@ struct dp_ports {
  */
 int dp_ports_init(const struct dp_config *cfg, uint16_t nqueues, struct dp_ports *ports,
 		  char *err, size_t errlen);
+
+/*
+ * Read port p's link state without waiting (rte_eth_link_get_nowait) and update link_up,
+ * counting a change in link_changes.  Ports whose device raises link-state interrupts
+ * (net_tap, most NICs) are also updated by a callback; the others (net_memif,
+ * net_af_packet, net_ring, the loopback pair) only by this call, so every worker calls it
+ * periodically.  Safe from any lcore, concurrently with the callback.
+ */
+void dp_port_poll_link(struct dp_port *p);
 
 /* Stop and close every port, free the mempools and rings.  Safe on a partly set up
  * struct (zeroed fields are skipped). */

@@ -19,8 +19,9 @@ struct dp_ports;
 struct dp_shm;
 struct dp_telemetry;
 
-/* Register the commands for this worker's ports and apps.  Returns 0, -ENOMEM, or the
- * error rte_telemetry_register_cmd() gave (e.g. when telemetry is disabled). */
+/* Register the commands for this worker's ports and apps.  Returns 0, -ENOMEM, -EBUSY
+ * (one instance per process: the DPDK callbacks carry no context), or the error
+ * rte_telemetry_register_cmd() gave (e.g. when telemetry is disabled). */
 int dp_telemetry_start(struct dp_worker *w, struct dp_ports *ports, struct dp_shm *shm,
 		       struct dp_telemetry **out);
 

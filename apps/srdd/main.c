@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_log.h>
 
 #include "dp_config.h"
@@ -132,6 +133,14 @@ int main(int argc, char **argv)
 	rc = dp_config_load(a.config, &cfg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "srdd: %s\n", err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	if (cfg.workers != 1) {
+		/* one worker serves every port and app for now; several workers need the
+		 * per-worker channel servers and packet steering of docs/architecture.md */
+		fprintf(stderr, "srdd: %s: workers: %u workers are not supported yet (use 1)\n",
+			a.config, cfg.workers);
+		dp_config_free(&cfg);
 		return 1;
 	}
 	if (a.check_only) {

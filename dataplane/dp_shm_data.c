@@ -1,0 +1,370 @@
+/*
+ * dp_shm_data.c — the daemon's data path over the shared-memory channels (see dp_shm.h):
+ * taking and checking submissions, posting completions (with an overflow queue in daemon
+ * memory), and lending receive buffers.
+ *
+ * Descriptor checks (each failure completes the submission with SRD_CQ_SQE_ERROR and its
+ * user_data; the next submission is processed as usual):
+ *   -EINVAL    unknown op; flags not 0; SEND with niov 0 or above SRD_SHM_MAX_IOV, an
+ *              endpoint that is not open or not this app's, destination ip or ep 0;
+ *              RX_RETURN of an offset that is not the start of a buffer lent to this app
+ *   -EFAULT    a SEND piece that is not entirely inside the app's tx area: in the header,
+ *              the rings or the rx area (a "foreign buffer"), past the end of the region,
+ *              or wrapping around (all offsets are checked in 64-bit arithmetic)
+ *   -EMSGSIZE  a SEND of more than 16 MiB in total
+ * An SQ tail more than sq_entries ahead of our head detaches the app (ring_corrupt).
+ *
+ * Completions never get lost: before a send is taken or a buffer lent, room for its
+ * completion is reserved in the app's overflow queue, so that posting never allocates.
+ * An app that lets a full CQ's worth of completions pile up is not served new sends (its
+ * buffer returns still are) until it reaps them.
+ */
+#include "dp_shm_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
+{
+	uint64_t need = (uint64_t)a->ovf_count + a->sends_inflight + a->rx_filling + more;
+	uint32_t cap = a->ovf_cap ? a->ovf_cap : 16;
+	struct srd_cqe *q;
+
+	if (need <= a->ovf_cap)
+		return 0;
+	if (need > (1u << 28))
+		return -ENOMEM;
+	while (cap < need)
+		cap <<= 1;
+	q = malloc((size_t)cap * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < a->ovf_count; i++)
+		q[i] = a->ovf[(a->ovf_head + i) & (a->ovf_cap - 1)];
+	free(a->ovf);
+	a->ovf = q;
+	a->ovf_cap = cap;
+	a->ovf_head = 0;
+	return 0;
+}
+
+void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cqe *c)
+{
+	if (a->ovf_count == 0 && srd_ring_space(a->cq, a->cq_tail, a->cq_entries)) {
+		a->cqes[a->cq_tail & (a->cq_entries - 1)] = *c;
+		a->cq_tail++;
+		/* pairs with the app's srd_load_acquire(&cq->tail) in srdc_poll */
+		srd_store_release(&a->cq->tail, a->cq_tail);
+		a->need_signal = 1;
+		return;
+	}
+	/* room reserved ahead (dp_shm_app_reserve) */
+	a->ovf[(a->ovf_head + a->ovf_count) & (a->ovf_cap - 1)] = *c;
+	a->ovf_count++;
+	s->st.cq_overflow++;
+}
+
+void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off)
+{
+	uint64_t size = dp_rxalloc_block_size(&a->rxa, area_off);
+
+	if (dp_rxalloc_tag(&a->rxa, area_off) == DP_SHM_RX_FILLING)
+		a->rx_filling--;
+	else
+		a->rx_lent--;
+	a->rx_bytes -= size;
+	s->st.rx_bufs_lent--;
+	s->st.rx_bytes_lent -= size;
+	dp_rxalloc_put(&a->rxa, area_off);
+}
+
+/* Check SEND e of app a into *o.  Returns 0 or the negative errno of its SQE_ERROR. */
+static int check_send(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sqe *e,
+		      struct dp_shm_send *o)
+{
+	const struct dp_shm_ep *ep = s->eps[e->ep];
+	uint64_t tx_end = a->tx_off + a->tx_size, total = 0;
+
+	if (e->flags || e->niov == 0 || e->niov > SRD_SHM_MAX_IOV)
+		return -EINVAL;
+	if (!ep || ep->app != a || e->dst_ep == 0 || e->dst_ip == 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < e->niov; i++) {
+		uint64_t off = e->iov[i].off, len = e->iov[i].len;
+
+		if (off < a->tx_off || off + len > tx_end)
+			return -EFAULT;
+		o->iov[i].base = a->base + off;
+		o->iov[i].len = (uint32_t)len;
+		total += len;
+	}
+	if (total > DP_SHM_MAX_MSG)
+		return -EMSGSIZE;
+	o->app = a;
+	o->user_data = e->user_data;
+	o->ep = e->ep;
+	o->src_ip = ep->ipv4;
+	o->dst_ip = e->dst_ip;
+	o->dst_ep = e->dst_ep;
+	o->ordered = ep->ordered;
+	o->tag = e->tag;
+	o->imm = e->imm;
+	o->niov = e->niov;
+	o->len = (uint32_t)total;
+	return 0;
+}
+
+/* RX_RETURN e of app a: iov[0].off must start a buffer lent to a. */
+static int rx_return(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sqe *e)
+{
+	uint64_t off = e->iov[0].off;
+
+	if (e->flags || off < a->rx_off || off >= a->rx_off + a->rx_size ||
+	    dp_rxalloc_tag(&a->rxa, off - a->rx_off) != DP_SHM_RX_LENT)
+		return -EINVAL;
+	dp_shm_rx_free(s, a, off - a->rx_off);
+	return 0;
+}
+
+static void post_sqe_error(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sqe *e,
+			   int status)
+{
+	struct srd_cqe c;
+
+	memset(&c, 0, sizeof(c));
+	c.user_data = e->user_data;
+	c.status = status;
+	c.op = SRD_CQ_SQE_ERROR;
+	c.ep = e->ep;
+	s->st.bad_sqe++;
+	dp_shm_app_post(s, a, &c);
+}
+
+/* Take app a's ready submissions into out[0..max).  A throttled app (too many completions
+ * held for it) only gets its valid buffer returns processed: we stop at the first
+ * submission that would need a completion.  Returns how many sends, or -1 if the app was
+ * detached (its ring is corrupt; the app list changed). */
+static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *out, int max,
+		    int throttled)
+{
+	uint32_t mask = a->sq_entries - 1, ready, took = 0;
+	int corrupt = 0, n = 0;
+
+	ready = srd_ring_ready(a->sq, a->sq_head, a->sq_entries, &corrupt);
+	if (corrupt) {
+		s->st.ring_corrupt++;
+		dp_shm_app_detach(s, a);
+		return -1;
+	}
+	for (; took < ready && n < max; took++) {
+		struct srd_sqe e;
+		int rc;
+
+		if (dp_shm_app_reserve(a, 1))
+			break; /* no memory for its completion: leave it in the ring */
+		/* One copy, then checks on the copy only: the app may rewrite the slot meanwhile.
+		   The compiler barrier keeps the compiler from re-reading shared memory. */
+		memcpy(&e, &a->sqes[(a->sq_head + took) & mask], sizeof(e));
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (throttled && (e.op != SRD_SQ_RX_RETURN || rx_return(s, a, &e)))
+			break; /* leave it in the ring until the app reaps its completions */
+		if (throttled)
+			continue; /* returned */
+		if (e.op == SRD_SQ_SEND) {
+			rc = check_send(s, a, &e, &out[n]);
+			if (rc == 0) {
+				n++;
+				a->sends_inflight++;
+				s->st.sends_inflight++;
+			}
+		} else if (e.op == SRD_SQ_RX_RETURN) {
+			rc = rx_return(s, a, &e);
+		} else {
+			rc = -EINVAL;
+		}
+		if (rc)
+			post_sqe_error(s, a, &e, rc);
+	}
+	if (took) {
+		a->sq_head += took;
+		/* pairs with the app's srd_load_acquire(&sq->head) in srd_ring_space */
+		srd_store_release(&a->sq->head, a->sq_head);
+	}
+	return n;
+}
+
+int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max)
+{
+	uint32_t napps = s->napps, start = s->rr;
+	int n = 0;
+
+	for (uint32_t k = 0; k < napps && n < max; k++) {
+		struct dp_shm_app *a = s->apps[(start + k) % napps];
+		int got;
+
+		if (a->dead)
+			continue;
+		got = take_app(s, a, out + n, max - n, a->ovf_count >= a->cq_entries);
+		if (got < 0)
+			return n; /* the app list changed: start again next call */
+		n += got;
+	}
+	if (s->napps)
+		s->rr = (start + 1) % s->napps;
+	return n;
+}
+
+void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *a, uint16_t ep,
+		     uint64_t user_data, int status)
+{
+	struct srd_cqe c;
+
+	if (a->sends_inflight == 0)
+		return; /* not a send we gave out */
+	a->sends_inflight--;
+	s->st.sends_inflight--;
+	if (a->dead) {
+		dp_shm_app_maybe_free(s, a);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.user_data = user_data;
+	c.status = status;
+	c.op = SRD_CQ_SEND;
+	c.ep = ep;
+	dp_shm_app_post(s, a, &c);
+}
+
+void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status)
+{
+	dp_shm_complete(s, snd->app, snd->ep, snd->user_data, status);
+}
+
+void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
+		      void **app_ctx, int *no_ep)
+{
+	struct dp_shm_ep *e = dp_shm_ep_find(s, dst_ip, dst_ep);
+	struct dp_shm_app *a;
+	uint64_t size;
+	int64_t off;
+
+	*no_ep = 0;
+	if (!e) {
+		*no_ep = 1;
+		s->st.rx_no_endpoint++;
+		return NULL;
+	}
+	a = e->app;
+	if (len > DP_SHM_MAX_MSG || dp_shm_app_reserve(a, 1)) {
+		s->st.rx_no_buffer++;
+		return NULL;
+	}
+	off = dp_rxalloc_get(&a->rxa, len, DP_SHM_RX_FILLING);
+	if (off < 0) {
+		s->st.rx_no_buffer++;
+		return NULL;
+	}
+	size = dp_rxalloc_block_size(&a->rxa, (uint64_t)off);
+	a->rx_filling++;
+	a->rx_bytes += size;
+	s->st.rx_bufs_lent++;
+	s->st.rx_bytes_lent += size;
+	*app_ctx = a;
+	return a->base + a->rx_off + (uint64_t)off;
+}
+
+/* The receive-area offset of buf if it is a buffer of a being filled, else -1. */
+static int64_t filling_off(const struct dp_shm_app *a, const void *buf)
+{
+	const uint8_t *p = buf, *area = a->base + a->rx_off;
+
+	if (p < area || p >= area + a->rx_size ||
+	    dp_rxalloc_tag(&a->rxa, (uint64_t)(p - area)) != DP_SHM_RX_FILLING)
+		return -1;
+	return p - area;
+}
+
+void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
+		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm)
+{
+	struct dp_shm_app *a = app_ctx;
+	const struct dp_shm_ep *e = s->eps[dst_ep];
+	int64_t off = filling_off(a, buf);
+	struct srd_cqe c;
+
+	if (off < 0)
+		return; /* not ours to deliver */
+	if (a->dead || !e || e->app != a || len > dp_rxalloc_block_size(&a->rxa, (uint64_t)off)) {
+		if (!a->dead)
+			s->st.rx_no_endpoint++; /* closed while the message was arriving */
+		dp_shm_rx_free(s, a, (uint64_t)off);
+		dp_shm_app_maybe_free(s, a);
+		return;
+	}
+	dp_rxalloc_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
+	a->rx_filling--;
+	a->rx_lent++;
+	memset(&c, 0, sizeof(c));
+	c.tag = tag;
+	c.imm = imm;
+	c.op = SRD_CQ_RECV;
+	c.ep = dst_ep;
+	c.len = len;
+	c.buf_off = (uint32_t)(a->rx_off + (uint64_t)off);
+	c.src_ip = src_ip;
+	c.src_ep = src_ep;
+	dp_shm_app_post(s, a, &c);
+}
+
+void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf)
+{
+	struct dp_shm_app *a = app_ctx;
+	int64_t off = filling_off(a, buf);
+
+	if (off < 0)
+		return;
+	dp_shm_rx_free(s, a, (uint64_t)off);
+	dp_shm_app_maybe_free(s, a);
+}
+
+void dp_shm_flush(struct dp_shm *s)
+{
+	int any = 0;
+
+	for (uint32_t i = 0; i < s->napps; i++) {
+		struct dp_shm_app *a = s->apps[i];
+		uint32_t moved = 0;
+
+		if (a->dead)
+			continue;
+		while (a->ovf_count && srd_ring_space(a->cq, a->cq_tail + moved, a->cq_entries)) {
+			a->cqes[(a->cq_tail + moved) & (a->cq_entries - 1)] = a->ovf[a->ovf_head];
+			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
+			a->ovf_count--;
+			moved++;
+		}
+		if (moved) {
+			a->cq_tail += moved;
+			srd_store_release(&a->cq->tail, a->cq_tail); /* as in dp_shm_app_post */
+			a->need_signal = 1;
+		}
+		any |= a->need_signal;
+	}
+	if (!any)
+		return;
+	/* pairs with the app's fence between setting app_waiting and re-checking its CQ
+	   (srd_barrier.h): either it sees our tail, or we see its app_waiting */
+	srd_fence_seq_cst();
+	for (uint32_t i = 0; i < s->napps; i++) {
+		struct dp_shm_app *a = s->apps[i];
+		uint64_t one = 1;
+
+		if (!a->need_signal || a->dead)
+			continue;
+		a->need_signal = 0;
+		if (srd_load_relaxed(&a->hdr->app_waiting))
+			(void)!write(a->efd, &one, sizeof(one));
+	}
+}

@@ -1,0 +1,163 @@
+/*
+ * dp_shm_int.h — private to dp_shm.c (control plane: socket, handshake, endpoints,
+ * hang-ups) and dp_shm_data.c (data plane: submissions, completions, receive buffers).
+ *
+ * Trust: everything in an app's region (header, ring indices, descriptors) is written by
+ * the app and is read once, copied, then checked.  The layout values, the ring indices this
+ * side owns, the receive allocator and the list of lent buffers live here, in daemon memory.
+ */
+#ifndef DP_SHM_INT_H
+#define DP_SHM_INT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dp_config.h"
+#include "dp_rxalloc.h"
+#include "dp_shm.h"
+
+#define DP_SHM_MAX_MSG (16u << 20)                /* longest message (as libsrd) */
+#define DP_SHM_MAX_EP 65535u                      /* endpoint ids are 1..65535 */
+#define DP_SHM_HELLO_TIMEOUT_NS 1000000000ull     /* a new connection's time to say HELLO */
+#define DP_SHM_MAX_PENDING 64u                    /* connections waiting for their HELLO */
+#define DP_SHM_CTL_BUDGET 16u                     /* control messages per app per poll */
+#define DP_SHM_RX_MIN_SHIFT 8u                    /* smallest receive buffer: 256 bytes */
+#define DP_SHM_MAX_RING 65536u                    /* largest sq/cq ring */
+#define DP_SHM_MIN_AREA (64u << 10)               /* smallest tx / rx area */
+
+/* What an epoll event's data.ptr points at (each object starts with its kind). */
+enum dp_shm_kind {
+	DP_SHM_K_LISTEN = 1,  /* the listening socket */
+	DP_SHM_K_TIMER = 2,   /* the timerfd of handshake deadlines */
+	DP_SHM_K_PENDING = 3, /* a connection before its HELLO */
+	DP_SHM_K_APP = 4,     /* an attached app's control socket */
+};
+
+/* Receive-buffer tags in the app's dp_rxalloc. */
+enum dp_shm_rx_tag {
+	DP_SHM_RX_FILLING = 1, /* given to the core by dp_shm_rx_alloc, not delivered yet */
+	DP_SHM_RX_LENT = 2,    /* delivered: the app holds it until SRD_SQ_RX_RETURN */
+};
+
+/* A connection that has not said HELLO yet. */
+struct dp_shm_pending {
+	uint32_t kind;                /* DP_SHM_K_PENDING (first: epoll data points here) */
+	int fd;                       /* the accepted socket */
+	uid_t uid;                    /* its peer's credentials (SO_PEERCRED) */
+	pid_t pid;
+	uint64_t deadline_ns;         /* CLOCK_MONOTONIC: closed if no HELLO by then */
+	struct dp_shm_pending *prev;  /* the server's FIFO (deadlines ascending) */
+	struct dp_shm_pending *next;
+};
+
+/* An open endpoint. */
+struct dp_shm_ep {
+	struct dp_shm_app *app;       /* the owner */
+	uint32_t ipv4;                /* its local address (host byte order) */
+	uint16_t id;                  /* 1..65535, unique in the daemon */
+	uint8_t ordered;              /* SRD_EP_ORDERED was asked for */
+	struct dp_shm_ep *next;       /* the owner's list */
+};
+
+/* One attached app (or a detached one still draining its sends / filling buffers). */
+struct dp_shm_app {
+	uint32_t kind;                /* DP_SHM_K_APP (first: epoll data points here) */
+	uint32_t id;                  /* the daemon's number for it (WELCOME, header) */
+	uint32_t list_idx;            /* index in the server's apps[] */
+	char name[SRD_SHM_NAME_MAX];  /* from its HELLO, NUL-terminated */
+	int sock;                     /* control socket; -1 once detached */
+	int efd;                      /* completion eventfd; -1 once detached */
+	uint8_t dead;                 /* detached: no completions, no submissions */
+	uint8_t need_signal;          /* completions published since the last flush */
+	/* the region, as mapped here, and the layout as this side wrote it */
+	uint8_t *base;                /* daemon's mapping */
+	uint64_t region_size;         /* bytes mapped */
+	struct srd_shm_hdr *hdr;      /* base (only app_waiting is ever read back) */
+	struct srd_shm_ring *sq;      /* submission ring indices */
+	struct srd_shm_ring *cq;      /* completion ring indices */
+	struct srd_sqe *sqes;         /* submission entries */
+	struct srd_cqe *cqes;         /* completion entries */
+	uint32_t sq_entries;          /* power of two */
+	uint32_t cq_entries;          /* power of two */
+	uint32_t sq_head;             /* consumer index of the SQ (ours, authoritative) */
+	uint32_t cq_tail;             /* producer index of the CQ (ours, authoritative) */
+	uint64_t tx_off;              /* the app's send area */
+	uint64_t tx_size;
+	uint64_t rx_off;              /* the receive area (dp_rxalloc offsets add to this) */
+	uint64_t rx_size;
+	struct dp_rxalloc rxa;        /* receive buffers; tags say filling or lent */
+	/* completions that did not fit the CQ, oldest first; capacity is reserved ahead so
+	   that posting never allocates: ovf_cap >= ovf_count + sends_inflight + rx_filling */
+	struct srd_cqe *ovf;          /* ring of ovf_cap entries (power of two) */
+	uint32_t ovf_cap;
+	uint32_t ovf_head;            /* oldest held completion */
+	uint32_t ovf_count;           /* held completions */
+	uint32_t sends_inflight;      /* taken, not completed */
+	uint32_t rx_filling;          /* buffers the core is filling */
+	uint32_t rx_lent;             /* buffers delivered and not returned */
+	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
+	struct dp_shm_ep *eps;        /* its open endpoints */
+};
+
+/* Where things go in every app's region (computed once, from the configuration). */
+struct dp_shm_layout {
+	uint64_t sq_off;              /* submission ring (indices, then entries) */
+	uint64_t cq_off;              /* completion ring */
+	uint64_t tx_off;              /* the app's send area, 4 KiB aligned */
+	uint64_t tx_size;
+	uint64_t rx_off;              /* the receive area, 4 KiB aligned */
+	uint64_t rx_size;
+};
+
+/* The server. */
+struct dp_shm {
+	/* configuration (copied) */
+	char path[108];               /* the socket's path */
+	uid_t allowed_uids[DP_MAX_IDS];
+	uint32_t nallowed_uids;
+	gid_t allowed_gids[DP_MAX_IDS];
+	uint32_t nallowed_gids;
+	uint64_t region_bytes;        /* per app, a multiple of 4 KiB */
+	uint32_t sq_entries;          /* per app */
+	uint32_t cq_entries;
+	uint32_t max_apps;            /* app records at once (draining ones included) */
+	uint32_t max_endpoints;       /* open endpoints at once */
+	uint32_t *addrs;              /* local addresses (host byte order) */
+	uint32_t naddrs;
+	struct dp_shm_layout lay;     /* every app's region layout */
+	dev_t sock_dev;               /* the socket file we bound (unlinked only if still it) */
+	ino_t sock_ino;
+	/* descriptors */
+	int lfd;                      /* listening socket */
+	int epfd;                     /* epoll: lfd, tfd, pending and app sockets */
+	int tfd;                      /* timerfd: the first pending connection's deadline */
+	uint32_t lfd_kind;            /* DP_SHM_K_LISTEN (epoll data for lfd) */
+	uint32_t tfd_kind;            /* DP_SHM_K_TIMER (epoll data for tfd) */
+	uint64_t tfd_armed_ns;        /* deadline tfd is set to (0: disarmed) */
+	/* connections waiting for HELLO */
+	struct dp_shm_pending *pend_head; /* oldest */
+	struct dp_shm_pending *pend_tail;
+	uint32_t npending;
+	/* apps */
+	struct dp_shm_app **apps;     /* apps[0..napps): dense, max_apps slots */
+	uint32_t napps;
+	uint32_t rr;                  /* dp_shm_take starts here */
+	uint32_t next_app_id;         /* for the next WELCOME */
+	/* endpoints */
+	struct dp_shm_ep **eps;       /* by id (index 0 unused), DP_SHM_MAX_EP + 1 slots */
+	uint32_t neps;                /* open */
+	uint32_t next_ep;             /* where the search for a free id starts */
+	struct dp_shm_stats st;       /* counters (apps, endpoints and the sums kept live) */
+};
+
+/* dp_shm.c */
+void dp_shm_app_detach(struct dp_shm *s, struct dp_shm_app *a);
+void dp_shm_app_maybe_free(struct dp_shm *s, struct dp_shm_app *a);
+struct dp_shm_ep *dp_shm_ep_find(const struct dp_shm *s, uint32_t ipv4, uint16_t id);
+
+/* dp_shm_data.c */
+int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more);
+void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cqe *c);
+void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off);
+
+#endif /* DP_SHM_INT_H */

@@ -1,0 +1,118 @@
+/*
+ * client_int.h — private to libsrd: the handle, endpoints, the send slots, the tx-area
+ * allocator.  client.c: attach, control requests, endpoints, addresses, liveness;
+ * io.c: send, poll, wait, received buffers; region.c: the allocator.
+ *
+ * The client trusts the daemon's layout only after checking it (sizes, offsets inside the
+ * region, no overlaps, powers of two) and keeps its own copy: every offset a completion
+ * carries is checked against that copy before it becomes a pointer.
+ */
+#ifndef SRDC_CLIENT_INT_H
+#define SRDC_CLIENT_INT_H
+
+#include <stdint.h>
+
+#include "srd.h"
+#include "srd_shm.h"
+
+#define SRDC_MAX_MSG (16u << 20)          /* longest message */
+#define SRDC_CTL_TIMEOUT_MS 5000          /* a control reply later than this: daemon gone */
+#define SRDC_LIVENESS_NS 1000000ull       /* srdc_poll checks the socket at most this often */
+#define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
+#define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */
+#define SRDC_UD_RXRET (1ull << 63)        /* user_data of SRD_SQ_RX_RETURN submissions */
+#define SRDC_RGN_ORDERS 26u               /* allocator orders 0..25 */
+#define SRDC_RGN_NONE UINT32_MAX          /* no block */
+
+/* Tags of tx-area blocks. */
+enum srdc_tx_tag {
+	SRDC_TX_USER = 1,   /* from srdc_buf_alloc(): the app frees it */
+	SRDC_TX_BOUNCE = 2, /* a copy of a send's pieces: freed with its completion */
+};
+
+/* Buddy allocator over an area; metadata in private memory (region.c). */
+struct srdc_region {
+	uint64_t size;                       /* bytes managed */
+	uint64_t free_bytes;                 /* bytes in free blocks */
+	uint32_t nblocks;                    /* smallest blocks in the area */
+	uint8_t min_shift;                   /* log2 of the smallest block's bytes */
+	uint8_t max_order;                   /* largest block: 2^max_order smallest blocks */
+	uint32_t free_head[SRDC_RGN_ORDERS]; /* first free block of each order, or NONE */
+	uint32_t *next;                      /* free-list successor, by block index */
+	uint32_t *prev;                      /* free-list predecessor, by block index */
+	uint8_t *state;                      /* at a block's first index: head flag, tag
+	                                        (0: free) and order; else 0 */
+};
+
+int srdc_region_init(struct srdc_region *a, uint64_t size, unsigned min_shift,
+		     unsigned max_order);
+void srdc_region_fini(struct srdc_region *a);
+/* Offset of a block of at least len bytes tagged tag (1..3), or -ENOMEM. */
+int64_t srdc_region_get(struct srdc_region *a, uint64_t len, unsigned tag);
+/* Tag of the block in use starting exactly at off, else 0. */
+unsigned srdc_region_tag(const struct srdc_region *a, uint64_t off);
+/* Free the block in use at off (its tag must be non-zero). */
+void srdc_region_put(struct srdc_region *a, uint64_t off);
+
+/* A send between srdc_send() and its completion; user_data = gen << 32 | index. */
+struct srdc_slot {
+	void *ctx;              /* the caller's */
+	struct srdc_ep *ep;     /* sending endpoint (NULL once it is closed) */
+	int64_t bounce;         /* tx-area offset of its bounce buffer, or -1 */
+	uint32_t gen;           /* bumped at each reuse (31 bits) */
+	uint32_t next_free;     /* free list link (index), while unused */
+	uint8_t used;           /* a send is outstanding */
+	uint8_t cancelled;      /* its endpoint was closed: errors read -ECANCELED */
+};
+
+/* An endpoint. */
+struct srdc_ep {
+	struct srdc *h;         /* its attachment */
+	uint32_t ipv4;          /* address (host byte order) */
+	uint16_t id;            /* endpoint id */
+	unsigned flags;         /* SRDC_ORDERED or 0 */
+	struct srdc_ep *next;   /* the handle's list */
+};
+
+/* An attachment. */
+struct srdc {
+	int sock;               /* control socket (SOCK_SEQPACKET) */
+	int efd;                /* completion eventfd (from the daemon) */
+	int epfd;               /* epoll of efd and sock: srdc_fd() */
+	uint8_t dead;           /* the daemon is gone (hang-up, EOF, reply timeout) */
+	uint8_t armed;          /* we set hdr->app_waiting and have not cleared it */
+	uint32_t seq;           /* last control request number */
+	uint32_t app_id;        /* the daemon's number for us */
+	uint64_t next_check_ns; /* CLOCK_MONOTONIC_COARSE: next liveness check of srdc_poll */
+	/* the region (layout checked at attach, then only these copies are used) */
+	uint8_t *base;          /* our mapping */
+	uint64_t region_size;   /* bytes */
+	struct srd_shm_hdr *hdr;/* base */
+	struct srd_shm_ring *sq;/* submission ring indices */
+	struct srd_shm_ring *cq;/* completion ring indices */
+	struct srd_sqe *sqes;   /* submission entries */
+	struct srd_cqe *cqes;   /* completion entries */
+	uint32_t sq_entries;    /* power of two */
+	uint32_t cq_entries;    /* power of two */
+	uint32_t sq_tail;       /* our producer index */
+	uint32_t cq_head;       /* our consumer index */
+	uint64_t tx_off;        /* our send area */
+	uint64_t tx_size;
+	uint64_t rx_off;        /* the daemon's receive area */
+	uint64_t rx_size;
+	struct srdc_region txa; /* allocator of the tx area */
+	uint64_t *lent;         /* bitmap of received buffers we hold, by rx offset / 64 */
+	/* outstanding sends */
+	struct srdc_slot *slots;/* nslots entries */
+	uint32_t nslots;
+	uint32_t free_slot;     /* first unused slot, or UINT32_MAX */
+	/* endpoints */
+	struct srdc_ep *eps;    /* open endpoints */
+	struct srdc_ep *last_ep;/* the last one a completion named (lookup cache) */
+};
+
+/* client.c */
+int srdc_gone(struct srdc *h, int force);
+struct srdc_ep *srdc_ep_lookup(struct srdc *h, uint16_t id);
+
+#endif /* SRDC_CLIENT_INT_H */

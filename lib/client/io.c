@@ -1,0 +1,378 @@
+/*
+ * io.c — libsrd's data path: sends (zero-copy from the tx area, else through a bounce
+ * buffer), completions, the blocking wait, and received buffers.  See srd.h.
+ *
+ * A send is remembered in a slot whose index (and generation) travel in the SQE's
+ * user_data; its completion (SEND, or SQE_ERROR if the daemon refused the descriptor)
+ * frees the slot and the bounce buffer.  Received buffers are remembered in a bitmap so that
+ * srdc_recv_done() returns only what the daemon lent.
+ *
+ * srdc_fd(): srdc_wait(h, 0) that finds nothing leaves the daemon asked to signal the
+ * eventfd (app_waiting stays 1) so that the descriptor becomes readable on the next
+ * completion; srdc_poll() withdraws that request as soon as it returns completions.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "client_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define UD_GEN_MASK 0x7fffffffu /* the top bit of user_data marks RX_RETURN */
+
+/* ---- tx area ---- */
+
+void *srdc_buf_alloc(struct srdc *h, size_t len)
+{
+	int64_t off;
+
+	if (!h || len == 0 || len > SRDC_MAX_MSG)
+		return NULL;
+	off = srdc_region_get(&h->txa, len, SRDC_TX_USER);
+	return off < 0 ? NULL : h->base + h->tx_off + off;
+}
+
+void srdc_buf_free(struct srdc *h, void *buf)
+{
+	uintptr_t p = (uintptr_t)buf, tx = (uintptr_t)(h ? h->base + h->tx_off : 0);
+
+	if (!h || !buf || p < tx || p - tx >= h->tx_size)
+		return;
+	if (srdc_region_tag(&h->txa, p - tx) == SRDC_TX_USER)
+		srdc_region_put(&h->txa, p - tx);
+}
+
+/* ---- send slots ---- */
+
+static struct srdc_slot *slot_get(struct srdc *h, uint32_t *idx)
+{
+	if (h->free_slot == UINT32_MAX) {
+		uint32_t n = h->nslots * 2;
+		struct srdc_slot *s;
+
+		if (n > (1u << 30))
+			return NULL;
+		s = realloc(h->slots, (size_t)n * sizeof(*s));
+		if (!s)
+			return NULL;
+		memset(s + h->nslots, 0, (size_t)(n - h->nslots) * sizeof(*s));
+		for (uint32_t i = h->nslots; i < n; i++)
+			s[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
+		h->free_slot = h->nslots;
+		h->slots = s;
+		h->nslots = n;
+	}
+	*idx = h->free_slot;
+	h->free_slot = h->slots[*idx].next_free;
+	return &h->slots[*idx];
+}
+
+static void slot_put(struct srdc *h, uint32_t idx)
+{
+	struct srdc_slot *s = &h->slots[idx];
+
+	if (s->bounce >= 0)
+		srdc_region_put(&h->txa, (uint64_t)s->bounce);
+	s->used = 0;
+	s->ctx = NULL;
+	s->ep = NULL;
+	s->gen = (s->gen + 1) & UD_GEN_MASK;
+	s->next_free = h->free_slot;
+	h->free_slot = idx;
+}
+
+/* Write e into the submission ring (space checked by the caller) and publish it. */
+static void sq_push(struct srdc *h, const struct srd_sqe *e)
+{
+	h->sqes[h->sq_tail & (h->sq_entries - 1)] = *e;
+	h->sq_tail++;
+	/* pairs with the daemon's srd_load_acquire(&sq->tail) in srd_ring_ready */
+	srd_store_release(&h->sq->tail, h->sq_tail);
+}
+
+/* ---- send ---- */
+
+enum piece_kind { PIECE_EMPTY, PIECE_ZC, PIECE_COPY };
+
+int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc_iov *iov,
+	      unsigned iovcnt, uint64_t tag, uint64_t imm, void *ctx)
+{
+	uint8_t kind[SRD_SHM_MAX_IOV];
+	struct srdc_slot *slot;
+	struct srd_sqe e;
+	struct srdc *h;
+	uintptr_t rb, re, tb, te;
+	size_t total = 0, copy = 0, pos = 0;
+	uint32_t idx, niov = 0;
+	int64_t boff = -1;
+	int last_copy = 0;
+
+	if (!ep || !dst || !iov || iovcnt == 0 || iovcnt > SRD_SHM_MAX_IOV)
+		return -EINVAL;
+	h = ep->h;
+	rb = (uintptr_t)h->base;
+	re = rb + h->region_size;
+	tb = rb + h->tx_off;
+	te = tb + h->tx_size;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		uintptr_t p = (uintptr_t)iov[i].base;
+		size_t len = iov[i].len;
+
+		kind[i] = PIECE_EMPTY;
+		if (len == 0)
+			continue;
+		if (!iov[i].base || p + len < p)
+			return -EINVAL;
+		if (len > SRDC_MAX_MSG || total + len > SRDC_MAX_MSG)
+			return -EMSGSIZE;
+		total += len;
+		if (p < re && p + len > rb && (p < rb || p + len > re))
+			return -EINVAL; /* straddles the region's edge */
+		if (p >= tb && p + len <= te) {
+			kind[i] = PIECE_ZC;
+		} else {
+			kind[i] = PIECE_COPY; /* elsewhere, or in the region outside the tx area */
+			copy += len;
+		}
+	}
+	if (h->dead)
+		return -ENOTCONN;
+	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
+		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
+	if (copy) {
+		boff = srdc_region_get(&h->txa, copy, SRDC_TX_BOUNCE);
+		if (boff < 0)
+			return -EAGAIN; /* no room for the copy until sends complete */
+	}
+	slot = slot_get(h, &idx);
+	if (!slot) {
+		if (boff >= 0)
+			srdc_region_put(&h->txa, (uint64_t)boff);
+		return -ENOMEM;
+	}
+	slot->used = 1;
+	slot->cancelled = 0;
+	slot->ctx = ctx;
+	slot->ep = ep;
+	slot->bounce = boff;
+	memset(&e, 0, sizeof(e));
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (kind[i] == PIECE_ZC) {
+			e.iov[niov].off = (uint32_t)((uintptr_t)iov[i].base - rb);
+			e.iov[niov++].len = (uint32_t)iov[i].len;
+			last_copy = 0;
+		} else if (kind[i] == PIECE_COPY) {
+			uint64_t off = h->tx_off + (uint64_t)boff + pos;
+
+			memcpy(h->base + off, iov[i].base, iov[i].len);
+			if (last_copy) { /* right after the previous copy: one piece */
+				e.iov[niov - 1].len += (uint32_t)iov[i].len;
+			} else {
+				e.iov[niov].off = (uint32_t)off;
+				e.iov[niov++].len = (uint32_t)iov[i].len;
+			}
+			pos += iov[i].len;
+			last_copy = 1;
+		}
+	}
+	if (niov == 0) { /* an empty message: one empty piece at the tx area's start */
+		e.iov[0].off = (uint32_t)h->tx_off;
+		niov = 1;
+	}
+	e.user_data = (uint64_t)slot->gen << 32 | idx;
+	e.op = SRD_SQ_SEND;
+	e.niov = (uint8_t)niov;
+	e.ep = ep->id;
+	e.dst_ip = dst->ipv4;
+	e.dst_ep = dst->ep;
+	e.tag = tag;
+	e.imm = imm;
+	sq_push(h, &e);
+	return 0;
+}
+
+/* ---- completions ---- */
+
+static int lent_test(const struct srdc *h, uint64_t i)
+{
+	return (h->lent[i / 64] >> (i % 64)) & 1;
+}
+
+/* Translate *q into *c.  Returns 1 if it is a completion for the app, else 0. */
+static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_completion *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (q->op == SRD_CQ_SEND || q->op == SRD_CQ_SQE_ERROR) {
+		uint32_t idx = (uint32_t)q->user_data, gen = (uint32_t)(q->user_data >> 32);
+		struct srdc_slot *s;
+
+		if (q->user_data & SRDC_UD_RXRET)
+			return 0; /* a refused buffer return: we had already forgotten it */
+		if (idx >= h->nslots || !h->slots[idx].used || h->slots[idx].gen != gen)
+			return 0; /* not a send of ours */
+		s = &h->slots[idx];
+		c->kind = SRDC_SEND;
+		c->status = q->status > 0 ? -EPROTO : q->status;
+		if (s->cancelled && c->status)
+			c->status = -ECANCELED;
+		c->ctx = s->ctx;
+		c->ep = s->ep;
+		slot_put(h, idx);
+		return 1;
+	}
+	if (q->op != SRD_CQ_RECV)
+		return 0;
+	c->kind = SRDC_RECV;
+	c->ep = srdc_ep_lookup(h, q->ep);
+	c->src.ipv4 = q->src_ip;
+	c->src.ep = q->src_ep;
+	c->tag = q->tag;
+	c->imm = q->imm;
+	if (q->buf_off < h->rx_off || q->buf_off % (1u << SRDC_RX_ALIGN_SHIFT) ||
+	    (uint64_t)q->buf_off + q->len > h->rx_off + h->rx_size ||
+	    lent_test(h, (q->buf_off - h->rx_off) >> SRDC_RX_ALIGN_SHIFT)) {
+		c->status = -EPROTO; /* a buffer outside the rx area, or lent twice */
+		return 1;
+	}
+	{
+		uint64_t i = (q->buf_off - h->rx_off) >> SRDC_RX_ALIGN_SHIFT;
+
+		h->lent[i / 64] |= 1ull << (i % 64);
+	}
+	c->buf = h->base + q->buf_off;
+	c->len = q->len;
+	return 1;
+}
+
+static void disarm(struct srdc *h)
+{
+	if (h->armed) {
+		srd_store_release(&h->hdr->app_waiting, 0);
+		h->armed = 0;
+	}
+}
+
+static uint32_t cq_ready(struct srdc *h, int *corrupt)
+{
+	return srd_ring_ready(h->cq, h->cq_head, h->cq_entries, corrupt);
+}
+
+int srdc_poll(struct srdc *h, struct srdc_completion *c, int max)
+{
+	int n = 0, corrupt = 0, checked = 0;
+	uint32_t ready, used;
+
+	if (!h || !c || max < 0)
+		return -EINVAL;
+again:
+	ready = cq_ready(h, &corrupt);
+	if (corrupt)
+		return -EPROTO;
+	for (used = 0; used < ready && n < max; used++) {
+		struct srd_cqe q;
+
+		memcpy(&q, &h->cqes[(h->cq_head + used) & (h->cq_entries - 1)], sizeof(q));
+		n += translate(h, &q, &c[n]);
+	}
+	if (used) {
+		h->cq_head += used;
+		/* pairs with the daemon's srd_load_acquire(&cq->head) in srd_ring_space */
+		srd_store_release(&h->cq->head, h->cq_head);
+	}
+	if (n) {
+		disarm(h);
+		return n;
+	}
+	if (used || max == 0 || checked)
+		return 0;
+	if (srdc_gone(h, 0)) {
+		checked = 1; /* what it posted before it went is still returned */
+		if (cq_ready(h, &corrupt))
+			goto again;
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+int srdc_wait(struct srdc *h, int timeout_ms)
+{
+	struct timespec t0, t;
+	uint64_t cnt;
+	int corrupt = 0;
+
+	if (!h)
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct epoll_event ev[2];
+		long left = -1;
+		int r;
+
+		(void)!read(h->efd, &cnt, sizeof(cnt)); /* reset the eventfd (non-blocking) */
+		if (cq_ready(h, &corrupt) || corrupt) {
+			disarm(h);
+			return 0;
+		}
+		if (srdc_gone(h, 1)) {
+			disarm(h);
+			return cq_ready(h, &corrupt) ? 0 : -ENOTCONN;
+		}
+		/* ask for a signal, then look once more (srd_barrier.h, "waiter") */
+		srd_store_release(&h->hdr->app_waiting, 1);
+		h->armed = 1;
+		srd_fence_seq_cst();
+		if (cq_ready(h, &corrupt)) {
+			disarm(h);
+			return 0;
+		}
+		if (timeout_ms >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+					     (t.tv_nsec - t0.tv_nsec) / 1000000);
+			if (left <= 0) {
+				if (timeout_ms > 0)
+					disarm(h); /* timeout 0: stay armed for srdc_fd() */
+				return -ETIMEDOUT;
+			}
+		}
+		r = epoll_wait(h->epfd, ev, 2, (int)left);
+		if (r < 0 && errno == EINTR) {
+			disarm(h);
+			return -EINTR;
+		}
+	}
+}
+
+int srdc_recv_done(struct srdc *h, void *buf)
+{
+	uintptr_t p = (uintptr_t)buf, rx;
+	uint64_t off, i;
+	struct srd_sqe e;
+
+	if (!h || !buf)
+		return -EINVAL;
+	rx = (uintptr_t)h->base + h->rx_off;
+	if (p < rx || p - rx >= h->rx_size || (p - rx) % (1u << SRDC_RX_ALIGN_SHIFT))
+		return -EINVAL;
+	i = (p - rx) >> SRDC_RX_ALIGN_SHIFT;
+	if (!lent_test(h, i))
+		return -EINVAL;
+	if (h->dead)
+		return -ENOTCONN;
+	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
+		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
+	off = h->rx_off + (p - rx);
+	memset(&e, 0, sizeof(e));
+	e.user_data = SRDC_UD_RXRET | off;
+	e.op = SRD_SQ_RX_RETURN;
+	e.niov = 1;
+	e.iov[0].off = (uint32_t)off;
+	sq_push(h, &e);
+	h->lent[i / 64] &= ~(1ull << (i % 64));
+	return 0;
+}

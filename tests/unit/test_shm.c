@@ -1,0 +1,1281 @@
+/*
+ * test_shm.c — the shared-memory channel end to end, without DPDK and without srdd: a
+ * dp_shm server runs in this process, driven by a "pump" thread that also plays the worker
+ * (every taken send is delivered by dp_shm_rx_alloc + copy + dp_shm_deliver, then
+ * completed with status 0; a send to no endpoint completes with -ECONNREFUSED).  The main
+ * thread is the applications (libsrd, or a raw client that writes descriptors by hand);
+ * forked children play apps that must be another uid or must die.
+ *
+ * The pump holds F.mu for each iteration; the main thread takes it to read counters, to
+ * change what the pump holds back, and around fork() (so that the child never inherits a
+ * lock the pump was holding inside the allocator).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dp_shm.h"
+#include "srd.h"
+#include "srd_shm.h"
+
+#define IP_A 0x0a000001u /* 10.0.0.1: the daemon's first address */
+#define IP_B 0x0a000002u /* 10.0.0.2 */
+#define MIB (1u << 20)
+
+static char g_dir[64];   /* mkdtemp */
+static char g_path[100]; /* g_dir/run/srdd.sock (run/ is made by the server) */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define WAIT_UNTIL(cond, ms)                                                   \
+	do {                                                                   \
+		uint64_t end_ = mono_ns() + (uint64_t)(ms) * 1000000ull;       \
+		while (!(cond)) {                                              \
+			if (mono_ns() > end_)                                  \
+				fail_msg("timed out waiting for %s", #cond);   \
+			usleep(200);                                           \
+		}                                                              \
+	} while (0)
+
+/* ---- the server and the fake worker ---- */
+
+static struct {
+	struct dp_shm *s;             /* the server */
+	pthread_t thr;                /* the pump */
+	int running;                  /* thr exists */
+	pthread_mutex_t mu;           /* held by the pump for each iteration */
+	int stop;                     /* ask the pump to end */
+	uint16_t hold_ep;             /* sends from this endpoint wait ... */
+	uint64_t release_ns;          /* ... until then (0: until hold_ep changes) */
+	struct dp_shm_send *q;        /* taken, not yet delivered */
+	size_t nq, capq;
+	uint64_t sum;                 /* of all payload bytes read (keeps the reads real) */
+} F = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* Deliver one send.  Returns 0 (done) or -EAGAIN (no receive buffer yet). */
+static int fake_deliver(struct dp_shm_send *snd)
+{
+	void *ctx = NULL, *buf;
+	uint8_t *p;
+	int no_ep;
+
+	for (uint32_t i = 0; i < snd->niov; i++) /* the payload is readable, whoever is gone */
+		for (uint32_t k = 0; k < snd->iov[i].len; k += 4096)
+			F.sum += ((const uint8_t *)snd->iov[i].base)[k];
+	buf = dp_shm_rx_alloc(F.s, snd->dst_ip, snd->dst_ep, snd->len, &ctx, &no_ep);
+	if (!buf) {
+		if (!no_ep)
+			return -EAGAIN;
+		dp_shm_complete_send(F.s, snd, -ECONNREFUSED);
+		return 0;
+	}
+	p = buf;
+	for (uint32_t i = 0; i < snd->niov; i++) {
+		memcpy(p, snd->iov[i].base, snd->iov[i].len);
+		p += snd->iov[i].len;
+	}
+	dp_shm_deliver(F.s, ctx, buf, snd->len, snd->src_ip, snd->ep, snd->dst_ep, snd->tag,
+		       snd->imm);
+	dp_shm_complete_send(F.s, snd, 0);
+	return 0;
+}
+
+static void *pump_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct dp_shm_send batch[16];
+		uint64_t now = mono_ns();
+		int busy, n;
+		size_t keep = 0;
+
+		pthread_mutex_lock(&F.mu);
+		if (F.stop) {
+			pthread_mutex_unlock(&F.mu);
+			return NULL;
+		}
+		busy = dp_shm_poll_control(F.s);
+		n = dp_shm_take(F.s, batch, 16);
+		if (F.nq + (size_t)n > F.capq) {
+			F.capq = (F.nq + (size_t)n) * 2;
+			F.q = realloc(F.q, F.capq * sizeof(*F.q));
+		}
+		if (n)
+			memcpy(F.q + F.nq, batch, (size_t)n * sizeof(*batch));
+		F.nq += (size_t)n;
+		busy += n;
+		for (size_t i = 0; i < F.nq; i++) {
+			int held = F.hold_ep && F.q[i].ep == F.hold_ep &&
+				   (F.release_ns == 0 || now < F.release_ns);
+
+			if (held || fake_deliver(&F.q[i]))
+				F.q[keep++] = F.q[i];
+			else
+				busy++;
+		}
+		F.nq = keep;
+		dp_shm_flush(F.s);
+		pthread_mutex_unlock(&F.mu);
+		if (!busy)
+			usleep(50);
+	}
+}
+
+static void cfg_default(struct dp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->socket_path, sizeof(c->socket_path), "%s", g_path);
+	c->socket_mode = 0666;
+	c->app_region_bytes = 48ull * MIB;
+	c->sq_entries = 64;
+	c->cq_entries = 64;
+	c->max_apps = 8;
+	c->max_endpoints = 64;
+}
+
+static void srv_start(const struct dp_config *c)
+{
+	static const uint32_t addrs[2] = { IP_A, IP_B };
+	char err[256] = "";
+	int rc = dp_shm_create(c, addrs, 2, &F.s, err, sizeof(err));
+
+	if (rc)
+		fail_msg("dp_shm_create: %d %s", rc, err);
+	F.stop = 0;
+	F.hold_ep = 0;
+	F.release_ns = 0;
+	F.nq = 0;
+	assert_int_equal(pthread_create(&F.thr, NULL, pump_main, NULL), 0);
+	F.running = 1;
+}
+
+static void srv_stop(void)
+{
+	if (!F.running)
+		return;
+	pthread_mutex_lock(&F.mu);
+	F.stop = 1;
+	pthread_mutex_unlock(&F.mu);
+	pthread_join(F.thr, NULL);
+	F.running = 0;
+}
+
+static void srv_destroy(void)
+{
+	srv_stop();
+	dp_shm_destroy(F.s); /* sends still queued here are forgotten with their apps */
+	F.s = NULL;
+	F.nq = 0;
+}
+
+static struct dp_shm_stats stats_now(void)
+{
+	struct dp_shm_stats st;
+
+	pthread_mutex_lock(&F.mu);
+	dp_shm_get_stats(F.s, &st);
+	pthread_mutex_unlock(&F.mu);
+	return st;
+}
+
+static void hold(uint16_t ep, uint64_t release_ns)
+{
+	pthread_mutex_lock(&F.mu);
+	F.hold_ep = ep;
+	F.release_ns = release_ns;
+	pthread_mutex_unlock(&F.mu);
+}
+
+/* fork() while the pump is parked outside the allocator. */
+static pid_t fork_quiet(void)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&F.mu);
+	pid = fork();
+	if (pid != 0)
+		pthread_mutex_unlock(&F.mu);
+	return pid;
+}
+
+static int child_status(pid_t pid)
+{
+	int wst = 0;
+
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	return WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
+}
+
+/* ---- client helpers ---- */
+
+/* Poll h until one completion arrives (1), ms pass (0), or an error (<0). */
+static int next_comp(struct srdc *h, struct srdc_completion *c, int ms)
+{
+	uint64_t end = mono_ns() + (uint64_t)ms * 1000000ull;
+
+	for (;;) {
+		int r = srdc_poll(h, c, 1);
+
+		if (r != 0 || mono_ns() > end)
+			return r;
+		usleep(20);
+	}
+}
+
+static void attach_with_ep(const char *name, struct srdc **h, struct srdc_ep **ep)
+{
+	assert_int_equal(srdc_attach(g_path, name, h), 0);
+	assert_int_equal(srdc_ep_open(*h, 0, 0, ep), 0);
+}
+
+static int same_addr(struct srdc_addr x, struct srdc_addr y)
+{
+	return x.ipv4 == y.ipv4 && x.ep == y.ep;
+}
+
+/* srdc_recv_done(), waiting while the submission ring is full. */
+static void give_back(struct srdc *h, void *buf)
+{
+	uint64_t end = mono_ns() + 5000000000ull;
+	int rc;
+
+	while ((rc = srdc_recv_done(h, buf)) == -EAGAIN && mono_ns() < end)
+		usleep(20);
+	assert_int_equal(rc, 0);
+}
+
+/* Send iov[0..n) from ea to eb and check everything about its arrival. */
+static void xfer(struct srdc_ep *ea, struct srdc *hb, struct srdc_ep *eb,
+		 const struct srdc_iov *iov, unsigned n, uint64_t tag)
+{
+	struct srdc_completion c;
+	struct srdc_addr dst = srdc_ep_addr(eb);
+	size_t total = 0, at = 0;
+	uint8_t *want;
+	int rc;
+
+	for (unsigned i = 0; i < n; i++)
+		total += iov[i].len;
+	want = malloc(total ? total : 1);
+	for (unsigned i = 0; i < n; i++) {
+		if (iov[i].len)
+			memcpy(want + at, iov[i].base, iov[i].len);
+		at += iov[i].len;
+	}
+	rc = srdc_send(ea, &dst, iov, n, tag, ~tag, (void *)(uintptr_t)(tag + 1));
+	assert_int_equal(rc, 0);
+	assert_int_equal(next_comp(hb, &c, 5000), 1);
+	assert_int_equal(c.kind, SRDC_RECV);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.len, total);
+	assert_true(c.ep == eb);
+	assert_true(same_addr(c.src, srdc_ep_addr(ea)));
+	assert_int_equal(c.tag, tag);
+	assert_int_equal(c.imm, ~tag);
+	assert_non_null(c.buf);
+	assert_int_equal((uintptr_t)c.buf % 64, 0);
+	assert_memory_equal(c.buf, want, total ? total : 0);
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	assert_int_equal(srdc_recv_done(hb, c.buf), -EINVAL); /* not lent any more */
+	free(want);
+}
+
+/* The SEND completion of a send with ctx tag + 1 on h. */
+static void expect_send_done(struct srdc *h, struct srdc_ep *ep, uint64_t tag, int status)
+{
+	struct srdc_completion c;
+
+	assert_int_equal(next_comp(h, &c, 5000), 1);
+	assert_int_equal(c.kind, SRDC_SEND);
+	assert_int_equal(c.status, status);
+	assert_ptr_equal(c.ctx, (void *)(uintptr_t)(tag + 1));
+	assert_true(c.ep == ep);
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 2654435761u + seed) >> 13);
+}
+
+/* ---- a raw client: the handshake and the rings by hand ---- */
+
+struct raw {
+	int sock;                  /* control socket */
+	int efd;                   /* eventfd from the WELCOME */
+	uint8_t *base;             /* the region */
+	struct srd_shm_hdr h;      /* copy of its header */
+	struct srd_shm_ring *sq;   /* submission ring */
+	struct srd_shm_ring *cq;   /* completion ring */
+	struct srd_sqe *sqes;
+	struct srd_cqe *cqes;
+	uint32_t sq_tail;          /* our producer index */
+	uint32_t cq_head;          /* our consumer index */
+	uint16_t ep;               /* an endpoint it opened */
+};
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g_path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void ctl_fill(struct srd_ctl *m, uint16_t op, uint32_t seq)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = SRD_CTL_MAGIC;
+	m->version = SRD_SHM_VERSION;
+	m->op = op;
+	m->seq = seq;
+}
+
+static void raw_attach(struct raw *r)
+{
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	struct srd_ctl m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf,
+			      .msg_controllen = sizeof(cb.buf) };
+	int fds[2];
+
+	memset(r, 0, sizeof(*r));
+	r->sock = raw_connect();
+	ctl_fill(&m, SRD_CTL_HELLO, 1);
+	strcpy(m.u.hello.name, "raw");
+	assert_int_equal(send(r->sock, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(recvmsg(r->sock, &msg, 0), sizeof(m));
+	assert_int_equal(m.op, SRD_CTL_WELCOME);
+	memcpy(fds, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(fds));
+	r->efd = fds[1];
+	r->base = mmap(NULL, m.u.welcome.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
+		       0);
+	assert_true(r->base != MAP_FAILED);
+	/* the daemon sealed the memfd: the app cannot pull the region from under it */
+	assert_int_not_equal(ftruncate(fds[0], 4096), 0);
+	close(fds[0]);
+	memcpy(&r->h, r->base, sizeof(r->h));
+	r->sq = (struct srd_shm_ring *)(r->base + r->h.sq_off);
+	r->cq = (struct srd_shm_ring *)(r->base + r->h.cq_off);
+	r->sqes = SRD_RING_ENTRIES(r->base, r->h.sq_off, struct srd_sqe);
+	r->cqes = SRD_RING_ENTRIES(r->base, r->h.cq_off, struct srd_cqe);
+	ctl_fill(&m, SRD_CTL_EP_OPEN, 2);
+	assert_int_equal(send(r->sock, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(recv(r->sock, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(m.op, SRD_CTL_EP_OPENED);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(m.status, 0);
+	assert_int_equal(m.u.ep_opened.ipv4, IP_A);
+	r->ep = m.u.ep_opened.ep;
+}
+
+static void raw_push(struct raw *r, const struct srd_sqe *e)
+{
+	r->sqes[r->sq_tail & (r->h.sq_entries - 1)] = *e;
+	srd_store_release(&r->sq->tail, ++r->sq_tail);
+}
+
+/* Collect want completions of r (within a few seconds). */
+static void raw_reap(struct raw *r, struct srd_cqe *out, int want)
+{
+	uint64_t end = mono_ns() + 5000000000ull;
+	int got = 0, corrupt = 0;
+
+	while (got < want) {
+		if (srd_ring_ready(r->cq, r->cq_head, r->h.cq_entries, &corrupt)) {
+			out[got++] = r->cqes[r->cq_head & (r->h.cq_entries - 1)];
+			srd_store_release(&r->cq->head, ++r->cq_head);
+			continue;
+		}
+		assert_false(corrupt);
+		if (mono_ns() > end)
+			fail_msg("raw app: %d of %d completions", got, want);
+		usleep(100);
+	}
+}
+
+static void raw_close(struct raw *r)
+{
+	munmap(r->base, r->h.region_size);
+	close(r->efd);
+	close(r->sock);
+}
+
+/* Wait until the server closes fd; returns the status of an ERROR it sent first (or 1). */
+static int expect_closed(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct srd_ctl m;
+	int status = 1;
+
+	for (;;) {
+		ssize_t n;
+
+		assert_int_equal(poll(&p, 1, ms), 1);
+		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return status;
+		assert_int_equal(n, sizeof(m));
+		assert_int_equal(m.op, SRD_CTL_ERROR);
+		status = m.status;
+	}
+}
+
+/* ---- tests ---- */
+
+static void test_addr(void **state)
+{
+	static const char *bad[] = {
+		"", "1.2.3", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "256.1.1.1:1",
+		"1.2.3.4:1x", " 1.2.3.4:1", "1.2.3.4:1 ", "1.2.3.4:-1", "1.2.3.4:+1", "01.2.3.4:5",
+		"1.2.3.4:05", "1..3.4:5", "1.2.3.4.5:6", "a.b.c.d:1", "1.2.3.4:99999999999",
+		"1.2.3.4::1", "1.2.3.4:1:2",
+	};
+	struct srdc_addr a = { 0xc0a80a01u, 4791 }, b;
+	char buf[SRDC_ADDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(srdc_addr_format(&a, buf, sizeof(buf)), 17);
+	assert_string_equal(buf, "192.168.10.1:4791");
+	assert_int_equal(srdc_addr_parse(buf, &b), 0);
+	assert_true(same_addr(a, b));
+	a = (struct srdc_addr){ 0xffffffffu, 65535 };
+	assert_int_equal(srdc_addr_format(&a, buf, sizeof(buf)), 21);
+	assert_string_equal(buf, "255.255.255.255:65535");
+	assert_int_equal(srdc_addr_parse(buf, &b), 0);
+	assert_true(same_addr(a, b));
+	assert_int_equal(srdc_addr_format(&a, buf, 21), -ENOSPC);
+	assert_int_equal(srdc_addr_parse("0.0.0.0:1", &b), 0);
+	assert_int_equal(b.ipv4, 0);
+	assert_int_equal(b.ep, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (srdc_addr_parse(bad[i], &b) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void test_socket_file(void **state)
+{
+	struct dp_config c;
+	struct dp_shm *s2 = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char err[256];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	assert_int_equal(stat(g_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0666);
+	/* a live daemon is not replaced */
+	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EADDRINUSE);
+	srv_destroy();
+	assert_int_not_equal(stat(g_path, &st), 0); /* unlinked */
+	/* a stale socket file (nobody listening) is */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g_path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	srv_start(&c);
+	srv_destroy();
+	/* bad configurations are refused with a reason */
+	c.sq_entries = 48;
+	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "sq_entries"));
+	cfg_default(&c);
+	c.app_region_bytes = 64 << 10;
+	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EINVAL);
+}
+
+static void test_attach_endpoints(void **state)
+{
+	struct srdc *h[3];
+	struct srdc_ep *ep[4], *x;
+	struct dp_config c;
+	struct dp_shm_stats st;
+
+	(void)state;
+	cfg_default(&c);
+	c.max_apps = 2;
+	c.max_endpoints = 3;
+	srv_start(&c);
+	assert_int_equal(srdc_attach("/nonexistent/srdd.sock", "x", &h[0]), -ENOENT);
+	assert_int_equal(srdc_attach(g_path, "one", &h[0]), 0);
+	assert_int_equal(srdc_attach(g_path, "two-with-a-name-longer-than-32-bytes", &h[1]), 0);
+	assert_int_equal(srdc_attach(g_path, "three", &h[2]), -EUSERS);
+	st = stats_now();
+	assert_int_equal(st.apps, 2);
+	assert_int_equal(st.attaches, 2);
+	assert_int_equal(st.refused, 1);
+	assert_true(srdc_fd(h[0]) >= 0);
+
+	assert_int_equal(srdc_ep_open(h[0], 0, 0, &ep[0]), 0);
+	assert_int_equal(srdc_ep_addr(ep[0]).ipv4, IP_A);
+	assert_int_equal(srdc_ep_open(h[0], IP_B, SRDC_ORDERED, &ep[1]), 0);
+	assert_int_equal(srdc_ep_addr(ep[1]).ipv4, IP_B);
+	assert_int_equal(srdc_ep_open(h[1], 0x0a000009u, 0, &x), -EADDRNOTAVAIL);
+	assert_int_equal(srdc_ep_open(h[1], 0, 0x8, &x), -EINVAL);
+	assert_int_equal(srdc_ep_open(h[1], IP_A, 0, &ep[2]), 0);
+	assert_int_equal(srdc_ep_open(h[1], IP_A, 0, &ep[3]), -EMFILE);
+	assert_int_not_equal(srdc_ep_addr(ep[0]).ep, 0);
+	assert_int_not_equal(srdc_ep_addr(ep[0]).ep, srdc_ep_addr(ep[1]).ep);
+	assert_int_not_equal(srdc_ep_addr(ep[1]).ep, srdc_ep_addr(ep[2]).ep);
+	assert_int_equal(stats_now().endpoints, 3);
+	srdc_ep_close(ep[1]);
+	assert_int_equal(stats_now().endpoints, 2);
+	assert_int_equal(srdc_ep_open(h[1], IP_A, 0, &ep[3]), 0);
+	srdc_detach(h[0]);
+	WAIT_UNTIL(stats_now().apps == 1, 2000);
+	assert_int_equal(stats_now().endpoints, 2);
+	srdc_detach(h[1]);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	st = stats_now();
+	assert_int_equal(st.endpoints, 0);
+	srv_destroy();
+}
+
+static void test_transfer(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 63, 64, 65, 4095, 4096, 65537, MIB, 16 * MIB };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_iov iov[SRD_SHM_MAX_IOV + 1];
+	struct srdc_addr dst;
+	struct dp_config c;
+	struct dp_shm_stats st;
+	uint8_t *heap = malloc(16 * MIB + 1), stackbuf[3000];
+	uint64_t tag = 100;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	fill(heap, 16 * MIB + 1, 7);
+	fill(stackbuf, sizeof(stackbuf), 9);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		uint8_t *zc;
+
+		/* copied from the heap (through a bounce buffer, freed with the completion) */
+		iov[0] = (struct srdc_iov){ n ? heap : NULL, n };
+		xfer(ea, hb, eb, iov, 1, ++tag);
+		expect_send_done(ha, ea, tag, 0);
+		/* zero-copy from the region */
+		zc = n ? srdc_buf_alloc(ha, n) : NULL;
+		if (n) {
+			assert_non_null(zc);
+			assert_int_equal((uintptr_t)zc % 64, 0);
+			fill(zc, n, (uint32_t)i);
+			iov[0] = (struct srdc_iov){ zc, n };
+			xfer(ea, hb, eb, iov, 1, ++tag);
+			expect_send_done(ha, ea, tag, 0);
+			srdc_buf_free(ha, zc);
+		}
+	}
+	/* scatter-gather: heap, region, stack */
+	{
+		uint8_t *zc = srdc_buf_alloc(ha, 5000);
+
+		fill(zc, 5000, 3);
+		iov[0] = (struct srdc_iov){ heap + 11, 777 };
+		iov[1] = (struct srdc_iov){ zc, 5000 };
+		iov[2] = (struct srdc_iov){ stackbuf, sizeof(stackbuf) };
+		xfer(ea, hb, eb, iov, 3, ++tag);
+		expect_send_done(ha, ea, tag, 0);
+		/* and 8 pieces, empty ones among them */
+		for (int k = 0; k < 8; k++)
+			iov[k] = (struct srdc_iov){ k % 3 == 1 ? NULL : heap + k * 100,
+						    k % 3 == 1 ? 0 : 100 + (size_t)k };
+		xfer(ea, hb, eb, iov, 8, ++tag);
+		expect_send_done(ha, ea, tag, 0);
+		srdc_buf_free(ha, zc);
+	}
+	/* the same in the other direction, from a received buffer (it is copied) */
+	{
+		struct srdc_completion cb;
+
+		iov[0] = (struct srdc_iov){ stackbuf, 999 };
+		dst = srdc_ep_addr(ea);
+		assert_int_equal(srdc_send(eb, &dst, iov, 1, 1, 2, NULL), 0);
+		struct srdc_completion cs;
+
+		assert_int_equal(next_comp(ha, &cb, 5000), 1);
+		assert_int_equal(cb.kind, SRDC_RECV);
+		assert_int_equal(next_comp(hb, &cs, 5000), 1);
+		assert_int_equal(cs.kind, SRDC_SEND);
+		assert_int_equal(cs.status, 0);
+		iov[0] = (struct srdc_iov){ cb.buf, cb.len };
+		xfer(ea, hb, eb, iov, 1, ++tag);
+		expect_send_done(ha, ea, tag, 0);
+		assert_int_equal(srdc_recv_done(ha, cb.buf), 0);
+	}
+	/* refused by the library */
+	dst = srdc_ep_addr(eb);
+	iov[0] = (struct srdc_iov){ heap, 16 * MIB + 1 };
+	assert_int_equal(srdc_send(ea, &dst, iov, 1, 0, 0, NULL), -EMSGSIZE);
+	iov[0] = (struct srdc_iov){ heap, 16 * MIB };
+	iov[1] = (struct srdc_iov){ heap, 1 };
+	assert_int_equal(srdc_send(ea, &dst, iov, 2, 0, 0, NULL), -EMSGSIZE);
+	for (int k = 0; k < 9; k++)
+		iov[k] = (struct srdc_iov){ heap, 1 };
+	assert_int_equal(srdc_send(ea, &dst, iov, 9, 0, 0, NULL), -EINVAL);
+	assert_int_equal(srdc_send(ea, &dst, iov, 0, 0, 0, NULL), -EINVAL);
+	iov[0] = (struct srdc_iov){ NULL, 5 };
+	assert_int_equal(srdc_send(ea, &dst, iov, 1, 0, 0, NULL), -EINVAL);
+	assert_null(srdc_buf_alloc(ha, 0));
+	assert_null(srdc_buf_alloc(ha, 16 * MIB + 1));
+	assert_int_equal(srdc_recv_done(hb, heap), -EINVAL);
+	/* a send to nobody completes with the worker's error */
+	dst.ep = (uint16_t)(dst.ep + 1000);
+	iov[0] = (struct srdc_iov){ heap, 10 };
+	assert_int_equal(srdc_send(ea, &dst, iov, 1, 0, 0, (void *)(uintptr_t)(5 + 1)), 0);
+	expect_send_done(ha, ea, 5, -ECONNREFUSED);
+
+	st = stats_now();
+	assert_int_equal(st.sends_inflight, 0);
+	assert_int_equal(st.rx_bufs_lent, 0);
+	assert_int_equal(st.rx_bytes_lent, 0);
+	assert_int_equal(st.bad_sqe, 0);
+	assert_int_equal(st.rx_no_endpoint, 1);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+	free(heap);
+}
+
+static void test_wait(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c;
+	struct srdc_iov iov = { "ping", 4 };
+	struct srdc_addr dst;
+	struct dp_config c0;
+	struct pollfd p;
+	uint64_t t0;
+
+	(void)state;
+	cfg_default(&c0);
+	srv_start(&c0);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	t0 = mono_ns();
+	assert_int_equal(srdc_wait(hb, 50), -ETIMEDOUT);
+	assert_true(mono_ns() - t0 >= 45000000ull);
+	/* the worker holds A's sends for 100 ms: B sleeps until the delivery wakes it */
+	hold(srdc_ep_addr(ea).ep, mono_ns() + 100000000ull);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 1, 1, NULL), 0);
+	t0 = mono_ns();
+	assert_int_equal(srdc_wait(hb, 3000), 0);
+	assert_true(mono_ns() - t0 >= 50000000ull);
+	assert_true(mono_ns() - t0 < 2000000000ull);
+	assert_int_equal(srdc_poll(hb, &c, 1), 1);
+	assert_int_equal(c.kind, SRDC_RECV);
+	assert_memory_equal(c.buf, "ping", 4);
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	assert_int_equal(srdc_wait(ha, 3000), 0);
+	assert_int_equal(srdc_poll(ha, &c, 1), 1);
+	assert_int_equal(c.kind, SRDC_SEND);
+	/* srdc_fd(): arm with srdc_wait(h, 0), sleep in poll(2) */
+	hold(0, 0);
+	assert_int_equal(srdc_wait(hb, 0), -ETIMEDOUT);
+	p = (struct pollfd){ .fd = srdc_fd(hb), .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 2, 2, NULL), 0);
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	assert_int_equal(srdc_wait(hb, 0), 0);
+	assert_int_equal(srdc_poll(hb, &c, 1), 1);
+	assert_int_equal(c.kind, SRDC_RECV);
+	assert_int_equal(c.tag, 2);
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	assert_int_equal(poll(&p, 1, 0), 0); /* the eventfd was read */
+	srdc_detach(ha);
+	srdc_detach(hb);
+	srv_destroy();
+}
+
+static void test_bad_descriptors(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_iov iov = { "from a", 6 };
+	struct srdc_addr dst;
+	struct dp_config c;
+	struct srd_cqe q[16];
+	struct srd_sqe e;
+	struct raw r;
+	struct dp_shm_stats st;
+	struct {
+		uint64_t ud;   /* its user_data */
+		int status;    /* the SQE_ERROR expected */
+	} want[] = {
+		{ 1, -EFAULT }, { 2, -EFAULT }, { 3, -EFAULT }, { 4, -EFAULT }, { 5, -EINVAL },
+		{ 6, -EINVAL }, { 7, -EINVAL }, { 8, -EINVAL }, { 9, -EINVAL }, { 10, -EMSGSIZE },
+		{ 11, -EINVAL }, { 12, -EINVAL },
+	};
+	int nwant = (int)(sizeof(want) / sizeof(want[0])), seen_send = 0;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	raw_attach(&r);
+	dst = srdc_ep_addr(eb);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 1, 0, (void *)2), 0);
+
+#define SQE(ud_, op_, niov_) \
+	(memset(&e, 0, sizeof(e)), e.user_data = (ud_), e.op = (op_), e.niov = (niov_), \
+	 e.ep = r.ep, e.dst_ip = dst.ipv4, e.dst_ep = dst.ep, e.iov[0].off = (uint32_t)r.h.tx_area_off, \
+	 e.iov[0].len = 16)
+	SQE(1, SRD_SQ_SEND, 1); /* an out-of-range offset */
+	e.iov[0].off = 0xffffff00u;
+	raw_push(&r, &e);
+	SQE(2, SRD_SQ_SEND, 1); /* a foreign buffer: the receive area */
+	e.iov[0].off = (uint32_t)r.h.rx_area_off;
+	raw_push(&r, &e);
+	SQE(3, SRD_SQ_SEND, 2); /* a length past the region */
+	e.iov[1].off = (uint32_t)r.h.tx_area_off;
+	e.iov[1].len = (uint32_t)r.h.region_size;
+	raw_push(&r, &e);
+	SQE(4, SRD_SQ_SEND, 1); /* the rings */
+	e.iov[0].off = (uint32_t)r.h.sq_off;
+	raw_push(&r, &e);
+	SQE(5, SRD_SQ_SEND, 0); /* niov 0 */
+	raw_push(&r, &e);
+	SQE(6, SRD_SQ_SEND, 9); /* niov 9 */
+	raw_push(&r, &e);
+	SQE(7, 77, 1); /* unknown op */
+	raw_push(&r, &e);
+	SQE(8, SRD_SQ_SEND, 1); /* another app's endpoint */
+	e.ep = srdc_ep_addr(ea).ep;
+	raw_push(&r, &e);
+	SQE(9, SRD_SQ_RX_RETURN, 1); /* a buffer never lent */
+	e.iov[0].off = (uint32_t)r.h.rx_area_off;
+	raw_push(&r, &e);
+	SQE(10, SRD_SQ_SEND, 2); /* 16 MiB + 1 */
+	e.iov[0].len = 8 * MIB;
+	e.iov[1].off = (uint32_t)r.h.tx_area_off;
+	e.iov[1].len = 8 * MIB + 1;
+	raw_push(&r, &e);
+	SQE(11, SRD_SQ_SEND, 1); /* an endpoint that is not open */
+	e.ep = 0;
+	raw_push(&r, &e);
+	SQE(12, SRD_SQ_SEND, 1); /* flags */
+	e.flags = 1;
+	raw_push(&r, &e);
+	SQE(13, SRD_SQ_SEND, 1); /* and a good one */
+	memcpy(r.base + r.h.tx_area_off, "raw payload 1234", 16);
+	raw_push(&r, &e);
+	/* meanwhile A's traffic goes on */
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 2, 0, (void *)3), 0);
+
+	raw_reap(&r, q, nwant + 1);
+	for (int i = 0; i < nwant + 1; i++) {
+		if (q[i].op == SRD_CQ_SEND) {
+			assert_int_equal(q[i].user_data, 13);
+			assert_int_equal(q[i].status, 0);
+			seen_send = 1;
+			continue;
+		}
+		assert_int_equal(q[i].op, SRD_CQ_SQE_ERROR);
+		for (int k = 0; k < nwant; k++) {
+			if (want[k].ud != q[i].user_data)
+				continue;
+			if (q[i].status != want[k].status)
+				fail_msg("sqe %llu: status %d, want %d",
+					 (unsigned long long)q[i].user_data, q[i].status,
+					 want[k].status);
+			want[k].ud = 0; /* seen */
+		}
+	}
+	assert_true(seen_send);
+	for (int k = 0; k < nwant; k++)
+		assert_int_equal(want[k].ud, 0);
+	/* B got A's two messages and the raw app's good one */
+	for (int i = 0; i < 3; i++) {
+		struct srdc_completion cc;
+
+		assert_int_equal(next_comp(hb, &cc, 5000), 1);
+		assert_int_equal(cc.kind, SRDC_RECV);
+		if (cc.src.ep == r.ep)
+			assert_memory_equal(cc.buf, "raw payload 1234", 16);
+		else
+			assert_memory_equal(cc.buf, "from a", 6);
+		assert_int_equal(srdc_recv_done(hb, cc.buf), 0);
+	}
+	expect_send_done(ha, ea, 1, 0);
+	expect_send_done(ha, ea, 2, 0);
+	st = stats_now();
+	assert_int_equal(st.bad_sqe, (uint64_t)nwant);
+	assert_int_equal(st.apps, 3);
+
+	/* an impossible tail: the raw app is detached, the others go on */
+	srd_store_release(&r.sq->tail, r.sq_tail + r.h.sq_entries + 1);
+	WAIT_UNTIL(stats_now().ring_corrupt == 1, 2000);
+	expect_closed(r.sock, 2000);
+	st = stats_now();
+	assert_int_equal(st.apps, 2);
+	assert_int_equal(st.endpoints, 2);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 3, 0, (void *)4), 0);
+	{
+		struct srdc_completion cc;
+
+		assert_int_equal(next_comp(hb, &cc, 5000), 1);
+		assert_int_equal(cc.kind, SRDC_RECV);
+		assert_int_equal(srdc_recv_done(hb, cc.buf), 0);
+	}
+	expect_send_done(ha, ea, 3, 0);
+	raw_close(&r);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	st = stats_now();
+	assert_int_equal(st.rx_bufs_lent, 0);
+	assert_int_equal(st.sends_inflight, 0);
+	srv_destroy();
+#undef SQE
+}
+
+static void test_bad_handshake(void **state)
+{
+	struct dp_config c;
+	struct srd_ctl m;
+	struct srdc *h;
+	struct srdc_ep *ep;
+	uint8_t big[sizeof(struct srd_ctl) + 8];
+	int silent, fd;
+	uint64_t t0;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	silent = raw_connect(); /* says nothing */
+	t0 = mono_ns();
+
+	fd = raw_connect(); /* garbage */
+	assert_int_equal(send(fd, "helloworld", 10, 0), 10);
+	assert_int_equal(expect_closed(fd, 2000), 1);
+	close(fd);
+
+	fd = raw_connect(); /* a truncated HELLO */
+	ctl_fill(&m, SRD_CTL_HELLO, 1);
+	assert_int_equal(send(fd, &m, sizeof(m) - 8, 0), sizeof(m) - 8);
+	assert_int_equal(expect_closed(fd, 2000), 1);
+	close(fd);
+
+	fd = raw_connect(); /* an oversized one */
+	memset(big, 0, sizeof(big));
+	memcpy(big, &m, sizeof(m));
+	assert_int_equal(send(fd, big, sizeof(big), 0), sizeof(big));
+	assert_int_equal(expect_closed(fd, 2000), 1);
+	close(fd);
+
+	fd = raw_connect(); /* a wrong magic */
+	ctl_fill(&m, SRD_CTL_HELLO, 1);
+	m.magic = 0xdeadbeef;
+	assert_int_equal(send(fd, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(expect_closed(fd, 2000), 1);
+	close(fd);
+
+	fd = raw_connect(); /* not a HELLO */
+	ctl_fill(&m, SRD_CTL_EP_OPEN, 1);
+	assert_int_equal(send(fd, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(expect_closed(fd, 2000), 1);
+	close(fd);
+
+	fd = raw_connect(); /* a wrong version: told why */
+	ctl_fill(&m, SRD_CTL_HELLO, 1);
+	m.version = SRD_SHM_VERSION + 1;
+	assert_int_equal(send(fd, &m, sizeof(m), 0), sizeof(m));
+	assert_int_equal(expect_closed(fd, 2000), -EPROTO);
+	close(fd);
+
+	/* the server goes on */
+	attach_with_ep("after", &h, &ep);
+	assert_int_equal(stats_now().refused, 6);
+
+	/* the silent one is dropped after about a second */
+	assert_int_equal(expect_closed(silent, 3000), 1);
+	assert_true(mono_ns() - t0 >= 900000000ull);
+	close(silent);
+	assert_int_equal(stats_now().refused, 7);
+	assert_int_equal(stats_now().apps, 1);
+	srdc_detach(h);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+}
+
+/* In a child: become uid/gid 65534 and try to attach. */
+static int attach_as_nobody(void)
+{
+	struct srdc *h;
+	struct srdc_ep *ep;
+	int rc;
+
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		return -EPERM;
+	rc = srdc_attach(g_path, "nobody", &h);
+	if (rc)
+		return rc;
+	rc = srdc_ep_open(h, 0, 0, &ep);
+	srdc_detach(h);
+	return rc;
+}
+
+static void test_peercred(void **state)
+{
+	struct dp_config c;
+	pid_t pid;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	pid = fork_quiet();
+	if (pid == 0)
+		_exit(-attach_as_nobody());
+	assert_int_equal(child_status(pid), EACCES);
+	assert_int_equal(stats_now().refused, 1);
+	assert_int_equal(stats_now().attaches, 0);
+	srv_destroy();
+
+	c.allowed_uids[0] = 65534;
+	c.nallowed_uids = 1;
+	srv_start(&c);
+	pid = fork_quiet();
+	if (pid == 0)
+		_exit(-attach_as_nobody());
+	assert_int_equal(child_status(pid), 0);
+	assert_int_equal(stats_now().attaches, 1);
+	srv_destroy();
+
+	c.nallowed_uids = 0;
+	c.allowed_gids[0] = 65534;
+	c.nallowed_gids = 1;
+	srv_start(&c);
+	pid = fork_quiet();
+	if (pid == 0)
+		_exit(-attach_as_nobody());
+	assert_int_equal(child_status(pid), 0);
+	srv_destroy();
+}
+
+static void *destroy_later(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	dp_shm_destroy(F.s);
+	return NULL;
+}
+
+static void test_daemon_gone(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb, *x;
+	struct srdc_completion c, rc;
+	struct srdc_iov iov = { "last words", 10 };
+	struct srdc_addr dst;
+	struct dp_config cfg;
+	pthread_t killer;
+	uint64_t t0;
+	int r;
+
+	(void)state;
+	cfg_default(&cfg);
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 1, 0, (void *)2), 0);
+	expect_send_done(ha, ea, 1, 0); /* B's RECV is posted too, and stays unread */
+
+	/* the daemon goes away while A sleeps */
+	srv_stop();
+	assert_int_equal(pthread_create(&killer, NULL, destroy_later, NULL), 0);
+	t0 = mono_ns();
+	assert_int_equal(srdc_wait(ha, 5000), -ENOTCONN);
+	assert_true(mono_ns() - t0 < 2000000000ull);
+	pthread_join(killer, NULL);
+	F.s = NULL;
+
+	/* B first gets what was posted, then -ENOTCONN */
+	assert_int_equal(srdc_poll(hb, &rc, 1), 1);
+	assert_int_equal(rc.kind, SRDC_RECV);
+	assert_memory_equal(rc.buf, "last words", 10);
+	t0 = mono_ns();
+	while ((r = srdc_poll(hb, &c, 1)) == 0)
+		assert_true(mono_ns() - t0 < 1000000000ull);
+	assert_int_equal(r, -ENOTCONN);
+	assert_int_equal(srdc_poll(ha, &c, 1), -ENOTCONN);
+	assert_int_equal(srdc_wait(hb, -1), -ENOTCONN);
+	assert_int_equal(srdc_wait(hb, 0), -ENOTCONN);
+	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 1, 0, NULL), -ENOTCONN);
+	assert_int_equal(srdc_recv_done(hb, rc.buf), -ENOTCONN);
+	assert_int_equal(srdc_ep_open(ha, 0, 0, &x), -ENOTCONN);
+	srdc_ep_close(ea);
+	srdc_detach(ha);
+	srdc_detach(hb);
+
+	/* and attaches again once the daemon is back */
+	assert_int_equal(srdc_attach(g_path, "a", &ha), -ENOENT); /* the socket file went too */
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	srdc_detach(ha);
+	srv_destroy();
+}
+
+/* In a child: attach, receive four messages (kept), then send four that the worker holds,
+ * then wait to be killed.  Talks to the parent through pipes. */
+static int victim(int wfd, int rfd)
+{
+	struct srdc *h;
+	struct srdc_ep *ep;
+	struct srdc_completion c;
+	struct srdc_addr me;
+	struct srdc_iov iov = { "victim's message", 16 };
+	int recvs = 0, sends = 0;
+	char go;
+
+	if (srdc_attach(g_path, "victim", &h) || srdc_ep_open(h, 0, 0, &ep))
+		return 1;
+	me = srdc_ep_addr(ep);
+	for (int i = 0; i < 4; i++)
+		if (srdc_send(ep, &me, &iov, 1, 0, 0, NULL))
+			return 2;
+	while (recvs < 4 || sends < 4) {
+		if (srdc_wait(h, 5000))
+			return 3;
+		while (srdc_poll(h, &c, 1) == 1)
+			*(c.kind == SRDC_RECV ? &recvs : &sends) += 1;
+	}
+	if (write(wfd, &me.ep, sizeof(me.ep)) != sizeof(me.ep) || read(rfd, &go, 1) != 1)
+		return 4;
+	for (int i = 0; i < 4; i++)
+		if (srdc_send(ep, &me, &iov, 1, 0, 0, NULL))
+			return 5;
+	if (write(wfd, "x", 1) != 1)
+		return 6;
+	pause();
+	return 7;
+}
+
+static void test_sigkill(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_iov iov = { "unaffected", 10 };
+	struct dp_config c;
+	struct dp_shm_stats st;
+	int up[2], down[2];
+	uint16_t vep;
+	char x;
+	pid_t pid;
+
+	(void)state;
+	cfg_default(&c);
+	srv_start(&c);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	pid = fork_quiet();
+	if (pid == 0) {
+		srdc_detach(ha); /* the child's copies of the parent's connections */
+		srdc_detach(hb);
+		_exit(victim(up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	assert_int_equal(read(up[0], &vep, sizeof(vep)), sizeof(vep));
+	hold(vep, 0);
+	assert_int_equal(write(down[1], "g", 1), 1);
+	assert_int_equal(read(up[0], &x, 1), 1);
+	WAIT_UNTIL(stats_now().sends_inflight == 4, 3000);
+	st = stats_now();
+	assert_int_equal(st.apps, 3);
+	assert_int_equal(st.endpoints, 3);
+	assert_int_equal(st.rx_bufs_lent, 4);
+
+	kill(pid, SIGKILL);
+	assert_int_equal(child_status(pid), 128 + SIGKILL);
+	/* endpoints and buffers go at once; the record waits for its sends */
+	WAIT_UNTIL(stats_now().endpoints == 2, 2000);
+	st = stats_now();
+	assert_int_equal(st.rx_bufs_lent, 0);
+	assert_int_equal(st.rx_bytes_lent, 0);
+	assert_int_equal(st.sends_inflight, 4);
+	assert_int_equal(st.apps, 3);
+	/* another app's traffic is unaffected */
+	xfer(ea, hb, eb, &iov, 1, 77);
+	expect_send_done(ha, ea, 77, 0);
+	hold(0, 0); /* the worker finishes the dead app's sends */
+	WAIT_UNTIL(stats_now().apps == 2, 2000);
+	st = stats_now();
+	assert_int_equal(st.sends_inflight, 0);
+	assert_int_equal(st.rx_bufs_lent, 0);
+	assert_int_equal(st.endpoints, 2);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	st = stats_now();
+	assert_int_equal(st.endpoints, 0);
+	assert_int_equal(st.sends_inflight, 0);
+	assert_int_equal(st.rx_bufs_lent, 0);
+	assert_int_equal(st.rx_bytes_lent, 0);
+	close(up[0]);
+	close(down[1]);
+	srv_destroy();
+}
+
+static void test_cq_overflow(void **state)
+{
+	enum { N = 300 };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c[8];
+	struct srdc_addr dst;
+	struct dp_config cfg;
+	uint8_t seen[N] = { 0 }, msg[300];
+	int sent = 0, done = 0, got = 0;
+
+	(void)state;
+	cfg_default(&cfg);
+	cfg.sq_entries = 8;
+	cfg.cq_entries = 4;
+	cfg.app_region_bytes = 4 * MIB;
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	while (done < N) {
+		int n;
+
+		if (sent < N) {
+			struct srdc_iov iov = { msg, 100 + (size_t)sent % 200 };
+			int rc;
+
+			fill(msg, sizeof(msg), (uint32_t)sent);
+			rc = srdc_send(ea, &dst, &iov, 1, (uint64_t)sent, 0, NULL);
+			if (rc == 0) {
+				sent++;
+				continue;
+			}
+			assert_int_equal(rc, -EAGAIN);
+		}
+		n = srdc_poll(ha, c, 8);
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(c[i].kind, SRDC_SEND);
+			assert_int_equal(c[i].status, 0);
+		}
+		done += n;
+		if (n == 0)
+			usleep(50);
+	}
+	assert_true(stats_now().cq_overflow > 0);
+	/* B never polled: all its receives wait, none lost, each once */
+	while (got < N) {
+		int n = srdc_poll(hb, c, 8);
+
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			uint64_t t = c[i].tag;
+
+			assert_int_equal(c[i].kind, SRDC_RECV);
+			assert_true(t < N);
+			assert_int_equal(seen[t], 0);
+			seen[t] = 1;
+			assert_int_equal(c[i].len, 100 + t % 200);
+			fill(msg, sizeof(msg), (uint32_t)t);
+			assert_memory_equal(c[i].buf, msg, c[i].len);
+			give_back(hb, c[i].buf);
+		}
+		got += n;
+		if (n == 0)
+			assert_int_equal(srdc_wait(hb, 2000), 0);
+	}
+	assert_int_equal(srdc_poll(hb, c, 8), 0);
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 0, 2000);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+}
+
+/* A failed test leaves its server running: stop it so that the next one can start. */
+static int teardown(void **state)
+{
+	(void)state;
+	if (F.s)
+		srv_destroy();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_addr, teardown),
+		cmocka_unit_test_teardown(test_socket_file, teardown),
+		cmocka_unit_test_teardown(test_attach_endpoints, teardown),
+		cmocka_unit_test_teardown(test_transfer, teardown),
+		cmocka_unit_test_teardown(test_wait, teardown),
+		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
+		cmocka_unit_test_teardown(test_bad_handshake, teardown),
+		cmocka_unit_test_teardown(test_peercred, teardown),
+		cmocka_unit_test_teardown(test_daemon_gone, teardown),
+		cmocka_unit_test_teardown(test_sigkill, teardown),
+		cmocka_unit_test_teardown(test_cq_overflow, teardown),
+	};
+	char path[200];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(g_dir, sizeof(g_dir), "/tmp/srdshm.XXXXXX");
+	if (!mkdtemp(g_dir) || chmod(g_dir, 0755)) /* others may traverse (the uid test) */
+		return 1;
+	snprintf(g_path, sizeof(g_path), "%s/run/srdd.sock", g_dir);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(g_path);
+	snprintf(path, sizeof(path), "%s/run", g_dir);
+	rmdir(path);
+	rmdir(g_dir);
+	return rc;
+}
