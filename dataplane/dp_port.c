@@ -387,18 +387,24 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	if (rte_eth_dev_get_mtu(p->port_id, &mtu) != 0)
 		mtu = (uint16_t)want_mtu;
 	p->mtu = mtu;
-	if (pc->has_mac) {
-		memcpy(mac.addr_bytes, pc->mac, sizeof(mac.addr_bytes));
-		what = "rte_eth_dev_default_mac_addr_set";
-		rc = rte_eth_dev_default_mac_addr_set(p->port_id, &mac);
-		if (rc)
-			goto err_report;
-	}
 	what = "rte_eth_macaddr_get";
 	rc = rte_eth_macaddr_get(p->port_id, &mac);
 	if (rc)
 		goto err_report;
 	memcpy(p->mac, mac.addr_bytes, sizeof(p->mac));
+	if (pc->has_mac) {
+		memcpy(mac.addr_bytes, pc->mac, sizeof(mac.addr_bytes));
+		what = "rte_eth_dev_default_mac_addr_set";
+		rc = rte_eth_dev_default_mac_addr_set(p->port_id, &mac);
+		if (rc == -ENOTSUP) {
+			/* devices that cannot change it (net_ring) filter nothing by MAC: the
+			 * configured address is ours in software, in every frame we build */
+			rc = 0;
+		}
+		if (rc)
+			goto err_report;
+		memcpy(p->mac, pc->mac, sizeof(p->mac));
+	}
 
 	if (conf.intr_conf.lsc) {
 		what = "rte_eth_dev_callback_register";

@@ -32,6 +32,9 @@
 
 static struct rte_mempool *pool;
 static uint64_t hz;
+static char runtime_dir[256];   /* the EAL's, removed at the end */
+static unsigned pool_base;      /* mbufs available when the running test started */
+static struct dp_impair *live[8]; /* stages the running test has not destroyed yet */
 
 /* ---- frames ---- */
 
@@ -113,7 +116,23 @@ static struct dp_impair *make(const struct dp_impair_cfg *c, uint32_t queue_pkts
 
 	assert_int_equal(dp_impair_create(c, queue_pkts, (int)rte_socket_id(), hz, &im), 0);
 	assert_non_null(im);
-	return im;
+	for (size_t i = 0; i < RTE_DIM(live); i++) {
+		if (!live[i]) {
+			live[i] = im;
+			return im;
+		}
+	}
+	fail_msg("more than %zu stages alive", RTE_DIM(live));
+	return NULL;
+}
+
+/* dp_impair_destroy(), and forget it (a failed test's teardown destroys the rest). */
+static void destroy(struct dp_impair *im)
+{
+	for (size_t i = 0; i < RTE_DIM(live); i++)
+		if (live[i] == im)
+			live[i] = NULL;
+	dp_impair_destroy(im);
 }
 
 static struct dp_impair_path_stats stats(struct dp_impair *im, uint32_t p)
@@ -157,7 +176,7 @@ static uint32_t path_of(uint32_t npaths, uint16_t sport)
 		if (stats(im, p).pkts_in == 1)
 			found = p;
 	assert_int_equal(drain(im, FOREVER), 1);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_true(found < npaths);
 	return found;
 }
@@ -168,9 +187,27 @@ static uint64_t delay_tsc(uint64_t ns)
 	return (uint64_t)((double)ns * (double)hz / 1e9 + 0.5);
 }
 
+/* Every mbuf the test took is back. */
 static void assert_pool_full(void)
 {
-	assert_int_equal(rte_mempool_avail_count(pool), POOL_N);
+	assert_int_equal(rte_mempool_avail_count(pool), pool_base);
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	memset(live, 0, sizeof(live));
+	pool_base = rte_mempool_avail_count(pool);
+	return 0;
+}
+
+/* After a failed assertion: free the stages (and the mbufs they hold) the test left. */
+static int test_teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < RTE_DIM(live); i++)
+		destroy(live[i]);
+	return 0;
 }
 
 /* ---- tests ---- */
@@ -195,6 +232,12 @@ static void test_create_rejects(void **state)
 	cfg_init(&c, 4);
 	assert_int_equal(dp_impair_create(&c, 0, 0, hz, &im), -EINVAL);
 	dp_impair_destroy(NULL);
+	assert_int_equal(dp_impair_path_stats(NULL, 0, &(struct dp_impair_path_stats){ 0 }),
+			 -EINVAL);
+	im = make(&c, 16);
+	assert_int_equal(dp_impair_path_stats(im, 4, &(struct dp_impair_path_stats){ 0 }),
+			 -EINVAL);
+	destroy(im);
 }
 
 /* Source ports spread over the paths; a port always takes the same path. */
@@ -222,7 +265,7 @@ static void test_hash_spreads(void **state)
 		assert_int_equal(st.pkts_out, st.pkts_in);
 		assert_int_equal(st.queued, 0);
 	}
-	dp_impair_destroy(im);
+	destroy(im);
 
 	/* consecutive ports do not all land together: 16 consecutive ports use >= 4 paths */
 	for (uint16_t base = 1000; base < 1160; base += 16) {
@@ -286,7 +329,7 @@ static void test_fifo_per_path(void **state)
 		}
 	}
 	assert_int_equal(dp_impair_next_due(im), UINT64_MAX);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_pool_full();
 }
 
@@ -332,7 +375,7 @@ static void test_delay_and_rate(void **state)
 	assert_int_equal(drain(im, T0 + 20 * hz + 30 * ser + delay), 30);
 	assert_int_equal(drain(im, T0 + 20 * hz + 60 * ser + delay), 30);
 	assert_int_equal(stats(im, 0).pkts_out, n + 61);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_pool_full();
 }
 
@@ -355,8 +398,9 @@ static void test_loss(void **state)
 		for (uint32_t k = 0; k < 4; k++) {
 			uint16_t s = 3000;
 
-			while (path_of(4, s) != k)
+			while (path_of(4, s) != k && s < 3100)
 				s++;
+			assert_true(s < 3100);
 			sport[k] = s;
 		}
 		im = make(&c, 4096);
@@ -381,7 +425,7 @@ static void test_loss(void **state)
 			else
 				assert_int_equal(st.drops_loss, dropped_first[k]);
 		}
-		dp_impair_destroy(im);
+		destroy(im);
 	}
 	assert_pool_full();
 }
@@ -416,7 +460,7 @@ static void test_blackhole(void **state)
 		assert_int_equal(st.drops_loss + st.drops_queue, 0);
 	}
 	assert_int_equal(total, 3000);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_pool_full();
 }
 
@@ -462,7 +506,7 @@ static void test_ecn(void **state)
 	assert_int_equal(dp_impair_dequeue(im, out, 64, UINT64_MAX), 1);
 	assert_int_equal(frame_ip(out[0])->type_of_service & 3, DP_ECN_ECT0);
 	rte_pktmbuf_free(out[0]);
-	dp_impair_destroy(im);
+	destroy(im);
 
 	/* IP checksum offloaded: CE set, the checksum field left for the NIC */
 	im = make(&c, 64);
@@ -481,7 +525,7 @@ static void test_ecn(void **state)
 		assert_int_equal(frame_ip(out[i])->hdr_checksum, 0);
 	}
 	rte_pktmbuf_free_bulk(out, n);
-	dp_impair_destroy(im);
+	destroy(im);
 
 	/* without a rate, the threshold applies to the bytes held (the delay line) */
 	cfg_init(&c, 1);
@@ -499,7 +543,7 @@ static void test_ecn(void **state)
 	}
 	rte_pktmbuf_free_bulk(out, n);
 	assert_int_equal(stats(im, 0).ce_marked, 3);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_pool_full();
 }
 
@@ -549,7 +593,7 @@ static void test_non_udp_bypass(void **state)
 	rte_pktmbuf_free_bulk(out, n);
 	for (uint32_t p = 0; p < 2; p++)
 		assert_int_equal(stats(im, p).pkts_in, 0);
-	dp_impair_destroy(im);
+	destroy(im);
 	assert_pool_full();
 }
 
@@ -574,7 +618,7 @@ static void test_queue_full_and_destroy(void **state)
 		assert_int_equal(st.queued, 16);
 		assert_int_equal(st.drops_queue, 24);
 	}
-	assert_int_equal(rte_mempool_avail_count(pool), POOL_N - 16);
+	assert_int_equal(rte_mempool_avail_count(pool), pool_base - 16);
 	/* more on every path, and non-UDP frames in the bypass */
 	for (uint32_t i = 0; i < 200; i++)
 		send1(im, udp_frame((uint16_t)(5000 + i), 0, 64, i), T0);
@@ -584,28 +628,33 @@ static void test_queue_full_and_destroy(void **state)
 		rte_pktmbuf_mtod(m, uint8_t *)[13] = 0x06;
 		send1(im, m, T0);
 	}
-	assert_true(rte_mempool_avail_count(pool) < POOL_N - 16);
-	dp_impair_destroy(im);
+	assert_true(rte_mempool_avail_count(pool) < pool_base - 16);
+	destroy(im);
 	assert_pool_full();
 }
 
 /* ---- EAL ---- */
 
+static int eal_down(void **state);
+
 static int eal_up(void **state)
 {
 	char prefix[64];
+	/* --no-shconf: one process, no files in the runtime directory (removed at the end) */
 	char *argv[] = { "test_impair", "--no-huge", "--no-pci", "-m", "256", "--file-prefix",
-			 prefix, "--log-level=lib.eal:error", "--no-telemetry", "-l", "0", NULL };
+			 prefix, "--log-level=lib.eal:error", "--no-telemetry", "--no-shconf",
+			 "-l", "0", NULL };
 
 	(void)state;
 	snprintf(prefix, sizeof(prefix), "srdtest-impair-%d", (int)getpid());
 	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
 		return -1;
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("impair_test", POOL_N, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
 	if (!pool) {
-		rte_eal_cleanup();
+		eal_down(state);
 		return -1;
 	}
 	return 0;
@@ -616,21 +665,23 @@ static int eal_down(void **state)
 	(void)state;
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
 	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_rejects),
-		cmocka_unit_test(test_hash_spreads),
-		cmocka_unit_test(test_fifo_per_path),
-		cmocka_unit_test(test_delay_and_rate),
-		cmocka_unit_test(test_loss),
-		cmocka_unit_test(test_blackhole),
-		cmocka_unit_test(test_ecn),
-		cmocka_unit_test(test_non_udp_bypass),
-		cmocka_unit_test(test_queue_full_and_destroy),
+		cmocka_unit_test_setup_teardown(test_create_rejects, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_hash_spreads, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_per_path, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_delay_and_rate, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_loss, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_blackhole, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_ecn, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_non_udp_bypass, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full_and_destroy, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("impair", tests, eal_up, eal_down);

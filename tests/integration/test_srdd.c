@@ -1,0 +1,325 @@
+/*
+ * test_srdd.c — srdd end to end on the crossed loopback pair, with real app processes
+ * (tests/integration/xfer.c) attached through libsrd:
+ *   - 10,000 messages, sizes log-uniform 1 B .. 1 MiB, contents checked, each delivered
+ *     exactly once; the same with the impairment stage at 5% loss on every path and one
+ *     of 8 paths blackholed;
+ *   - an app SIGKILLed mid-transfer: the daemon's counters (apps, endpoints, buffers,
+ *     sends, connections) return to their idle values within a second, and another app's
+ *     transfer is unaffected;
+ *   - configs with an unknown key, a wrong type, a missing port: srdd exits non-zero and
+ *     names the problem.
+ *
+ * No hugepages, no NIC: --no-huge --no-pci, a --file-prefix and a control socket of the
+ * test's own.  SRDD_BIN and XFER_BIN name the programs (meson sets them).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+
+#define MSGS 10000u
+
+/* One daemon under test and its files. */
+struct daemon {
+	char dir[64];       /* temporary directory */
+	char config[128];   /* its config file */
+	char socket[128];   /* its control socket */
+	char prefix[64];    /* its EAL file prefix */
+	char log[128];      /* its output */
+	pid_t pid;
+};
+
+static const char *bin(const char *env, const char *fallback)
+{
+	const char *v = getenv(env);
+
+	return v ? v : fallback;
+}
+
+/* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL). */
+static void write_config(struct daemon *d, const char *impair)
+{
+	FILE *f = fopen(d->config, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"{\n"
+		" \"eal\": [\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix\", \"%s\","
+		" \"-l\", \"0\", \"--log-level\", \"lib.eal:error\"],\n"
+		" \"workers\": 1,\n"
+		" \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
+		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
+		" \"apps\": { \"region_mb\": 96 },\n"
+		" \"log_level\": \"notice\",\n"
+		" \"protocol\": { \"conn_idle_ms\": 300 },\n"
+		" \"ports\": [ { \"name\": \"lo\", \"type\": \"loopback_pair\",\n"
+		"   \"addresses\": [\"10.77.0.1/24\", \"10.77.0.2/24\"],\n"
+		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
+		"   \"mtu\": 9000%s%s } ]\n"
+		"}\n",
+		d->prefix, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
+	fclose(f);
+}
+
+static void daemon_start(struct daemon *d, const char *impair)
+{
+	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
+	struct stat st;
+	int64_t end;
+
+	strcpy(d->dir, "/tmp/srdd-test-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->config, sizeof(d->config), "%s/srdd.json", d->dir);
+	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
+	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
+	write_config(d, impair);
+	d->pid = proc_start(argv, d->log);
+	assert_true(d->pid > 0);
+	/* ready when the control socket exists */
+	for (end = proc_now_ms() + 10000; stat(d->socket, &st) != 0; proc_sleep_ms(20)) {
+		if (proc_now_ms() > end || proc_wait(d->pid, 0) != -ETIMEDOUT) {
+			char *log = proc_read_file(d->log);
+
+			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
+		}
+	}
+}
+
+/* Stop the daemon with SIGTERM: it must exit 0 (a clean shutdown). */
+static void daemon_stop(struct daemon *d)
+{
+	char cmd[160];
+	int rc = proc_stop(d->pid, SIGTERM, 10000);
+
+	if (rc != 0) {
+		char *log = proc_read_file(d->log);
+
+		fail_msg("srdd exited with %d:\n%s", rc, log ? log : "(no log)");
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", d->dir);
+}
+
+/* Start an xfer receiver on local address `local`; returns its pid, its address in to. */
+static pid_t start_recv(struct daemon *d, const char *local, uint32_t count, const char *seed,
+			const char *out, char *to, size_t tolen)
+{
+	char addr_file[160], count_s[16];
+	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "recv", "--socket", d->socket,
+			 "--local", (char *)local, "--addr-file", addr_file, "--count", count_s,
+			 "--seed", (char *)seed, "--timeout-ms", "120000", NULL };
+	pid_t pid;
+	char *text;
+
+	snprintf(addr_file, sizeof(addr_file), "%s/addr-%s", d->dir, seed);
+	snprintf(count_s, sizeof(count_s), "%u", count);
+	pid = proc_start(argv, out);
+	assert_true(pid > 0);
+	if (proc_wait_file(addr_file, 10000)) {
+		char *log = proc_read_file(out);
+
+		fail_msg("receiver did not start:\n%s", log ? log : "(no output)");
+	}
+	text = proc_read_file(addr_file);
+	assert_non_null(text);
+	snprintf(to, tolen, "%s", text);
+	to[strcspn(to, "\n")] = '\0';
+	free(text);
+	return pid;
+}
+
+static pid_t start_send(struct daemon *d, const char *local, const char *to, uint32_t count,
+			const char *seed, const char *out)
+{
+	char count_s[16];
+	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "send", "--socket", d->socket,
+			 "--local", (char *)local, "--to", (char *)to, "--count", count_s,
+			 "--seed", (char *)seed, "--timeout-ms", "120000", NULL };
+
+	snprintf(count_s, sizeof(count_s), "%u", count);
+	return proc_start(argv, out);
+}
+
+/* Wait for an xfer process and check its JSON line. */
+static void expect_xfer_ok(pid_t pid, const char *out, const char *what)
+{
+	int rc = proc_wait(pid, 180000);
+	json_t *j = proc_last_json(out);
+	char *text = proc_read_file(out);
+
+	if (rc != 0 || !j)
+		fail_msg("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
+	printf("  %s: %s", what, text);
+	free(text);
+	json_decref(j);
+}
+
+/* A transfer of MSGS messages from 10.77.0.1 to an app on 10.77.0.2. */
+static void transfer(const char *impair)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	pid_t r, s;
+
+	daemon_start(&d, impair);
+	snprintf(out_r, sizeof(out_r), "%s/recv.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/send.out", d.dir);
+	r = start_recv(&d, "10.77.0.2", MSGS, "7", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, MSGS, "7", out_s);
+	assert_true(s > 0);
+	expect_xfer_ok(s, out_s, "sender");
+	expect_xfer_ok(r, out_r, "receiver");
+	daemon_stop(&d);
+}
+
+static void test_loopback_transfer(void **state)
+{
+	(void)state;
+	transfer(NULL);
+}
+
+static void test_loopback_impaired(void **state)
+{
+	(void)state;
+	transfer("{ \"enabled\": true, \"paths\": 8, \"seed\": 3, \"loss\": 0.05, \"blackhole\": [3] }");
+}
+
+/* The daemon's counters of what apps hold, and its connections. */
+struct counts {
+	long long apps, endpoints, rx_bufs, sends, conns;
+};
+
+static struct counts read_counts(const struct daemon *d)
+{
+	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
+	struct counts c = { -1, -1, -1, -1, -1 };
+
+	if (!st)
+		return c;
+	c.apps = proc_json_int(st, "shm", "apps");
+	c.endpoints = proc_json_int(st, "shm", "endpoints");
+	c.rx_bufs = proc_json_int(st, "shm", "rx_bufs_lent");
+	c.sends = proc_json_int(st, "shm", "sends_inflight");
+	c.conns = proc_json_int(st, "engine", "conns_active");
+	json_decref(st);
+	return c;
+}
+
+/* An app killed mid-transfer: what it held is freed within a second; another app's
+ * transfer goes on unharmed. */
+static void test_sigkill_app(void **state)
+{
+	struct daemon d;
+	char to_b[64], to_k[64], out_b[160], out_c[160], out_k[160], out_v[160];
+	struct counts idle, now;
+	pid_t b, c, k, victim;
+	int64_t end;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	snprintf(out_b, sizeof(out_b), "%s/b.out", d.dir);
+	snprintf(out_c, sizeof(out_c), "%s/c.out", d.dir);
+	snprintf(out_k, sizeof(out_k), "%s/k.out", d.dir);
+	snprintf(out_v, sizeof(out_v), "%s/v.out", d.dir);
+
+	/* B receives from C (the transfer that must not notice) */
+	b = start_recv(&d, "10.77.0.2", 2000, "11", out_b, to_b, sizeof(to_b));
+	for (end = proc_now_ms() + 5000; (idle = read_counts(&d)).apps < 0; proc_sleep_ms(50))
+		assert_true(proc_now_ms() < end);
+	c = start_send(&d, "10.77.0.1", to_b, 2000, "11", out_c);
+
+	/* the victim sends to a receiver K; both die, the victim first, mid-transfer */
+	k = start_recv(&d, "10.77.0.2", 100000, "12", out_k, to_k, sizeof(to_k));
+	victim = start_send(&d, "10.77.0.1", to_k, 100000, "12", out_v);
+	proc_sleep_ms(300);
+	assert_int_equal(proc_stop(victim, SIGKILL, 2000), 128 + SIGKILL);
+	assert_int_equal(proc_stop(k, SIGKILL, 2000), 128 + SIGKILL);
+
+	expect_xfer_ok(c, out_c, "bystander sender");
+	expect_xfer_ok(b, out_b, "bystander receiver");
+
+	/* with B and C gone too, everything returns to nothing within a second (connections
+	 * close after the configured 300 ms of idleness) */
+	end = proc_now_ms() + 1000;
+	do {
+		proc_sleep_ms(50);
+		now = read_counts(&d);
+	} while ((now.apps || now.endpoints || now.rx_bufs || now.sends || now.conns) &&
+		 proc_now_ms() < end);
+	printf("  after the kill: apps %lld endpoints %lld rx buffers %lld sends %lld conns %lld\n",
+	       now.apps, now.endpoints, now.rx_bufs, now.sends, now.conns);
+	assert_int_equal(now.apps, 0);
+	assert_int_equal(now.endpoints, 0);
+	assert_int_equal(now.rx_bufs, 0);
+	assert_int_equal(now.sends, 0);
+	assert_int_equal(now.conns, 0);
+	daemon_stop(&d);
+}
+
+/* srdd --check-config on a bad config: exit 1, and the message names file, key, reason. */
+static void expect_config_refused(const char *json, const char *want)
+{
+	char path[] = "/tmp/srdd-badcfg-XXXXXX", out[64];
+	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "--check-config", path, NULL };
+	int fd = mkstemp(path);
+	char *text;
+	pid_t pid;
+	int rc;
+
+	assert_true(fd >= 0);
+	assert_true(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+	close(fd);
+	snprintf(out, sizeof(out), "%s.out", path);
+	pid = proc_start(argv, out);
+	rc = proc_wait(pid, 10000);
+	text = proc_read_file(out);
+	printf("  %s", text ? text : "(no output)\n");
+	assert_int_equal(rc, 1);
+	assert_non_null(text);
+	assert_non_null(strstr(text, path));
+	assert_non_null(strstr(text, want));
+	free(text);
+	unlink(out);
+	unlink(path);
+}
+
+static void test_bad_configs(void **state)
+{
+	(void)state;
+	expect_config_refused("{ \"ports\": [ { \"type\": \"loopback_pair\", \"addresses\": "
+			      "[\"10.1.0.1/24\", \"10.1.0.2/24\"] } ], \"wrokers\": 1 }",
+			      "wrokers");
+	expect_config_refused("{ \"workers\": \"one\", \"ports\": [ { \"type\": \"loopback_pair\","
+			      " \"addresses\": [\"10.1.0.1/24\", \"10.1.0.2/24\"] } ] }",
+			      "workers");
+	expect_config_refused("{ \"workers\": 1 }", "ports");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	proc_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_bad_configs, teardown),
+		cmocka_unit_test_teardown(test_loopback_transfer, teardown),
+		cmocka_unit_test_teardown(test_loopback_impaired, teardown),
+		cmocka_unit_test_teardown(test_sigkill_app, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
