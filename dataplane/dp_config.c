@@ -730,7 +730,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	struct srd_cc_config *cc = &e->cc;
 	int mode = (int)e->mode, algo = (int)cc->algo;
 	uint32_t msg_mb = e->max_msg_size / (uint32_t)MIB;
-	uint32_t idle_ms = (uint32_t)(cfg->conn_idle_ns / 1000000u);
+	uint32_t idle_ms = (uint32_t)(cfg->engine.conn_idle_ns / 1000000u);
 	json_t *o;
 	size_t old;
 	int rc = get_obj(l, root, "protocol", &o);
@@ -773,7 +773,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	e->mode = (enum srd_path_mode)mode;
 	cc->algo = (enum srd_cc_algo)algo;
 	e->max_msg_size = msg_mb * (uint32_t)MIB;
-	cfg->conn_idle_ns = (uint64_t)idle_ms * 1000000u;
+	cfg->engine.conn_idle_ns = (uint64_t)idle_ms * 1000000u;
 	/* Relations between the keys, said in the file's units (srd_config_check() would
 	 * say them in the core's). */
 	if (e->max_rto_ns < e->min_rto_ns)
@@ -1389,7 +1389,7 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->cq_entries = 4096;
 	cfg->max_apps = 16;
 	cfg->max_endpoints = 1024;
-	cfg->conn_idle_ns = 500ull * 1000000u;
+	cfg->engine.conn_idle_ns = 500ull * 1000000u;
 	cfg->log_level = 7; /* RTE_LOG_INFO */
 	srd_config_default(&cfg->engine);
 }

@@ -110,7 +110,6 @@ struct dp_config {
 	uint32_t cq_entries;           /* per-app completion ring (power of two) */
 	uint32_t max_apps;             /* apps attached at once */
 	uint32_t max_endpoints;        /* endpoints, whole daemon */
-	uint64_t conn_idle_ns;         /* close a connection idle this long (nothing in flight) */
 	int log_level;                 /* RTE_LOG level for the srd log type (1..8) */
 	struct srd_config engine;      /* protocol core (seg_size follows the ports' MTU) */
 	struct dp_port_cfg ports[DP_MAX_PORTS];

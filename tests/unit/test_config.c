@@ -119,7 +119,7 @@ static void test_loopback_json(void **state)
 	assert_int_equal(cfg.engine.seg_size, 9000 - 20 - 8 - 56);
 	assert_int_equal(cfg.engine.mode, SRD_MODE_MULTIPATH);
 	assert_int_equal(cfg.engine.min_rto_ns, 100000);
-	assert_int_equal(cfg.conn_idle_ns, 500000000ull);
+	assert_int_equal(cfg.engine.conn_idle_ns, 500000000ull);
 	assert_int_equal(cfg.socket_mode, 0660);
 	assert_int_equal(cfg.nallowed_uids, 1);
 	assert_int_equal(cfg.allowed_uids[0], 0);
@@ -316,7 +316,7 @@ static void test_full_port(void **state)
 	assert_int_equal(cfg.engine.cc.min_cwnd, 128);
 	assert_int_equal(cfg.engine.cc.init_cwnd, 8 * 256);
 	assert_int_equal(cfg.engine.ack_delay_ns, 0);
-	assert_int_equal(cfg.conn_idle_ns, 1000000000ull);
+	assert_int_equal(cfg.engine.conn_idle_ns, 1000000000ull);
 	assert_int_equal(cfg.engine.seg_size, 1500 - 84); /* the pair's MTU is the smallest */
 	assert_int_equal(p->kind, DP_PORT_PCI);
 	assert_int_equal(p->ipv4, 0xc0a8070au);
