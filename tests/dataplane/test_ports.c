@@ -198,7 +198,8 @@ static void test_loopback_pair(void **state)
 	assert_non_null(b->pool);
 	assert_ptr_not_equal(a->pool, b->pool);
 	assert_int_equal(rte_mempool_avail_count(a->pool), MBUFS);
-	assert_memory_not_equal(a->mac, b->mac, 6);
+	assert_memory_equal(a->mac, "\x02\x53\x52\x44\x00\x01", 6);
+	assert_memory_equal(b->mac, "\x02\x53\x52\x44\x00\x02", 6);
 	assert_int_equal(a->csum_tx, 0);  /* net_ring computes no checksum */
 	assert_int_equal(a->csum_rx, 0);
 	assert_int_equal(a->link_up, 1);
@@ -321,6 +322,12 @@ static void test_errors(void **state)
 	assert_int_equal(rte_eth_dev_count_avail(), 0);
 	assert_null(rte_mempool_lookup("srd_mp0"));
 	assert_null(rte_ring_lookup("srd_lo0_q0"));
+	/* all DPDK memory back (the vdevs below leak some of their own in DPDK 22.11: net_memif
+	 * 3-6 allocations per probe, net_null 2 per queue set-up; so they are checked by their
+	 * devices going away instead) */
+	heap_use(&c1, &b1);
+	assert_int_equal(c1, c0);
+	assert_int_equal(b1, b0);
 
 	/* an MTU the device cannot take (net_memif: at most 1500 in DPDK 22.11): refused,
 	 * and the probed vdev removed again (its listener socket gone) */
@@ -357,16 +364,13 @@ static void test_errors(void **state)
 	assert_int_equal(dp_ports_init(&cfg, 1, &ports, err, sizeof(err)), -EEXIST);
 	assert_non_null(strstr(err, "port n2: same device as port n1"));
 	assert_int_equal(rte_eth_dev_count_avail(), 0);
-
-	heap_use(&c1, &b1);
-	assert_int_equal(c1, c0);
-	assert_int_equal(b1, b0);
 }
 
 /* net_tap in the test's own network namespace: checksum offloads recorded, link changes
  * seen by the interrupt callback, the kernel interface removed at close. */
 static void test_tap(void **state)
 {
+	struct dp_port_cfg *pc;
 	struct dp_port *p;
 
 	(void)state;
@@ -374,8 +378,10 @@ static void test_tap(void **state)
 		skip();
 	cfg.nports = 0;
 	cfg.mbufs = MBUFS;
-	cfg_add_vdev("tap", "net_tap0,iface=srdtst0", 1400)->has_mac = 1;
-	memcpy(cfg.ports[0].mac, "\x02\x53\x52\x44\x00\x01", 6);
+	pc = cfg_add_vdev("tap", "net_tap0,iface=srdtst0", 1400);
+	pc->has_mac = 1;
+	pc->rx_desc = pc->tx_desc = 256;  /* net_tap fills its RX rings from the pool */
+	memcpy(pc->mac, "\x02\x53\x52\x44\x00\x01", 6);
 	assert_int_equal(dp_ports_init(&cfg, 2, &ports, err, sizeof(err)), 0);
 	p = &ports.port[0];
 	assert_int_not_equal(if_nametoindex("srdtst0"), 0);

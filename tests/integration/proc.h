@@ -206,7 +206,11 @@ static inline json_t *proc_telemetry(const char *prefix, const char *cmd)
 	buf[n] = '\0';
 	reply = json_loads(buf, 0, NULL);
 	if (reply) {
-		val = json_object_get(reply, cmd);
+		char key[128];
+
+		/* the reply is keyed by the command without its parameters */
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(cmd, ","), cmd);
+		val = json_object_get(reply, key);
 		json_incref(val);
 		json_decref(reply);
 	}

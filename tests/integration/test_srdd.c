@@ -110,14 +110,16 @@ static void daemon_stop(struct daemon *d)
 		fprintf(stderr, "could not remove %s\n", d->dir);
 }
 
-/* Start an xfer receiver on local address `local`; returns its pid, its address in to. */
-static pid_t start_recv(struct daemon *d, const char *local, uint32_t count, const char *seed,
-			const char *out, char *to, size_t tolen)
+/* Start an xfer receiver on local address `local` (flag: an extra option or NULL);
+ * returns its pid, its address in to. */
+static pid_t start_recv_flag(struct daemon *d, const char *local, uint32_t count,
+			     const char *seed, const char *out, char *to, size_t tolen,
+			     const char *flag)
 {
 	char addr_file[160], count_s[16];
 	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "recv", "--socket", d->socket,
 			 "--local", (char *)local, "--addr-file", addr_file, "--count", count_s,
-			 "--seed", (char *)seed, "--timeout-ms", "120000", NULL };
+			 "--seed", (char *)seed, "--timeout-ms", "120000", (char *)flag, NULL };
 	pid_t pid;
 	char *text;
 
@@ -138,16 +140,28 @@ static pid_t start_recv(struct daemon *d, const char *local, uint32_t count, con
 	return pid;
 }
 
-static pid_t start_send(struct daemon *d, const char *local, const char *to, uint32_t count,
-			const char *seed, const char *out)
+static pid_t start_recv(struct daemon *d, const char *local, uint32_t count, const char *seed,
+			const char *out, char *to, size_t tolen)
+{
+	return start_recv_flag(d, local, count, seed, out, to, tolen, NULL);
+}
+
+static pid_t start_send_flag(struct daemon *d, const char *local, const char *to,
+			     uint32_t count, const char *seed, const char *out, const char *flag)
 {
 	char count_s[16];
 	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "send", "--socket", d->socket,
 			 "--local", (char *)local, "--to", (char *)to, "--count", count_s,
-			 "--seed", (char *)seed, "--timeout-ms", "120000", NULL };
+			 "--seed", (char *)seed, "--timeout-ms", "120000", (char *)flag, NULL };
 
 	snprintf(count_s, sizeof(count_s), "%u", count);
 	return proc_start(argv, out);
+}
+
+static pid_t start_send(struct daemon *d, const char *local, const char *to, uint32_t count,
+			const char *seed, const char *out)
+{
+	return start_send_flag(d, local, to, count, seed, out, NULL);
 }
 
 /* Wait for an xfer process and check its JSON line. */
@@ -192,6 +206,61 @@ static void test_loopback_impaired(void **state)
 {
 	(void)state;
 	transfer("{ \"enabled\": true, \"paths\": 8, \"seed\": 3, \"loss\": 0.05, \"blackhole\": [3] }");
+}
+
+/* An ordered endpoint over a lossy, multipath fabric: every message arrives after all those
+ * sent before it (the receiver counts arrivals out of order). */
+static void test_ordered(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	pid_t r, s;
+
+	(void)state;
+	daemon_start(&d, "{ \"enabled\": true, \"paths\": 8, \"seed\": 5, \"loss\": 0.05 }");
+	snprintf(out_r, sizeof(out_r), "%s/recv.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/send.out", d.dir);
+	r = start_recv_flag(&d, "10.77.0.2", 1000, "9", out_r, to, sizeof(to), "--expect-order");
+	s = start_send_flag(&d, "10.77.0.1", to, 1000, "9", out_s, "--ordered");
+	expect_xfer_ok(s, out_s, "ordered sender");
+	expect_xfer_ok(r, out_r, "in-order receiver");
+	daemon_stop(&d);
+}
+
+/* The telemetry commands answer with the daemon's ports, connections and paths. */
+static void test_telemetry(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	json_t *ports, *conns, *paths;
+	pid_t r, s;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	snprintf(out_r, sizeof(out_r), "%s/recv.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/send.out", d.dir);
+	r = start_recv(&d, "10.77.0.2", 200, "4", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, 200, "4", out_s);
+	expect_xfer_ok(s, out_s, "sender");
+	expect_xfer_ok(r, out_r, "receiver");
+	/* connections close 300 ms after the transfer: look at once */
+	ports = proc_telemetry(d.prefix, "/srd/ports");
+	conns = proc_telemetry(d.prefix, "/srd/conns");
+	paths = proc_telemetry(d.prefix, "/srd/paths,lo0,10.77.0.2");
+	assert_non_null(ports);
+	assert_non_null(conns);
+	assert_non_null(paths);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(ports, "lo0"), "ip")),
+			    "10.77.0.1");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(ports, "lo1"), "link")),
+			    "up");
+	assert_true(proc_json_int(conns, "count", NULL) >= 1);
+	assert_int_equal(proc_json_int(paths, "npaths", NULL), 16);
+	assert_non_null(json_object_get(paths, "path15"));
+	json_decref(ports);
+	json_decref(conns);
+	json_decref(paths);
+	daemon_stop(&d);
 }
 
 /* The daemon's counters of what apps hold, and its connections. */
@@ -319,6 +388,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_loopback_transfer, teardown),
 		cmocka_unit_test_teardown(test_loopback_impaired, teardown),
 		cmocka_unit_test_teardown(test_sigkill_app, teardown),
+		cmocka_unit_test_teardown(test_ordered, teardown),
+		cmocka_unit_test_teardown(test_telemetry, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

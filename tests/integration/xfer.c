@@ -2,6 +2,7 @@
  * xfer — the application the integration tests run against srdd, through libsrd only.
  *
  *   xfer recv --socket S [--local IP] --addr-file F --count N [--seed X] [--timeout-ms T]
+ *             [--expect-order]
  *   xfer send --socket S [--local IP] --to IP:EP --count N [--seed X] [--max-size B]
  *             [--window W] [--ordered] [--timeout-ms T]
  *
@@ -34,7 +35,7 @@ struct opts {
 	uint64_t seed;         /* contents and sizes */
 	uint32_t max_size;     /* largest message */
 	uint32_t window;       /* sends outstanding */
-	int ordered;           /* SRDC_ORDERED endpoint */
+	int ordered;           /* send: SRDC_ORDERED endpoint; recv: count arrivals out of order */
 	int64_t timeout_ms;    /* give up after this long */
 };
 
@@ -77,6 +78,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "count", required_argument, NULL, 'n' }, { "seed", required_argument, NULL, 'x' },
 		{ "max-size", required_argument, NULL, 'm' }, { "window", required_argument, NULL, 'w' },
 		{ "ordered", no_argument, NULL, 'o' }, { "timeout-ms", required_argument, NULL, 'T' },
+		{ "expect-order", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -230,7 +232,8 @@ static int do_recv(struct srdc *h, const struct opts *o)
 {
 	uint8_t *seen = calloc(o->count, 1);
 	struct srdc_completion comp[32];
-	uint32_t got = 0, bad = 0, dups = 0;
+	uint32_t got = 0, bad = 0, dups = 0, out_of_order = 0;
+	uint64_t next_expected = 0;
 	int64_t deadline = now_ms() + o->timeout_ms;
 	int rc = 0;
 
@@ -260,16 +263,22 @@ static int do_recv(struct srdc *h, const struct opts *o)
 				dups++;
 			else
 				got++;
+			if (ok && o->ordered) {
+				/* send-after-send: every message arrives after all those sent before */
+				if (idx != next_expected)
+					out_of_order++;
+				next_expected = idx + 1;
+			}
 			srdc_recv_done(h, c->buf);
 		}
 		if (n == 0)
 			srdc_wait(h, 10);
 	}
 	printf("{\"role\":\"recv\",\"count\":%u,\"received\":%u,\"bad\":%u,\"duplicates\":%u,"
-	       "\"rc\":%d}\n", o->count, got, bad, dups, rc);
+	       "\"out_of_order\":%u,\"rc\":%d}\n", o->count, got, bad, dups, out_of_order, rc);
 	fflush(stdout);
 	free(seen);
-	return got == o->count && bad == 0 && dups == 0 ? 0 : 1;
+	return got == o->count && bad == 0 && dups == 0 && out_of_order == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
