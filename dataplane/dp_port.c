@@ -266,8 +266,9 @@ static int port_start(struct dp_port *p)
 }
 
 /*
- * Configure and start p (its ethdev exists): the DPDK examples' port_init.  On error
- * everything this function set up is undone (the ethdev itself stays for dp_ports_close).
+ * Configure and start p (its ethdev exists): the DPDK examples' port_init.  On error what
+ * this function started is undone; the ethdev and p->pool stay for dp_ports_close(),
+ * which closes the one (its queues hold mbufs of the pool) before freeing the other.
  */
 static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t nq,
 		      char *err, size_t errlen)
@@ -282,6 +283,7 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	uint32_t want_mtu = pc->mtu ? pc->mtu : DP_PORT_DEFAULT_MTU, room, cache;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	const char *what;  /* the step that failed */
+	int soft_mac = 0;  /* 1: the device kept its own MAC, ours is in software */
 	int rc;
 
 	rc = rte_eth_dev_info_get(p->port_id, &di);
@@ -392,18 +394,26 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	if (rc)
 		goto err_report;
 	memcpy(p->mac, mac.addr_bytes, sizeof(p->mac));
-	if (pc->has_mac) {
-		memcpy(mac.addr_bytes, pc->mac, sizeof(mac.addr_bytes));
+	if (pc->has_mac || pc->kind == DP_PORT_LOOPBACK) {
+		/* net_ring gives every port the same (zero) address: the pair's ends get
+		 * locally administered ones, 02:53:52:44:00:<config index + 1> ("SRD") */
+		static const uint8_t lo_mac[6] = { 0x02, 0x53, 0x52, 0x44, 0x00, 0x00 };
+
+		memcpy(mac.addr_bytes, pc->has_mac ? pc->mac : lo_mac, sizeof(mac.addr_bytes));
+		if (!pc->has_mac)
+			mac.addr_bytes[5] = (uint8_t)(idx + 1);
 		what = "rte_eth_dev_default_mac_addr_set";
 		rc = rte_eth_dev_default_mac_addr_set(p->port_id, &mac);
 		if (rc == -ENOTSUP) {
-			/* devices that cannot change it (net_ring) filter nothing by MAC: the
-			 * configured address is ours in software, in every frame we build */
+			/* a device that cannot change it (net_ring): the address is ours in
+			 * software, in every frame we build and check; promiscuous below, so
+			 * that a device filtering by its own address still lets ours in */
+			soft_mac = 1;
 			rc = 0;
 		}
 		if (rc)
 			goto err_report;
-		memcpy(p->mac, pc->mac, sizeof(p->mac));
+		memcpy(p->mac, mac.addr_bytes, sizeof(p->mac));
 	}
 
 	if (conf.intr_conf.lsc) {
@@ -416,13 +426,14 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	rc = port_start(p);
 	if (rc)
 		goto err_unregister;
-	what = "rte_eth_promiscuous_disable";
-	rc = rte_eth_promiscuous_disable(p->port_id);
+	what = soft_mac ? "rte_eth_promiscuous_enable" : "rte_eth_promiscuous_disable";
+	rc = soft_mac ? rte_eth_promiscuous_enable(p->port_id) :
+			rte_eth_promiscuous_disable(p->port_id);
 	if (rc && rc != -ENOTSUP)
 		goto err_stop;
 	p->link_up = 0;
-	p->link_changes = 0;
 	dp_port_poll_link(p);
+	__atomic_store_n(&p->link_changes, 0, __ATOMIC_RELAXED);  /* the first state is no change */
 	DP_LOG(INFO, "port %s: ethdev %u (%s), socket %d, %u queue pair%s, mtu %u, checksum "
 	       "offload tx %#x rx %#x, link %s (%s)", pc->name, p->port_id, di.driver_name,
 	       p->socket, nq, nq == 1 ? "" : "s", p->mtu, p->csum_tx, p->csum_rx,

@@ -49,9 +49,10 @@ struct dp_ports {
  * After rte_eal_init(): probe every configured device (rte_dev_probe for vdevs and PCI
  * addresses not yet present), create the loopback pair's rings and ethdevs, and configure
  * each port: nqueues queue pairs, its mempool (cfg->mbufs mbufs, data room for the MTU),
- * offloads, MTU, promiscuous off, start, and a link-state callback.  Returns 0, or a
- * negative errno with the port's name and the reason in err (everything set up so far is
- * released).
+ * offloads, MTU, MAC (loopback ends without one get 02:53:52:44:00:<index + 1>; a device
+ * that cannot take it keeps it in software and runs promiscuous), promiscuous off
+ * otherwise, start, and a link-state callback.  Returns 0, or a negative errno with the
+ * port's name and the reason in err (everything set up so far is released).
  */
 int dp_ports_init(const struct dp_config *cfg, uint16_t nqueues, struct dp_ports *ports,
 		  char *err, size_t errlen);
@@ -59,8 +60,9 @@ int dp_ports_init(const struct dp_config *cfg, uint16_t nqueues, struct dp_ports
 /*
  * Read port p's link state without waiting (rte_eth_link_get_nowait) and update link_up,
  * counting a change in link_changes.  Ports whose device raises link-state interrupts
- * (net_tap, most NICs) are also updated by a callback; the others (net_memif,
- * net_af_packet, net_ring, the loopback pair) only by this call, so every worker calls it
+ * (most NICs) are also updated by a callback; the others only by this call: net_memif,
+ * net_af_packet, net_ring (the loopback pair), and net_tap, which in DPDK 22.11 claims
+ * RTE_ETH_DEV_INTR_LSC but never raises the event.  So every worker calls it
  * periodically.  Safe from any lcore, concurrently with the callback.
  */
 void dp_port_poll_link(struct dp_port *p);

@@ -46,9 +46,16 @@ static struct rte_mbuf *udp_frame(uint16_t sport, uint8_t ecn, uint32_t len, uin
 	uint8_t *d;
 	struct rte_ipv4_hdr *ip;
 
-	assert_non_null(m);
+	if (!m) {
+		fail_msg("the test pool is empty");
+		return NULL;
+	}
 	d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	assert_non_null(d);
+	if (!d) {  /* (not assert_non_null: the compiler must see that d is used non-NULL) */
+		rte_pktmbuf_free(m);
+		fail_msg("no room for %u bytes", len);
+		return NULL;
+	}
 	memset(d, 0, len);
 	memcpy(d, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
 	ip = (struct rte_ipv4_hdr *)(d + 14);

@@ -97,7 +97,7 @@ static void daemon_start(struct daemon *d, const char *impair)
 /* Stop the daemon with SIGTERM: it must exit 0 (a clean shutdown). */
 static void daemon_stop(struct daemon *d)
 {
-	char cmd[160];
+	char cmd[256];
 	int rc = proc_stop(d->pid, SIGTERM, 10000);
 
 	if (rc != 0) {
@@ -105,7 +105,7 @@ static void daemon_stop(struct daemon *d)
 
 		fail_msg("srdd exited with %d:\n%s", rc, log ? log : "(no log)");
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s /var/run/dpdk/%s", d->dir, d->prefix);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", d->dir);
 }
