@@ -1285,6 +1285,20 @@ static int check_across(struct ld *l, struct dp_config *cfg)
 	return 0;
 }
 
+/*
+ * A worker that sleeps when idle holds packets up to max_sleep_us (more, as the kernel
+ * rounds sleeps up) at each end before it sees them: Swift would take that for queueing
+ * and keep its window at the minimum.  The target delay covers it: at least
+ * 4 * max_sleep_us + 200 us under the sleep policy (docs/config.md, "protocol").
+ */
+static void sleep_aware_target(struct dp_config *cfg)
+{
+	uint64_t floor_ns = 4ull * cfg->idle_sleep_max_us * 1000u + 200000u;
+
+	if (cfg->idle == DP_IDLE_SLEEP && cfg->engine.cc.target_delay_ns < floor_ns)
+		cfg->engine.cc.target_delay_ns = floor_ns;
+}
+
 /* The top-level object, then the checks across sections and the core's own check. */
 static int parse_root(struct ld *l, json_t *root, struct dp_config *cfg)
 {
@@ -1311,6 +1325,7 @@ static int parse_root(struct ld *l, json_t *root, struct dp_config *cfg)
 	cfg->log_level = level + 1; /* RTE_LOG_EMERG is 1 ... RTE_LOG_DEBUG is 8 */
 	if ((rc = check_across(l, cfg)))
 		return rc;
+	sleep_aware_target(cfg);
 	if (srd_config_check(&cfg->engine, msg, sizeof(msg)))
 		return bad(l, "protocol", "%s", msg);
 	return 0;

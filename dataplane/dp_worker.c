@@ -305,52 +305,68 @@ static int rx_port(struct dp_wport *wp)
 
 /* ---- transmit ---- */
 
-/* Transmit frames, through the impairment stage when there is one. */
-static void tx_frames(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
+/* Give frames to the port; what it does not take waits in the backlog (only what does
+ * not fit there either is freed: the core resends it). */
+static void port_tx(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dp_worker *w = wp->w;
 	uint16_t sent = 0;
 
-	if (wp->impair) {
-		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc());
-		return;
-	}
-	while (sent < n) {
-		uint16_t k = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts + sent, n - sent);
-
-		if (k == 0)
-			break;
-		sent += k;
-	}
+	if (wp->nbacklog == 0)
+		sent = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts, n);
 	w->st.tx_pkts += sent;
-	if (sent < n) {
-		w->st.tx_full += n - sent;
+	if (sent == n)
+		return;
+	w->st.tx_full += n - sent;
+	while (sent < n && wp->nbacklog < DP_WORKER_BACKLOG)
+		wp->backlog[wp->nbacklog++] = pkts[sent++];
+	if (sent < n)
 		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-	}
 }
 
-/* Release what the impairment stage holds that is due. */
+/* Retry the backlog.  Returns how many frames went; the backlog is empty afterwards only
+ * if the port took them all. */
+static int flush_backlog(struct dp_wport *wp)
+{
+	uint16_t sent;
+
+	if (wp->nbacklog == 0)
+		return 0;
+	sent = rte_eth_tx_burst(wp->port->port_id, wp->queue, wp->backlog, wp->nbacklog);
+	if (sent && sent < wp->nbacklog)
+		memmove(wp->backlog, wp->backlog + sent, (wp->nbacklog - sent) * sizeof(*wp->backlog));
+	wp->nbacklog = (uint16_t)(wp->nbacklog - sent);
+	wp->w->st.tx_pkts += sent;
+	return sent;
+}
+
+/* Transmit frames, through the impairment stage when there is one. */
+static void tx_frames(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (wp->impair)
+		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc());
+	else
+		port_tx(wp, pkts, n);
+}
+
+/* Release everything the impairment stage holds that is due (while the port takes it). */
 static int tx_impaired(struct dp_wport *wp)
 {
 	struct rte_mbuf *pkts[DP_BURST];
-	uint16_t n, sent = 0;
+	uint64_t now = rte_rdtsc();
+	int total = 0;
+	uint16_t n;
 
 	if (!wp->impair)
 		return 0;
-	n = dp_impair_dequeue(wp->impair, pkts, DP_BURST, rte_rdtsc());
-	while (sent < n) {
-		uint16_t k = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts + sent, n - sent);
-
-		if (k == 0)
+	do {
+		if (wp->nbacklog)
 			break;
-		sent += k;
-	}
-	wp->w->st.tx_pkts += sent;
-	if (sent < n) {
-		wp->w->st.tx_full += n - sent;
-		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-	}
-	return n;
+		n = dp_impair_dequeue(wp->impair, pkts, DP_BURST, now);
+		port_tx(wp, pkts, n);
+		total += n;
+	} while (n == DP_BURST);
+	return total;
 }
 
 static void send_frame(struct dp_wport *wp, struct rte_mbuf *m)
@@ -395,9 +411,9 @@ static int tx_port(struct dp_wport *wp)
 	struct rte_mbuf *burst[DP_BURST];
 	uint32_t room = rte_pktmbuf_data_room_size(wp->port->pool) - RTE_PKTMBUF_HEADROOM;
 	uint16_t nb = 0;
-	int total = 0;
+	int total = flush_backlog(wp);
 
-	for (uint32_t i = 0; i < DP_TX_PER_LOOP; i++) {
+	for (uint32_t i = 0; i < DP_TX_PER_LOOP && wp->nbacklog == 0; i++) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
 		struct srd_tx_meta meta;
 		struct dp_flow flow;
@@ -646,6 +662,8 @@ err_free:
 void dp_worker_fini(struct dp_worker *w)
 {
 	for (uint32_t i = 0; i < w->nports; i++) {
+		rte_pktmbuf_free_bulk(w->wp[i].backlog, w->wp[i].nbacklog);
+		w->wp[i].nbacklog = 0;
 		srd_engine_destroy(w->wp[i].eng);
 		dp_impair_destroy(w->wp[i].impair);
 		w->wp[i].eng = NULL;

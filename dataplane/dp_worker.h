@@ -23,6 +23,9 @@
 
 struct dp_impair;
 struct dp_sendrec;
+struct rte_mbuf;
+
+#define DP_WORKER_BACKLOG 256u /* frames kept per port when its TX ring is full */
 struct dp_telemetry;
 
 /* Counters of a worker (per port where it says so). */
@@ -34,7 +37,8 @@ struct dp_worker_stats {
 	uint64_t rx_arp;                /* ARP packets */
 	uint64_t rx_drops[DP_DROP_MAX]; /* frames dropped by the framing checks, by reason */
 	uint64_t tx_pkts;               /* frames given to the port */
-	uint64_t tx_full;               /* frames the port did not take (freed; the core resends) */
+	uint64_t tx_full;               /* frames the port did not take at once (kept in the
+	                                   backlog; freed only if the backlog is full) */
 	uint64_t tx_no_mbuf;            /* packets not built: the mempool was empty */
 	uint64_t tx_no_route;           /* packets for a destination without a route */
 	uint64_t tx_no_neigh;           /* packets dropped while their neighbour was resolved */
@@ -56,6 +60,10 @@ struct dp_wport {
 	struct dp_net_local local;      /* what received frames are checked against */
 	struct dp_worker *w;            /* back pointer (engine callbacks) */
 	uint8_t link_up;                /* last link state seen */
+	struct rte_mbuf *backlog[DP_WORKER_BACKLOG]; /* frames the port did not take yet: sent
+	                                   first next time; the engine is not asked for more
+	                                   while any wait (backpressure instead of loss) */
+	uint16_t nbacklog;              /* frames in backlog */
 };
 
 /* A worker. */

@@ -81,6 +81,15 @@ struct srd_path {
 	uint16_t reserved;     /* padding, zero */
 };
 
+/* Why a packet waits for retransmission.  Only timeouts spend the retry budget: a RACK
+ * loss proves the peer reachable (a later packet got through), and an RNR is its answer. */
+enum srd_loss_cause {
+	SRD_LOSS_RACK = 0,
+	SRD_LOSS_RTO = 1,
+	SRD_LOSS_RNR = 2,
+};
+#define SRD_MAX_RESENDS 255u /* retransmissions of one packet, whatever the cause */
+
 /* States of a transmitted packet record. */
 enum srd_txpkt_state {
 	TXPKT_FREE = 0,     /* slot unused (PSN not allocated, or acked and released) */
@@ -100,9 +109,10 @@ struct srd_txpkt {
 	uint16_t next;    /* next record in its list, or NIL */
 	uint8_t path;     /* path of its latest transmission */
 	uint8_t state;    /* enum srd_txpkt_state */
-	uint8_t retries;  /* retransmissions so far */
-	uint8_t rnr;      /* 1: resend because the peer said RNR (does not spend the budget) */
-	uint8_t reserved[2];
+	uint8_t retries;  /* retransmissions after timeouts: the retry budget (an unreachable peer) */
+	uint8_t resends;  /* all retransmissions (a backstop: SRD_MAX_RESENDS) */
+	uint8_t lost_by;  /* enum srd_loss_cause of its pending retransmission */
+	uint8_t reserved;
 };
 
 /* States of a message slot on the sending side. */

@@ -118,7 +118,7 @@ struct srd_config {
 	uint64_t min_rto_ns;         /* retransmission timeout floor (1 µs..1 s) */
 	uint64_t max_rto_ns;         /* retransmission timeout ceiling after backoff (min_rto..60 s) */
 	uint64_t init_rtt_ns;        /* RTT assumed before the first sample (100 ns..1 s) */
-	uint32_t max_retries;        /* timeouts in a row without progress, and retransmissions of
+	uint32_t max_retries;        /* timeouts in a row without progress, and timeout-driven resends of
 	                                one packet, before the connection fails (1..255) */
 	uint32_t max_rnr_retries;    /* receiver-not-ready retries before it fails (1..65535) */
 	uint64_t rnr_delay_ns;       /* how long a receiver asks a sender to wait after RNR

@@ -56,12 +56,14 @@ static void unlink_inflight(struct srd_conn *c, uint16_t idx)
 
 /* Declare an INFLIGHT packet lost: it goes to the retransmit list. */
 static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
-		      bool path_fault)
+		      enum srd_loss_cause cause)
 {
 	struct srd_txpkt *r = &c->txpkts[idx];
+	bool path_fault = cause == SRD_LOSS_RACK;
 
 	unlink_inflight(c, idx);
 	r->state = TXPKT_LOST;
+	r->lost_by = (uint8_t)cause;
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
 		paths_on_loss(eng, c, r->path);
@@ -117,7 +119,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			rtt = c->paths[r->path].srtt_ns;
 		lost_at = r->sent_ns + rtt + reo;
 		if (now >= lost_at) {
-			mark_lost(eng, c, idx, true);
+			mark_lost(eng, c, idx, SRD_LOSS_RACK);
 			eng->st.rack_losses++;
 		} else {
 			if (!c->rack_timer_ns || lost_at < c->rack_timer_ns)
@@ -143,7 +145,7 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 	/* a timeout says nothing about which path failed (the peer may be down): only RACK's
 	 * evidence of later packets getting through blames a path */
 	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + c->srtt_ns <= now) {
-		mark_lost(eng, c, c->so_head, false);
+		mark_lost(eng, c, c->so_head, SRD_LOSS_RTO);
 		eng->st.rto_losses++;
 	}
 	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
@@ -348,7 +350,8 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 	r->msg = slot;
 	r->seg = m->next_seg++;
 	r->retries = 0;
-	r->rnr = 0;
+	r->resends = 0;
+	r->lost_by = SRD_LOSS_RACK;
 	r->prev = r->next = SRD_NIL16;
 	c->snd_nxt++;
 	return idx;
@@ -378,14 +381,15 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		idx = c->rt_head;
 		r = &c->txpkts[idx];
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-		if (r->rnr) {
-			r->rnr = 0; /* RNR retries do not spend the retry budget */
-		} else if (r->retries >= eng->cfg.max_retries) {
+		if ((r->lost_by == SRD_LOSS_RTO && r->retries >= eng->cfg.max_retries) ||
+		    r->resends >= SRD_MAX_RESENDS) {
 			conn_reset(eng, c, -ETIMEDOUT);
 			return 0;
-		} else {
-			r->retries++;
 		}
+		if (r->lost_by == SRD_LOSS_RTO)
+			r->retries++;
+		if (r->lost_by != SRD_LOSS_RNR)
+			r->resends++;
 		retx = true;
 		path = paths_pick(eng, c, r->path);
 	} else {
@@ -489,7 +493,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	} else if (r->state == TXPKT_LOST) {
 		/* acked before it was resent: it was late, not lost (unless the peer said RNR) */
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-		if (!r->rnr)
+		if (r->lost_by != SRD_LOSS_RNR)
 			reo_widen(c);
 	} else {
 		return 0;
@@ -552,7 +556,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
 
 		/* the ack answers an earlier transmission than the latest: the resend was needless */
-		if (r->state == TXPKT_INFLIGHT && r->retries && a->echo_ts != (uint32_t)r->sent_ns)
+		if (r->state == TXPKT_INFLIGHT && r->resends && a->echo_ts != (uint32_t)r->sent_ns)
 			reo_widen(c);
 	}
 	if (psn_lt(c->snd_una, cum))
@@ -622,8 +626,7 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		return 0;
 	}
 	c->rnr_retries++;
-	mark_lost(eng, c, idx, false);
-	r->rnr = 1;
+	mark_lost(eng, c, idx, SRD_LOSS_RNR);
 	c->rnr_until_ns = now + (n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns);
 	return 0;
 }

@@ -58,7 +58,7 @@ static inline pid_t proc_start(char *const argv[], const char *out_path)
 			close(fd);
 		}
 		setpgid(0, 0);
-		execv(argv[0], argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
 	for (int i = 0; pid > 0 && i < PROC_MAX; i++) {
