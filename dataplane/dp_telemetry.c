@@ -35,33 +35,7 @@
  * callback give up at once.  The caller stops calling dp_telemetry_service() before
  * dp_telemetry_stop() (srdd clears worker.tel first, on the worker's own thread).
  *
- * Output.  DPDK 22.11 limits what a callback may return, and this module keeps within it:
- *   - dict keys: letters, digits, '_' and '/' only (others are refused with -EINVAL), so
- *     connection keys are "PORT/10_0_0_2" and port keys are port names with any other
- *     character replaced by '_' (the exact name and address are values inside);
- *   - one level of nesting: a dict's values may be dicts or arrays of scalars, no deeper;
- *   - 256 entries per dict, 512 per array, strings up to 127 bytes;
- *   - the whole reply is at most 16384 bytes of JSON, and DPDK silently drops entries past
- *     that.  This module counts an upper bound of the text as it adds entries, stops
- *     before the limit, and says so with "truncated": 1 (there is no boolean type in
- *     22.11: 0 or 1, which reads as false or true).
- *
- *   /srd/stats   {"ports": N, "worker": {...}, "net_drops": {"short": ...},
- *                 "engine": {...summed over ports}, "engine_drops": {"truncated": ...},
- *                 "shm": {...} or "none"}
- *   /srd/ports   {"lo0": {"name", "port_id", "ip", "prefix_len", "mac", "mtu", "link",
- *                 "link_changes", "csum_tx_ip", ..., "impair", "impair_paths",
- *                 "impair_pkts_in", ..., "neigh_misses", "conns"}, ...}
- *   /srd/conns   {"lo0/10_0_0_2": {"port", "peer", "local_id", "peer_id", "paths",
- *                 "inflight", "cwnd_pkts", "cwnd_x256", "srtt_ns", "min_rtt_ns", "rto_ns",
- *                 "tx_msgs", "retransmits"}, ..., "count": N, "truncated": 0}
- *   /srd/paths   no parameter: {"conns": ["lo0,10.0.0.2", ...], "count", "truncated",
- *                 "usage"};  "/srd/paths,PEER" or "/srd/paths,PORT,PEER" (PORT a name or
- *                 an index; "PORT/10_0_0_2" as /srd/conns prints it works too):
- *                 {"port", "peer", "local_id", "peer_id", "npaths", "path0": {"entropy",
- *                 "state", "inflight", "srtt_ns", "ecn_permille", "tx_pkts",
- *                 "replacements"}, ..., "truncated"}
- * Errors (bad parameter, no such connection, no answer, stopping) are {"error": "..."}.
+ * Output.  The replies and DPDK's limits on them: see dp_telemetry_fmt.c.
  */
 #include "dp_telemetry.h"
 
@@ -69,7 +43,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,210 +50,7 @@
 
 #include <rte_telemetry.h>
 
-#include "dp_impair.h"
-#include "dp_port.h"
-#include "dp_shm.h"
-#include "dp_worker.h"
-#include "srd_core.h"
-
-#define TEL_WAIT_NS 100000000ull   /* how long a callback waits for the worker: 100 ms */
-#define TEL_POLL_NS 50000l         /* between two looks at the answer: 50 µs */
-#define TEL_MAX_CONNS 256u         /* connections snapshotted per port */
-#define TEL_MAX_PATHS 256u         /* paths snapshotted of one connection (srd max) */
-#define TEL_OUTPUT_MAX 16384u      /* DPDK 22.11's reply buffer (MAX_OUTPUT_LEN) */
-#define TEL_TAIL_RESERVE 96u       /* bytes kept for the entries added last (count, ...) */
-#define TEL_KEY_LEN 64u            /* our dict keys (DPDK allows 127 bytes) */
-#define TEL_DIM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* What a request asks the worker to copy. */
-enum tel_cmd {
-	TEL_STATS = 1, /* counters */
-	TEL_PORTS = 2, /* ports */
-	TEL_CONNS = 3, /* every connection (also /srd/paths without a parameter) */
-	TEL_PATHS = 4, /* one connection and its paths */
-};
-
-/* ---- counter tables: names and offsets, so that each field is listed once ---- */
-
-/* A uint64_t counter of a struct, by name. */
-struct tel_field {
-	const char *name; /* telemetry key */
-	size_t off;       /* offset in its struct */
-};
-
-#define TEL_F(type, f) { #f, offsetof(type, f) }
-
-static const struct tel_field worker_fields[] = {
-	TEL_F(struct dp_worker_stats, loops),
-	TEL_F(struct dp_worker_stats, idle_loops),
-	TEL_F(struct dp_worker_stats, rx_pkts),
-	TEL_F(struct dp_worker_stats, rx_srd),
-	TEL_F(struct dp_worker_stats, rx_arp),
-	TEL_F(struct dp_worker_stats, tx_pkts),
-	TEL_F(struct dp_worker_stats, tx_full),
-	TEL_F(struct dp_worker_stats, tx_no_mbuf),
-	TEL_F(struct dp_worker_stats, tx_no_route),
-	TEL_F(struct dp_worker_stats, tx_no_neigh),
-	TEL_F(struct dp_worker_stats, arp_requests),
-	TEL_F(struct dp_worker_stats, arp_replies),
-	TEL_F(struct dp_worker_stats, sends),
-	TEL_F(struct dp_worker_stats, send_errors),
-	TEL_F(struct dp_worker_stats, rx_discarded),
-	TEL_F(struct dp_worker_stats, link_changes),
-};
-
-static const struct tel_field engine_fields[] = {
-	TEL_F(struct srd_stats, tx_pkts),
-	TEL_F(struct srd_stats, tx_data_pkts),
-	TEL_F(struct srd_stats, tx_retx_pkts),
-	TEL_F(struct srd_stats, tx_acks),
-	TEL_F(struct srd_stats, tx_nacks),
-	TEL_F(struct srd_stats, tx_probes),
-	TEL_F(struct srd_stats, tx_resets),
-	TEL_F(struct srd_stats, tx_payload_bytes),
-	TEL_F(struct srd_stats, rx_pkts),
-	TEL_F(struct srd_stats, rx_data_pkts),
-	TEL_F(struct srd_stats, rx_payload_bytes),
-	TEL_F(struct srd_stats, rx_ce_pkts),
-	TEL_F(struct srd_stats, rx_acks),
-	TEL_F(struct srd_stats, rx_nacks),
-	TEL_F(struct srd_stats, rack_losses),
-	TEL_F(struct srd_stats, rto_losses),
-	TEL_F(struct srd_stats, rto_events),
-	TEL_F(struct srd_stats, rnr_received),
-	TEL_F(struct srd_stats, msgs_accepted),
-	TEL_F(struct srd_stats, msgs_completed),
-	TEL_F(struct srd_stats, msgs_failed),
-	TEL_F(struct srd_stats, msgs_delivered),
-	TEL_F(struct srd_stats, msgs_aborted),
-	TEL_F(struct srd_stats, path_failures),
-	TEL_F(struct srd_stats, path_replacements),
-	TEL_F(struct srd_stats, conns_created),
-	TEL_F(struct srd_stats, conns_reset),
-	TEL_F(struct srd_stats, conns_closed),
-	TEL_F(struct srd_stats, conns_resumed),
-	TEL_F(struct srd_stats, conns_active),
-	TEL_F(struct srd_stats, rx_slots_used),
-	TEL_F(struct srd_stats, ctrl_dropped),
-};
-
-static const struct tel_field shm_fields[] = {
-	TEL_F(struct dp_shm_stats, apps),
-	TEL_F(struct dp_shm_stats, endpoints),
-	TEL_F(struct dp_shm_stats, sends_inflight),
-	TEL_F(struct dp_shm_stats, rx_bufs_lent),
-	TEL_F(struct dp_shm_stats, rx_bytes_lent),
-	TEL_F(struct dp_shm_stats, attaches),
-	TEL_F(struct dp_shm_stats, refused),
-	TEL_F(struct dp_shm_stats, bad_sqe),
-	TEL_F(struct dp_shm_stats, rx_no_endpoint),
-	TEL_F(struct dp_shm_stats, rx_no_buffer),
-	TEL_F(struct dp_shm_stats, cq_overflow),
-	TEL_F(struct dp_shm_stats, ring_corrupt),
-};
-
-/* A counter added to one of these structs without a line above breaks the build here, not
- * the telemetry silently.  (Every field is a uint64_t, the arrays included.) */
-_Static_assert(sizeof(struct dp_worker_stats) ==
-		       sizeof(uint64_t) * (TEL_DIM(worker_fields) + DP_DROP_MAX),
-	       "worker_fields[] misses a field of struct dp_worker_stats");
-_Static_assert(sizeof(struct srd_stats) ==
-		       sizeof(uint64_t) * (TEL_DIM(engine_fields) + SRD_DROP_MAX),
-	       "engine_fields[] misses a field of struct srd_stats");
-_Static_assert(sizeof(struct dp_shm_stats) == sizeof(uint64_t) * TEL_DIM(shm_fields),
-	       "shm_fields[] misses a field of struct dp_shm_stats");
-
-/* Names of the framing checks' drop reasons (enum dp_net_drop). */
-static const char *const net_drop_names[DP_DROP_MAX] = {
-	[DP_DROP_SHORT] = "short",
-	[DP_DROP_NOT_IPV4] = "not_ipv4",
-	[DP_DROP_BAD_IP] = "bad_ip",
-	[DP_DROP_IP_CSUM] = "ip_csum",
-	[DP_DROP_NOT_UDP] = "not_udp",
-	[DP_DROP_NOT_FOR_US] = "not_for_us",
-	[DP_DROP_WRONG_PORT] = "wrong_port",
-	[DP_DROP_BAD_UDP] = "bad_udp",
-	[DP_DROP_UDP_CSUM] = "udp_csum",
-	[DP_DROP_BAD_ARP] = "bad_arp",
-};
-_Static_assert(DP_DROP_BAD_ARP + 1 == DP_DROP_MAX, "net_drop_names[] misses a reason");
-
-static uint64_t field(const void *base, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, (const char *)base + off, sizeof(v));
-	return v;
-}
-
-static void field_add(void *base, size_t off, uint64_t v)
-{
-	memcpy((char *)base + off, &(uint64_t){ field(base, off) + v }, sizeof(v));
-}
-
-/* ---- state ---- */
-
-/* One port as the output names it (set at start, read-only afterwards). */
-struct tel_port {
-	const struct dp_port *port;  /* the port */
-	const struct dp_wport *wp;   /* the worker's side of it (engine, impairment), or NULL */
-	char key[TEL_KEY_LEN];       /* its dict key: the name with only key characters */
-};
-
-/* What the worker copied for a port. */
-struct tel_port_snap {
-	uint8_t link_up;                    /* link state */
-	uint64_t link_changes;              /* link up/down events */
-	uint8_t impair;                     /* the impairment stage is on */
-	uint32_t impair_paths;              /* its paths */
-	struct dp_impair_path_stats imp;    /* their counters, summed */
-	uint64_t neigh_misses;              /* neighbour lookups without a usable entry */
-	uint32_t conns;                     /* connections of its engine */
-};
-
-/* A connection the worker copied. */
-struct tel_conn_snap {
-	uint32_t port;              /* index in t->port[] */
-	struct srd_conn_info info;  /* as srd_conn_info() said */
-};
-
-/* What the worker copies for a request (written by the worker only while its requester
- * waits; read by the requester after the answer). */
-struct tel_snap {
-	struct dp_worker_stats wst;               /* TEL_STATS: the worker's counters */
-	struct srd_stats est;                     /* TEL_STATS: engines' counters, summed */
-	uint8_t has_shm;                          /* TEL_STATS: there is an shm server */
-	struct dp_shm_stats sst;                  /* TEL_STATS: its counters */
-	struct tel_port_snap port[DP_MAX_PORTS];  /* TEL_PORTS */
-	uint32_t nconns;                          /* TEL_CONNS: conns[0..nconns) */
-	uint64_t conns_total;                     /* TEL_CONNS: connections there are */
-	struct tel_conn_snap *conns;              /* TEL_CONNS: DP_MAX_PORTS * TEL_MAX_CONNS */
-	int found;                                /* TEL_PATHS: the connection exists */
-	struct tel_conn_snap conn;                /* TEL_PATHS: it */
-	uint32_t npaths;                          /* TEL_PATHS: paths[0..npaths) */
-	struct srd_path_info *paths;              /* TEL_PATHS: TEL_MAX_PATHS */
-};
-
-struct dp_telemetry {
-	/* set at start, read-only afterwards */
-	struct dp_worker *w;               /* the worker that answers */
-	struct dp_shm *shm;                /* the apps (NULL: none) */
-	struct tel_port port[DP_MAX_PORTS];/* the ports, in config order */
-	uint32_t nports;
-	/* requests */
-	pthread_mutex_t lock;              /* one request at a time (callbacks run on one
-	                                      thread per telemetry client) */
-	uint64_t seq;                      /* last sequence number posted (under lock) */
-	int req_port;                      /* TEL_PATHS: index in port[], -1: any (under lock;
-	                                      published by the release store of req) */
-	uint64_t req_peer;                 /* TEL_PATHS: the peer */
-	_Atomic uint64_t req;              /* posted request: seq << 8 | enum tel_cmd; 0: none */
-	_Atomic uint64_t done;             /* sequence number of the last request answered */
-	atomic_int stopping;               /* set by stop: waiting callbacks give up */
-	/* the worker's */
-	struct tel_snap snap;              /* the answer */
-	uint64_t *peers;                   /* scratch for srd_conn_peers(): TEL_MAX_CONNS */
-};
+#include "dp_telemetry_int.h"
 
 /* The instance the callbacks serve (forced by the DPDK API: callbacks carry no user
  * pointer).  Set by start, cleared by stop; see the top of the file. */
@@ -305,8 +75,9 @@ static void snap_stats(struct dp_telemetry *t)
 		if (!w->wp[i].eng)
 			continue;
 		srd_get_stats(w->wp[i].eng, &st);
-		for (size_t f = 0; f < TEL_DIM(engine_fields); f++)
-			field_add(&s->est, engine_fields[f].off, field(&st, engine_fields[f].off));
+		for (size_t f = 0; f < dp_tel_nengine_fields; f++)
+			field_add(&s->est, dp_tel_engine_fields[f].off,
+				  field(&st, dp_tel_engine_fields[f].off));
 		for (unsigned r = 0; r < SRD_DROP_MAX; r++)
 			s->est.drops[r] += st.drops[r];
 	}
@@ -427,352 +198,6 @@ void dp_telemetry_service(struct dp_telemetry *t)
 	/* release: pairs with the requester's acquire load of done, so the snapshot is
 	 * complete when it sees its sequence number */
 	atomic_store_explicit(&t->done, r >> 8, memory_order_release);
-}
-
-/* ---- building replies within DPDK's limits ---- */
-
-/* A dict being filled, with an upper bound of the JSON text it becomes. */
-struct tel_dict {
-	struct rte_tel_data *d; /* the dict */
-	size_t bytes;           /* upper bound of its JSON text */
-	size_t limit;           /* most bytes it may take */
-	uint32_t n;             /* entries */
-};
-
-static size_t dec_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
-/* Bytes of a string once DPDK has escaped it for JSON (at most). */
-static size_t json_str_len(const char *s)
-{
-	size_t n = 2;
-
-	for (; *s; s++)
-		n += (unsigned char)*s < 0x20 ? 6 : (*s == '"' || *s == '\\') ? 2 : 1;
-	return n;
-}
-
-static void td_init(struct tel_dict *td, struct rte_tel_data *d, size_t limit)
-{
-	rte_tel_data_start_dict(d);
-	*td = (struct tel_dict){ .d = d, .bytes = 2, .limit = limit };
-}
-
-/* Each entry costs ,"name": plus its value. */
-static void td_u64(struct tel_dict *td, const char *name, uint64_t v)
-{
-	if (rte_tel_data_add_dict_u64(td->d, name, v) == 0) {
-		td->bytes += strlen(name) + 4 + dec_len(v);
-		td->n++;
-	}
-}
-
-static void td_str(struct tel_dict *td, const char *name, const char *v)
-{
-	if (rte_tel_data_add_dict_string(td->d, name, v) >= 0) {
-		td->bytes += strlen(name) + 4 + json_str_len(v);
-		td->n++;
-	}
-}
-
-/* A new dict for td_nest(), or NULL. */
-static struct rte_tel_data *td_child(struct tel_dict *child, size_t limit)
-{
-	struct rte_tel_data *d = rte_tel_data_alloc();
-
-	if (d)
-		td_init(child, d, limit);
-	return d;
-}
-
-/* Add child (a dict or an array of bytes JSON bytes) under name if it fits, keeping
- * reserve_entries entries free.  Returns 0, or -ENOSPC (child freed). */
-static int td_nest(struct tel_dict *td, const char *name, struct rte_tel_data *child,
-		   size_t bytes, uint32_t reserve_entries)
-{
-	size_t cost = strlen(name) + 4 + bytes;
-
-	if (td->n + 1 + reserve_entries > RTE_TEL_MAX_DICT_ENTRIES ||
-	    td->bytes + cost > td->limit ||
-	    rte_tel_data_add_dict_container(td->d, name, child, 0) != 0) {
-		rte_tel_data_free(child);
-		return -ENOSPC;
-	}
-	td->bytes += cost;
-	td->n++;
-	return 0;
-}
-
-/* The top-level dict of a reply to cmd. */
-static void td_top(struct tel_dict *td, struct rte_tel_data *d, const char *cmd)
-{
-	/* the reply is {"CMD":DICT} plus a terminating NUL */
-	td_init(td, d, TEL_OUTPUT_MAX - (strlen(cmd) + 5) - TEL_TAIL_RESERVE);
-}
-
-static int tel_error(struct rte_tel_data *d, const char *msg)
-{
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_string(d, "error", msg);
-	return 0;
-}
-
-static void ip_str(char *buf, size_t len, uint64_t ip)
-{
-	if (ip > UINT32_MAX)
-		snprintf(buf, len, "%llu", (unsigned long long)ip);
-	else
-		snprintf(buf, len, "%u.%u.%u.%u", (unsigned)(ip >> 24) & 255,
-			 (unsigned)(ip >> 16) & 255, (unsigned)(ip >> 8) & 255, (unsigned)ip & 255);
-}
-
-/* Key of a connection: "PORTKEY/10_0_0_2". */
-static void conn_key(char *buf, size_t len, const struct tel_port *tp, uint64_t ip)
-{
-	if (ip > UINT32_MAX)
-		snprintf(buf, len, "%.40s/%llu", tp->key, (unsigned long long)ip);
-	else
-		snprintf(buf, len, "%.40s/%u_%u_%u_%u", tp->key, (unsigned)(ip >> 24) & 255,
-			 (unsigned)(ip >> 16) & 255, (unsigned)(ip >> 8) & 255, (unsigned)ip & 255);
-}
-
-/* ---- formatting the snapshot ---- */
-
-static void add_fields(struct tel_dict *td, const void *base, const struct tel_field *f,
-		       size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		td_u64(td, f[i].name, field(base, f[i].off));
-}
-
-static int fmt_stats(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d)
-{
-	const struct tel_snap *s = &t->snap;
-	struct tel_dict top, c;
-	struct rte_tel_data *cd;
-
-	td_top(&top, d, cmd);
-	td_u64(&top, "ports", t->nports);
-	if ((cd = td_child(&c, top.limit))) {
-		add_fields(&c, &s->wst, worker_fields, TEL_DIM(worker_fields));
-		td_nest(&top, "worker", cd, c.bytes, 0);
-	}
-	if ((cd = td_child(&c, top.limit))) {
-		for (unsigned r = 1; r < DP_DROP_MAX; r++)
-			td_u64(&c, net_drop_names[r], s->wst.rx_drops[r]);
-		td_nest(&top, "net_drops", cd, c.bytes, 0);
-	}
-	if ((cd = td_child(&c, top.limit))) {
-		add_fields(&c, &s->est, engine_fields, TEL_DIM(engine_fields));
-		td_nest(&top, "engine", cd, c.bytes, 0);
-	}
-	if ((cd = td_child(&c, top.limit))) {
-		for (int r = SRD_DROP_NONE + 1; r < SRD_DROP_MAX; r++)
-			td_u64(&c, srd_drop_reason_name(r), s->est.drops[r]);
-		td_nest(&top, "engine_drops", cd, c.bytes, 0);
-	}
-	if (!s->has_shm)
-		td_str(&top, "shm", "none");
-	else if ((cd = td_child(&c, top.limit))) {
-		add_fields(&c, &s->sst, shm_fields, TEL_DIM(shm_fields));
-		td_nest(&top, "shm", cd, c.bytes, 0);
-	}
-	return 0;
-}
-
-static int fmt_ports(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d)
-{
-	struct tel_dict top, c;
-	uint32_t shown = 0;
-
-	td_top(&top, d, cmd);
-	for (uint32_t i = 0; i < t->nports; i++) {
-		const struct tel_port *tp = &t->port[i];
-		const struct dp_port *p = tp->port;
-		const struct tel_port_snap *ps = &t->snap.port[i];
-		struct rte_tel_data *cd = td_child(&c, top.limit);
-		char buf[32];
-
-		if (!cd)
-			break;
-		td_str(&c, "name", p->cfg->name);
-		td_u64(&c, "port_id", p->port_id);
-		ip_str(buf, sizeof(buf), p->cfg->ipv4);
-		td_str(&c, "ip", buf);
-		td_u64(&c, "prefix_len", p->cfg->prefix_len);
-		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
-			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
-		td_str(&c, "mac", buf);
-		td_u64(&c, "mtu", p->mtu);
-		td_str(&c, "link", ps->link_up ? "up" : "down");
-		td_u64(&c, "link_changes", ps->link_changes);
-		td_u64(&c, "csum_tx_ip", !!(p->csum_tx & DP_CSUM_IP_OFFLOAD));
-		td_u64(&c, "csum_tx_udp", !!(p->csum_tx & DP_CSUM_UDP_OFFLOAD));
-		td_u64(&c, "csum_rx_ip", !!(p->csum_rx & DP_CSUM_IP_OFFLOAD));
-		td_u64(&c, "csum_rx_udp", !!(p->csum_rx & DP_CSUM_UDP_OFFLOAD));
-		td_str(&c, "impair", ps->impair ? "on" : "off");
-		td_u64(&c, "impair_paths", ps->impair_paths);
-		td_u64(&c, "impair_pkts_in", ps->imp.pkts_in);
-		td_u64(&c, "impair_pkts_out", ps->imp.pkts_out);
-		td_u64(&c, "impair_drops_loss", ps->imp.drops_loss);
-		td_u64(&c, "impair_drops_black", ps->imp.drops_black);
-		td_u64(&c, "impair_drops_queue", ps->imp.drops_queue);
-		td_u64(&c, "impair_ce_marked", ps->imp.ce_marked);
-		td_u64(&c, "impair_queued", ps->imp.queued);
-		td_u64(&c, "neigh_misses", ps->neigh_misses);
-		td_u64(&c, "conns", ps->conns);
-		if (td_nest(&top, tp->key, cd, c.bytes, 1))
-			break;
-		shown++;
-	}
-	top.limit += TEL_TAIL_RESERVE;
-	td_u64(&top, "truncated", shown < t->nports);
-	return 0;
-}
-
-static int fmt_conns(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d)
-{
-	const struct tel_snap *s = &t->snap;
-	struct tel_dict top, c;
-	uint32_t shown = 0;
-
-	td_top(&top, d, cmd);
-	for (uint32_t i = 0; i < s->nconns; i++) {
-		const struct tel_conn_snap *cs = &s->conns[i];
-		const struct srd_conn_info *ci = &cs->info;
-		const struct tel_port *tp = &t->port[cs->port];
-		struct rte_tel_data *cd = td_child(&c, top.limit);
-		char key[TEL_KEY_LEN], ip[32];
-
-		if (!cd)
-			break;
-		ip_str(ip, sizeof(ip), ci->peer);
-		conn_key(key, sizeof(key), tp, ci->peer);
-		td_str(&c, "port", tp->port->cfg->name);
-		td_str(&c, "peer", ip);
-		td_u64(&c, "local_id", ci->local_id);
-		td_u64(&c, "peer_id", ci->peer_id);
-		td_u64(&c, "paths", ci->npaths);
-		td_u64(&c, "inflight", ci->inflight);
-		td_u64(&c, "cwnd_pkts", ci->cwnd >> 8);
-		td_u64(&c, "cwnd_x256", ci->cwnd);
-		td_u64(&c, "srtt_ns", ci->srtt_ns);
-		td_u64(&c, "min_rtt_ns", ci->min_rtt_ns);
-		td_u64(&c, "rto_ns", ci->rto_ns);
-		td_u64(&c, "tx_msgs", ci->tx_msgs);
-		td_u64(&c, "retransmits", ci->retransmits);
-		/* keep two entries for count and truncated */
-		if (td_nest(&top, key, cd, c.bytes, 2))
-			break;
-		shown++;
-	}
-	top.limit += TEL_TAIL_RESERVE;
-	td_u64(&top, "count", s->conns_total);
-	td_u64(&top, "truncated", shown < s->conns_total);
-	return 0;
-}
-
-/* /srd/paths without a parameter: the connections it can be asked about. */
-static int fmt_paths_list(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d)
-{
-	const struct tel_snap *s = &t->snap;
-	struct rte_tel_data *arr = rte_tel_data_alloc();
-	size_t bytes = 2;
-	struct tel_dict top;
-	uint32_t shown = 0;
-
-	td_top(&top, d, cmd);
-	td_str(&top, "usage", "/srd/paths,PEER or /srd/paths,PORT,PEER");
-	if (arr) {
-		rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
-		for (uint32_t i = 0; i < s->nconns && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
-			char ip[32], item[TEL_KEY_LEN];
-
-			ip_str(ip, sizeof(ip), s->conns[i].info.peer);
-			snprintf(item, sizeof(item), "%.31s,%s",
-				 t->port[s->conns[i].port].port->cfg->name, ip);
-			/* ,"item" */
-			if (top.bytes + 10 + bytes + 1 + json_str_len(item) > top.limit ||
-			    rte_tel_data_add_array_string(arr, item) != 0)
-				break;
-			bytes += 1 + json_str_len(item);
-			shown++;
-		}
-		if (td_nest(&top, "conns", arr, bytes, 2))
-			shown = 0;
-	}
-	top.limit += TEL_TAIL_RESERVE;
-	td_u64(&top, "count", s->conns_total);
-	td_u64(&top, "truncated", shown < s->conns_total);
-	return 0;
-}
-
-static const char *path_state_name(uint8_t st)
-{
-	switch (st) {
-	case SRD_PATH_GOOD:
-		return "good";
-	case SRD_PATH_SUSPECT:
-		return "suspect";
-	case SRD_PATH_PROBING:
-		return "probing";
-	}
-	return "unknown";
-}
-
-static int fmt_paths(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d)
-{
-	const struct tel_snap *s = &t->snap;
-	const struct srd_conn_info *ci = &s->conn.info;
-	struct tel_dict top, c;
-	uint32_t shown = 0;
-	char ip[32];
-
-	ip_str(ip, sizeof(ip), t->req_peer);
-	if (!s->found) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "no connection to %s%s%s", ip,
-			 t->req_port >= 0 ? " on port " : "",
-			 t->req_port >= 0 ? t->port[t->req_port].port->cfg->name : "");
-		return tel_error(d, msg);
-	}
-	td_top(&top, d, cmd);
-	td_str(&top, "port", t->port[s->conn.port].port->cfg->name);
-	td_str(&top, "peer", ip);
-	td_u64(&top, "local_id", ci->local_id);
-	td_u64(&top, "peer_id", ci->peer_id);
-	td_u64(&top, "npaths", ci->npaths);
-	for (uint32_t p = 0; p < s->npaths; p++) {
-		const struct srd_path_info *pi = &s->paths[p];
-		struct rte_tel_data *cd = td_child(&c, top.limit);
-		char key[16];
-
-		if (!cd)
-			break;
-		td_u64(&c, "entropy", pi->entropy);
-		td_str(&c, "state", path_state_name(pi->state));
-		td_u64(&c, "inflight", pi->inflight);
-		td_u64(&c, "srtt_ns", pi->srtt_ns);
-		td_u64(&c, "ecn_permille", pi->ecn_permille);
-		td_u64(&c, "tx_pkts", pi->tx_pkts);
-		td_u64(&c, "replacements", pi->replacements);
-		snprintf(key, sizeof(key), "path%u", p);
-		if (td_nest(&top, key, cd, c.bytes, 1))
-			break;
-		shown++;
-	}
-	top.limit += TEL_TAIL_RESERVE;
-	td_u64(&top, "truncated", shown < ci->npaths);
-	return 0;
 }
 
 /* ---- the callbacks' side ---- */
@@ -899,34 +324,34 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 	else
 		return -1;
 	if (which == TEL_PATHS && parse_target(t, params, &port, &peer, err, sizeof(err)))
-		return tel_error(d, err);
+		return dp_tel_error(d, err);
 
 	pthread_mutex_lock(&t->lock);
 	if (atomic_load(&t->stopping)) {
-		rc = tel_error(d, "srdd is stopping");
+		rc = dp_tel_error(d, "srdd is stopping");
 		goto out_unlock;
 	}
 	t->req_port = port;
 	t->req_peer = peer;
 	rc = ask_worker(t, which);
 	if (rc == -ESHUTDOWN) {
-		rc = tel_error(d, "srdd is stopping");
+		rc = dp_tel_error(d, "srdd is stopping");
 		goto out_unlock;
 	}
 	if (rc == -ETIMEDOUT) {
-		rc = tel_error(d, "the worker did not answer within 100 ms");
+		rc = dp_tel_error(d, "the worker did not answer within 100 ms");
 		goto out_unlock;
 	}
 	if (which == TEL_STATS)
-		rc = fmt_stats(t, cmd, d);
+		rc = dp_tel_fmt_stats(t, cmd, d);
 	else if (which == TEL_PORTS)
-		rc = fmt_ports(t, cmd, d);
+		rc = dp_tel_fmt_ports(t, cmd, d);
 	else if (which == TEL_PATHS)
-		rc = fmt_paths(t, cmd, d);
+		rc = dp_tel_fmt_paths(t, cmd, d);
 	else if (!strcmp(cmd, "/srd/paths"))
-		rc = fmt_paths_list(t, cmd, d);
+		rc = dp_tel_fmt_paths_list(t, cmd, d);
 	else
-		rc = fmt_conns(t, cmd, d);
+		rc = dp_tel_fmt_conns(t, cmd, d);
 out_unlock:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
@@ -942,7 +367,7 @@ static int tel_cb(const char *cmd, const char *params, struct rte_tel_data *d)
 	atomic_fetch_add(&g_users, 1);
 	t = atomic_load(&g_tel);
 	if (!t)
-		rc = tel_error(d, "srdd is stopping");
+		rc = dp_tel_error(d, "srdd is stopping");
 	else
 		rc = tel_handle(t, cmd, params, d);
 	atomic_fetch_sub(&g_users, 1);
