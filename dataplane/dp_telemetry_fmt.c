@@ -60,6 +60,7 @@ static const struct tel_field worker_fields[] = {
 	TEL_F(struct dp_worker_stats, sends),
 	TEL_F(struct dp_worker_stats, send_errors),
 	TEL_F(struct dp_worker_stats, rx_discarded),
+	TEL_F(struct dp_worker_stats, hairpin),
 	TEL_F(struct dp_worker_stats, link_changes),
 };
 

@@ -431,6 +431,13 @@ static int tx_port(struct dp_wport *wp)
 			break;
 		}
 		total++;
+		if ((uint32_t)meta.peer == wp->port->cfg->ipv4) {
+			/* for an endpoint on this very address: no wire would bring it back */
+			w->st.hairpin++;
+			srd_recv(wp->eng, w->now, meta.peer, frame + DP_HDRS_LEN, (uint32_t)len, 0);
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		if (resolve(wp, (uint32_t)meta.peer, flow.dst_mac)) {
 			rte_pktmbuf_free(m); /* the core resends it after its timeout */
 			continue;

@@ -47,6 +47,8 @@ struct dp_worker_stats {
 	uint64_t sends;                 /* app sends handed to an engine */
 	uint64_t send_errors;           /* app sends refused by the engine (completed with it) */
 	uint64_t rx_discarded;          /* messages received for no endpoint (dropped) */
+	uint64_t hairpin;               /* packets for the port's own address, handed back to
+	                                   its engine without the wire */
 	uint64_t link_changes;          /* link up/down events seen */
 };
 
