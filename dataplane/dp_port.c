@@ -556,8 +556,21 @@ void dp_ports_close(struct dp_ports *ports)
 	for (uint32_t i = 0; i < ports->nlo_rings; i++)
 		lo_ring_drain(ports->lo_rings[i]);
 	for (uint32_t i = 0; i < ports->n; i++) {
-		rte_mempool_free(ports->port[i].pool);
-		ports->port[i].pool = NULL;
+		struct dp_port *p = &ports->port[i];
+		const char *name = p->cfg ? p->cfg->name : "?";
+
+		if (p->pool) {
+			/* every mbuf should be back by now (worker fini, ethdev close, the drain
+			 * above): one still out is a leak somewhere upstream */
+			unsigned int out = rte_mempool_in_use_count(p->pool);
+
+			if (out > 0)
+				DP_LOG(WARNING, "port %s: %u mbufs still in use at shutdown", name, out);
+			else
+				DP_LOG(INFO, "port %s: all mbufs returned", name);
+		}
+		rte_mempool_free(p->pool);
+		p->pool = NULL;
 	}
 	/* 3. the rings */
 	for (uint32_t i = 0; i < ports->nlo_rings; i++) {

@@ -24,91 +24,9 @@
 #include <cmocka.h>
 
 #include "proc.h"
+#include "daemon.h"
 
 #define MSGS 10000u
-
-/* One daemon under test and its files. */
-struct daemon {
-	char dir[64];       /* temporary directory */
-	char config[128];   /* its config file */
-	char socket[128];   /* its control socket */
-	char prefix[64];    /* its EAL file prefix */
-	char log[128];      /* its output */
-	pid_t pid;
-};
-
-static const char *bin(const char *env, const char *fallback)
-{
-	const char *v = getenv(env);
-
-	return v ? v : fallback;
-}
-
-/* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL). */
-static void write_config(struct daemon *d, const char *impair)
-{
-	FILE *f = fopen(d->config, "w");
-
-	assert_non_null(f);
-	fprintf(f,
-		"{\n"
-		" \"eal\": [\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix\", \"%s\","
-		" \"-l\", \"0\", \"--log-level\", \"lib.eal:error\"],\n"
-		" \"workers\": 1,\n"
-		" \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
-		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
-		" \"apps\": { \"region_mb\": 96 },\n"
-		" \"log_level\": \"notice\",\n"
-		" \"protocol\": { \"conn_idle_ms\": 300 },\n"
-		" \"ports\": [ { \"name\": \"lo\", \"type\": \"loopback_pair\",\n"
-		"   \"addresses\": [\"10.77.0.1/24\", \"10.77.0.2/24\"],\n"
-		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
-		"   \"mtu\": 9000%s%s } ]\n"
-		"}\n",
-		d->prefix, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
-	fclose(f);
-}
-
-static void daemon_start(struct daemon *d, const char *impair)
-{
-	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
-	struct stat st;
-	int64_t end;
-
-	strcpy(d->dir, "/tmp/srdd-test-XXXXXX");
-	assert_non_null(mkdtemp(d->dir));
-	snprintf(d->config, sizeof(d->config), "%s/srdd.json", d->dir);
-	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
-	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
-	write_config(d, impair);
-	d->pid = proc_start(argv, d->log);
-	assert_true(d->pid > 0);
-	/* ready when the control socket exists */
-	for (end = proc_now_ms() + 10000; stat(d->socket, &st) != 0; proc_sleep_ms(20)) {
-		if (proc_now_ms() > end || proc_wait(d->pid, 0) != -ETIMEDOUT) {
-			char *log = proc_read_file(d->log);
-
-			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
-		}
-	}
-}
-
-/* Stop the daemon with SIGTERM: it must exit 0 (a clean shutdown). */
-static void daemon_stop(struct daemon *d)
-{
-	char cmd[256];
-	int rc = proc_stop(d->pid, SIGTERM, 10000);
-
-	if (rc != 0) {
-		char *log = proc_read_file(d->log);
-
-		fail_msg("srdd exited with %d:\n%s", rc, log ? log : "(no log)");
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s /var/run/dpdk/%s", d->dir, d->prefix);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", d->dir);
-}
 
 /* Start an xfer receiver on local address `local` (flag: an extra option or NULL);
  * returns its pid, its address in to. */

@@ -2,7 +2,7 @@
  * xfer — the application the integration tests run against srdd, through libsrd only.
  *
  *   xfer recv --socket S [--local IP] --addr-file F --count N [--seed X] [--timeout-ms T]
- *             [--expect-order]
+ *             [--expect-order] [--extra E]
  *   xfer send --socket S [--local IP] --to IP:EP --count N [--seed X] [--max-size B]
  *             [--window W] [--ordered] [--timeout-ms T]
  *
@@ -11,6 +11,11 @@
  * deliveries: exactly once, intact.  Half the messages go zero-copy from region buffers,
  * half from the heap (copied), some in 3 pieces.  Each side prints one JSON line at the
  * end; the exit status is 0 only if everything it saw was right.
+ *
+ * --extra E: the receiver also waits for E messages from another app (badapp): an extra
+ * message has bit 63 of its tag set, its length as immediate data and byte b equal to
+ * XFER_EXTRA_BYTE(b).  They are counted apart from the transfer; without --extra such a
+ * message counts as bad.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +28,9 @@
 #include <time.h>
 
 #include "srd.h"
+
+#define XFER_EXTRA_TAG (1ull << 63)
+#define XFER_EXTRA_BYTE(b) ((uint8_t)(0xa5u ^ (uint8_t)(b)))
 
 /* Command-line settings. */
 struct opts {
@@ -37,6 +45,7 @@ struct opts {
 	uint32_t window;       /* sends outstanding */
 	int ordered;           /* send: SRDC_ORDERED endpoint; recv: count arrivals out of order */
 	int64_t timeout_ms;    /* give up after this long */
+	uint32_t extra;        /* recv: messages from other apps to wait for (see above) */
 };
 
 static uint64_t mix(uint64_t x)
@@ -78,7 +87,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "count", required_argument, NULL, 'n' }, { "seed", required_argument, NULL, 'x' },
 		{ "max-size", required_argument, NULL, 'm' }, { "window", required_argument, NULL, 'w' },
 		{ "ordered", no_argument, NULL, 'o' }, { "timeout-ms", required_argument, NULL, 'T' },
-		{ "expect-order", no_argument, NULL, 'o' },
+		{ "expect-order", no_argument, NULL, 'o' }, { "extra", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -117,6 +126,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'w': o->window = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'o': o->ordered = 1; break;
 		case 'T': o->timeout_ms = strtoll(optarg, NULL, 0); break;
+		case 'e': o->extra = (uint32_t)strtoul(optarg, NULL, 0); break;
 		default: return -EINVAL;
 		}
 	}
@@ -232,14 +242,14 @@ static int do_recv(struct srdc *h, const struct opts *o)
 {
 	uint8_t *seen = calloc(o->count, 1);
 	struct srdc_completion comp[32];
-	uint32_t got = 0, bad = 0, dups = 0, out_of_order = 0;
+	uint32_t got = 0, bad = 0, dups = 0, out_of_order = 0, extra = 0, extra_bad = 0;
 	uint64_t next_expected = 0;
 	int64_t deadline = now_ms() + o->timeout_ms;
 	int rc = 0;
 
 	if (!seen)
 		return -ENOMEM;
-	while (got < o->count && now_ms() < deadline) {
+	while ((got < o->count || extra < o->extra) && now_ms() < deadline) {
 		int n = srdc_poll(h, comp, 32);
 
 		if (n < 0) {
@@ -253,6 +263,18 @@ static int do_recv(struct srdc *h, const struct opts *o)
 
 			if (c->kind != SRDC_RECV)
 				continue;
+			if (o->extra && (idx & XFER_EXTRA_TAG)) { /* another app's message */
+				ok = c->status == 0 && c->imm == c->len;
+				for (uint32_t b = 0; ok && b < c->len; b++)
+					ok = ((const uint8_t *)c->buf)[b] == XFER_EXTRA_BYTE(b);
+				if (ok)
+					extra++;
+				else
+					extra_bad++;
+				if (c->buf)
+					srdc_recv_done(h, c->buf);
+				continue;
+			}
 			ok = idx < o->count && c->len == msg_size(o, (uint32_t)idx) &&
 			     c->imm == idx * 7;
 			for (uint32_t b = 0; ok && b < c->len; b++)
@@ -275,10 +297,12 @@ static int do_recv(struct srdc *h, const struct opts *o)
 			srdc_wait(h, 10);
 	}
 	printf("{\"role\":\"recv\",\"count\":%u,\"received\":%u,\"bad\":%u,\"duplicates\":%u,"
-	       "\"out_of_order\":%u,\"rc\":%d}\n", o->count, got, bad, dups, out_of_order, rc);
+	       "\"out_of_order\":%u,\"extra\":%u,\"extra_bad\":%u,\"rc\":%d}\n", o->count, got,
+	       bad, dups, out_of_order, extra, extra_bad, rc);
 	fflush(stdout);
 	free(seen);
-	return got == o->count && bad == 0 && dups == 0 && out_of_order == 0 ? 0 : 1;
+	return got == o->count && bad == 0 && dups == 0 && out_of_order == 0 &&
+	       extra == o->extra && extra_bad == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,105 @@
+/*
+ * daemon.h — one srdd under test on the crossed loopback pair (10.77.0.1 and 10.77.0.2):
+ * a temporary directory with its config, control socket and log, a --file-prefix of its
+ * own; started and waited for, stopped with SIGTERM and checked for a clean shutdown.
+ * Header-only, for the cmocka integration tests (include <cmocka.h> and "proc.h" first).
+ *
+ * SRDD_BIN names the daemon (meson sets it; bin() falls back to the build tree's path).
+ */
+#ifndef SRD_TEST_DAEMON_H
+#define SRD_TEST_DAEMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+
+/* One daemon under test and its files. */
+struct daemon {
+	char dir[64];       /* temporary directory */
+	char config[128];   /* its config file */
+	char socket[128];   /* its control socket */
+	char prefix[64];    /* its EAL file prefix */
+	char log[128];      /* its output */
+	pid_t pid;
+};
+
+static inline const char *bin(const char *env, const char *fallback)
+{
+	const char *v = getenv(env);
+
+	return v ? v : fallback;
+}
+
+/* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL).  The log
+ * level ("notice") lets srdd's warnings through: daemon_stop() reads them. */
+static inline void write_config(struct daemon *d, const char *impair)
+{
+	FILE *f = fopen(d->config, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+		"{\n"
+		" \"eal\": [\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix\", \"%s\","
+		" \"-l\", \"0\", \"--log-level\", \"lib.eal:error\"],\n"
+		" \"workers\": 1,\n"
+		" \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
+		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
+		" \"apps\": { \"region_mb\": 96 },\n"
+		" \"log_level\": \"notice\",\n"
+		" \"protocol\": { \"conn_idle_ms\": 300 },\n"
+		" \"ports\": [ { \"name\": \"lo\", \"type\": \"loopback_pair\",\n"
+		"   \"addresses\": [\"10.77.0.1/24\", \"10.77.0.2/24\"],\n"
+		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
+		"   \"mtu\": 9000%s%s } ]\n"
+		"}\n",
+		d->prefix, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
+	fclose(f);
+}
+
+static inline void daemon_start(struct daemon *d, const char *impair)
+{
+	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
+	struct stat st;
+	int64_t end;
+
+	strcpy(d->dir, "/tmp/srdd-test-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	snprintf(d->config, sizeof(d->config), "%s/srdd.json", d->dir);
+	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
+	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
+	write_config(d, impair);
+	d->pid = proc_start(argv, d->log);
+	assert_true(d->pid > 0);
+	/* ready when the control socket exists */
+	for (end = proc_now_ms() + 10000; stat(d->socket, &st) != 0; proc_sleep_ms(20)) {
+		if (proc_now_ms() > end || proc_wait(d->pid, 0) != -ETIMEDOUT) {
+			char *log = proc_read_file(d->log);
+
+			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
+		}
+	}
+}
+
+/* Stop the daemon with SIGTERM: it must exit 0 (a clean shutdown) and must not report
+ * mbufs left out of their pools (dp_ports_close() logs "still in use at shutdown"). */
+static inline void daemon_stop(struct daemon *d)
+{
+	char cmd[256];
+	int rc = proc_stop(d->pid, SIGTERM, 10000);
+	char *log = proc_read_file(d->log);
+
+	if (rc != 0)
+		fail_msg("srdd exited with %d:\n%s", rc, log ? log : "(no log)");
+	if (log && strstr(log, "still in use at shutdown"))
+		fail_msg("srdd did not get every mbuf back:\n%s", log);
+	free(log);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s /var/run/dpdk/%s", d->dir, d->prefix);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", d->dir);
+}
+
+#endif /* SRD_TEST_DAEMON_H */
