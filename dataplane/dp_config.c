@@ -337,16 +337,25 @@ static int check_across(struct ld *l, struct dp_config *cfg)
 
 /*
  * A worker that sleeps when idle holds packets up to max_sleep_us (more, as the kernel
- * rounds sleeps up) at each end before it sees them: Swift would take that for queueing
- * and keep its window at the minimum.  The target delay covers it: at least
- * 4 * max_sleep_us + 200 us under the sleep policy (docs/config.md, "protocol").
+ * rounds sleeps up) at each end before it sees them.  Swift would take that for queueing
+ * and keep its window at the minimum, and a short retransmission timeout would fire on it
+ * again and again (a loopback run: 15,000 timeouts, most of its resends needless).  Under
+ * the sleep policy the target delay is at least 2 * max_sleep_us + 100 us and the RTO
+ * floor at least 4 * max_sleep_us + 200 us (docs/config.md, "protocol").
  */
 static void sleep_aware_target(struct dp_config *cfg)
 {
-	uint64_t floor_ns = 4ull * cfg->idle_sleep_max_us * 1000u + 200000u;
+	uint64_t sleep_ns = (uint64_t)cfg->idle_sleep_max_us * 1000u;
+	uint64_t target = 2 * sleep_ns + 100000u, rto = 4 * sleep_ns + 200000u;
 
-	if (cfg->idle == DP_IDLE_SLEEP && cfg->engine.cc.target_delay_ns < floor_ns)
-		cfg->engine.cc.target_delay_ns = floor_ns;
+	if (cfg->idle != DP_IDLE_SLEEP)
+		return;
+	if (cfg->engine.cc.target_delay_ns < target)
+		cfg->engine.cc.target_delay_ns = target;
+	if (cfg->engine.min_rto_ns < rto)
+		cfg->engine.min_rto_ns = rto;
+	if (cfg->engine.max_rto_ns < cfg->engine.min_rto_ns)
+		cfg->engine.max_rto_ns = cfg->engine.min_rto_ns;
 }
 
 /* The top-level object, then the checks across sections and the core's own check. */
@@ -454,9 +463,17 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->cq_entries = 4096;
 	cfg->max_apps = 16;
 	cfg->max_endpoints = 1024;
-	cfg->engine.conn_idle_ns = 500ull * 1000000u;
 	cfg->log_level = 7; /* RTE_LOG_INFO */
 	srd_config_default(&cfg->engine);
+	/* a daemon frees what dead apps held: idle connections close (the core never does
+	 * by default) */
+	cfg->engine.conn_idle_ns = 500ull * 1000000u;
+	/* one software worker drains at most a few Gbit/s: a window of 64 jumbo packets
+	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one
+	 * only builds queues that time out under CPU contention */
+	cfg->engine.cc.max_cwnd = 64u * 256u;
+	if (cfg->engine.cc.init_cwnd > cfg->engine.cc.max_cwnd)
+		cfg->engine.cc.init_cwnd = cfg->engine.cc.max_cwnd;
 }
 
 int dp_config_load(const char *path, struct dp_config *cfg, char *err, size_t errlen)

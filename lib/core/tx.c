@@ -131,22 +131,30 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 }
 
 /* Retransmission timeout: nothing has been acked for an RTO, so every packet in flight
- * that had time to be acked (sent at least one smoothed RTT ago) is lost; back off.
+ * that had time to be acked (sent at least one smoothed RTT ago) is lost; back off.  Each
+ * path the lost packets took is blamed once (a short outage of everything makes paths
+ * suspect, not failed; a blackholed path keeps losing and fails), never once per packet.
  * max_retries timeouts in a row without progress mean the peer is unreachable: the
  * connection fails. */
 static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
+	uint64_t blamed[SRD_MAX_PATHS / 64] = { 0 };
+
 	eng->st.rto_events++;
 	if (c->rto_backoff >= eng->cfg.max_retries) {
 		conn_reset(eng, c, -ETIMEDOUT);
 		return;
 	}
 	c->rto_backoff++;
-	/* a timeout says nothing about which path failed (the peer may be down): only RACK's
-	 * evidence of later packets getting through blames a path */
 	while (c->so_head != SRD_NIL16 && c->txpkts[c->so_head].sent_ns + c->srtt_ns <= now) {
+		uint8_t p = c->txpkts[c->so_head].path;
+
 		mark_lost(eng, c, c->so_head, SRD_LOSS_RTO);
 		eng->st.rto_losses++;
+		if (!(blamed[p / 64] >> (p % 64) & 1)) {
+			blamed[p / 64] |= 1ull << (p % 64);
+			paths_on_loss(eng, c, p);
+		}
 	}
 	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
 }
@@ -625,8 +633,13 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		conn_reset(eng, c, -ENOBUFS);
 		return 0;
 	}
-	c->rnr_retries++;
+	/* the peer answered: it is alive, whatever the timeouts said meanwhile */
+	c->rto_backoff = 0;
 	mark_lost(eng, c, idx, SRD_LOSS_RNR);
-	c->rnr_until_ns = now + (n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns);
+	/* wait longer at each RNR in a row (doubling, up to 1024 times what it asked), so the
+	 * budget covers an application that stalls for a while, not just a burst */
+	uint64_t wait = n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns;
+	c->rnr_until_ns = now + (wait << (c->rnr_retries < 10 ? c->rnr_retries : 10));
+	c->rnr_retries++;
 	return 0;
 }
