@@ -145,6 +145,29 @@ static void test_ordered(void **state)
 	daemon_stop(&d);
 }
 
+/* Two apps on the same address: the packets never leave the port (hairpin). */
+static void test_hairpin(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	pid_t r, s;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	snprintf(out_r, sizeof(out_r), "%s/recv.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/send.out", d.dir);
+	r = start_recv(&d, "10.77.0.1", 1000, "13", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, 1000, "13", out_s);
+	expect_xfer_ok(s, out_s, "sender");
+	expect_xfer_ok(r, out_r, "receiver on the same address");
+	json_t *st = proc_telemetry(d.prefix, "/srd/stats");
+
+	assert_non_null(st);
+	assert_true(proc_json_int(st, "worker", "hairpin") > 0);
+	json_decref(st);
+	daemon_stop(&d);
+}
+
 /* The telemetry commands answer with the daemon's ports, connections and paths. */
 static void test_telemetry(void **state)
 {
@@ -308,6 +331,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_sigkill_app, teardown),
 		cmocka_unit_test_teardown(test_ordered, teardown),
 		cmocka_unit_test_teardown(test_telemetry, teardown),
+		cmocka_unit_test_teardown(test_hairpin, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
