@@ -458,7 +458,7 @@ static int region_create(struct dp_shm *s, struct dp_shm_app *a)
 	}
 	a->region_size = s->region_bytes;
 	/* 16 MiB messages take one block: order log2(16 MiB / 256) */
-	rc = dp_rxalloc_init(&a->rxa, l->rx_size, DP_SHM_RX_MIN_SHIFT, 16);
+	rc = srd_buddy_init(&a->rxa, l->rx_size, DP_SHM_RX_MIN_SHIFT, 16);
 	if (rc)
 		goto unmap_region;
 	a->hdr = h = (struct srd_shm_hdr *)a->base;
@@ -566,7 +566,7 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 	return 0;
 
 free_region:
-	dp_rxalloc_fini(&a->rxa);
+	srd_buddy_fini(&a->rxa);
 	munmap(a->base, a->region_size);
 close_eventfd:
 	close(a->efd);
@@ -708,7 +708,7 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 	s->st.sends_inflight -= a->sends_inflight;
 	s->st.rx_bufs_lent -= a->rx_filling + a->rx_lent;
 	s->st.rx_bytes_lent -= a->rx_bytes;
-	dp_rxalloc_fini(&a->rxa);
+	srd_buddy_fini(&a->rxa);
 	munmap(a->base, a->region_size);
 	free(a->ovf);
 	free(a);
@@ -737,7 +737,7 @@ void dp_shm_app_detach(struct dp_shm *s, struct dp_shm_app *a)
 	for (uint32_t b = 0; b < a->rxa.nblocks && a->rx_lent; b++) {
 		uint64_t off = (uint64_t)b << a->rxa.min_shift;
 
-		if (dp_rxalloc_tag(&a->rxa, off) == DP_SHM_RX_LENT)
+		if (srd_buddy_tag(&a->rxa, off) == DP_SHM_RX_LENT)
 			dp_shm_rx_free(s, a, off);
 	}
 	dp_shm_app_maybe_free(s, a);

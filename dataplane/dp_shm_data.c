@@ -68,16 +68,16 @@ void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cq
 
 void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off)
 {
-	uint64_t size = dp_rxalloc_block_size(&a->rxa, area_off);
+	uint64_t size = srd_buddy_block_size(&a->rxa, area_off);
 
-	if (dp_rxalloc_tag(&a->rxa, area_off) == DP_SHM_RX_FILLING)
+	if (srd_buddy_tag(&a->rxa, area_off) == DP_SHM_RX_FILLING)
 		a->rx_filling--;
 	else
 		a->rx_lent--;
 	a->rx_bytes -= size;
 	s->st.rx_bufs_lent--;
 	s->st.rx_bytes_lent -= size;
-	dp_rxalloc_put(&a->rxa, area_off);
+	srd_buddy_put(&a->rxa, area_off);
 }
 
 /* Check SEND e of app a into *o.  Returns 0 or the negative errno of its SQE_ERROR. */
@@ -122,7 +122,7 @@ static int rx_return(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sq
 	uint64_t off = e->iov[0].off;
 
 	if (e->flags || off < a->rx_off || off >= a->rx_off + a->rx_size ||
-	    dp_rxalloc_tag(&a->rxa, off - a->rx_off) != DP_SHM_RX_LENT)
+	    srd_buddy_tag(&a->rxa, off - a->rx_off) != DP_SHM_RX_LENT)
 		return -EINVAL;
 	dp_shm_rx_free(s, a, off - a->rx_off);
 	return 0;
@@ -261,12 +261,12 @@ void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32
 		s->st.rx_no_buffer++;
 		return NULL;
 	}
-	off = dp_rxalloc_get(&a->rxa, len, DP_SHM_RX_FILLING);
+	off = srd_buddy_get(&a->rxa, len, DP_SHM_RX_FILLING);
 	if (off < 0) {
 		s->st.rx_no_buffer++;
 		return NULL;
 	}
-	size = dp_rxalloc_block_size(&a->rxa, (uint64_t)off);
+	size = srd_buddy_block_size(&a->rxa, (uint64_t)off);
 	a->rx_filling++;
 	a->rx_bytes += size;
 	s->st.rx_bufs_lent++;
@@ -281,7 +281,7 @@ static int64_t filling_off(const struct dp_shm_app *a, const void *buf)
 	const uint8_t *p = buf, *area = a->base + a->rx_off;
 
 	if (p < area || p >= area + a->rx_size ||
-	    dp_rxalloc_tag(&a->rxa, (uint64_t)(p - area)) != DP_SHM_RX_FILLING)
+	    srd_buddy_tag(&a->rxa, (uint64_t)(p - area)) != DP_SHM_RX_FILLING)
 		return -1;
 	return p - area;
 }
@@ -296,14 +296,14 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 
 	if (off < 0)
 		return; /* not ours to deliver */
-	if (a->dead || !e || e->app != a || len > dp_rxalloc_block_size(&a->rxa, (uint64_t)off)) {
+	if (a->dead || !e || e->app != a || len > srd_buddy_block_size(&a->rxa, (uint64_t)off)) {
 		if (!a->dead)
 			s->st.rx_no_endpoint++; /* closed while the message was arriving */
 		dp_shm_rx_free(s, a, (uint64_t)off);
 		dp_shm_app_maybe_free(s, a);
 		return;
 	}
-	dp_rxalloc_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
+	srd_buddy_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
 	a->rx_filling--;
 	a->rx_lent++;
 	memset(&c, 0, sizeof(c));

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "dp_config.h"
-#include "dp_rxalloc.h"
+#include "srd_buddy.h"
 #include "dp_shm.h"
 
 #define DP_SHM_MAX_MSG (16u << 20)                /* longest message (as libsrd) */
@@ -33,7 +33,7 @@ enum dp_shm_kind {
 	DP_SHM_K_APP = 4,     /* an attached app's control socket */
 };
 
-/* Receive-buffer tags in the app's dp_rxalloc. */
+/* Receive-buffer tags in the app's srd_buddy. */
 enum dp_shm_rx_tag {
 	DP_SHM_RX_FILLING = 1, /* given to the core by dp_shm_rx_alloc, not delivered yet */
 	DP_SHM_RX_LENT = 2,    /* delivered: the app holds it until SRD_SQ_RX_RETURN */
@@ -83,9 +83,9 @@ struct dp_shm_app {
 	uint32_t cq_tail;             /* producer index of the CQ (ours, authoritative) */
 	uint64_t tx_off;              /* the app's send area */
 	uint64_t tx_size;
-	uint64_t rx_off;              /* the receive area (dp_rxalloc offsets add to this) */
+	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */
 	uint64_t rx_size;
-	struct dp_rxalloc rxa;        /* receive buffers; tags say filling or lent */
+	struct srd_buddy rxa;        /* receive buffers; tags say filling or lent */
 	/* completions that did not fit the CQ, oldest first; capacity is reserved ahead so
 	   that posting never allocates: ovf_cap >= ovf_count + sends_inflight + rx_filling */
 	struct srd_cqe *ovf;          /* ring of ovf_cap entries (power of two) */

@@ -260,7 +260,7 @@ static int map_region(struct srdc *h, int memfd, const struct srd_ctl *w)
 		goto unmap_region;
 	rc = -ENOMEM;
 	/* blocks up to 16 MiB: a bounce buffer holds a whole message */
-	if (srdc_region_init(&h->txa, h->tx_size, SRDC_TX_MIN_SHIFT, 24 - SRDC_TX_MIN_SHIFT))
+	if (srd_buddy_init(&h->txa, h->tx_size, SRDC_TX_MIN_SHIFT, 24 - SRDC_TX_MIN_SHIFT))
 		goto unmap_region;
 	h->lent = calloc((h->rx_size >> SRDC_RX_ALIGN_SHIFT) / 64 + 1, sizeof(uint64_t));
 	h->nslots = 64;
@@ -291,7 +291,7 @@ close_epoll:
 free_tables:
 	free(h->lent);
 	free(h->slots);
-	srdc_region_fini(&h->txa);
+	srd_buddy_fini(&h->txa);
 unmap_region:
 	munmap(h->base, h->region_size);
 	h->base = NULL;
@@ -368,7 +368,7 @@ void srdc_detach(struct srdc *h)
 	close(h->efd);
 	close(h->sock);
 	munmap(h->base, h->region_size);
-	srdc_region_fini(&h->txa);
+	srd_buddy_fini(&h->txa);
 	free(h->lent);
 	free(h->slots);
 	free(h);

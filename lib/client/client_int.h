@@ -1,7 +1,7 @@
 /*
  * client_int.h — private to libsrd: the handle, endpoints, the send slots, the tx-area
  * allocator.  client.c: attach, control requests, endpoints, addresses, liveness;
- * io.c: send, poll, wait, received buffers; region.c: the allocator.
+ * io.c: send, poll, wait, received buffers.  The tx-area allocator is lib/shm/srd_buddy.
  *
  * The client trusts the daemon's layout only after checking it (sizes, offsets inside the
  * region, no overlaps, powers of two) and keeps its own copy: every offset a completion
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "srd.h"
+#include "srd_buddy.h"
 #include "srd_shm.h"
 
 #define SRDC_MAX_MSG (16u << 20)          /* longest message */
@@ -21,8 +22,6 @@
 #define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
 #define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */
 #define SRDC_UD_RXRET (1ull << 63)        /* user_data of SRD_SQ_RX_RETURN submissions */
-#define SRDC_RGN_ORDERS 26u               /* allocator orders 0..25 */
-#define SRDC_RGN_NONE UINT32_MAX          /* no block */
 
 /* Tags of tx-area blocks. */
 enum srdc_tx_tag {
@@ -30,29 +29,7 @@ enum srdc_tx_tag {
 	SRDC_TX_BOUNCE = 2, /* a copy of a send's pieces: freed with its completion */
 };
 
-/* Buddy allocator over an area; metadata in private memory (region.c). */
-struct srdc_region {
-	uint64_t size;                       /* bytes managed */
-	uint64_t free_bytes;                 /* bytes in free blocks */
-	uint32_t nblocks;                    /* smallest blocks in the area */
-	uint8_t min_shift;                   /* log2 of the smallest block's bytes */
-	uint8_t max_order;                   /* largest block: 2^max_order smallest blocks */
-	uint32_t free_head[SRDC_RGN_ORDERS]; /* first free block of each order, or NONE */
-	uint32_t *next;                      /* free-list successor, by block index */
-	uint32_t *prev;                      /* free-list predecessor, by block index */
-	uint8_t *state;                      /* at a block's first index: head flag, tag
-	                                        (0: free) and order; else 0 */
-};
 
-int srdc_region_init(struct srdc_region *a, uint64_t size, unsigned min_shift,
-		     unsigned max_order);
-void srdc_region_fini(struct srdc_region *a);
-/* Offset of a block of at least len bytes tagged tag (1..3), or -ENOMEM. */
-int64_t srdc_region_get(struct srdc_region *a, uint64_t len, unsigned tag);
-/* Tag of the block in use starting exactly at off, else 0. */
-unsigned srdc_region_tag(const struct srdc_region *a, uint64_t off);
-/* Free the block in use at off (its tag must be non-zero). */
-void srdc_region_put(struct srdc_region *a, uint64_t off);
 
 /* A send between srdc_send() and its completion; user_data = gen << 32 | index. */
 struct srdc_slot {
@@ -100,7 +77,7 @@ struct srdc {
 	uint64_t tx_size;
 	uint64_t rx_off;        /* the daemon's receive area */
 	uint64_t rx_size;
-	struct srdc_region txa; /* allocator of the tx area */
+	struct srd_buddy txa;   /* allocator of the tx area */
 	uint64_t *lent;         /* bitmap of received buffers we hold, by rx offset / 64 */
 	/* outstanding sends */
 	struct srdc_slot *slots;/* nslots entries */

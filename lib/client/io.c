@@ -33,7 +33,7 @@ void *srdc_buf_alloc(struct srdc *h, size_t len)
 
 	if (!h || len == 0 || len > SRDC_MAX_MSG)
 		return NULL;
-	off = srdc_region_get(&h->txa, len, SRDC_TX_USER);
+	off = srd_buddy_get(&h->txa, len, SRDC_TX_USER);
 	return off < 0 ? NULL : h->base + h->tx_off + off;
 }
 
@@ -43,8 +43,8 @@ void srdc_buf_free(struct srdc *h, void *buf)
 
 	if (!h || !buf || p < tx || p - tx >= h->tx_size)
 		return;
-	if (srdc_region_tag(&h->txa, p - tx) == SRDC_TX_USER)
-		srdc_region_put(&h->txa, p - tx);
+	if (srd_buddy_tag(&h->txa, p - tx) == SRDC_TX_USER)
+		srd_buddy_put(&h->txa, p - tx);
 }
 
 /* ---- send slots ---- */
@@ -77,7 +77,7 @@ static void slot_put(struct srdc *h, uint32_t idx)
 	struct srdc_slot *s = &h->slots[idx];
 
 	if (s->bounce >= 0)
-		srdc_region_put(&h->txa, (uint64_t)s->bounce);
+		srd_buddy_put(&h->txa, (uint64_t)s->bounce);
 	s->used = 0;
 	s->ctx = NULL;
 	s->ep = NULL;
@@ -145,14 +145,14 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
 	if (copy) {
-		boff = srdc_region_get(&h->txa, copy, SRDC_TX_BOUNCE);
+		boff = srd_buddy_get(&h->txa, copy, SRDC_TX_BOUNCE);
 		if (boff < 0)
 			return -EAGAIN; /* no room for the copy until sends complete */
 	}
 	slot = slot_get(h, &idx);
 	if (!slot) {
 		if (boff >= 0)
-			srdc_region_put(&h->txa, (uint64_t)boff);
+			srd_buddy_put(&h->txa, (uint64_t)boff);
 		return -ENOMEM;
 	}
 	slot->used = 1;
