@@ -185,7 +185,7 @@ static int parse_apps(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_pow2(l, o, "sq_entries", 16, 65536, &cfg->sq_entries)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "cq_entries", 16, 65536, &cfg->cq_entries)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_apps", 1, 256, &cfg->max_apps)) ||
-	    (rc = dp_cfg_get_u32(l, o, "max_endpoints", 1, 65535, &cfg->max_endpoints)))
+	    (rc = dp_cfg_get_u32(l, o, "max_endpoints", 1, 4095, &cfg->max_endpoints)))
 		goto out;
 	cfg->app_region_bytes = (uint64_t)region_mb * MIB;
 out:

@@ -108,8 +108,8 @@ struct dp_config {
 	uint64_t app_region_bytes;     /* per-app shared region */
 	uint32_t sq_entries;           /* per-app submission ring (power of two) */
 	uint32_t cq_entries;           /* per-app completion ring (power of two) */
-	uint32_t max_apps;             /* apps attached at once */
-	uint32_t max_endpoints;        /* endpoints, whole daemon */
+	uint32_t max_apps;             /* apps attached at once, per worker */
+	uint32_t max_endpoints;        /* endpoints open at once, per worker (1..4095) */
 	int log_level;                 /* RTE_LOG level for the srd log type (1..8) */
 	struct srd_config engine;      /* protocol core (seg_size follows the ports' MTU) */
 	struct dp_port_cfg ports[DP_MAX_PORTS];

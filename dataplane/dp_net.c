@@ -40,6 +40,8 @@
  *  13. UDP length equals the IP payload length                    DP_DROP_BAD_UDP
  *  14. UDP checksum (0: none), unless csum_checked has
  *      DP_CSUM_UDP_OFFLOAD                                        DP_DROP_UDP_CSUM
+ *  15. UDP source port >= DP_SRC_PORT_BASE (it names the sending
+ *      worker: see dp_net.h)                                      DP_DROP_SRC_PORT
  *
  * csum_checked is meant per packet: the worker sets a flag only when the NIC reported that
  * checksum GOOD (RTE_MBUF_F_RX_*_CKSUM_GOOD).  For BAD, UNKNOWN or NONE it leaves the flag
@@ -305,6 +307,8 @@ int dp_net_parse(const uint8_t *frame, uint32_t len, const struct dp_net_local *
 		if (csum_fold(csum_add(sum, udp, udp_len)) != 0xffffu)
 			return -DP_DROP_UDP_CSUM;
 	}
+	if (dp_src_port_worker(get16(udp + OFF_UDP_SPORT)) < 0)
+		return -DP_DROP_SRC_PORT;
 
 	info->kind = DP_RX_SRD;
 	memcpy(info->flow.dst_mac, frame + OFF_ETH_DST, 6);

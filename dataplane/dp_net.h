@@ -23,6 +23,59 @@
 #define DP_ECN_ECT0 2u
 #define DP_ECN_CE 3u
 
+/*
+ * Addressing across workers.  Worker w of a daemon owns UDP destination port udp_port + w,
+ * and with it the endpoints whose ids carry w in their top four bits, and the connections
+ * of those endpoints.  A datagram names its sending worker in its UDP source port, whose
+ * other bits carry the path entropy:
+ *
+ *   source port = 0xc000 | worker << 10 | entropy (10 bits)
+ *
+ * so that an ack finds its way back to the worker that sent the data, and a peer key (the
+ * engines' name for the other end of a connection) is that worker's address:
+ *
+ *   peer key = worker << 32 | IPv4 address
+ */
+#define DP_MAX_WORKERS 16u          /* four bits of worker index */
+#define DP_EP_WORKER_SHIFT 12u      /* endpoint id = worker << 12 | 1..4095 */
+#define DP_EP_PER_WORKER 4095u      /* endpoint ids of one worker */
+#define DP_SRC_PORT_BASE 0xc000u    /* source ports 49152..65535 (the ephemeral range) */
+#define DP_SRC_PORT_ENTROPY 0x3ffu  /* entropy bits of a source port */
+
+/* The worker that owns endpoint id ep. */
+static inline uint32_t dp_ep_worker(uint16_t ep)
+{
+	return (uint32_t)ep >> DP_EP_WORKER_SHIFT;
+}
+
+/* The UDP source port of worker's packet on the path with this entropy value. */
+static inline uint16_t dp_src_port(uint32_t worker, uint32_t entropy)
+{
+	return (uint16_t)(DP_SRC_PORT_BASE | (worker & 0xfu) << 10 | (entropy & DP_SRC_PORT_ENTROPY));
+}
+
+/* The sending worker a UDP source port names, or -1 if it is not one SRD sends from. */
+static inline int dp_src_port_worker(uint16_t src_port)
+{
+	return src_port >= DP_SRC_PORT_BASE ? (src_port >> 10) & 0xf : -1;
+}
+
+/* The peer key of worker on ipv4, and its parts. */
+static inline uint64_t dp_peer_key(uint32_t ipv4, uint32_t worker)
+{
+	return (uint64_t)worker << 32 | ipv4;
+}
+
+static inline uint32_t dp_peer_ip(uint64_t peer)
+{
+	return (uint32_t)peer;
+}
+
+static inline uint32_t dp_peer_worker(uint64_t peer)
+{
+	return (uint32_t)(peer >> 32);
+}
+
 /* The addresses and ports of one SRD datagram. */
 struct dp_flow {
 	uint8_t src_mac[6];
@@ -68,6 +121,7 @@ enum dp_net_drop {
 	DP_DROP_BAD_UDP,          /* UDP length disagrees with IP */
 	DP_DROP_UDP_CSUM,         /* UDP checksum wrong (0 means none, accepted) */
 	DP_DROP_BAD_ARP,          /* malformed or not Ethernet/IPv4 ARP */
+	DP_DROP_SRC_PORT,         /* UDP source port below DP_SRC_PORT_BASE: not from SRD */
 	DP_DROP_MAX
 };
 

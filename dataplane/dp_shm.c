@@ -234,8 +234,19 @@ static int watch(struct dp_shm *s, int fd, uint32_t events, void *obj)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* Share first's listening socket (a dup, so that each server closes its own). */
+static int share_listener(struct dp_shm *s, struct dp_shm *first, char *err, size_t errlen)
+{
+	s->lfd = fcntl(first->lfd, F_DUPFD_CLOEXEC, 0);
+	if (s->lfd < 0)
+		return fail(err, errlen, -errno, "%s: dup: %s", s->path, strerror(errno));
+	s->turn = first->turn;
+	return 0;
+}
+
 int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t naddrs,
-		  struct dp_shm **out, char *err, size_t errlen)
+		  uint32_t worker, struct dp_shm *first, struct dp_shm **out, char *err,
+		  size_t errlen)
 {
 	struct dp_shm *s;
 	size_t plen = strnlen(cfg->socket_path, sizeof(cfg->socket_path));
@@ -247,6 +258,10 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 		return fail(err, errlen, -EINVAL, "max_apps / max_endpoints out of range");
 	if (cfg->nallowed_uids > DP_MAX_IDS || cfg->nallowed_gids > DP_MAX_IDS)
 		return fail(err, errlen, -EINVAL, "too many allowed uids / gids");
+	if (cfg->workers == 0 || cfg->workers > DP_MAX_WORKERS || worker >= cfg->workers ||
+	    !first != !worker)
+		return fail(err, errlen, -EINVAL, "worker %u of %u (%s)", worker, cfg->workers,
+			    worker && !first ? "needs worker 0's server" : "out of range");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return fail(err, errlen, -ENOMEM, "out of memory");
@@ -265,8 +280,12 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 	s->max_endpoints = cfg->max_endpoints;
 	s->lfd_kind = DP_SHM_K_LISTEN;
 	s->tfd_kind = DP_SHM_K_TIMER;
-	s->next_app_id = 1;
+	s->worker = worker;
+	s->nworkers = cfg->workers;
+	s->next_app_id = worker + 1; /* app ids stay unique: each server steps by nworkers */
 	s->next_ep = 1;
+	atomic_init(&s->own_turn, 0);
+	s->turn = &s->own_turn;
 	rc = fail(err, errlen, -ENOMEM, "out of memory");
 	s->addrs = calloc(naddrs ? naddrs : 1, sizeof(*s->addrs));
 	s->apps = calloc(cfg->max_apps, sizeof(*s->apps));
@@ -286,9 +305,11 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 		rc = fail(err, errlen, -errno, "timerfd_create: %s", strerror(errno));
 		goto close_epoll;
 	}
-	rc = open_listener(s, cfg->socket_mode, err, errlen);
+	rc = first ? share_listener(s, first, err, errlen) :
+		     open_listener(s, cfg->socket_mode, err, errlen);
 	if (rc)
 		goto close_timer;
+	s->owns_path = !first;
 	rc = watch(s, s->lfd, EPOLLIN, &s->lfd_kind);
 	if (!rc)
 		rc = watch(s, s->tfd, EPOLLIN, &s->tfd_kind);
@@ -301,7 +322,8 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 
 close_listener:
 	close(s->lfd);
-	unlink(s->path);
+	if (s->owns_path)
+		unlink(s->path);
 close_timer:
 	close(s->tfd);
 close_epoll:
@@ -372,6 +394,8 @@ static int cred_allowed(const struct dp_shm *s, const struct ucred *c)
 }
 
 /* Accept every waiting connection.  Returns how many. */
+/* Accept new connections while it is this server's turn (the servers of all workers
+ * share the socket and take it in turns, so apps spread over the workers). */
 static int accept_all(struct dp_shm *s)
 {
 	int handled = 0;
@@ -380,10 +404,17 @@ static int accept_all(struct dp_shm *s)
 		struct dp_shm_pending *p;
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		unsigned turn = atomic_load_explicit(s->turn, memory_order_relaxed);
+		int fd;
 
+		if (turn % s->nworkers != s->worker)
+			break;
+		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			break; /* EAGAIN, or an aborted connection: nothing to do */
+		/* the next connection is the next server's (a server that lost a race for
+		 * this one gets EAGAIN and waits for its turn) */
+		atomic_compare_exchange_strong(s->turn, &turn, turn + 1);
 		handled++;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) || !cred_allowed(s, &cred)) {
 			send_error(fd, 0, -EACCES);
@@ -535,7 +566,8 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 	if (!a)
 		return -ENOMEM;
 	a->kind = DP_SHM_K_APP;
-	a->id = s->next_app_id++;
+	a->id = s->next_app_id;
+	s->next_app_id += s->nworkers;
 	memcpy(a->name, hello->u.hello.name, SRD_SHM_NAME_MAX - 1);
 	a->sock = p->fd;
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -600,9 +632,14 @@ static void pending_input(struct dp_shm *s, struct dp_shm_pending *p)
 	}
 }
 
+struct dp_shm_ep *dp_shm_ep_by_id(const struct dp_shm *s, uint16_t id)
+{
+	return dp_ep_worker(id) == s->worker ? s->eps[id & DP_SHM_MAX_EP] : NULL;
+}
+
 struct dp_shm_ep *dp_shm_ep_find(const struct dp_shm *s, uint32_t ipv4, uint16_t id)
 {
-	struct dp_shm_ep *e = s->eps[id];
+	struct dp_shm_ep *e = dp_shm_ep_by_id(s, id);
 
 	return e && e->ipv4 == ipv4 ? e : NULL;
 }
@@ -614,7 +651,7 @@ static void ep_free(struct dp_shm *s, struct dp_shm_ep *e)
 	while (*pp != e)
 		pp = &(*pp)->next;
 	*pp = e->next;
-	s->eps[e->id] = NULL;
+	s->eps[e->id & DP_SHM_MAX_EP] = NULL;
 	s->neps--;
 	s->st.endpoints = s->neps;
 	free(e);
@@ -639,16 +676,16 @@ static int ep_open(struct dp_shm *s, struct dp_shm_app *a, const struct srd_ctl 
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	while (s->eps[s->next_ep]) /* a free id exists: neps < max_endpoints <= 65535 */
+	while (s->eps[s->next_ep]) /* a free slot exists: neps < max_endpoints <= 4095 */
 		s->next_ep = s->next_ep % DP_SHM_MAX_EP + 1;
-	e->id = (uint16_t)s->next_ep;
+	e->id = (uint16_t)(s->worker << DP_EP_WORKER_SHIFT | s->next_ep);
 	s->next_ep = s->next_ep % DP_SHM_MAX_EP + 1; /* ids are reused as late as possible */
 	e->app = a;
 	e->ipv4 = ip;
 	e->ordered = !!(m->u.ep_open.flags & SRD_EP_ORDERED);
 	e->next = a->eps;
 	a->eps = e;
-	s->eps[e->id] = e;
+	s->eps[e->id & DP_SHM_MAX_EP] = e;
 	s->neps++;
 	s->st.endpoints = s->neps;
 	r->u.ep_opened.ipv4 = ip;
@@ -679,7 +716,7 @@ static void app_input(struct dp_shm *s, struct dp_shm_app *a)
 			ctl_init(&r, SRD_CTL_EP_OPENED, m.seq, 0);
 			r.status = ep_open(s, a, &m, &r);
 		} else if (m.op == SRD_CTL_EP_CLOSE) {
-			e = s->eps[m.u.ep_close.ep];
+			e = dp_shm_ep_by_id(s, m.u.ep_close.ep);
 			ctl_init(&r, SRD_CTL_EP_CLOSED, m.seq, e && e->app == a ? 0 : -ENOENT);
 			r.u.ep_close.ep = m.u.ep_close.ep;
 			if (e && e->app == a)
@@ -792,7 +829,8 @@ void dp_shm_destroy(struct dp_shm *s)
 	close(s->lfd);
 	close(s->tfd);
 	close(s->epfd);
-	if (stat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
+	if (s->owns_path && stat(s->path, &st) == 0 && st.st_dev == s->sock_dev &&
+	    st.st_ino == s->sock_ino)
 		unlink(s->path);
 	free(s->addrs);
 	free(s->apps);

@@ -9,6 +9,11 @@
  * dp_shm_rx_alloc() / dp_shm_deliver() / dp_shm_rx_abort() when the protocol core calls
  * back.  Everything runs on one thread (the worker that owns the apps); nothing locks.
  *
+ * Several workers: one server per worker, all on the same control socket.  Worker 0's
+ * server binds it; the others share it and the servers take turns accepting (round
+ * robin), so an app belongs to one worker, which serves its rings, its endpoints (ids
+ * worker << 12 | 1..4095, see dp_net.h) and their connections.
+ *
  * An app that hangs up (or dies) is detached: its endpoints close at once, messages still
  * arriving for it are dropped (counted), and its region stays mapped until the last of
  * its sends in flight completes (the core re-reads payload from it on retransmission);
@@ -62,15 +67,19 @@ struct dp_shm_stats {
 };
 
 /*
- * Create the server: bind and listen on cfg->socket_path (replacing a stale socket file,
- * permissions cfg->socket_mode).  addrs[0..naddrs) are the daemon's local addresses
- * (endpoints may open on them).  Returns 0, or a negative errno with the reason in err.
+ * Create worker's server.  Worker 0 (first NULL) binds and listens on cfg->socket_path
+ * (replacing a stale socket file, permissions cfg->socket_mode); worker w > 0 passes worker
+ * 0's server as first and shares its socket (cfg->workers servers take turns).
+ * addrs[0..naddrs) are the daemon's local addresses (endpoints may open on them).  Returns
+ * 0, or a negative errno with the reason in err.
  */
 int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t naddrs,
-		  struct dp_shm **out, char *err, size_t errlen);
+		  uint32_t worker, struct dp_shm *first, struct dp_shm **out, char *err,
+		  size_t errlen);
 
 /* Close every app (without waiting for sends: the caller destroys the engines first, which
- * completes them), unlink the socket, free everything.  NULL is ignored. */
+ * completes them), unlink the socket (worker 0's server), free everything.  Destroy worker
+ * 0's server last.  NULL is ignored. */
 void dp_shm_destroy(struct dp_shm *s);
 
 /* A descriptor to wait on (epoll: readable when a control socket needs attention). */

@@ -84,7 +84,7 @@ void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off)
 static int check_send(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sqe *e,
 		      struct dp_shm_send *o)
 {
-	const struct dp_shm_ep *ep = s->eps[e->ep];
+	const struct dp_shm_ep *ep = dp_shm_ep_by_id(s, e->ep);
 	uint64_t tx_end = a->tx_off + a->tx_size, total = 0;
 
 	if (e->flags || e->niov == 0 || e->niov > SRD_SHM_MAX_IOV)
@@ -290,7 +290,7 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm)
 {
 	struct dp_shm_app *a = app_ctx;
-	const struct dp_shm_ep *e = s->eps[dst_ep];
+	const struct dp_shm_ep *e = dp_shm_ep_by_id(s, dst_ep);
 	int64_t off = filling_off(a, buf);
 	struct srd_cqe c;
 

@@ -9,15 +9,17 @@
 #ifndef DP_SHM_INT_H
 #define DP_SHM_INT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "dp_config.h"
+#include "dp_net.h"
 #include "srd_buddy.h"
 #include "dp_shm.h"
 
 #define DP_SHM_MAX_MSG (16u << 20)                /* longest message (as libsrd) */
-#define DP_SHM_MAX_EP 65535u                      /* endpoint ids are 1..65535 */
+#define DP_SHM_MAX_EP DP_EP_PER_WORKER            /* endpoints of one server (worker) */
 #define DP_SHM_HELLO_TIMEOUT_NS 1000000000ull     /* a new connection's time to say HELLO */
 #define DP_SHM_MAX_PENDING 64u                    /* connections waiting for their HELLO */
 #define DP_SHM_CTL_BUDGET 16u                     /* control messages per app per poll */
@@ -54,7 +56,7 @@ struct dp_shm_pending {
 struct dp_shm_ep {
 	struct dp_shm_app *app;       /* the owner */
 	uint32_t ipv4;                /* its local address (host byte order) */
-	uint16_t id;                  /* 1..65535, unique in the daemon */
+	uint16_t id;                  /* worker << 12 | 1..4095: unique in the daemon */
 	uint8_t ordered;              /* SRD_EP_ORDERED was asked for */
 	struct dp_shm_ep *next;       /* the owner's list */
 };
@@ -112,6 +114,8 @@ struct dp_shm_layout {
 /* The server. */
 struct dp_shm {
 	/* configuration (copied) */
+	uint32_t worker;              /* the worker this server feeds (its endpoint ids) */
+	uint32_t nworkers;            /* servers sharing the control socket */
 	char path[108];               /* the socket's path */
 	uid_t allowed_uids[DP_MAX_IDS];
 	uint32_t nallowed_uids;
@@ -128,7 +132,11 @@ struct dp_shm {
 	dev_t sock_dev;               /* the socket file we bound (unlinked only if still it) */
 	ino_t sock_ino;
 	/* descriptors */
-	int lfd;                      /* listening socket */
+	int lfd;                      /* listening socket (worker 0's, or a dup of it) */
+	uint8_t owns_path;            /* this server bound the socket file (unlinks it) */
+	atomic_uint *turn;            /* accepts so far, all servers: server w accepts when
+	                                 *turn % nworkers == w (worker 0's own_turn) */
+	atomic_uint own_turn;
 	int epfd;                     /* epoll: lfd, tfd, pending and app sockets */
 	int tfd;                      /* timerfd: the first pending connection's deadline */
 	uint32_t lfd_kind;            /* DP_SHM_K_LISTEN (epoll data for lfd) */
@@ -144,15 +152,19 @@ struct dp_shm {
 	uint32_t rr;                  /* dp_shm_take starts here */
 	uint32_t next_app_id;         /* for the next WELCOME */
 	/* endpoints */
-	struct dp_shm_ep **eps;       /* by id (index 0 unused), DP_SHM_MAX_EP + 1 slots */
+	struct dp_shm_ep **eps;       /* by id's low 12 bits (index 0 unused),
+	                                 DP_SHM_MAX_EP + 1 slots */
 	uint32_t neps;                /* open */
-	uint32_t next_ep;             /* where the search for a free id starts */
+	uint32_t next_ep;             /* where the search for a free slot starts */
 	struct dp_shm_stats st;       /* counters (apps, endpoints and the sums kept live) */
 };
 
 /* dp_shm.c */
 void dp_shm_app_detach(struct dp_shm *s, struct dp_shm_app *a);
 void dp_shm_app_maybe_free(struct dp_shm *s, struct dp_shm_app *a);
+/* The endpoint with this id, or NULL (also for another worker's id). */
+struct dp_shm_ep *dp_shm_ep_by_id(const struct dp_shm *s, uint16_t id);
+/* Same, if it is open on ipv4. */
 struct dp_shm_ep *dp_shm_ep_find(const struct dp_shm *s, uint32_t ipv4, uint16_t id);
 
 /* dp_shm_data.c */

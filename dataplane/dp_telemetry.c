@@ -2,11 +2,12 @@
  * dp_telemetry.c — srdd's rte_telemetry commands (see dp_telemetry.h).
  *
  * Threads.  DPDK runs a command's callback on a telemetry thread (one per connected
- * client, so callbacks may run concurrently).  Only the worker touches its engines, its
+ * client, so callbacks may run concurrently).  Only a worker touches its engines, its
  * counters and its ports' impairment stages, so a callback never reads them: it posts a
- * request and the worker answers it between two iterations (dp_telemetry_service()) by
- * copying what was asked for into a snapshot this module owns; the callback then formats
- * the snapshot.  The handshake, and the barriers it relies on:
+ * request to every worker and each answers it between two iterations
+ * (dp_telemetry_service()) by copying what was asked for into its own snapshot; the
+ * callback then merges the snapshots (sums, or the connections one after the other) and
+ * formats the result.  The handshake with each worker, and the barriers it relies on:
  *
  *   callback (holds t->lock)                    worker (dp_telemetry_service)
  *   writes req_port / req_peer
@@ -15,8 +16,8 @@
  *   done == seq ?               (acquire) ◄───  done = seq                  (release)
  *   formats t->snap
  *
- * t->lock serializes callbacks, so one request at most is posted and the snapshot is
- * written only while its requester waits.  A callback that waits more than 100 ms withdraws
+ * t->lock serializes callbacks, so one request at most is posted (to each worker) and a
+ * snapshot is written only while its requester waits.  A callback that waits more than 100 ms withdraws
  * its request (compare-exchange req: seq → 0) and reports a timeout; if the worker took the
  * request just before, it finishes filling while nobody reads (the next requester reads only
  * after its own sequence number comes back), so that is harmless too.
@@ -62,10 +63,9 @@ static unsigned g_registered;
 
 /* ---- the worker's side ---- */
 
-static void snap_stats(struct dp_telemetry *t)
+static void snap_stats(const struct tel_worker *tw, struct tel_snap *s)
 {
-	struct tel_snap *s = &t->snap;
-	const struct dp_worker *w = t->w;
+	const struct dp_worker *w = tw->w;
 
 	s->wst = w->st;
 	memset(&s->est, 0, sizeof(s->est));
@@ -81,34 +81,32 @@ static void snap_stats(struct dp_telemetry *t)
 		for (unsigned r = 0; r < SRD_DROP_MAX; r++)
 			s->est.drops[r] += st.drops[r];
 	}
-	s->has_shm = t->shm != NULL;
-	if (t->shm)
-		dp_shm_get_stats(t->shm, &s->sst);
+	s->has_shm = w->shm != NULL;
+	if (w->shm)
+		dp_shm_get_stats(w->shm, &s->sst);
 }
 
-static void snap_ports(struct dp_telemetry *t)
+static void snap_ports(const struct dp_telemetry *t, const struct tel_worker *tw,
+		       struct tel_snap *s)
 {
 	for (uint32_t i = 0; i < t->nports; i++) {
-		const struct tel_port *tp = &t->port[i];
-		struct tel_port_snap *ps = &t->snap.port[i];
+		const struct dp_wport *wp = tw->wp[i];
+		struct tel_port_snap *ps = &s->port[i];
 
 		memset(ps, 0, sizeof(*ps));
-		/* the link-state callback updates these from another thread, atomically */
-		ps->link_up = __atomic_load_n(&tp->port->link_up, __ATOMIC_RELAXED);
-		ps->link_changes = __atomic_load_n(&tp->port->link_changes, __ATOMIC_RELAXED);
-		if (!tp->wp)
+		if (!wp)
 			continue;
-		ps->neigh_misses = tp->wp->neigh.misses;
-		if (tp->wp->eng)
-			ps->conns = srd_conn_peers(tp->wp->eng, NULL, 0);
-		if (!tp->wp->impair)
+		ps->neigh_misses = wp->neigh.misses;
+		if (wp->eng)
+			ps->conns = srd_conn_peers(wp->eng, NULL, 0);
+		if (!wp->impair)
 			continue;
 		ps->impair = 1;
-		ps->impair_paths = tp->port->cfg->impair.npaths;
+		ps->impair_paths = wp->port->cfg->impair.npaths;
 		for (uint32_t p = 0; p < ps->impair_paths; p++) {
 			struct dp_impair_path_stats st;
 
-			if (dp_impair_path_stats(tp->wp->impair, p, &st))
+			if (dp_impair_path_stats(wp->impair, p, &st))
 				continue;
 			ps->imp.pkts_in += st.pkts_in;
 			ps->imp.pkts_out += st.pkts_out;
@@ -121,83 +119,188 @@ static void snap_ports(struct dp_telemetry *t)
 	}
 }
 
-static void snap_conns(struct dp_telemetry *t)
+static void snap_conns(const struct dp_telemetry *t, const struct tel_worker *tw,
+		       struct tel_snap *s)
 {
-	struct tel_snap *s = &t->snap;
-
 	s->nconns = 0;
 	s->conns_total = 0;
 	for (uint32_t i = 0; i < t->nports; i++) {
-		const struct srd_engine *eng = t->port[i].wp ? t->port[i].wp->eng : NULL;
+		const struct srd_engine *eng = tw->wp[i] ? tw->wp[i]->eng : NULL;
 		uint32_t n;
 
 		if (!eng)
 			continue;
-		n = srd_conn_peers(eng, t->peers, TEL_MAX_CONNS);
+		n = srd_conn_peers(eng, tw->peers, TEL_MAX_CONNS);
 		s->conns_total += n;
-		for (uint32_t c = 0; c < n && c < TEL_MAX_CONNS; c++) {
+		for (uint32_t c = 0; c < n && c < TEL_MAX_CONNS && s->nconns < TEL_MAX_CONNS; c++) {
 			struct tel_conn_snap *cs = &s->conns[s->nconns];
 
-			if (srd_conn_info(eng, t->peers[c], &cs->info, NULL, 0) < 0)
+			if (srd_conn_info(eng, tw->peers[c], &cs->info, NULL, 0) < 0)
 				continue;
 			cs->port = i;
+			cs->worker = tw->w->index;
 			s->nconns++;
 		}
 	}
 }
 
-static void snap_paths(struct dp_telemetry *t)
+static void snap_paths(const struct dp_telemetry *t, const struct tel_worker *tw,
+		       struct tel_snap *s)
 {
-	struct tel_snap *s = &t->snap;
-
 	s->found = 0;
 	s->npaths = 0;
 	for (uint32_t i = 0; i < t->nports; i++) {
-		const struct srd_engine *eng = t->port[i].wp ? t->port[i].wp->eng : NULL;
-		int n;
+		const struct srd_engine *eng = tw->wp[i] ? tw->wp[i]->eng : NULL;
 
 		if (!eng || (t->req_port >= 0 && (uint32_t)t->req_port != i))
 			continue;
-		n = srd_conn_info(eng, t->req_peer, &s->conn.info, s->paths, TEL_MAX_PATHS);
-		if (n < 0)
-			continue;
-		s->found = 1;
-		s->conn.port = i;
-		s->npaths = (uint32_t)n < TEL_MAX_PATHS ? (uint32_t)n : TEL_MAX_PATHS;
-		return;
+		for (uint32_t pw = 0; pw < DP_MAX_WORKERS; pw++) {
+			int n;
+
+			if (t->req_peer_worker >= 0 && (uint32_t)t->req_peer_worker != pw)
+				continue;
+			n = srd_conn_info(eng, dp_peer_key(t->req_ip, pw), &s->conn.info, s->paths,
+					  TEL_MAX_PATHS);
+			if (n < 0)
+				continue;
+			s->found = 1;
+			s->conn.port = i;
+			s->conn.worker = tw->w->index;
+			s->npaths = (uint32_t)n < TEL_MAX_PATHS ? (uint32_t)n : TEL_MAX_PATHS;
+			return;
+		}
 	}
 }
 
-void dp_telemetry_service(struct dp_telemetry *t)
+void dp_telemetry_service(struct dp_telemetry *t, uint32_t worker)
 {
+	struct tel_worker *tw;
 	uint64_t r;
 
+	if (!t || worker >= t->nworkers)
+		return;
+	tw = &t->wk[worker];
 	/* the common case: nobody asks (pairs with nothing: a request seen one iteration
 	 * late is answered one iteration late) */
-	if (!t || atomic_load_explicit(&t->req, memory_order_relaxed) == 0)
+	if (atomic_load_explicit(&tw->req, memory_order_relaxed) == 0)
 		return;
 	/* take it (acquire: pairs with the requester's release store of req, so that the
 	 * parameters written before it are visible) */
-	r = atomic_exchange_explicit(&t->req, 0, memory_order_acquire);
+	r = atomic_exchange_explicit(&tw->req, 0, memory_order_acquire);
 	if (r == 0)
 		return; /* withdrawn meanwhile */
 	switch ((enum tel_cmd)(r & 0xff)) {
 	case TEL_STATS:
-		snap_stats(t);
+		snap_stats(tw, &tw->snap);
 		break;
 	case TEL_PORTS:
-		snap_ports(t);
+		snap_ports(t, tw, &tw->snap);
 		break;
 	case TEL_CONNS:
-		snap_conns(t);
+		snap_conns(t, tw, &tw->snap);
 		break;
 	case TEL_PATHS:
-		snap_paths(t);
+		snap_paths(t, tw, &tw->snap);
 		break;
 	}
 	/* release: pairs with the requester's acquire load of done, so the snapshot is
 	 * complete when it sees its sequence number */
-	atomic_store_explicit(&t->done, r >> 8, memory_order_release);
+	atomic_store_explicit(&tw->done, r >> 8, memory_order_release);
+}
+
+/* ---- merging the workers' answers (the requester, under t->lock) ---- */
+
+static void merge_stats(struct dp_telemetry *t)
+{
+	struct tel_snap *m = &t->snap;
+
+	memset(&m->wst, 0, sizeof(m->wst));
+	memset(&m->est, 0, sizeof(m->est));
+	memset(&m->sst, 0, sizeof(m->sst));
+	m->has_shm = 0;
+	for (uint32_t k = 0; k < t->nworkers; k++) {
+		const struct tel_snap *s = &t->wk[k].snap;
+
+		for (size_t f = 0; f < dp_tel_nworker_fields; f++)
+			field_add(&m->wst, dp_tel_worker_fields[f].off,
+				  field(&s->wst, dp_tel_worker_fields[f].off));
+		for (unsigned r = 0; r < DP_DROP_MAX; r++)
+			m->wst.rx_drops[r] += s->wst.rx_drops[r];
+		for (size_t f = 0; f < dp_tel_nengine_fields; f++)
+			field_add(&m->est, dp_tel_engine_fields[f].off,
+				  field(&s->est, dp_tel_engine_fields[f].off));
+		for (unsigned r = 0; r < SRD_DROP_MAX; r++)
+			m->est.drops[r] += s->est.drops[r];
+		if (!s->has_shm)
+			continue;
+		m->has_shm = 1;
+		for (size_t f = 0; f < dp_tel_nshm_fields; f++)
+			field_add(&m->sst, dp_tel_shm_fields[f].off,
+				  field(&s->sst, dp_tel_shm_fields[f].off));
+	}
+}
+
+static void merge_ports(struct dp_telemetry *t)
+{
+	for (uint32_t i = 0; i < t->nports; i++) {
+		struct tel_port_snap *m = &t->snap.port[i];
+		const struct dp_port *p = t->port[i].port;
+
+		memset(m, 0, sizeof(*m));
+		/* worker 0 polls the link (dp_port_poll_link() stores these atomically) */
+		m->link_up = __atomic_load_n(&p->link_up, __ATOMIC_RELAXED);
+		m->link_changes = __atomic_load_n(&p->link_changes, __ATOMIC_RELAXED);
+		for (uint32_t k = 0; k < t->nworkers; k++) {
+			const struct tel_port_snap *s = &t->wk[k].snap.port[i];
+
+			m->impair |= s->impair;
+			m->impair_paths = s->impair_paths > m->impair_paths ? s->impair_paths :
+									       m->impair_paths;
+			m->imp.pkts_in += s->imp.pkts_in;
+			m->imp.pkts_out += s->imp.pkts_out;
+			m->imp.drops_loss += s->imp.drops_loss;
+			m->imp.drops_black += s->imp.drops_black;
+			m->imp.drops_queue += s->imp.drops_queue;
+			m->imp.ce_marked += s->imp.ce_marked;
+			m->imp.queued += s->imp.queued;
+			m->neigh_misses += s->neigh_misses;
+			m->conns += s->conns;
+		}
+	}
+}
+
+static void merge_conns(struct dp_telemetry *t)
+{
+	struct tel_snap *m = &t->snap;
+
+	m->nconns = 0;
+	m->conns_total = 0;
+	for (uint32_t k = 0; k < t->nworkers; k++) {
+		const struct tel_snap *s = &t->wk[k].snap;
+
+		m->conns_total += s->conns_total;
+		for (uint32_t c = 0; c < s->nconns && m->nconns < TEL_MAX_CONNS; c++)
+			m->conns[m->nconns++] = s->conns[c];
+	}
+}
+
+static void merge_paths(struct dp_telemetry *t)
+{
+	struct tel_snap *m = &t->snap;
+
+	m->found = 0;
+	m->npaths = 0;
+	for (uint32_t k = 0; k < t->nworkers; k++) {
+		const struct tel_snap *s = &t->wk[k].snap;
+
+		if (!s->found)
+			continue;
+		m->found = 1;
+		m->conn = s->conn;
+		m->npaths = s->npaths;
+		memcpy(m->paths, s->paths, s->npaths * sizeof(*m->paths));
+		return;
+	}
 }
 
 /* ---- the callbacks' side ---- */
@@ -224,9 +327,9 @@ static int find_port(const struct dp_telemetry *t, const char *s, size_t len)
 /* Parse "PEER" or "PORT,PEER" ("PORT/PEER", and '_' for '.' in PEER, as /srd/conns
  * prints it).  Returns 0, or -EINVAL with the reason in err. */
 static int parse_target(const struct dp_telemetry *t, const char *params, int *port,
-			uint64_t *peer, char *err, size_t errlen)
+			uint32_t *ip_out, int *peer_worker, char *err, size_t errlen)
 {
-	char buf[128], ipbuf[32];
+	char buf[128], ipbuf[32], *colon, *end;
 	const char *sep, *ip = buf;
 	size_t len;
 	struct in_addr a;
@@ -259,6 +362,19 @@ static int parse_target(const struct dp_telemetry *t, const char *params, int *p
 		return -EINVAL;
 	}
 	strcpy(ipbuf, ip);
+	*peer_worker = -1;
+	colon = strchr(ipbuf, ':');
+	if (colon) {
+		unsigned long v = strtoul(colon + 1, &end, 10);
+
+		if (end == colon + 1 || *end || v >= DP_MAX_WORKERS) {
+			snprintf(err, errlen, "bad peer worker %.8s (want 0..%u)", colon + 1,
+				 DP_MAX_WORKERS - 1);
+			return -EINVAL;
+		}
+		*peer_worker = (int)v;
+		*colon = '\0';
+	}
 	for (char *p = ipbuf; *p; p++)
 		if (*p == '_')
 			*p = '.';
@@ -266,7 +382,7 @@ static int parse_target(const struct dp_telemetry *t, const char *params, int *p
 		snprintf(err, errlen, "bad peer address %.31s (want an IPv4 address)", ip);
 		return -EINVAL;
 	}
-	*peer = ntohl(a.s_addr);
+	*ip_out = ntohl(a.s_addr);
 	return 0;
 }
 
@@ -278,30 +394,39 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Post cmd and wait for the worker's answer (t->lock held).  Returns 0, -ESHUTDOWN
- * (stopping) or -ETIMEDOUT (withdrawn). */
-static int ask_worker(struct dp_telemetry *t, enum tel_cmd cmd)
+/* Post cmd to every worker and wait for all their answers (t->lock held).  Returns 0,
+ * -ESHUTDOWN (stopping) or -ETIMEDOUT (withdrawn). */
+static int ask_workers(struct dp_telemetry *t, enum tel_cmd cmd)
 {
 	const struct timespec pause = { .tv_sec = 0, .tv_nsec = TEL_POLL_NS };
 	uint64_t seq = ++t->seq & (UINT64_MAX >> 8), deadline;
 	uint64_t mine;
+	uint32_t answered;
 
 	if (seq == 0)
 		seq = t->seq = 1;
 	mine = seq << 8 | (uint64_t)cmd;
-	/* release: the parameters (req_port, req_peer) before the request */
-	atomic_store_explicit(&t->req, mine, memory_order_release);
+	/* release: the parameters (req_port, req_ip, ...) before the request */
+	for (uint32_t k = 0; k < t->nworkers; k++)
+		atomic_store_explicit(&t->wk[k].req, mine, memory_order_release);
 	deadline = mono_ns() + TEL_WAIT_NS;
 	for (;;) {
+		answered = 0;
 		/* acquire: pairs with the worker's release store of done (the snapshot) */
-		if (atomic_load_explicit(&t->done, memory_order_acquire) == seq)
+		for (uint32_t k = 0; k < t->nworkers; k++)
+			answered += atomic_load_explicit(&t->wk[k].done, memory_order_acquire) == seq;
+		if (answered == t->nworkers)
 			return 0;
 		if (atomic_load(&t->stopping) || mono_ns() >= deadline)
 			break;
 		nanosleep(&pause, NULL);
 	}
-	/* withdraw; if the worker took it meanwhile it fills the snapshot unread */
-	atomic_compare_exchange_strong(&t->req, &mine, 0);
+	/* withdraw; a worker that took it meanwhile fills its snapshot unread */
+	for (uint32_t k = 0; k < t->nworkers; k++) {
+		uint64_t expect = mine;
+
+		atomic_compare_exchange_strong(&t->wk[k].req, &expect, 0);
+	}
 	return atomic_load(&t->stopping) ? -ESHUTDOWN : -ETIMEDOUT;
 }
 
@@ -309,8 +434,8 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 		      struct rte_tel_data *d)
 {
 	enum tel_cmd which;
-	int port = -1, rc;
-	uint64_t peer = 0;
+	int port = -1, peer_worker = -1, rc;
+	uint32_t ip = 0;
 	char err[96];
 
 	if (!strcmp(cmd, "/srd/stats"))
@@ -323,7 +448,8 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 		which = params && *params ? TEL_PATHS : TEL_CONNS;
 	else
 		return -1;
-	if (which == TEL_PATHS && parse_target(t, params, &port, &peer, err, sizeof(err)))
+	if (which == TEL_PATHS &&
+	    parse_target(t, params, &port, &ip, &peer_worker, err, sizeof(err)))
 		return dp_tel_error(d, err);
 
 	pthread_mutex_lock(&t->lock);
@@ -332,16 +458,25 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 		goto out_unlock;
 	}
 	t->req_port = port;
-	t->req_peer = peer;
-	rc = ask_worker(t, which);
+	t->req_ip = ip;
+	t->req_peer_worker = peer_worker;
+	rc = ask_workers(t, which);
 	if (rc == -ESHUTDOWN) {
 		rc = dp_tel_error(d, "srdd is stopping");
 		goto out_unlock;
 	}
 	if (rc == -ETIMEDOUT) {
-		rc = dp_tel_error(d, "the worker did not answer within 100 ms");
+		rc = dp_tel_error(d, "a worker did not answer within 100 ms");
 		goto out_unlock;
 	}
+	if (which == TEL_STATS)
+		merge_stats(t);
+	else if (which == TEL_PORTS)
+		merge_ports(t);
+	else if (which == TEL_PATHS)
+		merge_paths(t);
+	else
+		merge_conns(t);
 	if (which == TEL_STATS)
 		rc = dp_tel_fmt_stats(t, cmd, d);
 	else if (which == TEL_PORTS)
@@ -400,17 +535,19 @@ static void make_key(char *key, size_t len, const char *name)
 	key[i] = '\0';
 }
 
-static void setup_ports(struct dp_telemetry *t, struct dp_worker *w, struct dp_ports *ports)
+static void setup_ports(struct dp_telemetry *t, struct dp_ports *ports)
 {
-	uint32_t n = ports ? ports->n : w->nports;
-
-	for (uint32_t i = 0; i < n && i < DP_MAX_PORTS; i++) {
+	for (uint32_t i = 0; i < ports->n && i < DP_MAX_PORTS; i++) {
 		struct tel_port *tp = &t->port[t->nports];
 
-		tp->port = ports ? &ports->port[i] : w->wp[i].port;
-		for (uint32_t k = 0; k < w->nports; k++)
-			if (w->wp[k].port == tp->port)
-				tp->wp = &w->wp[k];
+		tp->port = &ports->port[i];
+		for (uint32_t k = 0; k < t->nworkers; k++) {
+			const struct dp_worker *w = t->wk[k].w;
+
+			for (uint32_t j = 0; j < w->nports; j++)
+				if (w->wp[j].port == tp->port)
+					t->wk[k].wp[t->nports] = &w->wp[j];
+		}
 		make_key(tp->key, sizeof(tp->key) - 4, tp->port->cfg->name);
 		if (!tp->key[0])
 			snprintf(tp->key, sizeof(tp->key), "port%u", i);
@@ -423,36 +560,64 @@ static void setup_ports(struct dp_telemetry *t, struct dp_worker *w, struct dp_p
 	}
 }
 
+/* Free a snapshot's arrays. */
+static void snap_free(struct tel_snap *s)
+{
+	free(s->conns);
+	free(s->paths);
+	s->conns = NULL;
+	s->paths = NULL;
+}
+
+static int snap_alloc(struct tel_snap *s)
+{
+	s->conns = calloc(TEL_MAX_CONNS, sizeof(*s->conns));
+	s->paths = calloc(TEL_MAX_PATHS, sizeof(*s->paths));
+	return s->conns && s->paths ? 0 : -ENOMEM;
+}
+
+static void tel_free(struct dp_telemetry *t)
+{
+	for (uint32_t k = 0; k < DP_MAX_WORKERS; k++) {
+		snap_free(&t->wk[k].snap);
+		free(t->wk[k].peers);
+	}
+	snap_free(&t->snap);
+	free(t);
+}
+
 /*
- * Called on the worker's thread before it runs (or between its iterations): reads the
- * worker's port list.  Returns 0, -ENOMEM, -EBUSY (another instance is running), or the
- * error rte_telemetry_register_cmd() gave.
+ * Called before the workers run (they read nothing of it until their first
+ * dp_telemetry_service()).  Returns 0, -EINVAL, -ENOMEM, -EBUSY (another instance is
+ * running), or the error rte_telemetry_register_cmd() gave.
  */
-int dp_telemetry_start(struct dp_worker *w, struct dp_ports *ports, struct dp_shm *shm,
+int dp_telemetry_start(struct dp_worker *workers, uint32_t nworkers, struct dp_ports *ports,
 		       struct dp_telemetry **out)
 {
 	struct dp_telemetry *t, *none = NULL;
 	int rc;
 
 	*out = NULL;
+	if (nworkers == 0 || nworkers > DP_MAX_WORKERS)
+		return -EINVAL;
 	if (atomic_load(&g_tel))
 		return -EBUSY;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->snap.conns = calloc(DP_MAX_PORTS * TEL_MAX_CONNS, sizeof(*t->snap.conns));
-	t->snap.paths = calloc(TEL_MAX_PATHS, sizeof(*t->snap.paths));
-	t->peers = calloc(TEL_MAX_CONNS, sizeof(*t->peers));
-	if (!t->snap.conns || !t->snap.paths || !t->peers) {
-		rc = -ENOMEM;
-		goto err_free;
+	rc = snap_alloc(&t->snap);
+	for (uint32_t k = 0; k < nworkers && !rc; k++) {
+		t->wk[k].w = &workers[k];
+		t->wk[k].peers = calloc(TEL_MAX_CONNS, sizeof(*t->wk[k].peers));
+		rc = t->wk[k].peers ? snap_alloc(&t->wk[k].snap) : -ENOMEM;
 	}
+	if (rc)
+		goto err_free;
 	rc = -pthread_mutex_init(&t->lock, NULL);
 	if (rc)
 		goto err_free;
-	t->w = w;
-	t->shm = shm;
-	setup_ports(t, w, ports);
+	t->nworkers = nworkers;
+	setup_ports(t, ports);
 
 	for (unsigned i = 0; i < TEL_DIM(tel_cmds); i++) {
 		if (g_registered & 1u << i)
@@ -472,10 +637,7 @@ int dp_telemetry_start(struct dp_worker *w, struct dp_ports *ports, struct dp_sh
 err_mutex:
 	pthread_mutex_destroy(&t->lock);
 err_free:
-	free(t->peers);
-	free(t->snap.paths);
-	free(t->snap.conns);
-	free(t);
+	tel_free(t);
 	return rc;
 }
 
@@ -492,8 +654,5 @@ void dp_telemetry_stop(struct dp_telemetry *t)
 	while (atomic_load(&g_users) != 0)
 		nanosleep(&pause, NULL);
 	pthread_mutex_destroy(&t->lock);
-	free(t->peers);
-	free(t->snap.paths);
-	free(t->snap.conns);
-	free(t);
+	tel_free(t);
 }

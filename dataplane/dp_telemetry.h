@@ -7,26 +7,29 @@
  *   /srd/paths   every connection's paths: entropy, state, RTT, ECN, packets
  *
  * Telemetry callbacks run on DPDK's telemetry thread, which must not touch the engines.
- * A callback posts a request; the worker answers it between two iterations by filling a
- * snapshot (dp_telemetry_service(), one relaxed load per iteration when nobody asks); the
- * callback waits for it (up to 100 ms) and formats it.
+ * A callback posts a request to every worker; each answers it between two iterations by
+ * filling its snapshot (dp_telemetry_service(), one relaxed load per iteration when nobody
+ * asks); the callback waits for all (up to 100 ms), sums or joins the snapshots and
+ * formats the result.
  */
 #ifndef DP_TELEMETRY_H
 #define DP_TELEMETRY_H
 
+#include <stdint.h>
+
 struct dp_worker;
 struct dp_ports;
-struct dp_shm;
 struct dp_telemetry;
 
-/* Register the commands for this worker's ports and apps.  Returns 0, -ENOMEM, -EBUSY
- * (one instance per process: the DPDK callbacks carry no context), or the error
- * rte_telemetry_register_cmd() gave (e.g. when telemetry is disabled). */
-int dp_telemetry_start(struct dp_worker *w, struct dp_ports *ports, struct dp_shm *shm,
+/* Register the commands for workers[0..nworkers) (each with its apps, w->shm) over ports.
+ * Returns 0, -EINVAL, -ENOMEM, -EBUSY (one instance per process: the DPDK callbacks carry
+ * no context), or the error rte_telemetry_register_cmd() gave (e.g. when telemetry is
+ * disabled). */
+int dp_telemetry_start(struct dp_worker *workers, uint32_t nworkers, struct dp_ports *ports,
 		       struct dp_telemetry **out);
 
-/* Answer a pending request, if any (called by the worker between iterations). */
-void dp_telemetry_service(struct dp_telemetry *t);
+/* Answer worker's pending request, if any (called by that worker between iterations). */
+void dp_telemetry_service(struct dp_telemetry *t, uint32_t worker);
 
 /* Stop answering (commands then report that srdd is stopping) and free.  NULL ignored. */
 void dp_telemetry_stop(struct dp_telemetry *t);

@@ -44,7 +44,7 @@
 
 #define TEL_F(type, f) { #f, offsetof(type, f) }
 
-static const struct tel_field worker_fields[] = {
+const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, loops),
 	TEL_F(struct dp_worker_stats, idle_loops),
 	TEL_F(struct dp_worker_stats, rx_pkts),
@@ -62,7 +62,12 @@ static const struct tel_field worker_fields[] = {
 	TEL_F(struct dp_worker_stats, rx_discarded),
 	TEL_F(struct dp_worker_stats, hairpin),
 	TEL_F(struct dp_worker_stats, link_changes),
+	TEL_F(struct dp_worker_stats, steered_out),
+	TEL_F(struct dp_worker_stats, steered_in),
+	TEL_F(struct dp_worker_stats, steer_drops),
+	TEL_F(struct dp_worker_stats, tx_no_worker),
 };
+const size_t dp_tel_nworker_fields = TEL_DIM(dp_tel_worker_fields);
 
 const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, tx_pkts),
@@ -99,7 +104,7 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, ctrl_dropped),
 };
 
-static const struct tel_field shm_fields[] = {
+const struct tel_field dp_tel_shm_fields[] = {
 	TEL_F(struct dp_shm_stats, apps),
 	TEL_F(struct dp_shm_stats, endpoints),
 	TEL_F(struct dp_shm_stats, sends_inflight),
@@ -113,17 +118,18 @@ static const struct tel_field shm_fields[] = {
 	TEL_F(struct dp_shm_stats, cq_overflow),
 	TEL_F(struct dp_shm_stats, ring_corrupt),
 };
+const size_t dp_tel_nshm_fields = TEL_DIM(dp_tel_shm_fields);
 
 /* A counter added to one of these structs without a line above breaks the build here, not
  * the telemetry silently.  (Every field is a uint64_t, the arrays included.) */
 _Static_assert(sizeof(struct dp_worker_stats) ==
-		       sizeof(uint64_t) * (TEL_DIM(worker_fields) + DP_DROP_MAX),
-	       "worker_fields[] misses a field of struct dp_worker_stats");
+		       sizeof(uint64_t) * (TEL_DIM(dp_tel_worker_fields) + DP_DROP_MAX),
+	       "dp_tel_worker_fields[] misses a field of struct dp_worker_stats");
 _Static_assert(sizeof(struct srd_stats) ==
 		       sizeof(uint64_t) * (TEL_DIM(dp_tel_engine_fields) + SRD_DROP_MAX),
 	       "dp_tel_engine_fields[] misses a field of struct srd_stats");
-_Static_assert(sizeof(struct dp_shm_stats) == sizeof(uint64_t) * TEL_DIM(shm_fields),
-	       "shm_fields[] misses a field of struct dp_shm_stats");
+_Static_assert(sizeof(struct dp_shm_stats) == sizeof(uint64_t) * TEL_DIM(dp_tel_shm_fields),
+	       "dp_tel_shm_fields[] misses a field of struct dp_shm_stats");
 
 /* Names of the framing checks' drop reasons (enum dp_net_drop). */
 static const char *const net_drop_names[DP_DROP_MAX] = {
@@ -135,10 +141,11 @@ static const char *const net_drop_names[DP_DROP_MAX] = {
 	[DP_DROP_NOT_FOR_US] = "not_for_us",
 	[DP_DROP_WRONG_PORT] = "wrong_port",
 	[DP_DROP_BAD_UDP] = "bad_udp",
+	[DP_DROP_SRC_PORT] = "src_port",
 	[DP_DROP_UDP_CSUM] = "udp_csum",
 	[DP_DROP_BAD_ARP] = "bad_arp",
 };
-_Static_assert(DP_DROP_BAD_ARP + 1 == DP_DROP_MAX, "net_drop_names[] misses a reason");
+_Static_assert(DP_DROP_SRC_PORT + 1 == DP_DROP_MAX, "net_drop_names[] misses a reason");
 const size_t dp_tel_nengine_fields = TEL_DIM(dp_tel_engine_fields);
 
 /* ---- building replies within DPDK's limits ---- */
@@ -246,14 +253,32 @@ static void ip_str(char *buf, size_t len, uint64_t ip)
 			 (unsigned)(ip >> 16) & 255, (unsigned)(ip >> 8) & 255, (unsigned)ip & 255);
 }
 
-/* Key of a connection: "PORTKEY/10_0_0_2". */
-static void conn_key(char *buf, size_t len, const struct tel_port *tp, uint64_t ip)
+/* Key of a connection: "PORTKEY/10_0_0_2" between two workers 0; with other workers
+ * "w1/PORTKEY/10_0_0_2_w3" (local worker 1, the peer's worker 3). */
+static void conn_key(char *buf, size_t len, const struct tel_port *tp, uint32_t worker,
+		     uint64_t peer)
 {
-	if (ip > UINT32_MAX)
-		snprintf(buf, len, "%.40s/%llu", tp->key, (unsigned long long)ip);
+	uint32_t ip = dp_peer_ip(peer), pw = dp_peer_worker(peer);
+	char lw[8] = "", rw[8] = "";
+
+	if (worker)
+		snprintf(lw, sizeof(lw), "w%u/", worker % 100);
+	if (pw)
+		snprintf(rw, sizeof(rw), "_w%u", pw % 100);
+	snprintf(buf, len, "%s%.40s/%u_%u_%u_%u%s", lw, tp->key, ip >> 24 & 255, ip >> 16 & 255,
+		 ip >> 8 & 255, ip & 255, rw);
+}
+
+/* A peer as text: "10.0.0.2", or "10.0.0.2:3" for its worker 3 (as /srd/paths takes it). */
+static void peer_str(char *buf, size_t len, uint64_t peer)
+{
+	char ip[20];
+
+	ip_str(ip, sizeof(ip), dp_peer_ip(peer));
+	if (dp_peer_worker(peer))
+		snprintf(buf, len, "%s:%u", ip, dp_peer_worker(peer) % 100);
 	else
-		snprintf(buf, len, "%.40s/%u_%u_%u_%u", tp->key, (unsigned)(ip >> 24) & 255,
-			 (unsigned)(ip >> 16) & 255, (unsigned)(ip >> 8) & 255, (unsigned)ip & 255);
+		snprintf(buf, len, "%s", ip);
 }
 
 /* ---- formatting the snapshot ---- */
@@ -274,7 +299,7 @@ int dp_tel_fmt_stats(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 	td_top(&top, d, cmd);
 	td_u64(&top, "ports", t->nports);
 	if ((cd = td_child(&c, top.limit))) {
-		add_fields(&c, &s->wst, worker_fields, TEL_DIM(worker_fields));
+		add_fields(&c, &s->wst, dp_tel_worker_fields, TEL_DIM(dp_tel_worker_fields));
 		td_nest(&top, "worker", cd, c.bytes, 0);
 	}
 	if ((cd = td_child(&c, top.limit))) {
@@ -294,7 +319,7 @@ int dp_tel_fmt_stats(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 	if (!s->has_shm)
 		td_str(&top, "shm", "none");
 	else if ((cd = td_child(&c, top.limit))) {
-		add_fields(&c, &s->sst, shm_fields, TEL_DIM(shm_fields));
+		add_fields(&c, &s->sst, dp_tel_shm_fields, TEL_DIM(dp_tel_shm_fields));
 		td_nest(&top, "shm", cd, c.bytes, 0);
 	}
 	return 0;
@@ -366,10 +391,12 @@ int dp_tel_fmt_conns(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 
 		if (!cd)
 			break;
-		ip_str(ip, sizeof(ip), ci->peer);
-		conn_key(key, sizeof(key), tp, ci->peer);
+		ip_str(ip, sizeof(ip), dp_peer_ip(ci->peer));
+		conn_key(key, sizeof(key), tp, cs->worker, ci->peer);
 		td_str(&c, "port", tp->port->cfg->name);
+		td_u64(&c, "worker", cs->worker);
 		td_str(&c, "peer", ip);
+		td_u64(&c, "peer_worker", dp_peer_worker(ci->peer));
 		td_u64(&c, "local_id", ci->local_id);
 		td_u64(&c, "peer_id", ci->peer_id);
 		td_u64(&c, "paths", ci->npaths);
@@ -402,13 +429,13 @@ int dp_tel_fmt_paths_list(struct dp_telemetry *t, const char *cmd, struct rte_te
 	uint32_t shown = 0;
 
 	td_top(&top, d, cmd);
-	td_str(&top, "usage", "/srd/paths,PEER or /srd/paths,PORT,PEER");
+	td_str(&top, "usage", "/srd/paths,PEER or /srd/paths,PORT,PEER (PEER: IP or IP:WORKER)");
 	if (arr) {
 		rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
 		for (uint32_t i = 0; i < s->nconns && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
 			char ip[32], item[TEL_KEY_LEN];
 
-			ip_str(ip, sizeof(ip), s->conns[i].info.peer);
+			peer_str(ip, sizeof(ip), s->conns[i].info.peer);
 			snprintf(item, sizeof(item), "%.31s,%s",
 				 t->port[s->conns[i].port].port->cfg->name, ip);
 			/* ,"item" */
@@ -448,18 +475,24 @@ int dp_tel_fmt_paths(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 	uint32_t shown = 0;
 	char ip[32];
 
-	ip_str(ip, sizeof(ip), t->req_peer);
 	if (!s->found) {
 		char msg[96];
 
+		if (t->req_peer_worker >= 0)
+			peer_str(ip, sizeof(ip), dp_peer_key(t->req_ip, (uint32_t)t->req_peer_worker));
+		else
+			ip_str(ip, sizeof(ip), t->req_ip);
 		snprintf(msg, sizeof(msg), "no connection to %s%s%s", ip,
 			 t->req_port >= 0 ? " on port " : "",
 			 t->req_port >= 0 ? t->port[t->req_port].port->cfg->name : "");
 		return dp_tel_error(d, msg);
 	}
+	ip_str(ip, sizeof(ip), dp_peer_ip(ci->peer));
 	td_top(&top, d, cmd);
 	td_str(&top, "port", t->port[s->conn.port].port->cfg->name);
+	td_u64(&top, "worker", s->conn.worker);
 	td_str(&top, "peer", ip);
+	td_u64(&top, "peer_worker", dp_peer_worker(ci->peer));
 	td_u64(&top, "local_id", ci->local_id);
 	td_u64(&top, "peer_id", ci->peer_id);
 	td_u64(&top, "npaths", ci->npaths);

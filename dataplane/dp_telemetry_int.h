@@ -22,7 +22,8 @@
 
 #define TEL_WAIT_NS 100000000ull   /* how long a callback waits for the worker: 100 ms */
 #define TEL_POLL_NS 50000l         /* between two looks at the answer: 50 µs */
-#define TEL_MAX_CONNS 256u         /* connections snapshotted per port */
+#define TEL_MAX_CONNS 256u         /* connections snapshotted per worker, and in all (a
+                                      reply of 16 KB shows fewer anyway) */
 #define TEL_MAX_PATHS 256u         /* paths snapshotted of one connection (srd max) */
 #define TEL_OUTPUT_MAX 16384u      /* DPDK 22.11's reply buffer (MAX_OUTPUT_LEN) */
 #define TEL_TAIL_RESERVE 96u       /* bytes kept for the entries added last (count, ...) */
@@ -48,6 +49,11 @@ struct tel_field {
 /* The engine counters, by name (the worker sums them over its ports). */
 extern const struct tel_field dp_tel_engine_fields[];
 extern const size_t dp_tel_nengine_fields;
+/* The worker's and the shm server's counters, by name (summed over the workers). */
+extern const struct tel_field dp_tel_worker_fields[];
+extern const size_t dp_tel_nworker_fields;
+extern const struct tel_field dp_tel_shm_fields[];
+extern const size_t dp_tel_nshm_fields;
 
 /* The uint64_t at base + off (structs of counters), and adding to it. */
 static inline uint64_t field(const void *base, size_t off)
@@ -68,7 +74,6 @@ static inline void field_add(void *base, size_t off, uint64_t v)
 /* One port as the output names it (set at start, read-only afterwards). */
 struct tel_port {
 	const struct dp_port *port;  /* the port */
-	const struct dp_wport *wp;   /* the worker's side of it (engine, impairment), or NULL */
 	char key[TEL_KEY_LEN];       /* its dict key: the name with only key characters */
 };
 
@@ -86,7 +91,8 @@ struct tel_port_snap {
 /* A connection the worker copied. */
 struct tel_conn_snap {
 	uint32_t port;              /* index in t->port[] */
-	struct srd_conn_info info;  /* as srd_conn_info() said */
+	uint32_t worker;            /* the local worker (whose engine) */
+	struct srd_conn_info info;  /* as srd_conn_info() said (peer: a dp_peer_key()) */
 };
 
 /* What the worker copies for a request (written by the worker only while its requester
@@ -99,17 +105,27 @@ struct tel_snap {
 	struct tel_port_snap port[DP_MAX_PORTS];  /* TEL_PORTS */
 	uint32_t nconns;                          /* TEL_CONNS: conns[0..nconns) */
 	uint64_t conns_total;                     /* TEL_CONNS: connections there are */
-	struct tel_conn_snap *conns;              /* TEL_CONNS: DP_MAX_PORTS * TEL_MAX_CONNS */
+	struct tel_conn_snap *conns;              /* TEL_CONNS: TEL_MAX_CONNS */
 	int found;                                /* TEL_PATHS: the connection exists */
 	struct tel_conn_snap conn;                /* TEL_PATHS: it */
 	uint32_t npaths;                          /* TEL_PATHS: paths[0..npaths) */
 	struct srd_path_info *paths;              /* TEL_PATHS: TEL_MAX_PATHS */
 };
 
+/* One worker as telemetry asks it. */
+struct tel_worker {
+	struct dp_worker *w;               /* the worker (set at start) */
+	const struct dp_wport *wp[DP_MAX_PORTS]; /* its side of t->port[i] (set at start) */
+	_Atomic uint64_t req;              /* posted request: seq << 8 | enum tel_cmd; 0: none */
+	_Atomic uint64_t done;             /* sequence number of the last request answered */
+	struct tel_snap snap;              /* its answer */
+	uint64_t *peers;                   /* scratch for srd_conn_peers(): TEL_MAX_CONNS */
+};
+
 struct dp_telemetry {
 	/* set at start, read-only afterwards */
-	struct dp_worker *w;               /* the worker that answers */
-	struct dp_shm *shm;                /* the apps (NULL: none) */
+	struct tel_worker wk[DP_MAX_WORKERS]; /* the workers that answer */
+	uint32_t nworkers;
 	struct tel_port port[DP_MAX_PORTS];/* the ports, in config order */
 	uint32_t nports;
 	/* requests */
@@ -118,13 +134,11 @@ struct dp_telemetry {
 	uint64_t seq;                      /* last sequence number posted (under lock) */
 	int req_port;                      /* TEL_PATHS: index in port[], -1: any (under lock;
 	                                      published by the release store of req) */
-	uint64_t req_peer;                 /* TEL_PATHS: the peer */
-	_Atomic uint64_t req;              /* posted request: seq << 8 | enum tel_cmd; 0: none */
-	_Atomic uint64_t done;             /* sequence number of the last request answered */
+	uint32_t req_ip;                   /* TEL_PATHS: the peer's address */
+	int req_peer_worker;               /* TEL_PATHS: the peer's worker, -1: any */
 	atomic_int stopping;               /* set by stop: waiting callbacks give up */
-	/* the worker's */
-	struct tel_snap snap;              /* the answer */
-	uint64_t *peers;                   /* scratch for srd_conn_peers(): TEL_MAX_CONNS */
+	/* the requester's (under lock) */
+	struct tel_snap snap;              /* the workers' answers merged */
 };
 
 /* ---- formatting (dp_telemetry_fmt.c): each fills d with the reply to cmd from t->snap,
@@ -135,7 +149,7 @@ int dp_tel_fmt_ports(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 int dp_tel_fmt_conns(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d);
 /* /srd/paths without a parameter: the connections it can be asked about. */
 int dp_tel_fmt_paths_list(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d);
-/* /srd/paths with one: the connection t->req_port / t->req_peer and its paths. */
+/* /srd/paths with one: the connection t->req_port / t->req_ip and its paths. */
 int dp_tel_fmt_paths(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d);
 /* The reply {"error": msg}; returns 0. */
 int dp_tel_error(struct rte_tel_data *d, const char *msg);

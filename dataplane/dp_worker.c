@@ -10,9 +10,11 @@
 #include <time.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <rte_ring.h>
 
 #include "dp_impair.h"
 #include "dp_log.h"
@@ -24,7 +26,6 @@
 #define DP_NRECS 16384u         /* app sends in flight in the engines */
 #define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
 #define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
-#define DP_ENTROPY_PORT_BASE 0xc000u   /* UDP source ports 49152..65535 carry the entropy */
 #define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
 
 /* An app send in an engine: what its tx_done needs to complete it. */
@@ -79,7 +80,7 @@ static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		wp->w->st.rx_discarded++;
 		return;
 	}
-	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, (uint32_t)msg->peer,
+	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
 		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
 }
 
@@ -154,6 +155,12 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
 		return 1;
 	}
+	if (dp_ep_worker(s->dst_ep) >= w->nworkers && wport_by_addr(w, s->dst_ip)) {
+		/* an endpoint of this daemon that cannot exist: no worker owns that id */
+		w->st.tx_no_worker++;
+		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
+		return 1;
+	}
 	if (s->ordered && (ordered_busy(w)[s->ep / 8] >> (s->ep % 8) & 1))
 		return 0;
 	r = rec_alloc(w);
@@ -164,7 +171,7 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 	*r = (struct dp_sendrec){ .app = s->app, .user_data = s->user_data, .ep = s->ep,
 				  .ordered = s->ordered };
 	rc = srd_send(wp->eng, w->now, &(struct srd_send_req){
-		.peer = s->dst_ip,
+		.peer = dp_peer_key(s->dst_ip, dp_ep_worker(s->dst_ep)),
 		.src_ep = s->ep,
 		.dst_ep = s->dst_ep,
 		.tag = s->tag,
@@ -246,8 +253,9 @@ static int take_sends(struct dp_worker *w)
 
 static void send_frame(struct dp_wport *wp, struct rte_mbuf *m);
 
-/* Answer or learn from an ARP packet. */
-static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info)
+/* Answer an ARP request for us, and learn from any ARP packet for us.  reply: 0 for a copy
+ * another worker received (and answered). */
+static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info, int reply)
 {
 	struct dp_worker *w = wp->w;
 	struct rte_mbuf *m;
@@ -256,7 +264,7 @@ static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info)
 	if (info->arp_tpa != wp->port->cfg->ipv4)
 		return;
 	dp_neigh_learn(&wp->neigh, info->arp_spa, info->arp_sha, w->now);
-	if (info->arp_op != 1)
+	if (info->arp_op != 1 || !reply)
 		return;
 	m = rte_pktmbuf_alloc(wp->port->pool);
 	if (!m) {
@@ -269,38 +277,110 @@ static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info)
 	send_frame(wp, m);
 }
 
-static int rx_port(struct dp_wport *wp)
+/* Hand frame m (of port wp) to worker `to`; the inbox takes over the reference. */
+static void steer(struct dp_wport *wp, uint32_t to, struct rte_mbuf *m)
 {
 	struct dp_worker *w = wp->w;
+
+	m->port = wp->port->port_id;
+	if (rte_ring_mp_enqueue(w->inboxes[to], m) == 0) {
+		w->st.steered_out++;
+		return;
+	}
+	w->st.steer_drops++;
+	rte_pktmbuf_free(m);
+}
+
+/* Copy an ARP frame to every other worker (they learn from it; this one answers). */
+static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
+{
+	struct dp_worker *w = wp->w;
+
+	for (uint32_t k = 0; k < w->nworkers; k++) {
+		if (k == w->index)
+			continue;
+		rte_mbuf_refcnt_update(m, 1); /* read-only from here on: one reference each */
+		steer(wp, k, m);
+	}
+}
+
+/* Handle one received frame of port wp (from its queue, or from the inbox when
+ * from_inbox: then it was checked against the same port by another worker, and an ARP
+ * request was answered there).  Consumes m. */
+static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
+{
+	struct dp_worker *w = wp->w;
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_rx_info info;
+	int rc;
+
+	/* checksums the NIC says it verified need not be checked again */
+	wp->local.csum_checked =
+		((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
+			 DP_CSUM_IP_OFFLOAD : 0) |
+		((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
+			 DP_CSUM_UDP_OFFLOAD : 0);
+	rc = dp_net_parse(data, rte_pktmbuf_data_len(m), &wp->local, &info);
+	if (rc == DP_RX_SRD) {
+		uint32_t owner = info.flow.dst_port - w->cfg->udp_port;
+
+		if (owner != w->index && !from_inbox) {
+			steer(wp, owner, m); /* parse checked owner < nworkers */
+			return;
+		}
+		w->st.rx_srd++;
+		srd_recv(wp->eng, w->now,
+			 dp_peer_key(info.flow.src_ip, (uint32_t)dp_src_port_worker(info.flow.src_port)),
+			 data + info.off, info.len, info.flow.ecn == DP_ECN_CE);
+	} else if (rc == DP_RX_ARP) {
+		handle_arp(wp, &info, !from_inbox);
+		if (!from_inbox && w->nworkers > 1)
+			share_arp(wp, m);
+	} else if (-rc > 0 && -rc < DP_DROP_MAX) {
+		w->st.rx_drops[-rc]++;
+	}
+	rte_pktmbuf_free(m);
+}
+
+static int rx_port(struct dp_wport *wp)
+{
 	struct rte_mbuf *pkts[DP_BURST];
 	uint16_t n = rte_eth_rx_burst(wp->port->port_id, wp->queue, pkts, DP_BURST);
 
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
-		struct dp_rx_info info;
-		int rc;
-
-		/* checksums the NIC says it verified need not be checked again */
-		wp->local.csum_checked =
-			((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
-				 DP_CSUM_IP_OFFLOAD : 0) |
-			((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
-				 DP_CSUM_UDP_OFFLOAD : 0);
-		w->st.rx_pkts++;
-		rc = dp_net_parse(data, rte_pktmbuf_data_len(m), &wp->local, &info);
-		if (rc == DP_RX_SRD) {
-			w->st.rx_srd++;
-			srd_recv(wp->eng, w->now, info.flow.src_ip, data + info.off, info.len,
-				 info.flow.ecn == DP_ECN_CE);
-		} else if (rc == DP_RX_ARP) {
-			handle_arp(wp, &info);
-		} else if (-rc > 0 && -rc < DP_DROP_MAX) {
-			w->st.rx_drops[-rc]++;
-		}
-		rte_pktmbuf_free(m);
-	}
+	wp->w->st.rx_pkts += n;
+	for (uint16_t i = 0; i < n; i++)
+		rx_frame(wp, pkts[i], 0);
 	return n;
+}
+
+/* The worker's side of the port with this ethdev id, or NULL. */
+static struct dp_wport *wport_by_id(struct dp_worker *w, uint16_t port_id)
+{
+	for (uint32_t i = 0; i < w->nports; i++)
+		if (w->wp[i].port->port_id == port_id)
+			return &w->wp[i];
+	return NULL;
+}
+
+/* Frames other workers handed over. */
+static int rx_inbox(struct dp_worker *w)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned n;
+
+	if (!w->inbox)
+		return 0;
+	n = rte_ring_sc_dequeue_burst(w->inbox, (void **)pkts, DP_BURST, NULL);
+	w->st.steered_in += n;
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_wport *wp = wport_by_id(w, pkts[i]->port);
+
+		if (wp)
+			rx_frame(wp, pkts[i], 1);
+		else
+			rte_pktmbuf_free(pkts[i]); /* cannot happen: every worker has every port */
+	}
+	return (int)n;
 }
 
 /* ---- transmit ---- */
@@ -417,8 +497,9 @@ static int tx_port(struct dp_wport *wp)
 		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
 		struct srd_tx_meta meta;
 		struct dp_flow flow;
+		uint32_t dst_ip, dst_worker;
 		uint8_t *frame;
-		int len;
+		int len, hairpin;
 
 		if (!m) {
 			w->st.tx_no_mbuf++;
@@ -431,24 +512,38 @@ static int tx_port(struct dp_wport *wp)
 			break;
 		}
 		total++;
-		if ((uint32_t)meta.peer == wp->port->cfg->ipv4) {
-			/* for an endpoint on this very address: no wire would bring it back */
+		dst_ip = dp_peer_ip(meta.peer);
+		dst_worker = dp_peer_worker(meta.peer);
+		hairpin = dst_ip == wp->port->cfg->ipv4;
+		if (hairpin && dst_worker == w->index) {
+			/* for an endpoint of this worker on this very address: no wire would
+			 * bring it back */
 			w->st.hairpin++;
 			srd_recv(wp->eng, w->now, meta.peer, frame + DP_HDRS_LEN, (uint32_t)len, 0);
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (resolve(wp, (uint32_t)meta.peer, flow.dst_mac)) {
+		if (hairpin) {
+			memcpy(flow.dst_mac, wp->port->mac, 6); /* to another worker's inbox */
+		} else if (resolve(wp, dst_ip, flow.dst_mac)) {
 			rte_pktmbuf_free(m); /* the core resends it after its timeout */
 			continue;
 		}
 		memcpy(flow.src_mac, wp->port->mac, 6);
 		flow.src_ip = wp->port->cfg->ipv4;
-		flow.dst_ip = (uint32_t)meta.peer;
-		flow.src_port = (uint16_t)(DP_ENTROPY_PORT_BASE | (meta.entropy & 0x3fffu));
-		flow.dst_port = w->cfg->udp_port;
+		flow.dst_ip = dst_ip;
+		flow.src_port = dp_src_port(w->index, meta.entropy);
+		flow.dst_port = (uint16_t)(w->cfg->udp_port + dst_worker);
 		flow.ecn = meta.ect ? DP_ECN_ECT0 : DP_ECN_NOT_ECT;
 		flow.ttl = 64;
+		if (hairpin) {
+			/* checksums in software: the frame never reaches a NIC */
+			dp_net_build(frame, &flow, (uint32_t)len, 0);
+			rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
+			w->st.hairpin++;
+			steer(wp, dst_worker, m);
+			continue;
+		}
 		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx);
 		rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
 		if (wp->port->csum_tx) {
@@ -496,6 +591,7 @@ bool dp_worker_iterate(struct dp_worker *w)
 	w->st.loops++;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
+	work += rx_inbox(w);
 	if (w->shm && w->now >= w->next_control) {
 		work += dp_shm_poll_control(w->shm);
 		w->next_control = w->now + DP_CONTROL_POLL_NS;
@@ -513,12 +609,12 @@ bool dp_worker_iterate(struct dp_worker *w)
 	}
 	if (w->shm)
 		dp_shm_flush(w->shm);
-	if (w->now >= w->next_link_poll) {
+	if (w->index == 0 && w->now >= w->next_link_poll) {
 		poll_links(w);
 		w->next_link_poll = w->now + DP_LINK_POLL_NS;
 	}
 	if (w->tel)
-		dp_telemetry_service(w->tel);
+		dp_telemetry_service(w->tel, w->index);
 	if (!work)
 		w->st.idle_loops++;
 	return work > 0;
@@ -587,13 +683,20 @@ void dp_worker_run(struct dp_worker *w, volatile bool *quit)
 /* ---- set-up ---- */
 
 int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_ports *ports,
-		   uint16_t queue, struct dp_shm *shm, uint16_t epoch, uint64_t seed, char *err,
+		   uint32_t index, struct dp_shm *shm, uint16_t epoch, uint64_t seed, char *err,
 		   size_t errlen)
 {
+	char name[RTE_RING_NAMESIZE];
 	int rc;
 
 	memset(w, 0, sizeof(*w));
+	if (index >= cfg->workers || cfg->workers > DP_MAX_WORKERS) {
+		snprintf(err, errlen, "worker %u of %u: out of range", index, cfg->workers);
+		return -EINVAL;
+	}
 	w->cfg = cfg;
+	w->index = index;
+	w->nworkers = cfg->workers;
 	w->shm = shm;
 	w->tsc_hz = rte_get_tsc_hz();
 	w->tsc0 = rte_rdtsc();
@@ -607,6 +710,16 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 		snprintf(err, errlen, "worker: out of memory");
 		rc = -ENOMEM;
 		goto err_free;
+	}
+	if (w->nworkers > 1) {
+		snprintf(name, sizeof(name), "srd_inbox%u", index);
+		w->inbox = rte_ring_create(name, DP_WORKER_INBOX, SOCKET_ID_ANY, RING_F_SC_DEQ);
+		if (!w->inbox) {
+			snprintf(err, errlen, "worker %u: inbox ring: %s", index,
+				 rte_strerror(rte_errno));
+			rc = -ENOMEM;
+			goto err_free;
+		}
 	}
 	w->nrecs = DP_NRECS;
 	for (uint32_t i = 0; i < DP_NRECS; i++)
@@ -627,10 +740,11 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 
 		wp->w = w;
 		wp->port = p;
-		wp->queue = queue;
+		wp->queue = (uint16_t)index;
 		wp->link_up = p->link_up;
-		ecfg.epoch = (uint16_t)(epoch + i);
-		ecfg.seed = seed + i;
+		/* every engine of the daemon gets its own epoch (connection ids) and seed */
+		ecfg.epoch = (uint16_t)(epoch + index * ports->n + i);
+		ecfg.seed = seed + index * ports->n + i;
 		rc = srd_engine_create(&ecfg, &cb, &wp->eng, err, errlen);
 		if (rc)
 			goto err_ports;
@@ -660,14 +774,29 @@ err_ports:
 		dp_impair_destroy(wp->impair);
 	}
 err_free:
+	rte_ring_free(w->inbox);
 	free(w->held);
 	free(w->recs);
 	free(w->discard);
 	return rc;
 }
 
+void dp_worker_join(struct dp_worker *workers, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < n && k < DP_MAX_WORKERS; k++)
+			workers[i].inboxes[k] = workers[k].inbox;
+}
+
 void dp_worker_fini(struct dp_worker *w)
 {
+	struct rte_mbuf *m;
+
+	/* frames other workers handed over and this one never took */
+	while (w->inbox && rte_ring_sc_dequeue(w->inbox, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(w->inbox);
+	w->inbox = NULL;
 	for (uint32_t i = 0; i < w->nports; i++) {
 		rte_pktmbuf_free_bulk(w->wp[i].backlog, w->wp[i].nbacklog);
 		w->wp[i].nbacklog = 0;

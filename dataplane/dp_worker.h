@@ -5,9 +5,18 @@
  * pass it through the impairment stage if configured, and transmit; then wait according
  * to the idle policy.
  *
- * One engine per port (the port's address is the engine's identity; peers are keyed by
- * their IPv4 address).  The worker owns its engines, impairment stages and neighbour
- * tables; nothing is shared with other threads but the counters it publishes.
+ * One engine per port (the port's address and the worker's index are the engine's
+ * identity; a peer is keyed by its address and worker, dp_peer_key()).  The worker owns its
+ * engines, impairment stages and neighbour tables.
+ *
+ * Several workers.  Worker w owns UDP port udp_port + w, its apps' endpoints and their
+ * connections (dp_net.h).  Each has an inbox, a multi-producer ring of frames: a worker
+ * that receives a datagram addressed to another worker's UDP port (RSS hashes the source
+ * port, the path entropy, so it scatters a connection over the queues; the crossed
+ * loopback pair delivers on the sender's queue) puts it in the owner's inbox, and so does
+ * a worker sending to another worker of the same address.  ARP packets are answered by
+ * the worker that receives them and copied to every other worker's inbox, so that all
+ * neighbour tables learn.  Nothing else is shared between workers.
  */
 #ifndef DP_WORKER_H
 #define DP_WORKER_H
@@ -26,6 +35,7 @@ struct dp_sendrec;
 struct rte_mbuf;
 
 #define DP_WORKER_BACKLOG 256u /* frames kept per port when its TX ring is full */
+#define DP_WORKER_INBOX 4096u   /* frames a worker's inbox holds */
 struct dp_telemetry;
 
 /* Counters of a worker (per port where it says so). */
@@ -49,7 +59,13 @@ struct dp_worker_stats {
 	uint64_t rx_discarded;          /* messages received for no endpoint (dropped) */
 	uint64_t hairpin;               /* packets for the port's own address, handed back to
 	                                   its engine without the wire */
-	uint64_t link_changes;          /* link up/down events seen */
+	uint64_t link_changes;          /* link up/down events seen (worker 0 watches links) */
+	uint64_t steered_out;           /* frames handed to another worker's inbox */
+	uint64_t steered_in;            /* frames taken from this worker's inbox */
+	uint64_t steer_drops;           /* frames dropped: the other worker's inbox was full
+	                                   (the core resends them) */
+	uint64_t tx_no_worker;          /* sends to an endpoint id of a worker this daemon
+	                                   does not run (completed with -EADDRNOTAVAIL) */
 };
 
 /* One port as the worker drives it. */
@@ -71,6 +87,11 @@ struct dp_wport {
 /* A worker. */
 struct dp_worker {
 	const struct dp_config *cfg;    /* configuration */
+	uint32_t index;                 /* 0..workers-1: its queue on every port, its UDP port
+	                                   (udp_port + index), its endpoint ids */
+	uint32_t nworkers;              /* cfg->workers */
+	struct rte_ring *inbox;         /* frames other workers hand it */
+	struct rte_ring *inboxes[DP_MAX_WORKERS]; /* every worker's inbox (dp_worker_join) */
 	struct dp_shm *shm;             /* the apps (NULL: none) */
 	struct dp_telemetry *tel;       /* telemetry requests, answered between iterations
 	                                   (NULL: none) */
@@ -92,14 +113,17 @@ struct dp_worker {
 };
 
 /*
- * Set up a worker over ports[0..nports) (queue `queue` of each): one engine per port
- * (cfg->engine with this worker's epoch and seed), impairment stages where configured,
- * neighbour tables, send records.  shm may be NULL.  Returns 0 or a negative errno with
- * the reason in err.
+ * Set up worker `index` over ports[0..nports) (queue `index` of each): one engine per port
+ * (cfg->engine with an epoch and seed derived from these and the index), impairment stages
+ * where configured, neighbour tables, send records, the inbox.  shm (this worker's server)
+ * may be NULL.  Returns 0 or a negative errno with the reason in err.
  */
 int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_ports *ports,
-		   uint16_t queue, struct dp_shm *shm, uint16_t epoch, uint64_t seed, char *err,
+		   uint32_t index, struct dp_shm *shm, uint16_t epoch, uint64_t seed, char *err,
 		   size_t errlen);
+
+/* Let workers[0..n) (all initialised) hand each other frames.  Call before any runs. */
+void dp_worker_join(struct dp_worker *workers, uint32_t n);
 
 /* One iteration of the loop.  Returns true if it did any work. */
 bool dp_worker_iterate(struct dp_worker *w);
@@ -111,7 +135,8 @@ void dp_worker_idle(struct dp_worker *w);
 void dp_worker_run(struct dp_worker *w, volatile bool *quit);
 
 /* Destroy the engines (their unfinished sends complete with -ECANCELED to the apps), the
- * impairment stages (freeing held mbufs) and the records. */
+ * impairment stages (freeing held mbufs), the inbox and the records.  Only once no worker
+ * runs (another could still be filling the inbox). */
 void dp_worker_fini(struct dp_worker *w);
 
 #endif /* DP_WORKER_H */

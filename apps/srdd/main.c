@@ -1,6 +1,7 @@
 /*
- * srdd — the SRD daemon: owns ports through DPDK, runs the protocol core on a poll-mode
- * worker, and serves local applications over shared memory (libsrd).
+ * srdd — the SRD daemon: owns ports through DPDK, runs the protocol core on poll-mode
+ * workers (one per lcore: worker 0 on the main lcore, the others on the next EAL lcores),
+ * and serves local applications over shared memory (libsrd).
  *
  *   srdd -c config/loopback.json [-- EAL arguments]
  *   srdd --check-config config/loopback.json
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_errno.h>
 #include <rte_log.h>
 
@@ -38,6 +41,13 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	force_quit = true;
+}
+
+/* What a worker lcore runs. */
+static int worker_main(void *arg)
+{
+	dp_worker_run(arg, &force_quit);
+	return 0;
 }
 
 static void usage(FILE *out)
@@ -114,14 +124,80 @@ static char **eal_argv_build(const char *prog, const struct dp_config *cfg,
 	return v;
 }
 
+/* Everything srdd runs, torn down in reverse. */
+struct daemon {
+	struct dp_ports ports;
+	struct dp_shm *shm[DP_MAX_WORKERS];
+	struct dp_worker workers[DP_MAX_WORKERS];
+	uint32_t nshm, nworkers;
+	struct dp_telemetry *tel;
+};
+
+/* Servers and workers for cfg->workers workers.  Returns 0 or a negative errno (reason in
+ * err); what was made is in d either way. */
+static int daemon_setup(struct daemon *d, const struct dp_config *cfg, char *err, size_t errlen)
+{
+	uint32_t addrs[DP_MAX_PORTS];
+	/* a new epoch at every start: seconds of the clock, so that it grows across restarts */
+	uint16_t epoch = (uint16_t)time(NULL);
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	int rc;
+
+	for (uint32_t i = 0; i < d->ports.n; i++)
+		addrs[i] = d->ports.port[i].cfg->ipv4;
+	for (uint32_t k = 0; k < cfg->workers; k++, d->nshm++) {
+		rc = dp_shm_create(cfg, addrs, d->ports.n, k, k ? d->shm[0] : NULL, &d->shm[k], err,
+				   errlen);
+		if (rc)
+			return rc;
+	}
+	for (uint32_t k = 0; k < cfg->workers; k++, d->nworkers++) {
+		rc = dp_worker_init(&d->workers[k], cfg, &d->ports, k, d->shm[k], epoch, seed, err,
+				    errlen);
+		if (rc)
+			return rc;
+	}
+	dp_worker_join(d->workers, d->nworkers);
+	return 0;
+}
+
+static void daemon_teardown(struct daemon *d)
+{
+	for (uint32_t k = 0; k < d->nworkers; k++)
+		d->workers[k].tel = NULL;
+	dp_telemetry_stop(d->tel);
+	d->tel = NULL;
+	while (d->nworkers)
+		dp_worker_fini(&d->workers[--d->nworkers]);
+	while (d->nshm) /* worker 0's server last: it owns the socket */
+		dp_shm_destroy(d->shm[--d->nshm]);
+}
+
+/* Run the workers until a signal: 1..n-1 on worker lcores, 0 here. */
+static void daemon_run(struct daemon *d)
+{
+	uint32_t k = 1;
+	unsigned lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (k == d->nworkers)
+			break;
+		if (rte_eal_remote_launch(worker_main, &d->workers[k], lcore)) {
+			DP_LOG(ERR, "worker %u: cannot launch on lcore %u", k, lcore);
+			force_quit = true;
+			break;
+		}
+		DP_LOG(INFO, "worker %u on lcore %u", k, lcore);
+		k++;
+	}
+	dp_worker_run(&d->workers[0], &force_quit);
+	rte_eal_mp_wait_lcore();
+}
+
 int main(int argc, char **argv)
 {
 	static struct dp_config cfg;
-	static struct dp_ports ports;
-	static struct dp_worker worker;
-	struct dp_shm *shm = NULL;
-	struct dp_telemetry *tel = NULL;
-	uint32_t addrs[DP_MAX_PORTS];
+	static struct daemon d;
 	char err[512] = "";
 	char **eal_argv;
 	struct args a;
@@ -135,16 +211,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "srdd: %s\n", err[0] ? err : strerror(-rc));
 		return 1;
 	}
-	if (cfg.workers != 1) {
-		/* one worker serves every port and app for now; several workers need the
-		 * per-worker channel servers and packet steering of docs/architecture.md */
-		fprintf(stderr, "srdd: %s: workers: %u workers are not supported yet (use 1)\n",
-			a.config, cfg.workers);
-		dp_config_free(&cfg);
-		return 1;
-	}
 	if (a.check_only) {
-		printf("%s: valid (%u port%s)\n", a.config, cfg.nports, cfg.nports == 1 ? "" : "s");
+		printf("%s: valid (%u port%s, %u worker%s)\n", a.config, cfg.nports,
+		       cfg.nports == 1 ? "" : "s", cfg.workers, cfg.workers == 1 ? "" : "s");
 		dp_config_free(&cfg);
 		return 0;
 	}
@@ -165,44 +234,40 @@ int main(int argc, char **argv)
 		dp_logtype = RTE_LOGTYPE_USER1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (rte_lcore_count() < cfg.workers) {
+		DP_LOG(ERR, "%s: workers: %u workers need %u EAL lcores, the EAL has %u (give "
+		       "more with -l in \"eal\")", a.config, cfg.workers, cfg.workers,
+		       rte_lcore_count());
+		rc = -EINVAL;
+		goto out_eal;
+	}
 
-	rc = dp_ports_init(&cfg, 1, &ports, err, sizeof(err));
+	rc = dp_ports_init(&cfg, (uint16_t)cfg.workers, &d.ports, err, sizeof(err));
 	if (rc) {
 		DP_LOG(ERR, "%s", err);
 		goto out_eal;
 	}
-	for (uint32_t i = 0; i < ports.n; i++)
-		addrs[i] = ports.port[i].cfg->ipv4;
-	rc = dp_shm_create(&cfg, addrs, ports.n, &shm, err, sizeof(err));
+	rc = daemon_setup(&d, &cfg, err, sizeof(err));
 	if (rc) {
 		DP_LOG(ERR, "%s", err);
-		goto out_ports;
+		goto out_daemon;
 	}
-	/* a new epoch at every start: seconds of the clock, so that it grows across restarts */
-	rc = dp_worker_init(&worker, &cfg, &ports, 0, shm, (uint16_t)time(NULL),
-			    (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), err, sizeof(err));
-	if (rc) {
-		DP_LOG(ERR, "%s", err);
-		goto out_shm;
-	}
-	rc = dp_telemetry_start(&worker, &ports, shm, &tel);
+	rc = dp_telemetry_start(d.workers, d.nworkers, &d.ports, &d.tel);
 	if (rc)
 		DP_LOG(WARNING, "telemetry not available: %s", strerror(-rc));
-	worker.tel = tel;
-	DP_LOG(NOTICE, "serving %u port%s, control socket %s", ports.n, ports.n == 1 ? "" : "s",
+	for (uint32_t k = 0; k < d.nworkers; k++)
+		d.workers[k].tel = d.tel;
+	DP_LOG(NOTICE, "serving %u port%s with %u worker%s, control socket %s", d.ports.n,
+	       d.ports.n == 1 ? "" : "s", d.nworkers, d.nworkers == 1 ? "" : "s",
 	       cfg.socket_path);
 
-	dp_worker_run(&worker, &force_quit);
+	daemon_run(&d);
 
 	DP_LOG(NOTICE, "stopping");
 	rc = 0;
-	worker.tel = NULL;
-	dp_telemetry_stop(tel);
-	dp_worker_fini(&worker);
-out_shm:
-	dp_shm_destroy(shm);
-out_ports:
-	dp_ports_close(&ports);
+out_daemon:
+	daemon_teardown(&d);
+	dp_ports_close(&d.ports);
 out_eal:
 	rte_eal_cleanup();
 out_argv:

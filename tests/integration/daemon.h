@@ -33,9 +33,10 @@ static inline const char *bin(const char *env, const char *fallback)
 	return v ? v : fallback;
 }
 
-/* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL).  The log
- * level ("notice") lets srdd's warnings through: daemon_stop() reads them. */
-static inline void write_config(struct daemon *d, const char *impair)
+/* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL; workers on
+ * EAL lcores 0..workers-1).  The log level ("notice") lets srdd's warnings through:
+ * daemon_stop() reads them. */
+static inline void write_config(struct daemon *d, const char *impair, unsigned workers)
 {
 	FILE *f = fopen(d->config, "w");
 
@@ -43,8 +44,8 @@ static inline void write_config(struct daemon *d, const char *impair)
 	fprintf(f,
 		"{\n"
 		" \"eal\": [\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix\", \"%s\","
-		" \"-l\", \"0\", \"--log-level\", \"lib.eal:error\"],\n"
-		" \"workers\": 1,\n"
+		" \"-l\", \"0-%u\", \"--log-level\", \"lib.eal:error\"],\n"
+		" \"workers\": %u,\n"
 		" \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
 		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
 		" \"apps\": { \"region_mb\": 96 },\n"
@@ -55,11 +56,12 @@ static inline void write_config(struct daemon *d, const char *impair)
 		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
 		"   \"mtu\": 9000%s%s } ]\n"
 		"}\n",
-		d->prefix, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
+		d->prefix, workers - 1, workers, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
 	fclose(f);
 }
 
-static inline void daemon_start(struct daemon *d, const char *impair)
+/* Start srdd with `workers` workers on the loopback pair and wait until it listens. */
+static inline void daemon_start_workers(struct daemon *d, const char *impair, unsigned workers)
 {
 	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
 	struct stat st;
@@ -71,7 +73,7 @@ static inline void daemon_start(struct daemon *d, const char *impair)
 	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
 	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
-	write_config(d, impair);
+	write_config(d, impair, workers);
 	d->pid = proc_start(argv, d->log);
 	assert_true(d->pid > 0);
 	/* ready when the control socket exists */
@@ -82,6 +84,11 @@ static inline void daemon_start(struct daemon *d, const char *impair)
 			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
 		}
 	}
+}
+
+static inline void daemon_start(struct daemon *d, const char *impair)
+{
+	daemon_start_workers(d, impair, 1);
 }
 
 /* Stop the daemon with SIGTERM: it must exit 0 (a clean shutdown) and must not report

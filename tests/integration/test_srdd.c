@@ -25,76 +25,9 @@
 
 #include "proc.h"
 #include "daemon.h"
+#include "xfer_run.h"
 
 #define MSGS 10000u
-
-/* Start an xfer receiver on local address `local` (flag: an extra option or NULL);
- * returns its pid, its address in to. */
-static pid_t start_recv_flag(struct daemon *d, const char *local, uint32_t count,
-			     const char *seed, const char *out, char *to, size_t tolen,
-			     const char *flag)
-{
-	char addr_file[160], count_s[16];
-	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "recv", "--socket", d->socket,
-			 "--local", (char *)local, "--addr-file", addr_file, "--count", count_s,
-			 "--seed", (char *)seed, "--timeout-ms", "120000", (char *)flag, NULL };
-	pid_t pid;
-	char *text;
-
-	snprintf(addr_file, sizeof(addr_file), "%s/addr-%s", d->dir, seed);
-	snprintf(count_s, sizeof(count_s), "%u", count);
-	pid = proc_start(argv, out);
-	assert_true(pid > 0);
-	if (proc_wait_file(addr_file, 10000)) {
-		char *log = proc_read_file(out);
-
-		fail_msg("receiver did not start:\n%s", log ? log : "(no output)");
-	}
-	text = proc_read_file(addr_file);
-	assert_non_null(text);
-	snprintf(to, tolen, "%s", text);
-	to[strcspn(to, "\n")] = '\0';
-	free(text);
-	return pid;
-}
-
-static pid_t start_recv(struct daemon *d, const char *local, uint32_t count, const char *seed,
-			const char *out, char *to, size_t tolen)
-{
-	return start_recv_flag(d, local, count, seed, out, to, tolen, NULL);
-}
-
-static pid_t start_send_flag(struct daemon *d, const char *local, const char *to,
-			     uint32_t count, const char *seed, const char *out, const char *flag)
-{
-	char count_s[16];
-	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "send", "--socket", d->socket,
-			 "--local", (char *)local, "--to", (char *)to, "--count", count_s,
-			 "--seed", (char *)seed, "--timeout-ms", "120000", (char *)flag, NULL };
-
-	snprintf(count_s, sizeof(count_s), "%u", count);
-	return proc_start(argv, out);
-}
-
-static pid_t start_send(struct daemon *d, const char *local, const char *to, uint32_t count,
-			const char *seed, const char *out)
-{
-	return start_send_flag(d, local, to, count, seed, out, NULL);
-}
-
-/* Wait for an xfer process and check its JSON line. */
-static void expect_xfer_ok(pid_t pid, const char *out, const char *what)
-{
-	int rc = proc_wait(pid, 180000);
-	json_t *j = proc_last_json(out);
-	char *text = proc_read_file(out);
-
-	if (rc != 0 || !j)
-		fail_msg("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
-	printf("  %s: %s", what, text);
-	free(text);
-	json_decref(j);
-}
 
 /* A transfer of MSGS messages from 10.77.0.1 to an app on 10.77.0.2. */
 static void transfer(const char *impair)

@@ -172,7 +172,7 @@ static void check_roundtrip(uint32_t plen, uint8_t ecn, uint8_t ttl)
 
 	f.ecn = ecn;
 	f.ttl = ttl;
-	f.src_port = (uint16_t)(0x8000u + plen * 13u + ecn);
+	f.src_port = (uint16_t)(0xc000u + (plen * 13u + ecn) % 0x4000u);
 	f.dst_port = (uint16_t)(PORT_LO + plen % 4u);
 	b = make_srd(&f, plen, 0, &len);
 	ip = b + DP_ETH_HLEN;
@@ -650,6 +650,54 @@ static void test_drop_wrong_port(void **state)
 	}
 }
 
+static void test_drop_src_port(void **state)
+{
+	static const struct {
+		uint16_t port;
+		int rc;
+	} cases[] = {
+		{ 0xc000, DP_RX_SRD }, { 0xffff, DP_RX_SRD }, { 0xc7ff, DP_RX_SRD },
+		{ 0xbfff, -DP_DROP_SRC_PORT }, { 0, -DP_DROP_SRC_PORT }, { 53, -DP_DROP_SRC_PORT },
+	};
+	struct dp_net_local l = local_default();
+	struct dp_rx_info info;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dp_flow f = flow_default();
+		uint32_t len;
+		uint8_t *b;
+
+		f.src_port = cases[i].port;
+		b = make_srd(&f, 8, 0, &len);
+		assert_int_equal(parse_exact(b, len, &l, &info), cases[i].rc);
+		free(b);
+	}
+}
+
+/* Worker addressing: endpoint ids, source ports and peer keys carry the worker index. */
+static void test_worker_addressing(void **state)
+{
+	(void)state;
+	assert_int_equal(dp_ep_worker(1), 0);
+	assert_int_equal(dp_ep_worker(4095), 0);
+	assert_int_equal(dp_ep_worker(4096 + 1), 1);
+	assert_int_equal(dp_ep_worker(0xffff), 15);
+	for (uint32_t w = 0; w < DP_MAX_WORKERS; w++) {
+		for (uint32_t e = 0; e < 0x10000; e += 97) {
+			uint16_t sp = dp_src_port(w, e);
+
+			assert_true(sp >= DP_SRC_PORT_BASE);
+			assert_int_equal(dp_src_port_worker(sp), (int)w);
+			assert_int_equal(sp & DP_SRC_PORT_ENTROPY, e & DP_SRC_PORT_ENTROPY);
+		}
+		assert_int_equal(dp_peer_worker(dp_peer_key(0x0a000001u, w)), w);
+		assert_int_equal(dp_peer_ip(dp_peer_key(0x0a000001u, w)), 0x0a000001u);
+	}
+	assert_int_equal(dp_src_port_worker(0xbfff), -1);
+	assert_int_equal(dp_peer_key(0xffffffffu, 0), 0xffffffffull);
+}
+
 static void test_drop_bad_udp(void **state)
 {
 	struct dp_flow f = flow_default();
@@ -888,6 +936,8 @@ int main(void)
 		cmocka_unit_test(test_drop_not_for_us),
 		cmocka_unit_test(test_drop_wrong_port),
 		cmocka_unit_test(test_drop_bad_udp),
+		cmocka_unit_test(test_drop_src_port),
+		cmocka_unit_test(test_worker_addressing),
 		cmocka_unit_test(test_drop_udp_csum),
 		cmocka_unit_test(test_padded_frame),
 		cmocka_unit_test(test_ip_options),

@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 
 #include <cmocka.h>
 
+#include "dp_net.h"
 #include "dp_shm.h"
 #include "srd.h"
 #include "srd_shm.h"
@@ -159,13 +161,14 @@ static void cfg_default(struct dp_config *c)
 	c->cq_entries = 64;
 	c->max_apps = 8;
 	c->max_endpoints = 64;
+	c->workers = 1;
 }
 
 static void srv_start(const struct dp_config *c)
 {
 	static const uint32_t addrs[2] = { IP_A, IP_B };
 	char err[256] = "";
-	int rc = dp_shm_create(c, addrs, 2, &F.s, err, sizeof(err));
+	int rc = dp_shm_create(c, addrs, 2, 0, NULL, &F.s, err, sizeof(err));
 
 	if (rc)
 		fail_msg("dp_shm_create: %d %s", rc, err);
@@ -503,7 +506,7 @@ static void test_socket_file(void **state)
 	assert_int_equal(stat(g_path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0666);
 	/* a live daemon is not replaced */
-	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EADDRINUSE);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 0, NULL, &s2, err, sizeof(err)), -EADDRINUSE);
 	srv_destroy();
 	assert_int_not_equal(stat(g_path, &st), 0); /* unlinked */
 	/* a stale socket file (nobody listening) is */
@@ -515,11 +518,92 @@ static void test_socket_file(void **state)
 	srv_destroy();
 	/* bad configurations are refused with a reason */
 	c.sq_entries = 48;
-	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 0, NULL, &s2, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "sq_entries"));
 	cfg_default(&c);
 	c.app_region_bytes = 64 << 10;
-	assert_int_equal(dp_shm_create(&c, NULL, 0, &s2, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 0, NULL, &s2, err, sizeof(err)), -EINVAL);
+}
+
+/* Two workers' servers on one socket: apps alternate between them, endpoint ids carry the
+ * worker, and each server counts only its own apps. */
+struct duo {
+	struct dp_shm *s[2];
+	atomic_int stop;
+};
+
+static void *duo_main(void *arg)
+{
+	struct duo *d = arg;
+
+	while (!atomic_load(&d->stop)) {
+		for (int i = 0; i < 2; i++) {
+			dp_shm_poll_control(d->s[i]);
+			dp_shm_flush(d->s[i]);
+		}
+		usleep(50);
+	}
+	return NULL;
+}
+
+static void test_workers_share_socket(void **state)
+{
+	struct duo d = { 0 };
+	struct dp_config c;
+	struct srdc *h[4];
+	struct srdc_ep *ep[4];
+	struct dp_shm_stats st[2];
+	char err[256] = "";
+	pthread_t thr;
+	struct stat sb;
+
+	(void)state;
+	cfg_default(&c);
+	c.workers = 2;
+	/* worker 1 alone, or worker 0 with a first, is refused */
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 1, NULL, &d.s[1], err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 0, NULL, &d.s[0], err, sizeof(err)), 0);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 0, d.s[0], &d.s[1], err, sizeof(err)), -EINVAL);
+	assert_int_equal(dp_shm_create(&c, NULL, 0, 2, d.s[0], &d.s[1], err, sizeof(err)), -EINVAL);
+	dp_shm_destroy(d.s[0]);
+	{
+		static const uint32_t addrs[1] = { IP_A };
+
+		assert_int_equal(dp_shm_create(&c, addrs, 1, 0, NULL, &d.s[0], err, sizeof(err)), 0);
+		assert_int_equal(dp_shm_create(&c, addrs, 1, 1, d.s[0], &d.s[1], err, sizeof(err)),
+				 0);
+	}
+	assert_int_equal(pthread_create(&thr, NULL, duo_main, &d), 0);
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "app%d", i);
+		assert_int_equal(srdc_attach(g_path, name, &h[i]), 0);
+		assert_int_equal(srdc_ep_open(h[i], 0, 0, &ep[i]), 0);
+		/* apps alternate: worker i % 2 owns this one's endpoint */
+		assert_int_equal(dp_ep_worker(srdc_ep_addr(ep[i]).ep), i % 2);
+		assert_int_equal(srdc_ep_addr(ep[i]).ep & 0xfff, i / 2 + 1);
+	}
+	atomic_store(&d.stop, 1);
+	pthread_join(thr, NULL);
+	for (int i = 0; i < 2; i++) {
+		dp_shm_get_stats(d.s[i], &st[i]);
+		assert_int_equal(st[i].apps, 2);
+		assert_int_equal(st[i].endpoints, 2);
+	}
+	for (int i = 0; i < 4; i++)
+		srdc_detach(h[i]);
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < 200 && (dp_shm_poll_control(d.s[i]), dp_shm_get_stats(d.s[i], &st[i]),
+					    st[i].apps); k++)
+			usleep(1000);
+		assert_int_equal(st[i].apps, 0);
+		assert_int_equal(st[i].endpoints, 0);
+	}
+	dp_shm_destroy(d.s[1]);
+	assert_int_equal(stat(g_path, &sb), 0); /* worker 0's server still has it */
+	dp_shm_destroy(d.s[0]);
+	assert_int_not_equal(stat(g_path, &sb), 0);
 }
 
 static void test_attach_endpoints(void **state)
@@ -1255,6 +1339,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_addr, teardown),
 		cmocka_unit_test_teardown(test_socket_file, teardown),
 		cmocka_unit_test_teardown(test_attach_endpoints, teardown),
+		cmocka_unit_test_teardown(test_workers_share_socket, teardown),
 		cmocka_unit_test_teardown(test_transfer, teardown),
 		cmocka_unit_test_teardown(test_wait, teardown),
 		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
