@@ -59,7 +59,6 @@ const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, arp_replies),
 	TEL_F(struct dp_worker_stats, sends),
 	TEL_F(struct dp_worker_stats, send_errors),
-	TEL_F(struct dp_worker_stats, rx_discarded),
 	TEL_F(struct dp_worker_stats, hairpin),
 	TEL_F(struct dp_worker_stats, link_changes),
 	TEL_F(struct dp_worker_stats, steered_out),

@@ -64,22 +64,16 @@ static void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 		msg->buf_ctx = app_ctx;
 		return buf;
 	}
-	if (no_ep) {
-		/* nobody listens there: take it (the sender is not kept retrying) and drop it */
-		msg->buf_ctx = NULL;
-		return wp->w->discard;
-	}
-	return NULL; /* the app's receive area is full: the sender is told to retry later */
+	/* nobody listens there: refused, the sender's message fails with -ENXIO; or the app's
+	 * receive area is full: the sender is told to retry later */
+	msg->no_endpoint = (uint8_t)no_ep;
+	return NULL;
 }
 
 static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
-	if (!msg->buf_ctx) {
-		wp->w->st.rx_discarded++;
-		return;
-	}
 	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
 		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
 }
@@ -705,8 +699,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 	w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
 	/* the records, then a bit per endpoint id for ordered endpoints */
 	w->recs = calloc(1, DP_NRECS * sizeof(*w->recs) + 65536 / 8);
-	w->discard = malloc(cfg->engine.max_msg_size);
-	if (!w->held || !w->recs || !w->discard) {
+	if (!w->held || !w->recs) {
 		snprintf(err, errlen, "worker: out of memory");
 		rc = -ENOMEM;
 		goto err_free;
@@ -777,7 +770,6 @@ err_free:
 	rte_ring_free(w->inbox);
 	free(w->held);
 	free(w->recs);
-	free(w->discard);
 	return rc;
 }
 
@@ -811,8 +803,6 @@ void dp_worker_fini(struct dp_worker *w)
 	w->held_n = 0;
 	free(w->held);
 	free(w->recs);
-	free(w->discard);
 	w->held = NULL;
 	w->recs = NULL;
-	w->discard = NULL;
 }

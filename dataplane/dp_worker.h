@@ -56,7 +56,6 @@ struct dp_worker_stats {
 	uint64_t arp_replies;           /* ARP replies sent */
 	uint64_t sends;                 /* app sends handed to an engine */
 	uint64_t send_errors;           /* app sends refused by the engine (completed with it) */
-	uint64_t rx_discarded;          /* messages received for no endpoint (dropped) */
 	uint64_t hairpin;               /* packets for the port's own address, handed back to
 	                                   its engine without the wire */
 	uint64_t link_changes;          /* link up/down events seen (worker 0 watches links) */
@@ -105,7 +104,6 @@ struct dp_worker {
 	uint32_t rec_free;              /* free list of records */
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
-	uint8_t *discard;               /* where messages for no endpoint are received */
 	uint32_t sleep_us;              /* current idle sleep (DP_IDLE_SLEEP) */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */

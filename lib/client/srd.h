@@ -55,8 +55,10 @@ struct srdc_completion {
 	enum srdc_kind kind;  /* SRDC_SEND or SRDC_RECV */
 	int status;           /* 0 or a negative errno: -ETIMEDOUT (peer unreachable),
 	                         -ECONNRESET (peer restarted), -ECONNREFUSED (peer full),
-	                         -EMSGSIZE, -ENOBUFS (peer out of buffers), -EINVAL (bad
-	                         request), -ECANCELED (endpoint closed) */
+	                         -ENXIO (no such endpoint there), -EADDRNOTAVAIL (no such
+	                         local address or worker), -EMSGSIZE, -ENOBUFS (peer out of
+	                         buffers), -EINVAL (bad request), -ECANCELED (endpoint
+	                         closed) */
 	void *ctx;            /* SRDC_SEND: the ctx given to srdc_send() */
 	struct srdc_ep *ep;   /* local endpoint */
 	struct srdc_addr src; /* SRDC_RECV: sender */

@@ -87,6 +87,7 @@ enum srd_loss_cause {
 	SRD_LOSS_RACK = 0,
 	SRD_LOSS_RTO = 1,
 	SRD_LOSS_RNR = 2,
+	SRD_LOSS_REFUSED = 3, /* the peer has no such endpoint: resend it flagged ABANDON */
 };
 #define SRD_MAX_RESENDS 255u /* retransmissions of one packet, whatever the cause */
 
@@ -120,6 +121,7 @@ enum srd_txmsg_state {
 	TXMSG_FREE = 0,    /* unused */
 	TXMSG_ACTIVE = 1,  /* accepted; segments being sent and acked */
 	TXMSG_REFUSED = 2, /* the peer refused its size: no new segments, done when the sent ones are acked */
+	TXMSG_NO_EP = 3,   /* the peer has no such endpoint: the same, failing with -ENXIO */
 };
 
 /* A message accepted by srd_send(). */

@@ -624,6 +624,7 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 static bool drop_disowns(int rc)
 {
 	return rc < 0 && rc != -SRD_DROP_NO_BUFFER && rc != -SRD_DROP_MSG_TOO_BIG &&
+	       rc != -SRD_DROP_NO_ENDPOINT &&
 	       rc != -SRD_DROP_DUPLICATE;
 }
 

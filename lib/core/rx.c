@@ -75,16 +75,18 @@ static void slot_release(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	eng->st.rx_slots_used--;
 }
 
-/* Take a slot and a buffer for a new message.  NULL if either is missing. */
-static struct srd_rxslot *slot_open(struct srd_engine *eng, struct srd_conn *c,
-				    const struct srd_pkt *pkt)
+/* Take a slot and a buffer for a new message into *out.  Returns 0, -SRD_DROP_NO_BUFFER
+ * (no slot or no buffer now) or -SRD_DROP_NO_ENDPOINT (rx_alloc says nobody will ever take
+ * it). */
+static int slot_open(struct srd_engine *eng, struct srd_conn *c, const struct srd_pkt *pkt,
+		     struct srd_rxslot **out)
 {
 	const struct srd_data_fields *d = &pkt->u.data;
 	uint32_t i = eng->rx_free;
 	struct srd_rxslot *s;
 
 	if (i == SRD_NIL32)
-		return NULL;
+		return -SRD_DROP_NO_BUFFER;
 	s = &eng->rxslots[i];
 	s->msg = (struct srd_rx_msg){
 		.peer = c->peer,
@@ -94,8 +96,10 @@ static struct srd_rxslot *slot_open(struct srd_engine *eng, struct srd_conn *c,
 		.len = d->msg_len,
 	};
 	s->msg.buf = eng->cb.rx_alloc(eng->cb.user, &s->msg);
+	if (!s->msg.buf && s->msg.no_endpoint)
+		return -SRD_DROP_NO_ENDPOINT;
 	if (!s->msg.buf && d->msg_len)
-		return NULL;
+		return -SRD_DROP_NO_BUFFER;
 	eng->rx_free = s->next;
 	s->msg_id = d->msg_id;
 	s->msg_psn = d->msg_psn;
@@ -104,7 +108,8 @@ static struct srd_rxslot *slot_open(struct srd_engine *eng, struct srd_conn *c,
 	s->next = c->rx_head;
 	c->rx_head = i;
 	eng->st.rx_slots_used++;
-	return s;
+	*out = s;
+	return 0;
 }
 
 /* Does a segment agree with what earlier segments said about its message? */
@@ -115,17 +120,22 @@ static bool slot_matches(const struct srd_rxslot *s, const struct srd_data_field
 	       s->msg.dst_ep == d->dst_ep && s->msg.tag == d->tag;
 }
 
+/* Give up a partly received message: its buffer goes back with rx_abort. */
+static void slot_abort(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
+		       uint32_t prev)
+{
+	struct srd_rx_msg msg = s->msg;
+
+	slot_release(eng, c, s, prev);
+	eng->st.msgs_aborted++;
+	if (eng->cb.rx_abort)
+		eng->cb.rx_abort(eng->cb.user, &msg);
+}
+
 void rx_reset(struct srd_engine *eng, struct srd_conn *c)
 {
-	while (c->rx_head != SRD_NIL32) {
-		struct srd_rxslot *s = &eng->rxslots[c->rx_head];
-		struct srd_rx_msg msg = s->msg;
-
-		slot_release(eng, c, s, SRD_NIL32);
-		eng->st.msgs_aborted++;
-		if (eng->cb.rx_abort)
-			eng->cb.rx_abort(eng->cb.user, &msg);
-	}
+	while (c->rx_head != SRD_NIL32)
+		slot_abort(eng, c, &eng->rxslots[c->rx_head], SRD_NIL32);
 }
 
 /* ---- acks ---- */
@@ -258,6 +268,16 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	if (psn - c->rcv_nxt >= eng->cfg.rx_window)
 		return -SRD_DROP_PSN_WINDOW;
+	if (pkt->flags & SRD_F_ABANDON) {
+		/* a message this side refused (no endpoint): take the PSN, deliver nothing, and
+		 * give back what an endpoint opened meanwhile got for a later segment */
+		psn_received(eng, c, psn);
+		ack_note(eng, c, now, pkt, ce, true);
+		s = slot_find(eng, c, d->msg_id, &prev);
+		if (s && slot_matches(s, d))
+			slot_abort(eng, c, s, prev);
+		return -SRD_DROP_NO_ENDPOINT;
+	}
 	if (d->msg_len > eng->cfg.max_msg_size) {
 		/* refused for good: consume the PSN (so the sender's window moves) and say why */
 		psn_received(eng, c, psn);
@@ -269,10 +289,13 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (s && !slot_matches(s, d))
 		return -SRD_DROP_MSG_MISMATCH;
 	if (!s) {
-		s = slot_open(eng, c, pkt);
-		if (!s) {
-			nack_note(c, pkt, SRD_NACK_RNR);
-			return -SRD_DROP_NO_BUFFER;
+		int rc = slot_open(eng, c, pkt, &s);
+
+		if (rc) {
+			/* no endpoint: refused (the sender resends it flagged ABANDON); no buffer:
+			 * retry later.  Either way the PSN is not taken: an ack must mean delivery */
+			nack_note(c, pkt, rc == -SRD_DROP_NO_ENDPOINT ? SRD_NACK_NO_EP : SRD_NACK_RNR);
+			return rc;
 		}
 		prev = SRD_NIL32; /* slot_open puts the slot at the head */
 	}

@@ -61,6 +61,8 @@ enum srd_drop_reason {
 	SRD_DROP_MSG_MISMATCH,    /* segment disagrees with earlier segments of its message */
 	SRD_DROP_NO_BUFFER,       /* no buffer for a new message (the sender is told RNR) */
 	SRD_DROP_UNEXPECTED,      /* well formed, but not expected now (e.g. a stray probe reply) */
+	SRD_DROP_NO_ENDPOINT,     /* message for an endpoint rx_alloc says does not exist (the
+	                             sender is NACKed and fails it with -ENXIO) */
 	SRD_DROP_MAX
 };
 
@@ -155,6 +157,8 @@ struct srd_rx_msg {
 	uint32_t len;     /* message length in bytes */
 	void *buf;        /* where the message is placed (NULL inside rx_alloc) */
 	void *buf_ctx;    /* caller's value set by rx_alloc, returned with the buffer */
+	uint8_t no_endpoint; /* set by rx_alloc (returning NULL) when nobody will ever take the
+	                        message: it is refused, not retried */
 };
 
 /* What the caller tells the engine.  Callbacks run inside srd_recv(), srd_on_timer(),
@@ -164,7 +168,9 @@ struct srd_callbacks {
 	void *user; /* passed to every callback */
 	/* Return a buffer of at least msg->len bytes for a new message and set msg->buf_ctx if
 	 * you like; return NULL if none can be had now (the sender is asked to retry later).
-	 * For an empty message (len 0) NULL is fine: it is delivered with buf NULL. */
+	 * For an empty message (len 0) NULL is fine: it is delivered with buf NULL.  If
+	 * msg->dst_ep names no endpoint, set msg->no_endpoint and return NULL: the message is
+	 * refused and fails at the sender with -ENXIO. */
 	void *(*rx_alloc)(void *user, struct srd_rx_msg *msg);
 	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again. */
 	void (*rx_deliver)(void *user, const struct srd_rx_msg *msg);
@@ -174,7 +180,8 @@ struct srd_callbacks {
 	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
 	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
 	 * forgot the connection), -ECONNREFUSED (peer's connection table was full),
-	 * -EMSGSIZE (peer refused its size), -ENOBUFS (peer had no buffer for too long),
+	 * -EMSGSIZE (peer refused its size), -ENXIO (no such endpoint at the peer),
+	 * -ENOBUFS (peer had no buffer for too long),
 	 * -ECANCELED (engine destroyed).  The caller's buffers are its own
 	 * again. */
 	void (*tx_done)(void *user, void *ctx, int status);

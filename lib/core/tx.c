@@ -202,6 +202,18 @@ uint16_t tx_msg_alloc(struct srd_conn *c)
 	return slot;
 }
 
+/* A message the peer refused (no new segments; done when the sent ones are acked), and the
+ * status it then fails with. */
+static bool msg_refused(const struct srd_txmsg *m)
+{
+	return m->state == TXMSG_REFUSED || m->state == TXMSG_NO_EP;
+}
+
+static int refusal_status(const struct srd_txmsg *m)
+{
+	return m->state == TXMSG_NO_EP ? -ENXIO : -EMSGSIZE;
+}
+
 /* Take messages with nothing more to segment off the head of the send order.  A message
  * the peer cannot take (longer than its max_msg) is refused here, before its first PSN. */
 static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
@@ -217,8 +229,8 @@ static void msg_advance_cur(struct srd_engine *eng, struct srd_conn *c)
 		m->link = SRD_NIL16;
 		if (c->order_head == SRD_NIL16)
 			c->order_tail = SRD_NIL16;
-		if (m->state == TXMSG_REFUSED && m->acked_segs == m->next_seg)
-			msg_complete(eng, c, m, -EMSGSIZE);
+		if (msg_refused(m) && m->acked_segs == m->next_seg)
+			msg_complete(eng, c, m, refusal_status(m));
 	}
 }
 
@@ -251,8 +263,8 @@ static void msg_check_done(struct srd_engine *eng, struct srd_conn *c, struct sr
 		m->state = TXMSG_REFUSED;
 	if (m->state == TXMSG_ACTIVE && m->acked_segs == m->nseg)
 		msg_complete(eng, c, m, 0);
-	else if (m->state == TXMSG_REFUSED && m->acked_segs == m->next_seg)
-		msg_complete(eng, c, m, -EMSGSIZE);
+	else if (msg_refused(m) && m->acked_segs == m->next_seg)
+		msg_complete(eng, c, m, refusal_status(m));
 }
 
 /* Forget every packet record of c (nothing is in flight any more). */
@@ -396,7 +408,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		}
 		if (r->lost_by == SRD_LOSS_RTO)
 			r->retries++;
-		if (r->lost_by != SRD_LOSS_RNR)
+		if (r->lost_by != SRD_LOSS_RNR && r->lost_by != SRD_LOSS_REFUSED)
 			r->resends++;
 		retx = true;
 		path = paths_pick(eng, c, r->path);
@@ -414,7 +426,8 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	pkt = (struct srd_pkt){
 		.type = SRD_PKT_DATA,
 		.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) | (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
-				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0)),
+				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0) |
+				   (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0)),
 		.path = (uint8_t)path,
 		.dst_conn = c->peer_id,
 		.src_conn = c->local_id,
@@ -501,7 +514,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	} else if (r->state == TXPKT_LOST) {
 		/* acked before it was resent: it was late, not lost (unless the peer said RNR) */
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
-		if (r->lost_by != SRD_LOSS_RNR)
+		if (r->lost_by == SRD_LOSS_RACK || r->lost_by == SRD_LOSS_RTO)
 			reo_widen(c);
 	} else {
 		return 0;
@@ -625,6 +638,19 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			m->state = TXMSG_REFUSED;
 			msg_check_done(eng, c, m);
 		}
+		return 0;
+	}
+	if (n->reason == SRD_NACK_NO_EP) {
+		/* no such endpoint: the receiver did not take the PSN (an ack would have claimed
+		 * delivery had this NACK been lost).  Send no more of the message; resend each
+		 * packet of it the receiver refuses flagged ABANDON, which it takes without
+		 * delivering; the message fails with -ENXIO once all sent are acked so. */
+		struct srd_txmsg *m = &c->txmsgs[r->msg];
+
+		if (m->state == TXMSG_ACTIVE)
+			m->state = TXMSG_NO_EP;
+		c->rto_backoff = 0; /* the peer answered */
+		mark_lost(eng, c, idx, SRD_LOSS_REFUSED);
 		return 0;
 	}
 	/* receiver not ready: resend after the delay it asked for, without blaming the path */

@@ -73,7 +73,7 @@ static const uint8_t layout_len[SRD_PKT_TYPE_LAST + 1] = {
 
 /* Flag bits each type may carry; any other bit is a malformed header. */
 static const uint8_t allowed_flags[SRD_PKT_TYPE_LAST + 1] = {
-	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ,
+	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON,
 	[SRD_PKT_ACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_NACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_PROBE] = SRD_F_SYN | SRD_F_REPLY,
@@ -242,7 +242,7 @@ static int decode_nack(const uint8_t *buf, struct srd_pkt *pkt)
 	n->reason = buf[OFF_N_REASON];
 	n->retry_ns = rd32(buf + OFF_N_RETRY);
 
-	if (n->reason != SRD_NACK_RNR && n->reason != SRD_NACK_TOO_BIG)
+	if (n->reason != SRD_NACK_RNR && n->reason != SRD_NACK_TOO_BIG && n->reason != SRD_NACK_NO_EP)
 		return -SRD_DROP_BAD_HEADER;
 	if (buf[OFF_N_RSVD] | buf[OFF_N_RSVD + 1] | buf[OFF_N_RSVD + 2])
 		return -SRD_DROP_BAD_HEADER;
@@ -424,6 +424,7 @@ static const char *const drop_names[SRD_DROP_MAX] = {
 	[SRD_DROP_BAD_LENGTH] = "bad_length",
 	[SRD_DROP_BAD_OFFSET] = "bad_offset",
 	[SRD_DROP_MSG_TOO_BIG] = "msg_too_big",
+	[SRD_DROP_NO_ENDPOINT] = "no_endpoint",
 	[SRD_DROP_UNKNOWN_CONN] = "unknown_conn",
 	[SRD_DROP_STALE_CONN] = "stale_conn",
 	[SRD_DROP_PEER_MISMATCH] = "peer_mismatch",
@@ -437,7 +438,7 @@ static const char *const drop_names[SRD_DROP_MAX] = {
 };
 
 /* A new reason added to the enum without a name here breaks the build, not a log line. */
-_Static_assert(SRD_DROP_UNEXPECTED + 1 == SRD_DROP_MAX, "drop_names[] misses a reason");
+_Static_assert(SRD_DROP_NO_ENDPOINT + 1 == SRD_DROP_MAX, "drop_names[] misses a reason");
 
 const char *srd_drop_reason_name(int reason)
 {

@@ -32,7 +32,9 @@
 #define SRD_F_REPLY 0x04u /* PROBE: this is the answer to a probe */
 #define SRD_F_RETX 0x08u  /* DATA: a retransmission (informational) */
 #define SRD_F_ACKREQ 0x10u /* DATA: please acknowledge at once (last segment of a burst or message) */
-#define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ)
+#define SRD_F_ABANDON 0x20u /* DATA: the receiver refused this message (NACK NO_EP): take the
+                               PSN, deliver nothing */
+#define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON)
 
 /* Fixed sizes of each layout, in bytes. */
 #define SRD_HDR_COMMON_LEN 16u
@@ -49,6 +51,7 @@
 enum srd_nack_reason {
 	SRD_NACK_RNR = 1,      /* receiver not ready: no buffer for the message; retry later */
 	SRD_NACK_TOO_BIG = 2,  /* message longer than the receiver accepts: fail the message */
+	SRD_NACK_NO_EP = 3,    /* no such destination endpoint: fail the message */
 };
 
 /* Reasons carried by a RESET. */

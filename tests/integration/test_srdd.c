@@ -13,6 +13,7 @@
  * No hugepages, no NIC: --no-huge --no-pci, a --file-prefix and a control socket of the
  * test's own.  SRDD_BIN and XFER_BIN name the programs (meson sets them).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +135,50 @@ static void test_telemetry(void **state)
 	json_decref(ports);
 	json_decref(conns);
 	json_decref(paths);
+	daemon_stop(&d);
+}
+
+/* Messages to an endpoint nobody has open fail at the sender with -ENXIO (the receiving
+ * side refuses them), over the pair and on one address; an endpoint id of a worker the daemon
+ * does not run fails at once with -EADDRNOTAVAIL.  Nothing is reported delivered. */
+static void expect_send_fails(struct daemon *d, const char *local, const char *to, int status,
+			      const char *what)
+{
+	char out[160];
+	pid_t s;
+	int rc;
+	json_t *j;
+
+	snprintf(out, sizeof(out), "%s/send-%d.out", d->dir, -status);
+	s = start_send(d, local, to, 20, "5", out);
+	assert_true(s > 0);
+	rc = proc_wait(s, 60000);
+	j = proc_last_json(out);
+	assert_non_null(j);
+	printf("  %s: exit %d, failed %lld, first_error %lld\n", what, rc,
+	       proc_json_int(j, "failed", NULL), proc_json_int(j, "first_error", NULL));
+	assert_int_equal(rc, 1);
+	assert_int_equal(proc_json_int(j, "ok", NULL), 0);
+	assert_int_equal(proc_json_int(j, "failed", NULL), 20);
+	assert_int_equal(proc_json_int(j, "first_error", NULL), status);
+	json_decref(j);
+}
+
+static void test_no_endpoint(void **state)
+{
+	struct daemon d;
+	json_t *st;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	expect_send_fails(&d, "10.77.0.1", "10.77.0.2:77", -ENXIO, "to a closed endpoint");
+	expect_send_fails(&d, "10.77.0.1", "10.77.0.1:78", -ENXIO, "same address, closed endpoint");
+	expect_send_fails(&d, "10.77.0.1", "10.77.0.1:4097", -EADDRNOTAVAIL, "worker 1 of 1");
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	assert_true(proc_json_int(st, "engine_drops", "no_endpoint") >= 40);
+	assert_int_equal(proc_json_int(st, "worker", "tx_no_worker"), 20);
+	json_decref(st);
 	daemon_stop(&d);
 }
 
@@ -265,6 +310,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ordered, teardown),
 		cmocka_unit_test_teardown(test_telemetry, teardown),
 		cmocka_unit_test_teardown(test_hairpin, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

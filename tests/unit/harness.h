@@ -65,12 +65,14 @@ struct side {
 	int id;
 	uint32_t alloc_fail_first;  /* fail this many rx_alloc calls first */
 	int alloc_fail_always;      /* every rx_alloc fails */
+	uint16_t no_ep;             /* rx_alloc says this endpoint does not exist (0: none) */
 	uint32_t alloc_calls;
 	uint32_t rx_bufs;           /* buffers handed out by rx_alloc, not yet returned */
 	uint32_t delivered;
 	uint32_t aborted;
 	uint32_t tx_done;
-	uint32_t tx_done_status[8]; /* 0, ETIMEDOUT, ECONNRESET, EMSGSIZE, ENOBUFS, ECANCELED, other */
+	uint32_t tx_done_status[8]; /* 0, ETIMEDOUT, ECONNRESET, EMSGSIZE, ENOBUFS, ECANCELED,
+	                               other, ENXIO */
 };
 
 struct env {
@@ -152,6 +154,10 @@ static inline void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 		env_error(s->env, "rx_alloc: msg->buf is not NULL");
 	if (msg->peer != (uint64_t)(1 - s->id))
 		env_error(s->env, "rx_alloc: peer %llu", (unsigned long long)msg->peer);
+	if (s->no_ep && msg->dst_ep == s->no_ep) {
+		msg->no_endpoint = 1;
+		return NULL;
+	}
 	if (s->alloc_fail_always)
 		return NULL;
 	if (s->alloc_fail_first) {
@@ -225,6 +231,7 @@ static inline int status_index(int status)
 	case -EMSGSIZE: return 3;
 	case -ENOBUFS: return 4;
 	case -ECANCELED: return 5;
+	case -ENXIO: return 7;
 	default: return 6;
 	}
 }

@@ -239,7 +239,7 @@ static void test_bad_header(void **state)
 	n = craft(pbuf, &nk, -1, -1);
 	pbuf[W_N_REASON] = 0;
 	EXPECT_DROP(v, SIDE_A, PEER_B, pbuf, n, SRD_DROP_BAD_HEADER);
-	pbuf[W_N_REASON] = 3;
+	pbuf[W_N_REASON] = 4;
 	EXPECT_DROP(v, SIDE_A, PEER_B, pbuf, n, SRD_DROP_BAD_HEADER);
 	n = craft(pbuf, &nk, -1, -1);
 	pbuf[W_N_RSVD + 2] = 1;

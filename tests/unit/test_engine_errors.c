@@ -315,6 +315,91 @@ static void test_msg_too_big_for_receiver(void **state)
 	env_free(e);
 }
 
+/* ---- 3b. no such endpoint at the receiver ---- */
+
+/* Drop the first *(uint32_t *)filter_arg NACKs (counting down). */
+static enum link_verdict drop_first_nacks(struct link *l, int from, const struct srd_tx_meta *m,
+					  const uint8_t *pkt, uint32_t len, uint64_t n,
+					  uint64_t *extra, unsigned *ce)
+{
+	uint32_t *left = l->filter_arg;
+
+	(void)from; (void)pkt; (void)len; (void)n; (void)extra; (void)ce;
+	if (m->type != SRD_PKT_NACK || *left == 0)
+		return LINK_PASS;
+	(*left)--;
+	return LINK_DROP;
+}
+
+/* Messages for an endpoint the receiver does not have fail with -ENXIO and are never
+ * delivered; the others, before and after, go through; nothing resets.  With the refusing
+ * NACKs lost (drop_nacks > 0) the refusal still arrives: the receiver does not take a
+ * refused PSN, so the sender resends it until a NACK gets through. */
+static void no_endpoint(uint32_t drop_nacks, uint32_t refused_len)
+{
+	uint32_t left = drop_nacks;
+	struct env *e;
+
+	e = env_new(NULL, NULL);
+	e->side[B].no_ep = 201; /* messages 1 and 6 (dst_ep 200 + idx % 5) */
+	if (drop_nacks) {
+		e->l->filter = drop_first_nacks;
+		e->l->filter_arg = &left;
+	}
+	env_msgs(e, 8);
+	for (uint32_t i = 0; i < 8; i++)
+		msg_fill(e, i, i == 1 ? refused_len : i == 6 ? 0 : 3000 + i, 0, NULL);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(msg_send(e, i), 0);
+	assert_true(link_run(e->l, all_done, e, 200 * MS));
+	run_idle(e, 1 * MS);
+	assert_no_errors(e);
+	for (uint32_t i = 0; i < 8; i++) {
+		int refused = i == 1 || i == 6;
+
+		assert_int_equal(e->msgs[i].done_calls, 1);
+		assert_int_equal(e->msgs[i].status, refused ? -ENXIO : 0);
+		assert_int_equal(e->msgs[i].delivered, !refused);
+	}
+	struct srd_stats sa = stats(e, A), sb = stats(e, B);
+
+	assert_true(sb.drops[SRD_DROP_NO_ENDPOINT] >= 2);
+	assert_true(sa.tx_data_pkts < 256 + 32); /* stopped sending the 1 MiB one early */
+	assert_int_equal(sa.conns_reset, 0);
+	assert_int_equal(sb.conns_reset, 0);
+	assert_int_equal(e->side[B].rx_bufs, 0);
+	assert_int_equal(left, 0); /* the NACKs to drop were really sent and dropped */
+	print_message("      no endpoint (%u NACKs lost): done at %llu us, %llu data packets\n",
+		      drop_nacks, (unsigned long long)(e->msgs[1].done_at / US),
+		      (unsigned long long)sa.tx_data_pkts);
+
+	/* the connection goes on */
+	free_msgs(e);
+	e->ndone = 0;
+	memset(e->side[A].tx_done_status, 0, sizeof(e->side[A].tx_done_status));
+	e->side[B].delivered = 0;
+	env_msgs(e, 1);
+	msg_fill(e, 0, 777, 0, NULL);
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_true(link_run(e->l, all_done, e, e->l->now + 10 * MS));
+	check_all_ok(e);
+	env_free(e);
+}
+
+static void test_no_endpoint(void **state)
+{
+	(void)state;
+	no_endpoint(0, MIB);
+}
+
+static void test_no_endpoint_nacks_lost(void **state)
+{
+	(void)state;
+	no_endpoint(3, MIB);
+	/* one-packet refused messages whose NACKs are lost: only timeouts bring them back */
+	no_endpoint(4, 100);
+}
+
 /* ---- 4. peer restart ---- */
 
 static int b_has_partial(void *arg)
@@ -711,6 +796,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_rnr_then_ready, teardown),
 		cmocka_unit_test_teardown(test_rnr_forever, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint_nacks_lost, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_nack_lost, teardown),
 		cmocka_unit_test_teardown(test_peer_restart, teardown),
 		cmocka_unit_test_teardown(test_destroy_in_flight, teardown),

@@ -424,7 +424,7 @@ static void test_drop_unknown_flags(void **state)
 
 		switch (all_types[i]) {
 		case SRD_PKT_DATA:
-			allowed = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ;
+			allowed = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON;
 			break;
 		case SRD_PKT_ACK:
 		case SRD_PKT_NACK:
@@ -601,7 +601,7 @@ static void test_drop_oversized_control(void **state)
 
 static void test_drop_nack_reason(void **state)
 {
-	static const uint8_t bad[] = { 0, 3, 255 };
+	static const uint8_t bad[] = { 0, 4, 255 };
 	struct srd_pkt p;
 
 	(void)state;
@@ -609,6 +609,7 @@ static void test_drop_nack_reason(void **state)
 	for (size_t i = 0; i < sizeof(bad); i++)
 		expect_poke(&p, 24, bad[i], -SRD_DROP_BAD_HEADER);
 	expect_poke(&p, 24, SRD_NACK_TOO_BIG, 0);
+	expect_poke(&p, 24, SRD_NACK_NO_EP, 0);
 }
 
 static void test_drop_reset_reason(void **state)
