@@ -486,6 +486,16 @@ void dp_neigh_init(struct dp_neigh_table *t, const struct dp_port_cfg *p)
 	}
 }
 
+/* A resolved entry in the last quarter of its life, not asked about within retry_ns. */
+static int neigh_refresh_due(const struct dp_neigh_table *t, const struct dp_neigh_entry *e,
+			      uint64_t now)
+{
+	uint64_t age = now >= e->updated_ns ? now - e->updated_ns : 0;
+
+	return age >= t->expire_ns - t->expire_ns / 4 &&
+	       (e->asked_ns == 0 || now < e->asked_ns || now - e->asked_ns >= t->retry_ns);
+}
+
 int dp_neigh_lookup(struct dp_neigh_table *t, uint32_t ipv4, uint64_t now, uint8_t mac[6],
 		    int *send_request)
 {
@@ -498,6 +508,11 @@ int dp_neigh_lookup(struct dp_neigh_table *t, uint32_t ipv4, uint64_t now, uint8
 		if (e->state == DP_NEIGH_STATIC ||
 		    (e->state == DP_NEIGH_RESOLVED && !neigh_stale(t, e, now))) {
 			memcpy(mac, e->mac, 6);
+			if (e->state == DP_NEIGH_RESOLVED && neigh_refresh_due(t, e, now)) {
+				e->asked_ns = now;
+				if (send_request)
+					*send_request = 1;
+			}
 			return 0;
 		}
 		if (e->state == DP_NEIGH_PENDING && now >= e->updated_ns &&
@@ -523,6 +538,13 @@ int dp_neigh_lookup(struct dp_neigh_table *t, uint32_t ipv4, uint64_t now, uint8
 	return -EAGAIN;
 }
 
+void dp_neigh_flush(struct dp_neigh_table *t)
+{
+	for (uint32_t i = 0; i < DP_NEIGH_SLOTS; i++)
+		if (t->e[i].state != DP_NEIGH_STATIC)
+			memset(&t->e[i], 0, sizeof(t->e[i]));
+}
+
 void dp_neigh_learn(struct dp_neigh_table *t, uint32_t ipv4, const uint8_t mac[6],
 		    uint64_t now)
 {
@@ -546,4 +568,5 @@ void dp_neigh_learn(struct dp_neigh_table *t, uint32_t ipv4, const uint8_t mac[6
 	memcpy(e->mac, mac, 6);
 	e->state = DP_NEIGH_RESOLVED;
 	e->updated_ns = now;
+	e->asked_ns = 0;
 }

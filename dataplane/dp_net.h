@@ -178,11 +178,14 @@ struct dp_neigh_entry {
 	uint8_t state;          /* enum dp_neigh_state */
 	uint8_t reserved;
 	uint64_t updated_ns;    /* RESOLVED: learned; PENDING: last request sent */
+	uint64_t asked_ns;      /* RESOLVED: last refresh request sent (0: none since learned) */
 };
 
 struct dp_neigh_table {
 	struct dp_neigh_entry e[DP_NEIGH_SLOTS]; /* open addressing */
-	uint64_t expire_ns;     /* RESOLVED entries older than this are re-resolved */
+	uint64_t expire_ns;     /* RESOLVED entries older than this are re-resolved; from 3/4 of
+	                           it on, lookups still answer but ask again (refresh), so that
+	                           a live neighbour never expires */
 	uint64_t retry_ns;      /* PENDING: at most one request per this interval */
 	uint64_t misses;        /* lookups with no usable entry */
 };
@@ -193,10 +196,15 @@ void dp_neigh_init(struct dp_neigh_table *t, const struct dp_port_cfg *p);
 /*
  * The MAC for ipv4 at time now.  Returns 0 and fills mac, or -EAGAIN: unknown (or expired);
  * *send_request is set to 1 when the caller should send an ARP request now (rate-limited
- * by retry_ns), and the entry becomes PENDING.  -ENOSPC: the table is full.
+ * by retry_ns): for an unknown entry, which becomes PENDING, and for a resolved one in the
+ * last quarter of its life (the MAC is still returned).  -ENOSPC: the table is full.
  */
 int dp_neigh_lookup(struct dp_neigh_table *t, uint32_t ipv4, uint64_t now, uint8_t mac[6],
 		    int *send_request);
+
+/* Forget every learned and pending entry (static ones stay): after the link comes back, the
+ * neighbours may have moved. */
+void dp_neigh_flush(struct dp_neigh_table *t);
 
 /* Learn (or refresh) ipv4 at mac from ARP; static entries are never overwritten. */
 void dp_neigh_learn(struct dp_neigh_table *t, uint32_t ipv4, const uint8_t mac[6],

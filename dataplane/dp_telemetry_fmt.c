@@ -61,6 +61,7 @@ const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, send_errors),
 	TEL_F(struct dp_worker_stats, hairpin),
 	TEL_F(struct dp_worker_stats, link_changes),
+	TEL_F(struct dp_worker_stats, tx_link_down),
 	TEL_F(struct dp_worker_stats, steered_out),
 	TEL_F(struct dp_worker_stats, steered_in),
 	TEL_F(struct dp_worker_stats, steer_drops),

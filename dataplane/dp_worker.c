@@ -386,6 +386,11 @@ static void port_tx(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
 	struct dp_worker *w = wp->w;
 	uint16_t sent = 0;
 
+	if (!wp->link_up) {
+		w->st.tx_link_down += n;
+		rte_pktmbuf_free_bulk(pkts, n);
+		return;
+	}
 	if (wp->nbacklog == 0)
 		sent = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts, n);
 	w->st.tx_pkts += sent;
@@ -406,6 +411,12 @@ static int flush_backlog(struct dp_wport *wp)
 
 	if (wp->nbacklog == 0)
 		return 0;
+	if (!wp->link_up) {
+		wp->w->st.tx_link_down += wp->nbacklog;
+		rte_pktmbuf_free_bulk(wp->backlog, wp->nbacklog);
+		wp->nbacklog = 0;
+		return 0;
+	}
 	sent = rte_eth_tx_burst(wp->port->port_id, wp->queue, wp->backlog, wp->nbacklog);
 	if (sent && sent < wp->nbacklog)
 		memmove(wp->backlog, wp->backlog + sent, (wp->nbacklog - sent) * sizeof(*wp->backlog));
@@ -448,7 +459,8 @@ static void send_frame(struct dp_wport *wp, struct rte_mbuf *m)
 	tx_frames(wp, &m, 1);
 }
 
-/* The destination MAC for ipv4, or -EAGAIN (an ARP request went out if due). */
+/* The destination MAC for ipv4, or -EAGAIN or -EHOSTUNREACH.  An ARP request goes out when
+ * due: for an unknown neighbour, or one whose entry is near its end (refresh). */
 static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
 {
 	struct dp_worker *w = wp->w;
@@ -460,10 +472,9 @@ static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
 		return -EHOSTUNREACH;
 	}
 	rc = dp_neigh_lookup(&wp->neigh, hop, w->now, mac, &send_req);
-	if (rc == 0)
-		return 0;
-	w->st.tx_no_neigh++;
-	if (send_req) {
+	if (rc != 0)
+		w->st.tx_no_neigh++;
+	if (send_req) { /* unknown, or known and due a refresh */
 		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
 
 		if (m) {
@@ -475,7 +486,7 @@ static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
 			w->st.tx_no_mbuf++;
 		}
 	}
-	return -EAGAIN;
+	return rc ? -EAGAIN : 0;
 }
 
 /* Frame the packets the engine has for the wire, up to DP_TX_PER_LOOP. */
@@ -562,18 +573,27 @@ static int tx_port(struct dp_wport *wp)
 
 /* ---- the loop ---- */
 
-static void poll_links(struct dp_worker *w)
+/* Follow the ports' link state (worker 0 reads it from the devices; every worker applies
+ * what changed to its side of the port). */
+static void check_links(struct dp_worker *w)
 {
 	for (uint32_t i = 0; i < w->nports; i++) {
 		struct dp_wport *wp = &w->wp[i];
+		uint64_t changes;
 
-		dp_port_poll_link(wp->port);
-		if (wp->port->link_up != wp->link_up) {
-			wp->link_up = wp->port->link_up;
-			w->st.link_changes++;
-			DP_LOG(NOTICE, "port %s: link %s", wp->port->cfg->name,
-			       wp->link_up ? "up" : "down");
-		}
+		if (w->index == 0)
+			dp_port_poll_link(wp->port);
+		changes = __atomic_load_n(&wp->port->link_changes, __ATOMIC_RELAXED);
+		if (changes == wp->link_changes_seen && wp->port->link_up == wp->link_up)
+			continue;
+		wp->link_changes_seen = changes;
+		wp->link_up = wp->port->link_up;
+		if (wp->link_up)
+			dp_neigh_flush(&wp->neigh); /* the neighbours may have moved meanwhile */
+		if (w->index != 0)
+			continue;
+		w->st.link_changes++;
+		DP_LOG(NOTICE, "port %s: link %s", wp->port->cfg->name, wp->link_up ? "up" : "down");
 	}
 }
 
@@ -603,8 +623,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 	}
 	if (w->shm)
 		dp_shm_flush(w->shm);
-	if (w->index == 0 && w->now >= w->next_link_poll) {
-		poll_links(w);
+	if (w->now >= w->next_link_poll) {
+		check_links(w);
 		w->next_link_poll = w->now + DP_LINK_POLL_NS;
 	}
 	if (w->tel)
@@ -735,6 +755,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 		wp->port = p;
 		wp->queue = (uint16_t)index;
 		wp->link_up = p->link_up;
+		wp->link_changes_seen = __atomic_load_n(&p->link_changes, __ATOMIC_RELAXED);
 		/* every engine of the daemon gets its own epoch (connection ids) and seed */
 		ecfg.epoch = (uint16_t)(epoch + index * ports->n + i);
 		ecfg.seed = seed + index * ports->n + i;

@@ -59,6 +59,7 @@ struct dp_worker_stats {
 	uint64_t hairpin;               /* packets for the port's own address, handed back to
 	                                   its engine without the wire */
 	uint64_t link_changes;          /* link up/down events seen (worker 0 watches links) */
+	uint64_t tx_link_down;          /* frames dropped because their port's link was down */
 	uint64_t steered_out;           /* frames handed to another worker's inbox */
 	uint64_t steered_in;            /* frames taken from this worker's inbox */
 	uint64_t steer_drops;           /* frames dropped: the other worker's inbox was full
@@ -76,7 +77,9 @@ struct dp_wport {
 	struct dp_neigh_table neigh;    /* neighbours */
 	struct dp_net_local local;      /* what received frames are checked against */
 	struct dp_worker *w;            /* back pointer (engine callbacks) */
-	uint8_t link_up;                /* last link state seen */
+	uint8_t link_up;                /* last link state seen: while down, frames for the port
+	                                   are dropped (counted) and the core's timeouts decide */
+	uint64_t link_changes_seen;     /* port->link_changes when last looked at */
 	struct rte_mbuf *backlog[DP_WORKER_BACKLOG]; /* frames the port did not take yet: sent
 	                                   first next time; the engine is not asked for more
 	                                   while any wait (backpressure instead of loss) */

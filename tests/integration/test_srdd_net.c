@@ -6,10 +6,13 @@
  *   - one daemon with two net_tap ports inside a network namespace the test creates, the
  *     namespace's kernel routing between the ports' subnets: each port reaches the other
  *     through its gateway, so ARP (for the gateway, and the kernel's for us) and routes are
- *     exercised, and a transfer completes.  The namespace is removed however the test ends.
+ *     exercised, and a transfer completes; then the first tap's link goes down (srdd sees
+ *     it; sends fail with -ETIMEDOUT rather than hang) and up again (transfers work).  The
+ *     namespace is removed however the test ends.
  *
  * SRDD_BIN and XFER_BIN name the programs (meson sets them).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,6 +135,50 @@ static void transfer(const char *sock_s, const char *local_s, const char *sock_r
 	assert_int_equal(rc_r, 0);
 }
 
+/* Wait (up to 3 s) until /srd/ports says port `name` has link `state`. */
+static void expect_link(const char *prefix, const char *name, const char *state)
+{
+	const char *now = "?";
+
+	for (int64_t end = proc_now_ms() + 3000; proc_now_ms() < end; proc_sleep_ms(50)) {
+		json_t *ports = proc_telemetry(prefix, "/srd/ports");
+		const char *v = ports ? json_string_value(json_object_get(
+						json_object_get(ports, name), "link")) : NULL;
+		int ok = v && !strcmp(v, state);
+
+		now = ok ? state : v ? (strcmp(v, "up") ? "down" : "up") : "?";
+		json_decref(ports);
+		if (ok)
+			return;
+	}
+	fail_msg("port %s: link %s, want %s", name, now, state);
+}
+
+/* Send count messages that must all fail with status. */
+static void send_expect_fail(const char *sock, const char *local, const char *to,
+			     uint32_t count, int status)
+{
+	char out[128], count_s[16];
+	char *argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "send", "--socket",
+			 (char *)sock, "--local", (char *)local, "--to", (char *)to, "--count",
+			 count_s, "--seed", "3", "--timeout-ms", "60000", NULL };
+	json_t *j;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/fail.out", tmpdir);
+	snprintf(count_s, sizeof(count_s), "%u", count);
+	pid = proc_start(argv, out);
+	assert_true(pid > 0);
+	assert_int_equal(proc_wait(pid, 70000), 1);
+	j = proc_last_json(out);
+	assert_non_null(j);
+	printf("  while down: failed %lld, first_error %lld\n", proc_json_int(j, "failed", NULL),
+	       proc_json_int(j, "first_error", NULL));
+	assert_int_equal(proc_json_int(j, "failed", NULL), count);
+	assert_int_equal(proc_json_int(j, "first_error", NULL), status);
+	json_decref(j);
+}
+
 /* ---- two daemons over net_memif ---- */
 
 static void test_memif(void **state)
@@ -204,6 +251,24 @@ static void test_tap_routed(void **state)
 	/* ARP resolved both ways: the kernel knows srdd's two addresses */
 	sh("ip -n %s neigh show | grep -q '10.88.1.2 dev %s lladdr'", netns, tap_a);
 	sh("ip -n %s neigh show | grep -q '10.88.2.2 dev %s lladdr'", netns, tap_b);
+
+	/* link down: srdd sees it, drops what it would send there (counted), and sends fail
+	 * with a timeout instead of hanging; link up: it flushes what it learned, resolves
+	 * again, and transfers work */
+	sh("ip -n %s link set %s down", netns, tap_a);
+	expect_link(prefix, "ta", "down");
+	send_expect_fail(sock, "10.88.1.2", "10.88.2.2:1", 5, -ETIMEDOUT);
+	{
+		json_t *st = proc_telemetry(prefix, "/srd/stats");
+
+		assert_non_null(st);
+		assert_true(proc_json_int(st, "worker", "tx_link_down") > 0);
+		assert_true(proc_json_int(st, "worker", "link_changes") >= 1);
+		json_decref(st);
+	}
+	sh("ip -n %s link set %s up", netns, tap_a);
+	expect_link(prefix, "ta", "up");
+	transfer(sock, "10.88.1.2", sock, "10.88.2.2", 300);
 	stop_srdd(d, log);
 	sh("rm -rf /var/run/dpdk/%s", prefix);
 }

@@ -358,8 +358,24 @@ static void test_neigh_resolve_cycle(void **state)
 	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl, mac, &send), 0);
 	assert_memory_equal(mac, m1, 6);
 	assert_int_equal(send, 0);
+	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 45 * SEC - 1, mac, &send), 0);
+	assert_int_equal(send, 0);
+	/* the last quarter of its life: still answered, and asked again (rate-limited) so that
+	 * a live neighbour's answer comes before it expires */
+	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 45 * SEC, mac, &send), 0);
+	assert_int_equal(send, 1);
+	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 45 * SEC + 100 * MS - 1, mac, &send), 0);
+	assert_int_equal(send, 0);
+	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 45 * SEC + 100 * MS, mac, &send), 0);
+	assert_int_equal(send, 1);
 	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 60 * SEC - 1, mac, &send), 0);
+	assert_memory_equal(mac, m1, 6);
 	assert_int_equal(t.misses, 6);
+	/* the answer: a fresh life, no more requests */
+	dp_neigh_learn(&t, PEER_IP, m1, tl + 50 * SEC);
+	assert_int_equal(dp_neigh_lookup(&t, PEER_IP, tl + 60 * SEC, mac, &send), 0);
+	assert_int_equal(send, 0);
+	tl += 20 * SEC;
 
 	/* A new MAC (gratuitous ARP, a replaced NIC) replaces the old one and refreshes it. */
 	tl += 30 * SEC;
@@ -621,6 +637,7 @@ struct model_ent {
 	uint8_t state;
 	uint8_t mac[6];
 	uint64_t updated;
+	uint64_t asked;   /* RESOLVED: last refresh request (0: none) */
 };
 
 static int model_stale(const struct dp_neigh_table *t, const struct model_ent *e, uint64_t now)
@@ -691,6 +708,7 @@ static void test_neigh_model(void **state)
 				e->state = DP_NEIGH_RESOLVED;
 				memcpy(e->mac, m, 6);
 				e->updated = now;
+				e->asked = 0;
 			}
 		} else {
 			uint64_t misses = t.misses;
@@ -698,10 +716,16 @@ static void test_neigh_model(void **state)
 			rc = dp_neigh_lookup(&t, ip, now, mac, &send);
 			if (e && (e->state == DP_NEIGH_STATIC ||
 				  (e->state == DP_NEIGH_RESOLVED && !model_stale(&t, e, now)))) {
+				int refresh = e->state == DP_NEIGH_RESOLVED &&
+					      now - e->updated >= t.expire_ns - t.expire_ns / 4 &&
+					      (e->asked == 0 || now - e->asked >= t.retry_ns);
+
 				assert_int_equal(rc, 0);
 				assert_memory_equal(mac, e->mac, 6);
-				assert_int_equal(send, 0);
+				assert_int_equal(send, refresh);
 				assert_int_equal(t.misses, misses);
+				if (refresh)
+					e->asked = now;
 			} else if (e && e->state == DP_NEIGH_PENDING && now - e->updated < t.retry_ns) {
 				assert_int_equal(rc, -EAGAIN);
 				assert_int_equal(send, 0);
