@@ -26,22 +26,9 @@
 
 #include "proc.h"
 #include "daemon.h"
+#include "xfer_run.h"
 
 #define MSGS 2000u
-
-/* Wait for a program's exit and its JSON line; fail unless it exited 0. */
-static json_t *expect_ok(pid_t pid, const char *out, const char *what)
-{
-	int rc = proc_wait(pid, 180000);
-	json_t *j = proc_last_json(out);
-	char *text = proc_read_file(out);
-
-	if (rc != 0 || !j)
-		fail_msg("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
-	printf("  %s: %s", what, text);
-	free(text);
-	return j;
-}
 
 static long long stat_of(const struct daemon *d, const char *group, const char *key)
 {
@@ -112,7 +99,7 @@ static void test_bad_descriptors(void **state)
 		b = proc_start(argv, out_b);
 		assert_true(b > 0);
 	}
-	bad = expect_ok(b, out_b, "badapp");
+	bad = expect_xfer_json(b, out_b, "badapp");
 	sender_running = proc_wait(s, 0) == -ETIMEDOUT;
 	printf("  the transfer was %s when badapp finished\n",
 	       sender_running ? "still running" : "already over");
@@ -123,8 +110,8 @@ static void test_bad_descriptors(void **state)
 	json_decref(bad);
 
 	/* the transfer completed intact, and badapp's good message arrived */
-	json_decref(expect_ok(s, out_s, "sender"));
-	recv = expect_ok(r, out_r, "receiver");
+	json_decref(expect_xfer_json(s, out_s, "sender"));
+	recv = expect_xfer_json(r, out_r, "receiver");
 	assert_int_equal(proc_json_int(recv, "received", NULL), MSGS);
 	assert_int_equal(proc_json_int(recv, "bad", NULL), 0);
 	assert_int_equal(proc_json_int(recv, "extra", NULL), 1);

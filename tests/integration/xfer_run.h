@@ -68,8 +68,9 @@ static inline pid_t start_send(struct daemon *d, const char *local, const char *
 	return start_send_flag(d, local, to, count, seed, out, NULL);
 }
 
-/* Wait for an xfer process and check its JSON line. */
-static inline void expect_xfer_ok(pid_t pid, const char *out, const char *what)
+/* Wait for an xfer (or badapp) process, print its output and return its JSON line; fail
+ * unless it exited 0.  The caller frees the JSON. */
+static inline json_t *expect_xfer_json(pid_t pid, const char *out, const char *what)
 {
 	int rc = proc_wait(pid, 180000);
 	json_t *j = proc_last_json(out);
@@ -79,7 +80,13 @@ static inline void expect_xfer_ok(pid_t pid, const char *out, const char *what)
 		fail_msg("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
 	printf("  %s: %s", what, text);
 	free(text);
-	json_decref(j);
+	return j;
+}
+
+/* The same, for when only success matters. */
+static inline void expect_xfer_ok(pid_t pid, const char *out, const char *what)
+{
+	json_decref(expect_xfer_json(pid, out, what));
 }
 
 #endif /* SRD_TEST_XFER_RUN_H */

@@ -240,6 +240,21 @@ static enum link_verdict drop_nacks(struct link *l, int from, const struct srd_t
 	return m->type == SRD_PKT_NACK ? LINK_DROP : LINK_PASS;
 }
 
+/* After a test's messages: forget them, send one more on the same connection, and check it
+ * arrives. */
+static void send_one_more(struct env *e)
+{
+	free_msgs(e);
+	e->ndone = 0;
+	memset(e->side[A].tx_done_status, 0, sizeof(e->side[A].tx_done_status));
+	e->side[B].delivered = 0;
+	env_msgs(e, 1);
+	msg_fill(e, 0, 777, 0, NULL);
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_true(link_run(e->l, all_done, e, e->l->now + 10 * MS));
+	check_all_ok(e);
+}
+
 static void test_msg_too_big_nack_lost(void **state)
 {
 	struct srd_config cb;
@@ -301,16 +316,7 @@ static void test_msg_too_big_for_receiver(void **state)
 	assert_true(sa.tx_data_pkts < 256); /* stopped sending the 1 MiB one */
 	assert_int_equal(sa.conns_reset, 0);
 
-	/* the connection survives: one more */
-	free_msgs(e);
-	e->ndone = 0;
-	memset(e->side[A].tx_done_status, 0, sizeof(e->side[A].tx_done_status));
-	e->side[B].delivered = 0;
-	env_msgs(e, 1);
-	msg_fill(e, 0, 777, 0, NULL);
-	assert_int_equal(msg_send(e, 0), 0);
-	assert_true(link_run(e->l, all_done, e, e->l->now + 10 * MS));
-	check_all_ok(e);
+	send_one_more(e); /* the connection survives */
 	assert_int_equal(stats(e, A).conns_reset, 0);
 	env_free(e);
 }
@@ -373,16 +379,7 @@ static void no_endpoint(uint32_t drop_nacks, uint32_t refused_len)
 		      drop_nacks, (unsigned long long)(e->msgs[1].done_at / US),
 		      (unsigned long long)sa.tx_data_pkts);
 
-	/* the connection goes on */
-	free_msgs(e);
-	e->ndone = 0;
-	memset(e->side[A].tx_done_status, 0, sizeof(e->side[A].tx_done_status));
-	e->side[B].delivered = 0;
-	env_msgs(e, 1);
-	msg_fill(e, 0, 777, 0, NULL);
-	assert_int_equal(msg_send(e, 0), 0);
-	assert_true(link_run(e->l, all_done, e, e->l->now + 10 * MS));
-	check_all_ok(e);
+	send_one_more(e); /* the connection goes on */
 	env_free(e);
 }
 

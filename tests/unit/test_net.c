@@ -608,12 +608,36 @@ static void test_drop_not_for_us(void **state)
 	free(b);
 }
 
+/* A UDP port value and what parsing a datagram with it must give. */
+struct port_case {
+	uint16_t port;
+	int rc;
+};
+
+/* Parse a datagram per case, with the case's port as source (is_src) or destination. */
+static void expect_port_cases(const struct port_case *cases, size_t n, int is_src)
+{
+	struct dp_net_local l = local_default();
+	struct dp_rx_info info;
+
+	for (size_t i = 0; i < n; i++) {
+		struct dp_flow f = flow_default();
+		uint32_t len;
+		uint8_t *b;
+
+		if (is_src)
+			f.src_port = cases[i].port;
+		else
+			f.dst_port = cases[i].port;
+		b = make_srd(&f, 8, 0, &len);
+		assert_int_equal(parse_exact(b, len, &l, &info), cases[i].rc);
+		free(b);
+	}
+}
+
 static void test_drop_wrong_port(void **state)
 {
-	static const struct {
-		uint16_t port;
-		int rc;
-	} cases[] = {
+	static const struct port_case cases[] = {
 		{ PORT_LO, DP_RX_SRD }, { PORT_LO + 1, DP_RX_SRD }, { PORT_HI, DP_RX_SRD },
 		{ PORT_LO - 1, -DP_DROP_WRONG_PORT }, { PORT_HI + 1, -DP_DROP_WRONG_PORT },
 		{ 0, -DP_DROP_WRONG_PORT }, { 53, -DP_DROP_WRONG_PORT },
@@ -623,16 +647,7 @@ static void test_drop_wrong_port(void **state)
 	struct dp_rx_info info;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dp_flow f = flow_default();
-		uint32_t len;
-		uint8_t *b;
-
-		f.dst_port = cases[i].port;
-		b = make_srd(&f, 8, 0, &len);
-		assert_int_equal(parse_exact(b, len, &l, &info), cases[i].rc);
-		free(b);
-	}
+	expect_port_cases(cases, sizeof(cases) / sizeof(cases[0]), 0);
 	/* A range of one port. */
 	{
 		struct dp_flow f = flow_default();
@@ -652,27 +667,13 @@ static void test_drop_wrong_port(void **state)
 
 static void test_drop_src_port(void **state)
 {
-	static const struct {
-		uint16_t port;
-		int rc;
-	} cases[] = {
+	static const struct port_case cases[] = {
 		{ 0xc000, DP_RX_SRD }, { 0xffff, DP_RX_SRD }, { 0xc7ff, DP_RX_SRD },
 		{ 0xbfff, -DP_DROP_SRC_PORT }, { 0, -DP_DROP_SRC_PORT }, { 53, -DP_DROP_SRC_PORT },
 	};
-	struct dp_net_local l = local_default();
-	struct dp_rx_info info;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dp_flow f = flow_default();
-		uint32_t len;
-		uint8_t *b;
-
-		f.src_port = cases[i].port;
-		b = make_srd(&f, 8, 0, &len);
-		assert_int_equal(parse_exact(b, len, &l, &info), cases[i].rc);
-		free(b);
-	}
+	expect_port_cases(cases, sizeof(cases) / sizeof(cases[0]), 1);
 }
 
 /* Worker addressing: endpoint ids, source ports and peer keys carry the worker index. */
