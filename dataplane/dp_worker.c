@@ -271,13 +271,12 @@ static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info, int r
 	send_frame(wp, m);
 }
 
-/* Hand frame m (of port wp) to worker `to`; the inbox takes over the reference. */
-static void steer(struct dp_wport *wp, uint32_t to, struct rte_mbuf *m)
+/* Hand frame m to worker `to` (m->port names its port); the inbox takes over the
+ * reference.  A worker this daemon does not run (a peer key made up from a forged source
+ * port) or a full inbox: the frame is dropped and counted. */
+static void steer(struct dp_worker *w, uint32_t to, struct rte_mbuf *m)
 {
-	struct dp_worker *w = wp->w;
-
-	m->port = wp->port->port_id;
-	if (rte_ring_mp_enqueue(w->inboxes[to], m) == 0) {
+	if (to < w->nworkers && w->inboxes[to] && rte_ring_mp_enqueue(w->inboxes[to], m) == 0) {
 		w->st.steered_out++;
 		return;
 	}
@@ -290,11 +289,12 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 {
 	struct dp_worker *w = wp->w;
 
+	m->port = wp->port->port_id; /* once: other workers read it as soon as it is queued */
 	for (uint32_t k = 0; k < w->nworkers; k++) {
 		if (k == w->index)
 			continue;
 		rte_mbuf_refcnt_update(m, 1); /* read-only from here on: one reference each */
-		steer(wp, k, m);
+		steer(w, k, m);
 	}
 }
 
@@ -319,7 +319,8 @@ static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 		uint32_t owner = info.flow.dst_port - w->cfg->udp_port;
 
 		if (owner != w->index && !from_inbox) {
-			steer(wp, owner, m); /* parse checked owner < nworkers */
+			m->port = wp->port->port_id;
+			steer(w, owner, m); /* parse checked owner < nworkers */
 			return;
 		}
 		w->st.rx_srd++;
@@ -546,7 +547,8 @@ static int tx_port(struct dp_wport *wp)
 			dp_net_build(frame, &flow, (uint32_t)len, 0);
 			rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
 			w->st.hairpin++;
-			steer(wp, dst_worker, m);
+			m->port = wp->port->port_id;
+			steer(w, dst_worker, m);
 			continue;
 		}
 		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx);
