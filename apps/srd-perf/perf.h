@@ -1,0 +1,151 @@
+/*
+ * perf.h — srd-perf's pieces: the options, the little protocol a client and a server speak
+ * over SRD itself (tags in the message's tag field), and the entry points of each role.
+ *
+ * A server opens one endpoint per thread (-t) and prints the first one's address.  A client
+ * sends HELLO there; the server answers READY with every thread's address.  Then:
+ *   lat   the client sends PING, the server returns PONG of the same size, one at a time;
+ *   bw    the client keeps a window of DATA in flight (and the server too with -b); a send's
+ *         completion means the peer has the whole message, so the sender's clock measures
+ *         delivered bytes;
+ *   rate  as bw, with small messages, from several threads at once.
+ * Each client thread ends with FIN; the server thread answers RESULT with what it received
+ * and sent since the last FIN.
+ */
+#ifndef SRD_PERF_H
+#define SRD_PERF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "srd.h"
+
+#define PERF_MAX_THREADS 16u
+#define PERF_MAGIC 0x53524450u /* "SRDP" */
+#define PERF_MIN_SIZE 16u       /* lat/bw/rate messages carry at least a sequence number */
+#define PERF_MAX_SIZE (16u << 20)
+
+enum perf_test { PERF_LAT = 1, PERF_BW = 2, PERF_RATE = 3 };
+
+/* Message tags (the low byte; bytes above carry a thread or sequence number). */
+enum perf_tag {
+	PERF_T_HELLO = 1,  /* client -> server thread 0: struct perf_hello */
+	PERF_T_READY = 2,  /* server -> client: struct perf_ready */
+	PERF_T_PING = 3,   /* lat: client -> server */
+	PERF_T_PONG = 4,   /* lat: server -> client, same size */
+	PERF_T_DATA = 5,   /* bw/rate: either way */
+	PERF_T_FIN = 6,    /* client -> server thread: this run is over */
+	PERF_T_RESULT = 7, /* server -> client: struct perf_result */
+};
+
+#define PERF_TAG(t, hi) ((uint64_t)(hi) << 8 | (uint64_t)(t))
+#define PERF_TAG_KIND(tag) ((unsigned)((tag) & 0xff))
+
+/* HELLO: what the client will run. */
+struct perf_hello {
+	uint32_t magic;
+	uint32_t test;     /* enum perf_test */
+	uint32_t size;     /* message bytes */
+	uint32_t window;   /* messages in flight */
+	uint32_t bidir;    /* bw: the server sends too */
+	uint32_t threads;  /* client threads */
+	uint64_t iters;    /* messages per thread (0: duration) */
+	uint64_t duration_ns;
+};
+
+/* READY: the server's endpoints. */
+struct perf_ready {
+	uint32_t magic;
+	uint32_t nthreads;
+	struct { uint32_t ipv4; uint32_t ep; } addr[PERF_MAX_THREADS];
+};
+
+/* FIN: the run is over; last: the client is done with the server (a server without
+ * --forever exits after it). */
+struct perf_fin {
+	uint32_t magic;
+	uint32_t last;
+};
+
+/* RESULT: what a server thread saw since the previous FIN. */
+struct perf_result {
+	uint32_t magic;
+	uint32_t pad;
+	uint64_t rx_msgs, rx_bytes;   /* DATA/PING received */
+	uint64_t tx_msgs, tx_bytes;   /* DATA/PONG sent and completed */
+	uint64_t tx_failed;           /* sends that completed with an error */
+	uint64_t tx_ns;               /* bidir: first send to last completion */
+};
+
+/* The command line. */
+struct perf_opts {
+	enum perf_test test;
+	const char *socket;       /* srdd's control socket */
+	const char *server;       /* the server's address (client), or NULL (server) */
+	uint32_t local_ip;        /* local address to open endpoints on (0: the daemon's first) */
+	uint32_t size;            /* -s */
+	uint64_t iters;           /* -n (0: use duration) */
+	uint64_t duration_ns;     /* -D */
+	uint32_t window;          /* -w */
+	uint32_t threads;         /* -t */
+	uint64_t warmup;          /* lat: round trips not counted */
+	bool sweep;               /* -a */
+	bool bidir;               /* -b */
+	bool json;                /* --json */
+	bool histogram;           /* -H: print the percentile distribution */
+	bool forever;             /* server: serve runs until SIGINT (default: one) */
+	bool busy;                /* --busy: spin for completions (default: spin briefly, then
+	                             sleep on the eventfd) */
+	const char *csv;          /* lat: samples to this file */
+	const char *addr_file;    /* server: write its address here */
+};
+
+/* Set by SIGINT/SIGTERM (the only global state: a signal handler's flag). */
+extern volatile int perf_stop;
+
+/* Monotonic time in ns. */
+uint64_t perf_now_ns(void);
+
+/* Wait for a completion on h: spin (busy), or spin 20 µs and then sleep on the eventfd
+ * for up to 1 ms.  Returns srdc_poll()'s result for up to max completions. */
+int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy);
+
+/* Send one message of len bytes from buf (in the shared region) with tag, retrying while
+ * the rings are full (completions met meanwhile are handed to on_comp).  Returns 0 or a
+ * negative errno. */
+typedef void (*perf_comp_fn)(void *arg, const struct srdc_completion *c);
+int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, void *buf,
+	      uint32_t len, uint64_t tag, void *ctx, bool busy, perf_comp_fn on_comp, void *arg);
+
+/* Roles (perf_server.c, perf_client.c).  Return the process exit code. */
+int perf_server(const struct perf_opts *o);
+int perf_client(const struct perf_opts *o);
+
+/* Results (perf_report.c): a table row (with the header when header is set) or, with
+ * --json, one JSON object per line. */
+struct hist;
+void perf_report_lat(const struct perf_opts *o, bool header, uint32_t size,
+		     const struct hist *h, uint64_t failed, double seconds);
+
+/* What one direction of a bw/rate run moved. */
+struct perf_flow {
+	uint64_t msgs, bytes;  /* completed without error */
+	uint64_t failed;       /* completed with an error */
+	double seconds;        /* first send to last completion */
+};
+void perf_report_bw(const struct perf_opts *o, bool header, uint32_t size, uint32_t window,
+		    const struct perf_flow *out, const struct perf_flow *back);
+
+/* Progress of a run: call perf_progress() often with its totals; it prints a line to
+ * stderr each second (the last second's rates) once the run has gone on for 3 s, or from
+ * the start when its duration (-D) says it will. */
+struct perf_progress {
+	uint64_t start_ns, last_ns;
+	uint64_t last_msgs, last_bytes;
+};
+void perf_progress_start(struct perf_progress *p);
+void perf_progress(const struct perf_opts *o, struct perf_progress *p, uint64_t msgs,
+		   uint64_t bytes);
+
+#endif /* SRD_PERF_H */

@@ -1,0 +1,473 @@
+/*
+ * perf_client.c — srd-perf's client: say HELLO, run the test (lat: ping-pong; bw and rate:
+ * a window of sends per thread), say FIN to every server thread used and collect RESULT,
+ * report.  With -a, once per size from 64 B to 16 MiB (lat: to 64 KiB... as asked).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hist.h"
+#include "perf.h"
+
+#define CTX_DATA ((void *)1)            /* a DATA or PING send */
+#define READY_TIMEOUT_NS 5000000000ull  /* how long to wait for the server's answer */
+#define PONG_TIMEOUT_NS 10000000000ull  /* one round trip, at most */
+
+/* One client thread: its attachment, endpoint and server thread. */
+struct cthread {
+	const struct perf_opts *o;
+	struct client *cl;
+	uint32_t idx;
+	struct srdc *h;
+	struct srdc_ep *ep;
+	struct srdc_addr server;     /* its server thread */
+	void *buf;                   /* payload, in the region */
+	uint32_t buf_len;
+	uint32_t size, window;       /* of the current run */
+	uint64_t inflight;
+	struct perf_flow out;        /* what it sent */
+	uint64_t rx_msgs, rx_bytes;  /* DATA received (bidir) */
+	uint64_t t0_ns, last_done_ns;
+	/* a control message awaited (READY / RESULT) */
+	enum perf_tag want;
+	bool got;
+	uint8_t reply[sizeof(struct perf_ready)];
+	int rc;
+};
+
+struct client {
+	const struct perf_opts *o;
+	struct cthread t[PERF_MAX_THREADS];
+	uint32_t n;
+	struct perf_ready ready;      /* the server's endpoints */
+	atomic_uint_fast64_t msgs, bytes; /* all threads' progress (for the progress line) */
+	pthread_barrier_t start;
+};
+
+static void on_comp(void *arg, const struct srdc_completion *c)
+{
+	struct cthread *t = arg;
+
+	if (c->kind == SRDC_SEND) {
+		if (c->ctx != CTX_DATA)
+			return;
+		t->inflight--;
+		t->last_done_ns = perf_now_ns();
+		if (c->status) {
+			if (t->out.failed++ == 0)
+				fprintf(stderr, "srd-perf: a send failed: %s\n", strerror(-c->status));
+		} else {
+			t->out.msgs++;
+			t->out.bytes += t->size;
+			atomic_fetch_add_explicit(&t->cl->msgs, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&t->cl->bytes, t->size, memory_order_relaxed);
+		}
+		return;
+	}
+	switch (PERF_TAG_KIND(c->tag)) {
+	case PERF_T_DATA:
+		t->rx_msgs++;
+		t->rx_bytes += c->len;
+		break;
+	case PERF_T_READY:
+	case PERF_T_RESULT:
+	case PERF_T_PONG:
+		if (PERF_TAG_KIND(c->tag) == t->want && !t->got) {
+			memset(t->reply, 0, sizeof(t->reply));
+			memcpy(t->reply, c->buf, c->len < sizeof(t->reply) ? c->len : sizeof(t->reply));
+			t->got = true;
+		}
+		break;
+	default:
+		break;
+	}
+	srdc_recv_done(t->h, c->buf);
+}
+
+/* Wait until the awaited reply came (or timeout_ns passed: -ETIMEDOUT). */
+static int await_reply(struct cthread *t, uint64_t timeout_ns)
+{
+	uint64_t end = perf_now_ns() + timeout_ns;
+	struct srdc_completion c[16];
+
+	while (!t->got) {
+		int n = perf_poll(t->h, c, 16, t->o->busy);
+
+		if (n < 0)
+			return n;
+		if (perf_stop)
+			return -EINTR;
+		for (int i = 0; i < n; i++)
+			on_comp(t, &c[i]);
+		if (!t->got && perf_now_ns() > end)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Send a control message (copied) to the thread's server and wait for `want`. */
+static int exchange(struct cthread *t, enum perf_tag tag, const void *msg, uint32_t len,
+		    enum perf_tag want, uint64_t timeout_ns)
+{
+	struct srdc_iov iov = { msg, len };
+	int rc;
+
+	t->want = want;
+	t->got = false;
+	for (;;) {
+		rc = srdc_send(t->ep, &t->server, &iov, 1, PERF_TAG(tag, t->idx), 0, NULL);
+		if (rc != -EAGAIN)
+			break;
+		rc = await_reply(t, 1000000);
+		if (rc && rc != -ETIMEDOUT)
+			return rc;
+	}
+	return rc ? rc : await_reply(t, timeout_ns);
+}
+
+static int ensure_buf(struct cthread *t, uint32_t len)
+{
+	if (len <= t->buf_len)
+		return 0;
+	if (t->buf)
+		srdc_buf_free(t->h, t->buf); /* nothing in flight between runs */
+	t->buf = srdc_buf_alloc(t->h, len);
+	t->buf_len = t->buf ? len : 0;
+	if (!t->buf) {
+		fprintf(stderr, "srd-perf: no room for a %u-byte message in the shared region "
+				"(srdd's apps.region_mb)\n", len);
+		return -ENOMEM;
+	}
+	memset(t->buf, 0xa5, len);
+	return 0;
+}
+
+static int cthread_open(struct client *cl, uint32_t i)
+{
+	struct cthread *t = &cl->t[i];
+	char name[32];
+	int rc;
+
+	t->o = cl->o;
+	t->cl = cl;
+	t->idx = i;
+	snprintf(name, sizeof(name), "srd-perf-client-%u", i);
+	rc = srdc_attach(cl->o->socket, name, &t->h);
+	if (rc) {
+		fprintf(stderr, "srd-perf: cannot attach to srdd at %s: %s\n", cl->o->socket,
+			strerror(-rc));
+		return rc;
+	}
+	rc = srdc_ep_open(t->h, cl->o->local_ip, 0, &t->ep);
+	if (rc)
+		fprintf(stderr, "srd-perf: cannot open an endpoint: %s\n", strerror(-rc));
+	return rc;
+}
+
+/* HELLO from thread i to its server thread; thread 0 learns the server's endpoints. */
+static int say_hello(struct client *cl, uint32_t i, uint32_t size, uint32_t window)
+{
+	struct cthread *t = &cl->t[i];
+	struct perf_hello hello = {
+		.magic = PERF_MAGIC, .test = cl->o->test, .size = size, .window = window,
+		.bidir = cl->o->bidir, .threads = cl->n, .iters = cl->o->iters,
+		.duration_ns = cl->o->duration_ns,
+	};
+	char addr[SRDC_ADDR_STRLEN];
+	int rc;
+
+	if (i > 0) {
+		uint32_t k = i % cl->ready.nthreads;
+
+		t->server = (struct srdc_addr){ cl->ready.addr[k].ipv4, (uint16_t)cl->ready.addr[k].ep };
+	}
+	rc = exchange(t, PERF_T_HELLO, &hello, sizeof(hello), PERF_T_READY, READY_TIMEOUT_NS);
+	if (rc) {
+		srdc_addr_format(&t->server, addr, sizeof(addr));
+		fprintf(stderr, "srd-perf: no answer from a server at %s: %s\n", addr,
+			rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+		return rc;
+	}
+	if (i == 0) {
+		memcpy(&cl->ready, t->reply, sizeof(cl->ready));
+		if (cl->ready.magic != PERF_MAGIC || cl->ready.nthreads == 0 ||
+		    cl->ready.nthreads > PERF_MAX_THREADS) {
+			fprintf(stderr, "srd-perf: the server's answer is not srd-perf's\n");
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* FIN to server thread k (from thread 0); adds its RESULT to *sum. */
+static int say_fin(struct client *cl, uint32_t k, bool last, struct perf_result *sum)
+{
+	struct cthread *t = &cl->t[0];
+	struct srdc_addr keep = t->server;
+	struct perf_fin fin = { .magic = PERF_MAGIC, .last = last };
+	struct perf_result r;
+	int rc;
+
+	t->server = (struct srdc_addr){ cl->ready.addr[k].ipv4, (uint16_t)cl->ready.addr[k].ep };
+	rc = exchange(t, PERF_T_FIN, &fin, sizeof(fin), PERF_T_RESULT, READY_TIMEOUT_NS * 4);
+	t->server = keep;
+	if (rc)
+		return rc;
+	memcpy(&r, t->reply, sizeof(r));
+	sum->rx_msgs += r.rx_msgs;
+	sum->rx_bytes += r.rx_bytes;
+	sum->tx_msgs += r.tx_msgs;
+	sum->tx_bytes += r.tx_bytes;
+	sum->tx_failed += r.tx_failed;
+	if (r.tx_ns > sum->tx_ns)
+		sum->tx_ns = r.tx_ns;
+	return 0;
+}
+
+/* ---- lat ---- */
+
+static int run_lat(struct client *cl, uint32_t size, bool header)
+{
+	struct cthread *t = &cl->t[0];
+	const struct perf_opts *o = cl->o;
+	struct hist *h = malloc(sizeof(*h));
+	uint64_t total = o->iters, failed = 0, t_start;
+	struct perf_progress prog;
+	FILE *csv = NULL;
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	hist_init(h);
+	t->size = size;
+	rc = ensure_buf(t, size);
+	if (!rc)
+		rc = say_hello(cl, 0, size, 1);
+	if (!rc && o->csv && !(csv = fopen(o->csv, header ? "w" : "a"))) {
+		fprintf(stderr, "srd-perf: cannot write %s\n", o->csv);
+		rc = -EIO;
+	}
+	if (rc)
+		goto out;
+	if (csv && header)
+		fprintf(csv, "size,iteration,one_way_ns\n");
+	perf_progress_start(&prog);
+	t_start = perf_now_ns();
+	for (uint64_t i = 0; !perf_stop; i++) {
+		uint64_t t0, t1;
+		bool warm = i < o->warmup;
+
+		if (!warm && (total ? i - o->warmup >= total :
+				      perf_now_ns() - t_start >= o->duration_ns + 0))
+			break;
+		t->want = PERF_T_PONG;
+		t->got = false;
+		t0 = perf_now_ns();
+		rc = perf_send(t->h, t->ep, &t->server, t->buf, size, PERF_TAG(PERF_T_PING, i),
+			       NULL, o->busy, on_comp, t);
+		if (!rc)
+			rc = await_reply(t, PONG_TIMEOUT_NS);
+		t1 = perf_now_ns();
+		if (rc) {
+			failed++;
+			fprintf(stderr, "srd-perf: round trip %" PRIu64 " failed: %s\n", i,
+				rc == -ETIMEDOUT ? "no answer in 10 s" : strerror(-rc));
+			if (rc == -ENOTCONN || rc == -EINTR)
+				break;
+			continue;
+		}
+		if (warm) {
+			if (i + 1 == o->warmup)
+				t_start = perf_now_ns();
+			continue;
+		}
+		hist_record(h, (t1 - t0) / 2);
+		if (csv)
+			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, (t1 - t0) / 2);
+		perf_progress(o, &prog, h->count, h->count * size);
+	}
+	if (rc != -ENOTCONN) {
+		struct perf_result sum = { 0 };
+
+		rc = say_fin(cl, 0, false, &sum);
+	}
+	perf_report_lat(o, header, size, h, failed, (double)(perf_now_ns() - t_start) / 1e9);
+	if (failed && !rc)
+		rc = -EIO;
+out:
+	if (csv)
+		fclose(csv);
+	free(h);
+	return rc;
+}
+
+/* ---- bw and rate ---- */
+
+/* Keep the window full until the count or the time is up, then drain. */
+static void *bw_thread(void *arg)
+{
+	struct cthread *t = arg;
+	const struct perf_opts *o = t->o;
+	struct srdc_completion c[64];
+	struct perf_progress prog;
+	uint64_t sent = 0, deadline;
+
+	pthread_barrier_wait(&t->cl->start);
+	perf_progress_start(&prog);
+	t->t0_ns = t->last_done_ns = perf_now_ns();
+	deadline = t->t0_ns + o->duration_ns;
+	for (;;) {
+		bool more = !perf_stop && (o->iters ? sent < o->iters : perf_now_ns() < deadline);
+		int n;
+
+		while (more && t->inflight < t->window) {
+			struct srdc_iov iov = { t->buf, t->size };
+			int rc = srdc_send(t->ep, &t->server, &iov, 1, PERF_TAG(PERF_T_DATA, t->idx), 0,
+					   CTX_DATA);
+
+			if (rc == -EAGAIN)
+				break;
+			if (rc) {
+				t->rc = rc;
+				more = false;
+				break;
+			}
+			sent++;
+			t->inflight++;
+			more = o->iters ? sent < o->iters : true;
+		}
+		if (!more && t->inflight == 0)
+			break;
+		n = perf_poll(t->h, c, 64, true);
+		if (n < 0) {
+			t->rc = n;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			on_comp(t, &c[i]);
+		if (t->idx == 0)
+			perf_progress(o, &prog, atomic_load(&t->cl->msgs), atomic_load(&t->cl->bytes));
+	}
+	t->out.seconds = (double)(t->last_done_ns - t->t0_ns) / 1e9;
+	return NULL;
+}
+
+static int run_bw(struct client *cl, uint32_t size, bool header)
+{
+	const struct perf_opts *o = cl->o;
+	uint32_t window = o->window;
+	struct perf_flow out = { 0 }, back = { 0 };
+	struct perf_result peer = { 0 };
+	pthread_t thr[PERF_MAX_THREADS];
+	uint64_t t_first = UINT64_MAX, t_last = 0;
+	uint32_t started = 0, used;
+	int rc = 0;
+
+	atomic_store(&cl->msgs, 0);
+	atomic_store(&cl->bytes, 0);
+	for (uint32_t i = 0; i < cl->n && !rc; i++) {
+		struct cthread *t = &cl->t[i];
+
+		t->size = size;
+		t->window = window;
+		t->inflight = 0;
+		t->out = (struct perf_flow){ 0 };
+		t->rx_msgs = t->rx_bytes = 0;
+		t->rc = 0;
+		rc = ensure_buf(t, size);
+		if (!rc)
+			rc = say_hello(cl, i, size, window);
+	}
+	if (rc)
+		return rc;
+	if (pthread_barrier_init(&cl->start, NULL, cl->n))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cl->n; i++, started++)
+		if (pthread_create(&thr[i], NULL, bw_thread, &cl->t[i]))
+			break;
+	if (started < cl->n) {
+		/* the barrier would never open: this cannot go on */
+		fprintf(stderr, "srd-perf: cannot start %u threads\n", cl->n);
+		exit(1);
+	}
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(thr[i], NULL);
+	pthread_barrier_destroy(&cl->start);
+	for (uint32_t i = 0; i < cl->n; i++) {
+		struct cthread *t = &cl->t[i];
+
+		out.msgs += t->out.msgs;
+		out.bytes += t->out.bytes;
+		out.failed += t->out.failed;
+		if (t->t0_ns < t_first)
+			t_first = t->t0_ns;
+		if (t->last_done_ns > t_last)
+			t_last = t->last_done_ns;
+		if (t->rc && !rc)
+			rc = t->rc;
+	}
+	out.seconds = t_last > t_first ? (double)(t_last - t_first) / 1e9 : 0.0;
+	used = cl->n < cl->ready.nthreads ? cl->n : cl->ready.nthreads;
+	for (uint32_t k = used; k-- > 0 && rc != -ENOTCONN;) {
+		int frc = say_fin(cl, k, false, &peer);
+
+		if (frc && !rc)
+			rc = frc;
+	}
+	if (o->bidir) {
+		back.msgs = peer.tx_msgs;
+		back.bytes = peer.tx_bytes;
+		back.failed = peer.tx_failed;
+		back.seconds = (double)peer.tx_ns / 1e9;
+	}
+	if (!rc && peer.rx_msgs < out.msgs) {
+		/* a completed send was delivered: the server must have counted it */
+		fprintf(stderr, "srd-perf: the server counted %" PRIu64 " messages, %" PRIu64
+				" sends completed\n", peer.rx_msgs, out.msgs);
+		rc = -EPROTO;
+	}
+	perf_report_bw(o, header, size, window, &out, o->bidir ? &back : NULL);
+	return rc ? rc : out.failed ? -EIO : 0;
+}
+
+/* ---- the client ---- */
+
+int perf_client(const struct perf_opts *o)
+{
+	struct client *cl = calloc(1, sizeof(*cl));
+	uint32_t sizes[32], nsizes = 0, opened = 0;
+	int rc = 0;
+
+	if (!cl)
+		return 1;
+	cl->o = o;
+	cl->n = o->test == PERF_LAT ? 1 : o->threads;
+	if (o->sweep)
+		for (uint32_t s = 64; s <= (o->test == PERF_LAT ? 65536u : PERF_MAX_SIZE); s *= 2)
+			sizes[nsizes++] = s;
+	else
+		sizes[nsizes++] = o->size;
+	for (uint32_t i = 0; i < cl->n && !rc; i++, opened++)
+		rc = cthread_open(cl, i);
+	if (!rc && srdc_addr_parse(o->server, &cl->t[0].server)) {
+		fprintf(stderr, "srd-perf: %s is not an address (a.b.c.d:ep)\n", o->server);
+		rc = -EINVAL;
+	}
+	for (uint32_t s = 0; s < nsizes && !rc && !perf_stop; s++)
+		rc = o->test == PERF_LAT ? run_lat(cl, sizes[s], s == 0) :
+					   run_bw(cl, sizes[s], s == 0);
+	if (rc != -ENOTCONN && opened == cl->n && cl->ready.magic == PERF_MAGIC) {
+		struct perf_result ignore = { 0 };
+
+		say_fin(cl, 0, true, &ignore); /* the server may go */
+	}
+	for (uint32_t i = 0; i < opened; i++)
+		srdc_detach(cl->t[i].h);
+	free(cl);
+	return rc ? 1 : 0;
+}

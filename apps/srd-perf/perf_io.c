@@ -1,0 +1,65 @@
+/*
+ * perf_io.c — time, waiting for completions and sending with retry, for both roles.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "perf.h"
+
+#define SPIN_NS 20000ull /* spin this long for a completion before sleeping on the eventfd */
+
+volatile int perf_stop;
+
+uint64_t perf_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy)
+{
+	uint64_t until = 0;
+
+	for (;;) {
+		int n = srdc_poll(h, c, max);
+
+		if (n != 0 || perf_stop)
+			return n;
+		if (busy)
+			continue;
+		if (until == 0) {
+			until = perf_now_ns() + SPIN_NS;
+			continue;
+		}
+		if (perf_now_ns() < until)
+			continue;
+		n = srdc_wait(h, 1);
+		if (n == -ENOTCONN)
+			return n;
+		return srdc_poll(h, c, max);
+	}
+}
+
+int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, void *buf,
+	      uint32_t len, uint64_t tag, void *ctx, bool busy, perf_comp_fn on_comp, void *arg)
+{
+	struct srdc_iov iov = { buf, len };
+
+	for (;;) {
+		struct srdc_completion c[16];
+		int rc = srdc_send(ep, to, &iov, 1, tag, 0, ctx), n;
+
+		if (rc != -EAGAIN)
+			return rc;
+		/* the rings are full: take completions (they make room) */
+		n = perf_poll(h, c, 16, busy);
+		if (n < 0)
+			return n;
+		if (perf_stop)
+			return -EINTR;
+		for (int i = 0; i < n; i++)
+			on_comp(arg, &c[i]);
+	}
+}
