@@ -6,8 +6,9 @@
  * route through an ECMP fabric.  Packets are sprayed round robin over the paths that are
  * GOOD, skipping a path that holds more than its share of the window, or whose RTT or ECN
  * marks say it is congested (aged, so a skipped path is retried now and then and its state
- * refreshed).  A loss makes a path SUSPECT; path_fail_losses losses in a row fail it: it
- * gets a fresh random entropy value and is PROBING until a probe comes back.
+ * refreshed).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
+ * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
+ * random entropy value and is PROBING until a probe comes back.
  */
 #include "conn.h"
 
@@ -79,6 +80,14 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 		if (P->inflight < best_inflight) {
 			best = p;
 			best_inflight = P->inflight;
+		}
+		/* a suspect path (one loss, then nothing) is tried again now and then: an ack
+		 * clears it, another loss replaces it; never trying it would leave it idle for
+		 * the life of the connection */
+		if (P->state == SRD_PATH_SUSPECT && P->inflight == 0 && ++P->skips >= 16) {
+			P->skips = 0;
+			c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
+			return p;
 		}
 		if (P->state != SRD_PATH_GOOD || P->inflight >= cap)
 			continue;
