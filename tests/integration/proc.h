@@ -113,6 +113,17 @@ static inline int proc_stop(pid_t pid, int sig, int timeout_ms)
 	return rc;
 }
 
+/* Run argv to the end (up to timeout_ms; then it is killed) with its output in out_path
+ * (replaced).  Returns proc_wait()'s result. */
+static inline int proc_run(char *const argv[], const char *out_path, int timeout_ms)
+{
+	pid_t pid;
+
+	unlink(out_path);
+	pid = proc_start(argv, out_path);
+	return pid > 0 ? proc_stop(pid, 0, timeout_ms) : -ECHILD;
+}
+
 /* Kill every process still remembered (teardown after a failed test). */
 static inline void proc_cleanup(void)
 {
