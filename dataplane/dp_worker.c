@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -688,6 +689,10 @@ void dp_worker_idle(struct dp_worker *w)
 
 void dp_worker_run(struct dp_worker *w, volatile bool *quit)
 {
+	/* the kernel's default timer slack (50 µs) would stretch every short idle sleep to
+	 * 50 µs or more; the sleep policy's bound is the latency it is meant to cost */
+	if (w->cfg->idle == DP_IDLE_SLEEP)
+		prctl(PR_SET_TIMERSLACK, 1000ul /* ns */, 0, 0, 0);
 	while (!*quit) {
 		if (dp_worker_iterate(w))
 			w->sleep_us = 1;
