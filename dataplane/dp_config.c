@@ -214,7 +214,8 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
 		"cc_base_rtt_us", "cc_init_cwnd", "cc_min_cwnd", "cc_max_cwnd", "cc_ai",
-		"cc_beta_pct", "cc_max_mdf_pct", "cc_dctcp_g_shift", "cc_pacing_gain_pct", NULL
+		"cc_beta_pct", "cc_max_mdf_pct", "cc_dctcp_g_shift", "cc_pacing_gain_pct", "seed",
+		NULL
 	};
 	static const char *const modes[] = { "multipath", "single" };
 	static const char *const ccs[] = { "swift", "dctcp" };
@@ -223,7 +224,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	int mode = (int)e->mode, algo = (int)cc->algo;
 	uint32_t msg_mb = e->max_msg_size / (uint32_t)MIB;
 	uint32_t idle_ms = (uint32_t)(cfg->engine.conn_idle_ns / 1000000u);
-	json_t *o;
+	json_t *o, *seed;
 	size_t old;
 	int rc = dp_cfg_get_obj(l, root, "protocol", &o);
 
@@ -262,6 +263,14 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_u32(l, o, "cc_dctcp_g_shift", 1, 16, &cc->dctcp_g_shift)) ||
 	    (rc = dp_cfg_get_u32(l, o, "cc_pacing_gain_pct", 0, 1000, &cc->pacing_gain_pct)))
 		goto out;
+	seed = json_object_get(o, "seed");
+	if (seed) {
+		long long x = 0;
+
+		if ((rc = dp_cfg_check_int(l, "seed", seed, 0, INT64_MAX, &x)))
+			goto out;
+		cfg->protocol_seed = (uint64_t)x;
+	}
 	e->mode = (enum srd_path_mode)mode;
 	cc->algo = (enum srd_cc_algo)algo;
 	e->max_msg_size = msg_mb * (uint32_t)MIB;

@@ -94,6 +94,8 @@ struct dp_config {
 	                                    line's, after --, are appended by srdd) */
 	int eal_argc;
 	uint32_t workers;              /* worker lcores (1..16); the first runs on the main lcore */
+	uint64_t protocol_seed;        /* the engines' random seed (entropy values, ids); 0: from
+	                                  the clock and the pid at each start */
 	enum dp_idle_policy idle;      /* how idle workers wait */
 	uint32_t idle_sleep_max_us;    /* longest sleep of DP_IDLE_SLEEP (1..10000) */
 	uint16_t udp_port;             /* SRD's UDP destination port (worker w listens on

@@ -43,7 +43,9 @@ static void usage(FILE *out)
 		"  -H, --histogram       lat: print the percentile distribution (HdrHistogram style)\n"
 		"      --csv FILE        lat: write every sample (ns) to FILE\n"
 		"      --json            one JSON object per result on stdout\n"
-		"      --busy            spin for completions (default: spin 20 us, then sleep)\n"
+		"      --poll HOW        how to wait for completions: sleep (spin 20 us, then sleep\n"
+		"                        on the eventfd; the default), spin, or yield (spin, giving\n"
+		"                        the CPU away at each empty poll: apps sharing a core)\n"
 		"      --addr-file FILE  server: write its address to FILE\n"
 		"      --forever         server: serve runs until interrupted\n"
 		"  -h, --help            this text\n"
@@ -91,7 +93,7 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' }, { "all", no_argument, NULL, 'a' },
 		{ "bidir", no_argument, NULL, 'b' }, { "histogram", no_argument, NULL, 'H' },
 		{ "warmup", required_argument, NULL, 1 }, { "csv", required_argument, NULL, 2 },
-		{ "json", no_argument, NULL, 3 }, { "busy", no_argument, NULL, 4 },
+		{ "json", no_argument, NULL, 3 }, { "poll", required_argument, NULL, 4 },
 		{ "addr-file", required_argument, NULL, 5 }, { "forever", no_argument, NULL, 6 },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
@@ -155,7 +157,16 @@ int main(int argc, char **argv)
 			break;
 		case 2: o.csv = optarg; break;
 		case 3: o.json = true; break;
-		case 4: o.busy = true; break;
+		case 4:
+			if (!strcmp(optarg, "sleep"))
+				o.wait = PERF_WAIT_SLEEP;
+			else if (!strcmp(optarg, "spin"))
+				o.wait = PERF_WAIT_SPIN;
+			else if (!strcmp(optarg, "yield"))
+				o.wait = PERF_WAIT_YIELD;
+			else
+				return bad("--poll (sleep, spin or yield)", optarg);
+			break;
 		case 5: o.addr_file = optarg; break;
 		case 6: o.forever = true; break;
 		case 'h': usage(stdout); return 0;

@@ -28,6 +28,13 @@
 
 enum perf_test { PERF_LAT = 1, PERF_BW = 2, PERF_RATE = 3 };
 
+/* How an app waits for completions (--poll). */
+enum perf_wait {
+	PERF_WAIT_SLEEP = 0, /* spin 20 µs, then sleep on the eventfd (the default) */
+	PERF_WAIT_SPIN = 1,  /* spin: lowest latency with a core to itself */
+	PERF_WAIT_YIELD = 2, /* spin, yielding the CPU each empty poll: apps sharing a core */
+};
+
 /* Message tags (the low byte; bytes above carry a thread or sequence number). */
 enum perf_tag {
 	PERF_T_HELLO = 1,  /* client -> server thread 0: struct perf_hello */
@@ -95,8 +102,7 @@ struct perf_opts {
 	bool json;                /* --json */
 	bool histogram;           /* -H: print the percentile distribution */
 	bool forever;             /* server: serve runs until SIGINT (default: one) */
-	bool busy;                /* --busy: spin for completions (default: spin briefly, then
-	                             sleep on the eventfd) */
+	enum perf_wait wait;      /* --poll: how to wait for completions */
 	const char *csv;          /* lat: samples to this file */
 	const char *addr_file;    /* server: write its address here */
 };
@@ -107,16 +113,17 @@ extern volatile int perf_stop;
 /* Monotonic time in ns. */
 uint64_t perf_now_ns(void);
 
-/* Wait for a completion on h: spin (busy), or spin 20 µs and then sleep on the eventfd
- * for up to 1 ms.  Returns srdc_poll()'s result for up to max completions. */
-int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy);
+/* Wait for a completion on h the way `how` says (sleeping at most 1 ms at a time).
+ * Returns srdc_poll()'s result for up to max completions (0 after a sleep with none). */
+int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait how);
 
 /* Send one message of len bytes from buf (in the shared region) with tag, retrying while
  * the rings are full (completions met meanwhile are handed to on_comp).  Returns 0 or a
  * negative errno. */
 typedef void (*perf_comp_fn)(void *arg, const struct srdc_completion *c);
 int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, void *buf,
-	      uint32_t len, uint64_t tag, void *ctx, bool busy, perf_comp_fn on_comp, void *arg);
+	      uint32_t len, uint64_t tag, void *ctx, enum perf_wait how, perf_comp_fn on_comp,
+	      void *arg);
 
 /* Roles (perf_server.c, perf_client.c).  Return the process exit code. */
 int perf_server(const struct perf_opts *o);

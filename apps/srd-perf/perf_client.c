@@ -96,7 +96,7 @@ static int await_reply(struct cthread *t, uint64_t timeout_ns)
 	struct srdc_completion c[16];
 
 	while (!t->got) {
-		int n = perf_poll(t->h, c, 16, t->o->busy);
+		int n = perf_poll(t->h, c, 16, t->o->wait);
 
 		if (n < 0)
 			return n;
@@ -269,7 +269,7 @@ static int run_lat(struct client *cl, uint32_t size, bool header)
 		t->got = false;
 		t0 = perf_now_ns();
 		rc = perf_send(t->h, t->ep, &t->server, t->buf, size, PERF_TAG(PERF_T_PING, i),
-			       NULL, o->busy, on_comp, t);
+			       NULL, o->wait, on_comp, t);
 		if (!rc)
 			rc = await_reply(t, PONG_TIMEOUT_NS);
 		t1 = perf_now_ns();
@@ -343,7 +343,7 @@ static void *bw_thread(void *arg)
 		}
 		if (!more && t->inflight == 0)
 			break;
-		n = perf_poll(t->h, c, 64, true);
+		n = perf_poll(t->h, c, 64, o->wait);
 		if (n < 0) {
 			t->rc = n;
 			break;

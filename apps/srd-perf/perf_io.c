@@ -2,6 +2,7 @@
  * perf_io.c — time, waiting for completions and sending with retry, for both roles.
  */
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
 #include "perf.h"
@@ -18,7 +19,7 @@ uint64_t perf_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy)
+int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait how)
 {
 	uint64_t until = 0;
 
@@ -27,8 +28,12 @@ int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy)
 
 		if (n != 0 || perf_stop)
 			return n;
-		if (busy)
+		if (how == PERF_WAIT_SPIN)
 			continue;
+		if (how == PERF_WAIT_YIELD) {
+			sched_yield();
+			continue;
+		}
 		if (until == 0) {
 			until = perf_now_ns() + SPIN_NS;
 			continue;
@@ -43,7 +48,8 @@ int perf_poll(struct srdc *h, struct srdc_completion *c, int max, bool busy)
 }
 
 int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, void *buf,
-	      uint32_t len, uint64_t tag, void *ctx, bool busy, perf_comp_fn on_comp, void *arg)
+	      uint32_t len, uint64_t tag, void *ctx, enum perf_wait how, perf_comp_fn on_comp,
+	      void *arg)
 {
 	struct srdc_iov iov = { buf, len };
 
@@ -54,7 +60,7 @@ int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, vo
 		if (rc != -EAGAIN)
 			return rc;
 		/* the rings are full: take completions (they make room) */
-		n = perf_poll(h, c, 16, busy);
+		n = perf_poll(h, c, 16, how);
 		if (n < 0)
 			return n;
 		if (perf_stop)

@@ -57,7 +57,7 @@ static int ensure_buf(struct sthread *t, uint32_t len)
 		return 0;
 	while (t->buf_users) {
 		struct srdc_completion c[16];
-		int n = perf_poll(t->h, c, 16, t->srv->o->busy);
+		int n = perf_poll(t->h, c, 16, t->srv->o->wait);
 
 		if (n < 0)
 			return n;
@@ -93,7 +93,7 @@ static int send_ctl(struct sthread *t, const struct srdc_addr *to, enum perf_tag
 		rc = srdc_send(t->ep, to, &iov, 1, PERF_TAG(tag, t->idx), 0, NULL);
 		if (rc != -EAGAIN)
 			return rc;
-		n = perf_poll(t->h, c, 16, t->srv->o->busy);
+		n = perf_poll(t->h, c, 16, t->srv->o->wait);
 		if (n < 0)
 			return n;
 		for (int i = 0; i < n; i++)
@@ -195,7 +195,7 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 		t->res.rx_bytes += c->len;
 		if (ensure_buf(t, c->len > 0 ? (uint32_t)c->len : 1) == 0 &&
 		    perf_send(t->h, t->ep, &c->src, t->buf, (uint32_t)c->len,
-			      PERF_TAG(PERF_T_PONG, c->tag >> 8), CTX_PONG, t->srv->o->busy,
+			      PERF_TAG(PERF_T_PONG, c->tag >> 8), CTX_PONG, t->srv->o->wait,
 			      on_comp, t) == 0) {
 			t->buf_users++;
 			t->res.tx_msgs++;
@@ -249,7 +249,7 @@ static void *sthread_main(void *arg)
 		if (perf_stop || (atomic_load(&t->srv->over) && !t->sending && !t->fin_pending))
 			break;
 		pump_data(t);
-		n = perf_poll(t->h, c, 32, t->srv->o->busy || t->sending);
+		n = perf_poll(t->h, c, 32, t->srv->o->wait);
 		if (n < 0) {
 			fprintf(stderr, "srd-perf server: the daemon went away (%s)\n", strerror(-n));
 			t->rc = 1;

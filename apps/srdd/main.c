@@ -140,7 +140,8 @@ static int daemon_setup(struct daemon *d, const struct dp_config *cfg, char *err
 	uint32_t addrs[DP_MAX_PORTS];
 	/* a new epoch at every start: seconds of the clock, so that it grows across restarts */
 	uint16_t epoch = (uint16_t)time(NULL);
-	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	uint64_t seed = cfg->protocol_seed ? cfg->protocol_seed :
+					     (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	int rc;
 
 	for (uint32_t i = 0; i < d->ports.n; i++)

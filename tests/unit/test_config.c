@@ -279,7 +279,7 @@ static void test_full_port(void **state)
 		"               \"allowed_gids\": [5, 6] },\n"
 		"  \"protocol\": { \"mode\": \"single\", \"cc\": \"dctcp\", \"paths\": 4,\n"
 		"                \"init_rtt_us\": 2.5, \"cc_min_cwnd\": 0.5, \"cc_init_cwnd\": 8,\n"
-		"                \"ack_delay_us\": 0, \"conn_idle_ms\": 1000 },\n"
+		"                \"ack_delay_us\": 0, \"conn_idle_ms\": 1000, \"seed\": 42 },\n"
 		"  \"ports\": [ { \"name\": \"p\", \"type\": \"pci\", \"device\": \"3b:00.1\",\n"
 		"    \"address\": \"192.168.7.10/23\", \"gateway\": \"192.168.6.1\",\n"
 		"    \"mac\": \"02:AA:bb:cc:dd:0e\", \"mtu\": 4000, \"rx_desc\": 512,\n"
@@ -303,6 +303,7 @@ static void test_full_port(void **state)
 	(void)state;
 	assert_int_equal(load_json(json, &cfg, err, path), 0);
 	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.protocol_seed, 42);
 	assert_int_equal(cfg.udp_port, 20000);
 	assert_int_equal(cfg.log_level, 8);
 	assert_int_equal(cfg.eal_argc, 2);
@@ -409,6 +410,8 @@ static void test_out_of_range(void **state)
 	expect_refused("{ \"ports\": [{ \"type\": \"vdev\", \"device\": \"net_tap0\", "
 		       "\"address\": \"10.1.0.2/24\", \"mtu\": 9600 }] }",
 		       ": ports[0].mtu: 9600 is out of range [576, 9000]", NULL);
+	expect_refused("{ \"protocol\": { \"seed\": -1 }, \"ports\": [" TAP_PORT "] }",
+		       ": protocol.seed: -1 is out of range", NULL);
 	expect_refused("{ \"workers\": 0, \"ports\": [" TAP_PORT "] }",
 		       ": workers: 0 is out of range [1, 16]", NULL);
 	expect_refused("{ \"protocol\": { \"tx_window\": 500 }, \"ports\": [" TAP_PORT "] }",
