@@ -326,6 +326,7 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = want_mtu;
 	p->csum_tx = p->csum_rx = 0;
+	p->csum_none = pc->kind == DP_PORT_LOOPBACK ? DP_CSUM_UDP_NONE : 0;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->csum_tx |= DP_CSUM_IP_OFFLOAD;

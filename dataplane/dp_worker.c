@@ -552,7 +552,7 @@ static int tx_port(struct dp_wport *wp)
 			steer(w, dst_worker, m);
 			continue;
 		}
-		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx);
+		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx | wp->port->csum_none);
 		rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
 		if (wp->port->csum_tx) {
 			m->l2_len = DP_ETH_HLEN;

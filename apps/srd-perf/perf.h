@@ -113,8 +113,8 @@ extern volatile int perf_stop;
 /* Monotonic time in ns. */
 uint64_t perf_now_ns(void);
 
-/* Wait for a completion on h the way `how` says (sleeping at most 1 ms at a time).
- * Returns srdc_poll()'s result for up to max completions (0 after a sleep with none). */
+/* Wait for a completion on h the way `how` says, for about 1 ms at most.  Returns
+ * srdc_poll()'s result for up to max completions (0: none came). */
 int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait how);
 
 /* Send one message of len bytes from buf (in the shared region) with tag, retrying while

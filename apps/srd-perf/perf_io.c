@@ -21,17 +21,22 @@ uint64_t perf_now_ns(void)
 
 int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait how)
 {
-	uint64_t until = 0;
+	uint64_t until = 0, start = 0;
 
 	for (;;) {
 		int n = srdc_poll(h, c, max);
 
 		if (n != 0 || perf_stop)
 			return n;
-		if (how == PERF_WAIT_SPIN)
-			continue;
-		if (how == PERF_WAIT_YIELD) {
-			sched_yield();
+		if (how != PERF_WAIT_SLEEP) {
+			/* spin (and yield), but come back empty-handed after 1 ms so that callers
+			 * can keep their own timeouts */
+			if (start == 0)
+				start = perf_now_ns();
+			else if (perf_now_ns() - start > 1000000ull)
+				return 0;
+			if (how == PERF_WAIT_YIELD)
+				sched_yield();
 			continue;
 		}
 		if (until == 0) {

@@ -141,8 +141,10 @@ class Daemon:
             raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
 
 
-def perf(daemon, test, args, work, tag):
-    """One srd-perf server (on 10.77.0.2) and client (on 10.77.0.1), both on CPU 1."""
+def perf(daemon, test, args, work, tag, may_fail=False):
+    """One srd-perf server (on 10.77.0.2) and client (on 10.77.0.1), both on CPU 1.
+    may_fail: a client that could not even reach its server counts as a run with no
+    goodput (a single path blackholed) instead of an error."""
     addr_file = os.path.join(work, f"{tag}.addr")
     if os.path.exists(addr_file):
         os.unlink(addr_file)
@@ -164,12 +166,16 @@ def perf(daemon, test, args, work, tag):
             log(sh([SRDCTL, "-p", PREFIX, what], check=False).stdout)
         server.kill()
         raise
+    if out.returncode != 0:
+        server.terminate()  # its client may never have reached it
     try:
         server.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
     runs = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    if not runs and may_fail:
+        runs = [{"test": test, "gbps": 0.0, "msgs": 0, "failed": 1, "error": out.stderr.strip()}]
     if not runs:
         raise RuntimeError(f"srd-perf {test} {args}: {out.stderr}")
     return runs
@@ -262,7 +268,7 @@ def repeat(n, fn):
     return sum((fn() for _ in range(n)), [])
 
 
-def run_srd(R, o, work, n, iters):
+def run_srd(R, o, work, n, iters, secs):
     """srd-perf lat, bw and rate on the loopback pair, no impairment."""
     def multipath(d):
         log("bench: latency (srd-perf lat 64 B)")
@@ -276,11 +282,11 @@ def run_srd(R, o, work, n, iters):
         R["srd_bw_1m"] = repeat(n, lambda: perf(
             d, "bw", ["-s", "1M", "-w", "8", "-n", "500" if o.quick else "2000"], work, "bw"))
         R["srd_rate_mp"] = repeat(n, lambda: perf(
-            d, "rate", ["-s", "64", "-w", "64", "-n", str(iters * 10)], work, "rate"))
+            d, "rate", ["-s", "64", "-w", "64", "-D", str(secs)], work, "rate"))
 
     with_daemon(work, multipath)
     R["srd_rate_sp"] = with_daemon(work, lambda d: repeat(n, lambda: perf(
-        d, "rate", ["-s", "64", "-w", "64", "-n", str(iters * 10)], work, "rate")),
+        d, "rate", ["-s", "64", "-w", "64", "-D", str(secs)], work, "rate")),
         mode="single")
 
 
@@ -300,7 +306,7 @@ def run_loss(R, work, n, secs):
         R[f"blackhole_{mode}"] = []
         for k in range(8):
             R[f"blackhole_{mode}"] += with_daemon(
-                work, lambda d: perf(d, "bw", bw, work, "bh"), mode=mode,
+                work, lambda d: perf(d, "bw", bw, work, "bh", may_fail=True), mode=mode,
                 impair=dict(fabric, blackhole=[k]))
 
 
@@ -351,7 +357,7 @@ def main():
     netns_up()
     try:
         if "srd" in only:
-            run_srd(R, o, work, n, iters)
+            run_srd(R, o, work, n, iters, secs)
         if "loss" in only:
             run_loss(R, work, n, secs)
         if "kernel" in only:
@@ -364,7 +370,9 @@ def main():
 
 
 def ratio(a, b):
-    return a / b if b else float("nan")
+    if b:
+        return a / b
+    return float("inf") if a else float("nan")
 
 
 def report(res, out):
@@ -409,7 +417,7 @@ def report(res, out):
     dead = sum(1 for r in R.get("blackhole_single", []) if r["failed"])
     rows.append((f"goodput 1 of 8 paths dead, worst of 8", min(bh_mp),
                  f"single-path {min(bh_sp):.2f}", ratio(min(bh_mp), min(bh_sp)),
-                 f"single: {dead}/8 runs lost messages"))
+                 f"single: {dead}/8 runs failed (its data or its ack path)"))
     rows.append((f"goodput 1 of 8 paths dead, mean of 8", statistics.mean(bh_mp),
                  f"single-path {statistics.mean(bh_sp):.2f}",
                  ratio(statistics.mean(bh_mp), statistics.mean(bh_sp)), ""))
