@@ -323,6 +323,24 @@ static void test_udp_csum_zero_sent_as_ffff(void **state)
 
 /* With the UDP offload the field holds the pseudo-header sum; a NIC completing it the
  * way hardware does produces a datagram the software check accepts. */
+/* DP_CSUM_UDP_NONE: the UDP checksum is 0 ("none"), the IP checksum still right, and the
+ * receiver takes it without checking the payload. */
+static void test_udp_csum_none(void **state)
+{
+	struct dp_flow f = flow_default();
+	struct dp_net_local l = local_default();
+	struct dp_rx_info info;
+	uint32_t len;
+	uint8_t *b = make_srd(&f, 100, DP_CSUM_UDP_NONE, &len), *ip = b + DP_ETH_HLEN;
+
+	(void)state;
+	assert_int_equal(rd16(ip + DP_IP_HLEN + 6), 0);
+	assert_int_equal(rd16(ip + 10), ref_ip_csum(ip));
+	assert_int_equal(parse_exact(b, len, &l, &info), DP_RX_SRD);
+	assert_int_equal(info.len, 100);
+	free(b);
+}
+
 static void test_udp_offload_seed(void **state)
 {
 	static const uint32_t lens[] = { 0, 1, 2, 3, 100, 1472, 8971, 8972 };
@@ -927,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_udp_csum_zero_sent_as_ffff),
 		cmocka_unit_test(test_udp_offload_seed),
+		cmocka_unit_test(test_udp_csum_none),
 		cmocka_unit_test(test_ip_offload),
 		cmocka_unit_test(test_build_size_limit),
 		cmocka_unit_test(test_drop_short),
