@@ -92,7 +92,9 @@ int dp_shm_poll_control(struct dp_shm *s);
 /*
  * Take up to max ready sends from the apps (round robin), checking every descriptor: a bad
  * one completes at once with SRD_CQ_SQE_ERROR and is not returned.  RX_RETURN submissions
- * are handled inside.  Returns how many were stored in out[].
+ * are handled inside, in every app's ring up to its first send that must wait, whatever
+ * max is (0 included): a buffer return never waits behind another app's sends.  Returns
+ * how many sends were stored in out[].
  */
 int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max);
 

@@ -158,7 +158,7 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 		dp_shm_app_detach(s, a);
 		return -1;
 	}
-	for (; took < ready && n < max; took++) {
+	for (; took < ready; took++) {
 		struct srd_sqe e;
 		int rc;
 
@@ -173,6 +173,8 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 		if (throttled)
 			continue; /* returned */
 		if (e.op == SRD_SQ_SEND) {
+			if (n == max)
+				break; /* no room for more sends now: it waits in the ring */
 			rc = check_send(s, a, &e, &out[n]);
 			if (rc == 0) {
 				n++;
@@ -200,7 +202,9 @@ int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max)
 	uint32_t napps = s->napps, start = s->rr;
 	int n = 0;
 
-	for (uint32_t k = 0; k < napps && n < max; k++) {
+	/* every app, even once max sends are taken: buffer returns ahead of a send that must
+	 * wait are still taken */
+	for (uint32_t k = 0; k < napps; k++) {
 		struct dp_shm_app *a = s->apps[(start + k) % napps];
 		int got;
 

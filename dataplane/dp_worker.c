@@ -220,20 +220,23 @@ static int submit_held(struct dp_worker *w)
 	return (int)went;
 }
 
-/* Take the apps' submissions (only while nothing is held: the rings push back). */
+/* Take the apps' submissions: sends while the held queue has room (beyond that the rings
+ * push back), buffer returns always (one app's waiting sends, e.g. an ordered endpoint's,
+ * must not keep another app's buffers from coming back). */
 static int take_sends(struct dp_worker *w)
 {
 	struct dp_shm_send batch[DP_BURST];
+	uint32_t room;
 	int n, done = 0;
 
 	if (!w->shm)
 		return 0;
 	if (w->held_n)
 		done += submit_held(w);
-	if (w->held_n)
-		return done;
-	n = dp_shm_take(w->shm, batch, (int)DP_BURST);
+	room = w->held_cap - w->held_n;
+	n = dp_shm_take(w->shm, batch, (int)(room < DP_BURST ? room : DP_BURST));
 	for (int i = 0; i < n; i++) {
+		/* behind held sends, a new one waits its turn (an endpoint's order holds) */
 		if (w->held_n == 0 && submit_send(w, &batch[i])) {
 			done++;
 			continue;

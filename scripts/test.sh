@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# test.sh: installs dependencies, builds with -Dwerror=true and runs the whole meson test suite.
+# test.sh: installs dependencies, builds with -Dwerror=true and runs the whole meson test
+# suite; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+# and runs the unit, simulation, dataplane and integration tests there too (a leak, an
+# invalid access or undefined behaviour fails the test it happens in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,22 +19,36 @@ meson compile -C build
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=$?
 
-# One plain summary line ("N passed, N failed") from meson's JSON test log.
-python3 - build/meson-logs/testlog.json <<'PY' || true
+# The same code under the sanitizers (the install test is about packaging: not here).
+if [[ -f build-asan/build.ninja ]]; then
+    meson configure build-asan -Dwerror=true
+else
+    meson setup build-asan --buildtype=debug -Dwerror=true -Db_sanitize=address,undefined \
+        -Db_lundef=false
+fi
+meson compile -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite install ||
+    status=$?
+
+# One plain summary line ("N passed, N failed") from meson's JSON test logs.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY' || true
 import json, sys
 ok = bad = skip = 0
-try:
-    with open(sys.argv[1]) as f:
-        for line in f:
-            r = json.loads(line).get("result", "")
-            if r in ("OK", "EXPECTEDFAIL"):
-                ok += 1
-            elif r == "SKIP":
-                skip += 1
-            else:
-                bad += 1
-except FileNotFoundError:
-    pass
+for path in sys.argv[1:]:
+    try:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line).get("result", "")
+                if r in ("OK", "EXPECTEDFAIL"):
+                    ok += 1
+                elif r == "SKIP":
+                    skip += 1
+                else:
+                    bad += 1
+    except FileNotFoundError:
+        pass
 print(f"tests: {ok} passed, {bad} failed, {skip} skipped")
 PY
 

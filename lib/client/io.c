@@ -17,6 +17,7 @@
 #include "client_int.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -364,8 +365,14 @@ int srdc_recv_done(struct srdc *h, void *buf)
 		return -EINVAL;
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
-		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
+	/* the daemon takes buffer returns every loop, whatever else waits: room comes soon */
+	for (int tries = 0; srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0; tries++) {
+		if (srdc_gone(h, 0))
+			return -ENOTCONN;
+		if (tries == 10000)
+			return -EAGAIN;
+		sched_yield();
+	}
 	off = h->rx_off + (p - rx);
 	memset(&e, 0, sizeof(e));
 	e.user_data = SRDC_UD_RXRET | off;

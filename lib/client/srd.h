@@ -128,8 +128,10 @@ int srdc_poll(struct srdc *h, struct srdc_completion *c, int max);
  * no limit).  Returns 0 (a completion is ready), -ETIMEDOUT, -ENOTCONN, or -EINTR. */
 int srdc_wait(struct srdc *h, int timeout_ms);
 
-/* Give a received buffer (SRDC_RECV's buf) back to the daemon.  Returns 0, -EINVAL (not a
- * buffer the daemon lent), -EAGAIN (submission ring full: poll and retry), -ENOTCONN. */
+/* Give a received buffer (SRDC_RECV's buf) back to the daemon.  If the submission ring is
+ * full it waits for room (the daemon takes buffer returns whatever else waits, so this is
+ * short).  Returns 0, -EINVAL (not a buffer the daemon lent), -EAGAIN (still no room after
+ * about 10,000 yields: retry), -ENOTCONN. */
 int srdc_recv_done(struct srdc *h, void *buf);
 
 /* A file descriptor that becomes readable when srdc_wait() would return, for an

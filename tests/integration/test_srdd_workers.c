@@ -118,7 +118,7 @@ static void test_two_workers_impaired(void **state)
 static void test_worker_telemetry(void **state)
 {
 	struct daemon d;
-	char to_r[64], out_r[160], out_s[160], out_x[160], to_x[64], query[96];
+	char to_r[64], out_r[160], out_s[160], out_x[160], to_x[64];
 	json_t *conns, *paths;
 	pid_t r, x, s;
 
@@ -133,14 +133,22 @@ static void test_worker_telemetry(void **state)
 	x = start_recv(&d, "10.77.0.2", 1, "32", out_x, to_x, sizeof(to_x));
 	s = start_send(&d, "10.77.0.1", to_r, 2000, "31", out_s);
 	assert_true(s > 0);
+	/* look while the connections exist: during the transfer, or within the 300 ms before
+	 * they close after it (however slow this build is) */
+	conns = paths = NULL;
+	for (int64_t end = proc_now_ms() + 60000; proc_now_ms() < end; proc_sleep_ms(20)) {
+		json_decref(conns);
+		json_decref(paths);
+		conns = proc_telemetry(d.prefix, "/srd/conns");
+		paths = proc_telemetry(d.prefix, "/srd/paths,lo1,10.77.0.1:0");
+		if (conns && conns_of_worker(conns, 0) >= 2 && paths &&
+		    proc_json_int(paths, "npaths", NULL) == 16)
+			break;
+	}
 	expect_xfer_ok(s, out_s, "sender on worker 0");
 	expect_xfer_ok(r, out_r, "receiver on worker 0");
-	/* connections close 300 ms after the transfer: look at once */
-	conns = proc_telemetry(d.prefix, "/srd/conns");
 	assert_non_null(conns);
 	assert_true(conns_of_worker(conns, 0) >= 2); /* both directions, worker 0 to worker 0 */
-	snprintf(query, sizeof(query), "/srd/paths,lo1,10.77.0.1:0");
-	paths = proc_telemetry(d.prefix, query);
 	assert_non_null(paths);
 	assert_int_equal(proc_json_int(paths, "worker", NULL), 0);
 	assert_int_equal(proc_json_int(paths, "peer_worker", NULL), 0);
