@@ -2,7 +2,8 @@
 # test.sh: installs dependencies, builds with -Dwerror=true and runs the whole meson test
 # suite; then builds again with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 # and runs the unit, simulation, dataplane and integration tests there too (a leak, an
-# invalid access or undefined behaviour fails the test it happens in).
+# invalid access or undefined behaviour fails the test it happens in); then runs each
+# libFuzzer target (build-fuzz/, clang) for 35 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,20 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite install ||
     status=$?
 
+# The libFuzzer targets (clang), each for a bounded time from the committed corpus:
+# the packet receive path of the core, the wire codec, the config loader.
+if [[ ! -f build-fuzz/build.ninja ]]; then
+    CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dtests=false -Dfuzz=true \
+        -Dfuzz_seconds=35 -Db_sanitize=address,undefined -Db_lundef=false
+fi
+meson compile -C build-fuzz tests/fuzz/fuzz_wire tests/fuzz/fuzz_core tests/fuzz/fuzz_config
+meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzz -v > build-fuzz/fuzz.out 2>&1 ||
+    status=$?
+grep -E 'executions in|FAIL' build-fuzz/fuzz.out || cat build-fuzz/fuzz.out
+
 # One plain summary line ("N passed, N failed") from meson's JSON test logs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY' || true
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json <<'PY' || true
 import json, sys
 ok = bad = skip = 0
 for path in sys.argv[1:]:
