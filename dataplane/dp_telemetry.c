@@ -49,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "dp_telemetry_int.h"
@@ -250,6 +251,9 @@ static void merge_ports(struct dp_telemetry *t)
 		/* worker 0 polls the link (dp_port_poll_link() stores these atomically) */
 		m->link_up = __atomic_load_n(&p->link_up, __ATOMIC_RELAXED);
 		m->link_changes = __atomic_load_n(&p->link_changes, __ATOMIC_RELAXED);
+		/* the mempool's counts may be read from any thread */
+		m->mbufs_total = p->pool ? p->pool->size : 0;
+		m->mbufs_avail = p->pool ? rte_mempool_avail_count(p->pool) : 0;
 		for (uint32_t k = 0; k < t->nworkers; k++) {
 			const struct tel_port_snap *s = &t->wk[k].snap.port[i];
 

@@ -366,6 +366,8 @@ int dp_tel_fmt_ports(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 		td_u64(&c, "impair_queued", ps->imp.queued);
 		td_u64(&c, "neigh_misses", ps->neigh_misses);
 		td_u64(&c, "conns", ps->conns);
+		td_u64(&c, "mbufs_total", ps->mbufs_total);
+		td_u64(&c, "mbufs_avail", ps->mbufs_avail);
 		if (td_nest(&top, tp->key, cd, c.bytes, 1))
 			break;
 		shown++;

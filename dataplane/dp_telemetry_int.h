@@ -86,6 +86,8 @@ struct tel_port_snap {
 	struct dp_impair_path_stats imp;    /* their counters, summed */
 	uint64_t neigh_misses;              /* neighbour lookups without a usable entry */
 	uint32_t conns;                     /* connections of its engine */
+	uint32_t mbufs_total;               /* its mempool's size */
+	uint32_t mbufs_avail;               /* free in it now (lcore caches included) */
 };
 
 /* A connection the worker copied. */
