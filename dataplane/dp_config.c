@@ -224,7 +224,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	int mode = (int)e->mode, algo = (int)cc->algo;
 	uint32_t msg_mb = e->max_msg_size / (uint32_t)MIB;
 	uint32_t idle_ms = (uint32_t)(cfg->engine.conn_idle_ns / 1000000u);
-	json_t *o, *seed;
+	json_t *o;
 	size_t old;
 	int rc = dp_cfg_get_obj(l, root, "protocol", &o);
 
@@ -263,14 +263,8 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_u32(l, o, "cc_dctcp_g_shift", 1, 16, &cc->dctcp_g_shift)) ||
 	    (rc = dp_cfg_get_u32(l, o, "cc_pacing_gain_pct", 0, 1000, &cc->pacing_gain_pct)))
 		goto out;
-	seed = json_object_get(o, "seed");
-	if (seed) {
-		long long x = 0;
-
-		if ((rc = dp_cfg_check_int(l, "seed", seed, 0, INT64_MAX, &x)))
-			goto out;
-		cfg->protocol_seed = (uint64_t)x;
-	}
+	if ((rc = dp_cfg_get_seed(l, o, "seed", &cfg->protocol_seed)))
+		goto out;
 	e->mode = (enum srd_path_mode)mode;
 	cc->algo = (enum srd_cc_algo)algo;
 	e->max_msg_size = msg_mb * (uint32_t)MIB;

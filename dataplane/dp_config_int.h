@@ -58,6 +58,8 @@ int dp_cfg_only_keys(struct ld *l, json_t *obj, const char *const *keys);
 
 int dp_cfg_check_int(struct ld *l, const char *key, json_t *v, long long lo, long long hi,
 		     long long *out);
+/* A seed: an integer in [0, 2^63-1], left as it is if the key is absent. */
+int dp_cfg_get_seed(struct ld *l, json_t *obj, const char *key, uint64_t *out);
 int dp_cfg_get_u32(struct ld *l, json_t *obj, const char *key, uint32_t lo, uint32_t hi,
 		   uint32_t *out);
 int dp_cfg_get_pow2(struct ld *l, json_t *obj, const char *key, uint32_t lo, uint32_t hi,

@@ -184,6 +184,20 @@ int dp_cfg_check_int(struct ld *l, const char *key, json_t *v, long long lo, lon
 	return 0;
 }
 
+int dp_cfg_get_seed(struct ld *l, json_t *obj, const char *key, uint64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	long long x = 0;
+	int rc;
+
+	if (!v)
+		return 0;
+	rc = dp_cfg_check_int(l, key, v, 0, INT64_MAX, &x);
+	if (rc == 0)
+		*out = (uint64_t)x;
+	return rc;
+}
+
 int dp_cfg_get_u32(struct ld *l, json_t *obj, const char *key, uint32_t lo, uint32_t hi,
 			  uint32_t *out)
 {

@@ -201,7 +201,7 @@ static int parse_impair(struct ld *l, json_t *port, struct dp_impair_cfg *im)
 					     "blackhole", NULL };
 	struct dp_impair_path dflt = { 0 };
 	bool seen[DP_MAX_IMPAIR_PATHS] = { false };
-	json_t *o, *arr, *v, *seed;
+	json_t *o, *arr, *v;
 	size_t i, old, o2;
 	int rc = dp_cfg_get_obj(l, port, "impair", &o);
 
@@ -215,14 +215,8 @@ static int parse_impair(struct ld *l, json_t *port, struct dp_impair_cfg *im)
 	    (rc = dp_cfg_get_bool(l, o, "enabled", &im->enabled)) ||
 	    (rc = dp_cfg_get_u32(l, o, "paths", 1, DP_MAX_IMPAIR_PATHS, &im->npaths)))
 		goto out;
-	seed = json_object_get(o, "seed");
-	if (seed) {
-		long long x = 0;
-
-		if ((rc = dp_cfg_check_int(l, "seed", seed, 0, INT64_MAX, &x)))
-			goto out;
-		im->seed = (uint64_t)x;
-	}
+	if ((rc = dp_cfg_get_seed(l, o, "seed", &im->seed)))
+		goto out;
 	if ((rc = parse_impair_path(l, o, &dflt)))
 		goto out;
 	for (i = 0; i < im->npaths; i++)
