@@ -13,6 +13,7 @@ PACKAGES=(
     libjansson-dev    # JSON configuration parsing
     libcmocka-dev     # unit tests
     python3           # meson and helper scripts
+    python3-scapy     # hostile-packet test (crafted packets into a tap)
     clang             # libFuzzer targets
 )
 
