@@ -1,0 +1,213 @@
+/*
+ * test_faults.c — srdd under faults, on the crossed loopback pair:
+ *   - apps SIGKILLed at random points of sending and of receiving, many times (seeded):
+ *     after each kill the daemon's counters of apps, endpoints, lent buffers and sends in
+ *     flight come back to what the survivors hold, and at the end to nothing; srdd exits
+ *     cleanly with every mbuf back;
+ *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
+ *     hanging; when srdd is back the app attaches again and goes on.
+ *
+ * SRDD_BIN and XFER_BIN name the programs (meson sets them).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+#include "daemon.h"
+#include "srd.h"
+#include "xfer_run.h"
+
+#define ROUNDS 16
+
+struct counts {
+	long long apps, endpoints, rx_bufs, sends;
+};
+
+static struct counts read_counts(const struct daemon *d)
+{
+	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
+	struct counts c = { -1, -1, -1, -1 };
+
+	if (!st)
+		return c;
+	c.apps = proc_json_int(st, "shm", "apps");
+	c.endpoints = proc_json_int(st, "shm", "endpoints");
+	c.rx_bufs = proc_json_int(st, "shm", "rx_bufs_lent");
+	c.sends = proc_json_int(st, "shm", "sends_inflight");
+	json_decref(st);
+	return c;
+}
+
+/* Wait up to 2 s for apps/endpoints to be `apps` and no buffers or sends to be left over
+ * from the dead (the survivors may hold some: only the dead's must be gone). */
+static struct counts settle(const struct daemon *d, long long apps)
+{
+	int64_t end = proc_now_ms() + 2000;
+	struct counts c;
+
+	do {
+		proc_sleep_ms(20);
+		c = read_counts(d);
+	} while ((c.apps != apps || c.endpoints != apps) && proc_now_ms() < end);
+	return c;
+}
+
+/* Kill senders and receivers at random moments of their transfers. */
+static void test_random_kills(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	unsigned seed = 20261123;
+	struct counts c;
+
+	(void)state;
+	daemon_start(&d, "{ \"enabled\": true, \"paths\": 8, \"seed\": 9, \"loss\": 0.02 }");
+	snprintf(out_r, sizeof(out_r), "%s/r.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/s.out", d.dir);
+	for (int round = 0; round < ROUNDS; round++) {
+		char rseed[16];
+		int kill_receiver = round % 2, delay = (int)(rand_r(&seed) % 250);
+		pid_t r, s;
+
+		snprintf(rseed, sizeof(rseed), "%d", 100 + round);
+		r = start_recv(&d, "10.77.0.2", 100000, rseed, out_r, to, sizeof(to));
+		s = start_send(&d, "10.77.0.1", to, 100000, rseed, out_s);
+		assert_true(s > 0);
+		proc_sleep_ms(delay);
+		/* one of the two dies mid-transfer, the other is stopped after */
+		assert_int_equal(proc_stop(kill_receiver ? r : s, SIGKILL, 2000), 128 + SIGKILL);
+		proc_sleep_ms((int)(rand_r(&seed) % 100));
+		proc_stop(kill_receiver ? s : r, SIGKILL, 2000);
+		c = settle(&d, 0);
+		if (c.apps || c.endpoints || c.rx_bufs || c.sends)
+			fail_msg("round %d (%s killed after %d ms): apps %lld endpoints %lld "
+				 "buffers %lld sends %lld", round, kill_receiver ? "receiver" : "sender",
+				 delay, c.apps, c.endpoints, c.rx_bufs, c.sends);
+	}
+	printf("  %d rounds: every kill left nothing behind\n", ROUNDS);
+	/* and the daemon still works */
+	{
+		pid_t r = start_recv(&d, "10.77.0.2", 500, "7", out_r, to, sizeof(to));
+		pid_t s = start_send(&d, "10.77.0.1", to, 500, "7", out_s);
+
+		expect_xfer_ok(s, out_s, "sender after the kills");
+		expect_xfer_ok(r, out_r, "receiver after the kills");
+	}
+	daemon_stop(&d); /* clean exit, every mbuf back */
+}
+
+/* Poll h for up to ms; returns the first negative result, or 0. */
+static int poll_for(struct srdc *h, int ms)
+{
+	struct srdc_completion c[8];
+	int64_t end = proc_now_ms() + ms;
+
+	while (proc_now_ms() < end) {
+		int n = srdc_poll(h, c, 8);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++)
+			if (c[i].kind == SRDC_RECV)
+				srdc_recv_done(h, c[i].buf);
+		if (n == 0)
+			srdc_wait(h, 20);
+	}
+	return 0;
+}
+
+/* srdd goes away under an attached app, then comes back. */
+static void test_daemon_restart(void **state)
+{
+	struct daemon d;
+	struct srdc *h;
+	struct srdc_ep *ep, *ep2;
+	struct srdc_addr me;
+	struct srdc_iov iov = { "hello", 5 };
+	struct srdc_completion comp[4];
+	int rc, got = 0;
+	int64_t end;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	assert_int_equal(srdc_attach(d.socket, "restart", &h), 0);
+	assert_int_equal(srdc_ep_open(h, 0, 0, &ep), 0);
+	me = srdc_ep_addr(ep);
+	assert_int_equal(srdc_send(ep, &me, &iov, 1, 1, 0, NULL), 0);
+	assert_int_equal(poll_for(h, 300), 0);
+
+	/* srdd stops: the app's calls fail with -ENOTCONN, none hangs */
+	assert_int_equal(proc_stop(d.pid, SIGTERM, 10000), 0);
+	end = proc_now_ms() + 5000;
+	rc = poll_for(h, 5000);
+	printf("  after the daemon stopped: srdc_poll %d (%s) in %lld ms\n", rc, strerror(-rc),
+	       (long long)(proc_now_ms() - end + 5000));
+	assert_int_equal(rc, -ENOTCONN);
+	assert_int_equal(srdc_send(ep, &me, &iov, 1, 2, 0, NULL), -ENOTCONN);
+	assert_int_equal(srdc_ep_open(h, 0, 0, &ep2), -ENOTCONN);
+	assert_int_equal(srdc_wait(h, 100), -ENOTCONN);
+	srdc_detach(h);
+	assert_true(srdc_attach(d.socket, "too-early", &h) < 0); /* nobody there */
+
+	/* srdd is back (same config and socket): the app attaches again and goes on */
+	{
+		char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d.config,
+				 NULL };
+		struct stat st;
+
+		unlink(d.log);
+		d.pid = proc_start(argv, d.log);
+		assert_true(d.pid > 0);
+		for (end = proc_now_ms() + 10000; stat(d.socket, &st) != 0; proc_sleep_ms(20))
+			assert_true(proc_now_ms() < end);
+	}
+	assert_int_equal(srdc_attach(d.socket, "restart-again", &h), 0);
+	assert_int_equal(srdc_ep_open(h, 0, 0, &ep), 0);
+	me = srdc_ep_addr(ep);
+	assert_int_equal(srdc_send(ep, &me, &iov, 1, 3, 0, NULL), 0);
+	for (end = proc_now_ms() + 5000; got < 2 && proc_now_ms() < end;) {
+		int n = srdc_poll(h, comp, 4);
+
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			if (comp[i].kind == SRDC_RECV) {
+				assert_int_equal(comp[i].len, 5);
+				assert_memory_equal(comp[i].buf, "hello", 5);
+				srdc_recv_done(h, comp[i].buf);
+			} else {
+				assert_int_equal(comp[i].status, 0);
+			}
+			got++;
+		}
+		if (n == 0)
+			srdc_wait(h, 20);
+	}
+	assert_int_equal(got, 2); /* its send completed and the message arrived */
+	srdc_detach(h);
+	daemon_stop(&d);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	proc_cleanup();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_random_kills, teardown),
+		cmocka_unit_test_teardown(test_daemon_restart, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
