@@ -606,6 +606,45 @@ static void test_workers_share_socket(void **state)
 	assert_int_not_equal(stat(g_path, &sb), 0);
 }
 
+/* A buffer return is taken even when no send may be (dp_shm_take with max 0), so one app's
+ * waiting sends never keep another app's buffers from coming back. */
+static void test_returns_never_wait(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c;
+	struct srdc_iov iov = { "data", 4 };
+	struct srdc_addr to;
+	struct dp_shm_send out[4];
+	struct dp_shm_stats st;
+	struct dp_config cfg;
+
+	(void)state;
+	cfg_default(&cfg);
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	to = srdc_ep_addr(eb);
+	assert_int_equal(srdc_send(ea, &to, &iov, 1, 1, 0, (void *)(uintptr_t)2), 0);
+	assert_int_equal(next_comp(hb, &c, 5000), 1); /* b holds the buffer */
+	assert_int_equal(c.kind, SRDC_RECV);
+	expect_send_done(ha, ea, 1, 0);
+	srv_stop(); /* from here this thread drives the server */
+	assert_int_equal(srdc_send(ea, &to, &iov, 1, 2, 0, NULL), 0); /* a send that must wait */
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.rx_bufs_lent, 1);
+	assert_int_equal(dp_shm_take(F.s, out, 0), 0); /* no room for sends... */
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.rx_bufs_lent, 0); /* ...and the buffer came back all the same */
+	assert_int_equal(dp_shm_take(F.s, out, 4), 1); /* the send was left in its ring */
+	dp_shm_complete_send(F.s, &out[0], 0);
+	dp_shm_flush(F.s);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	srv_destroy();
+}
+
 static void test_attach_endpoints(void **state)
 {
 	struct srdc *h[3];
@@ -1340,6 +1379,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_socket_file, teardown),
 		cmocka_unit_test_teardown(test_attach_endpoints, teardown),
 		cmocka_unit_test_teardown(test_workers_share_socket, teardown),
+		cmocka_unit_test_teardown(test_returns_never_wait, teardown),
 		cmocka_unit_test_teardown(test_transfer, teardown),
 		cmocka_unit_test_teardown(test_wait, teardown),
 		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
