@@ -5,7 +5,10 @@
  *     flight come back to what the survivors hold, and at the end to nothing; srdd exits
  *     cleanly with every mbuf back;
  *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
- *     hanging; when srdd is back the app attaches again and goes on.
+ *     hanging; when srdd is back the app attaches again and goes on;
+ *   - isolation: a uid the config does not allow is refused (SO_PEERCRED, even with the
+ *     socket file opened to everyone); malformed, truncated, oversized and silent
+ *     handshakes are refused and counted, and the daemon goes on serving.
  *
  * SRDD_BIN and XFER_BIN name the programs (meson sets them).
  */
@@ -17,12 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "proc.h"
 #include "daemon.h"
 #include "srd.h"
+#include "srd_shm.h"
 #include "xfer_run.h"
 
 #define ROUNDS 16
@@ -195,6 +203,110 @@ static void test_daemon_restart(void **state)
 	daemon_stop(&d);
 }
 
+/* A connection to the control socket that says `msg` (len bytes; NULL: nothing), then
+ * waits for the daemon to close it.  Returns 1 if it was closed within 3 s. */
+static int refused_handshake(const struct daemon *d, const void *msg, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 3 };
+	char buf[512];
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), closed = 0;
+	int64_t end = proc_now_ms() + 3000;
+
+	assert_true(fd >= 0);
+	assert_true(strlen(d->socket) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, d->socket, strlen(d->socket) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (msg)
+		(void)!send(fd, msg, len, MSG_NOSIGNAL);
+	while (!closed && proc_now_ms() < end) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+		/* an error reply may come first: the close follows */
+	}
+	close(fd);
+	return closed;
+}
+
+static void test_isolation(void **state)
+{
+	struct daemon d;
+	struct srd_ctl hello;
+	char junk[3 * sizeof(struct srd_ctl)];
+	json_t *st;
+	long long refused0;
+	pid_t child;
+	int wst = 0;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	refused0 = proc_json_int(st, "shm", "refused");
+	json_decref(st);
+
+	/* another uid, with the file's permissions out of the way: SO_PEERCRED refuses it */
+	assert_int_equal(chmod(d.dir, 0711), 0);
+	assert_int_equal(chmod(d.socket, 0666), 0);
+	child = fork();
+	if (child == 0) {
+		struct srdc *h;
+		int rc;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		rc = srdc_attach(d.socket, "intruder", &h);
+		_exit(rc == -EACCES ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &wst, 0), child);
+	assert_true(WIFEXITED(wst));
+	assert_int_equal(WEXITSTATUS(wst), 0); /* -EACCES */
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	assert_true(proc_json_int(st, "shm", "refused") - refused0 >= 1); /* by srdd itself */
+	json_decref(st);
+
+	/* handshakes that are not one: garbage, truncated, oversized, wrong magic, silence */
+	memset(&hello, 0, sizeof(hello));
+	hello.magic = SRD_CTL_MAGIC;
+	hello.version = SRD_SHM_VERSION;
+	hello.op = SRD_CTL_HELLO;
+	memset(junk, 0xa5, sizeof(junk));
+	assert_true(refused_handshake(&d, junk, 7));
+	assert_true(refused_handshake(&d, &hello, sizeof(hello) / 2));
+	assert_true(refused_handshake(&d, junk, sizeof(junk)));
+	hello.magic ^= 1;
+	assert_true(refused_handshake(&d, &hello, sizeof(hello)));
+	hello.magic ^= 1;
+	hello.version += 1;
+	assert_true(refused_handshake(&d, &hello, sizeof(hello)));
+	assert_true(refused_handshake(&d, NULL, 0)); /* says nothing: closed after 1 s */
+
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	printf("  refused: %lld (the uid, then 6 handshakes)\n",
+	       proc_json_int(st, "shm", "refused") - refused0);
+	assert_true(proc_json_int(st, "shm", "refused") - refused0 >= 7);
+	assert_int_equal(proc_json_int(st, "shm", "apps"), 0);
+	json_decref(st);
+
+	/* and the daemon serves the rest as before */
+	{
+		char to[64], out_r[160], out_s[160];
+		pid_t r, s;
+
+		snprintf(out_r, sizeof(out_r), "%s/r.out", d.dir);
+		snprintf(out_s, sizeof(out_s), "%s/s.out", d.dir);
+		r = start_recv(&d, "10.77.0.2", 300, "8", out_r, to, sizeof(to));
+		s = start_send(&d, "10.77.0.1", to, 300, "8", out_s);
+		expect_xfer_ok(s, out_s, "sender after the intruders");
+		expect_xfer_ok(r, out_r, "receiver after the intruders");
+	}
+	daemon_stop(&d);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -207,6 +319,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_random_kills, teardown),
 		cmocka_unit_test_teardown(test_daemon_restart, teardown),
+		cmocka_unit_test_teardown(test_isolation, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
