@@ -109,9 +109,9 @@ void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *app, uint16_t ep,
 /*
  * A message of len bytes is arriving for endpoint dst_ep on local address dst_ip: return a
  * buffer for it in the owning app's rx area and set *app_ctx (pass it to dp_shm_deliver or
- * dp_shm_rx_abort).  Returns NULL if no endpoint is open there (the message will be
- * dropped: the caller gives the core a throw-away buffer and counts it) — see *no_ep — or
- * if the app's rx area has no room (the core then tells the sender to retry later).
+ * dp_shm_rx_abort).  Returns NULL if no endpoint is open there (*no_ep set: the core
+ * refuses the message and it fails at the sender with -ENXIO), or if the app's rx area has
+ * no room (the core then tells the sender to retry later).
  */
 void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
 		      void **app_ctx, int *no_ep);

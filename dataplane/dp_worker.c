@@ -258,7 +258,8 @@ static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info, int r
 	struct dp_worker *w = wp->w;
 	struct rte_mbuf *m;
 
-	w->st.rx_arp++;
+	if (reply)
+		w->st.rx_arp++; /* a copy from another worker was counted there */
 	if (info->arp_tpa != wp->port->cfg->ipv4)
 		return;
 	dp_neigh_learn(&wp->neigh, info->arp_spa, info->arp_sha, w->now);

@@ -234,9 +234,11 @@ struct srd_conn {
 	uint8_t nack_pending;    /* 1: nack below is to be sent */
 	uint8_t nack_reason;     /* enum srd_nack_reason */
 	uint8_t nack_path;       /* path of the refused packet */
-	uint8_t reserved;
+	uint8_t abandoned_set;   /* 1: abandoned_msg_id below is valid */
 	uint32_t nack_psn;       /* refused PSN */
 	uint32_t nack_echo_ts;   /* its tx_ts */
+	uint32_t abandoned_msg_id; /* the last message the peer gave up (ABANDON): its other
+	                              segments still arriving are refused, not reassembled */
 	/* per-connection arrays */
 	struct srd_path *paths;  /* npaths entries */
 	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */

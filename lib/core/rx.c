@@ -261,21 +261,36 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	uint32_t psn = pkt->psn, prev = SRD_NIL32, seg;
 	struct srd_rxslot *s;
 
-	if (psn_lt(psn, c->rcv_nxt) || (psn - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, psn))) {
+	bool dup = psn_lt(psn, c->rcv_nxt) ||
+		   (psn - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, psn));
+
+	if (pkt->flags & SRD_F_ABANDON) {
+		/* the sender gave up a message this side refused (no endpoint): take the PSN if
+		 * it is new, deliver nothing, give back what an endpoint opened meanwhile got for
+		 * its segments, and refuse those of them still on their way */
+		if (!dup && psn - c->rcv_nxt >= eng->cfg.rx_window)
+			return -SRD_DROP_PSN_WINDOW;
+		if (!dup)
+			psn_received(eng, c, psn);
+		ack_note(eng, c, now, pkt, ce, true);
+		s = slot_find(eng, c, d->msg_id, &prev);
+		if (s && slot_matches(s, d))
+			slot_abort(eng, c, s, prev);
+		c->abandoned_msg_id = d->msg_id;
+		c->abandoned_set = 1;
+		return dup ? -SRD_DROP_DUPLICATE : -SRD_DROP_NO_ENDPOINT;
+	}
+	if (dup) {
 		/* received before: its ack may have been lost, so ack again at once */
 		ack_note(eng, c, now, pkt, ce, true);
 		return -SRD_DROP_DUPLICATE;
 	}
 	if (psn - c->rcv_nxt >= eng->cfg.rx_window)
 		return -SRD_DROP_PSN_WINDOW;
-	if (pkt->flags & SRD_F_ABANDON) {
-		/* a message this side refused (no endpoint): take the PSN, deliver nothing, and
-		 * give back what an endpoint opened meanwhile got for a later segment */
-		psn_received(eng, c, psn);
-		ack_note(eng, c, now, pkt, ce, true);
-		s = slot_find(eng, c, d->msg_id, &prev);
-		if (s && slot_matches(s, d))
-			slot_abort(eng, c, s, prev);
+	if (c->abandoned_set && d->msg_id == c->abandoned_msg_id) {
+		/* a late segment of a message its sender gave up: refuse it again (the sender
+		 * resends it flagged ABANDON) rather than open a slot it would never fill */
+		nack_note(c, pkt, SRD_NACK_NO_EP);
 		return -SRD_DROP_NO_ENDPOINT;
 	}
 	if (d->msg_len > eng->cfg.max_msg_size) {

@@ -647,6 +647,8 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		 * delivering; the message fails with -ENXIO once all sent are acked so. */
 		struct srd_txmsg *m = &c->txmsgs[r->msg];
 
+		if (n->echo_ts != (uint32_t)r->sent_ns)
+			return 0; /* about an earlier copy: the one in flight may yet be taken */
 		if (m->state == TXMSG_ACTIVE)
 			m->state = TXMSG_NO_EP;
 		c->rto_backoff = 0; /* the peer answered */

@@ -518,18 +518,18 @@ static void fuzz_run(tweak_fn tweak, uint64_t seed)
 	       (unsigned long long)stats(v, 1).conns_reset);
 
 	for (int s = 0; s < 2; s++) {
-		uint32_t hist[7] = { 0 };
+		uint32_t hist[8] = { 0 };
 
 		for (uint32_t k = 0; k < v->h[s].ntx; k++) {
 			int x = -v->h[s].tx_status[k];
 
 			hist[x == 0 ? 0 : x == ECONNRESET ? 1 : x == ETIMEDOUT ? 2 : x == EMSGSIZE ? 3
-			     : x == ENOBUFS ? 4 : x == ECONNREFUSED ? 5 : 6]++;
+			     : x == ENOBUFS ? 4 : x == ECONNREFUSED ? 5 : x == ENXIO ? 6 : 7]++;
 		}
-		assert_int_equal(hist[6], 0); /* no status beyond the documented ones */
+		assert_int_equal(hist[7], 0); /* no status beyond the documented ones */
 		printf("[   INFO   ] fuzz: %s sent %u: ok %u, econnreset %u, etimedout %u, emsgsize %u, "
-		       "enobufs %u, econnrefused %u\n", s ? "B" : "A", v->h[s].ntx, hist[0], hist[1],
-		       hist[2], hist[3], hist[4], hist[5]);
+		       "enobufs %u, econnrefused %u, enxio %u\n", s ? "B" : "A", v->h[s].ntx, hist[0],
+		       hist[1], hist[2], hist[3], hist[4], hist[5], hist[6]);
 	}
 
 	/* and clean traffic afterwards is delivered intact: once the PSNs the fuzzer may have

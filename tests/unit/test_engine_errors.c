@@ -397,6 +397,104 @@ static void test_no_endpoint_nacks_lost(void **state)
 	no_endpoint(4, 100);
 }
 
+/* The endpoint opens while a message's refusal is on its way back (from the review of the
+ * NO_EP change).  1: the first copy is refused, its NACK is slow, a resend is taken and
+ * delivered: the late NACK (about the earlier copy) must not fail the delivered message.
+ * 2: a three-segment message whose first segment was refused; the third arrives after the
+ * ABANDON resend, once the endpoint exists: it must not open a slot that never fills. */
+static int nacks_seen, data_seen;
+static uint64_t nack_delay, ack_delay, seg_delay;
+
+static enum link_verdict late_nack(struct link *l, int from, const struct srd_tx_meta *m,
+				   const uint8_t *pkt, uint32_t len, uint64_t n, uint64_t *extra,
+				   unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+
+	(void)pkt; (void)len; (void)n; (void)ce;
+	if (from == B && m->type == SRD_PKT_NACK && nacks_seen++ == 0) {
+		e->side[B].no_ep = 0; /* the app opens its endpoint now */
+		*extra = nack_delay;
+	}
+	if (from == B && m->type == SRD_PKT_ACK)
+		*extra = ack_delay;
+	return LINK_PASS;
+}
+
+static void test_no_endpoint_late_nack(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		nacks_seen = 0;
+		nack_delay = (uint64_t)(100 + 200 * k) * US;
+		ack_delay = 2 * nack_delay;
+		e = env_new(NULL, NULL);
+		e->side[B].no_ep = 200;
+		e->l->filter = late_nack;
+		e->l->filter_arg = e;
+		env_msgs(e, 1);
+		msg_fill(e, 0, 100, 0, NULL); /* dst_ep 200 */
+		assert_int_equal(msg_send(e, 0), 0);
+		assert_true(link_run(e->l, all_done, e, 500 * MS));
+		run_idle(e, 1 * MS);
+		assert_no_errors(e);
+		assert_int_equal(e->msgs[0].done_calls, 1);
+		/* delivered and reported delivered, or neither */
+		if (e->msgs[0].delivered)
+			assert_int_equal(e->msgs[0].status, 0);
+		else
+			assert_int_equal(e->msgs[0].status, -ENXIO);
+		env_free(e);
+	}
+}
+
+static enum link_verdict late_segment(struct link *l, int from, const struct srd_tx_meta *m,
+				      const uint8_t *pkt, uint32_t len, uint64_t n,
+				      uint64_t *extra, unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+
+	(void)pkt; (void)len; (void)n; (void)ce;
+	if (from == B && m->type == SRD_PKT_NACK)
+		e->side[B].no_ep = 0;
+	if (from == A && m->type == SRD_PKT_DATA && data_seen++ == 2)
+		*extra = seg_delay; /* the third segment comes late */
+	return LINK_PASS;
+}
+
+static void test_no_endpoint_late_segment(void **state)
+{
+	struct env *e;
+	struct srd_stats sb;
+
+	(void)state;
+	for (int k = 0; k < 4; k++) {
+		static const uint64_t delays[] = { 1000, 5 * US, 20 * US, 1000 * US };
+
+		data_seen = 0;
+		seg_delay = delays[k];
+		e = env_new(NULL, NULL);
+		e->side[B].no_ep = 200;
+		e->l->filter = late_segment;
+		e->l->filter_arg = e;
+		env_msgs(e, 1);
+		msg_fill(e, 0, 3 * 4096, 0, NULL);
+		assert_int_equal(msg_send(e, 0), 0);
+		assert_true(link_run(e->l, all_done, e, 500 * MS));
+		run_idle(e, 20 * MS);
+		assert_no_errors(e);
+		sb = stats(e, B);
+		assert_int_equal(e->msgs[0].done_calls, 1);
+		assert_int_equal(e->msgs[0].status, -ENXIO);
+		assert_int_equal(e->msgs[0].delivered, 0);
+		assert_int_equal(sb.rx_slots_used, 0); /* no slot left that nothing would fill */
+		assert_int_equal(e->side[B].rx_bufs, 0);
+		env_free(e);
+	}
+}
+
 /* ---- 4. peer restart ---- */
 
 static int b_has_partial(void *arg)
@@ -795,6 +893,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_nacks_lost, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint_late_nack, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint_late_segment, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_nack_lost, teardown),
 		cmocka_unit_test_teardown(test_peer_restart, teardown),
 		cmocka_unit_test_teardown(test_destroy_in_flight, teardown),
