@@ -297,10 +297,11 @@ static int check_across(struct ld *l, struct dp_config *cfg)
 	uint32_t min_mtu = DP_MAX_MTU;
 	uint64_t rings, area;
 
-	if ((uint32_t)cfg->udp_port + cfg->workers - 1 > 65535)
-		return dp_cfg_bad(l, "udp_port", "%u + %u workers - 1 is beyond 65535 (worker w "
-						 "listens on udp_port + w)", cfg->udp_port,
-				  cfg->workers);
+	/* a peer may run up to 16 workers: worker w listens on udp_port + w */
+	if ((uint32_t)cfg->udp_port + DP_MAX_WORKERS - 1 > 65535)
+		return dp_cfg_bad(l, "udp_port", "%u + %u is beyond 65535 (a daemon's worker w, "
+				  "up to %u, listens on udp_port + w)", cfg->udp_port,
+				  DP_MAX_WORKERS - 1, DP_MAX_WORKERS - 1);
 	/* An app's region holds its header and rings, then a send area and a receive area of
 	 * half the rest each (dataplane/dp_shm.c); each must hold the longest message.  The
 	 * estimate allows a page of alignment per ring. */

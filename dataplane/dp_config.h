@@ -14,6 +14,7 @@
 #include "srd_core.h"
 
 #define DP_MAX_PORTS 8u          /* ports (a loopback pair counts as two) */
+#define DP_MAX_WORKERS 16u       /* workers (four bits of worker index on the wire) */
 #define DP_MAX_ROUTES 32u        /* routes per port */
 #define DP_MAX_NEIGH 64u         /* static neighbours per port */
 #define DP_MAX_EAL_ARGS 64u      /* EAL arguments from the file */

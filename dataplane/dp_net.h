@@ -36,7 +36,6 @@
  *
  *   peer key = worker << 32 | IPv4 address
  */
-#define DP_MAX_WORKERS 16u          /* four bits of worker index */
 #define DP_EP_WORKER_SHIFT 12u      /* endpoint id = worker << 12 | 1..4095 */
 #define DP_EP_PER_WORKER 4095u      /* endpoint ids of one worker */
 #define DP_SRC_PORT_BASE 0xc000u    /* source ports 49152..65535 (the ephemeral range) */

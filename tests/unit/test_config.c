@@ -410,6 +410,8 @@ static void test_out_of_range(void **state)
 	expect_refused("{ \"ports\": [{ \"type\": \"vdev\", \"device\": \"net_tap0\", "
 		       "\"address\": \"10.1.0.2/24\", \"mtu\": 9600 }] }",
 		       ": ports[0].mtu: 9600 is out of range [576, 9000]", NULL);
+	expect_refused("{ \"udp_port\": 65530, \"ports\": [" TAP_PORT "] }",
+		       ": udp_port: 65530 + 15 is beyond 65535", NULL);
 	expect_refused("{ \"protocol\": { \"seed\": -1 }, \"ports\": [" TAP_PORT "] }",
 		       ": protocol.seed: -1 is out of range", NULL);
 	expect_refused("{ \"workers\": 0, \"ports\": [" TAP_PORT "] }",
