@@ -109,4 +109,25 @@ static inline void daemon_stop(struct daemon *d)
 		fprintf(stderr, "could not remove %s\n", d->dir);
 }
 
+/* The daemon's counters of what apps hold, and its connections (-1: no answer). */
+struct daemon_counts {
+	long long apps, endpoints, rx_bufs, sends, conns;
+};
+
+static inline struct daemon_counts daemon_counts(const struct daemon *d)
+{
+	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
+	struct daemon_counts c = { -1, -1, -1, -1, -1 };
+
+	if (!st)
+		return c;
+	c.apps = proc_json_int(st, "shm", "apps");
+	c.endpoints = proc_json_int(st, "shm", "endpoints");
+	c.rx_bufs = proc_json_int(st, "shm", "rx_bufs_lent");
+	c.sends = proc_json_int(st, "shm", "sends_inflight");
+	c.conns = proc_json_int(st, "engine", "conns_active");
+	json_decref(st);
+	return c;
+}
+
 #endif /* SRD_TEST_DAEMON_H */

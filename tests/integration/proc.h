@@ -136,6 +136,14 @@ static inline void proc_cleanup(void)
 	}
 }
 
+/* A cmocka teardown: kill what a failed test left running. */
+static inline int proc_teardown(void **state)
+{
+	(void)state;
+	proc_cleanup();
+	return 0;
+}
+
 /* Read a whole (small) file into a NUL-terminated malloc'ed string, or NULL. */
 static inline char *proc_read_file(const char *path)
 {
@@ -170,6 +178,23 @@ static inline int proc_wait_file(const char *path, int timeout_ms)
 			return -ETIMEDOUT;
 		proc_sleep_ms(10);
 	}
+	return 0;
+}
+
+/* Wait (up to timeout_ms) for file path to have content, then copy its first line into
+ * buf (len bytes).  Returns 0 or -ETIMEDOUT. */
+static inline int proc_wait_line(const char *path, int timeout_ms, char *buf, size_t len)
+{
+	char *text;
+
+	if (proc_wait_file(path, timeout_ms))
+		return -ETIMEDOUT;
+	text = proc_read_file(path);
+	if (!text)
+		return -ETIMEDOUT;
+	snprintf(buf, len, "%s", text);
+	buf[strcspn(buf, "\n")] = '\0';
+	free(text);
 	return 0;
 }
 

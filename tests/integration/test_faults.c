@@ -35,35 +35,16 @@
 
 #define ROUNDS 16
 
-struct counts {
-	long long apps, endpoints, rx_bufs, sends;
-};
-
-static struct counts read_counts(const struct daemon *d)
-{
-	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
-	struct counts c = { -1, -1, -1, -1 };
-
-	if (!st)
-		return c;
-	c.apps = proc_json_int(st, "shm", "apps");
-	c.endpoints = proc_json_int(st, "shm", "endpoints");
-	c.rx_bufs = proc_json_int(st, "shm", "rx_bufs_lent");
-	c.sends = proc_json_int(st, "shm", "sends_inflight");
-	json_decref(st);
-	return c;
-}
-
 /* Wait up to 2 s for apps/endpoints to be `apps` and no buffers or sends to be left over
  * from the dead (the survivors may hold some: only the dead's must be gone). */
-static struct counts settle(const struct daemon *d, long long apps)
+static struct daemon_counts settle(const struct daemon *d, long long apps)
 {
 	int64_t end = proc_now_ms() + 2000;
-	struct counts c;
+	struct daemon_counts c;
 
 	do {
 		proc_sleep_ms(20);
-		c = read_counts(d);
+		c = daemon_counts(d);
 	} while ((c.apps != apps || c.endpoints != apps) && proc_now_ms() < end);
 	return c;
 }
@@ -74,7 +55,7 @@ static void test_random_kills(void **state)
 	struct daemon d;
 	char to[64], out_r[160], out_s[160];
 	unsigned seed = 20261123;
-	struct counts c;
+	struct daemon_counts c;
 
 	(void)state;
 	daemon_start(&d, "{ \"enabled\": true, \"paths\": 8, \"seed\": 9, \"loss\": 0.02 }");
@@ -307,19 +288,12 @@ static void test_isolation(void **state)
 	daemon_stop(&d);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	proc_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_random_kills, teardown),
-		cmocka_unit_test_teardown(test_daemon_restart, teardown),
-		cmocka_unit_test_teardown(test_isolation, teardown),
+		cmocka_unit_test_teardown(test_random_kills, proc_teardown),
+		cmocka_unit_test_teardown(test_daemon_restart, proc_teardown),
+		cmocka_unit_test_teardown(test_isolation, proc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

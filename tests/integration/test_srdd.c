@@ -182,34 +182,13 @@ static void test_no_endpoint(void **state)
 	daemon_stop(&d);
 }
 
-/* The daemon's counters of what apps hold, and its connections. */
-struct counts {
-	long long apps, endpoints, rx_bufs, sends, conns;
-};
-
-static struct counts read_counts(const struct daemon *d)
-{
-	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
-	struct counts c = { -1, -1, -1, -1, -1 };
-
-	if (!st)
-		return c;
-	c.apps = proc_json_int(st, "shm", "apps");
-	c.endpoints = proc_json_int(st, "shm", "endpoints");
-	c.rx_bufs = proc_json_int(st, "shm", "rx_bufs_lent");
-	c.sends = proc_json_int(st, "shm", "sends_inflight");
-	c.conns = proc_json_int(st, "engine", "conns_active");
-	json_decref(st);
-	return c;
-}
-
 /* An app killed mid-transfer: what it held is freed within a second; another app's
  * transfer goes on unharmed. */
 static void test_sigkill_app(void **state)
 {
 	struct daemon d;
 	char to_b[64], to_k[64], out_b[160], out_c[160], out_k[160], out_v[160];
-	struct counts idle, now;
+	struct daemon_counts idle, now;
 	pid_t b, c, k, victim;
 	int64_t end;
 
@@ -222,7 +201,7 @@ static void test_sigkill_app(void **state)
 
 	/* B receives from C (the transfer that must not notice) */
 	b = start_recv(&d, "10.77.0.2", 2000, "11", out_b, to_b, sizeof(to_b));
-	for (end = proc_now_ms() + 5000; (idle = read_counts(&d)).apps < 0; proc_sleep_ms(50))
+	for (end = proc_now_ms() + 5000; (idle = daemon_counts(&d)).apps < 0; proc_sleep_ms(50))
 		assert_true(proc_now_ms() < end);
 	c = start_send(&d, "10.77.0.1", to_b, 2000, "11", out_c);
 
@@ -241,7 +220,7 @@ static void test_sigkill_app(void **state)
 	end = proc_now_ms() + 1000;
 	do {
 		proc_sleep_ms(50);
-		now = read_counts(&d);
+		now = daemon_counts(&d);
 	} while ((now.apps || now.endpoints || now.rx_bufs || now.sends || now.conns) &&
 		 proc_now_ms() < end);
 	printf("  after the kill: apps %lld endpoints %lld rx buffers %lld sends %lld conns %lld\n",
@@ -293,24 +272,17 @@ static void test_bad_configs(void **state)
 	expect_config_refused("{ \"workers\": 1 }", "ports");
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	proc_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_bad_configs, teardown),
-		cmocka_unit_test_teardown(test_loopback_transfer, teardown),
-		cmocka_unit_test_teardown(test_loopback_impaired, teardown),
-		cmocka_unit_test_teardown(test_sigkill_app, teardown),
-		cmocka_unit_test_teardown(test_ordered, teardown),
-		cmocka_unit_test_teardown(test_telemetry, teardown),
-		cmocka_unit_test_teardown(test_hairpin, teardown),
-		cmocka_unit_test_teardown(test_no_endpoint, teardown),
+		cmocka_unit_test_teardown(test_bad_configs, proc_teardown),
+		cmocka_unit_test_teardown(test_loopback_transfer, proc_teardown),
+		cmocka_unit_test_teardown(test_loopback_impaired, proc_teardown),
+		cmocka_unit_test_teardown(test_sigkill_app, proc_teardown),
+		cmocka_unit_test_teardown(test_ordered, proc_teardown),
+		cmocka_unit_test_teardown(test_telemetry, proc_teardown),
+		cmocka_unit_test_teardown(test_hairpin, proc_teardown),
+		cmocka_unit_test_teardown(test_no_endpoint, proc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

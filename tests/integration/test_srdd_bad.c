@@ -127,17 +127,10 @@ static void test_bad_descriptors(void **state)
 	daemon_stop(&d);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	proc_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
+		cmocka_unit_test_teardown(test_bad_descriptors, proc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,11 +117,7 @@ static void transfer(const char *sock_s, const char *local_s, const char *sock_r
 	snprintf(count_s, sizeof(count_s), "%u", count);
 	unlink(addr_file);
 	r = proc_start(recv_argv, out_r);
-	assert_int_equal(proc_wait_file(addr_file, 10000), 0);
-	text = proc_read_file(addr_file);
-	snprintf(to, sizeof(to), "%s", text);
-	to[strcspn(to, "\n")] = '\0';
-	free(text);
+	assert_int_equal(proc_wait_line(addr_file, 10000, to, sizeof(to)), 0);
 	s = proc_start(send_argv, out_s);
 	rc_s = proc_wait(s, 180000);
 	rc_r = proc_wait(r, 30000);

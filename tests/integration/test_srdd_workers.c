@@ -207,20 +207,13 @@ static void test_too_few_lcores(void **state)
 	}
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	proc_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_too_few_lcores, teardown),
-		cmocka_unit_test_teardown(test_two_workers, teardown),
-		cmocka_unit_test_teardown(test_two_workers_impaired, teardown),
-		cmocka_unit_test_teardown(test_worker_telemetry, teardown),
+		cmocka_unit_test_teardown(test_too_few_lcores, proc_teardown),
+		cmocka_unit_test_teardown(test_two_workers, proc_teardown),
+		cmocka_unit_test_teardown(test_two_workers_impaired, proc_teardown),
+		cmocka_unit_test_teardown(test_worker_telemetry, proc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,19 +41,13 @@ static pid_t start_server(struct daemon *d, const char *test, const char *thread
 	char *argv[] = { (char *)perf_bin(), (char *)test, "-S", d->socket, "-L", "10.77.0.2",
 			 "-t", (char *)threads, "--addr-file", addr_file, NULL };
 	pid_t pid;
-	char *text;
 
 	snprintf(addr_file, sizeof(addr_file), "%s/server-%s.addr", d->dir, test);
 	snprintf(out, sizeof(out), "%s/server-%s.out", d->dir, test);
 	unlink(addr_file); /* a previous server's */
 	pid = proc_start(argv, out);
 	assert_true(pid > 0);
-	assert_int_equal(proc_wait_file(addr_file, 10000), 0);
-	text = proc_read_file(addr_file);
-	assert_non_null(text);
-	snprintf(addr, len, "%s", text);
-	addr[strcspn(addr, "\n")] = '\0';
-	free(text);
+	assert_int_equal(proc_wait_line(addr_file, 10000, addr, len), 0);
 	return pid;
 }
 
@@ -274,18 +268,11 @@ static void test_srdctl(void **state)
 	daemon_stop(&d);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	proc_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_perf, teardown),
-		cmocka_unit_test_teardown(test_srdctl, teardown),
+		cmocka_unit_test_teardown(test_perf, proc_teardown),
+		cmocka_unit_test_teardown(test_srdctl, proc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

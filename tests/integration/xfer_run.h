@@ -25,22 +25,16 @@ static inline pid_t start_recv_flag(struct daemon *d, const char *local, uint32_
 			 "--local", (char *)local, "--addr-file", addr_file, "--count", count_s,
 			 "--seed", (char *)seed, "--timeout-ms", "120000", (char *)flag, NULL };
 	pid_t pid;
-	char *text;
 
 	snprintf(addr_file, sizeof(addr_file), "%s/addr-%s", d->dir, seed);
 	snprintf(count_s, sizeof(count_s), "%u", count);
 	pid = proc_start(argv, out);
 	assert_true(pid > 0);
-	if (proc_wait_file(addr_file, 10000)) {
+	if (proc_wait_line(addr_file, 10000, to, tolen)) {
 		char *log = proc_read_file(out);
 
 		fail_msg("receiver did not start:\n%s", log ? log : "(no output)");
 	}
-	text = proc_read_file(addr_file);
-	assert_non_null(text);
-	snprintf(to, tolen, "%s", text);
-	to[strcspn(to, "\n")] = '\0';
-	free(text);
 	return pid;
 }
 
