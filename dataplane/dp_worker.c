@@ -276,17 +276,42 @@ static void handle_arp(struct dp_wport *wp, const struct dp_rx_info *info, int r
 	send_frame(wp, m);
 }
 
-/* Hand frame m to worker `to` (m->port names its port); the inbox takes over the
- * reference.  A worker this daemon does not run (a peer key made up from a forged source
- * port) or a full inbox: the frame is dropped and counted. */
+/* Queue the frames staged for worker `to` into its inbox, one burst; what does not fit is
+ * dropped and counted (the core resends). */
+static void steer_flush_one(struct dp_worker *w, uint32_t to)
+{
+	uint16_t n = w->noutbox[to];
+	unsigned sent;
+
+	if (n == 0)
+		return;
+	sent = rte_ring_mp_enqueue_burst(w->inboxes[to], (void **)w->outbox[to], n, NULL);
+	w->st.steered_out += sent;
+	w->st.steer_drops += n - sent;
+	if (sent < n)
+		rte_pktmbuf_free_bulk(w->outbox[to] + sent, n - sent);
+	w->noutbox[to] = 0;
+}
+
+static void steer_flush(struct dp_worker *w)
+{
+	for (uint32_t k = 0; k < w->nworkers; k++)
+		steer_flush_one(w, k);
+}
+
+/* Hand frame m to worker `to` (m->port names its port): staged, then queued to its inbox
+ * with the others of the burst, which takes over the reference.  A worker this daemon does
+ * not run (a peer key made up from a forged source port): dropped and counted. */
 static void steer(struct dp_worker *w, uint32_t to, struct rte_mbuf *m)
 {
-	if (to < w->nworkers && w->inboxes[to] && rte_ring_mp_enqueue(w->inboxes[to], m) == 0) {
-		w->st.steered_out++;
+	if (to >= w->nworkers || !w->inboxes[to]) {
+		w->st.steer_drops++;
+		rte_pktmbuf_free(m);
 		return;
 	}
-	w->st.steer_drops++;
-	rte_pktmbuf_free(m);
+	w->outbox[to][w->noutbox[to]++] = m;
+	if (w->noutbox[to] == RTE_DIM(w->outbox[to]))
+		steer_flush_one(w, to);
 }
 
 /* Copy an ARP frame to every other worker (they learn from it; this one answers). */
@@ -313,12 +338,16 @@ static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 	struct dp_rx_info info;
 	int rc;
 
-	/* checksums the NIC says it verified need not be checked again */
-	wp->local.csum_checked =
-		((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
-			 DP_CSUM_IP_OFFLOAD : 0) |
-		((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
-			 DP_CSUM_UDP_OFFLOAD : 0);
+	/* checksums the NIC says it verified need not be checked again, nor those of a frame
+	 * another worker checked (or built) before handing it over */
+	if (from_inbox)
+		wp->local.csum_checked = DP_CSUM_IP_OFFLOAD | DP_CSUM_UDP_OFFLOAD;
+	else
+		wp->local.csum_checked =
+			((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
+				 DP_CSUM_IP_OFFLOAD : 0) |
+			((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
+				 DP_CSUM_UDP_OFFLOAD : 0);
 	rc = dp_net_parse(data, rte_pktmbuf_data_len(m), &wp->local, &info);
 	if (rc == DP_RX_SRD) {
 		uint32_t owner = info.flow.dst_port - w->cfg->udp_port;
@@ -350,6 +379,7 @@ static int rx_port(struct dp_wport *wp)
 	wp->w->st.rx_pkts += n;
 	for (uint16_t i = 0; i < n; i++)
 		rx_frame(wp, pkts[i], 0);
+	steer_flush(wp->w);
 	return n;
 }
 
@@ -575,6 +605,7 @@ static int tx_port(struct dp_wport *wp)
 	}
 	if (nb)
 		tx_frames(wp, burst, nb);
+	steer_flush(w); /* frames for another worker on this address */
 	return total;
 }
 
@@ -816,6 +847,11 @@ void dp_worker_fini(struct dp_worker *w)
 {
 	struct rte_mbuf *m;
 
+	/* frames staged for other workers (none: every burst flushes) */
+	for (uint32_t k = 0; k < DP_MAX_WORKERS; k++) {
+		rte_pktmbuf_free_bulk(w->outbox[k], w->noutbox[k]);
+		w->noutbox[k] = 0;
+	}
 	/* frames other workers handed over and this one never took */
 	while (w->inbox && rte_ring_sc_dequeue(w->inbox, (void **)&m) == 0)
 		rte_pktmbuf_free(m);

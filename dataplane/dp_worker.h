@@ -94,6 +94,9 @@ struct dp_worker {
 	uint32_t nworkers;              /* cfg->workers */
 	struct rte_ring *inbox;         /* frames other workers hand it */
 	struct rte_ring *inboxes[DP_MAX_WORKERS]; /* every worker's inbox (dp_worker_join) */
+	struct rte_mbuf *outbox[DP_MAX_WORKERS][32]; /* frames for other workers, queued to
+	                                   their inboxes a burst at a time (steer_flush) */
+	uint16_t noutbox[DP_MAX_WORKERS];
 	struct dp_shm *shm;             /* the apps (NULL: none) */
 	struct dp_telemetry *tel;       /* telemetry requests, answered between iterations
 	                                   (NULL: none) */
