@@ -159,6 +159,9 @@ struct srd_ctrl {
 	struct srd_pkt pkt; /* what to encode */
 	uint16_t entropy;  /* UDP source port to use */
 };
+/* Cookie of a challenge probe: a path probe's cookie is path << 16 | entropy, and no
+ * connection has 0xffff paths. */
+#define SRD_PROBE_CHALLENGE 0xffff0000u
 #define SRD_CTRL_RING 32u /* pending control replies; more are dropped (counted) */
 
 /*
@@ -210,6 +213,8 @@ struct srd_conn {
 	uint64_t pace_next_ns;   /* earliest time of the next data packet (pacing) */
 	uint64_t rnr_until_ns;   /* no data before this time: the peer said RNR */
 	uint64_t probe_deadline_ns; /* earliest probe timeout (SRD_NO_DEADLINE: none) */
+	uint64_t challenge_ns;   /* when we last asked the peer's known incarnation whether it
+	                            is alive (0: never); see conn_challenge() */
 	uint8_t rto_backoff;     /* exponent of the RTO backoff */
 	uint8_t reo_steps;       /* RACK window widening after spurious retransmissions */
 	uint16_t reo_clean;      /* packets acked since the last spurious retransmission */

@@ -112,6 +112,7 @@ static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer, uint6
 	c->last_active_ns = now;
 	c->act_prev = c->act_next = SRD_NIL32;
 	c->srtt_ns = 0;
+	c->challenge_ns = 0;
 	c->rttvar_ns = 0;
 	c->min_rtt_ns = 0;
 	c->retransmits = 0;
@@ -540,6 +541,33 @@ static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_p
 	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
 }
 
+/*
+ * A set-up came from an incarnation of c's peer other than the one c knows.  Incarnations
+ * are not ordered, so the packet may be the peer's restart or a late packet of a dead
+ * incarnation (which must not reset a live connection: its message would be delivered
+ * twice).  Probe the incarnation we know: if it is gone, the peer answers RESET and c
+ * starts over, ready for the set-up's retransmission; if it is alive, it answers the probe
+ * and nothing changes.  At most one challenge per RTO, so a flood cannot amplify.
+ */
+static void conn_challenge(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+{
+	uint32_t ts = (uint32_t)now ? (uint32_t)now : 1;
+
+	if (c->challenge_ns != 0 && now - c->challenge_ns < tx_rto(eng, c))
+		return;
+	struct srd_pkt probe = {
+		.type = SRD_PKT_PROBE,
+		.dst_conn = c->peer_id,
+		.src_conn = c->local_id,
+		.psn = c->probe_seq++,
+		.u.probe = { .tx_ts = ts, .cookie = SRD_PROBE_CHALLENGE },
+	};
+
+	c->challenge_ns = now ? now : 1;
+	engine_queue_ctrl(eng, c->peer, (uint16_t)(peer_hash(c->peer) | 1), &probe);
+	eng->st.challenges++;
+}
+
 /* Could a set-up data packet be the start of connection src's PSN space? */
 static bool setup_psn_plausible(const struct srd_engine *eng, const struct srd_pkt *pkt)
 {
@@ -577,8 +605,10 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 				return -SRD_DROP_CONN_TABLE_FULL;
 			}
 		} else if (c->peer_id != 0 && c->peer_id != pkt->src_conn) {
-			/* the peer restarted (or reset the connection): start over */
-			conn_reset(eng, c, -ECONNRESET);
+			/* another incarnation of the peer: a restart, or a late packet of a dead
+			 * incarnation.  Ask the one we know; only its RESET ends it. */
+			conn_challenge(eng, c, now);
+			return -SRD_DROP_STALE_CONN;
 		}
 		*adopt = c->peer_id == 0;
 		*out = c;
@@ -633,6 +663,9 @@ static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 {
 	if (pkt->flags & SRD_F_REPLY) {
 		uint64_t rtt = (uint32_t)((uint32_t)now - pkt->u.probe.tx_ts);
+
+		if (pkt->u.probe.cookie == SRD_PROBE_CHALLENGE)
+			return 0; /* the incarnation we know is alive: the set-up was stale */
 
 		return paths_on_probe_reply(c, pkt->u.probe.cookie, rtt);
 	}

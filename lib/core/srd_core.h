@@ -246,6 +246,8 @@ struct srd_stats {
 	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */
 	uint64_t conns_resumed;      /* connections the peer had closed, re-opened with their
 	                                unfinished messages sent again */
+	uint64_t challenges;         /* probes asking a peer's known incarnation whether it is
+	                                alive, after a set-up from another incarnation */
 	uint64_t conns_active;       /* connections in use now */
 	uint64_t rx_slots_used;      /* messages under reassembly now */
 	uint64_t ctrl_dropped;       /* control replies (resets, probe replies) not sent: ring full */

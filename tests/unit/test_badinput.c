@@ -874,10 +874,9 @@ static void test_drop_no_side_effect_peer_id(void **state)
 }
 
 /*
- * The same for set-up: a SYN data packet naming a new sender id makes conn_for_packet() reset
- * the established connection (peer restart) before rx_on_data() judges the packet.  A SYN
- * whose PSN is outside the new incarnation's window is dropped (psn_window), but the reset
- * has happened: B's messages fail, its partial receives are aborted, its id changes.
+ * The same for set-up: a SYN data packet naming a new sender id must not reset the
+ * established connection when it is dropped.  One whose PSN is outside the new
+ * incarnation's window is dropped (psn_window) before the connection is even looked up.
  */
 static void test_drop_no_side_effect_syn(void **state)
 {
@@ -905,6 +904,46 @@ static void test_drop_no_side_effect_syn(void **state)
 	assert_int_equal(rc, -SRD_DROP_PSN_WINDOW);
 	assert_int_equal(b1.drops[SRD_DROP_PSN_WINDOW], b0.drops[SRD_DROP_PSN_WINDOW] + 1);
 	assert_int_equal(drops_total(&b1), drops_total(&b0) + 1);
+	still_works(v);
+	env_free(v);
+}
+
+/*
+ * A flood of plausible set-ups naming other incarnations of A (a spoofer that knows A's
+ * address, or late packets of a dead incarnation): each is dropped as stale_conn, B asks A's
+ * known incarnation at most once per RTO, A answers, and the connection goes on untouched.
+ */
+static void test_setup_flood_other_incarnations(void **state)
+{
+	struct env *v = env_new(NULL);
+	struct srd_stats b0 = stats(v, SIDE_B), b1;
+	struct srd_conn_info ib;
+	uint64_t seed = 42;
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		uint32_t src = (uint32_t)xrand(&seed) | 0x10001u, n;
+		struct srd_pkt d = data_hdr(v, SIDE_A, 0, 0, 1, 100, 5);
+
+		if (src == v->id[SIDE_A])
+			continue;
+		d.flags |= SRD_F_SYN;
+		d.dst_conn = 0;
+		d.src_conn = src;
+		d.psn = d.u.data.msg_psn = srd_conn_isn(src);
+		n = craft(pbuf, &d, -1, -1);
+		EXPECT_DROP(v, SIDE_B, PEER_A, pbuf, n, SRD_DROP_STALE_CONN);
+	}
+	b1 = stats(v, SIDE_B);
+	assert_int_equal(b1.challenges, b0.challenges + 1); /* all within one RTO */
+	assert_int_equal(b1.conns_reset, b0.conns_reset);
+	assert_int_equal(b1.msgs_delivered, b0.msgs_delivered);
+	settle(v); /* A answers the challenge: B takes the reply */
+	assert_int_equal(stats(v, SIDE_B).drops[SRD_DROP_UNEXPECTED], b0.drops[SRD_DROP_UNEXPECTED]);
+	assert_int_equal(stats(v, SIDE_A).conns_reset, 0);
+	assert_true(srd_conn_info(v->e[SIDE_B], PEER_A, &ib, NULL, 0) > 0);
+	assert_int_equal(ib.local_id, v->id[SIDE_B]);
+	assert_int_equal(ib.peer_id, v->id[SIDE_A]);
 	still_works(v);
 	env_free(v);
 }
@@ -1182,6 +1221,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ack_zero_credit, teardown_env),
 		cmocka_unit_test_teardown(test_drop_no_side_effect_peer_id, teardown_env),
 		cmocka_unit_test_teardown(test_drop_no_side_effect_syn, teardown_env),
+		cmocka_unit_test_teardown(test_setup_flood_other_incarnations, teardown_env),
 		cmocka_unit_test_teardown(test_msg_mismatch, teardown_env),
 		cmocka_unit_test_teardown(test_no_buffer, teardown_env),
 		cmocka_unit_test_teardown(test_no_buffer_slots, teardown_env),
