@@ -209,7 +209,7 @@ static int get_cwnd(struct ld *l, json_t *o, const char *key, double hi, uint32_
 static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 {
 	static const char *const keys[] = {
-		"mode", "paths", "cc", "max_conns", "tx_window", "rx_window", "max_tx_msgs",
+		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window", "max_tx_msgs",
 		"rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
@@ -236,6 +236,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_u32(l, o, "paths", 1, SRD_MAX_PATHS, &e->paths)) ||
 	    (rc = dp_cfg_get_enum(l, o, "cc", ccs, 2, &algo)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_conns", 1, 65535, &e->max_conns)) ||
+	    (rc = dp_cfg_get_u32(l, o, "setup_cookie_pct", 0, 100, &e->setup_cookie_pct)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "tx_window", 16, 4096, &e->tx_window)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "rx_window", 64, 4096, &e->rx_window)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "max_tx_msgs", 1, 4096, &e->max_tx_msgs)) ||

@@ -99,6 +99,8 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, conns_reset),
 	TEL_F(struct srd_stats, conns_closed),
 	TEL_F(struct srd_stats, conns_resumed),
+	TEL_F(struct srd_stats, cookies_sent),
+	TEL_F(struct srd_stats, cookies_taken),
 	TEL_F(struct srd_stats, challenges),
 	TEL_F(struct srd_stats, conns_active),
 	TEL_F(struct srd_stats, rx_slots_used),

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -801,6 +802,13 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 		/* every engine of the daemon gets its own epoch (connection ids) and seed */
 		ecfg.epoch = (uint16_t)(epoch + index * ports->n + i);
 		ecfg.seed = seed + index * ports->n + i;
+		/* set-up cookies must not be guessable, even with protocol.seed fixed */
+		if (getrandom(ecfg.cookie_key, sizeof(ecfg.cookie_key), 0) !=
+		    (ssize_t)sizeof(ecfg.cookie_key)) {
+			rc = -errno;
+			snprintf(err, errlen, "getrandom: %s", strerror(errno));
+			goto err_ports;
+		}
 		rc = srd_engine_create(&ecfg, &cb, &wp->eng, err, errlen);
 		if (rc)
 			goto err_ports;

@@ -13,6 +13,7 @@ void srd_config_default(struct srd_config *cfg)
 		.epoch = 1,
 		.seed = 1,
 		.max_conns = 256,
+		.setup_cookie_pct = 75,
 		.mode = SRD_MODE_MULTIPATH,
 		.paths = 16,
 		.seg_size = 4096,
@@ -99,6 +100,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	CHECK_RANGE(max_conns, 1, 65535);
+	CHECK_RANGE(setup_cookie_pct, 0, 100);
 	if (cfg->mode != SRD_MODE_MULTIPATH && cfg->mode != SRD_MODE_SINGLE)
 		return fail(err, errlen, "mode: %d is neither multipath (0) nor single (1)",
 			    (int)cfg->mode);

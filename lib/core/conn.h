@@ -197,6 +197,8 @@ struct srd_conn {
 	uint32_t peer_max_msg;   /* longest message the peer accepts (from its acks) */
 	uint32_t retired_peer_id;/* the peer's id before our last reset (0: none): set-ups from
 	                            it are answered with RESET, never accepted again */
+	uint32_t setup_cookie;   /* the peer's set-up cookie to echo until we learn its id (0:
+	                            none asked) */
 	uint32_t closed_id;      /* id of this slot's last connection closed for idleness (0:
 	                            none): packets for it are answered RESET(IDLE_CLOSED) */
 	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
@@ -257,6 +259,7 @@ struct srd_engine {
 	struct srd_callbacks cb;      /* caller's callbacks */
 	const struct srd_cc_ops *cc;  /* congestion controller */
 	struct srd_rng rng;           /* entropy values */
+	uint64_t cookie_key[2];       /* key of the set-up cookies */
 	struct srd_stats st;          /* counters */
 	struct srd_conn *conns;       /* max_conns connections */
 	uint32_t conns_used;          /* slots handed out so far (the high-water mark) */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "siphash.h"
 
 /* ---- connection ids ---- */
 
@@ -75,6 +76,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->ack_pkts = c->ack_ce = 0;
 	c->ack_now = c->ack_flags = 0;
 	c->nack_pending = 0;
+	c->setup_cookie = 0;
 	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
 	for (uint32_t i = 0; i < eng->cfg.tx_window; i++)
 		c->txpkts[i].state = TXPKT_FREE;
@@ -183,6 +185,18 @@ static void conn_resume(struct srd_engine *eng, struct srd_conn *c)
 	rx_reset(eng, c);
 	conn_fresh_state(eng, c);
 	eng->st.conns_resumed++;
+}
+
+/* The peer keeps no state for us yet and asks for its cookie: it dropped everything we sent,
+ * so start a fresh incarnation that echoes the cookie and sends every unfinished message
+ * again from its first byte. */
+static void conn_take_cookie(struct srd_engine *eng, struct srd_conn *c, uint32_t cookie)
+{
+	tx_restart_all(eng, c);
+	rx_reset(eng, c);
+	conn_fresh_state(eng, c);
+	c->setup_cookie = cookie;
+	eng->st.cookies_taken++;
 }
 
 /* Learn the peer's connection id: its first PSN follows from it. */
@@ -318,6 +332,15 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 	eng->cb = *cb;
 	eng->cc = srd_cc_ops_get(cfg->cc.algo);
 	srd_rng_seed(&eng->rng, cfg->seed ^ ((uint64_t)cfg->epoch << 48));
+	if (cfg->cookie_key[0] | cfg->cookie_key[1]) {
+		eng->cookie_key[0] = cfg->cookie_key[0];
+		eng->cookie_key[1] = cfg->cookie_key[1];
+	} else {
+		uint64_t x = cfg->seed ^ 0xc00c1e5eedull;
+
+		eng->cookie_key[0] = srd_rng_splitmix(&x);
+		eng->cookie_key[1] = srd_rng_splitmix(&x);
+	}
 	eng->seg_size = cfg->seg_size;
 	eng->tx_mask = cfg->tx_window - 1;
 	eng->rx_mask = cfg->rx_window - 1;
@@ -568,6 +591,53 @@ static void conn_challenge(struct srd_engine *eng, struct srd_conn *c, uint64_t 
 	eng->st.challenges++;
 }
 
+/*
+ * Set-up cookies.  While the table is nearly full (setup_cookie_pct), a set-up from a new
+ * peer gets no state: it is answered RESET(SETUP_COOKIE) with a keyed hash of the peer's
+ * address and the time, which the peer echoes in dst_conn (SRD_F_COOKIE) when it sends
+ * again.  A spoofed source never sees its cookie, so a flood of set-ups from spoofed
+ * addresses cannot take the part of the table kept for peers that can answer.
+ */
+#define COOKIE_PERIOD_SHIFT 30 /* cookies change every 2^30 ns (about 1 s); the previous
+				  period's cookie is still good */
+
+static uint32_t setup_cookie(const struct srd_engine *eng, uint64_t peer, uint64_t period)
+{
+	uint32_t v = (uint32_t)srd_siphash_2w(eng->cookie_key, peer, period);
+
+	return v ? v : 1;
+}
+
+static bool setup_cookie_valid(const struct srd_engine *eng, uint64_t peer, uint64_t now,
+			       uint32_t cookie)
+{
+	uint64_t period = now >> COOKIE_PERIOD_SHIFT;
+
+	return cookie == setup_cookie(eng, peer, period) ||
+	       (period > 0 && cookie == setup_cookie(eng, peer, period - 1));
+}
+
+/* Must a new peer show a cookie before it gets a connection? */
+static bool setup_needs_cookie(const struct srd_engine *eng)
+{
+	return eng->cfg.setup_cookie_pct < 100 &&
+	       eng->st.conns_active * 100 >= (uint64_t)eng->cfg.setup_cookie_pct * eng->cfg.max_conns;
+}
+
+static void send_cookie(struct srd_engine *eng, uint64_t now, uint64_t peer,
+			const struct srd_pkt *pkt)
+{
+	struct srd_pkt rst = {
+		.type = SRD_PKT_RESET,
+		.dst_conn = pkt->src_conn,
+		.src_conn = setup_cookie(eng, peer, now >> COOKIE_PERIOD_SHIFT),
+		.u.reset.reason = SRD_RESET_SETUP_COOKIE,
+	};
+
+	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
+	eng->st.cookies_sent++;
+}
+
 /* Could a set-up data packet be the start of connection src's PSN space? */
 static bool setup_psn_plausible(const struct srd_engine *eng, const struct srd_pkt *pkt)
 {
@@ -587,7 +657,7 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 	struct srd_conn *c;
 
 	*adopt = false;
-	if (pkt->dst_conn == 0) {
+	if (pkt->dst_conn == 0 || (pkt->flags & SRD_F_COOKIE)) {
 		/* set-up: only data opens a connection, and only at the start of its PSN space */
 		if (pkt->type != SRD_PKT_DATA)
 			return -SRD_DROP_UNEXPECTED;
@@ -599,6 +669,12 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 			return -SRD_DROP_STALE_CONN;
 		}
 		if (!c) {
+			if (setup_needs_cookie(eng) &&
+			    !((pkt->flags & SRD_F_COOKIE) &&
+			      setup_cookie_valid(eng, peer, now, pkt->dst_conn))) {
+				send_cookie(eng, now, peer, pkt);
+				return -SRD_DROP_NEED_COOKIE;
+			}
 			c = conn_create(eng, peer, now);
 			if (!c) {
 				send_reset(eng, peer, pkt, SRD_RESET_TABLE_FULL);
@@ -638,8 +714,10 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 		return -SRD_DROP_STALE_CONN;
 	}
 	if (c->peer_id == 0) {
-		/* a RESET before we know the peer can only refuse our set-up (table full) */
-		if (pkt->type == SRD_PKT_RESET && pkt->u.reset.reason != SRD_RESET_TABLE_FULL)
+		/* a RESET before we know the peer can only refuse our set-up (table full) or
+		 * ask for its cookie */
+		if (pkt->type == SRD_PKT_RESET && pkt->u.reset.reason != SRD_RESET_TABLE_FULL &&
+		    pkt->u.reset.reason != SRD_RESET_SETUP_COOKIE)
 			return -SRD_DROP_UNEXPECTED;
 		*adopt = pkt->type != SRD_PKT_RESET;
 	} else if (c->peer_id != pkt->src_conn) {
@@ -714,6 +792,8 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 		case SRD_PKT_RESET:
 			if (pkt.u.reset.reason == SRD_RESET_IDLE_CLOSED)
 				conn_resume(eng, c);
+			else if (pkt.u.reset.reason == SRD_RESET_SETUP_COOKIE)
+				conn_take_cookie(eng, c, pkt.src_conn);
 			else
 				conn_reset(eng, c, pkt.u.reset.reason == SRD_RESET_TABLE_FULL ?
 						   -ECONNREFUSED : -ECONNRESET);

@@ -63,6 +63,8 @@ enum srd_drop_reason {
 	SRD_DROP_UNEXPECTED,      /* well formed, but not expected now (e.g. a stray probe reply) */
 	SRD_DROP_NO_ENDPOINT,     /* message for an endpoint rx_alloc says does not exist (the
 	                             sender is NACKed and fails it with -ENXIO) */
+	SRD_DROP_NEED_COOKIE,     /* a new peer's set-up without a valid cookie while the
+	                             table is nearly full (answered RESET SETUP_COOKIE) */
 	SRD_DROP_MAX
 };
 
@@ -107,6 +109,12 @@ struct srd_config {
 	                                ones by it) */
 	uint64_t seed;               /* seed of the engine's PRNG (entropy values) */
 	uint32_t max_conns;          /* connections at once (1..65535) */
+	uint32_t setup_cookie_pct;   /* once this percentage of max_conns is in use, a new peer
+	                                must echo a cookie before it gets a connection, so
+	                                set-ups from spoofed addresses cannot fill the rest
+	                                (0: always, 100: never; 0..100) */
+	uint64_t cookie_key[2];      /* key of the set-up cookies: random, from the host (both
+	                                0: derived from seed, which is guessable) */
 	enum srd_path_mode mode;     /* multipath or single-path */
 	uint32_t paths;              /* entropy values per connection in multipath mode (1..256) */
 	uint32_t seg_size;           /* payload bytes per packet (64..65000) */
@@ -246,6 +254,8 @@ struct srd_stats {
 	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */
 	uint64_t conns_resumed;      /* connections the peer had closed, re-opened with their
 	                                unfinished messages sent again */
+	uint64_t cookies_sent;       /* set-up cookies sent to new peers (RESET SETUP_COOKIE) */
+	uint64_t cookies_taken;      /* cookies received from peers, set-ups started again */
 	uint64_t challenges;         /* probes asking a peer's known incarnation whether it is
 	                                alive, after a set-up from another incarnation */
 	uint64_t conns_active;       /* connections in use now */

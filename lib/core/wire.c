@@ -73,7 +73,7 @@ static const uint8_t layout_len[SRD_PKT_TYPE_LAST + 1] = {
 
 /* Flag bits each type may carry; any other bit is a malformed header. */
 static const uint8_t allowed_flags[SRD_PKT_TYPE_LAST + 1] = {
-	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON,
+	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON | SRD_F_COOKIE,
 	[SRD_PKT_ACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_NACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_PROBE] = SRD_F_SYN | SRD_F_REPLY,
@@ -172,6 +172,9 @@ static int decode_common(const uint8_t *buf, struct srd_pkt *pkt)
 	 * also rejects a RESET without a destination, since RESET may not carry SYN. */
 	if (pkt->dst_conn == 0 && !(pkt->flags & SRD_F_SYN))
 		return -SRD_DROP_BAD_HEADER;
+	/* a cookie only rides on a set-up, in place of the unknown id, and is never 0 */
+	if ((pkt->flags & SRD_F_COOKIE) && (!(pkt->flags & SRD_F_SYN) || pkt->dst_conn == 0))
+		return -SRD_DROP_BAD_HEADER;
 	return 0;
 }
 
@@ -261,7 +264,7 @@ static int decode_reset(const uint8_t *buf, struct srd_pkt *pkt)
 	uint32_t r = rd32(buf + OFF_R_REASON);
 
 	pkt->u.reset.reason = r;
-	if (r != SRD_RESET_UNKNOWN_CONN && r != SRD_RESET_TABLE_FULL && r != SRD_RESET_IDLE_CLOSED)
+	if (r < SRD_RESET_UNKNOWN_CONN || r > SRD_RESET_SETUP_COOKIE)
 		return -SRD_DROP_BAD_HEADER;
 	return 0;
 }
@@ -435,10 +438,11 @@ static const char *const drop_names[SRD_DROP_MAX] = {
 	[SRD_DROP_MSG_MISMATCH] = "msg_mismatch",
 	[SRD_DROP_NO_BUFFER] = "no_buffer",
 	[SRD_DROP_UNEXPECTED] = "unexpected",
+	[SRD_DROP_NEED_COOKIE] = "need_cookie",
 };
 
 /* A new reason added to the enum without a name here breaks the build, not a log line. */
-_Static_assert(SRD_DROP_NO_ENDPOINT + 1 == SRD_DROP_MAX, "drop_names[] misses a reason");
+_Static_assert(SRD_DROP_NEED_COOKIE + 1 == SRD_DROP_MAX, "drop_names[] misses a reason");
 
 const char *srd_drop_reason_name(int reason)
 {

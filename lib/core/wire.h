@@ -34,7 +34,10 @@
 #define SRD_F_ACKREQ 0x10u /* DATA: please acknowledge at once (last segment of a burst or message) */
 #define SRD_F_ABANDON 0x20u /* DATA: the receiver refused this message (NACK NO_EP): take the
                                PSN, deliver nothing */
-#define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON)
+#define SRD_F_COOKIE 0x40u /* DATA with SYN: dst_conn carries the receiver's set-up cookie
+                              (RESET SETUP_COOKIE), not a connection id */
+#define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ | \
+		   SRD_F_ABANDON | SRD_F_COOKIE)
 
 /* Fixed sizes of each layout, in bytes. */
 #define SRD_HDR_COMMON_LEN 16u
@@ -61,6 +64,9 @@ enum srd_reset_reason {
 	SRD_RESET_IDLE_CLOSED = 3,  /* the receiver closed this connection after a long idle
 	                               time: nothing sent on it since was seen, so the sender
 	                               sends it again on a fresh connection */
+	SRD_RESET_SETUP_COOKIE = 4, /* the receiver keeps no state for a new peer now (its table
+	                               is nearly full): src_conn carries a cookie that the
+	                               sender's set-up must echo (SRD_F_COOKIE) */
 };
 
 /* Fields of a DATA packet after the common header. */
@@ -114,7 +120,8 @@ struct srd_pkt {
 	uint8_t type;      /* enum srd_pkt_type */
 	uint8_t flags;     /* SRD_F_* */
 	uint8_t path;      /* path index the data/probe was sent on; in ACK/NACK the acked packet's */
-	uint32_t dst_conn; /* receiver's connection id, 0 when unknown (SRD_F_SYN) */
+	uint32_t dst_conn; /* receiver's connection id, 0 when unknown (SRD_F_SYN), or the
+	                      set-up cookie (SRD_F_COOKIE) */
 	uint32_t src_conn; /* sender's connection id, never 0 */
 	uint32_t psn;      /* see each type */
 	union {

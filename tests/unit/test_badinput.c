@@ -250,7 +250,7 @@ static void test_bad_header(void **state)
 	rs.type = SRD_PKT_RESET;
 	rs.u.reset.reason = SRD_RESET_UNKNOWN_CONN;
 	n = craft(pbuf, &rs, -1, -1);
-	wr32(pbuf + W_R_REASON, 4);
+	wr32(pbuf + W_R_REASON, 5);
 	EXPECT_DROP(v, SIDE_A, PEER_B, pbuf, n, SRD_DROP_BAD_HEADER);
 	n = craft(pbuf, &rs, -1, -1);
 	pbuf[W_FLAGS] = SRD_F_SYN;
@@ -535,6 +535,7 @@ static void tweak_one_conn(struct srd_config *a, struct srd_config *b)
 {
 	(void)a;
 	b->max_conns = 1;
+	b->setup_cookie_pct = 100; /* never ask for cookies: the table itself refuses */
 }
 
 static void test_conn_table_full(void **state)
@@ -564,6 +565,115 @@ static void test_conn_table_full(void **state)
 	assert_int_equal(stats(v, SIDE_B).conns_created, 1);
 	assert_int_equal(stats(v, SIDE_B).conns_active, 1);
 	assert_int_equal(v->h[SIDE_B].alloc_calls, 1);
+	still_works(v);
+	env_free(v);
+}
+
+/* B: 4 connections, cookies from the 3rd on. */
+static void tweak_cookie_half(struct srd_config *a, struct srd_config *b)
+{
+	(void)a;
+	b->max_conns = 4;
+	b->setup_cookie_pct = 50;
+}
+
+/* Craft a set-up of a new peer's connection src, echoing cookie (0: none). */
+static uint32_t craft_setup(const struct env *v, uint32_t src, uint32_t cookie)
+{
+	struct srd_pkt d = data_hdr(v, SIDE_A, 0, 0, 1, 100, 5);
+
+	d.flags |= SRD_F_SYN | (cookie ? SRD_F_COOKIE : 0);
+	d.dst_conn = cookie;
+	d.src_conn = src;
+	d.psn = d.u.data.msg_psn = srd_conn_isn(src);
+	return craft(pbuf, &d, -1, -1);
+}
+
+/* B's answer to a set-up that needs a cookie: RESET(SETUP_COOKIE) to src.  Returns it. */
+static uint32_t expect_cookie(struct env *v, uint64_t peer, uint32_t src)
+{
+	struct srd_tx_meta m;
+	struct srd_pkt out;
+
+	assert_true(poll_one(v, SIDE_B, &m, &out) > 0);
+	assert_int_equal(m.peer, peer);
+	assert_int_equal(out.type, SRD_PKT_RESET);
+	assert_int_equal(out.u.reset.reason, SRD_RESET_SETUP_COOKIE);
+	assert_int_equal(out.dst_conn, src);
+	assert_int_equal(poll_one(v, SIDE_B, &m, &out), 0);
+	return out.src_conn;
+}
+
+/*
+ * Once half of B's table is in use, a new peer gets no state until it echoes the cookie of
+ * its own address, from this period or the last: a spoofed source never sees one.
+ */
+static void test_setup_cookie(void **state)
+{
+	struct env *v = env_new(tweak_cookie_half);
+	uint32_t n, c6, c8;
+
+	(void)state;
+	/* peer 5 takes the 2nd connection without a cookie: half the table is then in use */
+	n = craft_setup(v, 0x00550001u, 0);
+	EXPECT_OK(v, SIDE_B, 5, pbuf, n);
+	drain(v, SIDE_B);
+	/* peer 6 must show a cookie */
+	n = craft_setup(v, 0x00660001u, 0);
+	EXPECT_DROP(v, SIDE_B, 6, pbuf, n, SRD_DROP_NEED_COOKIE);
+	c6 = expect_cookie(v, 6, 0x00660001u);
+	assert_int_not_equal(c6, 0);
+	n = craft_setup(v, 0x00660001u, c6 ^ 1); /* a wrong one: asked again */
+	EXPECT_DROP(v, SIDE_B, 6, pbuf, n, SRD_DROP_NEED_COOKIE);
+	assert_int_equal(expect_cookie(v, 6, 0x00660001u), c6);
+	n = craft_setup(v, 0x00770001u, c6); /* another address's cookie */
+	EXPECT_DROP(v, SIDE_B, 7, pbuf, n, SRD_DROP_NEED_COOKIE);
+	assert_int_not_equal(expect_cookie(v, 7, 0x00770001u), c6);
+	assert_int_equal(stats(v, SIDE_B).conns_active, 2);
+	/* the right one, with any connection id of the peer: a connection */
+	n = craft_setup(v, 0x00690001u, c6);
+	EXPECT_OK(v, SIDE_B, 6, pbuf, n);
+	drain(v, SIDE_B);
+	assert_int_equal(stats(v, SIDE_B).conns_active, 3);
+	/* a cookie is good for one more period, not two */
+	n = craft_setup(v, 0x00880001u, 0);
+	EXPECT_DROP(v, SIDE_B, 8, pbuf, n, SRD_DROP_NEED_COOKIE);
+	c8 = expect_cookie(v, 8, 0x00880001u);
+	v->l->now += 2ull << 30;
+	n = craft_setup(v, 0x00880001u, c8);
+	EXPECT_DROP(v, SIDE_B, 8, pbuf, n, SRD_DROP_NEED_COOKIE);
+	c8 = expect_cookie(v, 8, 0x00880001u);
+	v->l->now += 1ull << 30;
+	n = craft_setup(v, 0x00880001u, c8);
+	EXPECT_OK(v, SIDE_B, 8, pbuf, n);
+	drain(v, SIDE_B);
+	/* a full table refuses even a good cookie */
+	n = craft_setup(v, 0x00990001u, 0);
+	EXPECT_DROP(v, SIDE_B, 9, pbuf, n, SRD_DROP_NEED_COOKIE);
+	n = craft_setup(v, 0x00990001u, expect_cookie(v, 9, 0x00990001u));
+	EXPECT_DROP(v, SIDE_B, 9, pbuf, n, SRD_DROP_CONN_TABLE_FULL);
+	drain(v, SIDE_B);
+	assert_int_equal(stats(v, SIDE_B).cookies_sent, 6);
+	env_free(v);
+}
+
+/* B always asks for a cookie: A's first message goes through the exchange, once. */
+static void tweak_cookie_always(struct srd_config *a, struct srd_config *b)
+{
+	(void)a;
+	b->setup_cookie_pct = 0;
+}
+
+static void test_setup_cookie_exchange(void **state)
+{
+	struct env *v = env_new(tweak_cookie_always);
+
+	(void)state;
+	/* env_new checked that the first message arrived once and completed */
+	assert_true(stats(v, SIDE_B).cookies_sent >= 1);
+	assert_int_equal(stats(v, SIDE_A).cookies_taken, 1);
+	assert_int_equal(stats(v, SIDE_B).drops[SRD_DROP_NEED_COOKIE], stats(v, SIDE_B).cookies_sent);
+	assert_int_equal(stats(v, SIDE_B).conns_created, 1);
 	still_works(v);
 	env_free(v);
 }
@@ -1222,6 +1332,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_drop_no_side_effect_peer_id, teardown_env),
 		cmocka_unit_test_teardown(test_drop_no_side_effect_syn, teardown_env),
 		cmocka_unit_test_teardown(test_setup_flood_other_incarnations, teardown_env),
+		cmocka_unit_test_teardown(test_setup_cookie, teardown_env),
+		cmocka_unit_test_teardown(test_setup_cookie_exchange, teardown_env),
 		cmocka_unit_test_teardown(test_msg_mismatch, teardown_env),
 		cmocka_unit_test_teardown(test_no_buffer, teardown_env),
 		cmocka_unit_test_teardown(test_no_buffer_slots, teardown_env),

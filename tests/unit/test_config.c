@@ -279,7 +279,8 @@ static void test_full_port(void **state)
 		"               \"allowed_gids\": [5, 6] },\n"
 		"  \"protocol\": { \"mode\": \"single\", \"cc\": \"dctcp\", \"paths\": 4,\n"
 		"                \"init_rtt_us\": 2.5, \"cc_min_cwnd\": 0.5, \"cc_init_cwnd\": 8,\n"
-		"                \"ack_delay_us\": 0, \"conn_idle_ms\": 1000, \"seed\": 42 },\n"
+		"                \"ack_delay_us\": 0, \"conn_idle_ms\": 1000, \"seed\": 42,\n"
+		"                \"setup_cookie_pct\": 0 },\n"
 		"  \"ports\": [ { \"name\": \"p\", \"type\": \"pci\", \"device\": \"3b:00.1\",\n"
 		"    \"address\": \"192.168.7.10/23\", \"gateway\": \"192.168.6.1\",\n"
 		"    \"mac\": \"02:AA:bb:cc:dd:0e\", \"mtu\": 4000, \"rx_desc\": 512,\n"
@@ -312,6 +313,7 @@ static void test_full_port(void **state)
 	assert_int_equal(cfg.nallowed_gids, 2);
 	assert_int_equal(cfg.allowed_gids[1], 6);
 	assert_int_equal(cfg.engine.mode, SRD_MODE_SINGLE);
+	assert_int_equal(cfg.engine.setup_cookie_pct, 0);
 	assert_int_equal(cfg.engine.cc.algo, SRD_CC_DCTCP);
 	assert_int_equal(cfg.engine.init_rtt_ns, 2500);
 	assert_int_equal(cfg.engine.cc.min_cwnd, 128);
@@ -414,6 +416,8 @@ static void test_out_of_range(void **state)
 		       ": udp_port: 65530 + 15 is beyond 65535", NULL);
 	expect_refused("{ \"protocol\": { \"seed\": -1 }, \"ports\": [" TAP_PORT "] }",
 		       ": protocol.seed: -1 is out of range", NULL);
+	expect_refused("{ \"protocol\": { \"setup_cookie_pct\": 101 }, \"ports\": [" TAP_PORT "] }",
+		       ": protocol.setup_cookie_pct: 101 is out of range [0, 100]", NULL);
 	expect_refused("{ \"workers\": 0, \"ports\": [" TAP_PORT "] }",
 		       ": workers: 0 is out of range [1, 16]", NULL);
 	expect_refused("{ \"protocol\": { \"tx_window\": 500 }, \"ports\": [" TAP_PORT "] }",

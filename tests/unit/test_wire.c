@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "siphash.h"
 #include "wire.h"
 
 #define BUF_CAP 256u /* room for any header plus the small payloads used here */
@@ -424,7 +425,8 @@ static void test_drop_unknown_flags(void **state)
 
 		switch (all_types[i]) {
 		case SRD_PKT_DATA:
-			allowed = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON;
+			allowed = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON |
+				  SRD_F_COOKIE;
 			break;
 		case SRD_PKT_ACK:
 		case SRD_PKT_NACK:
@@ -441,10 +443,28 @@ static void test_drop_unknown_flags(void **state)
 		for (unsigned bit = 0; bit < 8; bit++) {
 			uint8_t f = (uint8_t)(1u << bit);
 
-			expect_poke(&p, 1, f, (f & allowed) ? 0 : -SRD_DROP_BAD_HEADER);
+			/* a cookie rides only on a set-up */
+			expect_poke(&p, 1, f, (f & allowed) && f != SRD_F_COOKIE ? 0 :
+					      -SRD_DROP_BAD_HEADER);
 		}
 		expect_poke(&p, 1, allowed, 0);
 	}
+	/* and is never 0 */
+	make_pkt(&p, SRD_PKT_DATA);
+	p.flags = SRD_F_SYN;
+	p.dst_conn = 0;
+	expect_poke(&p, 1, SRD_F_SYN | SRD_F_COOKIE, -SRD_DROP_BAD_HEADER);
+	p.dst_conn = 0x12345678u;
+	expect_poke(&p, 1, SRD_F_SYN | SRD_F_COOKIE, 0);
+}
+
+/* SipHash-2-4, the set-up cookies' keyed hash: the reference vector of 16 bytes. */
+static void test_siphash_vector(void **state)
+{
+	const uint64_t k[2] = { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull };
+
+	(void)state;
+	assert_int_equal(srd_siphash_2w(k, k[0], k[1]), 0x3f2acc7f57c29bdbull);
 }
 
 static void test_drop_reserved(void **state)
@@ -619,7 +639,8 @@ static void test_drop_reset_reason(void **state)
 	(void)state;
 	make_pkt(&p, SRD_PKT_RESET);
 	expect_poke(&p, 19, 0, -SRD_DROP_BAD_HEADER);
-	expect_poke(&p, 19, 4, -SRD_DROP_BAD_HEADER);
+	expect_poke(&p, 19, 5, -SRD_DROP_BAD_HEADER);
+	expect_poke(&p, 19, 4, 0); /* SETUP_COOKIE */
 	expect_poke(&p, 19, 3, 0); /* IDLE_CLOSED */
 	expect_poke(&p, 16, 1, -SRD_DROP_BAD_HEADER); /* 0x01000001 */
 	expect_poke(&p, 19, 2, 0);
@@ -773,6 +794,7 @@ int main(void)
 		cmocka_unit_test(test_drop_oversized_control),
 		cmocka_unit_test(test_drop_nack_reason),
 		cmocka_unit_test(test_drop_reset_reason),
+		cmocka_unit_test(test_siphash_vector),
 		cmocka_unit_test(test_drop_ce_over_pkt_count),
 		cmocka_unit_test(test_drop_reason_names),
 		cmocka_unit_test(test_fuzz_random),
