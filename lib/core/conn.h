@@ -153,6 +153,18 @@ struct srd_rxslot {
 	uint32_t next;         /* next slot of the same connection, or of the free list */
 };
 
+/* A refused data packet, to be answered with a NACK. */
+struct srd_nack_note {
+	uint32_t psn;      /* refused PSN */
+	uint32_t echo_ts;  /* its tx_ts */
+	uint8_t reason;    /* enum srd_nack_reason */
+	uint8_t path;      /* its path */
+};
+/* Refusals queued per connection: a burst of refused packets (a window of a message for a
+ * missing endpoint) is answered packet by packet instead of by resends.  When full, the
+ * oldest is forgotten: its packet is resent and refused again. */
+#define SRD_NACK_QUEUE 8u
+
 /* A reply the engine owes without a connection (reset, probe reply). */
 struct srd_ctrl {
 	uint64_t peer;     /* destination */
@@ -238,12 +250,10 @@ struct srd_conn {
 	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
 	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */
 	uint8_t ack_owed;        /* 1: an ack is owed (by ack_deadline_ns at the latest) */
-	uint8_t nack_pending;    /* 1: nack below is to be sent */
-	uint8_t nack_reason;     /* enum srd_nack_reason */
-	uint8_t nack_path;       /* path of the refused packet */
+	uint8_t nack_pending;    /* nacks queued in nacks[] (0..SRD_NACK_QUEUE) */
+	uint8_t nack_head;       /* index of the oldest */
 	uint8_t abandoned_set;   /* 1: abandoned_msg_id below is valid */
-	uint32_t nack_psn;       /* refused PSN */
-	uint32_t nack_echo_ts;   /* its tx_ts */
+	struct srd_nack_note nacks[SRD_NACK_QUEUE]; /* refusals to send, oldest first (ring) */
 	uint32_t abandoned_msg_id; /* the last message the peer gave up (ABANDON): its other
 	                              segments still arriving are refused, not reassembled */
 	/* per-connection arrays */

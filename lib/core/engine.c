@@ -76,6 +76,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->ack_pkts = c->ack_ce = 0;
 	c->ack_now = c->ack_flags = 0;
 	c->nack_pending = 0;
+	c->nack_head = 0;
 	c->setup_cookie = 0;
 	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
 	for (uint32_t i = 0; i < eng->cfg.tx_window; i++)

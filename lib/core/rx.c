@@ -157,13 +157,31 @@ static void ack_note(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		c->ack_now = 1;
 }
 
+/* Queue a NACK for pkt (a copy of a PSN already queued only refreshes its entry). */
 static void nack_note(struct srd_conn *c, const struct srd_pkt *pkt, uint8_t reason)
 {
-	c->nack_pending = 1;
-	c->nack_reason = reason;
-	c->nack_psn = pkt->psn;
-	c->nack_echo_ts = pkt->u.data.tx_ts;
-	c->nack_path = pkt->path;
+	struct srd_nack_note *n = NULL;
+
+	for (uint32_t i = 0; i < c->nack_pending && !n; i++) {
+		struct srd_nack_note *q = &c->nacks[(c->nack_head + i) % SRD_NACK_QUEUE];
+
+		if (q->psn == pkt->psn)
+			n = q;
+	}
+	if (!n) {
+		if (c->nack_pending == SRD_NACK_QUEUE) { /* forget the oldest */
+			c->nack_head = (uint8_t)((c->nack_head + 1) % SRD_NACK_QUEUE);
+			c->nack_pending--;
+		}
+		n = &c->nacks[(c->nack_head + c->nack_pending) % SRD_NACK_QUEUE];
+		c->nack_pending++;
+	}
+	*n = (struct srd_nack_note){
+		.psn = pkt->psn,
+		.echo_ts = pkt->u.data.tx_ts,
+		.reason = reason,
+		.path = pkt->path,
+	};
 }
 
 void rx_on_timer(struct srd_conn *c, uint64_t now)
@@ -198,20 +216,23 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 	int len;
 
 	if (c->nack_pending) {
+		const struct srd_nack_note *n = &c->nacks[c->nack_head];
+
 		pkt = (struct srd_pkt){
 			.type = SRD_PKT_NACK,
-			.path = c->nack_path,
+			.path = n->path,
 			.dst_conn = c->peer_id,
 			.src_conn = c->local_id,
-			.psn = c->nack_psn,
+			.psn = n->psn,
 			.u.nack = {
-				.echo_ts = c->nack_echo_ts,
+				.echo_ts = n->echo_ts,
 				.cum_psn = c->rcv_nxt,
-				.reason = c->nack_reason,
+				.reason = n->reason,
 				.retry_ns = (uint32_t)eng->cfg.rnr_delay_ns,
 			},
 		};
-		c->nack_pending = 0;
+		c->nack_head = (uint8_t)((c->nack_head + 1) % SRD_NACK_QUEUE);
+		c->nack_pending--;
 		eng->st.tx_nacks++;
 	} else if (c->ack_owed && (c->ack_now || now >= c->ack_deadline_ns)) {
 		uint64_t held = now - c->ack_arrival_ns;

@@ -397,6 +397,42 @@ static void test_no_endpoint_nacks_lost(void **state)
 	no_endpoint(4, 100);
 }
 
+/*
+ * A burst of one-packet messages, one in five for the missing endpoint, all in flight at
+ * once: every refusal is NACKed (a queue of them per connection, not only the last), so
+ * each refused message costs its packet and one ABANDON resend, not a train of resends.
+ */
+static void test_no_endpoint_burst(void **state)
+{
+	const uint32_t n = 60, refused = 12;
+	struct env *e = env_new(NULL, NULL);
+	struct srd_stats sa;
+
+	(void)state;
+	e->side[B].no_ep = 201; /* dst_ep 200 + idx % 5: messages 1, 6, 11, ... */
+	e->l->gap_ns = 0;       /* the whole burst arrives before the receiver sends anything */
+	env_msgs(e, n);
+	for (uint32_t i = 0; i < n; i++)
+		msg_fill(e, i, 100, 0, NULL);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(msg_send(e, i), 0);
+	assert_true(link_run(e->l, all_done, e, 200 * MS));
+	run_idle(e, 1 * MS);
+	assert_no_errors(e);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(e->msgs[i].status, i % 5 == 1 ? -ENXIO : 0);
+		assert_int_equal(e->msgs[i].delivered, i % 5 != 1);
+	}
+	sa = stats(e, A);
+	print_message("      burst of %u, %u refused: %llu data packets, %llu NACKs, done at %llu us\n",
+		      n, refused, (unsigned long long)sa.tx_data_pkts,
+		      (unsigned long long)stats(e, B).tx_nacks,
+		      (unsigned long long)(e->l->now / US));
+	assert_true(sa.tx_data_pkts <= n + 2 * refused);
+	send_one_more(e);
+	env_free(e);
+}
+
 /* The endpoint opens while a message's refusal is on its way back (from the review of the
  * NO_EP change).  1: the first copy is refused, its NACK is slow, a resend is taken and
  * delivered: the late NACK (about the earlier copy) must not fail the delivered message.
@@ -898,6 +934,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_nacks_lost, teardown),
+		cmocka_unit_test_teardown(test_no_endpoint_burst, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_late_nack, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_late_segment, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_nack_lost, teardown),
