@@ -241,7 +241,19 @@ static int share_listener(struct dp_shm *s, struct dp_shm *first, char *err, siz
 	if (s->lfd < 0)
 		return fail(err, errlen, -errno, "%s: dup: %s", s->path, strerror(errno));
 	s->turn = first->turn;
+	s->full = first->full;
 	return 0;
+}
+
+/* Publish whether this server has room for another app (see accept_all). */
+static void room_changed(struct dp_shm *s)
+{
+	unsigned bit = 1u << s->worker;
+
+	if (s->napps + s->npending >= s->max_apps)
+		atomic_fetch_or_explicit(s->full, bit, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(s->full, ~bit, memory_order_relaxed);
 }
 
 int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t naddrs,
@@ -286,6 +298,8 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 	s->next_ep = 1;
 	atomic_init(&s->own_turn, 0);
 	s->turn = &s->own_turn;
+	atomic_init(&s->own_full, 0);
+	s->full = &s->own_full;
 	rc = fail(err, errlen, -ENOMEM, "out of memory");
 	s->addrs = calloc(naddrs ? naddrs : 1, sizeof(*s->addrs));
 	s->apps = calloc(cfg->max_apps, sizeof(*s->apps));
@@ -369,6 +383,7 @@ static void pending_unlink(struct dp_shm *s, struct dp_shm_pending *p)
 	else
 		s->pend_tail = p->prev;
 	s->npending--;
+	room_changed(s);
 }
 
 /* Close a connection that never became an app (counted as refused). */
@@ -395,9 +410,11 @@ static int cred_allowed(const struct dp_shm *s, const struct ucred *c)
 
 /* Accept every waiting connection.  Returns how many. */
 /* Accept new connections while it is this server's turn (the servers of all workers
- * share the socket and take it in turns, so apps spread over the workers). */
+ * share the socket and take it in turns, so apps spread over the workers).  A server with
+ * no room passes its turn on, unless every server is full: then it accepts and refuses. */
 static int accept_all(struct dp_shm *s)
 {
+	unsigned all = s->nworkers >= 32 ? ~0u : (1u << s->nworkers) - 1;
 	int handled = 0;
 
 	for (int i = 0; i < 64; i++) {
@@ -409,6 +426,11 @@ static int accept_all(struct dp_shm *s)
 
 		if (turn % s->nworkers != s->worker)
 			break;
+		if ((atomic_load_explicit(s->full, memory_order_relaxed) >> s->worker & 1) &&
+		    (atomic_load_explicit(s->full, memory_order_relaxed) | ~all) != ~0u) {
+			atomic_compare_exchange_strong(s->turn, &turn, turn + 1);
+			break;
+		}
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			break; /* EAGAIN, or an aborted connection: nothing to do */
@@ -441,6 +463,7 @@ static int accept_all(struct dp_shm *s)
 			s->pend_head = p;
 		s->pend_tail = p;
 		s->npending++;
+		room_changed(s);
 		continue;
 refuse:
 		close_refused(fd);
@@ -593,6 +616,7 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 	free(p);
 	a->list_idx = s->napps;
 	s->apps[s->napps++] = a;
+	room_changed(s);
 	s->st.apps = s->napps;
 	s->st.attaches++;
 	return 0;
@@ -742,6 +766,7 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 	if (s->rr >= s->napps)
 		s->rr = 0;
 	s->st.apps = s->napps;
+	room_changed(s);
 	s->st.sends_inflight -= a->sends_inflight;
 	s->st.rx_bufs_lent -= a->rx_filling + a->rx_lent;
 	s->st.rx_bytes_lent -= a->rx_bytes;

@@ -137,6 +137,9 @@ struct dp_shm {
 	atomic_uint *turn;            /* accepts so far, all servers: server w accepts when
 	                                 *turn % nworkers == w (worker 0's own_turn) */
 	atomic_uint own_turn;
+	atomic_uint *full;            /* bit w: server w has no room for another app (apps and
+	                                 pending handshakes at max_apps); shared like turn */
+	atomic_uint own_full;
 	int epfd;                     /* epoll: lfd, tfd, pending and app sockets */
 	int tfd;                      /* timerfd: the first pending connection's deadline */
 	uint32_t lfd_kind;            /* DP_SHM_K_LISTEN (epoll data for lfd) */

@@ -606,6 +606,64 @@ static void test_workers_share_socket(void **state)
 	assert_int_not_equal(stat(g_path, &sb), 0);
 }
 
+/* Wait (up to 200 ms) until server s has `apps` apps. */
+static void wait_apps(struct dp_shm *s, uint32_t apps)
+{
+	struct dp_shm_stats st;
+
+	for (int k = 0; k < 200 && (dp_shm_poll_control(s), dp_shm_get_stats(s, &st),
+				    st.apps != apps); k++)
+		usleep(1000);
+	assert_int_equal(st.apps, apps);
+}
+
+/* A server whose turn it is to accept but that has no room passes the turn on, so an app
+ * is refused (-EUSERS) only when every worker is full. */
+static void test_full_worker_passes_turn(void **state)
+{
+	static const uint32_t addrs[1] = { IP_A };
+	struct duo d = { 0 };
+	struct dp_config c;
+	struct srdc *h[6];
+	struct srdc_ep *ep;
+	char err[256] = "";
+	pthread_t thr;
+
+	(void)state;
+	cfg_default(&c);
+	c.workers = 2;
+	c.max_apps = 2;
+	assert_int_equal(dp_shm_create(&c, addrs, 1, 0, NULL, &d.s[0], err, sizeof(err)), 0);
+	assert_int_equal(dp_shm_create(&c, addrs, 1, 1, d.s[0], &d.s[1], err, sizeof(err)), 0);
+	assert_int_equal(pthread_create(&thr, NULL, duo_main, &d), 0);
+	for (int i = 0; i < 4; i++) /* workers 0, 1, 0, 1: both full */
+		assert_int_equal(srdc_attach(g_path, "app", &h[i]), 0);
+	srdc_detach(h[1]);
+	srdc_detach(h[3]);
+	atomic_store(&d.stop, 1);
+	pthread_join(thr, NULL);
+	wait_apps(d.s[1], 0);
+	atomic_store(&d.stop, 0);
+	assert_int_equal(pthread_create(&thr, NULL, duo_main, &d), 0);
+	/* worker 0's turn, but it is full: worker 1 takes both */
+	for (int i = 4; i < 6; i++) {
+		assert_int_equal(srdc_attach(g_path, "app", &h[i]), 0);
+		assert_int_equal(srdc_ep_open(h[i], 0, 0, &ep), 0);
+		assert_int_equal(dp_ep_worker(srdc_ep_addr(ep).ep), 1);
+	}
+	/* now every worker is full */
+	assert_int_equal(srdc_attach(g_path, "app", &h[1]), -EUSERS);
+	atomic_store(&d.stop, 1);
+	pthread_join(thr, NULL);
+	for (int i = 0; i < 6; i++)
+		if (i != 1 && i != 3)
+			srdc_detach(h[i]);
+	wait_apps(d.s[0], 0);
+	wait_apps(d.s[1], 0);
+	dp_shm_destroy(d.s[1]);
+	dp_shm_destroy(d.s[0]);
+}
+
 /* A buffer return is taken even when no send may be (dp_shm_take with max 0), so one app's
  * waiting sends never keep another app's buffers from coming back. */
 static void test_returns_never_wait(void **state)
@@ -1379,6 +1437,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_socket_file, teardown),
 		cmocka_unit_test_teardown(test_attach_endpoints, teardown),
 		cmocka_unit_test_teardown(test_workers_share_socket, teardown),
+		cmocka_unit_test_teardown(test_full_worker_passes_turn, teardown),
 		cmocka_unit_test_teardown(test_returns_never_wait, teardown),
 		cmocka_unit_test_teardown(test_transfer, teardown),
 		cmocka_unit_test_teardown(test_wait, teardown),
