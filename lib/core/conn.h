@@ -87,7 +87,8 @@ enum srd_loss_cause {
 	SRD_LOSS_RACK = 0,
 	SRD_LOSS_RTO = 1,
 	SRD_LOSS_RNR = 2,
-	SRD_LOSS_REFUSED = 3, /* the peer has no such endpoint: resend it flagged ABANDON */
+	SRD_LOSS_REFUSED = 3, /* the peer refused it (no such endpoint: resend it flagged
+	                         ABANDON; or it wants a set-up cookie): not the path's fault */
 };
 #define SRD_MAX_RESENDS 255u /* retransmissions of one packet, whatever the cause */
 
@@ -213,6 +214,8 @@ struct srd_conn {
 	                            none asked) */
 	uint32_t closed_id;      /* id of this slot's last connection closed for idleness (0:
 	                            none): packets for it are answered RESET(IDLE_CLOSED) */
+	uint32_t closed_psn;     /* its cumulative PSN at the close: every PSN before it was
+	                            received, none after (sent in that RESET) */
 	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
@@ -357,6 +360,11 @@ uint16_t tx_msg_alloc(struct srd_conn *c);
 /* The peer closed the connection while we had unfinished messages on it: forget every
  * packet record and make every unfinished message start over (in the order it was sent). */
 void tx_restart_all(struct srd_engine *eng, struct srd_conn *c);
+/* The peer says it received every PSN before cum (and nothing after): ack them.  Returns
+ * false, changing nothing, if cum is not between snd_una and snd_nxt. */
+bool tx_ack_cumulative(struct srd_engine *eng, struct srd_conn *c, uint32_t cum);
+/* Resend every packet in flight now, without blaming its path. */
+void tx_resend_inflight(struct srd_engine *eng, struct srd_conn *c);
 /* Fail every message of c with status and forget every packet record. */
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
 /* True if c has data (new or retransmission) it could send if windows and pacing allow. */
@@ -370,6 +378,8 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 /* If c owes an ack or nack, encode it into buf and return its length, else 0. */
 int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
 		uint32_t cap, struct srd_tx_meta *meta);
+/* True if nothing beyond the cumulative PSN has been received (no gap to fill). */
+bool rx_contiguous(const struct srd_engine *eng, const struct srd_conn *c);
 /* Abort every partial receive of c and forget the receive state. */
 void rx_reset(struct srd_engine *eng, struct srd_conn *c);
 /* Delayed-ack timer of c. */

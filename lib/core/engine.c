@@ -162,7 +162,11 @@ static bool conn_is_idle(const struct srd_conn *c)
 static void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
 
 /* Close an idle connection: its slot is free for another peer.  Packets that still come
- * for it are answered RESET(IDLE_CLOSED), which makes the peer start over cleanly. */
+ * for it are answered RESET(IDLE_CLOSED) with the cumulative PSN at the close, which tells
+ * the peer what was received (and delivered): it completes those messages and sends the
+ * others again on a fresh connection.  That is exact only if nothing beyond the cumulative
+ * PSN was received; otherwise the packets get RESET(UNKNOWN_CONN) and the peer fails its
+ * unfinished messages, which then may or may not have arrived. */
 static void conn_close_idle(struct srd_engine *eng, struct srd_conn *c)
 {
 	uint32_t slot = conn_slot(eng, c);
@@ -170,7 +174,8 @@ static void conn_close_idle(struct srd_engine *eng, struct srd_conn *c)
 	conn_unhash(eng, c);
 	conn_deactivate(eng, c);
 	srd_timerq_set(&eng->timers, slot, SRD_NO_DEADLINE);
-	c->closed_id = c->local_id;
+	c->closed_id = rx_contiguous(eng, c) ? c->local_id : 0;
+	c->closed_psn = c->rcv_nxt;
 	c->in_use = 0;
 	c->act_next = eng->conn_free;
 	eng->conn_free = slot;
@@ -178,25 +183,32 @@ static void conn_close_idle(struct srd_engine *eng, struct srd_conn *c)
 	eng->st.conns_closed++;
 }
 
-/* The peer closed our connection for idleness before seeing what we sent since: start a
- * fresh incarnation and send every unfinished message again from its first byte. */
-static void conn_resume(struct srd_engine *eng, struct srd_conn *c)
+/* The peer closed our connection for idleness, having received every PSN before cum and
+ * nothing after: complete the messages it has, start a fresh incarnation and send every
+ * other unfinished message again from its first byte.  (A connection idle for so long
+ * normally has nothing unacked; a stall of either side can leave an ack lost.) */
+static void conn_resume(struct srd_engine *eng, struct srd_conn *c, uint32_t cum)
 {
+	if (!tx_ack_cumulative(eng, c, cum)) {
+		conn_reset(eng, c, -ECONNRESET); /* not a PSN we could have sent: trust nothing */
+		return;
+	}
 	tx_restart_all(eng, c);
 	rx_reset(eng, c);
 	conn_fresh_state(eng, c);
 	eng->st.conns_resumed++;
 }
 
-/* The peer keeps no state for us yet and asks for its cookie: it dropped everything we sent,
- * so start a fresh incarnation that echoes the cookie and sends every unfinished message
- * again from its first byte. */
+/* The peer kept no state for a set-up of ours and asks for its cookie.  Later set-ups
+ * may have got through meanwhile (the peer's table emptied), so keep the incarnation:
+ * resend what is in flight, echoing the cookie, and the peer's PSN records take each
+ * packet once.  The answers to the other set-ups of the window bring the same cookie. */
 static void conn_take_cookie(struct srd_engine *eng, struct srd_conn *c, uint32_t cookie)
 {
-	tx_restart_all(eng, c);
-	rx_reset(eng, c);
-	conn_fresh_state(eng, c);
+	if (c->setup_cookie == cookie)
+		return;
 	c->setup_cookie = cookie;
+	tx_resend_inflight(eng, c);
 	eng->st.cookies_taken++;
 }
 
@@ -206,6 +218,14 @@ static void conn_adopt_peer(struct srd_engine *eng, struct srd_conn *c, uint32_t
 	c->peer_id = peer_id;
 	c->rcv_nxt = srd_conn_isn(peer_id);
 	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
+}
+
+/* Entropy of a control packet (reset, challenge) that has no path of its own: a different
+ * one each time, so that a retry does not die on the same failed path. */
+static uint16_t ctrl_entropy(const struct srd_engine *eng, uint64_t peer)
+{
+	return (uint16_t)((peer_hash(peer) + (eng->st.tx_resets + eng->st.challenges +
+					      eng->ctrl_tail) * 40503u) | 1);
 }
 
 void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
@@ -221,7 +241,7 @@ void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
 			.u.reset.reason = SRD_RESET_UNKNOWN_CONN,
 		};
 
-		engine_queue_ctrl(eng, c->peer, (uint16_t)(peer_hash(c->peer) | 1), &rst);
+		engine_queue_ctrl(eng, c->peer, ctrl_entropy(eng, c->peer), &rst);
 		c->retired_peer_id = c->peer_id;
 	}
 	tx_fail_all(eng, c, status);
@@ -549,20 +569,28 @@ out:
 
 /* ---- receiving ---- */
 
-/* Answer a packet whose connection we do not know with a RESET (never a RESET itself). */
-static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
-		       uint32_t reason)
+/* Answer a packet whose connection we do not know with a RESET (never a RESET itself);
+ * psn: the closed connection's cumulative PSN for IDLE_CLOSED, else 0. */
+static void send_reset_psn(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
+			   uint32_t reason, uint32_t psn)
 {
 	struct srd_pkt rst = {
 		.type = SRD_PKT_RESET,
 		.dst_conn = pkt->src_conn,
 		.src_conn = pkt->dst_conn ? pkt->dst_conn : 1,
+		.psn = psn,
 		.u.reset.reason = reason,
 	};
 
 	if (pkt->type == SRD_PKT_RESET)
 		return;
-	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
+	engine_queue_ctrl(eng, peer, ctrl_entropy(eng, peer), &rst);
+}
+
+static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
+		       uint32_t reason)
+{
+	send_reset_psn(eng, peer, pkt, reason, 0);
 }
 
 /*
@@ -588,7 +616,7 @@ static void conn_challenge(struct srd_engine *eng, struct srd_conn *c, uint64_t 
 	};
 
 	c->challenge_ns = now ? now : 1;
-	engine_queue_ctrl(eng, c->peer, (uint16_t)(peer_hash(c->peer) | 1), &probe);
+	engine_queue_ctrl(eng, c->peer, ctrl_entropy(eng, c->peer), &probe);
 	eng->st.challenges++;
 }
 
@@ -635,7 +663,7 @@ static void send_cookie(struct srd_engine *eng, uint64_t now, uint64_t peer,
 		.u.reset.reason = SRD_RESET_SETUP_COOKIE,
 	};
 
-	engine_queue_ctrl(eng, peer, (uint16_t)(peer_hash(peer) | 1), &rst);
+	engine_queue_ctrl(eng, peer, ctrl_entropy(eng, peer), &rst);
 	eng->st.cookies_sent++;
 }
 
@@ -701,7 +729,7 @@ static int conn_for_packet(struct srd_engine *eng, uint64_t now, uint64_t peer,
 	c = &eng->conns[slot];
 	if (c->closed_id == pkt->dst_conn && (!c->in_use || c->local_id != pkt->dst_conn)) {
 		/* we closed it for idleness: nothing sent on it since was seen */
-		send_reset(eng, peer, pkt, SRD_RESET_IDLE_CLOSED);
+		send_reset_psn(eng, peer, pkt, SRD_RESET_IDLE_CLOSED, c->closed_psn);
 		return -SRD_DROP_UNKNOWN_CONN;
 	}
 	if (!c->in_use) {
@@ -792,7 +820,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 			break;
 		case SRD_PKT_RESET:
 			if (pkt.u.reset.reason == SRD_RESET_IDLE_CLOSED)
-				conn_resume(eng, c);
+				conn_resume(eng, c, pkt.psn);
 			else if (pkt.u.reset.reason == SRD_RESET_SETUP_COOKIE)
 				conn_take_cookie(eng, c, pkt.src_conn);
 			else

@@ -184,6 +184,14 @@ static void nack_note(struct srd_conn *c, const struct srd_pkt *pkt, uint8_t rea
 	};
 }
 
+bool rx_contiguous(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	for (uint32_t w = 0; w < eng->cfg.rx_window / 64; w++)
+		if (c->rx_bits[w])
+			return false;
+	return true;
+}
+
 void rx_on_timer(struct srd_conn *c, uint64_t now)
 {
 	if (c->ack_owed && now >= c->ack_deadline_ns)

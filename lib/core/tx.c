@@ -306,6 +306,28 @@ void tx_restart_all(struct srd_engine *eng, struct srd_conn *c)
 	}
 }
 
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn);
+
+bool tx_ack_cumulative(struct srd_engine *eng, struct srd_conn *c, uint32_t cum)
+{
+	if (!psn_le(c->snd_una, cum) || !psn_le(cum, c->snd_nxt))
+		return false;
+	for (uint32_t p = c->snd_una; p != cum; p++)
+		ack_one(eng, c, p);
+	while (c->snd_una != cum) {
+		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
+		c->snd_una++;
+	}
+	return true;
+}
+
+void tx_resend_inflight(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->so_head != SRD_NIL16)
+		mark_lost(eng, c, c->so_head, SRD_LOSS_REFUSED);
+	c->rto_backoff = 0;
+}
+
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 {
 	tx_forget_packets(eng, c);

@@ -1,8 +1,9 @@
 /*
  * test_engine_idle.c — connections closed after conn_idle_ns of idleness: their slots are
  * freed, a peer that still holds the closed connection is told RESET(IDLE_CLOSED) and sends
- * its unfinished messages again on a fresh one (delivered once, completed with success),
- * and the config refuses an idle time shorter than the retry budget.
+ * its unfinished messages again on a fresh one (delivered once, completed with success);
+ * a close that overtakes a lost ack (a stall) completes what was delivered instead of
+ * delivering it again; and the config refuses an idle time shorter than the retry budget.
  *
  * The harness (struct env, the callbacks and their exactly-once checks) is in harness.h.
  */
@@ -99,6 +100,95 @@ static void test_idle_close_resume(void **state)
 	env_free(e);
 }
 
+/* Drop every packet from B; with drop_first_data, also every data packet of message 0. */
+static int drop_first_data;
+
+static enum link_verdict filter_stall(struct link *l, int from, const struct srd_tx_meta *m,
+				      const uint8_t *pkt, uint32_t len, uint64_t n,
+				      uint64_t *extra, unsigned *ce)
+{
+	struct srd_pkt p;
+
+	(void)l, (void)n, (void)extra, (void)ce;
+	if (from == B)
+		return LINK_DROP;
+	if (drop_first_data && m->type == SRD_PKT_DATA && srd_wire_decode(pkt, len, &p) == 0 &&
+	    p.u.data.tag == (TAG_BASE | 0))
+		return LINK_DROP;
+	return LINK_PASS;
+}
+
+static int b_delivered_one(void *arg)
+{
+	struct env *e = arg;
+
+	return e->side[B].delivered >= 1;
+}
+
+/*
+ * B delivers, its acks are lost, and then B stalls longer than conn_idle and its timers run
+ * before it reads A's retransmissions: it closes the connection although A still waits.
+ * With gap == 0 its RESET(IDLE_CLOSED) says what it received: A completes the delivered
+ * message with success instead of sending it again (a second delivery).  With a gap (an
+ * earlier message not received) B cannot say, answers RESET(UNKNOWN_CONN), and A fails
+ * both: the delivered one is reported failed, never delivered twice.
+ */
+static void stall_close(int gap)
+{
+	struct srd_config ca, cb;
+	struct env *e;
+
+	env_cfg_default(&ca, A);
+	env_cfg_default(&cb, B);
+	cb.conn_idle_ns = IDLE_NS;
+	e = env_new(&ca, &cb);
+	round_ok(e, 1, 3000);
+	new_round(e, 2);
+	msg_fill(e, 0, 100, 0, NULL);
+	msg_fill(e, 1, 200, 0, NULL);
+	drop_first_data = gap;
+	e->l->filter = filter_stall;
+	if (!gap) /* only message 1 */
+		e->msgs[0].done_calls = 1, e->ndone = 1, e->msgs[0].delivered = 1;
+	else
+		assert_int_equal(msg_send(e, 0), 0);
+	assert_int_equal(msg_send(e, 1), 0);
+	assert_true(link_run(e->l, b_delivered_one, e, e->l->now + 1 * MS));
+	run_idle(e, 20 * US); /* B's (lost) ack goes out */
+	/* the stall: B's timers run first */
+	e->l->now += IDLE_NS + 1 * MS;
+	srd_on_timer(e->l->eng[B], e->l->now);
+	assert_int_equal(stats(e, B).conns_closed, 1);
+	e->l->filter = NULL;
+	assert_true(link_run(e->l, all_done, e, e->l->now + 50 * MS));
+	run_idle(e, 1 * MS);
+	assert_no_errors(e); /* nothing delivered twice */
+	assert_int_equal(e->msgs[1].delivered, 1);
+	if (!gap) {
+		assert_int_equal(e->msgs[1].status, 0);
+		assert_int_equal(stats(e, A).conns_resumed, 1);
+	} else {
+		assert_int_equal(e->msgs[0].delivered, 0);
+		assert_int_equal(e->msgs[0].status, -ECONNRESET);
+		assert_int_equal(e->msgs[1].status, -ECONNRESET);
+		assert_int_equal(stats(e, A).conns_reset, 1);
+	}
+	round_ok(e, 3, 5000); /* and the peers go on */
+	env_free(e);
+}
+
+static void test_stall_close_delivered(void **state)
+{
+	(void)state;
+	stall_close(0);
+}
+
+static void test_stall_close_gap(void **state)
+{
+	(void)state;
+	stall_close(1);
+}
+
 /* A connection with a message in flight is never idle, however long it takes. */
 static void test_busy_not_closed(void **state)
 {
@@ -142,6 +232,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_idle_close_both, teardown),
 		cmocka_unit_test_teardown(test_idle_close_resume, teardown),
 		cmocka_unit_test_teardown(test_busy_not_closed, teardown),
+		cmocka_unit_test_teardown(test_stall_close_delivered, teardown),
+		cmocka_unit_test_teardown(test_stall_close_gap, teardown),
 		cmocka_unit_test(test_idle_config),
 	};
 
