@@ -8,7 +8,12 @@
  *     through its gateway, so ARP (for the gateway, and the kernel's for us) and routes are
  *     exercised, and a transfer completes; then the first tap's link goes down (srdd sees
  *     it; sends fail with -ETIMEDOUT rather than hang) and up again (transfers work).  The
- *     namespace is removed however the test ends.
+ *     namespace is removed however the test ends;
+ *   - the memif pair again, with a retry budget longer than a daemon restart, and daemon B
+ *     killed (SIGKILL) and started again in the middle of a transfer: first B holds the
+ *     receiving app, then the sending one; the apps reattach (xfer --reattach).  Messages
+ *     may fail, but none arrives twice, every one reported ok arrived once, the transfer
+ *     goes on after the restart, and A notices B's new incarnation.
  *
  * SRDD_BIN and XFER_BIN name the programs (meson sets them).
  */
@@ -27,6 +32,7 @@
 
 static char tmpdir[64];
 static char netns[32];
+static char prefixes[2][48]; /* EAL file prefixes of the test's daemons (teardown removes them) */
 
 static const char *bin(const char *env, const char *fallback)
 {
@@ -47,9 +53,10 @@ static void sh(const char *fmt, ...)
 		fail_msg("command failed: %s", cmd);
 }
 
-/* Write a daemon config: ports is the JSON of the "ports" array. */
+/* Write a daemon config: ports is the JSON of the "ports" array; extra (or NULL) more
+ * top-level members, e.g. "\"protocol\": {...},". */
 static void write_config(const char *path, const char *prefix, const char *sock,
-			 const char *ports)
+			 const char *ports, const char *extra)
 {
 	FILE *f = fopen(path, "w");
 
@@ -60,8 +67,8 @@ static void write_config(const char *path, const char *prefix, const char *sock,
 		"  \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
 		"  \"control\": { \"socket\": \"%s\" },\n"
 		"  \"apps\": { \"region_mb\": 96 },\n"
-		"  \"ports\": %s }\n",
-		prefix, sock, ports);
+		"  %s\"ports\": %s }\n",
+		prefix, sock, extra ? extra : "", ports);
 	fclose(f);
 }
 
@@ -177,39 +184,273 @@ static void send_expect_fail(const char *sock, const char *local, const char *to
 
 /* ---- two daemons over net_memif ---- */
 
-static void test_memif(void **state)
-{
+/* Daemons A (memif server, 10.99.0.1) and B (client, 10.99.0.2). */
+struct memif_pair {
 	char cfg_a[128], cfg_b[128], sock_a[128], sock_b[128], log_a[128], log_b[128];
-	char memif_sock[128], prefix_a[48], prefix_b[48], ports[512];
+	char prefix_a[48], prefix_b[48];
 	pid_t a, b;
+};
 
-	(void)state;
+/* Write the pair's configs (extra: as write_config's) and start A, then B. */
+static void memif_start(struct memif_pair *m, const char *extra)
+{
+	char memif_sock[128], ports[512];
+
 	snprintf(memif_sock, sizeof(memif_sock), "%s/memif.sock", tmpdir);
-	snprintf(prefix_a, sizeof(prefix_a), "srdmemA-%d", (int)getpid());
-	snprintf(prefix_b, sizeof(prefix_b), "srdmemB-%d", (int)getpid());
-	snprintf(cfg_a, sizeof(cfg_a), "%s/a.json", tmpdir);
-	snprintf(cfg_b, sizeof(cfg_b), "%s/b.json", tmpdir);
-	snprintf(sock_a, sizeof(sock_a), "%s/a.sock", tmpdir);
-	snprintf(sock_b, sizeof(sock_b), "%s/b.sock", tmpdir);
-	snprintf(log_a, sizeof(log_a), "%s/a.log", tmpdir);
-	snprintf(log_b, sizeof(log_b), "%s/b.log", tmpdir);
+	snprintf(m->prefix_a, sizeof(m->prefix_a), "srdmemA-%d", (int)getpid());
+	snprintf(m->prefix_b, sizeof(m->prefix_b), "srdmemB-%d", (int)getpid());
+	snprintf(prefixes[0], sizeof(prefixes[0]), "%s", m->prefix_a);
+	snprintf(prefixes[1], sizeof(prefixes[1]), "%s", m->prefix_b);
+	snprintf(m->cfg_a, sizeof(m->cfg_a), "%s/a.json", tmpdir);
+	snprintf(m->cfg_b, sizeof(m->cfg_b), "%s/b.json", tmpdir);
+	snprintf(m->sock_a, sizeof(m->sock_a), "%s/a.sock", tmpdir);
+	snprintf(m->sock_b, sizeof(m->sock_b), "%s/b.sock", tmpdir);
+	snprintf(m->log_a, sizeof(m->log_a), "%s/a.log", tmpdir);
+	snprintf(m->log_b, sizeof(m->log_b), "%s/b.log", tmpdir);
 	snprintf(ports, sizeof(ports),
 		 "[ { \"name\": \"m\", \"type\": \"vdev\", \"device\": \"net_memif0,role=server,"
 		 "socket=%s,socket-abstract=no,mac=02:00:00:99:00:01\", \"address\": \"10.99.0.1/24\","
 		 " \"mtu\": 1500 } ]", memif_sock);
-	write_config(cfg_a, prefix_a, sock_a, ports);
+	write_config(m->cfg_a, m->prefix_a, m->sock_a, ports, extra);
 	snprintf(ports, sizeof(ports),
 		 "[ { \"name\": \"m\", \"type\": \"vdev\", \"device\": \"net_memif0,role=client,"
 		 "socket=%s,socket-abstract=no,mac=02:00:00:99:00:02\", \"address\": \"10.99.0.2/24\","
 		 " \"mtu\": 1500 } ]", memif_sock);
-	write_config(cfg_b, prefix_b, sock_b, ports);
+	write_config(m->cfg_b, m->prefix_b, m->sock_b, ports, extra);
 
-	a = start_srdd(cfg_a, sock_a, log_a, NULL); /* the memif server first */
-	b = start_srdd(cfg_b, sock_b, log_b, NULL);
-	transfer(sock_a, "10.99.0.1", sock_b, "10.99.0.2", 10000);
-	stop_srdd(b, log_b);
-	stop_srdd(a, log_a);
-	sh("rm -rf /var/run/dpdk/%s /var/run/dpdk/%s", prefix_a, prefix_b);
+	m->a = start_srdd(m->cfg_a, m->sock_a, m->log_a, NULL); /* the memif server first */
+	m->b = start_srdd(m->cfg_b, m->sock_b, m->log_b, NULL);
+}
+
+static void memif_stop(struct memif_pair *m)
+{
+	stop_srdd(m->b, m->log_b);
+	stop_srdd(m->a, m->log_a);
+	sh("rm -rf /var/run/dpdk/%s /var/run/dpdk/%s", m->prefix_a, m->prefix_b);
+}
+
+static void test_memif(void **state)
+{
+	struct memif_pair m;
+
+	(void)state;
+	/* both daemons share CPU 0 with the apps: on a loaded 2-core machine a stall can
+	 * outlast the default retry budget (about 0.1 s), so allow about 0.6 s */
+	memif_start(&m, "\"protocol\": { \"max_rto_us\": 50000, \"conn_idle_ms\": 2000 },");
+	transfer(m.sock_a, "10.99.0.1", m.sock_b, "10.99.0.2", 10000);
+	memif_stop(&m);
+}
+
+/* ---- a peer daemon restarted in the middle of a transfer ---- */
+
+/* Read count result bytes (xfer --results) from path. */
+static uint8_t *read_results(const char *path, uint32_t count)
+{
+	uint8_t *r = malloc(count);
+	FILE *f = fopen(path, "r");
+
+	if (!r || !f || fread(r, 1, count, f) != count)
+		fail_msg("%s: cannot read %u results", path, count);
+	fclose(f);
+	return r;
+}
+
+/* The /srd/stats counters a restart concerns: groups, then their members. */
+static const char *const restart_groups[] = { "engine", "engine_drops" };
+static const char *const restart_keys[][10] = {
+	{ "msgs_delivered", "msgs_failed", "msgs_aborted", "conns_created", "conns_reset",
+	  "conns_closed", "conns_resumed", "tx_resets", "challenges", NULL },
+	{ "unknown_conn", "stale_conn", "peer_mismatch", "need_cookie", "no_endpoint",
+	  "duplicate", NULL },
+};
+
+static long long stat_of(json_t *st, const char *group, const char *key)
+{
+	return st ? proc_json_int(st, group, key) : -1;
+}
+
+/* /srd/stats of the daemon with EAL prefix `prefix` (retried for up to 3 s: a daemon that
+ * has just started may not answer yet), or NULL. */
+static json_t *stats(const char *prefix)
+{
+	for (int64_t end = proc_now_ms() + 3000;; proc_sleep_ms(20)) {
+		json_t *st = proc_telemetry(prefix, "/srd/stats");
+
+		if (stat_of(st, "engine", "msgs_delivered") >= 0 || proc_now_ms() > end)
+			return st;
+		json_decref(st);
+	}
+}
+
+static long long delivered(const char *prefix)
+{
+	json_t *st = stats(prefix);
+	long long v = stat_of(st, "engine", "msgs_delivered");
+
+	json_decref(st);
+	return v;
+}
+
+/* Print the changes of restart_keys between two /srd/stats of daemon `name`; returns the
+ * change of conns_reset (-1: no such counter). */
+static long long print_stat_changes(const char *name, json_t *before, json_t *after)
+{
+	long long resets = -1;
+
+	printf("  %s:", name);
+	for (int g = 0; g < 2; g++) {
+		printf(" %s", restart_groups[g]);
+		for (const char *const *k = restart_keys[g]; *k; k++) {
+			long long b = stat_of(before, restart_groups[g], *k);
+			long long a = stat_of(after, restart_groups[g], *k);
+
+			if (a < 0 || b < 0)
+				continue;
+			printf(" %s +%lld", *k, a - b);
+			if (!strcmp(*k, "conns_reset"))
+				resets = a - b;
+		}
+		printf(g ? "\n" : ";");
+	}
+	return resets;
+}
+
+/*
+ * One transfer from an app on one daemon to an app on the other, both with --reattach; once
+ * some messages have arrived, daemon B is killed (SIGKILL) and started again.  sender_on_b:
+ * B holds the sender (else the receiver).  Checks the apps' per-message results.
+ */
+static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
+			  const char *seed)
+{
+	const char *what = sender_on_b ? "sender's daemon restarted" : "receiver's daemon restarted";
+	const char *prefix_r = sender_on_b ? m->prefix_a : m->prefix_b;
+	char addr_file[128], to[64], out_r[128], out_s[128], res_r[128], res_s[128], count_s[16];
+	char *recv_argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "recv", "--socket",
+			      sender_on_b ? m->sock_a : m->sock_b, "--local",
+			      sender_on_b ? "10.99.0.1" : "10.99.0.2", "--addr-file", addr_file,
+			      "--count", count_s, "--seed", (char *)seed, "--max-size", "65536",
+			      "--timeout-ms", "60000", "--reattach", "--results", res_r, NULL };
+	char *send_argv[] = { recv_argv[0], "send", "--socket", sender_on_b ? m->sock_b : m->sock_a,
+			      "--local", sender_on_b ? "10.99.0.2" : "10.99.0.1", "--to", to,
+			      "--count", count_s, "--seed", (char *)seed, "--max-size", "65536",
+			      "--window", "32", "--timeout-ms", "60000", "--reattach", "--results",
+			      res_s, NULL };
+	uint32_t ok = 0, failed = 0, unsent = 0, undecided = 0, once = 0, dups = 0, lost = 0;
+	uint32_t failed_arrived = 0, ok_after = 0;
+	long long base, at_kill, resets, resumed_at, after_reattach, reattached;
+	json_t *a_before, *a_after, *js, *jr;
+	uint8_t *rs, *rr;
+	pid_t r, s;
+	char *text;
+	int rc_s = -ETIMEDOUT, rc_r;
+
+	printf("  -- %s\n", what);
+	snprintf(addr_file, sizeof(addr_file), "%s/addr", tmpdir);
+	snprintf(out_r, sizeof(out_r), "%s/recv-%s.out", tmpdir, seed);
+	snprintf(out_s, sizeof(out_s), "%s/send-%s.out", tmpdir, seed);
+	snprintf(res_r, sizeof(res_r), "%s/recv-%s.res", tmpdir, seed);
+	snprintf(res_s, sizeof(res_s), "%s/send-%s.res", tmpdir, seed);
+	snprintf(count_s, sizeof(count_s), "%u", count);
+	unlink(addr_file);
+	a_before = stats(m->prefix_a);
+	base = delivered(prefix_r);
+	assert_true(base >= 0);
+
+	r = proc_start(recv_argv, out_r);
+	assert_true(r > 0);
+	assert_int_equal(proc_wait_line(addr_file, 10000, to, sizeof(to)), 0);
+	s = proc_start(send_argv, out_s);
+	assert_true(s > 0);
+	/* let an eighth of the messages through, then kill B */
+	for (int64_t end = proc_now_ms() + 20000; (at_kill = delivered(prefix_r)) < base + count / 8;
+	     proc_sleep_ms(2)) {
+		if (proc_now_ms() > end)
+			fail_msg("no progress before the kill: %lld delivered", at_kill - base);
+		if ((rc_s = proc_wait(s, 0)) != -ETIMEDOUT)
+			fail_msg("the sender ended (%d) before the kill", rc_s);
+	}
+	kill(m->b, SIGKILL);
+	assert_int_equal(proc_wait(m->b, 5000), 128 + SIGKILL);
+	/* srdd replaces a stale control socket, but start_srdd waits for the file to appear */
+	unlink(m->sock_b);
+	m->b = start_srdd(m->cfg_b, m->sock_b, m->log_b, NULL);
+
+	rc_s = proc_wait(s, 90000);
+	proc_sleep_ms(500); /* the last messages' way to the receiver */
+	rc_r = proc_stop(r, SIGTERM, 5000);
+	text = proc_read_file(out_s);
+	printf("  %s", text ? text : "(no sender output)\n");
+	free(text);
+	text = proc_read_file(out_r);
+	printf("  %s", text ? text : "(no receiver output)\n");
+	free(text);
+	if (rc_s != 0 || rc_r != 0) {
+		char *la = proc_read_file(m->log_a), *lb = proc_read_file(m->log_b);
+
+		fail_msg("sender exited with %d, receiver with %d\nA:\n%sB:\n%s", rc_s, rc_r,
+			 la ? la : "(no log)\n", lb ? lb : "(no log)\n");
+	}
+	js = proc_last_json(out_s);
+	jr = proc_last_json(out_r);
+	assert_non_null(js);
+	assert_non_null(jr);
+
+	rs = read_results(res_s, count);
+	rr = read_results(res_r, count);
+	for (uint32_t i = 0; i < count; i++) {
+		ok += rs[i] == 1;
+		failed += rs[i] == 2;
+		unsent += rs[i] == 0;
+		undecided += rs[i] == 3;
+		once += rr[i] == 1;
+		dups += rr[i] > 1;
+		lost += rs[i] == 1 && rr[i] != 1;
+		failed_arrived += rs[i] == 2 && rr[i] > 0;
+	}
+	resumed_at = proc_json_int(js, "resumed_at", NULL);
+	after_reattach = proc_json_int(jr, "after_reattach", NULL);
+	reattached = proc_json_int(sender_on_b ? js : jr, "reattached", NULL);
+	for (long long i = resumed_at < 0 ? count : resumed_at; i < count; i++)
+		ok_after += rs[i] == 1;
+	text = json_dumps(json_object_get(js, "errors"), JSON_COMPACT);
+	printf("  killed after %lld delivered; sender: ok %u, failed %u %s (of which arrived %u), "
+	       "unsent %u, undecided %u; receiver: once %u, more than once %u, after its reattach "
+	       "%lld; ok but not arrived once %u; sender resumed at %lld, ok since %u\n",
+	       at_kill - base, ok, failed, text ? text : "{}", failed_arrived, unsent, undecided,
+	       once, dups, after_reattach, lost, resumed_at, ok_after);
+	free(text);
+	a_after = stats(m->prefix_a);
+	resets = print_stat_changes("A", a_before, a_after);
+	json_decref(a_before);
+	json_decref(a_after);
+	json_decref(js);
+	json_decref(jr);
+	free(rs);
+	free(rr);
+
+	assert_int_equal(dups, 0);   /* nothing delivered twice */
+	assert_int_equal(lost, 0);   /* every ok delivered exactly once */
+	assert_int_equal(unsent + undecided, 0);
+	assert_true(reattached >= 1); /* B's app saw its daemon go */
+	/* and the transfer went on through the new incarnation */
+	assert_true(sender_on_b ? ok_after > 0 : after_reattach > 0);
+	if (resets >= 0)
+		assert_true(resets >= 1); /* A noticed B's restart */
+}
+
+static void test_memif_peer_restart(void **state)
+{
+	struct memif_pair m;
+
+	(void)state;
+	/* retries (20 timeouts of up to 200 ms: 2.6 s) outlast a restart; an idle connection
+	   must outlive the retries */
+	memif_start(&m, "\"protocol\": { \"max_rto_us\": 200000, \"max_retries\": 20,"
+		    " \"conn_idle_ms\": 5000 },\n  ");
+	restart_round(&m, 0, 20000, "31");
+	restart_round(&m, 1, 20000, "32");
+	memif_stop(&m);
 }
 
 /* ---- one daemon, two taps, the namespace's kernel routing between them ---- */
@@ -224,6 +465,7 @@ static void test_tap_routed(void **state)
 	snprintf(tap_a, sizeof(tap_a), "srdA%d", (int)getpid() % 100000);
 	snprintf(tap_b, sizeof(tap_b), "srdB%d", (int)getpid() % 100000);
 	snprintf(prefix, sizeof(prefix), "srdtap-%d", (int)getpid());
+	snprintf(prefixes[0], sizeof(prefixes[0]), "%s", prefix);
 	snprintf(cfg, sizeof(cfg), "%s/tap.json", tmpdir);
 	snprintf(sock, sizeof(sock), "%s/tap.sock", tmpdir);
 	snprintf(log, sizeof(log), "%s/tap.log", tmpdir);
@@ -233,7 +475,7 @@ static void test_tap_routed(void **state)
 		 "  { \"name\": \"tb\", \"type\": \"vdev\", \"device\": \"net_tap1,iface=%s\","
 		 "    \"address\": \"10.88.2.2/24\", \"gateway\": \"10.88.2.1\", \"mtu\": 1500 } ]",
 		 tap_a, tap_b);
-	write_config(cfg, prefix, sock, ports);
+	write_config(cfg, prefix, sock, ports, NULL);
 
 	sh("ip netns add %s", netns);
 	sh("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=1", netns);
@@ -282,6 +524,14 @@ static int teardown(void **state)
 
 	(void)state;
 	proc_cleanup();
+	for (int i = 0; i < 2; i++) {
+		if (prefixes[i][0]) {
+			snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/%s", prefixes[i]);
+			if (system(cmd) != 0)
+				fprintf(stderr, "could not remove /var/run/dpdk/%s\n", prefixes[i]);
+			prefixes[i][0] = '\0';
+		}
+	}
 	if (netns[0]) {
 		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", netns);
 		if (system(cmd) != 0)
@@ -298,6 +548,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_memif, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memif_peer_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tap_routed, setup, teardown),
 	};
 

@@ -2,9 +2,9 @@
  * xfer — the application the integration tests run against srdd, through libsrd only.
  *
  *   xfer recv --socket S [--local IP] --addr-file F --count N [--seed X] [--timeout-ms T]
- *             [--expect-order] [--extra E]
+ *             [--expect-order] [--extra E] [--reattach] [--results R]
  *   xfer send --socket S [--local IP] --to IP:EP --count N [--seed X] [--max-size B]
- *             [--window W] [--ordered] [--timeout-ms T]
+ *             [--window W] [--ordered] [--timeout-ms T] [--reattach] [--results R]
  *
  * Message i (the tag) has a size drawn log-uniformly in [1, max-size] and bytes that are a
  * function of (seed, i), so the receiver checks every byte and counts every message's
@@ -16,12 +16,28 @@
  * message has bit 63 of its tag set, its length as immediate data and byte b equal to
  * XFER_EXTRA_BYTE(b).  They are counted apart from the transfer; without --extra such a
  * message counts as bad.
+ *
+ * --reattach: when libsrd says -ENOTCONN (the daemon died), take what srdc_poll still
+ * returns, count the sends still pending as failed with -ENOTCONN (they may or may not have
+ * arrived), detach, attach again every 50 ms until the daemon is back (or the timeout), reopen
+ * the endpoint and go on: a sender with the messages it has not sent yet, a receiver on the
+ * same address (a fresh daemon hands out endpoint 1 first; another address fails).  The
+ * sender then succeeds once every message is decided, ok or failed; the receiver also stops
+ * on SIGTERM and succeeds without --count messages, so long as none was bad or duplicated.
+ * Both add "reattached" to their JSON; the sender also "errors", its failures by status, and
+ * "resumed_at", the first message sent after the first reattach (-1: none); the receiver
+ * "after_reattach", messages received after it reattached, and "addr_changed".
+ *
+ * --results R: at the end, write one byte per message to file R: the sender 0 (not sent),
+ * 1 (ok), 2 (failed), 3 (sent, no completion before the timeout); the receiver how many
+ * times it arrived (at most 255).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +62,18 @@ struct opts {
 	int ordered;           /* send: SRDC_ORDERED endpoint; recv: count arrivals out of order */
 	int64_t timeout_ms;    /* give up after this long */
 	uint32_t extra;        /* recv: messages from other apps to wait for (see above) */
+	int reattach;          /* survive a daemon restart (see above) */
+	const char *results;   /* file for the per-message results (see above) */
 };
+
+/* The attachment and its endpoint (replaced by --reattach). */
+struct conn {
+	struct srdc *h;
+	struct srdc_ep *ep;
+	uint32_t reattached; /* times */
+};
+
+static volatile sig_atomic_t stop; /* recv --reattach: SIGTERM */
 
 static uint64_t mix(uint64_t x)
 {
@@ -88,6 +115,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "max-size", required_argument, NULL, 'm' }, { "window", required_argument, NULL, 'w' },
 		{ "ordered", no_argument, NULL, 'o' }, { "timeout-ms", required_argument, NULL, 'T' },
 		{ "expect-order", no_argument, NULL, 'o' }, { "extra", required_argument, NULL, 'e' },
+		{ "reattach", no_argument, NULL, 'R' }, { "results", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -127,6 +155,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'o': o->ordered = 1; break;
 		case 'T': o->timeout_ms = strtoll(optarg, NULL, 0); break;
 		case 'e': o->extra = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'R': o->reattach = 1; break;
+		case 'r': o->results = optarg; break;
 		default: return -EINVAL;
 		}
 	}
@@ -137,23 +167,100 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int write_results(const struct opts *o, const uint8_t *res)
+{
+	FILE *f;
+
+	if (!o->results)
+		return 0;
+	f = fopen(o->results, "w");
+	if (!f || fwrite(res, 1, o->count, f) != o->count || fclose(f)) {
+		fprintf(stderr, "xfer: %s: %s\n", o->results, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Attach to the daemon and open the endpoint.  quiet: say nothing on failure. */
+static int conn_open(struct conn *c, const struct opts *o, int quiet)
+{
+	int rc = srdc_attach(o->socket, o->send ? "xfer-send" : "xfer-recv", &c->h);
+
+	if (rc) {
+		if (!quiet)
+			fprintf(stderr, "xfer: attach %s: %s\n", o->socket, strerror(-rc));
+		c->h = NULL;
+		return rc;
+	}
+	rc = srdc_ep_open(c->h, o->local, o->ordered ? SRDC_ORDERED : 0, &c->ep);
+	if (rc) {
+		if (!quiet)
+			fprintf(stderr, "xfer: endpoint: %s\n", strerror(-rc));
+		srdc_detach(c->h);
+		c->h = NULL;
+	}
+	return rc;
+}
+
+/* --reattach: the daemon is gone.  Detach, then attach again every 50 ms until it is back
+ * (or the deadline, or SIGTERM), with a new endpoint. */
+static int conn_reattach(struct conn *c, const struct opts *o, int64_t deadline)
+{
+	struct timespec pause = { 0, 50 * 1000000 };
+	int rc;
+
+	srdc_detach(c->h);
+	c->h = NULL;
+	c->ep = NULL;
+	while ((rc = conn_open(c, o, 1)) != 0) {
+		if (stop || now_ms() >= deadline) {
+			fprintf(stderr, "xfer: reattach %s: %s\n", o->socket,
+				stop ? "stopped" : strerror(-rc));
+			return stop ? -EINTR : rc;
+		}
+		nanosleep(&pause, NULL);
+	}
+	c->reattached++;
+	return 0;
+}
+
 /* One send in flight. */
 struct pending {
 	void *region_buf; /* zero-copy buffer to free at completion, or NULL */
 	uint8_t *heap;    /* copied buffer, or NULL */
+	uint32_t idx;     /* message index */
 	int busy;
 };
 
-static int do_send(struct srdc *h, struct srdc_ep *ep, const struct opts *o)
+/* Sender's failures by status: errs[-status] (errs[0]: statuses out of range). */
+#define XFER_NERRS 256
+
+static void count_failure(uint32_t *errs, int status)
+{
+	errs[status < 0 && status > -XFER_NERRS ? -status : 0]++;
+}
+
+static int do_send(struct conn *c, const struct opts *o)
 {
 	struct pending *pend = calloc(o->window, sizeof(*pend));
+	uint8_t *res = calloc(o->count, 1);
+	uint32_t errs[XFER_NERRS] = { 0 };
 	struct srdc_completion comp[32];
 	uint32_t next = 0, done = 0, ok = 0, failed = 0, inflight = 0;
-	int64_t deadline = now_ms() + o->timeout_ms;
+	int64_t deadline = now_ms() + o->timeout_ms, resumed_at = -1;
 	int first_err = 0, rc = 0;
 
-	if (!pend)
+	if (!pend || !res) {
+		free(pend);
+		free(res);
 		return -ENOMEM;
+	}
 	while (done < o->count && now_ms() < deadline) {
 		while (next < o->count && inflight < o->window) {
 			uint32_t slot = 0, len = msg_size(o, next);
@@ -164,7 +271,7 @@ static int do_send(struct srdc *h, struct srdc_ep *ep, const struct opts *o)
 			while (pend[slot].busy)
 				slot++;
 			/* even messages zero-copy from the region, odd ones copied from the heap */
-			if (next % 2 == 0 && (p = srdc_buf_alloc(h, len)) != NULL) {
+			if (next % 2 == 0 && (p = srdc_buf_alloc(c->h, len)) != NULL) {
 				pend[slot].region_buf = p;
 			} else {
 				p = malloc(len);
@@ -184,9 +291,10 @@ static int do_send(struct srdc *h, struct srdc_ep *ep, const struct opts *o)
 			} else {
 				iov[0] = (struct srdc_iov){ p, len };
 			}
-			rc = srdc_send(ep, &o->to, iov, niov, next, (uint64_t)next * 7, &pend[slot]);
-			if (rc == -EAGAIN) {
-				srdc_buf_free(h, pend[slot].region_buf);
+			rc = srdc_send(c->ep, &o->to, iov, niov, next, (uint64_t)next * 7, &pend[slot]);
+			if (rc == -EAGAIN || (rc == -ENOTCONN && o->reattach)) {
+				/* -ENOTCONN: srdc_poll says so too, once it has returned the rest */
+				srdc_buf_free(c->h, pend[slot].region_buf);
 				free(pend[slot].heap);
 				pend[slot] = (struct pending){ 0 };
 				break;
@@ -196,12 +304,37 @@ static int do_send(struct srdc *h, struct srdc_ep *ep, const struct opts *o)
 			/* a copied message's bytes may be reused at once */
 			free(pend[slot].heap);
 			pend[slot].heap = NULL;
+			pend[slot].idx = next;
 			pend[slot].busy = 1;
+			res[next] = 3;
 			next++;
 			inflight++;
 		}
-		int n = srdc_poll(h, comp, 32);
+		int n = srdc_poll(c->h, comp, 32);
 
+		if (n == -ENOTCONN && o->reattach) {
+			/* the daemon died: the sends it did not complete may or may not have
+			   arrived; they count as failed */
+			for (uint32_t s = 0; s < o->window; s++) {
+				if (!pend[s].busy)
+					continue;
+				srdc_buf_free(c->h, pend[s].region_buf);
+				res[pend[s].idx] = 2;
+				count_failure(errs, -ENOTCONN);
+				if (!first_err)
+					first_err = -ENOTCONN;
+				pend[s] = (struct pending){ 0 };
+				failed++;
+				inflight--;
+				done++;
+			}
+			rc = conn_reattach(c, o, deadline);
+			if (rc)
+				goto out;
+			if (resumed_at < 0)
+				resumed_at = next;
+			continue;
+		}
 		if (n < 0) {
 			rc = n;
 			goto out;
@@ -213,45 +346,89 @@ static int do_send(struct srdc *h, struct srdc_ep *ep, const struct opts *o)
 				continue;
 			if (comp[i].status == 0) {
 				ok++;
+				res[pd->idx] = 1;
 			} else {
 				failed++;
+				res[pd->idx] = 2;
+				count_failure(errs, comp[i].status);
 				if (!first_err)
 					first_err = comp[i].status;
 			}
-			srdc_buf_free(h, pd->region_buf);
+			srdc_buf_free(c->h, pd->region_buf);
 			*pd = (struct pending){ 0 };
 			inflight--;
 			done++;
 		}
 		if (n == 0 && inflight)
-			srdc_wait(h, 10);
+			srdc_wait(c->h, 10);
 	}
 	rc = 0;
 out:
-	printf("{\"role\":\"send\",\"count\":%u,\"sent\":%u,\"ok\":%u,\"failed\":%u,\"first_error\":%d,"
-	       "\"rc\":%d}\n", o->count, next, ok, failed, first_err, rc);
+	printf("{\"role\":\"send\",\"count\":%u,\"sent\":%u,\"ok\":%u,\"failed\":%u,\"first_error\":%d,",
+	       o->count, next, ok, failed, first_err);
+	if (o->reattach || o->results) {
+		const char *sep = "";
+
+		printf("\"errors\":{");
+		for (int k = 1; k < XFER_NERRS; k++) {
+			if (errs[k]) {
+				printf("%s\"%d\":%u", sep, -k, errs[k]);
+				sep = ",";
+			}
+		}
+		if (errs[0])
+			printf("%s\"other\":%u", sep, errs[0]);
+		printf("},\"reattached\":%u,\"resumed_at\":%" PRId64 ",", c->reattached, resumed_at);
+	}
+	printf("\"rc\":%d}\n", rc);
 	fflush(stdout);
 	for (uint32_t s = 0; s < o->window; s++)
 		if (pend[s].busy)
-			srdc_buf_free(h, pend[s].region_buf);
+			srdc_buf_free(c->h, pend[s].region_buf);
 	free(pend);
+	if (write_results(o, res) && !rc)
+		rc = -EIO;
+	free(res);
+	if (o->reattach) /* failures allowed, but every message decided */
+		return rc == 0 && ok + failed == o->count ? 0 : 1;
 	return rc == 0 && ok == o->count ? 0 : 1;
 }
 
-static int do_recv(struct srdc *h, const struct opts *o)
+static int do_recv(struct conn *cn, const struct opts *o)
 {
 	uint8_t *seen = calloc(o->count, 1);
 	struct srdc_completion comp[32];
-	uint32_t got = 0, bad = 0, dups = 0, out_of_order = 0, extra = 0, extra_bad = 0;
+	struct srdc_addr me = srdc_ep_addr(cn->ep);
+	uint32_t got = 0, bad = 0, dups = 0, out_of_order = 0, extra = 0, extra_bad = 0, after = 0;
 	uint64_t next_expected = 0;
 	int64_t deadline = now_ms() + o->timeout_ms;
-	int rc = 0;
+	int rc = 0, moved = 0, wr;
 
 	if (!seen)
 		return -ENOMEM;
-	while ((got < o->count || extra < o->extra) && now_ms() < deadline) {
-		int n = srdc_poll(h, comp, 32);
+	while ((got < o->count || extra < o->extra) && now_ms() < deadline && !stop) {
+		int n = srdc_poll(cn->h, comp, 32);
 
+		if (n == -ENOTCONN && o->reattach) {
+			struct srdc_addr now;
+
+			rc = conn_reattach(cn, o, deadline);
+			if (rc) {
+				if (stop)
+					rc = 0;
+				break;
+			}
+			now = srdc_ep_addr(cn->ep);
+			if (now.ipv4 != me.ipv4 || now.ep != me.ep) {
+				char buf[SRDC_ADDR_STRLEN];
+
+				srdc_addr_format(&now, buf, sizeof(buf));
+				fprintf(stderr, "xfer: reattached at another address, %s\n", buf);
+				moved = 1;
+				break;
+			}
+			continue;
+		}
 		if (n < 0) {
 			rc = n;
 			break;
@@ -272,7 +449,7 @@ static int do_recv(struct srdc *h, const struct opts *o)
 				else
 					extra_bad++;
 				if (c->buf)
-					srdc_recv_done(h, c->buf);
+					srdc_recv_done(cn->h, c->buf);
 				continue;
 			}
 			ok = idx < o->count && c->len == msg_size(o, (uint32_t)idx) &&
@@ -281,34 +458,44 @@ static int do_recv(struct srdc *h, const struct opts *o)
 				ok = ((const uint8_t *)c->buf)[b] == msg_byte(o, (uint32_t)idx, b);
 			if (!ok)
 				bad++;
-			else if (seen[idx]++)
+			else if (seen[idx])
 				dups++;
 			else
 				got++;
+			if (ok && cn->reattached)
+				after++;
+			if (ok && seen[idx] < 255)
+				seen[idx]++;
 			if (ok && o->ordered) {
 				/* send-after-send: every message arrives after all those sent before */
 				if (idx != next_expected)
 					out_of_order++;
 				next_expected = idx + 1;
 			}
-			srdc_recv_done(h, c->buf);
+			srdc_recv_done(cn->h, c->buf);
 		}
 		if (n == 0)
-			srdc_wait(h, 10);
+			srdc_wait(cn->h, 10);
 	}
 	printf("{\"role\":\"recv\",\"count\":%u,\"received\":%u,\"bad\":%u,\"duplicates\":%u,"
-	       "\"out_of_order\":%u,\"extra\":%u,\"extra_bad\":%u,\"rc\":%d}\n", o->count, got,
-	       bad, dups, out_of_order, extra, extra_bad, rc);
+	       "\"out_of_order\":%u,\"extra\":%u,\"extra_bad\":%u,", o->count, got, bad, dups,
+	       out_of_order, extra, extra_bad);
+	if (o->reattach)
+		printf("\"reattached\":%u,\"after_reattach\":%u,\"addr_changed\":%d,",
+		       cn->reattached, after, moved);
+	printf("\"rc\":%d}\n", rc);
 	fflush(stdout);
+	wr = write_results(o, seen);
 	free(seen);
-	return got == o->count && bad == 0 && dups == 0 && out_of_order == 0 &&
+	if (o->reattach) /* a short count is allowed: the daemon lost some */
+		return rc == 0 && !wr && !moved && bad == 0 && dups == 0 && extra_bad == 0 ? 0 : 1;
+	return !wr && got == o->count && bad == 0 && dups == 0 && out_of_order == 0 &&
 	       extra == o->extra && extra_bad == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
-	struct srdc *h;
-	struct srdc_ep *ep;
+	struct conn c = { 0 };
 	struct opts o;
 	int rc;
 
@@ -316,33 +503,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: xfer send|recv --socket S ... (see the source)\n");
 		return 2;
 	}
-	rc = srdc_attach(o.socket, o.send ? "xfer-send" : "xfer-recv", &h);
-	if (rc) {
-		fprintf(stderr, "xfer: attach %s: %s\n", o.socket, strerror(-rc));
-		return 1;
+	if (o.reattach && !o.send) {
+		/* no SA_RESTART: srdc_wait returns -EINTR at once */
+		struct sigaction sa = { .sa_handler = on_term };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
 	}
-	rc = srdc_ep_open(h, o.local, o.ordered ? SRDC_ORDERED : 0, &ep);
-	if (rc) {
-		fprintf(stderr, "xfer: endpoint: %s\n", strerror(-rc));
-		srdc_detach(h);
+	if (conn_open(&c, &o, 0))
 		return 1;
-	}
 	if (!o.send) {
 		char buf[SRDC_ADDR_STRLEN];
-		struct srdc_addr me = srdc_ep_addr(ep);
+		struct srdc_addr me = srdc_ep_addr(c.ep);
 		FILE *f = fopen(o.addr_file, "w");
 
 		srdc_addr_format(&me, buf, sizeof(buf));
 		if (!f || fprintf(f, "%s\n", buf) < 0 || fclose(f)) {
 			fprintf(stderr, "xfer: %s: %s\n", o.addr_file, strerror(errno));
-			srdc_detach(h);
+			srdc_detach(c.h);
 			return 1;
 		}
-		rc = do_recv(h, &o);
+		rc = do_recv(&c, &o);
 	} else {
-		rc = do_send(h, ep, &o);
+		rc = do_send(&c, &o);
 	}
-	srdc_ep_close(ep);
-	srdc_detach(h);
+	if (c.h) {
+		srdc_ep_close(c.ep);
+		srdc_detach(c.h);
+	}
 	return rc;
 }
