@@ -209,8 +209,8 @@ static int get_cwnd(struct ld *l, json_t *o, const char *key, double hi, uint32_
 static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 {
 	static const char *const keys[] = {
-		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window", "max_tx_msgs",
-		"rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
+		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window",
+		"max_tx_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
 		"cc_base_rtt_us", "cc_init_cwnd", "cc_min_cwnd", "cc_max_cwnd", "cc_ai",

@@ -422,12 +422,12 @@ static int accept_all(struct dp_shm *s)
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 		unsigned turn = atomic_load_explicit(s->turn, memory_order_relaxed);
+		unsigned full = atomic_load_explicit(s->full, memory_order_relaxed);
 		int fd;
 
 		if (turn % s->nworkers != s->worker)
 			break;
-		if ((atomic_load_explicit(s->full, memory_order_relaxed) >> s->worker & 1) &&
-		    (atomic_load_explicit(s->full, memory_order_relaxed) | ~all) != ~0u) {
+		if ((full >> s->worker & 1) && (full | ~all) != ~0u) {
 			atomic_compare_exchange_strong(s->turn, &turn, turn + 1);
 			break;
 		}

@@ -228,20 +228,28 @@ static uint16_t ctrl_entropy(const struct srd_engine *eng, uint64_t peer)
 					      eng->ctrl_tail) * 40503u) | 1);
 }
 
+/* Queue a RESET to peer (psn: the cumulative PSN for IDLE_CLOSED, else 0). */
+static void queue_reset(struct srd_engine *eng, uint64_t peer, uint32_t dst_conn,
+			uint32_t src_conn, uint32_t reason, uint32_t psn)
+{
+	struct srd_pkt rst = {
+		.type = SRD_PKT_RESET,
+		.dst_conn = dst_conn,
+		.src_conn = src_conn,
+		.psn = psn,
+		.u.reset.reason = reason,
+	};
+
+	engine_queue_ctrl(eng, peer, ctrl_entropy(eng, peer), &rst);
+}
+
 void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
 {
 	if (c->peer_id) {
 		/* tell the peer at once (best effort), and never again accept a set-up from the
 		 * incarnation we knew: its retransmissions of what we already delivered must not
 		 * open a fresh connection and be delivered twice */
-		struct srd_pkt rst = {
-			.type = SRD_PKT_RESET,
-			.dst_conn = c->peer_id,
-			.src_conn = c->local_id,
-			.u.reset.reason = SRD_RESET_UNKNOWN_CONN,
-		};
-
-		engine_queue_ctrl(eng, c->peer, ctrl_entropy(eng, c->peer), &rst);
+		queue_reset(eng, c->peer, c->peer_id, c->local_id, SRD_RESET_UNKNOWN_CONN, 0);
 		c->retired_peer_id = c->peer_id;
 	}
 	tx_fail_all(eng, c, status);
@@ -574,17 +582,9 @@ out:
 static void send_reset_psn(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
 			   uint32_t reason, uint32_t psn)
 {
-	struct srd_pkt rst = {
-		.type = SRD_PKT_RESET,
-		.dst_conn = pkt->src_conn,
-		.src_conn = pkt->dst_conn ? pkt->dst_conn : 1,
-		.psn = psn,
-		.u.reset.reason = reason,
-	};
-
-	if (pkt->type == SRD_PKT_RESET)
-		return;
-	engine_queue_ctrl(eng, peer, ctrl_entropy(eng, peer), &rst);
+	if (pkt->type != SRD_PKT_RESET)
+		queue_reset(eng, peer, pkt->src_conn, pkt->dst_conn ? pkt->dst_conn : 1, reason,
+			    psn);
 }
 
 static void send_reset(struct srd_engine *eng, uint64_t peer, const struct srd_pkt *pkt,
@@ -656,14 +656,8 @@ static bool setup_needs_cookie(const struct srd_engine *eng)
 static void send_cookie(struct srd_engine *eng, uint64_t now, uint64_t peer,
 			const struct srd_pkt *pkt)
 {
-	struct srd_pkt rst = {
-		.type = SRD_PKT_RESET,
-		.dst_conn = pkt->src_conn,
-		.src_conn = setup_cookie(eng, peer, now >> COOKIE_PERIOD_SHIFT),
-		.u.reset.reason = SRD_RESET_SETUP_COOKIE,
-	};
-
-	engine_queue_ctrl(eng, peer, ctrl_entropy(eng, peer), &rst);
+	queue_reset(eng, peer, pkt->src_conn, setup_cookie(eng, peer, now >> COOKIE_PERIOD_SHIFT),
+		    SRD_RESET_SETUP_COOKIE, 0);
 	eng->st.cookies_sent++;
 }
 

@@ -102,6 +102,18 @@ static void stop_srdd(pid_t pid, const char *log)
 	}
 }
 
+/* Print what the sender (output file out_s) and the receiver (out_r) said. */
+static void print_outputs(const char *out_s, const char *out_r)
+{
+	char *text = proc_read_file(out_s);
+
+	printf("  %s", text ? text : "(no sender output)\n");
+	free(text);
+	text = proc_read_file(out_r);
+	printf("  %s", text ? text : "(no receiver output)\n");
+	free(text);
+}
+
 /* Transfer count messages from an app on daemon socket sock_s (local address local_s) to an
  * app on sock_r (local_r); both must succeed. */
 static void transfer(const char *sock_s, const char *local_s, const char *sock_r,
@@ -115,7 +127,6 @@ static void transfer(const char *sock_s, const char *local_s, const char *sock_r
 			      (char *)local_s, "--to", to, "--count", count_s, "--seed", "21",
 			      "--timeout-ms", "120000", NULL };
 	pid_t r, s;
-	char *text;
 	int rc_r, rc_s;
 
 	snprintf(addr_file, sizeof(addr_file), "%s/addr", tmpdir);
@@ -128,12 +139,7 @@ static void transfer(const char *sock_s, const char *local_s, const char *sock_r
 	s = proc_start(send_argv, out_s);
 	rc_s = proc_wait(s, 180000);
 	rc_r = proc_wait(r, 30000);
-	text = proc_read_file(out_s);
-	printf("  %s", text ? text : "(no sender output)\n");
-	free(text);
-	text = proc_read_file(out_r);
-	printf("  %s", text ? text : "(no receiver output)\n");
-	free(text);
+	print_outputs(out_s, out_r);
 	assert_int_equal(rc_s, 0);
 	assert_int_equal(rc_r, 0);
 }
@@ -379,12 +385,7 @@ static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
 	rc_s = proc_wait(s, 90000);
 	proc_sleep_ms(500); /* the last messages' way to the receiver */
 	rc_r = proc_stop(r, SIGTERM, 5000);
-	text = proc_read_file(out_s);
-	printf("  %s", text ? text : "(no sender output)\n");
-	free(text);
-	text = proc_read_file(out_r);
-	printf("  %s", text ? text : "(no receiver output)\n");
-	free(text);
+	print_outputs(out_s, out_r);
 	if (rc_s != 0 || rc_r != 0) {
 		char *la = proc_read_file(m->log_a), *lb = proc_read_file(m->log_b);
 
