@@ -226,40 +226,55 @@ static uint64_t backlog(const struct dp_impair_q *q, uint64_t now, uint64_t tsc_
 			  (8.0 * (double)tsc_hz));
 }
 
-void dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+/* Drop m: free it, or hand it back in dropped[(*nd)++]. */
+static inline void drop(struct rte_mbuf *m, uint8_t why, uint16_t path,
+			struct dp_impair_drop *dropped, uint16_t *nd)
 {
+	if (dropped)
+		dropped[*nd] = (struct dp_impair_drop){ .m = m, .why = why, .path = path };
+	else
+		rte_pktmbuf_free(m);
+	(*nd)++;
+}
+
+uint16_t dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t n,
+			   uint64_t now, struct dp_impair_drop *dropped)
+{
+	uint16_t nd = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct rte_ipv4_hdr *ip;
 		struct dp_impair_q *q;
-		uint16_t sport;
+		uint16_t sport, p;
 		uint64_t start;
 
 		ip = parse_udp(m, &sport);
 		if (!ip) {
 			if (fifo_count(&im->bypass) >= im->cap) {
 				im->bypass_drops++;
-				rte_pktmbuf_free(m);
+				drop(m, DP_IMPAIR_BYPASS_FULL, UINT16_MAX, dropped, &nd);
 			} else {
 				fifo_push(&im->bypass, im->mask, m, now);
 			}
 			continue;
 		}
-		q = &im->path[path_of(sport, im->npaths)];
+		p = (uint16_t)path_of(sport, im->npaths);
+		q = &im->path[p];
 		q->st.pkts_in++;
 		if (q->blackhole) {
 			q->st.drops_black++;
-			rte_pktmbuf_free(m);
+			drop(m, DP_IMPAIR_BLACKHOLE, p, dropped, &nd);
 			continue;
 		}
 		if (q->loss > 0.0 && srd_rng_unit(&im->rng) < q->loss) {
 			q->st.drops_loss++;
-			rte_pktmbuf_free(m);
+			drop(m, DP_IMPAIR_LOSS, p, dropped, &nd);
 			continue;
 		}
 		if (fifo_count(&q->f) >= im->cap) {
 			q->st.drops_queue++;
-			rte_pktmbuf_free(m);
+			drop(m, DP_IMPAIR_QUEUE_FULL, p, dropped, &nd);
 			continue;
 		}
 		if (q->ecn_bytes && backlog(q, now, im->tsc_hz) > q->ecn_bytes && mark_ce(m, ip))
@@ -271,6 +286,7 @@ void dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t n,
 		q->busy_until = start;
 		fifo_push(&q->f, im->mask, m, start + q->delay_tsc);
 	}
+	return nd;
 }
 
 uint16_t dp_impair_dequeue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t max,

@@ -26,6 +26,22 @@ struct dp_impair_path_stats {
 	uint64_t queued;       /* in the delay queue now */
 };
 
+/* Why the stage dropped a packet. */
+enum dp_impair_why {
+	DP_IMPAIR_LOSS = 1,        /* random loss */
+	DP_IMPAIR_BLACKHOLE = 2,   /* its path is a blackhole */
+	DP_IMPAIR_QUEUE_FULL = 3,  /* its path's delay queue was full */
+	DP_IMPAIR_BYPASS_FULL = 4, /* not IPv4/UDP, and the bypass FIFO was full */
+};
+
+/* A packet the stage dropped, handed back by dp_impair_enqueue() (packet capture marks
+ * such frames instead of losing sight of them). */
+struct dp_impair_drop {
+	struct rte_mbuf *m;        /* the packet: the caller frees it */
+	uint8_t why;               /* enum dp_impair_why */
+	uint16_t path;             /* the path it was hashed to (UINT16_MAX: bypass) */
+};
+
 /* Create the stage for cfg (cfg->enabled must be set) with room for queue_pkts packets in
  * flight per path, memory on NUMA socket.  tsc_hz converts times.  Returns 0 or -ENOMEM /
  * -EINVAL. */
@@ -35,10 +51,13 @@ int dp_impair_create(const struct dp_impair_cfg *cfg, uint32_t queue_pkts, int s
 /* Free the stage and every mbuf it still holds.  NULL is ignored. */
 void dp_impair_destroy(struct dp_impair *im);
 
-/* Take n packets about to be transmitted at TSC time now: each is dropped (and freed),
- * or queued on its path for release at its time (marking CE when the path's queue is over
- * its threshold and the packet is ECT, fixing the IPv4 checksum if it is not offloaded). */
-void dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t n, uint64_t now);
+/* Take n packets about to be transmitted at TSC time now: each is dropped, or queued on
+ * its path for release at its time (marking CE when the path's queue is over its threshold
+ * and the packet is ECT, fixing the IPv4 checksum if it is not offloaded).  Returns how
+ * many were dropped: with dropped NULL they are freed; otherwise they are in
+ * dropped[0..returned) (room for n) and the caller frees them. */
+uint16_t dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t n,
+			   uint64_t now, struct dp_impair_drop *dropped);
 
 /* Packets due at time now, in order per path, up to max.  Returns how many. */
 uint16_t dp_impair_dequeue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t max,

@@ -466,7 +466,7 @@ static int flush_backlog(struct dp_wport *wp)
 static void tx_frames(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (wp->impair)
-		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc());
+		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc(), NULL);
 	else
 		port_tx(wp, pkts, n);
 }

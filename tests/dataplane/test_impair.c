@@ -152,7 +152,7 @@ static struct dp_impair_path_stats stats(struct dp_impair *im, uint32_t p)
 
 static void send1(struct dp_impair *im, struct rte_mbuf *m, uint64_t now)
 {
-	dp_impair_enqueue(im, &m, 1, now);
+	dp_impair_enqueue(im, &m, 1, now, NULL);
 }
 
 /* Dequeue everything due at now and free it; returns how many. */
@@ -588,7 +588,7 @@ static void test_non_udp_bypass(void **state)
 		}
 		memcpy(copy[i], rte_pktmbuf_mtod(in[i], uint8_t *), 64);
 	}
-	dp_impair_enqueue(im, in, 4, T0);
+	assert_int_equal(dp_impair_enqueue(im, in, 4, T0, NULL), 0);
 	assert_int_equal(dp_impair_next_due(im), T0);
 	n = dp_impair_dequeue(im, out, 8, T0);
 	assert_int_equal(n, 4);
@@ -636,6 +636,47 @@ static void test_queue_full_and_destroy(void **state)
 		send1(im, m, T0);
 	}
 	assert_true(rte_mempool_avail_count(pool) < pool_base - 16);
+	destroy(im);
+	assert_pool_full();
+}
+
+/* With an array, dropped frames come back to the caller (not freed) with the reason and
+ * the path: what packet capture needs to record them. */
+static void test_drops_handed_back(void **state)
+{
+	struct dp_impair_cfg c;
+	struct dp_impair *im;
+	struct dp_impair_drop dropped[32];
+	struct rte_mbuf *in[32];
+	const uint32_t np = 4, hole = 1, lossy = 2;
+	uint32_t loss = 0, black = 0;
+	uint16_t nd;
+
+	(void)state;
+	cfg_init(&c, np);
+	c.path[hole].blackhole = 1;
+	c.path[lossy].loss = 1.0;
+	im = make(&c, 4096);
+	for (uint32_t i = 0; i < 32; i++)
+		in[i] = udp_frame((uint16_t)(7000 + i * 7), 0, 64, i);
+	nd = dp_impair_enqueue(im, in, 32, T0, dropped);
+	assert_true(nd > 0 && nd < 32);
+	/* nothing freed yet: the queued frames and the dropped ones are all out of the pool */
+	assert_int_equal(rte_mempool_avail_count(pool), pool_base - 32);
+	for (uint16_t i = 0; i < nd; i++) {
+		assert_true(dropped[i].path == hole || dropped[i].path == lossy);
+		assert_int_equal(dropped[i].why,
+				 dropped[i].path == hole ? DP_IMPAIR_BLACKHOLE : DP_IMPAIR_LOSS);
+		assert_non_null(dropped[i].m);
+		if (dropped[i].why == DP_IMPAIR_LOSS)
+			loss++;
+		else
+			black++;
+		rte_pktmbuf_free(dropped[i].m);
+	}
+	assert_int_equal(loss, stats(im, lossy).drops_loss);
+	assert_int_equal(black, stats(im, hole).drops_black);
+	assert_int_equal(drain(im, FOREVER) + nd, 32);
 	destroy(im);
 	assert_pool_full();
 }
@@ -689,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ecn, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_non_udp_bypass, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full_and_destroy, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_drops_handed_back, test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("impair", tests, eal_up, eal_down);
