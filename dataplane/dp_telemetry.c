@@ -150,6 +150,8 @@ static void snap_paths(const struct dp_telemetry *t, const struct tel_worker *tw
 {
 	s->found = 0;
 	s->npaths = 0;
+	if (t->req_worker >= 0 && (uint32_t)t->req_worker != tw->w->index)
+		return;
 	for (uint32_t i = 0; i < t->nports; i++) {
 		const struct srd_engine *eng = tw->wp[i] ? tw->wp[i]->eng : NULL;
 
@@ -211,6 +213,7 @@ void dp_telemetry_service(struct dp_telemetry *t, uint32_t worker)
 
 /* ---- merging the workers' answers (the requester, under t->lock) ---- */
 
+/* Sum the workers' counters (t->req_worker >= 0: that worker's alone). */
 static void merge_stats(struct dp_telemetry *t)
 {
 	struct tel_snap *m = &t->snap;
@@ -222,6 +225,8 @@ static void merge_stats(struct dp_telemetry *t)
 	for (uint32_t k = 0; k < t->nworkers; k++) {
 		const struct tel_snap *s = &t->wk[k].snap;
 
+		if (t->req_worker >= 0 && (uint32_t)t->req_worker != k)
+			continue;
 		for (size_t f = 0; f < dp_tel_nworker_fields; f++)
 			field_add(&m->wst, dp_tel_worker_fields[f].off,
 				  field(&s->wst, dp_tel_worker_fields[f].off));
@@ -328,10 +333,31 @@ static int find_port(const struct dp_telemetry *t, const char *s, size_t len)
 	return end == s + len && v < t->nports ? (int)v : -1;
 }
 
+/* A leading "wN/" that names local worker N, when more follows with its own separator
+ * (so that a port named "w1" still works in "w1/10_0_0_2").  Returns the rest of params
+ * and sets *worker (-1 without one), or NULL for a worker out of range. */
+static const char *local_worker(const char *params, int *worker)
+{
+	char *end;
+	unsigned long v;
+
+	*worker = -1;
+	if (params[0] != 'w' || params[1] < '0' || params[1] > '9')
+		return params;
+	v = strtoul(params + 1, &end, 10);
+	if (*end != '/' || !strpbrk(end + 1, ",/"))
+		return params;
+	if (v >= DP_MAX_WORKERS)
+		return NULL;
+	*worker = (int)v;
+	return end + 1;
+}
+
 /* Parse "PEER" or "PORT,PEER" ("PORT/PEER", and '_' for '.' in PEER, as /srd/conns
- * prints it).  Returns 0, or -EINVAL with the reason in err. */
+ * prints it), either after "wN/" for local worker N.  Returns 0, or -EINVAL with the
+ * reason in err. */
 static int parse_target(const struct dp_telemetry *t, const char *params, int *port,
-			uint32_t *ip_out, int *peer_worker, char *err, size_t errlen)
+			uint32_t *ip_out, int *peer_worker, int *worker, char *err, size_t errlen)
 {
 	char buf[128], ipbuf[32], *colon, *end;
 	const char *sep, *ip = buf;
@@ -340,6 +366,11 @@ static int parse_target(const struct dp_telemetry *t, const char *params, int *p
 
 	while (*params == ' ')
 		params++;
+	params = local_worker(params, worker);
+	if (!params) {
+		snprintf(err, errlen, "bad local worker (want w0..w%u)", DP_MAX_WORKERS - 1);
+		return -EINVAL;
+	}
 	len = strlen(params);
 	while (len && (params[len - 1] == ' ' || params[len - 1] == '\n'))
 		len--;
@@ -434,14 +465,58 @@ static int ask_workers(struct dp_telemetry *t, enum tel_cmd cmd)
 	return atomic_load(&t->stopping) ? -ESHUTDOWN : -ETIMEDOUT;
 }
 
+/* Does params start with word, followed by a comma or its end? */
+static const char *verb(const char *params, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (strncmp(params, word, n) || (params[n] && params[n] != ','))
+		return NULL;
+	return params[n] ? params + n + 1 : params + n;
+}
+
+/* /srd/capture (no parameter: status), /srd/capture,start,KEY=VALUE,...,
+ * /srd/capture,stop[,ID].  Runs without t->lock: the capture service has its own. */
+static int tel_capture(struct dp_telemetry *t, const char *params, struct rte_tel_data *d)
+{
+	struct dp_capture_status st;
+	struct dp_capture_req req;
+	const char *rest;
+	char err[192];
+	uint32_t id;
+
+	if (!t->cap)
+		return dp_tel_error(d, "capture is not available in this process");
+	if (!params)
+		params = "";
+	if ((rest = verb(params, "start"))) {
+		if (dp_capture_parse(t->cap, rest, &req, err, sizeof(err)) ||
+		    dp_capture_start(t->cap, &req, &id, err, sizeof(err)))
+			return dp_tel_error(d, err);
+	} else if ((rest = verb(params, "stop"))) {
+		char *end;
+
+		id = (uint32_t)strtoul(rest, &end, 10);
+		if (*end || dp_capture_stop(t->cap, id))
+			return dp_tel_error(d, "no such capture is running");
+	} else if (*params) {
+		return dp_tel_error(d, "usage: /srd/capture[,start,sock=PATH[,port=P][,count=N]"
+				       "[,snaplen=S][,peer=IP|,conn=ID]|,stop[,ID]]");
+	}
+	dp_capture_get_status(t->cap, &st);
+	return dp_tel_fmt_capture(t, &st, d);
+}
+
 static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *params,
 		      struct rte_tel_data *d)
 {
 	enum tel_cmd which;
-	int port = -1, peer_worker = -1, rc;
+	int port = -1, peer_worker = -1, worker = -1, rc;
 	uint32_t ip = 0;
-	char err[96];
+	char err[96], *end;
 
+	if (!strcmp(cmd, "/srd/capture"))
+		return tel_capture(t, params, d);
 	if (!strcmp(cmd, "/srd/stats"))
 		which = TEL_STATS;
 	else if (!strcmp(cmd, "/srd/ports"))
@@ -453,8 +528,19 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 	else
 		return -1;
 	if (which == TEL_PATHS &&
-	    parse_target(t, params, &port, &ip, &peer_worker, err, sizeof(err)))
+	    parse_target(t, params, &port, &ip, &peer_worker, &worker, err, sizeof(err)))
 		return dp_tel_error(d, err);
+	if (which == TEL_STATS && params && *params) {
+		/* /srd/stats,W: worker W's counters alone */
+		unsigned long v = strtoul(params, &end, 10);
+
+		if (end == params || *end || v >= t->nworkers) {
+			snprintf(err, sizeof(err), "no worker %.16s (this daemon has 0..%u)", params,
+				 t->nworkers - 1);
+			return dp_tel_error(d, err);
+		}
+		worker = (int)v;
+	}
 
 	pthread_mutex_lock(&t->lock);
 	if (atomic_load(&t->stopping)) {
@@ -464,6 +550,7 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 	t->req_port = port;
 	t->req_ip = ip;
 	t->req_peer_worker = peer_worker;
+	t->req_worker = worker;
 	rc = ask_workers(t, which);
 	if (rc == -ESHUTDOWN) {
 		rc = dp_tel_error(d, "srdd is stopping");
@@ -519,10 +606,11 @@ static const struct {
 	const char *cmd;
 	const char *help; /* under 64 bytes (DPDK's limit) */
 } tel_cmds[] = {
-	{ "/srd/stats", "srdd counters: worker, drops by reason, engines, apps" },
+	{ "/srd/stats", "srdd counters (parameter W: worker W alone)" },
 	{ "/srd/ports", "srdd ports: address, MAC, MTU, link, offloads, impairment" },
 	{ "/srd/conns", "srdd connections: peer, ids, window, RTT, RTO, messages" },
 	{ "/srd/paths", "Paths of a connection. Parameter: PEER or PORT,PEER" },
+	{ "/srd/capture", "pcapng capture (srdctl capture): start,KEY=V,...|stop" },
 };
 
 /* Copy name into a dict key: letters, digits, '_' and '/' only. */
@@ -596,7 +684,7 @@ static void tel_free(struct dp_telemetry *t)
  * running), or the error rte_telemetry_register_cmd() gave.
  */
 int dp_telemetry_start(struct dp_worker *workers, uint32_t nworkers, struct dp_ports *ports,
-		       struct dp_telemetry **out)
+		       struct dp_capture *cap, struct dp_telemetry **out)
 {
 	struct dp_telemetry *t, *none = NULL;
 	int rc;
@@ -621,6 +709,7 @@ int dp_telemetry_start(struct dp_worker *workers, uint32_t nworkers, struct dp_p
 	if (rc)
 		goto err_free;
 	t->nworkers = nworkers;
+	t->cap = cap;
 	setup_ports(t, ports);
 
 	for (unsigned i = 0; i < TEL_DIM(tel_cmds); i++) {

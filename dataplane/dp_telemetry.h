@@ -5,6 +5,7 @@
  *   /srd/ports   ports: name, address, MAC, MTU, link, offloads, impairment
  *   /srd/conns   connections: peer, ids, RTT, RTO, window, messages, retransmissions
  *   /srd/paths   every connection's paths: entropy, state, RTT, ECN, packets
+ *   /srd/capture packet capture to pcapng (dp_capture.h): start, stop, status
  *
  * Telemetry callbacks run on DPDK's telemetry thread, which must not touch the engines.
  * A callback posts a request to every worker; each answers it between two iterations by
@@ -17,16 +18,18 @@
 
 #include <stdint.h>
 
+struct dp_capture;
 struct dp_worker;
 struct dp_ports;
 struct dp_telemetry;
 
-/* Register the commands for workers[0..nworkers) (each with its apps, w->shm) over ports.
+/* Register the commands for workers[0..nworkers) (each with its apps, w->shm) over ports,
+ * and /srd/capture for cap (NULL: capture not available; it must outlive the telemetry).
  * Returns 0, -EINVAL, -ENOMEM, -EBUSY (one instance per process: the DPDK callbacks carry
  * no context), or the error rte_telemetry_register_cmd() gave (e.g. when telemetry is
  * disabled). */
 int dp_telemetry_start(struct dp_worker *workers, uint32_t nworkers, struct dp_ports *ports,
-		       struct dp_telemetry **out);
+		       struct dp_capture *cap, struct dp_telemetry **out);
 
 /* Answer worker's pending request, if any (called by that worker between iterations). */
 void dp_telemetry_service(struct dp_telemetry *t, uint32_t worker);

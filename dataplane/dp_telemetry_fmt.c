@@ -13,17 +13,21 @@
  *     before the limit, and says so with "truncated": 1 (there is no boolean type in
  *     22.11: 0 or 1, which reads as false or true).
  *
- *   /srd/stats   {"ports": N, "worker": {...}, "net_drops": {"short": ...},
+ *   /srd/stats   {"ports": N, "workers": N, "worker": {...}, "net_drops": {"short": ...},
  *                 "engine": {...summed over ports}, "engine_drops": {"truncated": ...},
- *                 "shm": {...} or "none"}
+ *                 "shm": {...} or "none"}; "/srd/stats,W": worker W's alone, with
+ *                 "worker_index": W
  *   /srd/ports   {"lo0": {"name", "port_id", "ip", "prefix_len", "mac", "mtu", "link",
  *                 "link_changes", "csum_tx_ip", ..., "impair", "impair_paths",
  *                 "impair_pkts_in", ..., "neigh_misses", "conns"}, ...}
  *   /srd/conns   {"lo0/10_0_0_2": {"port", "peer", "local_id", "peer_id", "paths",
  *                 "inflight", "cwnd_pkts", "cwnd_x256", "srtt_ns", "min_rtt_ns", "rto_ns",
  *                 "tx_msgs", "retransmits"}, ..., "count": N, "truncated": 0}
+ *   /srd/capture {"id", "state": "none"|"running"|"done", "ports": "lo0,lo1", "filter",
+ *                 "snaplen", "count", "written", "bytes", "dropped", "end" (done: why)}
  *   /srd/paths   no parameter: {"conns": ["lo0,10.0.0.2", ...], "count", "truncated",
- *                 "usage"};  "/srd/paths,PEER" or "/srd/paths,PORT,PEER" (PORT a name or
+ *                 "usage"};  "/srd/paths,PEER" or "/srd/paths,PORT,PEER", either after
+ *                 "wN/" to name the local worker N (PORT a name or
  *                 an index; "PORT/10_0_0_2" as /srd/conns prints it works too):
  *                 {"port", "peer", "local_id", "peer_id", "npaths", "path0": {"entropy",
  *                 "state", "inflight", "srtt_ns", "ecn_permille", "tx_pkts",
@@ -66,6 +70,8 @@ const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, steered_in),
 	TEL_F(struct dp_worker_stats, steer_drops),
 	TEL_F(struct dp_worker_stats, tx_no_worker),
+	TEL_F(struct dp_worker_stats, capture_pkts),
+	TEL_F(struct dp_worker_stats, capture_drops),
 };
 const size_t dp_tel_nworker_fields = TEL_DIM(dp_tel_worker_fields);
 
@@ -301,6 +307,9 @@ int dp_tel_fmt_stats(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 
 	td_top(&top, d, cmd);
 	td_u64(&top, "ports", t->nports);
+	td_u64(&top, "workers", t->nworkers);
+	if (t->req_worker >= 0)
+		td_u64(&top, "worker_index", (uint64_t)t->req_worker);
 	if ((cd = td_child(&c, top.limit))) {
 		add_fields(&c, &s->wst, dp_tel_worker_fields, TEL_DIM(dp_tel_worker_fields));
 		td_nest(&top, "worker", cd, c.bytes, 0);
@@ -434,7 +443,7 @@ int dp_tel_fmt_paths_list(struct dp_telemetry *t, const char *cmd, struct rte_te
 	uint32_t shown = 0;
 
 	td_top(&top, d, cmd);
-	td_str(&top, "usage", "/srd/paths,PEER or /srd/paths,PORT,PEER (PEER: IP or IP:WORKER)");
+	td_str(&top, "usage", "/srd/paths,[wN/][PORT,]PEER (PEER: IP or IP:WORKER; wN: local worker)");
 	if (arr) {
 		rte_tel_data_start_array(arr, RTE_TEL_STRING_VAL);
 		for (uint32_t i = 0; i < s->nconns && shown < RTE_TEL_MAX_ARRAY_ENTRIES; i++) {
@@ -522,5 +531,34 @@ int dp_tel_fmt_paths(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 	}
 	top.limit += TEL_TAIL_RESERVE;
 	td_u64(&top, "truncated", shown < ci->npaths);
+	return 0;
+}
+
+int dp_tel_fmt_capture(struct dp_telemetry *t, const struct dp_capture_status *st,
+		       struct rte_tel_data *d)
+{
+	static const char *const states[] = { "none", "running", "done" };
+	char ports[TEL_KEY_LEN * DP_MAX_PORTS] = "", filter[48];
+	size_t off = 0;
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "id", st->id);
+	rte_tel_data_add_dict_string(d, "state", states[st->state]);
+	if (st->state == DP_CAPTURE_NONE)
+		return 0;
+	for (uint32_t i = 0; i < t->nports && off < sizeof(ports); i++)
+		if (st->req.port_mask >> i & 1)
+			off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%s",
+						off ? "," : "", t->port[i].port->cfg->name);
+	dp_capture_filter_str(&st->req, filter, sizeof(filter));
+	rte_tel_data_add_dict_string(d, "ports", ports);
+	rte_tel_data_add_dict_string(d, "filter", filter);
+	rte_tel_data_add_dict_u64(d, "snaplen", st->req.snaplen);
+	rte_tel_data_add_dict_u64(d, "count", st->req.count);
+	rte_tel_data_add_dict_u64(d, "written", st->written);
+	rte_tel_data_add_dict_u64(d, "bytes", st->bytes);
+	rte_tel_data_add_dict_u64(d, "dropped", st->dropped);
+	if (st->state == DP_CAPTURE_DONE)
+		rte_tel_data_add_dict_string(d, "end", st->end);
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include <rte_telemetry.h>
 
+#include "dp_capture.h"
 #include "dp_impair.h"
 #include "dp_port.h"
 #include "dp_shm.h"
@@ -130,6 +131,7 @@ struct dp_telemetry {
 	uint32_t nworkers;
 	struct tel_port port[DP_MAX_PORTS];/* the ports, in config order */
 	uint32_t nports;
+	struct dp_capture *cap;            /* /srd/capture's service (NULL: none) */
 	/* requests */
 	pthread_mutex_t lock;              /* one request at a time (callbacks run on one
 	                                      thread per telemetry client) */
@@ -138,6 +140,8 @@ struct dp_telemetry {
 	                                      published by the release store of req) */
 	uint32_t req_ip;                   /* TEL_PATHS: the peer's address */
 	int req_peer_worker;               /* TEL_PATHS: the peer's worker, -1: any */
+	int req_worker;                    /* TEL_PATHS: the local worker, TEL_STATS: the worker
+	                                      to report alone; -1: any, all (under lock) */
 	atomic_int stopping;               /* set by stop: waiting callbacks give up */
 	/* the requester's (under lock) */
 	struct tel_snap snap;              /* the workers' answers merged */
@@ -153,6 +157,9 @@ int dp_tel_fmt_conns(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 int dp_tel_fmt_paths_list(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d);
 /* /srd/paths with one: the connection t->req_port / t->req_ip and its paths. */
 int dp_tel_fmt_paths(struct dp_telemetry *t, const char *cmd, struct rte_tel_data *d);
+/* /srd/capture: a session's status. */
+int dp_tel_fmt_capture(struct dp_telemetry *t, const struct dp_capture_status *st,
+		       struct rte_tel_data *d);
 /* The reply {"error": msg}; returns 0. */
 int dp_tel_error(struct rte_tel_data *d, const char *msg);
 

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -378,6 +379,8 @@ static int rx_port(struct dp_wport *wp)
 	uint16_t n = rte_eth_rx_burst(wp->port->port_id, wp->queue, pkts, DP_BURST);
 
 	wp->w->st.rx_pkts += n;
+	if (unlikely(wp->w->cap.sess != NULL) && n)
+		dp_capture_frames(wp->w, wp, pkts, n, DP_CAPTURE_IN);
 	for (uint16_t i = 0; i < n; i++)
 		rx_frame(wp, pkts[i], 0);
 	steer_flush(wp->w);
@@ -428,6 +431,9 @@ static void port_tx(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
 		rte_pktmbuf_free_bulk(pkts, n);
 		return;
 	}
+	/* captured once, as the port gets them (the backlog sends later what it keeps) */
+	if (unlikely(w->cap.sess != NULL) && n)
+		dp_capture_frames(w, wp, pkts, n, DP_CAPTURE_OUT);
 	if (wp->nbacklog == 0)
 		sent = rte_eth_tx_burst(wp->port->port_id, wp->queue, pkts, n);
 	w->st.tx_pkts += sent;
@@ -462,13 +468,26 @@ static int flush_backlog(struct dp_wport *wp)
 	return sent;
 }
 
-/* Transmit frames, through the impairment stage when there is one. */
+/* Transmit frames (n <= DP_BURST), through the impairment stage when there is one; a
+ * running capture records what the stage drops. */
 static void tx_frames(struct dp_wport *wp, struct rte_mbuf **pkts, uint16_t n)
 {
-	if (wp->impair)
-		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc(), NULL);
-	else
+	struct dp_impair_drop dropped[DP_BURST];
+	uint16_t nd;
+
+	if (!wp->impair) {
 		port_tx(wp, pkts, n);
+		return;
+	}
+	if (likely(wp->w->cap.sess == NULL)) {
+		dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc(), NULL);
+		return;
+	}
+	nd = dp_impair_enqueue(wp->impair, pkts, n, rte_rdtsc(), dropped);
+	if (nd)
+		dp_capture_dropped(wp->w, wp, dropped, nd);
+	for (uint16_t i = 0; i < nd; i++)
+		rte_pktmbuf_free(dropped[i].m);
 }
 
 /* Release everything the impairment stage holds that is due (while the port takes it). */
@@ -668,6 +687,7 @@ bool dp_worker_iterate(struct dp_worker *w)
 	}
 	if (w->tel)
 		dp_telemetry_service(w->tel, w->index);
+	dp_capture_sync(&w->cap, w);
 	if (!work)
 		w->st.idle_loops++;
 	return work > 0;

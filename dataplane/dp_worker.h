@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dp_capture.h"
 #include "dp_config.h"
 #include "dp_net.h"
 #include "dp_port.h"
@@ -66,6 +67,9 @@ struct dp_worker_stats {
 	                                   (the core resends them) */
 	uint64_t tx_no_worker;          /* sends to an endpoint id of a worker this daemon
 	                                   does not run (completed with -EADDRNOTAVAIL) */
+	uint64_t capture_pkts;          /* frames copied for a packet capture */
+	uint64_t capture_drops;         /* frames a capture missed: its ring was full or it had
+	                                   no copy buffer (the frames went their way) */
 };
 
 /* One port as the worker drives it. */
@@ -100,6 +104,8 @@ struct dp_worker {
 	struct dp_shm *shm;             /* the apps (NULL: none) */
 	struct dp_telemetry *tel;       /* telemetry requests, answered between iterations
 	                                   (NULL: none) */
+	struct dp_capture_tap cap;      /* packet capture: the session this worker feeds, if
+	                                   any (dp_capture.h) */
 	struct dp_wport wp[DP_MAX_PORTS];
 	uint32_t nports;
 	uint64_t tsc_hz;                /* TSC ticks per second */

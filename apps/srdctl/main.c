@@ -5,6 +5,8 @@
  * run while srdd serves traffic.
  *
  *   srdctl [-p PREFIX | -c CONFIG] [--json] stats|ports|conns|paths [PEER]|watch [SEC]
+ *   srdctl [-p PREFIX | -c CONFIG] capture [options] FILE     (capture.c)
+ *   srdctl [-p PREFIX | -c CONFIG] metrics                    (metrics.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,23 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "srd_tel.h"
 
-/* What the command line asks for. */
-struct ctl {
-	char prefix[64];   /* the daemon's EAL file prefix */
-	bool json;         /* raw JSON replies */
-	bool all;          /* stats: zeros too */
-	double interval;   /* watch: seconds between refreshes */
-	long count;        /* watch: refreshes (0: until interrupted) */
-};
-
-static volatile sig_atomic_t stop;
+volatile sig_atomic_t ctl_stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	ctl_stop = 1;
 }
 
 static void usage(FILE *out)
@@ -47,6 +41,10 @@ static void usage(FILE *out)
 		"  paths [PEER]   the paths of a connection (PEER: [PORT,]IP[:WORKER]); without\n"
 		"                 PEER, the connections it can show\n"
 		"  watch [SEC]    refresh every SEC seconds (default 1): rates, ports, connections\n"
+		"  capture [-p PORT] [-c COUNT] [-s SNAPLEN] [-f peer=IP|conn=ID] [-d SEC] FILE\n"
+		"                 capture frames into FILE (pcapng; \"-\": standard output);\n"
+		"                 srdctl capture --help says more\n"
+		"  metrics        counters and gauges in the Prometheus text format\n"
 		"options:\n"
 		"  -p, --prefix P    the daemon's EAL --file-prefix (default: the only DPDK process\n"
 		"                    running, if there is one)\n"
@@ -58,7 +56,7 @@ static void usage(FILE *out)
 }
 
 /* Ask the daemon; prints the reason and returns NULL on failure. */
-static json_t *ask(const struct ctl *c, const char *cmd)
+json_t *ctl_ask(const struct ctl *c, const char *cmd)
 {
 	char err[256];
 	json_t *v;
@@ -75,21 +73,21 @@ static json_t *ask(const struct ctl *c, const char *cmd)
 	return v;
 }
 
-static long long num(json_t *o, const char *key)
+long long ctl_num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-static const char *str(json_t *o, const char *key)
+const char *ctl_str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "-";
 }
 
-static void print_json(json_t *v)
+void ctl_print_json(json_t *v)
 {
 	char *s = json_dumps(v, JSON_COMPACT);
 
@@ -104,12 +102,12 @@ static int cmd_stats(const struct ctl *c)
 {
 	static const char *const groups[] = { "worker", "net_drops", "engine", "engine_drops",
 					      "shm" };
-	json_t *st = ask(c, "/srd/stats");
+	json_t *st = ctl_ask(c, "/srd/stats");
 
 	if (!st)
 		return 1;
 	if (c->json) {
-		print_json(st);
+		ctl_print_json(st);
 		json_decref(st);
 		return 0;
 	}
@@ -145,27 +143,27 @@ static void print_ports(json_t *ports)
 
 		if (!json_is_object(p))
 			continue;
-		snprintf(addr, sizeof(addr), "%s/%lld", str(p, "ip"), num(p, "prefix_len"));
-		snprintf(csum, sizeof(csum), "%s%s/%s%s", num(p, "csum_tx_ip") ? "ip" : "-",
-			 num(p, "csum_tx_udp") ? "+udp" : "", num(p, "csum_rx_ip") ? "ip" : "-",
-			 num(p, "csum_rx_udp") ? "+udp" : "");
-		if (strcmp(str(p, "impair"), "on") == 0)
-			snprintf(impair, sizeof(impair), "%lld paths", num(p, "impair_paths"));
+		snprintf(addr, sizeof(addr), "%s/%lld", ctl_str(p, "ip"), ctl_num(p, "prefix_len"));
+		snprintf(csum, sizeof(csum), "%s%s/%s%s", ctl_num(p, "csum_tx_ip") ? "ip" : "-",
+			 ctl_num(p, "csum_tx_udp") ? "+udp" : "", ctl_num(p, "csum_rx_ip") ? "ip" : "-",
+			 ctl_num(p, "csum_rx_udp") ? "+udp" : "");
+		if (strcmp(ctl_str(p, "impair"), "on") == 0)
+			snprintf(impair, sizeof(impair), "%lld paths", ctl_num(p, "impair_paths"));
 		else
 			snprintf(impair, sizeof(impair), "off");
-		printf("%-10s %-18s %-17s %5lld %-4s %-11s %-7s %6lld\n", str(p, "name"), addr,
-		       str(p, "mac"), num(p, "mtu"), str(p, "link"), csum, impair, num(p, "conns"));
+		printf("%-10s %-18s %-17s %5lld %-4s %-11s %-7s %6lld\n", ctl_str(p, "name"), addr,
+		       ctl_str(p, "mac"), ctl_num(p, "mtu"), ctl_str(p, "link"), csum, impair, ctl_num(p, "conns"));
 	}
 }
 
 static int cmd_ports(const struct ctl *c)
 {
-	json_t *ports = ask(c, "/srd/ports");
+	json_t *ports = ctl_ask(c, "/srd/ports");
 
 	if (!ports)
 		return 1;
 	if (c->json)
-		print_json(ports);
+		ctl_print_json(ports);
 	else
 		print_ports(ports);
 	json_decref(ports);
@@ -192,28 +190,28 @@ static void print_conns(json_t *conns, int max_rows)
 			printf("...\n");
 			break;
 		}
-		if (num(cn, "peer_worker"))
-			snprintf(peer, sizeof(peer), "%s:%lld", str(cn, "peer"), num(cn, "peer_worker"));
+		if (ctl_num(cn, "peer_worker"))
+			snprintf(peer, sizeof(peer), "%s:%lld", ctl_str(cn, "peer"), ctl_num(cn, "peer_worker"));
 		else
-			snprintf(peer, sizeof(peer), "%s", str(cn, "peer"));
+			snprintf(peer, sizeof(peer), "%s", ctl_str(cn, "peer"));
 		printf("%-8s %2lld %-18s %10lld %10lld %5lld %8lld %6.1f %9.1f %9.1f %8lld %8lld\n",
-		       str(cn, "port"), num(cn, "worker"), peer, num(cn, "local_id"),
-		       num(cn, "peer_id"), num(cn, "paths"), num(cn, "inflight"),
-		       (double)num(cn, "cwnd_x256") / 256.0, (double)num(cn, "srtt_ns") / 1e3,
-		       (double)num(cn, "rto_ns") / 1e3, num(cn, "tx_msgs"), num(cn, "retransmits"));
+		       ctl_str(cn, "port"), ctl_num(cn, "worker"), peer, ctl_num(cn, "local_id"),
+		       ctl_num(cn, "peer_id"), ctl_num(cn, "paths"), ctl_num(cn, "inflight"),
+		       (double)ctl_num(cn, "cwnd_x256") / 256.0, (double)ctl_num(cn, "srtt_ns") / 1e3,
+		       (double)ctl_num(cn, "rto_ns") / 1e3, ctl_num(cn, "tx_msgs"), ctl_num(cn, "retransmits"));
 	}
-	printf("%lld connection%s%s\n", num(conns, "count"), num(conns, "count") == 1 ? "" : "s",
-	       num(conns, "truncated") ? " (not all shown: the reply has a size limit)" : "");
+	printf("%lld connection%s%s\n", ctl_num(conns, "count"), ctl_num(conns, "count") == 1 ? "" : "s",
+	       ctl_num(conns, "truncated") ? " (not all shown: the reply has a size limit)" : "");
 }
 
 static int cmd_conns(const struct ctl *c)
 {
-	json_t *conns = ask(c, "/srd/conns");
+	json_t *conns = ctl_ask(c, "/srd/conns");
 
 	if (!conns)
 		return 1;
 	if (c->json)
-		print_json(conns);
+		ctl_print_json(conns);
 	else
 		print_conns(conns, 0);
 	json_decref(conns);
@@ -229,11 +227,11 @@ static int cmd_paths(const struct ctl *c, const char *peer)
 	const char *key;
 
 	snprintf(cmd, sizeof(cmd), "/srd/paths%s%s", peer ? "," : "", peer ? peer : "");
-	r = ask(c, cmd);
+	r = ctl_ask(c, cmd);
 	if (!r)
 		return 1;
 	if (c->json) {
-		print_json(r);
+		ctl_print_json(r);
 	} else if (!peer) {
 		json_t *list = json_object_get(r, "conns"), *v;
 		size_t i;
@@ -245,17 +243,17 @@ static int cmd_paths(const struct ctl *c, const char *peer)
 			printf("  none\n");
 	} else {
 		printf("port %s, worker %lld, peer %s (worker %lld), ids %lld/%lld, %lld paths\n",
-		       str(r, "port"), num(r, "worker"), str(r, "peer"), num(r, "peer_worker"),
-		       num(r, "local_id"), num(r, "peer_id"), num(r, "npaths"));
+		       ctl_str(r, "port"), ctl_num(r, "worker"), ctl_str(r, "peer"), ctl_num(r, "peer_worker"),
+		       ctl_num(r, "local_id"), ctl_num(r, "peer_id"), ctl_num(r, "npaths"));
 		printf("%-6s %8s %-8s %8s %9s %8s %10s %6s\n", "path", "entropy", "state",
 		       "inflight", "srtt_us", "ecn_pm", "tx_pkts", "repl");
 		json_object_foreach(r, key, p) {
 			if (!json_is_object(p))
 				continue;
 			printf("%-6s %8lld %-8s %8lld %9.1f %8lld %10lld %6lld\n", key,
-			       num(p, "entropy"), str(p, "state"), num(p, "inflight"),
-			       (double)num(p, "srtt_ns") / 1e3, num(p, "ecn_permille"),
-			       num(p, "tx_pkts"), num(p, "replacements"));
+			       ctl_num(p, "entropy"), ctl_str(p, "state"), ctl_num(p, "inflight"),
+			       (double)ctl_num(p, "srtt_ns") / 1e3, ctl_num(p, "ecn_permille"),
+			       ctl_num(p, "tx_pkts"), ctl_num(p, "replacements"));
 		}
 	}
 	json_decref(r);
@@ -293,14 +291,14 @@ static int cmd_watch(const struct ctl *c)
 	long long prev[NWATCH] = { 0 };
 	double prev_t = 0;
 
-	for (long n = 0; !stop && (c->count == 0 || n < c->count); n++) {
-		json_t *st = ask(c, "/srd/stats"), *ports = NULL, *conns = NULL;
+	for (long n = 0; !ctl_stop && (c->count == 0 || n < c->count); n++) {
+		json_t *st = ctl_ask(c, "/srd/stats"), *ports = NULL, *conns = NULL;
 		double t = now_s(), rate[NWATCH];
 
 		if (!st)
 			return 1;
 		for (size_t i = 0; i < NWATCH; i++) {
-			long long v = num(json_object_get(st, watched[i].group), watched[i].key);
+			long long v = ctl_num(json_object_get(st, watched[i].group), watched[i].key);
 
 			rate[i] = n ? (double)(v - prev[i]) * watched[i].scale / (t - prev_t) : 0.0;
 			prev[i] = v;
@@ -317,18 +315,18 @@ static int cmd_watch(const struct ctl *c)
 				json_object_set_new(line, k, json_real(rate[i] / watched[i].scale));
 			}
 			json_object_set(line, "stats", st);
-			print_json(line);
+			ctl_print_json(line);
 			json_decref(line);
 		} else {
-			ports = ask(c, "/srd/ports");
-			conns = ask(c, "/srd/conns");
+			ports = ctl_ask(c, "/srd/ports");
+			conns = ctl_ask(c, "/srd/conns");
 			printf("\033[H\033[2J"); /* home, clear */
 			printf("srdd %s   every %.1f s   (Ctrl-C to stop)\n\n", c->prefix, c->interval);
 			for (size_t i = 0; i < NWATCH; i++)
 				printf("%-14s %12.3f%s", watched[i].label, rate[i], i % 2 ? "\n" : "   ");
 			printf("%-14s %12lld   %-14s %12lld\n\n", "apps",
-			       num(json_object_get(st, "shm"), "apps"), "endpoints",
-			       num(json_object_get(st, "shm"), "endpoints"));
+			       ctl_num(json_object_get(st, "shm"), "apps"), "endpoints",
+			       ctl_num(json_object_get(st, "shm"), "endpoints"));
 			if (ports)
 				print_ports(ports);
 			printf("\n");
@@ -423,6 +421,10 @@ int main(int argc, char **argv)
 		return cmd_conns(&c);
 	if (!strcmp(cmd, "paths") && argc - optind <= 1)
 		return cmd_paths(&c, optind < argc ? argv[optind] : NULL);
+	if (!strcmp(cmd, "capture"))
+		return ctl_capture(&c, argc - optind + 1, argv + optind - 1);
+	if (!strcmp(cmd, "metrics") && optind == argc)
+		return ctl_metrics(&c);
 	if (!strcmp(cmd, "watch") && argc - optind <= 1) {
 		if (optind < argc) {
 			c.interval = strtod(argv[optind], &end);

@@ -25,7 +25,9 @@
 #include <rte_lcore.h>
 #include <rte_errno.h>
 #include <rte_log.h>
+#include <rte_pdump.h>
 
+#include "dp_capture.h"
 #include "dp_config.h"
 #include "dp_log.h"
 #include "dp_port.h"
@@ -130,7 +132,9 @@ struct daemon {
 	struct dp_shm *shm[DP_MAX_WORKERS];
 	struct dp_worker workers[DP_MAX_WORKERS];
 	uint32_t nshm, nworkers;
+	struct dp_capture *capture;
 	struct dp_telemetry *tel;
+	int pdump;                 /* rte_pdump_init() succeeded */
 };
 
 /* Servers and workers for cfg->workers workers.  Returns 0 or a negative errno (reason in
@@ -159,6 +163,20 @@ static int daemon_setup(struct daemon *d, const struct dp_config *cfg, char *err
 			return rc;
 	}
 	dp_worker_join(d->workers, d->nworkers);
+	rc = dp_capture_create(d->workers, d->nworkers, &d->ports, &d->capture);
+	if (rc) {
+		snprintf(err, errlen, "packet capture: %s", strerror(-rc));
+		return rc;
+	}
+	/* dpdk-dumpcap (a secondary process) can attach only where the EAL shares its memory
+	 * through hugepage files; srdctl capture works everywhere */
+	if (rte_eal_has_hugepages() && rte_eal_process_type() == RTE_PROC_PRIMARY) {
+		if (rte_pdump_init() == 0)
+			d->pdump = 1;
+		else
+			DP_LOG(WARNING, "pdump (dpdk-dumpcap) not available: %s",
+			       rte_strerror(rte_errno));
+	}
 	return 0;
 }
 
@@ -168,6 +186,12 @@ static void daemon_teardown(struct daemon *d)
 		d->workers[k].tel = NULL;
 	dp_telemetry_stop(d->tel);
 	d->tel = NULL;
+	if (d->pdump)
+		rte_pdump_uninit();
+	d->pdump = 0;
+	/* the workers have stopped: a running capture completes its stream now */
+	dp_capture_destroy(d->capture);
+	d->capture = NULL;
 	while (d->nworkers)
 		dp_worker_fini(&d->workers[--d->nworkers]);
 	while (d->nshm) /* worker 0's server last: it owns the socket */
@@ -235,6 +259,8 @@ int main(int argc, char **argv)
 		dp_logtype = RTE_LOGTYPE_USER1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* a capture reader (srdctl) that goes away is a write error, not the daemon's end */
+	signal(SIGPIPE, SIG_IGN);
 	if (rte_lcore_count() < cfg.workers) {
 		DP_LOG(ERR, "%s: workers: %u workers need %u EAL lcores, the EAL has %u (give "
 		       "more with -l in \"eal\")", a.config, cfg.workers, cfg.workers,
@@ -253,7 +279,7 @@ int main(int argc, char **argv)
 		DP_LOG(ERR, "%s", err);
 		goto out_daemon;
 	}
-	rc = dp_telemetry_start(d.workers, d.nworkers, &d.ports, &d.tel);
+	rc = dp_telemetry_start(d.workers, d.nworkers, &d.ports, d.capture, &d.tel);
 	if (rc)
 		DP_LOG(WARNING, "telemetry not available: %s", strerror(-rc));
 	for (uint32_t k = 0; k < d.nworkers; k++)
