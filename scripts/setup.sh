@@ -15,6 +15,8 @@ PACKAGES=(
     python3           # meson and helper scripts
     python3-scapy     # hostile-packet test (crafted packets into a tap)
     clang             # libFuzzer targets
+    tshark            # capture test: decodes srdctl's pcapng with tools/wireshark/srd.lua
+    prometheus        # capture test: promtool checks srdctl metrics (the server is not used)
 )
 
 missing=()
@@ -37,5 +39,13 @@ fi
 
 echo "setup.sh: installing ${missing[*]}"
 $SUDO apt-get update
+# wireshark-common asks whether non-root users may capture: no (nothing here needs it)
+echo "wireshark-common wireshark-common/install-setuid boolean false" |
+    $SUDO debconf-set-selections
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+# Debian's prometheus starts a Prometheus server where systemd runs; only promtool is
+# wanted, so a server this script brought in is stopped and disabled again
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
 echo "setup.sh: installed ${#missing[@]} package(s)"
