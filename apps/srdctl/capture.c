@@ -3,6 +3,7 @@
  *
  *   srdctl capture [-p PORT]... [-c COUNT] [-s SNAPLEN] [-f peer=IP|conn=ID]
  *                  [-d SECONDS] [-q] FILE|-
+ *   srdctl capture --status | --stop
  *
  * srdctl makes a private directory with a listening UNIX socket in it and asks the daemon
  * (/srd/capture,start,sock=PATH,...) to connect there; the daemon writes the pcapng
@@ -39,6 +40,8 @@ struct cap_args {
 	const char *filter;       /* -f: "peer=IP" or "conn=ID" (NULL: all) */
 	double seconds;           /* -d: stop after this long (0: no limit) */
 	int quiet;                /* -q: no messages on success */
+	int status;               /* --status: report the current or last capture */
+	int stop;                 /* --stop: end the running capture (whoever started it) */
 	const char *file;         /* FILE, or "-" */
 };
 
@@ -46,6 +49,7 @@ static void capture_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: srdctl [-p PREFIX | -c CONFIG] capture [options] FILE|-\n"
+		"       srdctl [-p PREFIX | -c CONFIG] [--json] capture --status | --stop\n"
 		"  Capture what srdd's ports send and receive into FILE (pcapng; \"-\": standard\n"
 		"  output), including frames its impairment stage drops (marked by a comment).\n"
 		"  Ctrl-C ends it; the file is complete when srdctl returns.\n"
@@ -58,6 +62,8 @@ static void capture_usage(FILE *out)
 		"                       packets whose source or destination connection id is ID)\n"
 		"  -d, --duration SEC   stop after SEC seconds\n"
 		"  -q, --quiet          no messages unless something fails\n"
+		"      --status         the current or last capture: state, frames, misses\n"
+		"      --stop           end the running capture (its srdctl then completes FILE)\n"
 		"Decode it with the dissector: wireshark -X lua_script:srd.lua FILE (or install it:\n"
 		"see srdctl(1)).\n");
 }
@@ -68,6 +74,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
 		{ "port", required_argument, NULL, 'p' }, { "count", required_argument, NULL, 'c' },
 		{ "snaplen", required_argument, NULL, 's' }, { "filter", required_argument, NULL, 'f' },
 		{ "duration", required_argument, NULL, 'd' }, { "quiet", no_argument, NULL, 'q' },
+		{ "status", no_argument, NULL, 'S' }, { "stop", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	size_t off = 0;
@@ -116,6 +123,12 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
 		case 'q':
 			a->quiet = 1;
 			break;
+		case 'S':
+			a->status = 1;
+			break;
+		case 'T':
+			a->stop = 1;
+			break;
 		case 'h':
 			capture_usage(stdout);
 			return 1;
@@ -123,6 +136,13 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
 			capture_usage(stderr);
 			return 2;
 		}
+	}
+	if (a->status || a->stop) {
+		if (optind != argc || (a->status && a->stop)) {
+			capture_usage(stderr);
+			return 2;
+		}
+		return 0;
 	}
 	if (optind != argc - 1) {
 		capture_usage(stderr);
@@ -274,6 +294,29 @@ static int report(const struct ctl *c, long long id, const struct cap_args *a)
 	return rc;
 }
 
+/* --status and --stop: print the reply (the session's state and figures). */
+static int status_or_stop(const struct ctl *c, const struct cap_args *a)
+{
+	json_t *st = ctl_ask(c, a->stop ? "/srd/capture,stop" : "/srd/capture");
+
+	if (!st)
+		return 1;
+	if (c->json) {
+		ctl_print_json(st);
+	} else if (ctl_num(st, "id") == 0) {
+		printf("no capture yet\n");
+	} else {
+		printf("capture %lld: %s, ports %s, filter %s, snap length %lld, %lld frames "
+		       "(%lld bytes) written, %lld missed%s%s\n", ctl_num(st, "id"),
+		       ctl_str(st, "state"), ctl_str(st, "ports"), ctl_str(st, "filter"),
+		       ctl_num(st, "snaplen"), ctl_num(st, "written"), ctl_num(st, "bytes"),
+		       ctl_num(st, "dropped"), json_object_get(st, "end") ? "; " : "",
+		       json_object_get(st, "end") ? ctl_str(st, "end") : "");
+	}
+	json_decref(st);
+	return 0;
+}
+
 int ctl_capture(const struct ctl *c, int argc, char **argv)
 {
 	struct cap_args a = { .count = 0 };
@@ -286,6 +329,8 @@ int ctl_capture(const struct ctl *c, int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc == 1 ? 0 : rc;
+	if (a.status || a.stop)
+		return status_or_stop(c, &a);
 	signal(SIGPIPE, SIG_IGN); /* a reader of standard output that goes: a write error */
 	out = open_output(a.file);
 	if (out < 0)
