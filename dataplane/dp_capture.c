@@ -156,8 +156,11 @@ static uint16_t wport_index(const struct dp_worker *w, const struct dp_wport *wp
 	return (uint16_t)(wp - w->wp);
 }
 
-void dp_capture_frames(struct dp_worker *w, const struct dp_wport *wp, struct rte_mbuf *const *pkts,
-		       uint16_t n, enum dp_capture_dir dir)
+/* Copy n frames of port wp (direction dir) for w's session: pkts[i], or, for frames the
+ * impairment stage dropped, dropped[i].m marked with why and where. */
+static void cap_burst(struct dp_worker *w, const struct dp_wport *wp, enum dp_capture_dir dir,
+		      struct rte_mbuf *const *pkts, const struct dp_impair_drop *dropped,
+		      uint16_t n)
 {
 	struct dp_cap_session *s = w->cap.sess;
 	uint16_t idx = wport_index(w, wp);
@@ -173,36 +176,27 @@ void dp_capture_frames(struct dp_worker *w, const struct dp_wport *wp, struct rt
 		uint16_t nc = 0;
 		uint64_t drops = 0;
 
-		for (uint16_t end = (uint16_t)(i + CAP_BURST < n ? i + CAP_BURST : n); i < end; i++)
-			cap_copy(s, pkts[i], &meta, copies, &nc, &drops);
+		for (uint16_t end = (uint16_t)(i + CAP_BURST < n ? i + CAP_BURST : n); i < end; i++) {
+			if (dropped) {
+				meta.why = dropped[i].why;
+				meta.path = dropped[i].path;
+			}
+			cap_copy(s, dropped ? dropped[i].m : pkts[i], &meta, copies, &nc, &drops);
+		}
 		cap_publish(w, s, idx, copies, nc, drops);
 	}
+}
+
+void dp_capture_frames(struct dp_worker *w, const struct dp_wport *wp, struct rte_mbuf *const *pkts,
+		       uint16_t n, enum dp_capture_dir dir)
+{
+	cap_burst(w, wp, dir, pkts, NULL, n);
 }
 
 void dp_capture_dropped(struct dp_worker *w, const struct dp_wport *wp,
 			const struct dp_impair_drop *dropped, uint16_t n)
 {
-	struct dp_cap_session *s = w->cap.sess;
-	uint16_t idx = wport_index(w, wp);
-	struct cap_meta meta = {
-		.tsc = rte_rdtsc(), .port_id = wp->port->port_id, .queue = wp->queue,
-		.port_idx = idx, .dir = DP_CAPTURE_OUT,
-	};
-	struct rte_mbuf *copies[CAP_BURST];
-
-	if (!(s->req.port_mask >> idx & 1))
-		return;
-	for (uint16_t i = 0; i < n;) {
-		uint16_t nc = 0;
-		uint64_t drops = 0;
-
-		for (uint16_t end = (uint16_t)(i + CAP_BURST < n ? i + CAP_BURST : n); i < end; i++) {
-			meta.why = dropped[i].why;
-			meta.path = dropped[i].path;
-			cap_copy(s, dropped[i].m, &meta, copies, &nc, &drops);
-		}
-		cap_publish(w, s, idx, copies, nc, drops);
-	}
+	cap_burst(w, wp, DP_CAPTURE_OUT, NULL, dropped, n);
 }
 
 /* ---- generations ---- */

@@ -206,13 +206,30 @@ static void write_stats(struct dp_cap_session *s)
 	}
 }
 
+/* Write copies in[0..n) if the stream is still good; a failure makes it bad and says why
+ * in why (len bytes).  Returns the stream's state: 1 good, 0 bad. */
+static int write_or_fail(struct dp_cap_session *s, struct rte_mbuf **in, unsigned n, int ok,
+			 char *why, size_t len)
+{
+	int rc;
+
+	if (!ok) {
+		rte_pktmbuf_free_bulk(in, n);
+		return 0;
+	}
+	rc = write_batch(s, in, n);
+	if (rc)
+		snprintf(why, len, "write error: %s", strerror(-rc));
+	return rc == 0;
+}
+
 void *dp_cap_writer_main(void *arg)
 {
 	struct dp_cap_session *s = arg;
 	struct rte_mbuf *in[CAP_BURST];
 	const char *end = NULL;
 	char why[96] = "";
-	int stream_ok = 1, rc;
+	int stream_ok = 1;
 	unsigned n;
 
 	pthread_setname_np(pthread_self(), "srd-capture");
@@ -227,28 +244,20 @@ void *dp_cap_writer_main(void *arg)
 				end = "stopped by the reader";
 			continue;
 		}
-		rc = write_batch(s, in, n);
-		if (rc) {
-			snprintf(why, sizeof(why), "write error: %s", strerror(-rc));
+		stream_ok = write_or_fail(s, in, n, stream_ok, why, sizeof(why));
+		if (!stream_ok)
 			end = why;
-			stream_ok = 0;
-		} else if (s->req.count && atomic_load(&s->written) >= s->req.count) {
+		else if (s->req.count && atomic_load(&s->written) >= s->req.count)
 			end = "count reached";
-		}
 	}
 	/* no new copies after this; those in the ring still go out (up to the count) */
 	dp_cap_detach(s);
 	while ((n = rte_ring_sc_dequeue_burst(s->ring, (void **)in, CAP_BURST, NULL)) > 0) {
-		if (!stream_ok) {
-			rte_pktmbuf_free_bulk(in, n);
-			continue;
-		}
-		rc = write_batch(s, in, n);
-		if (rc) {
-			snprintf(why, sizeof(why), "write error: %s", strerror(-rc));
+		int was_ok = stream_ok;
+
+		stream_ok = write_or_fail(s, in, n, stream_ok, why, sizeof(why));
+		if (was_ok && !stream_ok)
 			end = why;
-			stream_ok = 0;
-		}
 	}
 	s->end_ns = real_now_ns();
 	if (stream_ok)
