@@ -273,8 +273,13 @@ static int report(const struct ctl *c, long long id, const struct cap_args *a)
 	const char *end;
 	int rc = 0;
 
-	if (!st)
+	if (!st) {
+		/* a daemon that stops completes the stream first; one that died may not have */
+		fprintf(stderr, "srdctl: the capture ended with the daemon; %s holds what it wrote "
+				"(complete if the daemon stopped cleanly)\n",
+			strcmp(a->file, "-") ? a->file : "standard output");
 		return 1;
+	}
 	if (ctl_num(st, "id") != id) {
 		fprintf(stderr, "srdctl: capture %lld ended; the daemon now reports capture %lld\n",
 			id, ctl_num(st, "id"));
