@@ -337,8 +337,9 @@ int ctl_capture(const struct ctl *c, int argc, char **argv)
 	if (a.status || a.stop)
 		return status_or_stop(c, &a);
 	signal(SIGPIPE, SIG_IGN); /* a reader of standard output that goes: a write error */
-	out = open_output(a.file);
-	if (out < 0)
+	/* a terminal refuses at once; the file itself is created only once the daemon has
+	 * taken the request (a busy daemon must not leave FILE truncated or empty) */
+	if (strcmp(a.file, "-") == 0 && open_output(a.file) < 0)
 		return 1;
 	rc = 1;
 	lfd = listen_socket(dir, sizeof(dir), path, sizeof(path));
@@ -364,6 +365,9 @@ int ctl_capture(const struct ctl *c, int argc, char **argv)
 	conn = accept_stream(lfd);
 	if (conn < 0)
 		goto out;
+	out = open_output(a.file);
+	if (out < 0)
+		goto out; /* closing the stream ends the daemon's session */
 	/* connected: the rendezvous is no longer needed */
 	close(lfd);
 	lfd = -1;
