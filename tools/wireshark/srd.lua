@@ -180,18 +180,31 @@ local function sack_ranges(base_psn, hi, lo)
     return out, count
 end
 
--- Is this an SRD packet (what the heuristic asks)?  The codec's first checks, the
--- reserved byte and the layout's length.
+-- Is this an SRD packet (what the heuristic asks, on ports that are not SRD's)?  The
+-- codec's checks that need no state: version, type, reserved bytes, ids, the exact length
+-- of the type (for DATA, the segment's), a known reason.
 local function looks_like_srd(tvb)
-    local len = tvb:reported_length_remaining()
-    if tvb:len() < 16 or len < 16 then return false end
+    local len, caplen = tvb:reported_length_remaining(), tvb:len()
+    if caplen < 16 or len < 16 then return false end
     local b0 = tvb(0, 1):uint()
     local ver, ptype = math.floor(b0 / 16), b0 % 16
     if ver ~= 1 or not TYPES[ptype] or tvb(3, 1):uint() ~= 0 or u32(tvb, 8) == 0 then
         return false
     end
-    if ptype == 1 then return len >= LAYOUT[1] end
-    return len == LAYOUT[ptype]
+    if ptype ~= 1 then
+        if len ~= LAYOUT[ptype] or caplen < LAYOUT[ptype] then return false end
+        if ptype == 3 then return NACK_REASONS[tvb(24, 1):uint()] ~= nil end
+        if ptype == 5 then return RESET_REASONS[u32(tvb, 16)] ~= nil end
+        if ptype == 2 then return u32(tvb, 48) ~= 0 and tvb(40, 2):uint() <= tvb(42, 2):uint() end
+        return true
+    end
+    if len < LAYOUT[1] or caplen < 40 or tvb(38, 2):uint() ~= 0 then return false end
+    local msg_len, seg = u32(tvb, 24), tvb(32, 2):uint()
+    local k = (u32(tvb, 12) - u32(tvb, 28)) % TWO32
+    if msg_len == 0 then return k == 0 and len == 56 end
+    if seg == 0 or k >= math.ceil(msg_len / seg) then return false end
+    local hlen = (k == 0) and 56 or 48
+    return len - hlen == math.min(seg, msg_len - k * seg)
 end
 
 -- A connection id with its incarnation and slot.
