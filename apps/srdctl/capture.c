@@ -193,8 +193,10 @@ static int listen_socket(char *dir, size_t dirlen, char *path, size_t pathlen)
 		return -1;
 	}
 	snprintf(path, pathlen, "%s/stream", dir);
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "srdctl: socket path %s too long (set TMPDIR)\n", path);
+	if (strlen(path) >= sizeof(sa.sun_path) || strchr(path, ',')) {
+		/* the path travels as sock=PATH in a comma-separated request */
+		fprintf(stderr, "srdctl: socket path %s too long or with a comma (set TMPDIR)\n",
+			path);
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
