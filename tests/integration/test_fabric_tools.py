@@ -157,7 +157,8 @@ def main():
           "mem_tag_format: 0xffffffffffffffff" in p.stdout)
     p = run(["fi_info", "-e"], env=env(FI_SRD_SOCKET=d.socket))
     check("fi_info -e documents FI_SRD_*",
-          all(f"FI_SRD_{v}" in p.stdout for v in ("SOCKET", "ADDR", "SEGMENT", "UNEXP_HOLD")))
+          all(f"FI_SRD_{v}" in p.stdout
+              for v in ("SOCKET", "ADDR", "SEGMENT", "UNEXP_HOLD", "YIELD")))
     for mode in ("msg", "tagged"):
         pingpong("over the loopback pair", d.socket, "10.77.0.2", d.socket, "10.77.0.1", mode)
     if MPI_RUNNER:
