@@ -161,6 +161,7 @@ static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids, int coun
 
 			d = cq->dom;
 			srdfi_lock(d);
+			srdfi_waiter_drain(&cq->w); /* what it said is checked just below */
 			srdfi_progress(d);
 			rc = srdfi_cq_pending(cq) ? -FI_EAGAIN : srdfi_domain_arm(d);
 			srdfi_unlock(d);
@@ -171,6 +172,7 @@ static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids, int coun
 
 			d = c->dom;
 			srdfi_lock(d);
+			srdfi_waiter_drain(&c->w);
 			srdfi_progress(d);
 			rc = srdfi_domain_arm(d);
 			srdfi_unlock(d);
