@@ -267,7 +267,8 @@ void dp_cap_release(struct dp_cap_session *s)
 	s->out_pool = NULL;
 }
 
-/* Close s's stream (rte_pcapng_close() closes the fd it took).  c->lock held. */
+/* Close s's stream (rte_pcapng_close() closes the fd it took).  c->lock held, or no other
+ * thread left that could use s. */
 void dp_cap_close_stream(struct dp_cap_session *s)
 {
 	if (s->pcapng)

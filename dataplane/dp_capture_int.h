@@ -99,7 +99,8 @@ void dp_cap_detach(struct dp_cap_session *s);
 /* Free s's ring and pools (and the copies still in the ring).  No worker may feed s. */
 void dp_cap_release(struct dp_cap_session *s);
 
-/* Close s's stream, once.  The service's lock held. */
+/* Close s's stream, once.  The service's lock held (or no other thread left that could
+ * use s). */
 void dp_cap_close_stream(struct dp_cap_session *s);
 
 /* The writer thread's body (dp_capture_writer.c); arg is the session. */
