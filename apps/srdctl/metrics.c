@@ -25,23 +25,23 @@
 
 /* One sample: its labels ('k="v",...', escaped) and its value. */
 struct sample {
-	char *labels;
-	double value;
+	char *labels;      /* 'key="value",...' (escaped), without braces; "" for none */
+	double value;      /* the sample's value */
 };
 
 /* A metric family and its samples. */
 struct family {
-	char name[96];
+	char name[96];     /* metric name */
 	const char *type;  /* "counter" or "gauge" */
-	char help[160];
-	struct sample *s;
-	size_t n, cap;
+	char help[160];    /* HELP text (escaped when printed) */
+	struct sample *s;  /* samples[0..n) */
+	size_t n, cap;     /* samples used, allocated */
 };
 
 /* Every family, in the order first seen. */
 struct expo {
-	struct family *f;
-	size_t n, cap;
+	struct family *f;  /* families[0..n) */
+	size_t n, cap;     /* families used, allocated */
 	int oom;           /* an allocation failed: nothing is printed */
 };
 
@@ -164,9 +164,9 @@ static void free_expo(struct expo *e)
 
 /* A counter group of /srd/stats: a key, whether it is a gauge, its HELP text. */
 struct known {
-	const char *key;
-	int gauge;
-	const char *help;
+	const char *key;   /* the key in /srd/stats */
+	int gauge;         /* 1: a gauge (a level now), 0: a counter */
+	const char *help;  /* HELP text */
 };
 
 static const struct known worker_known[] = {
