@@ -178,7 +178,6 @@ static ssize_t cq_readerr(struct fid_cq *fid, struct fi_cq_err_entry *buf, uint6
 struct cq_cond {
 	struct srdfi_cq *cq;
 	size_t threshold;
-	uint32_t signals; /* fi_cq_signal calls seen when the wait began */
 };
 
 static bool cq_ready(void *arg)
@@ -186,7 +185,7 @@ static bool cq_ready(void *arg)
 	struct cq_cond *c = arg;
 
 	return !srdfi_list_empty(&c->cq->errs) || c->cq->count >= c->threshold ||
-	       c->cq->signals != c->signals;
+	       c->cq->signaled;
 }
 
 static ssize_t cq_sreadfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr_t *src,
@@ -205,10 +204,11 @@ static ssize_t cq_sreadfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr
 			c.threshold = count ? count : 1;
 	}
 	srdfi_lock(cq->dom);
-	c.signals = cq->signals;
 	rc = srdfi_domain_block(cq->dom, cq->w.wait_fd >= 0 ? &cq->w : NULL, timeout,
 				cq_ready, &c);
 	n = cq_take(cq, buf, count, src);
+	if (n == -FI_EAGAIN)
+		cq->signaled = false; /* the signal woke this read: it is spent */
 	srdfi_unlock(cq->dom);
 	if (n == -FI_EAGAIN && rc == -FI_EINTR)
 		return -FI_EINTR;
@@ -226,7 +226,7 @@ static int cq_signal(struct fid_cq *fid)
 	struct srdfi_cq *cq = srdfi_container(fid, struct srdfi_cq, fid);
 
 	srdfi_lock(cq->dom);
-	cq->signals++;
+	cq->signaled = true;
 	srdfi_unlock(cq->dom);
 	srdfi_waiter_signal(&cq->w);
 	return 0;

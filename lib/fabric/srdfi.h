@@ -274,7 +274,8 @@ struct srdfi_cq {
 	size_t entry_size;            /* bytes of one entry in that format */
 	enum fi_wait_obj wait_obj;    /* FI_WAIT_NONE, or an fd (FI_WAIT_FD / UNSPEC) */
 	enum fi_cq_wait_cond wait_cond; /* FI_CQ_COND_THRESHOLD: sread's cond is a count */
-	uint32_t signals;             /* fi_cq_signal calls (wake a blocked sread) */
+	bool signaled;                /* fi_cq_signal was called: the next (or a blocked)
+	                                 sread returns -FI_EAGAIN at once */
 	struct srdfi_cqe *ring;       /* entries, oldest at head; grows, never drops */
 	size_t cap, head, count;
 	struct srdfi_list errs;       /* error completions, oldest first */

@@ -567,6 +567,10 @@ static void test_cq_wait(void **state)
 	assert_int_equal(pthread_create(&t, NULL, signal_later, &s), 0);
 	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 5000), -FI_EAGAIN);
 	pthread_join(t, NULL);
+	/* a signal before the read counts too (fabtests' cq_signal) */
+	assert_int_equal(fi_cq_signal(cq), 0);
+	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 5000), -FI_EAGAIN);
+	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 20), -FI_EAGAIN); /* spent */
 	close(ep);
 	assert_int_equal(fi_close(&cq->fid), 0);
 	env_close(&e);
