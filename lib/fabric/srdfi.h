@@ -288,7 +288,8 @@ int srdfi_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr, struct fid
 		  void *context);
 /* Queue a completion (never fails: the ring grows; -FI_ENOMEM only if it cannot). */
 int srdfi_cq_write(struct srdfi_cq *cq, const struct srdfi_cqe *c);
-/* Queue an error completion: err (positive FI errno), prov_errno, and a sentence. */
+/* Queue an error completion: err (positive FI errno), prov_errno, and a sentence for its
+ * err_data (NULL: none, for the errors that say everything: FI_ETRUNC, FI_ENOMSG, ...). */
 int srdfi_cq_write_err(struct srdfi_cq *cq, void *context, uint64_t flags, size_t len,
 		       uint64_t tag, uint64_t data, size_t olen, int err, int prov_errno,
 		       fi_addr_t src, const char *text);
