@@ -15,6 +15,8 @@ PACKAGES=(
     python3           # meson and helper scripts
     python3-scapy     # hostile-packet test (crafted packets into a tap)
     clang             # libFuzzer targets
+    openmpi-bin       # mpirun.openmpi for tests/mpi (MPI over the libfabric provider)
+    libopenmpi-dev    # Open MPI headers and the ompi-c pkg-config file for tests/mpi/mpi_check
 )
 
 missing=()
