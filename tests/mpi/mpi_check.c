@@ -4,7 +4,7 @@
  * over any transport).  Run with 2 or more ranks:
  *
  *   mpirun -np N mpi_check [--quick] [--max-size BYTES] [--window N] [--rounds N]
- *                          [--allreduce-len N] [--seed N]
+ *                          [--allreduce-len N] [--seed N] [--only CHECK,...]
  *
  * Checks, in order (each on its own duplicate of MPI_COMM_WORLD):
  *   order       non-overtaking order, every rank to every rank, many tags, two communicators,
@@ -179,7 +179,8 @@ static void usage(FILE *out)
 		"usage: mpirun -np N mpi_check [options]   (N >= 2)\n"
 		"  --quick            lighter run: --max-size 16M+1 --window 64 --rounds 1\n"
 		"                     --allreduce-len 65536 (options after it override these)\n"
-		"  --max-size BYTES   largest message of the size check (K/M suffix; default 64M)\n"
+		"  --max-size BYTES   largest message of the size check (K/M/G suffix, +N;\n"
+		"                     default 64M, at most 1G)\n"
 		"  --window N         order check: sends in flight per sender and receiver (128)\n"
 		"  --rounds N         order check: repetitions of its 5 receive patterns (2)\n"
 		"  --allreduce-len N  doubles in the large MPI_Allreduce (1048576)\n"
@@ -220,8 +221,12 @@ static bool parse_size(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-/* Fills *opt from argv; false (after printing why) if the command line is bad. */
-static bool parse_options(int argc, char **argv, bool speak, struct mc_options *opt)
+/* What parse_options() found. */
+enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_BAD };
+
+/* Fills *opt from argv; PARSE_BAD (after printing why) if the command line is bad. */
+static enum parse_result parse_options(int argc, char **argv, bool speak,
+				       struct mc_options *opt)
 {
 	*opt = (struct mc_options){
 		.max_size = 64u << 20, .window = 128, .rounds = 2, .allreduce_len = 1 << 20,
@@ -231,7 +236,6 @@ static bool parse_options(int argc, char **argv, bool speak, struct mc_options *
 		const char *arg = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t v = 0;
-		bool ok = true;
 
 		if (!strcmp(arg, "--quick")) {
 			opt->max_size = (16u << 20) + 1;
@@ -243,34 +247,31 @@ static bool parse_options(int argc, char **argv, bool speak, struct mc_options *
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			if (speak)
 				usage(stdout);
-			return false;
+			return PARSE_HELP;
 		}
-		if (!strcmp(arg, "--max-size"))
-			ok = parse_size(val, INT32_MAX, &v) && (opt->max_size = v, true);
-		else if (!strcmp(arg, "--window"))
-			ok = parse_size(val, 4096, &v) && v >= 1 && (opt->window = (int)v, true);
-		else if (!strcmp(arg, "--rounds"))
-			ok = parse_size(val, 1000, &v) && v >= 1 && (opt->rounds = (int)v, true);
-		else if (!strcmp(arg, "--allreduce-len"))
-			ok = parse_size(val, 1u << 28, &v) && v >= 1 &&
-			     (opt->allreduce_len = (int)v, true);
-		else if (!strcmp(arg, "--seed"))
-			ok = parse_size(val, UINT64_MAX, &v) && (opt->seed = v, true);
-		else if (!strcmp(arg, "--only"))
-			ok = val && (opt->only = val, true);
-		else
-			ok = false;
-		if (!ok) {
+		if (!strcmp(arg, "--max-size") && parse_size(val, 1u << 30, &v))
+			opt->max_size = v;
+		else if (!strcmp(arg, "--window") && parse_size(val, 4096, &v) && v >= 1)
+			opt->window = (int)v;
+		else if (!strcmp(arg, "--rounds") && parse_size(val, 1000, &v) && v >= 1)
+			opt->rounds = (int)v;
+		else if (!strcmp(arg, "--allreduce-len") && parse_size(val, 1u << 28, &v) && v >= 1)
+			opt->allreduce_len = (int)v;
+		else if (!strcmp(arg, "--seed") && parse_size(val, UINT64_MAX, &v))
+			opt->seed = v;
+		else if (!strcmp(arg, "--only") && val)
+			opt->only = val;
+		else {
 			if (speak) {
 				fprintf(stderr, "mpi_check: bad option %s%s%s\n", arg, val ? " " : "",
 					val ? val : "");
 				usage(stderr);
 			}
-			return false;
+			return PARSE_BAD;
 		}
-		i++;
+		i++; /* the option's value */
 	}
-	return true;
+	return PARSE_RUN;
 }
 
 /* One check: its name and the function every rank runs. */
@@ -326,10 +327,13 @@ int main(int argc, char **argv)
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &ctx.rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &ctx.size);
-	if (!parse_options(argc, argv, ctx.rank == 0, &opt) ||
-	    (opt.only && !only_list_valid(opt.only, ctx.rank == 0))) {
+	enum parse_result parsed = parse_options(argc, argv, ctx.rank == 0, &opt);
+
+	if (parsed == PARSE_RUN && opt.only && !only_list_valid(opt.only, ctx.rank == 0))
+		parsed = PARSE_BAD;
+	if (parsed != PARSE_RUN) {
 		MPI_Finalize();
-		return 2;
+		return parsed == PARSE_HELP ? 0 : 2;
 	}
 	if (ctx.size < 2) {
 		fprintf(stderr, "mpi_check: needs at least 2 ranks, got %d\n", ctx.size);
