@@ -170,11 +170,14 @@ static void dispatch(struct srdfi_domain *d, const struct srdc_completion *c)
 
 	if (c->kind == SRDC_SEND) {
 		if (c->ctx == &srdfi_dack_ctx) {
-			if (c->status)
-				d->lost_errors++; /* the peer's send then waits for ever: logged */
-			if (c->status)
+			ep = ep_of(d, c->ep);
+			if (ep && ep->dacks_out)
+				ep->dacks_out--;
+			if (c->status) {
+				d->lost_errors++; /* the peer's send then waits for ever: said */
 				SRDFI_WARN(FI_LOG_EP_DATA, "a delivery ack was lost: %s\n",
 					   srdfi_strerror(c->status));
+			}
 			return;
 		}
 		srdfi_tx_piece_done(c->ctx, c->status);

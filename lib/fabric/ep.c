@@ -23,7 +23,9 @@ void srdfi_ep_complete_tx(struct srdfi_ep *ep, void *context, uint64_t flags, si
 	if (ep->closing)
 		return;
 	if (!err) {
-		if (ep->tx_cq && (!ep->tx_selective || (flags & FI_COMPLETION))) {
+		/* an inject counts, and reports nothing */
+		if (ep->tx_cq && !(flags & SRDFI_TX_SILENT) &&
+		    (!ep->tx_selective || (flags & FI_COMPLETION))) {
 			struct srdfi_cqe c = {
 				.e = { .op_context = context,
 				       .flags = flags & (FI_SEND | FI_MSG | FI_TAGGED) },
@@ -359,12 +361,33 @@ static void ep_drain(struct srdfi_ep *ep)
 	}
 }
 
+/* Wait (a bounded time) until every DACK owed has been delivered. */
+static void ep_drain_dacks(struct srdfi_ep *ep)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((ep->dacks_out || !srdfi_list_empty(&ep->dacks)) && !srdfi_progress(ep->dom)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+		    SRDFI_CLOSE_DRAIN_MS) {
+			SRDFI_WARN(FI_LOG_EP_CTRL, "delivery acks still undelivered at close\n");
+			return;
+		}
+		srdfi_unlock(ep->dom);
+		srdc_wait(ep->dom->h, 10);
+		srdfi_lock(ep->dom);
+	}
+}
+
 static int ep_close(struct fid *fid)
 {
 	struct srdfi_ep *ep = srdfi_container(fid, struct srdfi_ep, fid.fid);
 	struct srdfi_domain *d = ep->dom;
 
 	srdfi_lock(d);
+	srdfi_rx_drop_unexpected(ep);
+	ep_drain_dacks(ep); /* peers wait for them: they go before the endpoint */
 	ep->closing = true;
 	srdc_ep_close(ep->sep); /* its unfinished sends complete with -ECANCELED */
 	ep->sep = NULL;

@@ -60,10 +60,11 @@ int srdfi_hdr_decode(const uint8_t *buf, size_t len, struct srdfi_hdr *h, struct
 	h->op = buf[1];
 	h->flags = get16(buf + 2);
 	h->msg_id = get32(buf + 4);
-	if (h->version != SRDFI_WIRE_VERSION || h->op < SRDFI_OP_MSG || h->op > SRDFI_OP_DACK ||
-	    (h->flags & ~SRDFI_H_ALL))
+	if (h->version != SRDFI_WIRE_VERSION || h->op < SRDFI_OP_MSG || h->op > SRDFI_OP_DACK)
 		return -FI_EINVAL;
-	if (h->op == SRDFI_OP_DACK && (h->flags || len != SRDFI_HDR_LEN))
+	/* a DACK has its one flag and nothing after the header; a message its own flags */
+	if (h->op == SRDFI_OP_DACK ? (h->flags & ~SRDFI_H_DROPPED) || len != SRDFI_HDR_LEN :
+				     (h->flags & ~SRDFI_H_ALL))
 		return -FI_EINVAL;
 	if (!(h->flags & SRDFI_H_SEG)) {
 		s->total = len - SRDFI_HDR_LEN;

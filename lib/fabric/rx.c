@@ -228,7 +228,7 @@ static void rx_complete(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct a
 	else
 		srdfi_ep_complete_rx(ep, rx->flags, &c, 0, 0, 0);
 	if (a->hflags & SRDFI_H_DC)
-		srdfi_tx_send_dack(ep, &a->src_addr, a->msg_id);
+		srdfi_tx_send_dack(ep, &a->src_addr, a->msg_id, false);
 	if (!multi || rx->released)
 		rx_put(rx);
 }
@@ -429,7 +429,7 @@ void srdfi_rx_arrive(struct srdfi_ep *ep, const struct srdc_addr *src, uint64_t 
 		return;
 	}
 	if (h.op == SRDFI_OP_DACK) {
-		srdfi_tx_dack(ep, src, h.msg_id);
+		srdfi_tx_dack(ep, src, h.msg_id, h.flags & SRDFI_H_DROPPED);
 		srdc_recv_done(ep->dom->h, buf);
 		return;
 	}
@@ -666,6 +666,20 @@ int srdfi_rx_cancel(struct srdfi_ep *ep, void *context)
 		}
 	}
 	return -FI_ENOENT;
+}
+
+void srdfi_rx_drop_unexpected(struct srdfi_ep *ep)
+{
+	for (int k = 0; k < 2; k++) {
+		struct srdfi_list *q = &ep->rxq[k].unexp;
+
+		for (struct srdfi_list *l = q->next; l != q; l = l->next) {
+			struct srdfi_unexp *ux = srdfi_container(l, struct srdfi_unexp, link);
+
+			if (ux->hflags & SRDFI_H_DC)
+				srdfi_tx_send_dack(ep, &ux->src_addr, ux->msg_id, true);
+		}
+	}
 }
 
 void srdfi_rx_fail_all(struct srdfi_ep *ep, int err)

@@ -90,6 +90,7 @@ enum srdfi_op {
 #define SRDFI_H_DC 0x2u   /* the sender waits for a DACK (FI_DELIVERY_COMPLETE) */
 #define SRDFI_H_SEG 0x4u  /* one piece of a segmented message: struct srdfi_seg follows */
 #define SRDFI_H_ALL (SRDFI_H_DATA | SRDFI_H_DC | SRDFI_H_SEG)
+#define SRDFI_H_DROPPED 0x8u /* DACK only: the endpoint closed without taking the message */
 
 /* In front of every message (8 bytes, little-endian fields written byte by byte). */
 struct srdfi_hdr {
@@ -340,6 +341,10 @@ int srdfi_eq_post_err(struct srdfi_eq *eq, void *context, uint64_t data, int err
 
 /* ---- endpoints ---- */
 
+/* Internal flag of a send that reports nothing on a CQ (fi_inject: its counter still counts
+ * it), outside libfabric's operation flags. */
+#define SRDFI_TX_SILENT (1ULL << 63)
+
 /* A send between its call and its completion. */
 struct srdfi_tx {
 	struct srdfi_list link;       /* the endpoint's queue (waiting to go) or in-flight list */
@@ -424,6 +429,7 @@ struct srdfi_dack {
 	struct srdfi_list link;
 	struct srdc_addr dst;
 	uint32_t msg_id;
+	bool dropped;                 /* SRDFI_H_DROPPED */
 };
 
 struct srdfi_ep {
@@ -454,6 +460,7 @@ struct srdfi_ep {
 	struct srdfi_list tx_flight;  /* handed to srdd, or waiting for a DACK */
 	uint32_t next_msg_id;
 	struct srdfi_list dacks;      /* DACKs waiting for room */
+	uint32_t dacks_out;           /* DACKs handed to srdd, not completed yet */
 	/* receiving */
 	struct srdfi_rx *rxs;         /* the pool of posted receives: rx_size records */
 	struct srdfi_list rx_free;
@@ -473,12 +480,14 @@ int srdfi_tx_init(struct srdfi_ep *ep);
 void srdfi_tx_fini(struct srdfi_ep *ep);
 /* srdd finished one piece of tx (status 0 or negative errno). */
 void srdfi_tx_piece_done(struct srdfi_tx *tx, int status);
-/* A DACK for msg_id arrived from src. */
-void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t msg_id);
+/* A DACK for msg_id arrived from src (dropped: the peer closed without taking it). */
+void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t msg_id,
+		   bool dropped);
 /* Hand queued sends and DACKs to srdd while it takes them. */
 void srdfi_tx_flush(struct srdfi_ep *ep);
-/* Queue (or send) a DACK of msg_id to dst. */
-void srdfi_tx_send_dack(struct srdfi_ep *ep, const struct srdc_addr *dst, uint32_t msg_id);
+/* Queue (or send) a DACK of msg_id to dst (dropped: see SRDFI_H_DROPPED). */
+void srdfi_tx_send_dack(struct srdfi_ep *ep, const struct srdc_addr *dst, uint32_t msg_id,
+			bool dropped);
 /* srdd is gone: every send completes with -FI_ENOTCONN. */
 void srdfi_tx_fail_all(struct srdfi_ep *ep, int err);
 /* Sentinel context of DACK sends (their completions are ignored). */
@@ -498,6 +507,9 @@ ssize_t srdfi_rx_post(struct srdfi_ep *ep, const struct iovec *iov, size_t count
 int srdfi_rx_cancel(struct srdfi_ep *ep, void *context);
 /* srdd is gone: every posted receive completes with err. */
 void srdfi_rx_fail_all(struct srdfi_ep *ep, int err);
+/* The endpoint closes: tell the senders of unexpected messages waiting for a DACK that
+ * they were dropped. */
+void srdfi_rx_drop_unexpected(struct srdfi_ep *ep);
 /* Copy unexpected messages out of srdd's buffers when they hold more than allowed. */
 void srdfi_rx_trim(struct srdfi_ep *ep);
 

@@ -23,9 +23,6 @@
 
 #include "srdfi.h"
 
-/* Internal flag of a send that reports nothing (fi_inject), outside libfabric's bits. */
-#define SRDFI_TX_SILENT (1ULL << 63)
-
 const char srdfi_dack_ctx = 'D';
 
 int srdfi_tx_init(struct srdfi_ep *ep)
@@ -154,9 +151,7 @@ static void tx_finish(struct srdfi_tx *tx)
 	    (tx->dack_due && !tx->status))
 		return;
 	err = tx->status ? -tx->status : 0;
-	if (!(tx->flags & SRDFI_TX_SILENT) || err)
-		srdfi_ep_complete_tx(ep, (tx->flags & SRDFI_TX_SILENT) ? NULL : tx->context,
-				     tx->flags, tx->len, err, -tx->status);
+	srdfi_ep_complete_tx(ep, tx->context, tx->flags, tx->len, err, -tx->status);
 	tx_put(tx);
 }
 
@@ -169,7 +164,8 @@ void srdfi_tx_piece_done(struct srdfi_tx *tx, int status)
 	tx_finish(tx);
 }
 
-void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t msg_id)
+void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t msg_id,
+		   bool dropped)
 {
 	for (struct srdfi_list *l = ep->tx_flight.next; l != &ep->tx_flight; l = l->next) {
 		struct srdfi_tx *tx = srdfi_container(l, struct srdfi_tx, link);
@@ -177,6 +173,8 @@ void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t ms
 		if (tx->msg_id == msg_id && tx->dack_due && tx->dst.ipv4 == src->ipv4 &&
 		    tx->dst.ep == src->ep) {
 			tx->dack_due = 0;
+			if (dropped && !tx->status)
+				tx->status = -ECANCELED; /* delivered, but nobody took it */
 			tx_finish(tx);
 			return;
 		}
@@ -224,19 +222,22 @@ static void dacks_flush(struct srdfi_ep *ep)
 	while (!srdfi_list_empty(&ep->dacks)) {
 		struct srdfi_dack *k = srdfi_container(ep->dacks.next, struct srdfi_dack, link);
 		struct srdfi_hdr h = { .version = SRDFI_WIRE_VERSION, .op = SRDFI_OP_DACK,
-				       .msg_id = k->msg_id };
+				       .flags = k->dropped ? SRDFI_H_DROPPED : 0, .msg_id = k->msg_id };
 		uint8_t hbuf[SRDFI_HDR_LEN];
 		struct srdc_iov iov = { .base = hbuf, .len = srdfi_hdr_encode(hbuf, &h, NULL) };
 		int rc = srdc_send(ep->sep, &k->dst, &iov, 1, 0, 0, (void *)&srdfi_dack_ctx);
 
 		if (rc == -EAGAIN)
 			return;
+		if (rc == 0)
+			ep->dacks_out++;
 		srdfi_list_del(&k->link);
 		free(k);
 	}
 }
 
-void srdfi_tx_send_dack(struct srdfi_ep *ep, const struct srdc_addr *dst, uint32_t msg_id)
+void srdfi_tx_send_dack(struct srdfi_ep *ep, const struct srdc_addr *dst, uint32_t msg_id,
+			bool dropped)
 {
 	struct srdfi_dack *k = malloc(sizeof(*k));
 
@@ -247,6 +248,7 @@ void srdfi_tx_send_dack(struct srdfi_ep *ep, const struct srdc_addr *dst, uint32
 	}
 	k->dst = *dst;
 	k->msg_id = msg_id;
+	k->dropped = dropped;
 	srdfi_list_add_tail(&ep->dacks, &k->link);
 	dacks_flush(ep);
 }

@@ -111,6 +111,11 @@ static void test_hdr_codec(void **state)
 	assert_int_equal(srdfi_hdr_decode(b, 9, &g, &t), -FI_EINVAL);
 	b[2] = SRDFI_H_DATA;
 	assert_int_equal(srdfi_hdr_decode(b, 8, &g, &t), -FI_EINVAL);
+	b[2] = SRDFI_H_DROPPED; /* a DACK's own flag: on a DACK only */
+	assert_int_equal(srdfi_hdr_decode(b, 8, &g, &t), SRDFI_HDR_LEN);
+	assert_int_equal(g.flags, SRDFI_H_DROPPED);
+	b[1] = SRDFI_OP_TAGGED;
+	assert_int_equal(srdfi_hdr_decode(b, 8, &g, &t), -FI_EINVAL);
 }
 
 static void test_name_codec(void **state)

@@ -360,6 +360,20 @@ static void test_inject_delivery_self(void **state)
 	for (int k = 0; k < 2; k++)
 		assert_int_equal(wait_comp(&a, NULL, &e, NULL, 5000), 1);
 	check(r, 48, 3);
+	/* delivery complete to an endpoint that closes without taking the message: the send
+	 * fails with FI_ECANCELED rather than wait for ever */
+	{
+		struct fi_cq_err_entry err;
+
+		msg.tag = 77;
+		assert_int_equal(fi_tsendmsg(a.ep, &msg, FI_DELIVERY_COMPLETE | FI_COMPLETION), 0);
+		assert_int_equal(wait_comp(&a, &b, &e, NULL, 200), 0);
+		assert_int_equal(wait_comp(&b, &a, &e, NULL, 50), 0); /* b holds it, unexpected */
+		assert_int_equal(fi_close(&b.ep->fid), 0);
+		b.ep = NULL;
+		assert_int_equal(wait_comp(&a, NULL, &e, &err, 5000), -FI_ECANCELED);
+		assert_ptr_equal(err.op_context, &ctx);
+	}
 	node_close(&a);
 	node_close(&b);
 	daemon_stop(&D);

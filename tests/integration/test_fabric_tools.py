@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_fabric_tools.py SRDD SRDCTL PROVIDER_DIR [MPI_RUNNER] -- libfabric's own tools and
+"""test_fabric_tools.py SRDD SRDCTL PROVIDER_DIR [MPI_RUNNER MPI_CHECK] -- libfabric's tools and
 Open MPI over the srd provider, from the build tree (FI_PROVIDER_PATH=PROVIDER_DIR).
 
   - no srdd: `fi_info -p srd` fails and, at FI_LOG_LEVEL=warn, says why;
@@ -26,7 +26,7 @@ import tempfile
 import time
 
 SRDD, SRDCTL, PROV_DIR = sys.argv[1:4]
-MPI_RUNNER = sys.argv[4] if len(sys.argv) > 4 else None
+MPI_RUNNER, MPI_CHECK = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 PID = os.getpid()
 work = tempfile.mkdtemp(prefix="srd-fabric-")
 procs = []
@@ -161,10 +161,12 @@ def main():
               for v in ("SOCKET", "ADDR", "SEGMENT", "UNEXP_HOLD", "YIELD")))
     for mode in ("msg", "tagged"):
         pingpong("over the loopback pair", d.socket, "10.77.0.2", d.socket, "10.77.0.1", mode)
-    if MPI_RUNNER:
+    if not MPI_RUNNER:
+        check("Open MPI is installed (tests/mpi/mpi_check is built)", False)
+    else:
         for ranks in (2, 4):
-            p = run(["bash", MPI_RUNNER, "srd", str(ranks), "--quick"],
-                    env=env(FI_SRD_SOCKET=d.socket), timeout=600)
+            p = run(["bash", MPI_RUNNER, "--bin", MPI_CHECK, "srd", str(ranks), "--",
+                     "--quick"], env=env(FI_SRD_SOCKET=d.socket, FI_SRD_YIELD=1), timeout=600)
             out = p.stdout + p.stderr
             check(f"Open MPI over srd, {ranks} ranks (the project's MPI checks)",
                   p.returncode == 0 and "mtl:ofi:prov: srd" in out,
