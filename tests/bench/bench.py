@@ -228,15 +228,21 @@ def fi_pingpong(provider, iters, size="64"):
     server = subprocess.Popen(srv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     try:
-        out = sh(cli, timeout=120).stdout
+        out = sh(cli, timeout=300).stdout
     finally:
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     return pingpong_row(out, size)
 
 
 def pingpong_row(out, size):
-    """fi_pingpong's row for size: usec/xfer is one way (it counts both directions)."""
-    line = [l for l in out.splitlines() if l.startswith(size + " ")][-1].split()
+    """fi_pingpong's row for size (bytes; it prints 1 MiB as "1m"): usec/xfer is one way
+    (it counts both directions)."""
+    label = {"1048576": "1m"}.get(size, size)
+    line = [l for l in out.splitlines() if l.startswith(label + " ")][-1].split()
     return {"mean_us": float(line[6]), "mbps": float(line[5]), "mxfers": float(line[7])}
 
 
@@ -407,7 +413,7 @@ def run_fabric(R, o, work, n, secs, iters):
 
     def with_srd(d):
         R["fi_srd_lat"] = repeat(n, lambda: [fi_pingpong_srd(d, iters // 5)])
-        R["fi_srd_1m"] = repeat(n, lambda: [fi_pingpong_srd(d, 500, "1m")])
+        R["fi_srd_1m"] = repeat(n, lambda: [fi_pingpong_srd(d, 500, "1048576")])
         for size, tag in ((1 << 20, "1m"), (16 << 20, "16m")):
             R[f"fi_stream_{tag}"] = repeat(n, lambda: [fi_stream(d, size, secs, work)])
             R[f"srd_bw_{tag}_w8"] = repeat(n, lambda: perf(
@@ -417,7 +423,9 @@ def run_fabric(R, o, work, n, secs, iters):
     with_daemon(work, with_srd)
     for prov, tag in (("tcp", "tcp"), ("udp;ofi_rxd", "rxd"), ("shm", "shm")):
         R[f"fi_{tag}_lat"] = repeat(n, lambda: [fi_pingpong(prov, iters // 5)])
-        R[f"fi_{tag}_1m"] = repeat(n, lambda: [fi_pingpong(prov, 500, "1m")])
+        # udp;ofi_rxd moves a MiB in tens of milliseconds: fewer round trips
+        R[f"fi_{tag}_1m"] = repeat(n, lambda: [fi_pingpong(prov, 20 if tag == "rxd" else 500,
+                                                           "1048576")])
     R["mpi_ob1_lat"] = repeat(n, lambda: [mpi_lat(None, iters // 5)])
 
 
