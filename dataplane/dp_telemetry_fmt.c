@@ -21,7 +21,8 @@
  *                 "impair_pkts_in", ..., "neigh_misses", "conns"}, ...}
  *   /srd/conns   {"lo0/10_0_0_2": {"port", "peer", "local_id", "peer_id", "paths",
  *                 "inflight", "cwnd_pkts", "cwnd_x256", "srtt_ns", "min_rtt_ns", "rto_ns",
- *                 "tx_msgs", "retransmits"}, ..., "count": N, "truncated": 0}
+ *                 "tx_msgs", "retransmits", "rx_partial", "rx_held"}, ..., "count": N,
+ *                 "truncated": 0}
  *   /srd/paths   no parameter: {"conns": ["lo0,10.0.0.2", ...], "count", "truncated",
  *                 "usage"};  "/srd/paths,PEER" or "/srd/paths,PORT,PEER" (PORT a name or
  *                 an index; "PORT/10_0_0_2" as /srd/conns prints it works too):
@@ -93,6 +94,7 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, msgs_failed),
 	TEL_F(struct srd_stats, msgs_delivered),
 	TEL_F(struct srd_stats, msgs_aborted),
+	TEL_F(struct srd_stats, msgs_held),
 	TEL_F(struct srd_stats, path_failures),
 	TEL_F(struct srd_stats, path_replacements),
 	TEL_F(struct srd_stats, conns_created),
@@ -413,6 +415,8 @@ int dp_tel_fmt_conns(struct dp_telemetry *t, const char *cmd, struct rte_tel_dat
 		td_u64(&c, "rto_ns", ci->rto_ns);
 		td_u64(&c, "tx_msgs", ci->tx_msgs);
 		td_u64(&c, "retransmits", ci->retransmits);
+		td_u64(&c, "rx_partial", ci->rx_partial);
+		td_u64(&c, "rx_held", ci->rx_held);
 		/* keep two entries for count and truncated */
 		if (td_nest(&top, key, cd, c.bytes, 2))
 			break;

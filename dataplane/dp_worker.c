@@ -35,7 +35,6 @@ struct dp_sendrec {
 	struct dp_shm_app *app; /* whose */
 	uint64_t user_data;     /* the app's context */
 	uint16_t ep;            /* sending endpoint */
-	uint8_t ordered;        /* 1: its endpoint waits for it before sending the next */
 	uint32_t next;          /* free list */
 };
 
@@ -99,13 +98,7 @@ static void cb_tx_done(void *user, void *ctx, int status)
 	rec_free(wp->w, r);
 }
 
-/* ---- send records and ordered endpoints ---- */
-
-/* Endpoints with an ordered send in flight (bit per endpoint id). */
-static uint8_t *ordered_busy(struct dp_worker *w)
-{
-	return (uint8_t *)(w->recs + DP_NRECS);
-}
+/* ---- send records ---- */
 
 static struct dp_sendrec *rec_alloc(struct dp_worker *w)
 {
@@ -120,8 +113,6 @@ static struct dp_sendrec *rec_alloc(struct dp_worker *w)
 
 static void rec_free(struct dp_worker *w, struct dp_sendrec *r)
 {
-	if (r->ordered)
-		ordered_busy(w)[r->ep / 8] &= (uint8_t)~(1u << (r->ep % 8));
 	r->next = w->rec_free;
 	w->rec_free = (uint32_t)(r - w->recs);
 }
@@ -137,8 +128,8 @@ static struct dp_wport *wport_by_addr(struct dp_worker *w, uint32_t ipv4)
 
 /*
  * Hand one app send to its engine.  Returns 1 if it was taken (or failed for good and was
- * completed), 0 if it must wait (engine queue full, no record, or an ordered predecessor
- * still in flight).
+ * completed), 0 if it must wait (engine queue full, or no record).  An ordered endpoint's
+ * sends go as fast as the others: the receiving engine puts them in order.
  */
 static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 {
@@ -157,15 +148,12 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
 		return 1;
 	}
-	if (s->ordered && (ordered_busy(w)[s->ep / 8] >> (s->ep % 8) & 1))
-		return 0;
 	r = rec_alloc(w);
 	if (!r)
 		return 0;
 	for (uint32_t i = 0; i < s->niov; i++)
 		iov[i] = (struct srd_iov){ s->iov[i].base, s->iov[i].len };
-	*r = (struct dp_sendrec){ .app = s->app, .user_data = s->user_data, .ep = s->ep,
-				  .ordered = s->ordered };
+	*r = (struct dp_sendrec){ .app = s->app, .user_data = s->user_data, .ep = s->ep };
 	rc = srd_send(wp->eng, w->now, &(struct srd_send_req){
 		.peer = dp_peer_key(s->dst_ip, dp_ep_worker(s->dst_ep)),
 		.src_ep = s->ep,
@@ -174,28 +162,26 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 		.imm = s->imm,
 		.iov = iov,
 		.iovcnt = s->niov,
+		.flags = s->ordered ? SRD_SEND_ORDERED : 0,
 		.ctx = r,
 	});
 	if (rc == -EAGAIN) {
-		r->ordered = 0;
 		rec_free(w, r);
 		return 0;
 	}
 	if (rc) {
-		r->ordered = 0;
 		rec_free(w, r);
 		w->st.send_errors++;
 		dp_shm_complete_send(w->shm, s, rc);
 		return 1;
 	}
-	if (s->ordered)
-		ordered_busy(w)[s->ep / 8] |= (uint8_t)(1u << (s->ep % 8));
 	w->st.sends++;
 	return 1;
 }
 
 /* Submit held sends in order; an endpoint whose earlier send must wait keeps its later
- * ones waiting too.  Returns how many went. */
+ * ones waiting too (once more endpoints wait than we can remember, everything after waits).
+ * Returns how many went. */
 static int submit_held(struct dp_worker *w)
 {
 	uint32_t n = w->held_n, kept = 0, went = 0;
@@ -204,7 +190,7 @@ static int submit_held(struct dp_worker *w)
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct dp_shm_send s = w->held[(w->held_head + i) % w->held_cap];
-		int wait = 0;
+		int wait = nblocked == RTE_DIM(blocked);
 
 		for (uint32_t b = 0; b < nblocked && !wait; b++)
 			wait = blocked[b] == s.ep;
@@ -212,7 +198,7 @@ static int submit_held(struct dp_worker *w)
 			went++;
 			continue;
 		}
-		if (nblocked < 64 && !wait)
+		if (!wait)
 			blocked[nblocked++] = s.ep;
 		w->held[(w->held_head + kept) % w->held_cap] = s;
 		kept++;
@@ -760,8 +746,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 	w->sleep_us = 1;
 	w->held_cap = DP_HELD_MAX;
 	w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
-	/* the records, then a bit per endpoint id for ordered endpoints */
-	w->recs = calloc(1, DP_NRECS * sizeof(*w->recs) + 65536 / 8);
+	w->recs = calloc(DP_NRECS, sizeof(*w->recs));
 	if (!w->held || !w->recs) {
 		snprintf(err, errlen, "worker: out of memory");
 		rc = -ENOMEM;

@@ -46,6 +46,8 @@ static void usage(FILE *out)
 		"      --poll HOW        how to wait for completions: sleep (spin 20 us, then sleep\n"
 		"                        on the eventfd; the default), spin, or yield (spin, giving\n"
 		"                        the CPU away at each empty poll: apps sharing a core)\n"
+		"      --ordered         endpoints in send-after-send order (SRDC_ORDERED); bw and\n"
+		"                        rate count arrivals out of order and fail if there are any\n"
 		"      --addr-file FILE  server: write its address to FILE\n"
 		"      --forever         server: serve runs until interrupted\n"
 		"  -h, --help            this text\n"
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 1 }, { "csv", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 }, { "poll", required_argument, NULL, 4 },
 		{ "addr-file", required_argument, NULL, 5 }, { "forever", no_argument, NULL, 6 },
+		{ "ordered", no_argument, NULL, 7 },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct perf_opts o = { .socket = "/run/srd/srdd.sock", .threads = 1, .warmup = 100 };
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 			break;
 		case 5: o.addr_file = optarg; break;
 		case 6: o.forever = true; break;
+		case 7: o.ordered = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

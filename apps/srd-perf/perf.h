@@ -48,6 +48,29 @@ enum perf_tag {
 
 #define PERF_TAG(t, hi) ((uint64_t)(hi) << 8 | (uint64_t)(t))
 #define PERF_TAG_KIND(tag) ((unsigned)((tag) & 0xff))
+/* DATA: the sending thread in bits 8..15, the message's sequence number from bit 16 (the
+ * receiver counts arrivals whose number is not above the last one from that thread) */
+#define PERF_DATA_TAG(thread, seq) PERF_TAG(PERF_T_DATA, (uint64_t)(thread) | (uint64_t)(seq) << 8)
+#define PERF_DATA_THREAD(tag) ((unsigned)((tag) >> 8 & 0xff))
+#define PERF_DATA_SEQ(tag) ((tag) >> 16)
+
+/* Arrivals of DATA out of send order, per sending thread. */
+struct perf_order {
+	uint64_t next[PERF_MAX_THREADS]; /* sequence number expected next (1 + the last seen) */
+	uint64_t late;                   /* arrivals below it */
+};
+
+/* Count an arrival of DATA with tag into *ord. */
+static inline void perf_order_note(struct perf_order *ord, uint64_t tag)
+{
+	unsigned th = PERF_DATA_THREAD(tag) % PERF_MAX_THREADS;
+	uint64_t seq = PERF_DATA_SEQ(tag);
+
+	if (seq < ord->next[th])
+		ord->late++;
+	else
+		ord->next[th] = seq + 1;
+}
 
 /* HELLO: what the client will run. */
 struct perf_hello {
@@ -83,6 +106,7 @@ struct perf_result {
 	uint64_t tx_msgs, tx_bytes;   /* DATA/PONG sent and completed */
 	uint64_t tx_failed;           /* sends that completed with an error */
 	uint64_t tx_ns;               /* bidir: first send to last completion */
+	uint64_t rx_out_of_order;     /* DATA that arrived after a later one of its thread */
 };
 
 /* The command line. */
@@ -102,6 +126,8 @@ struct perf_opts {
 	bool json;                /* --json */
 	bool histogram;           /* -H: print the percentile distribution */
 	bool forever;             /* server: serve runs until SIGINT (default: one) */
+	bool ordered;             /* --ordered: SRDC_ORDERED endpoints; arrivals out of order
+	                             fail the run */
 	enum perf_wait wait;      /* --poll: how to wait for completions */
 	const char *csv;          /* lat: samples to this file */
 	const char *addr_file;    /* server: write its address here */
@@ -139,6 +165,7 @@ void perf_report_lat(const struct perf_opts *o, bool header, uint32_t size,
 struct perf_flow {
 	uint64_t msgs, bytes;  /* completed without error */
 	uint64_t failed;       /* completed with an error */
+	uint64_t out_of_order; /* arrivals after a later message of the same thread */
 	double seconds;        /* first send to last completion */
 };
 void perf_report_bw(const struct perf_opts *o, bool header, uint32_t size, uint32_t window,

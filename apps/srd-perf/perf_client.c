@@ -32,6 +32,7 @@ struct cthread {
 	uint64_t inflight;
 	struct perf_flow out;        /* what it sent */
 	uint64_t rx_msgs, rx_bytes;  /* DATA received (bidir) */
+	struct perf_order order;     /* DATA arrivals out of order (bidir) */
 	uint64_t t0_ns, last_done_ns;
 	/* a control message awaited (READY / RESULT) */
 	enum perf_tag want;
@@ -73,6 +74,7 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 	case PERF_T_DATA:
 		t->rx_msgs++;
 		t->rx_bytes += c->len;
+		perf_order_note(&t->order, c->tag);
 		break;
 	case PERF_T_READY:
 	case PERF_T_RESULT:
@@ -163,7 +165,7 @@ static int cthread_open(struct client *cl, uint32_t i)
 			strerror(-rc));
 		return rc;
 	}
-	rc = srdc_ep_open(t->h, cl->o->local_ip, 0, &t->ep);
+	rc = srdc_ep_open(t->h, cl->o->local_ip, cl->o->ordered ? SRDC_ORDERED : 0, &t->ep);
 	if (rc)
 		fprintf(stderr, "srd-perf: cannot open an endpoint: %s\n", strerror(-rc));
 	return rc;
@@ -327,7 +329,7 @@ static void *bw_thread(void *arg)
 
 		while (more && t->inflight < t->window) {
 			struct srdc_iov iov = { t->buf, t->size };
-			int rc = srdc_send(t->ep, &t->server, &iov, 1, PERF_TAG(PERF_T_DATA, t->idx), 0,
+			int rc = srdc_send(t->ep, &t->server, &iov, 1, PERF_DATA_TAG(t->idx, sent), 0,
 					   CTX_DATA);
 
 			if (rc == -EAGAIN)
@@ -378,6 +380,7 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 		t->inflight = 0;
 		t->out = (struct perf_flow){ 0 };
 		t->rx_msgs = t->rx_bytes = 0;
+		memset(&t->order, 0, sizeof(t->order));
 		t->rc = 0;
 		rc = ensure_buf(t, size);
 		if (!rc)
@@ -419,7 +422,10 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 		if (frc && !rc)
 			rc = frc;
 	}
+	out.out_of_order = peer.rx_out_of_order;
 	if (o->bidir) {
+		for (uint32_t i = 0; i < cl->n; i++)
+			back.out_of_order += cl->t[i].order.late;
 		back.msgs = peer.tx_msgs;
 		back.bytes = peer.tx_bytes;
 		back.failed = peer.tx_failed;
@@ -432,6 +438,11 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 		rc = -EPROTO;
 	}
 	perf_report_bw(o, header, size, window, &out, o->bidir ? &back : NULL);
+	if (!rc && o->ordered && (out.out_of_order || back.out_of_order)) {
+		fprintf(stderr, "srd-perf: %" PRIu64 " messages arrived out of order\n",
+			out.out_of_order + back.out_of_order);
+		rc = -EPROTO;
+	}
 	return rc ? rc : out.failed ? -EIO : 0;
 }
 

@@ -69,6 +69,8 @@ void perf_report_bw(const struct perf_opts *o, bool header, uint32_t size, uint3
 		       out->failed + (back ? back->failed : 0), out->seconds, g, m);
 		if (back)
 			printf(",\"gbps_out\":%.3f,\"gbps_back\":%.3f", gbps(out), gbps(back));
+		printf(",\"ordered\":%s,\"out_of_order\":%" PRIu64, o->ordered ? "true" : "false",
+		       out->out_of_order + (back ? back->out_of_order : 0));
 		printf("}\n");
 		fflush(stdout);
 		return;
@@ -81,6 +83,10 @@ void perf_report_bw(const struct perf_opts *o, bool header, uint32_t size, uint3
 	       out->failed + (back ? back->failed : 0));
 	if (back)
 		printf("# both ways: %.3f Gbit/s out, %.3f Gbit/s back\n", gbps(out), gbps(back));
+	if (o->ordered || out->out_of_order || (back && back->out_of_order))
+		printf("# %s endpoints: %" PRIu64 " messages arrived out of order\n",
+		       o->ordered ? "ordered" : "unordered",
+		       out->out_of_order + (back ? back->out_of_order : 0));
 	fflush(stdout);
 }
 

@@ -30,6 +30,7 @@ struct sthread {
 	uint32_t buf_len;
 	uint32_t buf_users;      /* sends from buf not completed yet */
 	struct perf_result res;  /* since the last FIN */
+	struct perf_order order; /* DATA arrivals out of order, since the last FIN */
 	/* a bidirectional run: DATA to the client while it sends to us */
 	bool sending;
 	struct srdc_addr client;
@@ -104,8 +105,11 @@ static int send_ctl(struct sthread *t, const struct srdc_addr *to, enum perf_tag
 static void send_result(struct sthread *t, const struct srdc_addr *to)
 {
 	t->res.magic = PERF_MAGIC;
-	if (send_ctl(t, to, PERF_T_RESULT, &t->res, sizeof(t->res)) == 0)
+	t->res.rx_out_of_order = t->order.late;
+	if (send_ctl(t, to, PERF_T_RESULT, &t->res, sizeof(t->res)) == 0) {
 		memset(&t->res, 0, sizeof(t->res));
+		memset(&t->order, 0, sizeof(t->order));
+	}
 }
 
 /* A bidirectional run is finished when its count or time is up and nothing is in flight. */
@@ -205,6 +209,7 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 	case PERF_T_DATA:
 		t->res.rx_msgs++;
 		t->res.rx_bytes += c->len;
+		perf_order_note(&t->order, c->tag);
 		break;
 	case PERF_T_FIN:
 		on_fin(t, c);
@@ -221,7 +226,7 @@ static void pump_data(struct sthread *t)
 	while (t->sending && t->inflight < t->run.window &&
 	       (t->run.iters ? t->sent < t->run.iters : perf_now_ns() < t->deadline_ns)) {
 		struct srdc_iov iov = { t->buf, t->run.size };
-		int rc = srdc_send(t->ep, &t->client, &iov, 1, PERF_TAG(PERF_T_DATA, t->idx), 0,
+		int rc = srdc_send(t->ep, &t->client, &iov, 1, PERF_DATA_TAG(t->idx, t->sent), 0,
 				   CTX_DATA);
 
 		if (rc == -EAGAIN)
@@ -276,7 +281,7 @@ static int sthread_open(struct server *srv, uint32_t i)
 			strerror(-rc));
 		return rc;
 	}
-	rc = srdc_ep_open(t->h, srv->o->local_ip, 0, &t->ep);
+	rc = srdc_ep_open(t->h, srv->o->local_ip, srv->o->ordered ? SRDC_ORDERED : 0, &t->ep);
 	if (rc) {
 		fprintf(stderr, "srd-perf server: cannot open an endpoint: %s\n", strerror(-rc));
 		return rc;

@@ -8,8 +8,8 @@
  *   n = srdc_poll(h, comps, 16);  or  srdc_wait(h, ms);  completions: SRDC_RECV, buffer
  *   srdc_recv_done(h, comp.buf);                          give the buffer back
  *
- * Delivery is reliable and unordered (ordered per destination with SRD_EP_ORDERED):
- * every message srdc_send() accepts is delivered exactly once or completes with an error.
+ * Delivery is reliable and unordered (in send order with SRDC_ORDERED): every message
+ * srdc_send() accepts is delivered exactly once or completes with an error.
  * Messages up to 16 MiB.  Functions return 0 (or a count) or a negative errno; -ENOTCONN
  * always means the daemon is gone: detach, and attach again when it is back.
  *
@@ -25,7 +25,9 @@
 extern "C" {
 #endif
 
-#define SRDC_ORDERED 0x1u      /* srdc_ep_open flag: send-after-send order per destination */
+#define SRDC_ORDERED 0x1u      /* srdc_ep_open flag: each message is delivered after every
+                                  message sent before it to the same destination (pipelined:
+                                  many may be in flight; the receiving daemon orders them) */
 #define SRDC_ADDR_STRLEN 22u   /* "255.255.255.255:65535" and its NUL */
 
 /* An endpoint's address: the daemon's IPv4 address and the endpoint's id. */

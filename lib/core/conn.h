@@ -141,6 +141,7 @@ struct srd_txmsg {
 	uint16_t dst_ep;    /* receiving endpoint */
 	uint8_t iovcnt;     /* entries in iov */
 	uint8_t state;      /* enum srd_txmsg_state */
+	uint8_t ordered;    /* SRD_SEND_ORDERED: its packets carry SRD_F_ORDERED */
 	uint16_t link;      /* next slot on the free stack or in the send order, or NIL */
 };
 
@@ -151,7 +152,9 @@ struct srd_rxslot {
 	uint32_t msg_psn;      /* PSN of segment 0 */
 	uint32_t seg_size;     /* segment size */
 	uint32_t bytes_left;   /* bytes not yet placed */
-	uint32_t next;         /* next slot of the same connection, or of the free list */
+	uint32_t next;         /* next slot of the same list (the connection's reassembly or
+	                          held list, or the free list) */
+	uint8_t ordered;       /* SRD_F_ORDERED: delivered only once rcv_nxt reaches msg_psn */
 };
 
 /* A refused data packet, to be answered with a NACK. */
@@ -243,6 +246,9 @@ struct srd_conn {
 	/* receiving side */
 	uint32_t rcv_nxt;        /* every PSN before it has been received */
 	uint32_t rx_head;        /* first reassembly slot of this connection, or NIL */
+	uint32_t held_head;      /* ordered messages complete but waiting for an earlier PSN,
+	                            by msg_psn, oldest first (reassembly slots), or NIL */
+	uint32_t held_tail;      /* the newest of them, or NIL */
 	uint32_t ack_psn;        /* PSN of the packet the next ack answers */
 	uint32_t ack_echo_ts;    /* its tx_ts */
 	uint64_t ack_arrival_ns; /* when it arrived */
@@ -380,8 +386,15 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 		uint32_t cap, struct srd_tx_meta *meta);
 /* True if nothing beyond the cumulative PSN has been received (no gap to fill). */
 bool rx_contiguous(const struct srd_engine *eng, const struct srd_conn *c);
-/* Abort every partial receive of c and forget the receive state. */
-void rx_reset(struct srd_engine *eng, struct srd_conn *c);
+/* Abort every partial receive of c.  Ordered messages waiting for an earlier PSN were
+ * acknowledged: deliver_held says whether they are delivered (the connection goes on under
+ * a new incarnation) or aborted too (the engine is being destroyed). */
+void rx_reset(struct srd_engine *eng, struct srd_conn *c, bool deliver_held);
+/* True if c holds ordered messages waiting for an earlier PSN. */
+static inline bool rx_holding(const struct srd_conn *c)
+{
+	return c->held_head != SRD_NIL32;
+}
 /* Delayed-ack timer of c. */
 void rx_on_timer(struct srd_conn *c, uint64_t now);
 

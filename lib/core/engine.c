@@ -72,6 +72,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	eng->cc->init(&c->cc, &eng->cfg.cc);
 	c->rcv_nxt = 0;
 	c->rx_head = SRD_NIL32;
+	c->held_head = c->held_tail = SRD_NIL32;
 	c->ack_owed = 0;
 	c->ack_pkts = c->ack_ce = 0;
 	c->ack_now = c->ack_flags = 0;
@@ -152,11 +153,17 @@ static void conn_unhash(struct srd_engine *eng, const struct srd_conn *c)
 	eng->conn_hash[i] = SRD_NIL32;
 }
 
-/* Nothing to send, nothing in flight, nothing owed, nothing half received. */
-static bool conn_is_idle(const struct srd_conn *c)
+/* Nothing to send, nothing in flight, nothing owed (received messages may be unfinished). */
+static bool conn_is_quiet(const struct srd_conn *c)
 {
 	return c->msg_used == 0 && c->so_head == SRD_NIL16 && c->rt_head == SRD_NIL16 &&
-	       c->rx_head == SRD_NIL32 && !c->ack_owed && !c->nack_pending && c->n_probing == 0;
+	       !c->ack_owed && !c->nack_pending && c->n_probing == 0;
+}
+
+/* Quiet, and nothing half received or waiting for an earlier PSN either. */
+static bool conn_is_idle(const struct srd_conn *c)
+{
+	return conn_is_quiet(c) && c->rx_head == SRD_NIL32 && !rx_holding(c);
 }
 
 static void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
@@ -194,7 +201,7 @@ static void conn_resume(struct srd_engine *eng, struct srd_conn *c, uint32_t cum
 		return;
 	}
 	tx_restart_all(eng, c);
-	rx_reset(eng, c);
+	rx_reset(eng, c, true);
 	conn_fresh_state(eng, c);
 	eng->st.conns_resumed++;
 }
@@ -253,7 +260,7 @@ void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status)
 		c->retired_peer_id = c->peer_id;
 	}
 	tx_fail_all(eng, c, status);
-	rx_reset(eng, c);
+	rx_reset(eng, c, true);
 	conn_fresh_state(eng, c);
 	eng->st.conns_reset++;
 }
@@ -309,7 +316,7 @@ void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 		d = min_u64(d, c->rnr_until_ns);
 	if (c->n_probing)
 		d = min_u64(d, c->probe_deadline_ns);
-	if (eng->cfg.conn_idle_ns && conn_is_idle(c))
+	if (eng->cfg.conn_idle_ns && conn_is_quiet(c))
 		d = min_u64(d, c->last_active_ns + eng->cfg.conn_idle_ns);
 	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
 }
@@ -432,7 +439,7 @@ void srd_engine_destroy(struct srd_engine *eng)
 		if (!eng->conns[i].in_use)
 			continue;
 		tx_fail_all(eng, &eng->conns[i], -ECANCELED);
-		rx_reset(eng, &eng->conns[i]);
+		rx_reset(eng, &eng->conns[i], false);
 	}
 	srd_timerq_free(&eng->timers);
 	free(eng->arena);
@@ -451,7 +458,8 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	uint64_t len = 0;
 	uint16_t slot;
 
-	if (!req->iov || req->iovcnt == 0 || req->iovcnt > SRD_MAX_IOV)
+	if (!req->iov || req->iovcnt == 0 || req->iovcnt > SRD_MAX_IOV ||
+	    (req->flags & ~SRD_SEND_ORDERED))
 		return -EINVAL;
 	for (uint32_t i = 0; i < req->iovcnt; i++) {
 		if (!req->iov[i].base && req->iov[i].len)
@@ -484,6 +492,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	m->first_psn = 0;
 	m->src_ep = req->src_ep;
 	m->dst_ep = req->dst_ep;
+	m->ordered = (req->flags & SRD_SEND_ORDERED) ? 1 : 0;
 	m->state = TXMSG_ACTIVE;
 	eng->st.msgs_accepted++;
 	conn_activate(eng, c);
@@ -863,8 +872,13 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 			c->pace_wait = 0;
 		if (c->rnr_until_ns && c->rnr_until_ns <= now)
 			c->rnr_until_ns = 0;
-		if (eng->cfg.conn_idle_ns && conn_is_idle(c) &&
+		if (eng->cfg.conn_idle_ns && conn_is_quiet(c) &&
 		    now >= c->last_active_ns + eng->cfg.conn_idle_ns) {
+			/* nothing came for longer than the peer's retry budget: it gave up what
+			 * we hold half received, and the gap held messages wait for will never be
+			 * filled (they were acked: deliver them) */
+			if (!conn_is_idle(c))
+				rx_reset(eng, c, true);
 			conn_close_idle(eng, c);
 			continue;
 		}
@@ -914,6 +928,10 @@ int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_i
 		.tx_msgs = c->msg_used,
 		.retransmits = c->retransmits,
 	};
+	for (uint32_t i = c->rx_head; i != SRD_NIL32; i = eng->rxslots[i].next)
+		info->rx_partial++;
+	for (uint32_t i = c->held_head; i != SRD_NIL32; i = eng->rxslots[i].next)
+		info->rx_held++;
 	for (uint32_t p = 0; paths && p < c->npaths && p < max_paths; p++) {
 		const struct srd_path *P = &c->paths[p];
 

@@ -61,17 +61,21 @@ static struct srd_rxslot *slot_find(struct srd_engine *eng, const struct srd_con
 	return NULL;
 }
 
-static void slot_release(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
-			 uint32_t prev)
+/* Take s off c's reassembly list (prev: the slot before it there, or NIL). */
+static void slot_unlink(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
+			uint32_t prev)
 {
-	uint32_t i = (uint32_t)(s - eng->rxslots);
-
 	if (prev == SRD_NIL32)
 		c->rx_head = s->next;
 	else
 		eng->rxslots[prev].next = s->next;
+}
+
+/* Put an unlinked slot back on the engine's free list. */
+static void slot_free(struct srd_engine *eng, struct srd_rxslot *s)
+{
 	s->next = eng->rx_free;
-	eng->rx_free = i;
+	eng->rx_free = (uint32_t)(s - eng->rxslots);
 	eng->st.rx_slots_used--;
 }
 
@@ -105,6 +109,7 @@ static int slot_open(struct srd_engine *eng, struct srd_conn *c, const struct sr
 	s->msg_psn = d->msg_psn;
 	s->seg_size = d->seg_size;
 	s->bytes_left = d->msg_len;
+	s->ordered = (pkt->flags & SRD_F_ORDERED) ? 1 : 0;
 	s->next = c->rx_head;
 	c->rx_head = i;
 	eng->st.rx_slots_used++;
@@ -113,29 +118,119 @@ static int slot_open(struct srd_engine *eng, struct srd_conn *c, const struct sr
 }
 
 /* Does a segment agree with what earlier segments said about its message? */
-static bool slot_matches(const struct srd_rxslot *s, const struct srd_data_fields *d)
+static bool slot_matches(const struct srd_rxslot *s, const struct srd_pkt *pkt)
 {
+	const struct srd_data_fields *d = &pkt->u.data;
+
 	return s->msg_psn == d->msg_psn && s->msg.len == d->msg_len &&
 	       s->seg_size == d->seg_size && s->msg.src_ep == d->src_ep &&
-	       s->msg.dst_ep == d->dst_ep && s->msg.tag == d->tag;
+	       s->msg.dst_ep == d->dst_ep && s->msg.tag == d->tag &&
+	       s->ordered == ((pkt->flags & SRD_F_ORDERED) ? 1 : 0);
 }
 
-/* Give up a partly received message: its buffer goes back with rx_abort. */
-static void slot_abort(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
-		       uint32_t prev)
+/* Give up the message of an unlinked slot: its buffer goes back with rx_abort. */
+static void slot_drop(struct srd_engine *eng, struct srd_rxslot *s)
 {
 	struct srd_rx_msg msg = s->msg;
 
-	slot_release(eng, c, s, prev);
+	slot_free(eng, s);
 	eng->st.msgs_aborted++;
 	if (eng->cb.rx_abort)
 		eng->cb.rx_abort(eng->cb.user, &msg);
 }
 
-void rx_reset(struct srd_engine *eng, struct srd_conn *c)
+/* Give up a partly received message. */
+static void slot_abort(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s,
+		       uint32_t prev)
+{
+	slot_unlink(eng, c, s, prev);
+	slot_drop(eng, s);
+}
+
+/* ---- ordered messages waiting for an earlier PSN ---- */
+
+/*
+ * A complete message flagged ORDERED is delivered only once every PSN before its first one
+ * has been received (rcv_nxt has reached msg_psn): then every message sent before it on the
+ * connection has been delivered, refused or given up.  Until then it waits on the
+ * connection's held list, sorted by msg_psn (it is acknowledged meanwhile: the sender's
+ * window keeps moving, which is what makes the order cheap).  Messages mostly complete in
+ * PSN order, so an insertion usually goes at the tail.
+ */
+
+/* Hand a complete, unlinked slot's message to the caller and free the slot. */
+static void slot_deliver(struct srd_engine *eng, struct srd_rxslot *s)
+{
+	struct srd_rx_msg msg = s->msg;
+
+	slot_free(eng, s);
+	eng->st.msgs_delivered++;
+	eng->cb.rx_deliver(eng->cb.user, &msg);
+}
+
+static void held_insert(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s)
+{
+	uint32_t i = (uint32_t)(s - eng->rxslots), prev = SRD_NIL32, at = c->held_head;
+
+	if (c->held_tail != SRD_NIL32 && psn_lt(eng->rxslots[c->held_tail].msg_psn, s->msg_psn)) {
+		prev = c->held_tail;
+		at = SRD_NIL32;
+	}
+	while (at != SRD_NIL32 && psn_lt(eng->rxslots[at].msg_psn, s->msg_psn)) {
+		prev = at;
+		at = eng->rxslots[at].next;
+	}
+	s->next = at;
+	if (prev == SRD_NIL32)
+		c->held_head = i;
+	else
+		eng->rxslots[prev].next = i;
+	if (at == SRD_NIL32)
+		c->held_tail = i;
+	eng->st.msgs_held++;
+}
+
+/* Take the oldest held message off c's list (the list is not empty). */
+static struct srd_rxslot *held_pop(struct srd_engine *eng, struct srd_conn *c)
+{
+	struct srd_rxslot *s = &eng->rxslots[c->held_head];
+
+	c->held_head = s->next;
+	if (c->held_head == SRD_NIL32)
+		c->held_tail = SRD_NIL32;
+	return s;
+}
+
+/* Deliver, in order, the held messages whose earlier PSNs have all arrived. */
+static void held_release(struct srd_engine *eng, struct srd_conn *c)
+{
+	while (c->held_head != SRD_NIL32 &&
+	       psn_le(eng->rxslots[c->held_head].msg_psn, c->rcv_nxt))
+		slot_deliver(eng, held_pop(eng, c));
+}
+
+/* A message just completed (unlinked from the reassembly list): deliver it, or hold it
+ * until the PSNs before it arrive. */
+static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_rxslot *s)
+{
+	if (s->ordered && psn_lt(c->rcv_nxt, s->msg_psn))
+		held_insert(eng, c, s);
+	else
+		slot_deliver(eng, s);
+}
+
+void rx_reset(struct srd_engine *eng, struct srd_conn *c, bool deliver_held)
 {
 	while (c->rx_head != SRD_NIL32)
 		slot_abort(eng, c, &eng->rxslots[c->rx_head], SRD_NIL32);
+	while (c->held_head != SRD_NIL32) {
+		struct srd_rxslot *s = held_pop(eng, c);
+
+		if (deliver_held)
+			slot_deliver(eng, s);
+		else
+			slot_drop(eng, s);
+	}
 }
 
 /* ---- acks ---- */
@@ -303,10 +398,11 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			psn_received(eng, c, psn);
 		ack_note(eng, c, now, pkt, ce, true);
 		s = slot_find(eng, c, d->msg_id, &prev);
-		if (s && slot_matches(s, d))
+		if (s && slot_matches(s, pkt))
 			slot_abort(eng, c, s, prev);
 		c->abandoned_msg_id = d->msg_id;
 		c->abandoned_set = 1;
+		held_release(eng, c);
 		return dup ? -SRD_DROP_DUPLICATE : -SRD_DROP_NO_ENDPOINT;
 	}
 	if (dup) {
@@ -327,10 +423,11 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		psn_received(eng, c, psn);
 		nack_note(c, pkt, SRD_NACK_TOO_BIG);
 		ack_note(eng, c, now, pkt, ce, true);
+		held_release(eng, c);
 		return -SRD_DROP_MSG_TOO_BIG;
 	}
 	s = slot_find(eng, c, d->msg_id, &prev);
-	if (s && !slot_matches(s, d))
+	if (s && !slot_matches(s, pkt))
 		return -SRD_DROP_MSG_MISMATCH;
 	if (!s) {
 		int rc = slot_open(eng, c, pkt, &s);
@@ -365,11 +462,12 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	bool complete = s->bytes_left == 0;
 	ack_note(eng, c, now, pkt, ce, complete || (pkt->flags & SRD_F_ACKREQ));
 	if (complete) {
-		struct srd_rx_msg msg = s->msg;
-
-		slot_release(eng, c, s, prev);
-		eng->st.msgs_delivered++;
-		eng->cb.rx_deliver(eng->cb.user, &msg);
+		slot_unlink(eng, c, s, prev);
+		msg_complete(eng, c, s);
 	}
+	/* the PSN may have been the gap held messages waited for (after this message: it
+	 * holds that PSN, so it comes before them) */
+	if (rx_holding(c))
+		held_release(eng, c);
 	return 0;
 }

@@ -10,7 +10,9 @@
  * the simulator a host number).
  *
  * Delivery is reliable and unordered: every message accepted by srd_send() is delivered to
- * the peer exactly once, or completes at the sender with an error status.  Packets of a
+ * the peer exactly once, or completes at the sender with an error status.  A message sent
+ * with SRD_SEND_ORDERED is delivered only after every message its connection carried
+ * before it (send-after-send order), without waiting for them to be acknowledged first.  Packets of a
  * connection are sprayed over many paths (entropy values, which the caller puts in the UDP
  * source port), and retransmitted on a different path when lost.
  *
@@ -30,6 +32,7 @@
 #define SRD_MAX_IOV 8u            /* scatter-gather entries per message */
 #define SRD_MSG_SIZE_LIMIT (1u << 30) /* largest max_msg_size a config may ask for */
 #define SRD_NO_DEADLINE UINT64_MAX
+#define SRD_SEND_ORDERED 0x1u     /* srd_send_req.flags: deliver after every earlier message */
 
 /* Packet types on the wire (srd_tx_meta.type; layouts in docs/wire-format.md). */
 enum srd_pkt_type {
@@ -180,10 +183,13 @@ struct srd_callbacks {
 	 * msg->dst_ep names no endpoint, set msg->no_endpoint and return NULL: the message is
 	 * refused and fails at the sender with -ENXIO. */
 	void *(*rx_alloc)(void *user, struct srd_rx_msg *msg);
-	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again. */
+	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again.
+	 * An ordered message comes once every earlier PSN of its connection has arrived, or
+	 * when its connection resets (it was acknowledged, so it is delivered, not dropped). */
 	void (*rx_deliver)(void *user, const struct srd_rx_msg *msg);
-	/* A partly received message was abandoned (its connection reset): the buffer is the
-	 * caller's again, and the message was never delivered. May be NULL. */
+	/* A partly received message was abandoned (its connection reset, or the engine was
+	 * destroyed, which also abandons ordered messages still waiting for an earlier PSN):
+	 * the buffer is the caller's again, and the message was never delivered. May be NULL. */
 	void (*rx_abort)(void *user, const struct srd_rx_msg *msg);
 	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
 	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
@@ -210,6 +216,9 @@ struct srd_send_req {
 	uint64_t imm;               /* immediate data */
 	const struct srd_iov *iov;  /* the message, in order */
 	uint32_t iovcnt;            /* entries in iov (1..SRD_MAX_IOV) */
+	uint32_t flags;             /* SRD_SEND_ORDERED: the receiver delivers it only after
+	                               every message sent before it on the connection (those
+	                               refused or failed included) has been received; else 0 */
 	void *ctx;                  /* handed back in tx_done */
 };
 
@@ -247,6 +256,8 @@ struct srd_stats {
 	uint64_t msgs_failed;        /* tx_done with an error */
 	uint64_t msgs_delivered;     /* rx_deliver calls */
 	uint64_t msgs_aborted;       /* rx_abort calls */
+	uint64_t msgs_held;          /* ordered messages complete before an earlier PSN of their
+	                                connection arrived, delivered once it did */
 	uint64_t path_failures;      /* paths declared failed */
 	uint64_t path_replacements;  /* fresh entropy values taken for failed paths */
 	uint64_t conns_created;      /* connections created */
@@ -295,6 +306,8 @@ struct srd_conn_info {
 	uint64_t rto_ns;        /* current retransmission timeout */
 	uint32_t tx_msgs;       /* messages queued or in flight */
 	uint64_t retransmits;   /* data retransmissions */
+	uint32_t rx_partial;    /* messages under reassembly */
+	uint32_t rx_held;       /* ordered messages complete, waiting for an earlier PSN */
 };
 
 struct srd_engine;
@@ -308,14 +321,15 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 		      struct srd_engine **out, char *err, size_t errlen);
 
 /* Destroy an engine: every message not yet done completes with -ECANCELED, every partial
- * receive is handed back through rx_abort, then all memory is freed.  NULL is ignored. */
+ * receive (and every ordered message still waiting for an earlier one) is handed back
+ * through rx_abort, then all memory is freed.  NULL is ignored. */
 void srd_engine_destroy(struct srd_engine *eng);
 
 /*
  * Accept a message for reliable delivery to req->peer (creating the connection if needed).
  * Returns 0 (tx_done follows later, exactly once), or
- *   -EINVAL   iov is NULL, iovcnt is 0 or above SRD_MAX_IOV, or an entry has a NULL base
- *             and a length;
+ *   -EINVAL   iov is NULL, iovcnt is 0 or above SRD_MAX_IOV, an entry has a NULL base
+ *             and a length, or flags has an unknown bit;
  *   -EMSGSIZE the message is longer than max_msg_size;
  *   -EAGAIN   the connection's message queue (max_tx_msgs) is full: retry after a tx_done;
  *   -ENOSPC   a new connection is needed and the table is full.

@@ -451,7 +451,8 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 				   (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
 				   (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
 				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0) |
-				   (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0)),
+				   (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
+				   (m->ordered ? SRD_F_ORDERED : 0)),
 		.path = (uint8_t)path,
 		.dst_conn = c->peer_id ? c->peer_id : c->setup_cookie,
 		.src_conn = c->local_id,

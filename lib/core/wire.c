@@ -73,7 +73,8 @@ static const uint8_t layout_len[SRD_PKT_TYPE_LAST + 1] = {
 
 /* Flag bits each type may carry; any other bit is a malformed header. */
 static const uint8_t allowed_flags[SRD_PKT_TYPE_LAST + 1] = {
-	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON | SRD_F_COOKIE,
+	[SRD_PKT_DATA] = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON | SRD_F_COOKIE |
+			 SRD_F_ORDERED,
 	[SRD_PKT_ACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_NACK] = SRD_F_SYN | SRD_F_ECE,
 	[SRD_PKT_PROBE] = SRD_F_SYN | SRD_F_REPLY,

@@ -36,8 +36,10 @@
                                PSN, deliver nothing */
 #define SRD_F_COOKIE 0x40u /* DATA with SYN: dst_conn carries the receiver's set-up cookie
                               (RESET SETUP_COOKIE), not a connection id */
+#define SRD_F_ORDERED 0x80u /* DATA: deliver this message only after every PSN its connection
+                              sent before it has been received (send-after-send order) */
 #define SRD_F_ALL (SRD_F_SYN | SRD_F_ECE | SRD_F_REPLY | SRD_F_RETX | SRD_F_ACKREQ | \
-		   SRD_F_ABANDON | SRD_F_COOKIE)
+		   SRD_F_ABANDON | SRD_F_COOKIE | SRD_F_ORDERED)
 
 /* Fixed sizes of each layout, in bytes. */
 #define SRD_HDR_COMMON_LEN 16u

@@ -327,21 +327,23 @@ static long long print_stat_changes(const char *name, json_t *before, json_t *af
  * B holds the sender (else the receiver).  Checks the apps' per-message results.
  */
 static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
-			  const char *seed)
+			  const char *seed, int ordered)
 {
 	const char *what = sender_on_b ? "sender's daemon restarted" : "receiver's daemon restarted";
+	long long out_of_order;
 	const char *prefix_r = sender_on_b ? m->prefix_a : m->prefix_b;
 	char addr_file[128], to[64], out_r[128], out_s[128], res_r[128], res_s[128], count_s[16];
 	char *recv_argv[] = { (char *)bin("XFER_BIN", "build/tests/xfer"), "recv", "--socket",
 			      sender_on_b ? m->sock_a : m->sock_b, "--local",
 			      sender_on_b ? "10.99.0.1" : "10.99.0.2", "--addr-file", addr_file,
 			      "--count", count_s, "--seed", (char *)seed, "--max-size", "65536",
-			      "--timeout-ms", "60000", "--reattach", "--results", res_r, NULL };
+			      "--timeout-ms", "60000", "--reattach", "--results", res_r,
+			      ordered ? "--expect-order" : NULL, NULL };
 	char *send_argv[] = { recv_argv[0], "send", "--socket", sender_on_b ? m->sock_b : m->sock_a,
 			      "--local", sender_on_b ? "10.99.0.2" : "10.99.0.1", "--to", to,
 			      "--count", count_s, "--seed", (char *)seed, "--max-size", "65536",
 			      "--window", "32", "--timeout-ms", "60000", "--reattach", "--results",
-			      res_s, NULL };
+			      res_s, ordered ? "--ordered" : NULL, NULL };
 	uint32_t ok = 0, failed = 0, unsent = 0, undecided = 0, once = 0, dups = 0, lost = 0;
 	uint32_t failed_arrived = 0, ok_after = 0;
 	long long base, at_kill, resets, resumed_at, after_reattach, reattached;
@@ -351,7 +353,7 @@ static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
 	char *text;
 	int rc_s = -ETIMEDOUT, rc_r;
 
-	printf("  -- %s\n", what);
+	printf("  -- %s%s\n", what, ordered ? ", ordered endpoints" : "");
 	snprintf(addr_file, sizeof(addr_file), "%s/addr", tmpdir);
 	snprintf(out_r, sizeof(out_r), "%s/recv-%s.out", tmpdir, seed);
 	snprintf(out_s, sizeof(out_s), "%s/send-%s.out", tmpdir, seed);
@@ -412,6 +414,7 @@ static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
 	resumed_at = proc_json_int(js, "resumed_at", NULL);
 	after_reattach = proc_json_int(jr, "after_reattach", NULL);
 	reattached = proc_json_int(sender_on_b ? js : jr, "reattached", NULL);
+	out_of_order = proc_json_int(jr, "out_of_order", NULL);
 	for (long long i = resumed_at < 0 ? count : resumed_at; i < count; i++)
 		ok_after += rs[i] == 1;
 	text = json_dumps(json_object_get(js, "errors"), JSON_COMPACT);
@@ -431,6 +434,8 @@ static void restart_round(struct memif_pair *m, int sender_on_b, uint32_t count,
 	free(rr);
 
 	assert_int_equal(dups, 0);   /* nothing delivered twice */
+	if (ordered)
+		assert_int_equal(out_of_order, 0); /* nor after a message sent later */
 	assert_int_equal(lost, 0);   /* every ok delivered exactly once */
 	assert_int_equal(unsent + undecided, 0);
 	assert_true(reattached >= 1); /* B's app saw its daemon go */
@@ -449,8 +454,9 @@ static void test_memif_peer_restart(void **state)
 	   must outlive the retries */
 	memif_start(&m, "\"protocol\": { \"max_rto_us\": 200000, \"max_retries\": 20,"
 		    " \"conn_idle_ms\": 5000 },\n  ");
-	restart_round(&m, 0, 20000, "31");
-	restart_round(&m, 1, 20000, "32");
+	restart_round(&m, 0, 20000, "31", 0);
+	restart_round(&m, 1, 20000, "32", 0);
+	restart_round(&m, 1, 10000, "33", 1);
 	memif_stop(&m);
 }
 

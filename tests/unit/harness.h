@@ -50,11 +50,13 @@ struct tmsg {
 	uint32_t piece_len[SRD_MAX_IOV];
 	uint16_t src_ep, dst_ep;
 	uint64_t tag, imm;
+	uint32_t flags;                 /* srd_send_req.flags (SRD_SEND_ORDERED) */
 	int accepted;                   /* srd_send returned 0 */
 	int done_calls;                 /* tx_done calls */
 	int status;                     /* status of the (last) tx_done */
 	uint64_t done_at;               /* link time of the tx_done */
 	int delivered;                  /* rx_deliver calls */
+	uint32_t delivery_seq;          /* 1 + how many messages B delivered before it */
 };
 
 struct env;
@@ -88,6 +90,8 @@ struct env {
 	uint32_t window;            /* most outstanding at once */
 	uint32_t eagain;            /* srd_send said -EAGAIN while we kept within the window */
 	uint32_t ndone;             /* messages with a tx_done */
+	int strict_order;           /* an ordered message delivered before an earlier message
+	                               (lower index) that did not fail is an error */
 	uint32_t wait_lo, wait_hi;  /* range_done(): messages [wait_lo, wait_hi) */
 	/* filters */
 	struct srd_rng rng;
@@ -186,8 +190,17 @@ static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		goto out;
 	}
 	m->delivered++;
+	m->delivery_seq = s->delivered;
 	if (m->delivered > 1)
 		env_error(e, "msg %u delivered %d times", m->idx, m->delivered);
+	for (uint32_t j = 0; e->strict_order && (m->flags & SRD_SEND_ORDERED) && j < m->idx; j++) {
+		const struct tmsg *p = &e->msgs[j];
+
+		if (p->accepted && !p->delivered && !(p->done_calls && p->status)) {
+			env_error(e, "ordered msg %u delivered before msg %u", m->idx, j);
+			break;
+		}
+	}
 	if (msg->len != m->len)
 		env_error(e, "msg %u: len %u, sent %u", m->idx, msg->len, m->len);
 	if (msg->imm != m->imm || msg->src_ep != m->src_ep || msg->dst_ep != m->dst_ep ||
@@ -435,6 +448,7 @@ static inline int msg_send(struct env *e, uint32_t idx)
 		.imm = m->imm,
 		.iov = iov,
 		.iovcnt = n,
+		.flags = m->flags,
 		.ctx = m,
 	};
 	rc = srd_send(e->l->eng[A], e->l->now, &req);

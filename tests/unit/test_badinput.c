@@ -202,7 +202,7 @@ static void test_bad_header(void **state)
 	(void)state;
 	/* DATA into B */
 	n = craft(pbuf, &d, -1, -1);
-	pbuf[W_FLAGS] |= 0x80; /* unknown flag */
+	pbuf[W_FLAGS] |= SRD_F_REPLY; /* a probe's flag */
 	EXPECT_DROP(v, SIDE_B, PEER_A, pbuf, n, SRD_DROP_BAD_HEADER);
 	n = craft(pbuf, &d, -1, -1);
 	pbuf[W_FLAGS] |= SRD_F_ECE; /* a flag DATA may not carry */

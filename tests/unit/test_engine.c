@@ -197,7 +197,10 @@ static uint32_t log_uniform_size(struct srd_rng *r)
 	return v > MIB ? MIB : v;
 }
 
-static void stress(enum scenario sc, uint64_t limit, uint64_t *took)
+/* Which messages of a stress run are sent SRD_SEND_ORDERED. */
+enum order { ORDER_NONE, ORDER_ALL, ORDER_MIXED /* every other one */ };
+
+static void stress_order(enum scenario sc, enum order order, uint64_t limit, uint64_t *took)
 {
 	static const link_filter_fn filters[] = {
 		[SC_CLEAN] = filter_record,
@@ -216,8 +219,11 @@ static void stress(enum scenario sc, uint64_t limit, uint64_t *took)
 		uint32_t len = log_uniform_size(&r);
 
 		msg_fill(e, i, len, 0, NULL);
+		if (order == ORDER_ALL || (order == ORDER_MIXED && i % 2))
+			e->msgs[i].flags = SRD_SEND_ORDERED;
 		bytes += len;
 	}
+	e->strict_order = 1;
 	e->l->filter = filters[sc];
 	e->window = 64;
 	int ok = link_run(e->l, stress_pump, e, limit);
@@ -234,6 +240,8 @@ static void stress(enum scenario sc, uint64_t limit, uint64_t *took)
 	assert_int_equal(sa.msgs_failed, 0);
 	assert_int_equal(sb.msgs_delivered, 200);
 	assert_int_equal(sb.msgs_aborted, 0);
+	if (order == ORDER_NONE)
+		assert_int_equal(sb.msgs_held, 0);
 	assert_true(sb.rx_payload_bytes == bytes);
 	assert_int_equal(sb.rx_slots_used, 0);
 	assert_true(sa.tx_data_pkts == e->a_data_pkts);
@@ -246,14 +254,21 @@ static void stress(enum scenario sc, uint64_t limit, uint64_t *took)
 		assert_true(sa.path_failures >= 1);
 		assert_true(sa.path_replacements >= 1);
 	}
-	print_message("      scenario %d: %llu bytes in %llu us sim, %llu data pkts, %llu retx, "
-		      "%llu rack, %llu rto, %llu path failures, %u EAGAIN within the window\n",
-		      (int)sc, (unsigned long long)bytes, (unsigned long long)(t / US),
+	print_message("      scenario %d order %d: %llu bytes in %llu us sim, %llu data pkts, "
+		      "%llu retx, %llu rack, %llu rto, %llu path failures, %llu held, %u EAGAIN "
+		      "within the window\n",
+		      (int)sc, (int)order, (unsigned long long)bytes, (unsigned long long)(t / US),
 		      (unsigned long long)sa.tx_data_pkts, (unsigned long long)sa.tx_retx_pkts,
 		      (unsigned long long)sa.rack_losses, (unsigned long long)sa.rto_losses,
-		      (unsigned long long)sa.path_failures, e->eagain);
+		      (unsigned long long)sa.path_failures, (unsigned long long)sb.msgs_held,
+		      e->eagain);
 	*took = t;
 	env_free(e);
+}
+
+static void stress(enum scenario sc, uint64_t limit, uint64_t *took)
+{
+	stress_order(sc, ORDER_NONE, limit, took);
 }
 
 /* ~25 MB at one 4 KiB packet per 100 ns (40 GB/s) with a 4 us RTT: under 1 ms of simulated
@@ -303,6 +318,50 @@ static void test_stress_blackhole(void **state)
 	(void)state;
 	stress(SC_BLACKHOLE, STRESS_LIMIT, &t);
 	assert_true(t < STRESS_LIMIT / 10);
+}
+
+/* Ordered messages are delivered after every earlier message (strict_order checks each
+ * delivery) under every impairment, and cost the sender nothing: the receiver holds them,
+ * acknowledged, so the run takes exactly as long as the unordered one. */
+static void ordered_run(enum scenario sc)
+{
+	uint64_t t_none, t_all, t_mixed;
+
+	stress_order(sc, ORDER_NONE, STRESS_LIMIT, &t_none);
+	stress_order(sc, ORDER_ALL, STRESS_LIMIT, &t_all);
+	stress_order(sc, ORDER_MIXED, STRESS_LIMIT, &t_mixed);
+	assert_true(t_all == t_none);
+	assert_true(t_mixed == t_none);
+}
+
+static void test_ordered_clean(void **state)
+{
+	(void)state;
+	ordered_run(SC_CLEAN);
+}
+
+static void test_ordered_loss(void **state)
+{
+	(void)state;
+	ordered_run(SC_LOSS7);
+}
+
+static void test_ordered_ack_loss(void **state)
+{
+	(void)state;
+	ordered_run(SC_ACKLOSS3);
+}
+
+static void test_ordered_reorder(void **state)
+{
+	(void)state;
+	ordered_run(SC_REORDER);
+}
+
+static void test_ordered_blackhole(void **state)
+{
+	(void)state;
+	ordered_run(SC_BLACKHOLE);
 }
 
 /* ---- 3. single-path and multipath ---- */
@@ -587,6 +646,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_stress_ack_loss, teardown),
 		cmocka_unit_test_teardown(test_stress_reorder, teardown),
 		cmocka_unit_test_teardown(test_stress_blackhole, teardown),
+		cmocka_unit_test_teardown(test_ordered_clean, teardown),
+		cmocka_unit_test_teardown(test_ordered_loss, teardown),
+		cmocka_unit_test_teardown(test_ordered_ack_loss, teardown),
+		cmocka_unit_test_teardown(test_ordered_reorder, teardown),
+		cmocka_unit_test_teardown(test_ordered_blackhole, teardown),
 		cmocka_unit_test_teardown(test_single_path_mode, teardown),
 		cmocka_unit_test_teardown(test_multipath_mode, teardown),
 		cmocka_unit_test_teardown(test_ecn_dctcp, teardown),

@@ -234,7 +234,7 @@ static void test_roundtrip_data_seg0_imm(void **state)
 
 	(void)state;
 	make_data(&p, 100, 40, 1000, 0);
-	p.flags = SRD_F_SYN | SRD_F_ACKREQ | SRD_F_RETX;
+	p.flags = SRD_F_SYN | SRD_F_ACKREQ | SRD_F_RETX | SRD_F_ORDERED;
 	p.dst_conn = 0; /* connection set-up */
 	assert_int_equal(srd_wire_hdr_len(&p), SRD_HDR_MAX_LEN);
 	assert_int_equal(srd_wire_encode(&p, buf, sizeof(buf)), 56);
@@ -426,7 +426,7 @@ static void test_drop_unknown_flags(void **state)
 		switch (all_types[i]) {
 		case SRD_PKT_DATA:
 			allowed = SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ | SRD_F_ABANDON |
-				  SRD_F_COOKIE;
+				  SRD_F_COOKIE | SRD_F_ORDERED;
 			break;
 		case SRD_PKT_ACK:
 		case SRD_PKT_NACK:
