@@ -217,7 +217,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 		"cc_beta_pct", "cc_max_mdf_pct", "cc_dctcp_g_shift", "cc_pacing_gain_pct", "seed",
 		NULL
 	};
-	static const char *const modes[] = { "multipath", "single" };
+	static const char *const modes[] = { "multipath", "single", "spray" };
 	static const char *const ccs[] = { "swift", "dctcp" };
 	struct srd_config *e = &cfg->engine;
 	struct srd_cc_config *cc = &e->cc;
@@ -232,7 +232,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 		return rc;
 	old = dp_cfg_path_key(l, "protocol");
 	if ((rc = dp_cfg_only_keys(l, o, keys)) ||
-	    (rc = dp_cfg_get_enum(l, o, "mode", modes, 2, &mode)) ||
+	    (rc = dp_cfg_get_enum(l, o, "mode", modes, 3, &mode)) ||
 	    (rc = dp_cfg_get_u32(l, o, "paths", 1, SRD_MAX_PATHS, &e->paths)) ||
 	    (rc = dp_cfg_get_enum(l, o, "cc", ccs, 2, &algo)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_conns", 1, 65535, &e->max_conns)) ||

@@ -72,6 +72,11 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 
 	if (n == 1)
 		return 0;
+	if (eng->cfg.mode == SRD_MODE_SPRAY) {
+		/* oblivious: the next value in turn, whatever is known of it */
+		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
+		return p;
+	}
 	for (uint32_t i = 0; i < n; i++, p = p + 1 == n ? 0 : p + 1) {
 		struct srd_path *P = &c->paths[p];
 
@@ -152,8 +157,8 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 
 	if (P->losses < UINT8_MAX)
 		P->losses++;
-	if (eng->cfg.mode == SRD_MODE_SINGLE || P->state == SRD_PATH_PROBING)
-		return; /* the baseline never re-paths; a probing path is judged by its probe */
+	if (eng->cfg.mode != SRD_MODE_MULTIPATH || P->state == SRD_PATH_PROBING)
+		return; /* the baselines never re-path; a probing path is judged by its probe */
 	if (P->state == SRD_PATH_GOOD) {
 		P->state = SRD_PATH_SUSPECT;
 		c->n_good--;

@@ -75,6 +75,9 @@ enum srd_drop_reason {
 enum srd_path_mode {
 	SRD_MODE_MULTIPATH = 0, /* spray packets over `paths` entropy values, steer by path state */
 	SRD_MODE_SINGLE = 1,    /* one hashed entropy per connection: the classic ECMP baseline */
+	SRD_MODE_SPRAY = 2,     /* spray packets round robin over `paths` entropy values whatever
+	                           their state (oblivious spraying: the baseline of the spraying
+	                           literature; a failed path is never replaced) */
 };
 
 /* Congestion controller. */
