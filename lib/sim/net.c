@@ -317,6 +317,8 @@ static int enqueue(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t now)
 	if (!lk->up) {
 		lk->st.drops_down++;
 		lk->st.last_dead_send_ns = now;
+		if (p->ect)
+			lk->st.last_dead_ect_ns = now;
 		drop(net, slot, now, l, SIM_FATE_DROP_DOWN);
 		return 0;
 	}
@@ -362,6 +364,8 @@ int sim_net_send(struct sim_net *net, uint64_t now, int src, int dst, uint16_t e
 
 		lk->st.drops_down++;
 		lk->st.last_dead_send_ns = now;
+		if (ect)
+			lk->st.last_dead_ect_ns = now;
 		if (cb->drop)
 			cb->drop(cb->user, src, dst, now, (int)l, SIM_FATE_DROP_DOWN);
 		return SIM_FATE_DROP_DOWN;

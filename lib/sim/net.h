@@ -83,6 +83,8 @@ struct sim_link_stats {
 	uint64_t ce_marked;      /* ECN-capable packets that found it above the threshold */
 	uint64_t peak_bytes;     /* largest backlog seen, wire bytes */
 	uint64_t last_dead_send_ns; /* last time a packet was sent into it while down (0: never) */
+	uint64_t last_dead_ect_ns;  /* the same for ECN-capable packets (SRD data; acks and
+	                               probes are not ECN-capable) */
 };
 
 struct sim_net;

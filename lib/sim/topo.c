@@ -38,6 +38,15 @@ int sim_topo_config_check(const struct sim_topo_config *cfg, char *err, size_t e
 	return topo_fail(err, errlen, "unknown kind");
 }
 
+uint32_t sim_topo_host_count(const struct sim_topo_config *cfg)
+{
+	if (sim_topo_config_check(cfg, NULL, 0))
+		return 0;
+	if (cfg->kind == SIM_TOPO_FATTREE)
+		return cfg->k * cfg->k * cfg->k / 4;
+	return cfg->leaves * cfg->leaf_hosts;
+}
+
 /* Storage for a topology of the given sizes (nodes and cables zeroed). */
 static struct sim_topo *topo_alloc(uint32_t hosts, uint32_t switches, uint32_t cables)
 {

@@ -94,6 +94,9 @@ struct sim_topo {
 /* Check *cfg.  Returns 0, or -EINVAL with a sentence in err. */
 int sim_topo_config_check(const struct sim_topo_config *cfg, char *err, size_t errlen);
 
+/* Hosts of the topology *cfg describes (0 if it is not valid). */
+uint32_t sim_topo_host_count(const struct sim_topo_config *cfg);
+
 /* Build the topology of *cfg into *out (freed with sim_topo_destroy()).  Returns 0, or
  * -EINVAL (bad config, reason in err) or -ENOMEM. */
 int sim_topo_build(const struct sim_topo_config *cfg, struct sim_topo **out, char *err,
