@@ -309,6 +309,7 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 	if (naddrs)
 		memcpy(s->addrs, addrs, naddrs * sizeof(*addrs));
 	s->naddrs = naddrs;
+	s->max_msg = cfg->engine.max_msg_size;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0) {
 		rc = fail(err, errlen, -errno, "epoll_create1: %s", strerror(errno));
@@ -548,7 +549,7 @@ close_memfd:
 	return rc;
 }
 
-static int send_welcome(struct dp_shm_app *a, int memfd, uint32_t seq)
+static int send_welcome(const struct dp_shm *s, struct dp_shm_app *a, int memfd, uint32_t seq)
 {
 	union {
 		char buf[CMSG_SPACE(2 * sizeof(int))];
@@ -564,6 +565,10 @@ static int send_welcome(struct dp_shm_app *a, int memfd, uint32_t seq)
 	ctl_init(&m, SRD_CTL_WELCOME, seq, 0);
 	m.u.welcome.region_size = a->region_size;
 	m.u.welcome.app_id = a->id;
+	m.u.welcome.max_msg = s->max_msg;
+	m.u.welcome.naddrs = s->naddrs < SRD_SHM_WELCOME_ADDRS ? s->naddrs :
+									SRD_SHM_WELCOME_ADDRS;
+	memcpy(m.u.welcome.addrs, s->addrs, m.u.welcome.naddrs * sizeof(uint32_t));
 	memset(&cbuf, 0, sizeof(cbuf));
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
@@ -603,7 +608,7 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 		rc = memfd;
 		goto close_eventfd;
 	}
-	rc = send_welcome(a, memfd, hello->seq);
+	rc = send_welcome(s, a, memfd, hello->seq);
 	close(memfd); /* the app has its copy; our mapping stays */
 	if (rc)
 		goto free_region;

@@ -127,6 +127,7 @@ struct dp_shm {
 	uint32_t max_apps;            /* app records at once (draining ones included) */
 	uint32_t max_endpoints;       /* open endpoints at once */
 	uint32_t *addrs;              /* local addresses (host byte order) */
+	uint32_t max_msg;             /* protocol.max_msg_mb in bytes (told apps in WELCOME) */
 	uint32_t naddrs;
 	struct dp_shm_layout lay;     /* every app's region layout */
 	dev_t sock_dev;               /* the socket file we bound (unlinked only if still it) */

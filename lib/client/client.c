@@ -247,6 +247,10 @@ static int map_region(struct srdc *h, int memfd, const struct srd_ctl *w)
 
 	h->region_size = w->u.welcome.region_size;
 	h->app_id = w->u.welcome.app_id;
+	h->max_msg = w->u.welcome.max_msg && w->u.welcome.max_msg < SRDC_MAX_MSG ?
+			     w->u.welcome.max_msg : SRDC_MAX_MSG;
+	h->naddrs = w->u.welcome.naddrs < SRDC_MAX_ADDRS ? w->u.welcome.naddrs : SRDC_MAX_ADDRS;
+	memcpy(h->addrs, w->u.welcome.addrs, h->naddrs * sizeof(h->addrs[0]));
 	if (h->region_size < SRD_SHM_HDR_SIZE || h->region_size > (1ull << 32) ||
 	    fstat(memfd, &st) || (uint64_t)st.st_size < h->region_size)
 		return -EPROTO;
@@ -454,6 +458,16 @@ struct srdc_ep *srdc_ep_lookup(struct srdc *h, uint16_t id)
 	if (ep)
 		h->last_ep = ep;
 	return ep;
+}
+
+void srdc_info(const struct srdc *h, struct srdc_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->max_msg = h->max_msg;
+	info->naddrs = h->naddrs;
+	memcpy(info->addrs, h->addrs, h->naddrs * sizeof(h->addrs[0]));
+	info->tx_area = h->tx_size;
+	info->rx_area = h->rx_size;
 }
 
 struct srdc_addr srdc_ep_addr(const struct srdc_ep *ep)

@@ -60,6 +60,9 @@ struct srdc {
 	uint8_t armed;          /* we set hdr->app_waiting and have not cleared it */
 	uint32_t seq;           /* last control request number */
 	uint32_t app_id;        /* the daemon's number for us */
+	uint32_t max_msg;       /* longest message (from WELCOME) */
+	uint32_t naddrs;        /* the daemon's local addresses (from WELCOME) */
+	uint32_t addrs[SRDC_MAX_ADDRS];
 	uint64_t next_check_ns; /* CLOCK_MONOTONIC_COARSE: next liveness check of srdc_poll */
 	/* the region (layout checked at attach, then only these copies are used) */
 	uint8_t *base;          /* our mapping */

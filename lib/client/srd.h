@@ -29,11 +29,21 @@ extern "C" {
                                   message sent before it to the same destination (pipelined:
                                   many may be in flight; the receiving daemon orders them) */
 #define SRDC_ADDR_STRLEN 22u   /* "255.255.255.255:65535" and its NUL */
+#define SRDC_MAX_ADDRS 7u      /* local addresses srdc_info() reports, at most */
 
 /* An endpoint's address: the daemon's IPv4 address and the endpoint's id. */
 struct srdc_addr {
 	uint32_t ipv4; /* host byte order */
 	uint16_t ep;   /* endpoint id */
+};
+
+/* What the daemon told an app when it attached. */
+struct srdc_info {
+	size_t max_msg;                  /* longest message it sends or accepts, bytes */
+	unsigned naddrs;                 /* its local addresses in addrs (0: it did not say) */
+	uint32_t addrs[SRDC_MAX_ADDRS];  /* IPv4, host byte order, the first is the default */
+	size_t tx_area;                  /* bytes of the shared region's send area */
+	size_t rx_area;                  /* bytes of its receive area */
 };
 
 struct srdc;    /* an attachment to the daemon */
@@ -77,6 +87,9 @@ struct srdc_completion {
  * -ENOMEM, or another negative errno from the system.
  */
 int srdc_attach(const char *socket_path, const char *name, struct srdc **out);
+
+/* The daemon's limits and addresses as it told them at attach. */
+void srdc_info(const struct srdc *h, struct srdc_info *info);
 
 /* Detach: close every endpoint (unfinished sends are cancelled), unmap the region, close
  * the socket.  Safe after the daemon died.  NULL is ignored. */

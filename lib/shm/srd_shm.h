@@ -29,6 +29,7 @@
 #define SRD_SHM_MAX_IOV 8u            /* scatter-gather entries in one send */
 #define SRD_SHM_HDR_SIZE 4096u        /* bytes reserved for struct srd_shm_hdr */
 #define SRD_SHM_NAME_MAX 32u          /* application name in the handshake, with its NUL */
+#define SRD_SHM_WELCOME_ADDRS 7u      /* local addresses a WELCOME lists, at most */
 
 /* ---- control messages (SOCK_SEQPACKET, one struct srd_ctl per message) ---- */
 
@@ -61,7 +62,11 @@ struct srd_ctl {
 		struct {
 			uint64_t region_size; /* bytes of the memfd */
 			uint32_t app_id;      /* the daemon's number for this app */
-			uint32_t reserved;
+			uint32_t max_msg;     /* longest message the daemon sends or accepts (bytes;
+			                         0 from daemons before it was added: 16 MiB) */
+			uint32_t naddrs;      /* the daemon's local addresses, in addrs (0: not
+			                         said; more than fit: the first ones) */
+			uint32_t addrs[SRD_SHM_WELCOME_ADDRS]; /* IPv4, host byte order, ports' order */
 		} welcome;
 		struct {
 			uint32_t ipv4;  /* local address (host byte order); 0: the first port's */

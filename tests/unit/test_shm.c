@@ -714,6 +714,7 @@ static void test_attach_endpoints(void **state)
 	cfg_default(&c);
 	c.max_apps = 2;
 	c.max_endpoints = 3;
+	c.engine.max_msg_size = 4 * MIB;
 	srv_start(&c);
 	assert_int_equal(srdc_attach("/nonexistent/srdd.sock", "x", &h[0]), -ENOENT);
 	assert_int_equal(srdc_attach(g_path, "one", &h[0]), 0);
@@ -724,6 +725,16 @@ static void test_attach_endpoints(void **state)
 	assert_int_equal(st.attaches, 2);
 	assert_int_equal(st.refused, 1);
 	assert_true(srdc_fd(h[0]) >= 0);
+	{
+		struct srdc_info in;
+
+		srdc_info(h[0], &in); /* what the WELCOME said */
+		assert_int_equal(in.max_msg, 4 * MIB);
+		assert_int_equal(in.naddrs, 2);
+		assert_int_equal(in.addrs[0], IP_A);
+		assert_int_equal(in.addrs[1], IP_B);
+		assert_true(in.tx_area > 0 && in.rx_area > 0);
+	}
 
 	assert_int_equal(srdc_ep_open(h[0], 0, 0, &ep[0]), 0);
 	assert_int_equal(srdc_ep_addr(ep[0]).ipv4, IP_A);
