@@ -108,9 +108,34 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 	return avoid >= 0 ? (uint32_t)avoid : 0;
 }
 
-void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
+/*
+ * Fold an RTT sample into path P's standing RTT: the smallest sample of the current window
+ * and the one before (each one smoothed RTT long, counted by the connection).  Packets of
+ * one route that queue raise every sample; jitter raises some, so their minimum is the
+ * queue that is really there.  Sprayed over many paths, each path's few samples are taken
+ * as they are: a queue on one route is not hidden behind the quiet others.
+ */
+static uint64_t path_standing(const struct srd_conn *c, struct srd_path *P, uint64_t rtt_ns)
+{
+	uint64_t q = rtt_ns / 128 ? rtt_ns / 128 : 1;
+	uint16_t s = (uint16_t)(q > UINT16_MAX ? UINT16_MAX : q), m;
+
+	if (P->qwin != c->qwin_seq) {
+		P->qmin_prev = (uint8_t)(P->qwin + 1) == c->qwin_seq ? P->qmin_cur : 0;
+		P->qmin_cur = s;
+		P->qwin = c->qwin_seq;
+	} else if (!P->qmin_cur || s < P->qmin_cur) {
+		P->qmin_cur = s;
+	}
+	m = P->qmin_prev && P->qmin_prev < P->qmin_cur ? P->qmin_prev : P->qmin_cur;
+	return (uint64_t)m * 128;
+}
+
+uint64_t paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
 {
 	struct srd_path *P = &c->paths[p];
+	uint64_t standing = 0;
+
 	P->losses = 0;
 	if (P->state == SRD_PATH_SUSPECT) {
 		P->state = SRD_PATH_GOOD;
@@ -120,12 +145,14 @@ void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
 		uint32_t s = rtt32(rtt_ns);
 
 		P->srtt_ns = P->srtt_ns ? P->srtt_ns - P->srtt_ns / 8 + s / 8 : s;
+		standing = path_standing(c, P, rtt_ns);
 	}
 	if (ce >= 0) {
 		unsigned v = P->ecn - P->ecn / 8u + (ce ? 32u : 0u);
 
 		P->ecn = (uint8_t)(v > 255 ? 255 : v);
 	}
+	return standing;
 }
 
 /* Give path p a fresh entropy value and start probing it (if the peer can answer). */
@@ -136,6 +163,7 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	P->entropy = fresh_entropy(eng, c);
 	if (P->replacements < UINT16_MAX)
 		P->replacements++;
+	P->gen++; /* packets still in flight on the old value took another route */
 	P->losses = 0;
 	P->srtt_ns = 0;
 	P->ecn = 0;

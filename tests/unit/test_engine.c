@@ -545,7 +545,7 @@ static void test_config(void **state)
 	c.paths = 256;
 	assert_int_equal(srd_config_check(&c, err, sizeof(err)), 0);
 	assert_int_equal(srd_conn_state_bytes(&c), base + 240 * sizeof(struct srd_path));
-	assert_int_equal(sizeof(struct srd_path), 24);
+	assert_int_equal(sizeof(struct srd_path), 28);
 	c = d;
 	c.mode = SRD_MODE_SINGLE; /* one path whatever `paths` says */
 	assert_int_equal(srd_conn_state_bytes(&c), base - 15 * sizeof(struct srd_path));
