@@ -477,6 +477,9 @@ void dp_config_default(struct dp_config *cfg)
 	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one
 	 * only builds queues that time out under CPU contention */
 	cfg->engine.cc.max_cwnd = 64u * 256u;
+	/* with that window, 64 message slots per connection (the core's default is 512, for
+	 * one-packet messages at full windows) */
+	cfg->engine.max_tx_msgs = 64;
 	if (cfg->engine.cc.init_cwnd > cfg->engine.cc.max_cwnd)
 		cfg->engine.cc.init_cwnd = cfg->engine.cc.max_cwnd;
 }

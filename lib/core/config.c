@@ -19,7 +19,7 @@ void srd_config_default(struct srd_config *cfg)
 		.seg_size = 4096,
 		.tx_window = 512,
 		.rx_window = 512,
-		.max_tx_msgs = 64,
+		.max_tx_msgs = 512,
 		.rx_slots = 1024,
 		.max_msg_size = 16u << 20,
 		.min_rto_ns = 100000,

@@ -252,6 +252,8 @@ struct srd_conn {
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
 	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
 	uint16_t rnr_retries;    /* consecutive RNR nacks */
+	uint16_t loss_rate;      /* EWMA of the fraction of packets lost (RACK or timeout), Q16
+	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
 	uint32_t probe_seq;      /* sequence number of the next probe */
 	uint64_t qwin_end_ns;    /* end of the current delay window (one smoothed RTT long) */
 	struct srd_cc cc;        /* congestion controller state */

@@ -8,7 +8,9 @@
  * marks say it is congested (aged, so a skipped path is retried now and then and its state
  * refreshed).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
  * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
- * random entropy value and is PROBING until a probe comes back.
+ * random entropy value and is PROBING until a probe comes back.  Both counts rise by the
+ * losses in a row that the connection's loss rate explains on any path, so that loss spread
+ * over all paths does not empty the set of good ones.
  */
 #include "conn.h"
 
@@ -179,19 +181,39 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	c->n_probing++;
 }
 
+/*
+ * Losses in a row that the connection's own loss rate p explains on any path: one less than
+ * the smallest k with p^k < 1/1024 (0 when p < 1/1024, 1 at 1-3%, 3 at 10%, at most 8).
+ * Loss spread over every path (a lossy link, a busy receiver) then makes no path suspect:
+ * only a path that loses clearly more than the others is.
+ */
+static uint32_t background_losses(const struct srd_conn *c)
+{
+	uint64_t prob = 65536;
+	uint32_t k = 0;
+
+	while (prob >= 64 && k < 9) { /* 64 / 65536 = 1/1024 */
+		prob = prob * c->loss_rate >> 16;
+		k++;
+	}
+	return k - 1;
+}
+
 void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
+	uint32_t extra;
 
 	if (P->losses < UINT8_MAX)
 		P->losses++;
 	if (eng->cfg.mode != SRD_MODE_MULTIPATH || P->state == SRD_PATH_PROBING)
 		return; /* the baselines never re-path; a probing path is judged by its probe */
-	if (P->state == SRD_PATH_GOOD) {
+	extra = background_losses(c);
+	if (P->state == SRD_PATH_GOOD && P->losses > extra) {
 		P->state = SRD_PATH_SUSPECT;
 		c->n_good--;
 	}
-	if (P->losses >= eng->cfg.path_fail_losses) {
+	if (P->losses >= eng->cfg.path_fail_losses + extra) {
 		eng->st.path_failures++;
 		path_replace(eng, c, p);
 	}

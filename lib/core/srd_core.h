@@ -128,7 +128,9 @@ struct srd_config {
 	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
 	                                of two, 64..4096) */
 	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two,
-	                                1..4096) */
+	                                1..4096; default 512 = tx_window, so that a stream of
+	                                one-packet messages is held back by the windows, not by
+	                                its message slots) */
 	uint32_t rx_slots;           /* messages under reassembly at once, whole engine (1..2^24) */
 	uint32_t max_msg_size;       /* longest message sent or accepted (1 B..1 GiB) */
 	uint64_t min_rto_ns;         /* retransmission timeout floor (1 µs..1 s) */

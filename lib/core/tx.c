@@ -64,6 +64,8 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 	unlink_inflight(c, idx);
 	r->state = TXPKT_LOST;
 	r->lost_by = (uint8_t)cause;
+	if (cause == SRD_LOSS_RACK || cause == SRD_LOSS_RTO)
+		c->loss_rate = (uint16_t)(c->loss_rate + ((65535u - c->loss_rate) >> 6));
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
 		paths_on_loss(eng, c, r->path);
@@ -588,6 +590,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	} else {
 		return 0;
 	}
+	c->loss_rate = (uint16_t)(c->loss_rate - (c->loss_rate >> 6));
 	if (++c->reo_clean >= 1024 && c->reo_steps) {
 		c->reo_steps--;
 		c->reo_clean = 0;

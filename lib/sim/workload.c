@@ -253,8 +253,9 @@ static struct srd_config *host_configs(struct fab_run *r, const uint32_t *peers,
 
 		hc[h] = base;
 		hc[h].max_conns = peers[h] ? peers[h] : 1;
-		/* every message a sender may have in flight can be under reassembly at once */
-		hc[h].rx_slots = (uint32_t)(slots < 64 ? 64 : slots > (1u << 24) ? 1u << 24 : slots);
+		/* every message a sender may have in flight can be under reassembly at once (up to
+		 * 16384: beyond that a receiver asks its senders to wait, RNR) */
+		hc[h].rx_slots = (uint32_t)(slots < 64 ? 64 : slots > 16384 ? 16384 : slots);
 	}
 	return hc;
 }
