@@ -53,7 +53,8 @@ static void usage(FILE *out)
 		"                       (N = 0: every host; ranks are placed at random) [perm:1M]\n"
 		"  --load L             offered load of websearch/hadoop, 0..1 [0.5]\n"
 		"  --lb ecmp | spray:N | srd[:N]   one source port per connection, oblivious\n"
-		"                       spraying over N, or the core's path-aware spraying [srd:64]\n"
+		"                       spraying over N, or the core's path-aware spraying over N\n"
+		"                       (default: 4 per equal-cost core path, 16..256) [srd]\n"
 		"  --degrade C@T:F      cable C runs at F of its rate from time T (repeatable)\n"
 		"  --fail C@T[:U]       cable C goes down at T (and up at U) (repeatable)\n"
 		"                       C: a cable number or host:N, agg:N, core:N (Nth of a tier)\n"
@@ -195,6 +196,7 @@ static int parse_lb(const char *s, struct sim_fab_config *fc)
 	}
 	if ((n == 1 || n == 2) && !strcmp(f[0], "srd")) {
 		fc->lb = SIM_LB_SRD;
+		fc->entropies = 0;
 		return n == 2 ? parse_u32(f[1], NULL, 1, SRD_MAX_PATHS, &fc->entropies) : 0;
 	}
 	return -EINVAL;

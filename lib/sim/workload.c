@@ -91,6 +91,15 @@ const char *sim_lb_name(enum sim_lb lb)
 	return "?";
 }
 
+uint32_t sim_fab_default_entropies(const struct sim_topo_config *topo)
+{
+	uint32_t paths = topo->kind == SIM_TOPO_FATTREE ? (topo->k / 2) * (topo->k / 2) :
+			 topo->oversub ? topo->leaf_hosts / topo->oversub : 1;
+	uint64_t e = 4ull * paths;
+
+	return (uint32_t)(e < 16 ? 16 : e > SRD_MAX_PATHS ? SRD_MAX_PATHS : e);
+}
+
 void sim_fab_default(struct sim_fab_config *cfg)
 {
 	struct sim_topo_config topo = { .kind = SIM_TOPO_FATTREE, .k = 4 };
@@ -101,7 +110,7 @@ void sim_fab_default(struct sim_fab_config *cfg)
 	cfg->wl = (struct sim_wl_config){ .kind = SIM_WL_PERM, .size = 1u << 20 };
 	srd_config_default(&cfg->engine);
 	cfg->lb = SIM_LB_SRD;
-	cfg->entropies = 64;
+	cfg->entropies = 0;
 	cfg->start_at_bdp = 1;
 	cfg->time_limit_ns = 1000000000ull;
 	cfg->bin_ns = 10000;
@@ -118,7 +127,7 @@ static int check_config(const struct sim_fab_config *cfg, char *err, size_t errl
 {
 	if (cfg->lb != SIM_LB_ECMP && cfg->lb != SIM_LB_SPRAY && cfg->lb != SIM_LB_SRD)
 		return fab_fail(err, errlen, "load balancing: unknown mode");
-	if (cfg->lb != SIM_LB_ECMP && (cfg->entropies < 1 || cfg->entropies > SRD_MAX_PATHS))
+	if (cfg->lb != SIM_LB_ECMP && cfg->entropies > SRD_MAX_PATHS)
 		return fab_fail(err, errlen, "load balancing: 1..256 entropy values");
 	if (cfg->time_limit_ns == 0 || cfg->bin_ns == 0 ||
 	    cfg->time_limit_ns / cfg->bin_ns > 50000000)
@@ -230,7 +239,8 @@ static struct srd_config *host_configs(struct fab_run *r, const uint32_t *peers,
 	base.mode = cfg->lb == SIM_LB_ECMP ? SRD_MODE_SINGLE :
 		    cfg->lb == SIM_LB_SPRAY ? SRD_MODE_SPRAY : SRD_MODE_MULTIPATH;
 	if (cfg->lb != SIM_LB_ECMP)
-		base.paths = cfg->entropies;
+		base.paths = cfg->entropies ? cfg->entropies :
+			     sim_fab_default_entropies(&cfg->net.topo);
 	if (base.cc.base_rtt_ns == 0)
 		base.cc.base_rtt_ns = rtt;
 	if (cfg->start_at_bdp) {

@@ -55,7 +55,8 @@ struct sim_fab_config {
 	                               host by the run; cc.base_rtt_ns when 0, init_cwnd when
 	                               start_at_bdp) */
 	enum sim_lb lb;             /* load balancing */
-	uint32_t entropies;         /* spray / srd: source ports per connection (1..256) */
+	uint32_t entropies;         /* spray / srd: source ports per connection (1..256; 0: four
+	                               per equal-cost path between two pods, 16..256) */
 	int start_at_bdp;           /* 1: connections start with a window of one fabric BDP
 	                               (line rate from the first RTT, as UEC's NSCC starts) */
 	uint64_t time_limit_ns;     /* give up at this virtual time */
@@ -130,8 +131,8 @@ struct sim_fab_result {
 };
 
 /* Fill *cfg: fat-tree k = 4 with sim_net_config_default(), a 1 MiB permutation, the core's
- * path-aware spraying over 64 source ports, windows starting at one BDP, seed 1, 1 s
- * limit, 10 µs bins. */
+ * path-aware spraying over the default number of source ports (entropies 0), windows
+ * starting at one BDP, seed 1, 1 s limit, 10 µs bins. */
 void sim_fab_default(struct sim_fab_config *cfg);
 
 /*
@@ -144,6 +145,11 @@ int sim_fab_run(const struct sim_fab_config *cfg, struct sim_fab_result *res, ch
 
 /* Free what *res holds (not res itself).  Safe on a zeroed or freed result. */
 void sim_fab_result_free(struct sim_fab_result *res);
+
+/* Source ports per connection for a topology when none are given: four per equal-cost path
+ * between the farthest hosts ((k/2)^2 in a fat-tree, the spines in a leaf-spine), within
+ * 16..256: enough that the hash spreads them evenly over every path. */
+uint32_t sim_fab_default_entropies(const struct sim_topo_config *topo);
 
 /* Name of a load-balancing mode ("ecmp", "spray", "srd"). */
 const char *sim_lb_name(enum sim_lb lb);
