@@ -488,8 +488,9 @@ static void print_json(const struct fab_options *o, const struct sim_fab_result 
 
 		printf("%s{\"cable\":%u,\"name\":", i ? "," : "", f->cable);
 		cli_json_string(stdout, sim_topo_cable_name(t, f->cable, name, sizeof(name)));
-		printf(",\"at_us\":%.3f,\"failover_us\":%.3f,\"lost_pkts\":%" PRIu64 "}",
-		       (double)f->at_ns / 1000.0, f->failover_us, f->lost);
+		printf(",\"at_us\":%.3f,\"failover_us\":%.3f,\"failover_data_us\":%.3f"
+		       ",\"lost_pkts\":%" PRIu64 "}",
+		       (double)f->at_ns / 1000.0, f->failover_us, f->failover_data_us, f->lost);
 	}
 	printf("],\"retransmits\":%" PRIu64 ",\"data_pkts\":%" PRIu64 ",\"rto_events\":%" PRIu64
 	       ",\"path_failures\":%" PRIu64 ",\"conn_state_bytes\":%" PRIu64
@@ -548,10 +549,11 @@ static void print_table(const struct fab_options *o, const struct sim_fab_result
 			       tr->drops_queue, tr->drops_down, tr->ce_marked, tr->peak_bytes);
 	}
 	for (uint32_t i = 0; i < r->nfail; i++)
-		printf("failover    %s down at %.1f us: last packet sent into it %.1f us later, %"
-		       PRIu64 " packets lost on it\n",
+		printf("failover    %s down at %.1f us: last packet sent into it %.1f us later (data"
+		       " %.1f us), %" PRIu64 " packets lost on it\n",
 		       sim_topo_cable_name(t, r->fail[i].cable, name, sizeof(name)),
-		       (double)r->fail[i].at_ns / 1000.0, r->fail[i].failover_us, r->fail[i].lost);
+		       (double)r->fail[i].at_ns / 1000.0, r->fail[i].failover_us,
+		       r->fail[i].failover_data_us, r->fail[i].lost);
 }
 
 static void write_bin(void *user, uint64_t t_ns, double gbps)

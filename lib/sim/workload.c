@@ -726,6 +726,9 @@ static int collect_links(struct fab_run *r, const struct sim_topo *t)
 		f->cable = e->cable;
 		f->at_ns = e->at_ns;
 		f->failover_us = last > e->at_ns ? (double)(last - e->at_ns) / 1000.0 : 0.0;
+		last = a.last_dead_ect_ns > b.last_dead_ect_ns ? a.last_dead_ect_ns :
+								  b.last_dead_ect_ns;
+		f->failover_data_us = last > e->at_ns ? (double)(last - e->at_ns) / 1000.0 : 0.0;
 		f->lost = a.drops_down + b.drops_down;
 		res->nfail++;
 	}

@@ -90,6 +90,7 @@ struct sim_failover {
 	uint32_t cable;        /* which */
 	uint64_t at_ns;        /* when */
 	double failover_us;    /* until the last packet sent into it (0: none was) */
+	double failover_data_us; /* until the last data packet (ECN-capable) sent into it */
 	uint64_t lost;         /* packets lost on it (queued when it failed, or sent into it) */
 };
 
