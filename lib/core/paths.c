@@ -182,18 +182,20 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 }
 
 /*
- * Losses in a row that the connection's own loss rate p explains on any path: 0 while
- * p < 1/1024, else 1 (p^2 < 1/1024 up to 3%; more would also be explained at higher rates,
- * but a dead path raises p too, and each further loss it is allowed is another round of
- * packets sent into it).  Loss spread over every path (a lossy link, a busy receiver) then
- * makes no path suspect for a single loss: only a path that loses more than the others is.
+ * Losses in a row that the connection's own loss rate p explains on any path: one less than
+ * the smallest k with p^k < 1/1024 (0 while p < 1/1024, 1 at 1-3%, 3 at 10%, at most 8).
+ * Loss spread over every path (a lossy link, a busy receiver) then makes no path suspect:
+ * only a path that loses clearly more than the others is.  (A dead path raises p too, and
+ * each loss more it is allowed is another round of packets sent into it: failing paths
+ * sooner, at most one extra, cost more here, since a path replaced is a path probing, and
+ * a fresh value may land on the dead route again.)
  */
 static uint32_t background_losses(const struct srd_conn *c)
 {
 	uint64_t prob = 65536;
 	uint32_t k = 0;
 
-	while (prob >= 64 && k < 2) { /* 64 / 65536 = 1/1024; at most one extra */
+	while (prob >= 64 && k < 9) { /* 64 / 65536 = 1/1024; at most one extra */
 		prob = prob * c->loss_rate >> 16;
 		k++;
 	}
