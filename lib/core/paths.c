@@ -195,7 +195,7 @@ static uint32_t background_losses(const struct srd_conn *c)
 	uint64_t prob = 65536;
 	uint32_t k = 0;
 
-	while (prob >= 64 && k < 9) { /* 64 / 65536 = 1/1024; at most one extra */
+	while (prob >= 64 && k < 9) { /* 64 / 65536 = 1/1024 */
 		prob = prob * c->loss_rate >> 16;
 		k++;
 	}
