@@ -246,7 +246,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_us(l, o, "max_rto_us", 1, 6e7, &e->max_rto_ns)) ||
 	    (rc = dp_cfg_get_us(l, o, "init_rtt_us", 0.1, 1e6, &e->init_rtt_ns)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_retries", 1, 255, &e->max_retries)) ||
-	    (rc = dp_cfg_get_u32(l, o, "max_rnr_retries", 1, 65535, &e->max_rnr_retries)) ||
+	    (rc = dp_cfg_get_u32(l, o, "max_rnr_retries", 0, 65535, &e->max_rnr_retries)) ||
 	    (rc = dp_cfg_get_us(l, o, "rnr_delay_us", 1, 1e6, &e->rnr_delay_ns)) ||
 	    (rc = dp_cfg_get_us(l, o, "ack_delay_us", 0, 1e6, &e->ack_delay_ns)) ||
 	    (rc = dp_cfg_get_u32(l, o, "ack_every", 1, 64, &e->ack_every)) ||

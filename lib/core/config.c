@@ -119,7 +119,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(max_rto_ns, cfg->min_rto_ns, 60000000000ull);
 	CHECK_RANGE(init_rtt_ns, 100, 1000000000ull);
 	CHECK_RANGE(max_retries, 1, 255);
-	CHECK_RANGE(max_rnr_retries, 1, 65535);
+	CHECK_RANGE(max_rnr_retries, 0, 65535);
 	CHECK_RANGE(rnr_delay_ns, 1000, 1000000000ull);
 	CHECK_RANGE(ack_delay_ns, 0, 1000000000ull);
 	CHECK_RANGE(ack_every, 1, 64);

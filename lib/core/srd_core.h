@@ -139,8 +139,9 @@ struct srd_config {
 	uint32_t max_retries;        /* timeouts in a row without progress, and timeout-driven resends of
 	                                one packet, before the connection fails (1..255) */
 	uint32_t max_rnr_retries;    /* receiver-not-ready retries in a row before it fails
-	                                (1..65535); the wait doubles at each, from the peer's
-	                                rnr delay up to 1024 times it */
+	                                (1..65535; 0: never, while the peer answers); the wait
+	                                doubles at each, from the peer's rnr delay up to 1024
+	                                times it */
 	uint64_t rnr_delay_ns;       /* how long a receiver asks a sender to wait after RNR
 	                                (1 µs..1 s) */
 	uint64_t ack_delay_ns;       /* longest an ack is held to coalesce it with others (0..1 s) */

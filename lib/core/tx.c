@@ -742,7 +742,7 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	/* receiver not ready: resend after the delay it asked for, without blaming the path */
 	eng->st.rnr_received++;
-	if (c->rnr_retries >= eng->cfg.max_rnr_retries) {
+	if (eng->cfg.max_rnr_retries && c->rnr_retries >= eng->cfg.max_rnr_retries) {
 		conn_reset(eng, c, -ENOBUFS);
 		return 0;
 	}
@@ -753,6 +753,7 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	 * budget covers an application that stalls for a while, not just a burst */
 	uint64_t wait = n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns;
 	c->rnr_until_ns = now + (wait << (c->rnr_retries < 10 ? c->rnr_retries : 10));
-	c->rnr_retries++;
+	if (c->rnr_retries < UINT16_MAX)
+		c->rnr_retries++;
 	return 0;
 }

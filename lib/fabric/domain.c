@@ -118,13 +118,15 @@ int srdfi_domain_attach(struct srdfi_domain *d)
 		return rc == -ENOENT || rc == -ECONNREFUSED ? -FI_ENODEV : rc;
 	}
 	srdc_info(d->h, &d->dinfo);
-	/* a piece, its header and the others in flight must fit srdd's limits */
+	/* a piece with its header is one srdd message of at most `segment` bytes (srdd's
+	 * buffers are powers of two: a power-of-two segment wastes none), and several fit the
+	 * shared region's areas at once */
 	seg = d->fab->params.segment;
-	if (seg > d->dinfo.max_msg - SRDFI_HDR_LEN - SRDFI_SEG_LEN)
-		seg = d->dinfo.max_msg - SRDFI_HDR_LEN - SRDFI_SEG_LEN;
+	if (seg > d->dinfo.max_msg)
+		seg = d->dinfo.max_msg;
 	if (seg > d->dinfo.tx_area / 4)
 		seg = d->dinfo.tx_area / 4;
-	d->segment = seg;
+	d->segment = seg - 64; /* the header's room, keeping the payload 64-byte aligned */
 	d->unexp_hold = d->fab->params.unexp_hold;
 	if (d->unexp_hold > d->dinfo.rx_area / 2)
 		d->unexp_hold = d->dinfo.rx_area / 2;

@@ -48,8 +48,9 @@ FI_EXT_INI
 			"local IPv4 address to use, one of srdd's (default: every one, a domain "
 			"each, srdd's first port first)");
 	fi_param_define(&srdfi_prov, "segment", FI_PARAM_SIZE_T,
-			"bytes per srdd message when a larger message is segmented (default: "
-			"%u, at most srdd's protocol.max_msg_mb)", SRDFI_DEFAULT_SEGMENT);
+			"bytes per srdd message when a larger message is segmented, its header "
+			"included (default: %u, at most srdd's protocol.max_msg_mb; a power of two "
+			"fills srdd's buffers best)", SRDFI_DEFAULT_SEGMENT);
 	fi_param_define(&srdfi_prov, "unexp_hold", FI_PARAM_SIZE_T,
 			"bytes of unexpected messages an endpoint leaves in srdd's receive "
 			"buffers before copying them out (default: %u)", SRDFI_DEFAULT_UNEXP_HOLD);

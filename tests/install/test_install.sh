@@ -49,4 +49,17 @@ exported=$(nm -D --defined-only "$libdir/libsrd.so.0" | awk '$2 == "T" {print $3
 bad=$(echo "$exported" | grep -v '^srdc_' || true)
 [ -z "$bad" ] || fail "libsrd exports internal symbols: $bad"
 echo "$exported" | grep -q '^srdc_send$' || fail "srdc_send not exported"
+
+# the libfabric provider: in libfabric's provider folder, exporting its entry point only,
+# found there with FI_PROVIDER_PATH alone (no daemon is needed to list it)
+prov=$(find "$root" -path '*/libfabric/libsrd-fi.so' | head -1)
+if [ -n "$(pkg-config --variable=libdir libfabric 2>/dev/null || true)" ]; then
+	[ -n "$prov" ] || fail "libsrd-fi.so not installed in a libfabric folder"
+	syms=$(nm -D --defined-only "$prov" | awk '$2 == "T" {print $3}')
+	[ "$syms" = "fi_prov_ini" ] || fail "libsrd-fi.so exports: $syms"
+	ldd -r "$prov" 2>&1 | grep -q 'undefined symbol' && fail "libsrd-fi.so: $(ldd -r "$prov")"
+	listed=$(FI_PROVIDER_PATH=$(dirname "$prov") fi_info -l 2>/dev/null | grep -a '^srd:' || true)
+	[ -n "$listed" ] || fail "fi_info -l does not list srd from $(dirname "$prov")"
+	echo "fi_info -l with FI_PROVIDER_PATH=$(dirname "$prov"): $listed"
+fi
 echo "install: 1 passed, 0 failed"

@@ -229,6 +229,34 @@ static void test_rnr_forever(void **state)
 	env_free(e);
 }
 
+/* max_rnr_retries 0: a sender waits for a receiver that keeps answering RNR as long as it
+ * takes (what MPI over libfabric expects of FI_RM_ENABLED), here 300 refusals, over 10 s. */
+static void test_rnr_unbounded(void **state)
+{
+	struct srd_config ca;
+	struct env *e;
+
+	(void)state;
+	env_cfg_default(&ca, A);
+	ca.max_rnr_retries = 0;
+	e = env_new(&ca, NULL);
+	e->side[B].alloc_fail_first = 300;
+	env_msgs(e, 2);
+	msg_fill(e, 0, 1, 0, NULL);
+	msg_fill(e, 1, 20000, 0, NULL);
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_int_equal(msg_send(e, 1), 0);
+	assert_true(link_run(e->l, all_done, e, 60000 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	assert_true(stats(e, A).rnr_received >= 300);
+	assert_true(stats(e, A).rnr_received > 64); /* past the default budget */
+	print_message("      rnr unbounded: delivered at %llu ms after %llu RNRs\n",
+		      (unsigned long long)(e->msgs[0].done_at / MS),
+		      (unsigned long long)stats(e, A).rnr_received);
+	env_free(e);
+}
+
 /* ---- 3. message too big for the receiver ---- */
 
 /* Drop every NACK: the refusal must still reach the sender (through the acks' max_msg). */
@@ -932,6 +960,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_peer_unreachable_one_packet, teardown),
 		cmocka_unit_test_teardown(test_rnr_then_ready, teardown),
 		cmocka_unit_test_teardown(test_rnr_forever, teardown),
+		cmocka_unit_test_teardown(test_rnr_unbounded, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_nacks_lost, teardown),
