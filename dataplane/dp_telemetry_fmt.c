@@ -88,6 +88,7 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, rack_losses),
 	TEL_F(struct srd_stats, rto_losses),
 	TEL_F(struct srd_stats, rto_events),
+	TEL_F(struct srd_stats, tlp_probes),
 	TEL_F(struct srd_stats, rnr_received),
 	TEL_F(struct srd_stats, msgs_accepted),
 	TEL_F(struct srd_stats, msgs_completed),

@@ -100,6 +100,8 @@ enum srd_loss_cause {
 	SRD_LOSS_RNR = 2,
 	SRD_LOSS_REFUSED = 3, /* the peer refused it (no such endpoint: resend it flagged
 	                         ABANDON; or it wants a set-up cookie): not the path's fault */
+	SRD_LOSS_PROBE = 4,   /* tail loss probe: nothing acked for two RTTs, resent on another
+	                         path in case it was lost (neither the path's fault nor a retry) */
 };
 #define SRD_MAX_RESENDS 255u /* retransmissions of one packet, whatever the cause */
 
@@ -251,6 +253,7 @@ struct srd_conn {
 	uint16_t reo_clean;      /* packets acked since the last spurious retransmission */
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
 	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
+	uint8_t tlp_sent;        /* 1: the tail loss probe of this flight went (reset by progress) */
 	uint16_t rnr_retries;    /* consecutive RNR nacks */
 	uint16_t loss_rate;      /* EWMA of the fraction of packets lost (RACK or timeout), Q16
 	                            with gain 1/64: the loss every path sees (paths_on_loss()) */

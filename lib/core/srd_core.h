@@ -256,6 +256,8 @@ struct srd_stats {
 	uint64_t rack_losses;        /* packets declared lost by time (RACK) */
 	uint64_t rto_losses;         /* packets declared lost by the retransmission timeout */
 	uint64_t rto_events;         /* retransmission timeouts */
+	uint64_t tlp_probes;         /* tail loss probes: the latest packet resent after two RTTs
+	                                without an ack */
 	uint64_t rnr_received;       /* receiver-not-ready nacks received */
 	uint64_t msgs_accepted;      /* srd_send() calls that returned 0 */
 	uint64_t msgs_completed;     /* tx_done with status 0 */

@@ -90,15 +90,24 @@ uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
 	return base < eng->cfg.max_rto_ns ? base : eng->cfg.max_rto_ns;
 }
 
+/* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
+ * smoothed RTTs plus the peer's ack delay after the latest transmission, once per flight. */
+static uint64_t tlp_deadline(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	if (c->so_tail == SRD_NIL16 || c->tlp_sent || !c->srtt_ns)
+		return SRD_NO_DEADLINE;
+	return c->txpkts[c->so_tail].sent_ns + 2 * c->srtt_ns + eng->cfg.ack_delay_ns;
+}
+
 uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	uint64_t d = SRD_NO_DEADLINE;
+	uint64_t d = SRD_NO_DEADLINE, tlp = tlp_deadline(eng, c);
 
 	if (c->so_head != SRD_NIL16)
 		d = c->txpkts[c->so_head].sent_ns + tx_rto(eng, c);
 	if (c->rack_timer_ns && c->rack_timer_ns < d)
 		d = c->rack_timer_ns;
-	return d;
+	return tlp < d ? tlp : d;
 }
 
 /* Has a packet sent after r on r's own route (same path, same entropy value) been acked?
@@ -194,6 +203,14 @@ void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	if (c->rack_timer_ns && now >= c->rack_timer_ns)
 		rack_detect(eng, c, now);
+	if (now >= tlp_deadline(eng, c)) {
+		/* RACK needs a later packet acked, and none is coming: the last packets of a
+		 * message stuck behind a slow path, or lost, wait for the RTO.  Resend the latest
+		 * one on another path instead, once per flight (RACK-TLP) */
+		c->tlp_sent = 1;
+		mark_lost(eng, c, c->so_tail, SRD_LOSS_PROBE);
+		eng->st.tlp_probes++;
+	}
 	if (c->so_head != SRD_NIL16 && now >= c->txpkts[c->so_head].sent_ns + tx_rto(eng, c))
 		on_rto(eng, c, now);
 }
@@ -683,6 +700,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (acked) {
 		c->rto_backoff = 0;
 		c->rnr_retries = 0;
+		c->tlp_sent = 0;
 	}
 	if (c->rack_xmit_ns != old_xmit)
 		c->rack_rtt_ns = now - c->rack_xmit_ns;
