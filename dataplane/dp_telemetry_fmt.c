@@ -98,6 +98,7 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, msgs_held),
 	TEL_F(struct srd_stats, path_failures),
 	TEL_F(struct srd_stats, path_replacements),
+	TEL_F(struct srd_stats, path_recycles),
 	TEL_F(struct srd_stats, conns_created),
 	TEL_F(struct srd_stats, conns_reset),
 	TEL_F(struct srd_stats, conns_closed),

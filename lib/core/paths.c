@@ -66,6 +66,19 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
 }
 
+/* A fresh entropy value for a congested (not failed) path: usable at once, its signals
+ * start over. */
+static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_path *P)
+{
+	P->entropy = fresh_entropy(eng, c);
+	P->gen++;
+	P->srtt_ns = 0;
+	P->ecn = 0;
+	P->acked_sent = 0;
+	P->qmin_cur = P->qmin_prev = 0;
+	eng->st.path_recycles++;
+}
+
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 {
 	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
@@ -98,8 +111,14 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 		}
 		if (P->state != SRD_PATH_GOOD || P->inflight >= cap)
 			continue;
-		if (path_congested(eng, c, P) && ++P->skips < 8)
-			continue;
+		if (path_congested(eng, c, P)) {
+			if (++P->skips < 8)
+				continue;
+			/* still congested after 8 passes: its route is a hot one (a slow link,
+			 * an unlucky hash); give up the value and try a random other route,
+			 * as REPS recycles only the entropy values that come back clean */
+			path_recycle(eng, c, P);
+		}
 		P->skips = 0;
 		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
 		return p;

@@ -268,6 +268,8 @@ struct srd_stats {
 	                                connection arrived, delivered once it did */
 	uint64_t path_failures;      /* paths declared failed */
 	uint64_t path_replacements;  /* fresh entropy values taken for failed paths */
+	uint64_t path_recycles;      /* fresh entropy values taken for persistently congested
+	                                paths (multipath mode) */
 	uint64_t conns_created;      /* connections created */
 	uint64_t conns_reset;        /* connections reset (peer restart, retry budget spent) */
 	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */
