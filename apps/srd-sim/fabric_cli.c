@@ -453,9 +453,9 @@ static void print_json(const struct fab_options *o, const struct sim_fab_result 
 	       fc->net.ecn_bytes, fc->engine.seg_size, fc->start_at_bdp ? "bdp" : "fixed");
 	printf(",\"hosts\":%u,\"ranks\":%u,\"xfers\":%" PRIu64 ",\"sent\":%" PRIu64
 	       ",\"delivered\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"corrupted\":%" PRIu64
-	       ",\"failed\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",",
+	       ",\"failed\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",",
 	       r->hosts, r->ranks, r->xfers, r->sent, r->delivered, r->duplicates, r->corrupted,
-	       r->failed, r->unfinished);
+	       r->failed, r->lost, r->unfinished);
 	json_summary("fct_us", &r->fct_us);
 	printf(",");
 	json_summary("fct_norm", &r->fct_norm);
@@ -522,8 +522,9 @@ static void print_table(const struct fab_options *o, const struct sim_fab_result
 	       o->topo_arg, r->hosts, o->wl_arg ? o->wl_arg : "perm:1M", sim_lb_name(o->fc.lb),
 	       r->conn_paths, (double)r->base_rtt_ns / 1000.0);
 	printf("transfers   %" PRIu64 "  sent %" PRIu64 "  delivered %" PRIu64 "  duplicates %"
-	       PRIu64 "  corrupted %" PRIu64 "  failed %" PRIu64 "  unfinished %" PRIu64 "\n",
-	       r->xfers, r->sent, r->delivered, r->duplicates, r->corrupted, r->failed,
+	       PRIu64 "  corrupted %" PRIu64 "  failed %" PRIu64 "  lost %" PRIu64
+	       "  unfinished %" PRIu64 "\n",
+	       r->xfers, r->sent, r->delivered, r->duplicates, r->corrupted, r->failed, r->lost,
 	       r->unfinished);
 	print_summary("FCT us", &r->fct_us);
 	print_summary("FCT / ideal", &r->fct_norm);

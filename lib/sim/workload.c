@@ -34,6 +34,7 @@ struct xrun {
 	uint32_t qid;        /* its connection's FIFO */
 	uint8_t deliveries;  /* deliveries seen (saturates) */
 	uint8_t done;        /* 1: tx_done came */
+	uint8_t ok;          /* 1: with status 0 (the sender was told it arrived) */
 	uint8_t released;    /* 1: released (queued or sent) */
 };
 
@@ -420,6 +421,7 @@ static void on_tx_done(void *user, void *ctx, int status)
 	if (r->tearing_down)
 		return; /* counted as unfinished */
 	xr->done = 1;
+	xr->ok = status == 0;
 	if (status)
 		r->res->failed++;
 	gate_hit(r, r->plan->x[x].tx_gate);
@@ -751,6 +753,8 @@ static int collect(struct fab_run *r)
 		res->path_failures += st.path_failures;
 	}
 	res->unfinished = r->plan->nx - r->done;
+	for (uint32_t i = 0; i < r->plan->nx; i++)
+		res->lost += r->xr[i].ok && !r->xr[i].deliveries;
 	res->completion_us = (double)r->last_delivery_ns / 1000.0;
 	if (r->first_release_ns != UINT64_MAX && r->last_delivery_ns > r->first_release_ns) {
 		uint64_t span = r->last_delivery_ns - r->first_release_ns;

@@ -103,7 +103,11 @@ struct sim_fab_result {
 	uint64_t delivered;        /* distinct transfers delivered, content checked */
 	uint64_t duplicates;       /* deliveries of a transfer already delivered */
 	uint64_t corrupted;        /* deliveries whose identity, length or bytes were wrong */
-	uint64_t failed;           /* transfers whose sender completed them with an error */
+	uint64_t failed;           /* transfers whose sender completed them with an error (the
+	                              receiver may still have it: an error says only that the
+	                              sender could not learn it arrived) */
+	uint64_t lost;             /* transfers their sender completed as delivered that never
+	                              arrived: must be 0 */
 	uint64_t unfinished;       /* transfers without a final status at the end */
 	double duration_us;        /* first release to last delivery */
 	double completion_us;      /* last delivery */
