@@ -46,7 +46,8 @@ static void usage(FILE *out)
 		"  --size S             message size, e.g. 64K [64K]\n"
 		"  --window W           messages outstanding per flow [16]\n"
 		"  --seg-size S         payload bytes per packet [4096]\n"
-		"  --mode multipath|single   spray packets, or one hashed path per flow [multipath]\n"
+		"  --mode multipath|single|spray   path-aware spraying, one hashed path per flow,\n"
+		"                       or oblivious round-robin spraying [multipath]\n"
 		"  --cc swift|dctcp     congestion controller [swift]\n"
 		"  --seed S             seed of everything random [1]\n"
 		"  --time-limit T       stop at this virtual time [2s]\n"
@@ -262,6 +263,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 				sc->world.engine.mode = SRD_MODE_MULTIPATH;
 			else if (!strcmp(a, "single"))
 				sc->world.engine.mode = SRD_MODE_SINGLE;
+			else if (!strcmp(a, "spray"))
+				sc->world.engine.mode = SRD_MODE_SPRAY;
 			else
 				return cli_bad("mode", a);
 			break;
@@ -362,7 +365,8 @@ static void print_json(const struct options *o, const struct sim_scenario_result
 	printf("],\"config\":{\"paths\":%u,\"conn_paths\":%u,\"mode\":\"%s\",\"cc\":\"%s\",\"flows\":%u"
 	       ",\"incast\":%u,\"msgs\":%u,\"size\":%u,\"window\":%u,\"seed\":%" PRIu64 "}}\n",
 	       sc->world.fabric.npaths, sc->world.engine.paths,
-	       sc->world.engine.mode == SRD_MODE_SINGLE ? "single" : "multipath",
+	       sc->world.engine.mode == SRD_MODE_SINGLE ? "single" :
+	       sc->world.engine.mode == SRD_MODE_SPRAY ? "spray" : "multipath",
 	       sc->world.engine.cc.algo == SRD_CC_DCTCP ? "dctcp" : "swift",
 	       sc->incast ? 0 : sc->flows, sc->incast, sc->msgs, sc->msg_size, sc->window,
 	       sc->world.seed);
