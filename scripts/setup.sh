@@ -15,6 +15,8 @@ PACKAGES=(
     python3           # meson and helper scripts
     python3-scapy     # hostile-packet test (crafted packets into a tap)
     clang             # libFuzzer targets
+    libfabric-dev     # the libfabric provider srd (lib/fabric)
+    libfabric-bin     # fi_info, fi_pingpong: the provider's tests
 )
 
 missing=()

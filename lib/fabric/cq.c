@@ -122,6 +122,8 @@ static ssize_t cq_readfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr_
 	srdfi_progress(cq->dom);
 	n = cq_take(cq, buf, count, src);
 	srdfi_unlock(cq->dom);
+	if (n == -FI_EAGAIN && cq->dom->yield)
+		sched_yield();
 	return n;
 }
 

@@ -510,6 +510,7 @@ int srdfi_domain_open(struct srdfi_fabric *fab, struct fi_info *info,
 	if (d->thread_safe)
 		pthread_mutex_init(&d->lock, NULL);
 	d->fab = fab;
+	d->yield = fab->params.yield;
 	srdfi_list_init(&d->eps);
 	srdfi_list_init(&d->mrs);
 	srdfi_list_init(&d->waiters);

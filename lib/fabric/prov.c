@@ -54,6 +54,9 @@ FI_EXT_INI
 	fi_param_define(&srdfi_prov, "unexp_hold", FI_PARAM_SIZE_T,
 			"bytes of unexpected messages an endpoint leaves in srdd's receive "
 			"buffers before copying them out (default: %u)", SRDFI_DEFAULT_UNEXP_HOLD);
+	fi_param_define(&srdfi_prov, "yield", FI_PARAM_BOOL,
+			"give the CPU away (sched_yield) when a CQ or counter read finds nothing: "
+			"for processes that share a core with each other or with srdd (default: no)");
 	return &srdfi_prov;
 }
 
@@ -65,6 +68,7 @@ void srdfi_params_get(struct srdfi_params *p)
 {
 	char *s = NULL;
 	size_t v;
+	int b;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->socket, sizeof(p->socket), "%s", SRDFI_DEFAULT_SOCKET);
@@ -79,6 +83,8 @@ void srdfi_params_get(struct srdfi_params *p)
 	p->unexp_hold = SRDFI_DEFAULT_UNEXP_HOLD;
 	if (fi_param_get_size_t(&srdfi_prov, "unexp_hold", &v) == FI_SUCCESS)
 		p->unexp_hold = v;
+	if (fi_param_get_bool(&srdfi_prov, "yield", &b) == FI_SUCCESS)
+		p->yield = b;
 }
 
 const char *srdfi_strerror(int err)
@@ -155,6 +161,7 @@ static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids, int coun
 
 			d = cq->dom;
 			srdfi_lock(d);
+			srdfi_waiter_drain(&cq->w); /* what it said is checked just below */
 			srdfi_progress(d);
 			rc = srdfi_cq_pending(cq) ? -FI_EAGAIN : srdfi_domain_arm(d);
 			srdfi_unlock(d);
@@ -165,6 +172,7 @@ static int fabric_trywait(struct fid_fabric *fabric, struct fid **fids, int coun
 
 			d = c->dom;
 			srdfi_lock(d);
+			srdfi_waiter_drain(&c->w);
 			srdfi_progress(d);
 			rc = srdfi_domain_arm(d);
 			srdfi_unlock(d);

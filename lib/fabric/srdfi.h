@@ -71,6 +71,8 @@ struct srdfi_params {
 	size_t segment;          /* FI_SRD_SEGMENT: bytes per srdd message of a segmented one */
 	size_t unexp_hold;       /* FI_SRD_UNEXP_HOLD: unexpected bytes kept in srdd's buffers
 	                            before they are copied out to free them */
+	int yield;               /* FI_SRD_YIELD: give the CPU away when a CQ read finds nothing
+	                            (processes sharing a core, as Open MPI's yield_when_idle) */
 };
 void srdfi_params_get(struct srdfi_params *p);
 
@@ -173,6 +175,7 @@ struct srdfi_domain {
 	int dead;                     /* srdd went away: every call fails with -FI_ENOTCONN */
 	size_t segment;               /* payload bytes per srdd message of a segmented one */
 	size_t unexp_hold;            /* see struct srdfi_params */
+	bool yield;                   /* see struct srdfi_params */
 	struct srdfi_list eps;        /* its endpoints */
 	struct srdfi_ep *last_ep;     /* the endpoint the last completion named (a cache) */
 	struct srdfi_list mrs;        /* its memory regions */

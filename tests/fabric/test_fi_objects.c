@@ -557,6 +557,9 @@ static void test_cq_wait(void **state)
 	assert_int_equal(fi_trywait(e.fabric, (struct fid *[]){ &cq->fid }, 1), -FI_EAGAIN);
 	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 1000), 1);
 	assert_ptr_equal(out.op_context, &ctx);
+	/* read empty, trywait again: the fd must not stay readable (no busy loop) */
+	assert_int_equal(fi_trywait(e.fabric, (struct fid *[]){ &cq->fid }, 1), 0);
+	assert_int_equal(epoll_wait(ep, &ev, 1, 0), 0);
 	/* nothing comes: a timeout */
 	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 20), -FI_EAGAIN);
 	/* fi_cq_signal wakes a blocked sread */
