@@ -17,6 +17,8 @@ PACKAGES=(
     clang             # libFuzzer targets
     libfabric-dev     # the libfabric provider srd (lib/fabric)
     libfabric-bin     # fi_info, fi_pingpong: the provider's tests
+    openmpi-bin       # mpirun.openmpi for tests/mpi (MPI over the libfabric provider)
+    libopenmpi-dev    # Open MPI headers and the ompi-c pkg-config file for tests/mpi/mpi_check
 )
 
 missing=()

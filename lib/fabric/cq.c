@@ -84,7 +84,8 @@ int srdfi_cq_write_err(struct srdfi_cq *cq, void *context, uint64_t flags, size_
 		.prov_errno = prov_errno,
 	};
 	e->src = src;
-	snprintf(e->text, sizeof(e->text), "srd: %s", text);
+	if (text)
+		snprintf(e->text, sizeof(e->text), "srd: %s", text);
 	srdfi_list_add_tail(&cq->errs, &e->link);
 	if (was_empty)
 		srdfi_waiter_signal(&cq->w);
@@ -155,7 +156,12 @@ static ssize_t cq_readerr(struct fid_cq *fid, struct fi_cq_err_entry *buf, uint6
 	cq->last_err = e;
 	if (api15) {
 		*buf = e->e;
-		if (user_size && user_data) {
+		if (!e->text[0]) {
+			/* the error says it all (FI_ETRUNC, FI_ENOMSG, FI_ECANCELED): no err_data,
+			 * and the caller's err_data is not touched (some pass it uninitialised) */
+			buf->err_data = NULL;
+			buf->err_data_size = 0;
+		} else if (user_size && user_data) {
 			size_t n = strlen(e->text) + 1;
 
 			n = n < user_size ? n : user_size;
@@ -167,9 +173,9 @@ static ssize_t cq_readerr(struct fid_cq *fid, struct fi_cq_err_entry *buf, uint6
 			buf->err_data_size = strlen(e->text) + 1;
 		}
 	} else {
-		/* before 1.5 the entry ends at prov_errno (no err_data fields) */
+		/* before 1.5 the entry ends at err_data (no err_data_size) */
 		memcpy(buf, &e->e, offsetof(struct fi_cq_err_entry, err_data));
-		buf->err_data = e->text;
+		buf->err_data = e->text[0] ? e->text : NULL;
 	}
 	srdfi_unlock(cq->dom);
 	return 1;
@@ -178,7 +184,6 @@ static ssize_t cq_readerr(struct fid_cq *fid, struct fi_cq_err_entry *buf, uint6
 struct cq_cond {
 	struct srdfi_cq *cq;
 	size_t threshold;
-	uint32_t signals; /* fi_cq_signal calls seen when the wait began */
 };
 
 static bool cq_ready(void *arg)
@@ -186,7 +191,7 @@ static bool cq_ready(void *arg)
 	struct cq_cond *c = arg;
 
 	return !srdfi_list_empty(&c->cq->errs) || c->cq->count >= c->threshold ||
-	       c->cq->signals != c->signals;
+	       c->cq->signaled;
 }
 
 static ssize_t cq_sreadfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr_t *src,
@@ -205,10 +210,11 @@ static ssize_t cq_sreadfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr
 			c.threshold = count ? count : 1;
 	}
 	srdfi_lock(cq->dom);
-	c.signals = cq->signals;
 	rc = srdfi_domain_block(cq->dom, cq->w.wait_fd >= 0 ? &cq->w : NULL, timeout,
 				cq_ready, &c);
 	n = cq_take(cq, buf, count, src);
+	if (n == -FI_EAGAIN)
+		cq->signaled = false; /* the signal woke this read: it is spent */
 	srdfi_unlock(cq->dom);
 	if (n == -FI_EAGAIN && rc == -FI_EINTR)
 		return -FI_EINTR;
@@ -226,7 +232,7 @@ static int cq_signal(struct fid_cq *fid)
 	struct srdfi_cq *cq = srdfi_container(fid, struct srdfi_cq, fid);
 
 	srdfi_lock(cq->dom);
-	cq->signals++;
+	cq->signaled = true;
 	srdfi_unlock(cq->dom);
 	srdfi_waiter_signal(&cq->w);
 	return 0;

@@ -68,8 +68,7 @@ void srdfi_ep_complete_rx(struct srdfi_ep *ep, uint64_t op_flags, const struct s
 	if (ep->rx_cq && c->e.op_context) {
 		srdfi_cq_write_err(ep->rx_cq, c->e.op_context, c->e.flags, c->e.len, c->e.tag,
 				   c->e.data, olen, err, prov_errno, c->src,
-				   srdfi_strerror(err == FI_ETRUNC || err == FI_ENOMSG ? err :
-						  prov_errno ? -prov_errno : err));
+				   prov_errno ? srdfi_strerror(-prov_errno) : NULL);
 		return;
 	}
 	ep->dom->lost_errors++;

@@ -186,7 +186,7 @@ static struct fi_info *info_one(uint32_t version, uint32_t ipv4, const struct fi
 		fi->dest_addr = name_dup(dest);
 	}
 
-	fi->tx_attr->caps = caps & (SRDFI_TX_CAPS | SRDFI_DOMAIN_CAPS);
+	fi->tx_attr->caps = caps & SRDFI_TX_CAPS;
 	fi->tx_attr->mode = 0;
 	fi->tx_attr->op_flags = ht ? ht->op_flags : 0;
 	fi->tx_attr->msg_order = ht ? ht->msg_order : FI_ORDER_NONE;
@@ -196,7 +196,7 @@ static struct fi_info *info_one(uint32_t version, uint32_t ipv4, const struct fi
 	fi->tx_attr->iov_limit = SRDFI_IOV_LIMIT;
 	fi->tx_attr->rma_iov_limit = 0;
 
-	fi->rx_attr->caps = caps & (SRDFI_RX_CAPS | SRDFI_DOMAIN_CAPS);
+	fi->rx_attr->caps = caps & SRDFI_RX_CAPS;
 	fi->rx_attr->mode = 0;
 	fi->rx_attr->op_flags = hr ? hr->op_flags : 0;
 	fi->rx_attr->msg_order = hr ? hr->msg_order : FI_ORDER_NONE;

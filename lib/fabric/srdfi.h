@@ -274,7 +274,8 @@ struct srdfi_cq {
 	size_t entry_size;            /* bytes of one entry in that format */
 	enum fi_wait_obj wait_obj;    /* FI_WAIT_NONE, or an fd (FI_WAIT_FD / UNSPEC) */
 	enum fi_cq_wait_cond wait_cond; /* FI_CQ_COND_THRESHOLD: sread's cond is a count */
-	uint32_t signals;             /* fi_cq_signal calls (wake a blocked sread) */
+	bool signaled;                /* fi_cq_signal was called: the next (or a blocked)
+	                                 sread returns -FI_EAGAIN at once */
 	struct srdfi_cqe *ring;       /* entries, oldest at head; grows, never drops */
 	size_t cap, head, count;
 	struct srdfi_list errs;       /* error completions, oldest first */
@@ -287,7 +288,8 @@ int srdfi_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr, struct fid
 		  void *context);
 /* Queue a completion (never fails: the ring grows; -FI_ENOMEM only if it cannot). */
 int srdfi_cq_write(struct srdfi_cq *cq, const struct srdfi_cqe *c);
-/* Queue an error completion: err (positive FI errno), prov_errno, and a sentence. */
+/* Queue an error completion: err (positive FI errno), prov_errno, and a sentence for its
+ * err_data (NULL: none, for the errors that say everything: FI_ETRUNC, FI_ENOMSG, ...). */
 int srdfi_cq_write_err(struct srdfi_cq *cq, void *context, uint64_t flags, size_t len,
 		       uint64_t tag, uint64_t data, size_t olen, int err, int prov_errno,
 		       fi_addr_t src, const char *text);

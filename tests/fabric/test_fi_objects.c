@@ -507,6 +507,16 @@ static void test_cq_errors(void **state)
 	assert_int_equal(err.err_data_size, strlen("srd: unreachable") + 1);
 	assert_non_null(fi_cq_strerror(cq, err.prov_errno, err.err_data, text, sizeof(text)));
 	assert_string_equal(text, "srd: unreachable");
+	/* an error that says it all has no err_data, and the caller's fields (left
+	 * uninitialised by some applications) are not written through */
+	assert_int_equal(srdfi_cq_write_err(cq_of(cq), &ctx, FI_RECV, 0, 0, 0, 0, FI_ENOMSG, 0,
+					    FI_ADDR_NOTAVAIL, NULL), 0);
+	err.err_data = (void *)(uintptr_t)0xdeadbeef;
+	err.err_data_size = 12345;
+	assert_int_equal(fi_cq_readerr(cq, &err, 0), 1);
+	assert_int_equal(err.err, FI_ENOMSG);
+	assert_null(err.err_data);
+	assert_int_equal(err.err_data_size, 0);
 	assert_int_equal(fi_cq_readerr(cq, &err, 0), -FI_EAGAIN);
 	assert_int_equal(fi_cq_read(cq, &out, 1), 1); /* the good one is still there */
 	assert_int_equal(fi_close(&cq->fid), 0);
@@ -567,6 +577,10 @@ static void test_cq_wait(void **state)
 	assert_int_equal(pthread_create(&t, NULL, signal_later, &s), 0);
 	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 5000), -FI_EAGAIN);
 	pthread_join(t, NULL);
+	/* a signal before the read counts too (fabtests' cq_signal) */
+	assert_int_equal(fi_cq_signal(cq), 0);
+	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 5000), -FI_EAGAIN);
+	assert_int_equal(fi_cq_sread(cq, &out, 1, NULL, 20), -FI_EAGAIN); /* spent */
 	close(ep);
 	assert_int_equal(fi_close(&cq->fid), 0);
 	env_close(&e);
