@@ -217,7 +217,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 		"cc_beta_pct", "cc_max_mdf_pct", "cc_dctcp_g_shift", "cc_pacing_gain_pct", "seed",
 		NULL
 	};
-	static const char *const modes[] = { "multipath", "single" };
+	static const char *const modes[] = { "multipath", "single", "spray" };
 	static const char *const ccs[] = { "swift", "dctcp" };
 	struct srd_config *e = &cfg->engine;
 	struct srd_cc_config *cc = &e->cc;
@@ -232,7 +232,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 		return rc;
 	old = dp_cfg_path_key(l, "protocol");
 	if ((rc = dp_cfg_only_keys(l, o, keys)) ||
-	    (rc = dp_cfg_get_enum(l, o, "mode", modes, 2, &mode)) ||
+	    (rc = dp_cfg_get_enum(l, o, "mode", modes, 3, &mode)) ||
 	    (rc = dp_cfg_get_u32(l, o, "paths", 1, SRD_MAX_PATHS, &e->paths)) ||
 	    (rc = dp_cfg_get_enum(l, o, "cc", ccs, 2, &algo)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_conns", 1, 65535, &e->max_conns)) ||
@@ -477,6 +477,9 @@ void dp_config_default(struct dp_config *cfg)
 	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one
 	 * only builds queues that time out under CPU contention */
 	cfg->engine.cc.max_cwnd = 64u * 256u;
+	/* with that window, 64 message slots per connection (the core's default is 512, for
+	 * one-packet messages at full windows) */
+	cfg->engine.max_tx_msgs = 64;
 	if (cfg->engine.cc.init_cwnd > cfg->engine.cc.max_cwnd)
 		cfg->engine.cc.init_cwnd = cfg->engine.cc.max_cwnd;
 }

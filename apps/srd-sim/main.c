@@ -8,14 +8,14 @@
  * Runs in virtual time: the same flags and seed give the same output, bit for bit.
  */
 #include <errno.h>
-#include <float.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "cli.h"
+#include "fabric_cli.h"
 #include "scenario.h"
 
 /* Command-line choices beyond the scenario config. */
@@ -46,92 +46,15 @@ static void usage(FILE *out)
 		"  --size S             message size, e.g. 64K [64K]\n"
 		"  --window W           messages outstanding per flow [16]\n"
 		"  --seg-size S         payload bytes per packet [4096]\n"
-		"  --mode multipath|single   spray packets, or one hashed path per flow [multipath]\n"
+		"  --mode multipath|single|spray   path-aware spraying, one hashed path per flow,\n"
+		"                       or oblivious round-robin spraying [multipath]\n"
 		"  --cc swift|dctcp     congestion controller [swift]\n"
 		"  --seed S             seed of everything random [1]\n"
 		"  --time-limit T       stop at this virtual time [2s]\n"
 		"  --json               print one JSON object instead of the table\n"
 		"  --timeline FILE      write goodput over time (CSV: t_us,gbps per 10 us bin)\n"
-		"  -h, --help           this text\n");
-}
-
-/* A unit suffix and its multiplier. */
-struct unit {
-	const char *suffix; /* e.g. "us" (case-insensitive), NULL ends a table */
-	double mult;        /* what one unit is worth */
-};
-
-/* Parse a finite number >= 0 with an optional suffix from units[] (NULL: none allowed).
- * strtod() also takes "nan" and "inf": those, and products that overflow, are refused. */
-static int parse_scaled(const char *s, const struct unit *units, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || !(v >= 0 && v <= DBL_MAX))
-		return -EINVAL;
-	if (*end == '\0') {
-		*out = v;
-		return 0;
-	}
-	for (; units && units->suffix; units++) {
-		if (strcasecmp(end, units->suffix) == 0) {
-			v *= units->mult;
-			if (!(v <= DBL_MAX))
-				return -EINVAL;
-			*out = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static const struct unit rate_units[] = {
-	{ "G", 1e9 }, { "Gbps", 1e9 }, { "M", 1e6 }, { "Mbps", 1e6 }, { "K", 1e3 }, { "T", 1e12 }, { NULL, 0 }
-};
-static const struct unit time_units[] = {
-	{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { NULL, 0 }
-};
-static const struct unit size_units[] = {
-	{ "K", 1024 }, { "KiB", 1024 }, { "M", 1048576 }, { "MiB", 1048576 }, { "B", 1 }, { NULL, 0 }
-};
-
-static int parse_u64(const char *s, const struct unit *units, uint64_t *out)
-{
-	double v;
-
-	if (parse_scaled(s, units, &v) || !(v >= 0 && v <= 1.8e19)) /* below 2^64 - 0.5 */
-		return -EINVAL;
-	*out = (uint64_t)(v + 0.5);
-	return 0;
-}
-
-static int parse_u32(const char *s, const struct unit *units, uint32_t lo, uint32_t hi,
-		     uint32_t *out)
-{
-	uint64_t v;
-
-	if (parse_u64(s, units, &v) || v < lo || v > hi)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int parse_prob(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s)
-		return -EINVAL;
-	if (*end == '%') {
-		v /= 100;
-		end++;
-	}
-	if (*end || !(v >= 0 && v <= 1)) /* NaN fails both */
-		return -EINVAL;
-	*out = v;
-	return 0;
+		"  -h, --help           this text\n"
+		"With --topo: a workload over a multi-tier fabric (srd-sim --topo fattree:4 --help).\n");
 }
 
 /* "K@T" or "K@T/D": path index, start time and (for flaps) period. */
@@ -204,12 +127,6 @@ struct path_settings {
 	uint32_t nevents;
 };
 
-static int bad(const char *opt, const char *arg)
-{
-	fprintf(stderr, "srd-sim: invalid value for --%s: '%s'\n", opt, arg);
-	return -EINVAL;
-}
-
 static int apply_paths(struct options *o, struct path_settings *ps)
 {
 	struct sim_fabric_config *fc = &o->sc.world.fabric;
@@ -225,12 +142,12 @@ static int apply_paths(struct options *o, struct path_settings *ps)
 
 		if (ps->event_is_flap[i]) {
 			if (parse_path_event(ps->events[i], fc->npaths, &k, &t, &d))
-				return bad("flap", ps->events[i]);
+				return cli_bad("flap", ps->events[i]);
 			ps->flap_start[k] = t;
 			ps->flap_period[k] = d;
 		} else {
 			if (parse_path_event(ps->events[i], fc->npaths, &k, &t, NULL))
-				return bad("blackhole", ps->events[i]);
+				return cli_bad("blackhole", ps->events[i]);
 			ps->blackhole[k] = t;
 		}
 	}
@@ -275,79 +192,81 @@ static int parse_args(int argc, char **argv, struct options *o)
 		switch (opt) {
 		case OPT_PATHS:
 			if (parse_u32(a, NULL, 1, SIM_FABRIC_MAX_PATHS, &sc->world.fabric.npaths))
-				return bad("paths", a);
+				return cli_bad("paths", a);
 			break;
 		case OPT_CONN_PATHS:
 			if (parse_u32(a, NULL, 1, SRD_MAX_PATHS, &sc->world.engine.paths))
-				return bad("conn-paths", a);
+				return cli_bad("conn-paths", a);
 			break;
 		case OPT_HOST_RATE:
 			if (parse_u64(a, rate_units, &sc->world.fabric.host_rate_bps) ||
 			    !sc->world.fabric.host_rate_bps)
-				return bad("host-rate", a);
+				return cli_bad("host-rate", a);
 			break;
 		case OPT_PATH_RATE:
 			if (parse_u64(a, rate_units, &ps.rate) || !ps.rate)
-				return bad("path-rate", a);
+				return cli_bad("path-rate", a);
 			break;
 		case OPT_DELAY:
 			if (parse_u64(a, time_units, &ps.delay))
-				return bad("delay", a);
+				return cli_bad("delay", a);
 			break;
 		case OPT_JITTER:
 			if (parse_u64(a, time_units, &ps.jitter))
-				return bad("jitter", a);
+				return cli_bad("jitter", a);
 			break;
 		case OPT_LOSS:
 			if (parse_prob(a, &ps.loss))
-				return bad("loss", a);
+				return cli_bad("loss", a);
 			break;
 		case OPT_BLACKHOLE:
 		case OPT_FLAP:
 			if (ps.nevents == 2 * SIM_FABRIC_MAX_PATHS)
-				return bad(opt == OPT_FLAP ? "flap" : "blackhole", a);
+				return cli_bad(opt == OPT_FLAP ? "flap" : "blackhole", a);
 			ps.event_is_flap[ps.nevents] = opt == OPT_FLAP;
 			ps.events[ps.nevents++] = a;
 			break;
 		case OPT_ECN:
 			if (parse_u64(a, size_units, &ps.ecn))
-				return bad("ecn-threshold", a);
+				return cli_bad("ecn-threshold", a);
 			break;
 		case OPT_QLIMIT:
 			if (parse_u64(a, size_units, &ps.limit) || !ps.limit)
-				return bad("queue-limit", a);
+				return cli_bad("queue-limit", a);
 			break;
 		case OPT_FLOWS:
 			if (parse_u32(a, NULL, 1, 1024, &sc->flows))
-				return bad("flows", a);
+				return cli_bad("flows", a);
 			break;
 		case OPT_INCAST:
 			if (parse_u32(a, NULL, 1, 1023, &sc->incast))
-				return bad("incast", a);
+				return cli_bad("incast", a);
 			break;
 		case OPT_MSGS:
 			if (parse_u32(a, NULL, 1, 10000000, &sc->msgs))
-				return bad("msgs", a);
+				return cli_bad("msgs", a);
 			break;
 		case OPT_SIZE:
 			if (parse_u32(a, size_units, 0, SRD_MSG_SIZE_LIMIT, &sc->msg_size))
-				return bad("size", a);
+				return cli_bad("size", a);
 			break;
 		case OPT_WINDOW:
 			if (parse_u32(a, NULL, 1, 4096, &sc->window))
-				return bad("window", a);
+				return cli_bad("window", a);
 			break;
 		case OPT_SEG:
 			if (parse_u32(a, size_units, 64, 65000, &sc->world.engine.seg_size))
-				return bad("seg-size", a);
+				return cli_bad("seg-size", a);
 			break;
 		case OPT_MODE:
 			if (!strcmp(a, "multipath"))
 				sc->world.engine.mode = SRD_MODE_MULTIPATH;
 			else if (!strcmp(a, "single"))
 				sc->world.engine.mode = SRD_MODE_SINGLE;
+			else if (!strcmp(a, "spray"))
+				sc->world.engine.mode = SRD_MODE_SPRAY;
 			else
-				return bad("mode", a);
+				return cli_bad("mode", a);
 			break;
 		case OPT_CC:
 			if (!strcmp(a, "swift"))
@@ -355,15 +274,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			else if (!strcmp(a, "dctcp"))
 				sc->world.engine.cc.algo = SRD_CC_DCTCP;
 			else
-				return bad("cc", a);
+				return cli_bad("cc", a);
 			break;
 		case OPT_SEED:
 			if (parse_u64(a, NULL, &sc->world.seed))
-				return bad("seed", a);
+				return cli_bad("seed", a);
 			break;
 		case OPT_TIME:
 			if (parse_u64(a, time_units, &sc->time_limit_ns) || !sc->time_limit_ns)
-				return bad("time-limit", a);
+				return cli_bad("time-limit", a);
 			break;
 		case OPT_JSON:
 			o->json = 1;
@@ -446,7 +365,8 @@ static void print_json(const struct options *o, const struct sim_scenario_result
 	printf("],\"config\":{\"paths\":%u,\"conn_paths\":%u,\"mode\":\"%s\",\"cc\":\"%s\",\"flows\":%u"
 	       ",\"incast\":%u,\"msgs\":%u,\"size\":%u,\"window\":%u,\"seed\":%" PRIu64 "}}\n",
 	       sc->world.fabric.npaths, sc->world.engine.paths,
-	       sc->world.engine.mode == SRD_MODE_SINGLE ? "single" : "multipath",
+	       sc->world.engine.mode == SRD_MODE_SINGLE ? "single" :
+	       sc->world.engine.mode == SRD_MODE_SPRAY ? "spray" : "multipath",
 	       sc->world.engine.cc.algo == SRD_CC_DCTCP ? "dctcp" : "swift",
 	       sc->incast ? 0 : sc->flows, sc->incast, sc->msgs, sc->msg_size, sc->window,
 	       sc->world.seed);
@@ -505,6 +425,8 @@ int main(int argc, char **argv)
 
 	FILE *timeline = NULL;
 
+	if (fabric_wanted(argc, argv))
+		return fabric_main(argc, argv);
 	rc = parse_args(argc, argv, &o);
 	if (rc > 0)
 		return 0; /* --help */

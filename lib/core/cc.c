@@ -84,12 +84,13 @@ static uint32_t cwnd_clamp(uint64_t w, const struct srd_cc_config *cfg)
 
 /* ---- shared steps ---- */
 
-/* Start the state at init_cwnd; alpha starts at 1.0, as in DCTCP. */
+/* Start the state at init_cwnd, in slow start; alpha starts at 1.0, as in DCTCP. */
 static void cc_init(struct srd_cc *cc, const struct srd_cc_config *cfg)
 {
 	*cc = (struct srd_cc){ 0 };
 	cc->alpha = Q16_ONE;
 	cc->cwnd = cwnd_clamp(cfg->init_cwnd, cfg);
+	cc->slow_start = 1;
 }
 
 /* At most one multiplicative decrease per smoothed RTT. */
@@ -109,17 +110,35 @@ static void cc_decrease(struct srd_cc *cc, const struct srd_cc_config *cfg, uint
 	cc->cwnd = cwnd_clamp((uint64_t)cc->cwnd * (Q16_ONE - red) >> 16, cfg);
 	cc->ai_rem = 0;
 	cc->last_decrease_ns = now;
+	cc->slow_start = 0;
+}
+
+/* One packet more per packet acked: the window doubles in a round trip.  (Below one packet
+ * the additive rule already grows by ai per packet acked.) */
+static void cc_fast_increase(struct srd_cc *cc, const struct srd_cc_config *cfg,
+			     uint32_t acked)
+{
+	uint64_t step = (uint64_t)(cc->cwnd < SRD_CWND_ONE ? cfg->ai : SRD_CWND_ONE) * acked;
+
+	cc->ai_rem = 0;
+	cc->cwnd = cwnd_clamp(add_sat(cc->cwnd, step), cfg);
 }
 
 /* Additive increase of ai per window's worth of acked packets (ai * acked * 256 / cwnd,
  * remainder carried in ai_rem); below one packet, ai per acked packet (Swift's fast
- * growth of a fractional window). */
+ * growth of a fractional window).  In slow start (until the first decrease) one packet
+ * per packet acked instead, as TCP starts: a window far below the bandwidth-delay product
+ * of a long round trip would otherwise take one RTT per packet to get there. */
 static void cc_additive_increase(struct srd_cc *cc, const struct srd_cc_config *cfg,
 				 uint32_t acked)
 {
 	uint64_t num = (uint64_t)cfg->ai * acked;
 	uint64_t w = cc->cwnd;
 
+	if (cc->slow_start && w >= SRD_CWND_ONE) {
+		cc_fast_increase(cc, cfg, acked);
+		return;
+	}
 	if (w < SRD_CWND_ONE) {
 		cc->ai_rem = 0;
 		cc->cwnd = cwnd_clamp(add_sat(w, num), cfg);
@@ -201,21 +220,38 @@ static uint64_t swift_flow_scaling(const struct srd_cc *cc, const struct srd_cc_
 	return cfg->target_delay_ns * (x - lo) / (hi - lo);
 }
 
-/* One ack: below the target delay grow additively; above it shrink in proportion to the
- * excess delay, once per RTT. */
+/* Queueing delay Swift allows above the base RTT: target_delay_ns, or an eighth of the base
+ * RTT where that is more (a fixed few microseconds is noise on a long-haul round trip). */
+static uint64_t swift_allowed_delay(const struct srd_cc_config *cfg, uint64_t base)
+{
+	return cfg->target_delay_ns > base / 8 ? cfg->target_delay_ns : base / 8;
+}
+
+/*
+ * One ack.  The window shrinks when the standing RTT of the acked packet's path (what a
+ * queue on that route holds, not the spread that per-packet jitter adds: paths.c) is above
+ * the target, in proportion to the excess, once per RTT.  Below the target it grows
+ * additively; and while a sample says the queues are nearly empty (within a quarter of
+ * the allowed delay) by a packet per packet acked, so that a window left small by
+ * congestion that has cleared is back at line rate in a few round trips.
+ */
 static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 			 const struct srd_cc_ack *ev)
 {
-	uint64_t base, target;
+	uint64_t base, allowed, target, standing;
 
 	if (ev->rtt_ns != 0) {
+		standing = ev->standing_rtt_ns ? ev->standing_rtt_ns : ev->rtt_ns;
 		base = cfg->base_rtt_ns ? cfg->base_rtt_ns :
 		       ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
-		target = add_sat(add_sat(base, cfg->target_delay_ns), swift_flow_scaling(cc, cfg));
-		if (ev->rtt_ns < target)
+		allowed = swift_allowed_delay(cfg, base);
+		target = add_sat(add_sat(base, allowed), swift_flow_scaling(cc, cfg));
+		if (ev->rtt_ns < add_sat(base, allowed / 4))
+			cc_fast_increase(cc, cfg, ev->acked);
+		else if (standing < target)
 			cc_additive_increase(cc, cfg, ev->acked);
 		else if (cc_can_decrease(cc, ev->now, ev->srtt_ns))
-			cc_decrease(cc, cfg, swift_reduction(cfg, ev->rtt_ns, target), ev->now);
+			cc_decrease(cc, cfg, swift_reduction(cfg, standing, target), ev->now);
 	}
 	cc->cwnd = cwnd_clamp(cc->cwnd, cfg);
 }

@@ -23,7 +23,10 @@ struct srd_cc {
 	uint32_t win_acked;        /* DCTCP: packets acked in the current observation window */
 	uint32_t win_marked;       /* DCTCP: of which CE-marked */
 	uint32_t win_end;          /* DCTCP: the window ends when the cumulative PSN passes this */
-	uint32_t win_started;      /* DCTCP: 1 once win_end is valid */
+	uint8_t win_started;       /* DCTCP: 1 once win_end is valid */
+	uint8_t slow_start;        /* 1 until the first decrease: the window grows by one packet
+	                              per packet acked (doubling per RTT) instead of ai per RTT */
+	uint16_t reserved;         /* zero */
 	uint32_t ai_rem;           /* additive-increase remainder carried between acks (< cwnd), so
 	                              growth stays exact when ai * acked * 256 < cwnd */
 };
@@ -33,6 +36,8 @@ struct srd_cc_ack {
 	uint64_t now;         /* time the ack was processed */
 	uint32_t acked;       /* packets newly acknowledged by this ack (may be 0) */
 	uint64_t rtt_ns;      /* RTT sample of the acked packet, ack delay removed (0: none) */
+	uint64_t standing_rtt_ns; /* the standing RTT of that packet's path: its smallest sample
+	                             of the last one to two RTTs (0: use rtt_ns) */
 	uint64_t base_rtt_ns; /* smallest RTT seen on the connection (0: none yet) */
 	uint64_t srtt_ns;     /* smoothed RTT of the connection */
 	uint32_t ce_count;    /* CE-marked packets the ack reports */

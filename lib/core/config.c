@@ -19,7 +19,7 @@ void srd_config_default(struct srd_config *cfg)
 		.seg_size = 4096,
 		.tx_window = 512,
 		.rx_window = 512,
-		.max_tx_msgs = 64,
+		.max_tx_msgs = 512,
 		.rx_slots = 1024,
 		.max_msg_size = 16u << 20,
 		.min_rto_ns = 100000,
@@ -101,8 +101,9 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 		err[0] = '\0';
 	CHECK_RANGE(max_conns, 1, 65535);
 	CHECK_RANGE(setup_cookie_pct, 0, 100);
-	if (cfg->mode != SRD_MODE_MULTIPATH && cfg->mode != SRD_MODE_SINGLE)
-		return fail(err, errlen, "mode: %d is neither multipath (0) nor single (1)",
+	if (cfg->mode != SRD_MODE_MULTIPATH && cfg->mode != SRD_MODE_SINGLE &&
+	    cfg->mode != SRD_MODE_SPRAY)
+		return fail(err, errlen, "mode: %d is not multipath (0), single (1) or spray (2)",
 			    (int)cfg->mode);
 	CHECK_RANGE(paths, 1, SRD_MAX_PATHS);
 	CHECK_RANGE(seg_size, 64, 65000);

@@ -66,7 +66,10 @@ static inline uint32_t srd_config_npaths(const struct srd_config *cfg)
 static inline bool psn_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool psn_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 
-/* One path (entropy value) of a connection: 24 bytes, part of the connection's state. */
+/* One path (entropy value) of a connection: 28 bytes, part of the connection's state.
+ * Packets with the same entropy value take the same route through FIFO queues, so they
+ * arrive in the order they were sent: acked_sent is what tells a lost packet from one
+ * that is merely slower than the packets sprayed over other paths. */
 struct srd_path {
 	uint16_t entropy;      /* UDP source port value that selects this path */
 	uint8_t state;         /* enum srd_path_state */
@@ -75,10 +78,18 @@ struct srd_path {
 	uint8_t ecn;           /* EWMA of CE echoes, 0..255 */
 	uint8_t skips;         /* times the round robin passed over it since its last use */
 	uint32_t srtt_ns;      /* smoothed RTT of this path (0: no sample; saturates) */
-	uint32_t probe_ts;     /* PROBING: time (ns mod 2^32) the probe left; 0: not sent */
+	union {
+		uint32_t probe_ts;   /* PROBING: time (ns mod 2^32) the probe left; 0: not sent */
+		uint32_t acked_sent; /* otherwise: send time (ns mod 2^32; 0: none yet) of the
+		                        latest-sent packet acked that went only this way (never
+		                        resent) with this entropy value */
+	};
 	uint32_t tx_pkts;      /* packets sent on this path index (wraps) */
 	uint16_t replacements; /* fresh entropy values taken for this index (saturates) */
-	uint16_t reserved;     /* padding, zero */
+	uint8_t gen;           /* entropy generation: replacements, wrapping */
+	uint8_t qwin;          /* the connection's delay window (qwin_seq) qmin_cur belongs to */
+	uint16_t qmin_cur;     /* smallest RTT sample of that window, 128 ns units (0: none) */
+	uint16_t qmin_prev;    /* smallest of the window before (0: none) */
 };
 
 /* Why a packet waits for retransmission.  Only timeouts spend the retry budget: a RACK
@@ -89,6 +100,8 @@ enum srd_loss_cause {
 	SRD_LOSS_RNR = 2,
 	SRD_LOSS_REFUSED = 3, /* the peer refused it (no such endpoint: resend it flagged
 	                         ABANDON; or it wants a set-up cookie): not the path's fault */
+	SRD_LOSS_PROBE = 4,   /* tail loss probe: nothing acked for two RTTs, resent on another
+	                         path in case it was lost (neither the path's fault nor a retry) */
 };
 #define SRD_MAX_RESENDS 255u /* retransmissions of one packet, whatever the cause */
 
@@ -114,7 +127,7 @@ struct srd_txpkt {
 	uint8_t retries;  /* retransmissions after timeouts: the retry budget (an unreachable peer) */
 	uint8_t resends;  /* all retransmissions (a backstop: SRD_MAX_RESENDS) */
 	uint8_t lost_by;  /* enum srd_loss_cause of its pending retransmission */
-	uint8_t reserved;
+	uint8_t path_gen; /* that path's entropy generation when it was sent */
 };
 
 /* States of a message slot on the sending side. */
@@ -239,8 +252,13 @@ struct srd_conn {
 	uint8_t reo_steps;       /* RACK window widening after spurious retransmissions */
 	uint16_t reo_clean;      /* packets acked since the last spurious retransmission */
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
+	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
+	uint8_t tlp_sent;        /* 1: the tail loss probe of this flight went (reset by progress) */
 	uint16_t rnr_retries;    /* consecutive RNR nacks */
+	uint16_t loss_rate;      /* EWMA of the fraction of packets lost (RACK or timeout), Q16
+	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
 	uint32_t probe_seq;      /* sequence number of the next probe */
+	uint64_t qwin_end_ns;    /* end of the current delay window (one smoothed RTT long) */
 	struct srd_cc cc;        /* congestion controller state */
 	uint64_t retransmits;    /* data retransmissions (for srd_conn_info) */
 	/* receiving side */
@@ -329,8 +347,9 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c);
 /* Choose the path for the next data packet of c, other than avoid (-1: none) if possible. */
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
 /* A packet sent on path p was acked; rtt_ns is its RTT sample (0: none), ce its CE echo
- * (1 marked, 0 not, -1 no ECN information). */
-void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce);
+ * (1 marked, 0 not, -1 no ECN information).  Returns the path's standing RTT: its smallest
+ * sample over the current and the previous delay window (0 without a sample). */
+uint64_t paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce);
 /* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it. */
 void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p);
 /* A probe reply arrived; its cookie names the path and the entropy probed.  Returns 0, or

@@ -67,6 +67,8 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->rack_xmit_ns = c->rack_rtt_ns = c->rack_timer_ns = 0;
 	c->pace_next_ns = c->rnr_until_ns = 0;
 	c->rto_backoff = 0;
+	c->tlp_sent = 0;
+	c->loss_rate = 0;
 	c->pace_wait = 0;
 	c->rnr_retries = 0;
 	eng->cc->init(&c->cc, &eng->cfg.cc);

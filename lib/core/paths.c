@@ -8,7 +8,9 @@
  * marks say it is congested (aged, so a skipped path is retried now and then and its state
  * refreshed).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
  * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
- * random entropy value and is PROBING until a probe comes back.
+ * random entropy value and is PROBING until a probe comes back.  Both counts rise by the
+ * losses in a row that the connection's loss rate explains on any path, so that loss spread
+ * over all paths does not empty the set of good ones.
  */
 #include "conn.h"
 
@@ -64,6 +66,19 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
 }
 
+/* A fresh entropy value for a congested (not failed) path: usable at once, its signals
+ * start over. */
+static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_path *P)
+{
+	P->entropy = fresh_entropy(eng, c);
+	P->gen++;
+	P->srtt_ns = 0;
+	P->ecn = 0;
+	P->acked_sent = 0;
+	P->qmin_cur = P->qmin_prev = 0;
+	eng->st.path_recycles++;
+}
+
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 {
 	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
@@ -72,6 +87,11 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 
 	if (n == 1)
 		return 0;
+	if (eng->cfg.mode == SRD_MODE_SPRAY) {
+		/* oblivious: the next value in turn, whatever is known of it */
+		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
+		return p;
+	}
 	for (uint32_t i = 0; i < n; i++, p = p + 1 == n ? 0 : p + 1) {
 		struct srd_path *P = &c->paths[p];
 
@@ -91,8 +111,14 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 		}
 		if (P->state != SRD_PATH_GOOD || P->inflight >= cap)
 			continue;
-		if (path_congested(eng, c, P) && ++P->skips < 8)
-			continue;
+		if (path_congested(eng, c, P)) {
+			if (++P->skips < 8)
+				continue;
+			/* still congested after 8 passes: its route is a hot one (a slow link,
+			 * an unlucky hash); give up the value and try a random other route,
+			 * as REPS recycles only the entropy values that come back clean */
+			path_recycle(eng, c, P);
+		}
 		P->skips = 0;
 		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
 		return p;
@@ -103,9 +129,34 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 	return avoid >= 0 ? (uint32_t)avoid : 0;
 }
 
-void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
+/*
+ * Fold an RTT sample into path P's standing RTT: the smallest sample of the current window
+ * and the one before (each one smoothed RTT long, counted by the connection).  Packets of
+ * one route that queue raise every sample; jitter raises some, so their minimum is the
+ * queue that is really there.  Sprayed over many paths, each path's few samples are taken
+ * as they are: a queue on one route is not hidden behind the quiet others.
+ */
+static uint64_t path_standing(const struct srd_conn *c, struct srd_path *P, uint64_t rtt_ns)
+{
+	uint64_t q = rtt_ns / 128 ? rtt_ns / 128 : 1;
+	uint16_t s = (uint16_t)(q > UINT16_MAX ? UINT16_MAX : q), m;
+
+	if (P->qwin != c->qwin_seq) {
+		P->qmin_prev = (uint8_t)(P->qwin + 1) == c->qwin_seq ? P->qmin_cur : 0;
+		P->qmin_cur = s;
+		P->qwin = c->qwin_seq;
+	} else if (!P->qmin_cur || s < P->qmin_cur) {
+		P->qmin_cur = s;
+	}
+	m = P->qmin_prev && P->qmin_prev < P->qmin_cur ? P->qmin_prev : P->qmin_cur;
+	return (uint64_t)m * 128;
+}
+
+uint64_t paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
 {
 	struct srd_path *P = &c->paths[p];
+	uint64_t standing = 0;
+
 	P->losses = 0;
 	if (P->state == SRD_PATH_SUSPECT) {
 		P->state = SRD_PATH_GOOD;
@@ -115,12 +166,14 @@ void paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce)
 		uint32_t s = rtt32(rtt_ns);
 
 		P->srtt_ns = P->srtt_ns ? P->srtt_ns - P->srtt_ns / 8 + s / 8 : s;
+		standing = path_standing(c, P, rtt_ns);
 	}
 	if (ce >= 0) {
 		unsigned v = P->ecn - P->ecn / 8u + (ce ? 32u : 0u);
 
 		P->ecn = (uint8_t)(v > 255 ? 255 : v);
 	}
+	return standing;
 }
 
 /* Give path p a fresh entropy value and start probing it (if the peer can answer). */
@@ -131,6 +184,7 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	P->entropy = fresh_entropy(eng, c);
 	if (P->replacements < UINT16_MAX)
 		P->replacements++;
+	P->gen++; /* packets still in flight on the old value took another route */
 	P->losses = 0;
 	P->srtt_ns = 0;
 	P->ecn = 0;
@@ -146,19 +200,42 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	c->n_probing++;
 }
 
+/*
+ * Losses in a row that the connection's own loss rate p explains on any path: one less than
+ * the smallest k with p^k < 1/1024 (0 while p < 1/1024, 1 at 1-3%, 3 at 10%, at most 8).
+ * Loss spread over every path (a lossy link, a busy receiver) then makes no path suspect:
+ * only a path that loses clearly more than the others is.  (A dead path raises p too, and
+ * each loss more it is allowed is another round of packets sent into it: failing paths
+ * sooner, at most one extra, cost more here, since a path replaced is a path probing, and
+ * a fresh value may land on the dead route again.)
+ */
+static uint32_t background_losses(const struct srd_conn *c)
+{
+	uint64_t prob = 65536;
+	uint32_t k = 0;
+
+	while (prob >= 64 && k < 9) { /* 64 / 65536 = 1/1024 */
+		prob = prob * c->loss_rate >> 16;
+		k++;
+	}
+	return k - 1;
+}
+
 void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
+	uint32_t extra;
 
 	if (P->losses < UINT8_MAX)
 		P->losses++;
-	if (eng->cfg.mode == SRD_MODE_SINGLE || P->state == SRD_PATH_PROBING)
-		return; /* the baseline never re-paths; a probing path is judged by its probe */
-	if (P->state == SRD_PATH_GOOD) {
+	if (eng->cfg.mode != SRD_MODE_MULTIPATH || P->state == SRD_PATH_PROBING)
+		return; /* the baselines never re-path; a probing path is judged by its probe */
+	extra = background_losses(c);
+	if (P->state == SRD_PATH_GOOD && P->losses > extra) {
 		P->state = SRD_PATH_SUSPECT;
 		c->n_good--;
 	}
-	if (P->losses >= eng->cfg.path_fail_losses) {
+	if (P->losses >= eng->cfg.path_fail_losses + extra) {
 		eng->st.path_failures++;
 		path_replace(eng, c, p);
 	}

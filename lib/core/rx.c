@@ -293,23 +293,47 @@ void rx_on_timer(struct srd_conn *c, uint64_t now)
 		c->ack_now = 1;
 }
 
-/* The 64 SACK bits to send: from rcv_nxt + 1, or ending at the acked PSN if it is further. */
-static uint64_t sack_bits(const struct srd_engine *eng, const struct srd_conn *c,
-			  uint32_t *base_out)
+/* 64 bits of the received-PSN bitmap from PSN q on (bit i: q + i), q within the window;
+ * bits for PSNs past the window are 0. */
+static uint64_t bits_from(const struct srd_engine *eng, const struct srd_conn *c, uint32_t q)
 {
-	uint32_t base = c->rcv_nxt + 1;
-	uint64_t bits = 0;
+	uint32_t b = q & eng->rx_mask, w = b / 64, sh = b % 64, nw = eng->cfg.rx_window / 64;
+	uint32_t room = eng->cfg.rx_window - (q - c->rcv_nxt);
+	uint64_t v = c->rx_bits[w] >> sh;
 
-	if (psn_le(base + 64, c->ack_psn) && c->ack_psn - c->rcv_nxt < eng->cfg.rx_window)
-		base = c->ack_psn - 63;
-	for (uint32_t i = 0; i < 64; i++) {
-		uint32_t p = base + i;
+	if (sh)
+		v |= c->rx_bits[(w + 1) % nw] << (64 - sh);
+	return room >= 64 ? v : v & ((1ull << room) - 1);
+}
 
-		if (p - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, p))
-			bits |= 1ull << i;
+/*
+ * The SACK to send: up to SRD_SACK_BITS PSNs (or the receive window, if smaller) from
+ * rcv_nxt + 1, or ending at the acked PSN if that is further, in as many 64-bit words as
+ * it takes to reach the last PSN received.  Reporting every PSN received in the window
+ * (not only the 64 after the cumulative PSN) is what lets a sender spraying over paths
+ * with different delays tell a late packet from a lost one.
+ */
+static void sack_fill(const struct srd_engine *eng, const struct srd_conn *c,
+		      struct srd_ack_fields *a)
+{
+	uint32_t span = eng->cfg.rx_window < SRD_SACK_BITS ? eng->cfg.rx_window : SRD_SACK_BITS;
+	uint32_t base = c->rcv_nxt + 1, last = 0;
+
+	if (psn_le(base + span, c->ack_psn) && c->ack_psn - c->rcv_nxt < eng->cfg.rx_window)
+		base = c->ack_psn - (span - 1);
+	a->sack_base = base;
+	for (uint32_t k = 0; k < span / 64; k++) {
+		uint32_t q = base + 64 * k;
+		uint64_t v = q - c->rcv_nxt < eng->cfg.rx_window ? bits_from(eng, c, q) : 0;
+
+		if (k == 0)
+			a->sack = v;
+		else
+			a->sack_more[k - 1] = v;
+		if (v)
+			last = k;
 	}
-	*base_out = base;
-	return bits;
+	a->sack_more_n = (uint8_t)last;
 }
 
 int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
@@ -357,7 +381,7 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 				.ack_delay_ns = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held,
 			},
 		};
-		pkt.u.ack.sack = sack_bits(eng, c, &pkt.u.ack.sack_base);
+		sack_fill(eng, c, &pkt.u.ack);
 		c->ack_owed = 0;
 		c->ack_now = 0;
 		c->ack_pkts = c->ack_ce = 0;

@@ -75,6 +75,9 @@ enum srd_drop_reason {
 enum srd_path_mode {
 	SRD_MODE_MULTIPATH = 0, /* spray packets over `paths` entropy values, steer by path state */
 	SRD_MODE_SINGLE = 1,    /* one hashed entropy per connection: the classic ECMP baseline */
+	SRD_MODE_SPRAY = 2,     /* spray packets round robin over `paths` entropy values whatever
+	                           their state (oblivious spraying: the baseline of the spraying
+	                           literature; a failed path is never replaced) */
 };
 
 /* Congestion controller. */
@@ -125,7 +128,9 @@ struct srd_config {
 	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
 	                                of two, 64..4096) */
 	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two,
-	                                1..4096) */
+	                                1..4096; default 512 = tx_window, so that a stream of
+	                                one-packet messages is held back by the windows, not by
+	                                its message slots) */
 	uint32_t rx_slots;           /* messages under reassembly at once, whole engine (1..2^24) */
 	uint32_t max_msg_size;       /* longest message sent or accepted (1 B..1 GiB) */
 	uint64_t min_rto_ns;         /* retransmission timeout floor (1 µs..1 s) */
@@ -251,6 +256,8 @@ struct srd_stats {
 	uint64_t rack_losses;        /* packets declared lost by time (RACK) */
 	uint64_t rto_losses;         /* packets declared lost by the retransmission timeout */
 	uint64_t rto_events;         /* retransmission timeouts */
+	uint64_t tlp_probes;         /* tail loss probes: the latest packet resent after two RTTs
+	                                without an ack */
 	uint64_t rnr_received;       /* receiver-not-ready nacks received */
 	uint64_t msgs_accepted;      /* srd_send() calls that returned 0 */
 	uint64_t msgs_completed;     /* tx_done with status 0 */
@@ -261,6 +268,8 @@ struct srd_stats {
 	                                connection arrived, delivered once it did */
 	uint64_t path_failures;      /* paths declared failed */
 	uint64_t path_replacements;  /* fresh entropy values taken for failed paths */
+	uint64_t path_recycles;      /* fresh entropy values taken for persistently congested
+	                                paths (multipath mode) */
 	uint64_t conns_created;      /* connections created */
 	uint64_t conns_reset;        /* connections reset (peer restart, retry budget spent) */
 	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */

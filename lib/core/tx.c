@@ -64,6 +64,8 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 	unlink_inflight(c, idx);
 	r->state = TXPKT_LOST;
 	r->lost_by = (uint8_t)cause;
+	if (cause == SRD_LOSS_RACK || cause == SRD_LOSS_RTO)
+		c->loss_rate = (uint16_t)(c->loss_rate + ((65535u - c->loss_rate) >> 6));
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
 		paths_on_loss(eng, c, r->path);
@@ -71,9 +73,15 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 
 /* ---- timers ---- */
 
+/* The timeout: smoothed RTT plus a margin for its variation (at least a quarter of it: a
+ * steady RTT has almost no variance, and an RTO that close to the RTT fires whenever an ack
+ * is a little late) plus the longest the peer holds an ack; never below min_rto.  Once the
+ * RTT is above min_rto, the floor no longer hides a margin that is missing. */
 uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	uint64_t base = c->srtt_ns ? c->srtt_ns + 4 * c->rttvar_ns : 3 * eng->cfg.init_rtt_ns;
+	uint64_t var = 4 * c->rttvar_ns > c->srtt_ns / 4 ? 4 * c->rttvar_ns : c->srtt_ns / 4;
+	uint64_t base = c->srtt_ns ? c->srtt_ns + var + eng->cfg.ack_delay_ns :
+		       3 * eng->cfg.init_rtt_ns;
 
 	if (base < eng->cfg.min_rto_ns)
 		base = eng->cfg.min_rto_ns;
@@ -82,22 +90,48 @@ uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
 	return base < eng->cfg.max_rto_ns ? base : eng->cfg.max_rto_ns;
 }
 
+/* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
+ * smoothed RTTs plus the peer's ack delay after the latest transmission, once per flight. */
+static uint64_t tlp_deadline(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	if (c->so_tail == SRD_NIL16 || c->tlp_sent || !c->srtt_ns)
+		return SRD_NO_DEADLINE;
+	return c->txpkts[c->so_tail].sent_ns + 2 * c->srtt_ns + eng->cfg.ack_delay_ns;
+}
+
 uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	uint64_t d = SRD_NO_DEADLINE;
+	uint64_t d = SRD_NO_DEADLINE, tlp = tlp_deadline(eng, c);
 
 	if (c->so_head != SRD_NIL16)
 		d = c->txpkts[c->so_head].sent_ns + tx_rto(eng, c);
 	if (c->rack_timer_ns && c->rack_timer_ns < d)
 		d = c->rack_timer_ns;
-	return d;
+	return tlp < d ? tlp : d;
 }
 
-/* RACK: a packet is lost once a packet sent after it has been acked and its expected RTT
+/* Has a packet sent after r on r's own route (same path, same entropy value) been acked?
+ * The queues on a route are FIFO: then r was lost, however slow the other paths are. */
+static bool overtaken_on_path(const struct srd_conn *c, const struct srd_txpkt *r)
+{
+	const struct srd_path *P = &c->paths[r->path];
+
+	return P->state != SRD_PATH_PROBING && r->path_gen == P->gen && P->acked_sent &&
+	       (int32_t)(P->acked_sent - (uint32_t)r->sent_ns) > 0;
+}
+
+/*
+ * RACK: a packet is lost once a packet sent after it has been acked and its expected RTT
  * plus a reordering window has passed.  Paths differ in queueing delay, so the expected RTT
- * is the larger of the latest acked packet's and the packet's own path's smoothed RTT.
- * Walks the send-order list from the oldest packet; deadlines are not monotonic across
- * paths, so it looks a bounded distance past the first packet not yet due. */
+ * is the larger of the latest acked packet's and the packet's own path's smoothed RTT, and
+ * the window depends on what overtook it: a packet sent later on the same route (FIFO
+ * queues: only jitter reorders them) gets the reordering window (reorder_pct of the minimum
+ * RTT, widened after needless resends); packets on other paths only prove that time has
+ * passed, and get four times that, since spraying over paths of different queueing delays
+ * reorders by whole queue lengths.  Walks the send-order list from the oldest packet;
+ * deadlines are not monotonic across paths, so it looks a bounded distance past the first
+ * packet not yet due.
+ */
 static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	uint64_t reo = c->min_rtt_ns * eng->cfg.reorder_pct / 100;
@@ -111,13 +145,15 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 	while (idx != SRD_NIL16 && lookahead) {
 		struct srd_txpkt *r = &c->txpkts[idx];
 		uint16_t next = r->next;
-		uint64_t rtt = c->rack_rtt_ns, lost_at;
+		uint64_t rtt = c->rack_rtt_ns, path_rtt = c->paths[r->path].srtt_ns, lost_at;
 
 		if (r->sent_ns > c->rack_xmit_ns)
 			break; /* sent after everything acked so far: nothing to judge by */
-		if (c->paths[r->path].srtt_ns > rtt)
-			rtt = c->paths[r->path].srtt_ns;
-		lost_at = r->sent_ns + rtt + reo;
+		if (path_rtt > rtt)
+			rtt = path_rtt;
+		lost_at = r->sent_ns + rtt + 4 * reo;
+		if (overtaken_on_path(c, r) && r->sent_ns + path_rtt + reo < lost_at)
+			lost_at = r->sent_ns + path_rtt + reo;
 		if (now >= lost_at) {
 			mark_lost(eng, c, idx, SRD_LOSS_RACK);
 			eng->st.rack_losses++;
@@ -151,18 +187,30 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 
 		mark_lost(eng, c, c->so_head, SRD_LOSS_RTO);
 		eng->st.rto_losses++;
-		if (!(blamed[p / 64] >> (p % 64) & 1)) {
+		if (c->srtt_ns && !(blamed[p / 64] >> (p % 64) & 1)) {
 			blamed[p / 64] |= 1ull << (p % 64);
 			paths_on_loss(eng, c, p);
 		}
 	}
-	eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
+	/* before the first RTT sample a timeout only says that the round trip is longer than
+	 * init_rtt assumed (a long-haul peer): resend and back off, but neither cut the window
+	 * nor blame a path for it */
+	if (c->srtt_ns)
+		eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
 }
 
 void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	if (c->rack_timer_ns && now >= c->rack_timer_ns)
 		rack_detect(eng, c, now);
+	if (now >= tlp_deadline(eng, c)) {
+		/* RACK needs a later packet acked, and none is coming: the last packets of a
+		 * message stuck behind a slow path, or lost, wait for the RTO.  Resend the latest
+		 * one on another path instead, once per flight (RACK-TLP) */
+		c->tlp_sent = 1;
+		mark_lost(eng, c, c->so_tail, SRD_LOSS_PROBE);
+		eng->st.tlp_probes++;
+	}
 	if (c->so_head != SRD_NIL16 && now >= c->txpkts[c->so_head].sent_ns + tx_rto(eng, c))
 		on_rto(eng, c, now);
 }
@@ -477,6 +525,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 
 	r->sent_ns = now;
 	r->path = (uint8_t)path;
+	r->path_gen = c->paths[path].gen;
 	r->state = TXPKT_INFLIGHT;
 	list_append(c, &c->so_head, &c->so_tail, idx);
 	c->inflight++;
@@ -527,6 +576,20 @@ static void reo_widen(struct srd_conn *c)
 	c->reo_clean = 0;
 }
 
+/* Remember, for r's route, the latest send time acked (overtaken_on_path()).  Only a
+ * packet sent once counts: an ack of a resent packet may be for a copy that went another
+ * way. */
+static void path_note_acked(struct srd_conn *c, const struct srd_txpkt *r)
+{
+	struct srd_path *P = &c->paths[r->path];
+	uint32_t sent = (uint32_t)r->sent_ns ? (uint32_t)r->sent_ns : 1;
+
+	if (r->resends || r->path_gen != P->gen || P->state == SRD_PATH_PROBING)
+		return;
+	if (!P->acked_sent || (int32_t)(sent - P->acked_sent) > 0)
+		P->acked_sent = sent;
+}
+
 /* Mark PSN psn acked if it is still outstanding.  Returns 1 if it was newly acked. */
 static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 {
@@ -544,6 +607,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	} else {
 		return 0;
 	}
+	c->loss_rate = (uint16_t)(c->loss_rate - (c->loss_rate >> 6));
 	if (++c->reo_clean >= 1024 && c->reo_steps) {
 		c->reo_steps--;
 		c->reo_clean = 0;
@@ -551,6 +615,7 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	r->state = TXPKT_ACKED;
 	if (r->sent_ns >= c->rack_xmit_ns)
 		c->rack_xmit_ns = r->sent_ns;
+	path_note_acked(c, r);
 	paths_on_ack(c, r->path, 0, -1);
 	m = &c->txmsgs[r->msg];
 	m->acked_segs++;
@@ -563,11 +628,15 @@ static bool ack_is_sane(const struct srd_conn *c, const struct srd_ack_fields *a
 {
 	if (psn_lt(c->snd_nxt, cum) || !psn_lt(a->acked_psn, c->snd_nxt))
 		return false;
-	if (a->sack) {
-		uint32_t lowest = a->sack_base + srd_ctz64(a->sack);
-		uint32_t highest = a->sack_base + srd_msb64(a->sack);
+	for (uint32_t k = 0; k <= a->sack_more_n; k++) {
+		uint64_t w = srd_ack_sack_word(a, k);
+		uint32_t lowest, highest;
 
-		/* both ends before snd_nxt: the 64-PSN span cannot straddle it */
+		if (!w)
+			continue;
+		lowest = a->sack_base + 64 * k + srd_ctz64(w);
+		highest = a->sack_base + 64 * k + srd_msb64(w);
+		/* both ends of every word before snd_nxt: the span cannot straddle it */
 		if (!psn_lt(lowest, c->snd_nxt) || !psn_lt(highest, c->snd_nxt))
 			return false;
 	}
@@ -579,7 +648,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 {
 	const struct srd_ack_fields *a = &pkt->u.ack;
 	uint32_t cum = pkt->psn, acked = 0;
-	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0;
+	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0;
 	uint32_t delta;
 
 	if (!ack_is_sane(c, a, cum))
@@ -594,8 +663,13 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (delta > a->ack_delay_ns && delta - a->ack_delay_ns < 1000000000u) {
 		rtt = delta - a->ack_delay_ns;
 		rtt_update(c, rtt);
-		if (pkt->path < c->npaths)
-			paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0);
+		if (now >= c->qwin_end_ns) {
+			/* a new delay window for the paths' standing RTTs */
+			c->qwin_seq++;
+			c->qwin_end_ns = now + (c->srtt_ns > 1000 ? c->srtt_ns : 1000);
+		}
+		standing = pkt->path < c->npaths ?
+			   paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0) : rtt;
 	}
 
 	if (psn_le(c->snd_una, a->acked_psn)) {
@@ -608,11 +682,13 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (psn_lt(c->snd_una, cum))
 		for (uint32_t p = c->snd_una; p != cum; p++)
 			acked += ack_one(eng, c, p);
-	for (uint64_t bits = a->sack; bits; bits &= bits - 1) {
-		uint32_t p = a->sack_base + srd_ctz64(bits);
+	for (uint32_t k = 0; k <= a->sack_more_n; k++) {
+		for (uint64_t bits = srd_ack_sack_word(a, k); bits; bits &= bits - 1) {
+			uint32_t p = a->sack_base + 64 * k + srd_ctz64(bits);
 
-		if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
-			acked += ack_one(eng, c, p);
+			if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
+				acked += ack_one(eng, c, p);
+		}
 	}
 	if (psn_le(c->snd_una, a->acked_psn))
 		acked += ack_one(eng, c, a->acked_psn);
@@ -624,6 +700,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (acked) {
 		c->rto_backoff = 0;
 		c->rnr_retries = 0;
+		c->tlp_sent = 0;
 	}
 	if (c->rack_xmit_ns != old_xmit)
 		c->rack_rtt_ns = now - c->rack_xmit_ns;
@@ -631,6 +708,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		.now = now,
 		.acked = acked,
 		.rtt_ns = rtt,
+		.standing_rtt_ns = standing,
 		.base_rtt_ns = c->min_rtt_ns,
 		.srtt_ns = c->srtt_ns,
 		.ce_count = a->ce_count,

@@ -18,7 +18,7 @@
 #define OFF_VER_TYPE 0u  /* version << 4 | type */
 #define OFF_FLAGS 1u     /* SRD_F_* */
 #define OFF_PATH 2u      /* path index */
-#define OFF_RSVD 3u      /* reserved, zero */
+#define OFF_RSVD 3u      /* reserved, zero; in an ACK the number of further SACK words */
 #define OFF_DST_CONN 4u  /* receiver's connection id */
 #define OFF_SRC_CONN 8u  /* sender's connection id */
 #define OFF_PSN 12u      /* packet sequence number */
@@ -45,6 +45,7 @@
 #define OFF_A_PKT_COUNT 42u
 #define OFF_A_ACK_DELAY 44u
 #define OFF_A_MAX_MSG 48u
+#define OFF_A_SACK_MORE 52u /* further SACK words, 8 bytes each */
 
 /* Offsets in a NACK header. */
 #define OFF_N_ECHO_TS 16u
@@ -143,12 +144,21 @@ static inline uint64_t data_seg_len(const struct srd_data_fields *d, uint32_t k)
 	return left < d->seg_size ? left : d->seg_size;
 }
 
+/* Length of an ACK carrying `more` further SACK words. */
+static inline uint32_t ack_len(uint32_t more)
+{
+	return SRD_HDR_ACK_LEN + 8u * more;
+}
+
 uint32_t srd_wire_hdr_len(const struct srd_pkt *pkt)
 {
 	if (!type_known(pkt->type))
 		return 0;
 	if (pkt->type == SRD_PKT_DATA)
 		return data_hdr_len(pkt->psn - pkt->u.data.msg_psn); /* modular segment index */
+	if (pkt->type == SRD_PKT_ACK)
+		return ack_len(pkt->u.ack.sack_more_n <= SRD_SACK_MORE_MAX ? pkt->u.ack.sack_more_n :
+								       SRD_SACK_MORE_MAX);
 	return layout_len[pkt->type];
 }
 
@@ -165,7 +175,7 @@ static int decode_common(const uint8_t *buf, struct srd_pkt *pkt)
 
 	if (pkt->flags & ~allowed_flags[pkt->type])
 		return -SRD_DROP_BAD_HEADER;
-	if (buf[OFF_RSVD] != 0)
+	if (buf[OFF_RSVD] > (pkt->type == SRD_PKT_ACK ? SRD_SACK_MORE_MAX : 0))
 		return -SRD_DROP_BAD_HEADER;
 	if (pkt->src_conn == 0)
 		return -SRD_DROP_BAD_HEADER;
@@ -230,6 +240,9 @@ static int decode_ack(const uint8_t *buf, struct srd_pkt *pkt)
 	a->pkt_count = rd16(buf + OFF_A_PKT_COUNT);
 	a->ack_delay_ns = rd32(buf + OFF_A_ACK_DELAY);
 	a->max_msg = rd32(buf + OFF_A_MAX_MSG);
+	a->sack_more_n = buf[OFF_RSVD]; /* checked by decode_common, length by min_len */
+	for (uint32_t k = 0; k < a->sack_more_n; k++)
+		a->sack_more[k] = rd64(buf + OFF_A_SACK_MORE + 8 * k);
 
 	/* The marked packets are a subset of the counted ones; every receiver takes 1 byte. */
 	if (a->ce_count > a->pkt_count || a->max_msg == 0)
@@ -276,6 +289,8 @@ static int decode_reset(const uint8_t *buf, struct srd_pkt *pkt)
  */
 static size_t min_len(const uint8_t *buf, size_t len, unsigned type)
 {
+	if (type == SRD_PKT_ACK && buf[OFF_RSVD] <= SRD_SACK_MORE_MAX)
+		return ack_len(buf[OFF_RSVD]); /* a larger count fails in decode_common */
 	if (len < layout_len[type] || type != SRD_PKT_DATA)
 		return layout_len[type];
 	return data_hdr_len(rd32(buf + OFF_PSN) - rd32(buf + OFF_D_MSG_PSN));
@@ -302,7 +317,8 @@ static int decode_body(const uint8_t *buf, size_t len, struct srd_pkt *pkt)
 		rc = decode_reset(buf, pkt);
 		break;
 	}
-	if (rc == 0 && len > layout_len[pkt->type])
+	if (rc == 0 && len > (pkt->type == SRD_PKT_ACK ? ack_len(pkt->u.ack.sack_more_n) :
+						       layout_len[pkt->type]))
 		rc = -SRD_DROP_BAD_LENGTH;
 	return rc;
 }
@@ -372,6 +388,9 @@ static void encode_ack(const struct srd_pkt *pkt, uint8_t *buf)
 	wr16(buf + OFF_A_PKT_COUNT, a->pkt_count);
 	wr32(buf + OFF_A_ACK_DELAY, a->ack_delay_ns);
 	wr32(buf + OFF_A_MAX_MSG, a->max_msg);
+	buf[OFF_RSVD] = a->sack_more_n;
+	for (uint32_t k = 0; k < a->sack_more_n; k++)
+		wr64(buf + OFF_A_SACK_MORE + 8 * k, a->sack_more[k]);
 }
 
 static void encode_nack(const struct srd_pkt *pkt, uint8_t *buf)
@@ -388,7 +407,8 @@ int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap)
 {
 	uint32_t hlen;
 
-	if (!type_known(pkt->type))
+	if (!type_known(pkt->type) ||
+	    (pkt->type == SRD_PKT_ACK && pkt->u.ack.sack_more_n > SRD_SACK_MORE_MAX))
 		return -EINVAL;
 	hlen = srd_wire_hdr_len(pkt);
 	if (cap < hlen)

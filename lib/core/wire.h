@@ -45,7 +45,10 @@
 #define SRD_HDR_COMMON_LEN 16u
 #define SRD_HDR_DATA_LEN 48u     /* common + data fields */
 #define SRD_HDR_IMM_LEN 8u       /* immediate data, present only in segment 0 */
-#define SRD_HDR_ACK_LEN 52u
+#define SRD_HDR_ACK_LEN 52u      /* an ACK with one SACK word; each further word adds 8 */
+#define SRD_SACK_MORE_MAX 7u     /* further SACK words an ACK may carry (byte 3) */
+#define SRD_SACK_BITS (64u * (1u + SRD_SACK_MORE_MAX)) /* PSNs one ACK can report: 512 */
+#define SRD_HDR_ACK_MAX_LEN (SRD_HDR_ACK_LEN + 8u * SRD_SACK_MORE_MAX)
 #define SRD_HDR_NACK_LEN 32u
 #define SRD_HDR_PROBE_LEN 24u
 #define SRD_HDR_RESET_LEN 20u
@@ -92,6 +95,9 @@ struct srd_ack_fields {
 	uint32_t sack_base;    /* first PSN covered by the SACK bitmap */
 	uint32_t credit;       /* flow control: PSNs the sender may use beyond the cumulative PSN */
 	uint64_t sack;         /* bit i set: PSN sack_base + i has been received */
+	uint8_t sack_more_n;   /* further SACK words (0..SRD_SACK_MORE_MAX), in byte 3 */
+	uint64_t sack_more[SRD_SACK_MORE_MAX]; /* word k: bit i set: PSN sack_base + 64 (k + 1)
+	                                          + i has been received */
 	uint16_t ce_count;     /* data packets with a CE mark since the previous ack */
 	uint16_t pkt_count;    /* data packets received since the previous ack */
 	uint32_t ack_delay_ns; /* time the receiver held the triggering packet before acking */
@@ -141,13 +147,15 @@ struct srd_pkt {
  * Decode the packet in buf[0..len).
  * Returns 0 and fills *pkt, or a negative enum srd_drop_reason:
  *   -SRD_DROP_TRUNCATED    len is shorter than the layout of the packet's type (for a DATA
- *                          segment 0, the layout includes the immediate);
+ *                          segment 0, the layout includes the immediate; for an ACK, the
+ *                          further SACK words its byte 3 counts);
  *   -SRD_DROP_BAD_VERSION  the version nibble is not SRD_WIRE_VERSION;
  *   -SRD_DROP_BAD_TYPE     unknown packet type;
  *   -SRD_DROP_BAD_HEADER   unknown flag bits, non-zero reserved bytes, src_conn of 0,
  *                          dst_conn of 0 without SRD_F_SYN, or a field out of its range
  *                          (seg_size 0 with a non-empty message, a NACK or RESET reason
- *                          unknown, an ACK's ce_count above its pkt_count);
+ *                          unknown, an ACK's ce_count above its pkt_count or more than 7 further
+ *                          SACK words);
  *   -SRD_DROP_BAD_LENGTH   a non-DATA packet longer than its layout, or a DATA payload whose
  *                          length does not match its segment (see below);
  *   -SRD_DROP_BAD_OFFSET   the DATA segment index (psn - msg_psn) lies beyond the message.
@@ -160,14 +168,21 @@ int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
  * Encode the headers of *pkt into buf (cap bytes).  For DATA the payload is not copied: the
  * caller writes pkt->payload_len payload bytes right after the returned header length.  The
  * immediate data is written when the segment index (psn - msg_psn) is 0.
- * Returns the header length in bytes, or -EINVAL if the type is unknown, or
- * -ENOSPC if cap is too small for the header.
+ * An ACK carries 1 + sack_more_n SACK words.
+ * Returns the header length in bytes, or -EINVAL if the type is unknown or an ACK's
+ * sack_more_n is above SRD_SACK_MORE_MAX, or -ENOSPC if cap is too small for the header.
  */
 int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap);
 
 /* Header length that srd_wire_encode() writes for *pkt (same rules, no bounds; 0 if the
  * type is unknown). */
 uint32_t srd_wire_hdr_len(const struct srd_pkt *pkt);
+
+/* Word k (0..sack_more_n) of an ACK's SACK bitmap: bit i covers PSN sack_base + 64k + i. */
+static inline uint64_t srd_ack_sack_word(const struct srd_ack_fields *a, uint32_t k)
+{
+	return k == 0 ? a->sack : a->sack_more[k - 1];
+}
 
 /* Number of segments of a message of msg_len bytes cut into seg_size pieces (1 if empty). */
 static inline uint32_t srd_wire_seg_count(uint32_t msg_len, uint32_t seg_size)

@@ -253,20 +253,8 @@ static const char *cq_strerror(struct fid_cq *fid, int prov_errno, const void *e
 
 static int cq_control(struct fid *fid, int command, void *arg)
 {
-	struct srdfi_cq *cq = srdfi_container(fid, struct srdfi_cq, fid.fid);
-
-	switch (command) {
-	case FI_GETWAIT:
-		if (cq->w.wait_fd < 0)
-			return -FI_ENODATA;
-		*(int *)arg = cq->w.wait_fd;
-		return 0;
-	case FI_GETWAITOBJ:
-		*(enum fi_wait_obj *)arg = cq->wait_obj;
-		return 0;
-	default:
-		return -FI_ENOSYS;
-	}
+	return srdfi_waiter_control(&srdfi_container(fid, struct srdfi_cq, fid.fid)->w, command,
+				    arg);
 }
 
 static int cq_close(struct fid *fid)
@@ -357,7 +345,7 @@ int srdfi_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr, struct fid
 	cq->dom = d;
 	cq->format = format;
 	cq->entry_size = format_size(format);
-	cq->wait_obj = attr->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : attr->wait_obj;
+	cq->w.obj = attr->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : attr->wait_obj;
 	cq->wait_cond = attr->wait_cond;
 	cq->cap = attr->size ? attr->size : SRDFI_CQ_DEFAULT;
 	cq->ring = malloc(cq->cap * sizeof(*cq->ring));
@@ -497,20 +485,8 @@ static int cntr_wait(struct fid_cntr *fid, uint64_t threshold, int timeout)
 
 static int cntr_control(struct fid *fid, int command, void *arg)
 {
-	struct srdfi_cntr *c = srdfi_container(fid, struct srdfi_cntr, fid.fid);
-
-	switch (command) {
-	case FI_GETWAIT:
-		if (c->w.wait_fd < 0)
-			return -FI_ENODATA;
-		*(int *)arg = c->w.wait_fd;
-		return 0;
-	case FI_GETWAITOBJ:
-		*(enum fi_wait_obj *)arg = c->wait_obj;
-		return 0;
-	default:
-		return -FI_ENOSYS;
-	}
+	return srdfi_waiter_control(&srdfi_container(fid, struct srdfi_cntr, fid.fid)->w, command,
+				    arg);
 }
 
 static int cntr_close(struct fid *fid)
@@ -573,7 +549,7 @@ int srdfi_cntr_open(struct fid_domain *domain, struct fi_cntr_attr *attr,
 	if (!c)
 		return -FI_ENOMEM;
 	c->dom = d;
-	c->wait_obj = attr->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : attr->wait_obj;
+	c->w.obj = attr->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : attr->wait_obj;
 	c->w.wait_fd = c->w.signal_fd = -1;
 	srdfi_list_init(&c->w.link);
 	srdfi_lock(d);

@@ -83,6 +83,22 @@ void srdfi_waiter_close(struct srdfi_waiter *w)
 	w->signal_fd = w->wait_fd = -1;
 }
 
+int srdfi_waiter_control(const struct srdfi_waiter *w, int command, void *arg)
+{
+	switch (command) {
+	case FI_GETWAIT:
+		if (w->wait_fd < 0)
+			return -FI_ENODATA;
+		*(int *)arg = w->wait_fd;
+		return 0;
+	case FI_GETWAITOBJ:
+		*(enum fi_wait_obj *)arg = w->obj;
+		return 0;
+	default:
+		return -FI_ENOSYS;
+	}
+}
+
 void srdfi_waiter_signal(struct srdfi_waiter *w)
 {
 	uint64_t one = 1;

@@ -334,24 +334,18 @@ static int ep_getpeer(struct fid_ep *ep, void *addr, size_t *addrlen)
 	return -FI_EOPNOTSUPP; /* connectionless */
 }
 
-/* Wait until srdd has finished (or cancelled) every send of ep, so that no completion can
- * name a send record after it is freed. */
-static void ep_drain(struct srdfi_ep *ep)
+/* Progress until done(ep) or SRDFI_CLOSE_DRAIN_MS pass (then say what is left). */
+static void ep_progress_until(struct srdfi_ep *ep, bool (*done)(const struct srdfi_ep *ep),
+			      const char *what)
 {
 	struct timespec t0, t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		bool busy = false;
-
-		for (struct srdfi_list *l = ep->tx_flight.next; l != &ep->tx_flight; l = l->next)
-			busy |= srdfi_container(l, struct srdfi_tx, link)->pieces_out > 0;
-		if (!busy || srdfi_progress(ep->dom))
-			return;
+	while (!done(ep) && !srdfi_progress(ep->dom)) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
 		    SRDFI_CLOSE_DRAIN_MS) {
-			SRDFI_WARN(FI_LOG_EP_CTRL, "srdd did not cancel our sends in %d ms\n",
+			SRDFI_WARN(FI_LOG_EP_CTRL, "closing with %s after %d ms\n", what,
 				   SRDFI_CLOSE_DRAIN_MS);
 			return;
 		}
@@ -361,23 +355,20 @@ static void ep_drain(struct srdfi_ep *ep)
 	}
 }
 
-/* Wait (a bounded time) until every DACK owed has been delivered. */
-static void ep_drain_dacks(struct srdfi_ep *ep)
+/* Every DACK owed has been delivered (peers wait for them). */
+static bool dacks_delivered(const struct srdfi_ep *ep)
 {
-	struct timespec t0, t;
+	return !ep->dacks_out && srdfi_list_empty(&ep->dacks);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while ((ep->dacks_out || !srdfi_list_empty(&ep->dacks)) && !srdfi_progress(ep->dom)) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-		    SRDFI_CLOSE_DRAIN_MS) {
-			SRDFI_WARN(FI_LOG_EP_CTRL, "delivery acks still undelivered at close\n");
-			return;
-		}
-		srdfi_unlock(ep->dom);
-		srdc_wait(ep->dom->h, 10);
-		srdfi_lock(ep->dom);
-	}
+/* srdd has finished (or cancelled) every send of ep: no completion can name a send record
+ * after it is freed. */
+static bool sends_settled(const struct srdfi_ep *ep)
+{
+	for (const struct srdfi_list *l = ep->tx_flight.next; l != &ep->tx_flight; l = l->next)
+		if (srdfi_container(l, struct srdfi_tx, link)->pieces_out)
+			return false;
+	return true;
 }
 
 static int ep_close(struct fid *fid)
@@ -387,11 +378,11 @@ static int ep_close(struct fid *fid)
 
 	srdfi_lock(d);
 	srdfi_rx_drop_unexpected(ep);
-	ep_drain_dacks(ep); /* peers wait for them: they go before the endpoint */
+	ep_progress_until(ep, dacks_delivered, "delivery acks undelivered");
 	ep->closing = true;
 	srdc_ep_close(ep->sep); /* its unfinished sends complete with -ECANCELED */
 	ep->sep = NULL;
-	ep_drain(ep);
+	ep_progress_until(ep, sends_settled, "sends srdd did not cancel");
 	srdfi_list_del(&ep->link);
 	if (d->last_ep == ep)
 		d->last_ep = NULL;

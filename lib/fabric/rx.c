@@ -196,6 +196,17 @@ static struct srdfi_unexp *match_unexp(struct srdfi_ep *ep, int k, fi_addr_t src
 
 /* ---- completing a receive ---- */
 
+/* The completion of a receive with this context and flags that carries no message (an error,
+ * a peek, a discard): its kind from flags, the tag asked for or found. */
+static struct srdfi_cqe rx_cqe(void *context, uint64_t flags, uint64_t tag)
+{
+	return (struct srdfi_cqe){
+		.e = { .op_context = context, .flags = FI_RECV | (flags & (FI_TAGGED | FI_MSG)),
+		       .tag = tag },
+		.src = FI_ADDR_NOTAVAIL,
+	};
+}
+
 /* Report a message placed (len bytes kept of total) at byte `at` of rx, and release rx
  * unless it is a multi-receive buffer that still has room. */
 static void rx_complete(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct arrival *a,
@@ -316,10 +327,7 @@ static void rx_fill(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct arriv
 			return;
 		}
 		/* no memory to follow its pieces: fail the receive; the pieces are dropped */
-		struct srdfi_cqe c = { .e = { .op_context = rx->context,
-					      .flags = FI_RECV | (rx->flags & (FI_TAGGED | FI_MSG)),
-					      .tag = a->tag },
-				       .src = FI_ADDR_NOTAVAIL };
+		struct srdfi_cqe c = rx_cqe(rx->context, rx->flags, a->tag);
 
 		srdfi_ep_complete_rx(ep, rx->flags, &c, FI_ENOMEM, 0, ENOMEM);
 		if (rx->users)
@@ -524,11 +532,7 @@ static void rx_peek(struct srdfi_ep *ep, int k, fi_addr_t src, uint64_t tag, uin
 {
 	struct srdfi_unexp *ux = match_unexp(ep, k, src, tag, ignore,
 					     ep->caps & FI_DIRECTED_RECV);
-	struct srdfi_cqe c = {
-		.e = { .op_context = context, .flags = FI_RECV | (flags & (FI_TAGGED | FI_MSG)),
-		       .tag = tag },
-		.src = FI_ADDR_NOTAVAIL,
-	};
+	struct srdfi_cqe c = rx_cqe(context, flags, tag);
 
 	if (!ux) {
 		srdfi_ep_complete_rx(ep, flags | FI_COMPLETION, &c, FI_ENOMSG, 0, 0);
@@ -598,12 +602,7 @@ ssize_t srdfi_rx_post(struct srdfi_ep *ep, const struct iovec *iov, size_t count
 			return -FI_EINVAL; /* no message was claimed with this context */
 		}
 		if (flags & FI_DISCARD) {
-			struct srdfi_cqe c = {
-				.e = { .op_context = context,
-				       .flags = FI_RECV | (flags & (FI_TAGGED | FI_MSG)),
-				       .tag = ux->tag },
-				.src = FI_ADDR_NOTAVAIL,
-			};
+			struct srdfi_cqe c = rx_cqe(context, flags, ux->tag);
 
 			unexp_drop(ep, ux);
 			srdfi_ep_complete_rx(ep, flags, &c, 0, 0, 0);
@@ -653,13 +652,8 @@ int srdfi_rx_cancel(struct srdfi_ep *ep, void *context)
 				continue;
 			if (rx->users)
 				return -FI_EBUSY; /* a message is being written into it */
-			c = (struct srdfi_cqe){
-				.e = { .op_context = context,
-				       .flags = FI_RECV | (rx->flags & (FI_TAGGED | FI_MSG |
-									 FI_MULTI_RECV)),
-				       .tag = rx->tag },
-				.src = FI_ADDR_NOTAVAIL,
-			};
+			c = rx_cqe(context, rx->flags, rx->tag);
+			c.e.flags |= rx->flags & FI_MULTI_RECV;
 			srdfi_ep_complete_rx(ep, rx->flags | FI_COMPLETION, &c, FI_ECANCELED, 0, 0);
 			rx_put(rx);
 			return 0;
@@ -690,11 +684,7 @@ void srdfi_rx_fail_all(struct srdfi_ep *ep, int err)
 
 		srdfi_list_del(&r->link);
 		if (r->rx) {
-			struct srdfi_cqe c = { .e = { .op_context = r->rx->context,
-						      .flags = FI_RECV | (r->rx->flags & (FI_TAGGED |
-											  FI_MSG)),
-						      .tag = r->tag },
-					       .src = FI_ADDR_NOTAVAIL };
+			struct srdfi_cqe c = rx_cqe(r->rx->context, r->rx->flags, r->tag);
 
 			srdfi_ep_complete_rx(ep, r->rx->flags | FI_COMPLETION, &c, err, 0, err);
 			if (r->rx->users)
@@ -711,11 +701,7 @@ void srdfi_rx_fail_all(struct srdfi_ep *ep, int err)
 		while (!srdfi_list_empty(&ep->rxq[k].posted)) {
 			struct srdfi_rx *rx = srdfi_container(ep->rxq[k].posted.next,
 							      struct srdfi_rx, link);
-			struct srdfi_cqe c = { .e = { .op_context = rx->context,
-						      .flags = FI_RECV | (rx->flags & (FI_TAGGED |
-										       FI_MSG)),
-						      .tag = rx->tag },
-					       .src = FI_ADDR_NOTAVAIL };
+			struct srdfi_cqe c = rx_cqe(rx->context, rx->flags, rx->tag);
 
 			srdfi_ep_complete_rx(ep, rx->flags | FI_COMPLETION, &c, err, 0, err);
 			rx_put(rx);

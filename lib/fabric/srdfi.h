@@ -202,6 +202,8 @@ struct srdfi_waiter;
 int srdfi_waiter_open(struct srdfi_domain *d, struct srdfi_waiter *w);
 /* Unlist w and close its fds (a w never opened has fds -1: nothing to do). */
 void srdfi_waiter_close(struct srdfi_waiter *w);
+/* fi_control's FI_GETWAIT and FI_GETWAITOBJ for an object with waiter w. */
+int srdfi_waiter_control(const struct srdfi_waiter *w, int command, void *arg);
 /* Wake w's sleepers (signal_fd); srdfi_waiter_drain() reads it empty again. */
 void srdfi_waiter_signal(struct srdfi_waiter *w);
 void srdfi_waiter_drain(struct srdfi_waiter *w);
@@ -226,6 +228,7 @@ struct srdfi_waiter {
 	struct srdfi_list link;       /* the domain's waiters (srdd's fd joins wait_fd) */
 	int wait_fd;                  /* epoll of signal_fd and srdd's fd (FI_GETWAIT); -1 */
 	int signal_fd;                /* eventfd: written when the object gets something; -1 */
+	enum fi_wait_obj obj;         /* what the application asked for (FI_GETWAITOBJ) */
 };
 
 /* An address vector. */
@@ -273,7 +276,6 @@ struct srdfi_cq {
 	struct srdfi_domain *dom;
 	enum fi_cq_format format;
 	size_t entry_size;            /* bytes of one entry in that format */
-	enum fi_wait_obj wait_obj;    /* FI_WAIT_NONE, or an fd (FI_WAIT_FD / UNSPEC) */
 	enum fi_cq_wait_cond wait_cond; /* FI_CQ_COND_THRESHOLD: sread's cond is a count */
 	bool signaled;                /* fi_cq_signal was called: the next (or a blocked)
 	                                 sread returns -FI_EAGAIN at once */
@@ -302,7 +304,6 @@ struct srdfi_cntr {
 	struct fid_cntr fid;          /* what the application holds */
 	struct srdfi_domain *dom;
 	uint64_t value, err;          /* completions, failed ones */
-	enum fi_wait_obj wait_obj;
 	struct srdfi_waiter w;        /* waitable counters (signal: each change) */
 	uint32_t refs;                /* endpoints bound to it */
 };

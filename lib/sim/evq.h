@@ -18,6 +18,7 @@
 #define SIM_EV_FABRIC_BASE 0x100 /* fabric.c: packet stages */
 #define SIM_EV_HOST_BASE 0x200   /* host.c: NIC serialization done, engine timer */
 #define SIM_EV_WORLD_BASE 0x300  /* sim.c: scenario callbacks (sim_at) */
+#define SIM_EV_NET_BASE 0x400    /* net.c: packet hops and link schedules of a topology */
 #define SIM_EV_USER_BASE 0x1000  /* free for tests and other drivers */
 
 /* Owner range of an event type (one of the SIM_EV_*_BASE values, or above for users). */

@@ -14,7 +14,7 @@
 struct sim_host {
 	struct sim_host_config cfg; /* as given (engine epoch and seed of the current engine) */
 	struct sim_evq *q;          /* shared event queue (not owned) */
-	struct sim_fabric *fab;     /* the network (not owned) */
+	struct sim_wire wire;       /* the network (not owned) */
 	int nhosts;                 /* hosts in the fabric: valid peer keys are 0..nhosts-1 */
 	struct srd_engine *eng;     /* the engine, NULL after a failed restart */
 	struct srd_callbacks app;   /* the owner's callbacks (what the trampolines call) */
@@ -115,15 +115,14 @@ static void host_engine_stop(struct sim_host *h)
 }
 
 int sim_host_create(const struct sim_host_config *cfg, struct sim_evq *q,
-		    struct sim_fabric *fab, struct sim_host **out, char *err, size_t errlen)
+		    const struct sim_wire *wire, struct sim_host **out, char *err, size_t errlen)
 {
-	const struct sim_fabric_config *fc = sim_fabric_get_config(fab);
 	struct sim_host *h;
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (cfg->rate_bps == 0 || cfg->index < 0 || (uint32_t)cfg->index >= fc->hosts) {
+	if (cfg->rate_bps == 0 || cfg->index < 0 || (uint32_t)cfg->index >= wire->hosts) {
 		if (errlen > 0)
 			snprintf(err, errlen, "host: rate_bps must be > 0 and index a fabric host");
 		return -EINVAL;
@@ -136,8 +135,8 @@ int sim_host_create(const struct sim_host_config *cfg, struct sim_evq *q,
 	}
 	h->cfg = *cfg;
 	h->q = q;
-	h->fab = fab;
-	h->nhosts = (int)fc->hosts;
+	h->wire = *wire;
+	h->nhosts = (int)wire->hosts;
 	h->timer_at = SIM_NEVER;
 	rc = host_engine_start(h, err, errlen);
 	if (rc)
@@ -256,7 +255,7 @@ static int on_tx_done(struct sim_host *h, uint64_t now)
 	if (peer >= (uint64_t)h->nhosts) {
 		h->st.tx_bad_peer++;
 	} else {
-		rc = sim_fabric_send(h->fab, now, h->cfg.index, (int)peer, h->tx_meta.entropy,
+		rc = h->wire.send(h->wire.net, now, h->cfg.index, (int)peer, h->tx_meta.entropy,
 				     h->tx_meta.ect, h->txbuf, h->tx_len);
 		if (rc < 0) {
 			h->st.tx_errors++; /* the fabric never took it: not a packet sent */

@@ -3,7 +3,8 @@
  *
  * The NIC is idle or busy.  When idle and kicked, it pulls one packet from the engine with
  * srd_poll_tx() and stays busy for sim_ser_ns(len, overhead, rate) ns; at the end it hands
- * the packet to sim_fabric_send() (to host meta.peer, with meta.entropy and meta.ect) and
+ * the packet to its wire (the fabric or a topology's network: to host meta.peer, with
+ * meta.entropy and meta.ect) and
  * pulls the next.  When the engine has nothing, the NIC sleeps until the next kick.  The
  * engine's timestamp for a packet is therefore the start of its serialization.
  *
@@ -39,6 +40,19 @@ enum sim_host_ev {
 	SIM_EV_HOST_TIMER,                      /* engine deadline; b = timer generation */
 };
 
+/* Where a host's NIC puts the packets it has serialized: the two-host fabric
+ * (sim_fabric_send()) or a topology's network (sim_net_send()), which share this shape:
+ * returns SIM_FATE_QUEUED, a positive drop fate, or a negative errno. */
+typedef int (*sim_wire_send_fn)(void *net, uint64_t now, int src, int dst, uint16_t entropy,
+				int ect, const uint8_t *pkt, uint32_t len);
+
+/* The network a host is plugged into. */
+struct sim_wire {
+	void *net;             /* passed to send */
+	sim_wire_send_fn send; /* takes the host's packets */
+	uint32_t hosts;        /* hosts on it: valid peer keys are 0..hosts-1 */
+};
+
 /* How to build a host. */
 struct sim_host_config {
 	int index;                 /* this host's number in the fabric (its peer key) */
@@ -51,12 +65,12 @@ struct sim_host_config {
 struct sim_host_stats {
 	uint64_t tx_pkts;        /* packets the NIC serialized and the fabric took (those it
 	                            then dropped at the path queue included; not those
-	                            sim_fabric_send() refused with an error) */
+	                            the wire refused with an error) */
 	uint64_t tx_bytes;       /* their bytes, without overhead */
 	uint64_t tx_busy_ns;     /* time the NIC spent serializing (finished packets) */
 	uint64_t tx_bad_peer;    /* packets for a peer key that is no host (discarded) */
 	uint64_t tx_fabric_drops;/* of tx_pkts, those the fabric dropped at the path queue */
-	uint64_t tx_errors;      /* srd_poll_tx() or sim_fabric_send() errors (the packet is
+	uint64_t tx_errors;      /* srd_poll_tx() or wire send errors (the packet is
 	                            lost and not in tx_pkts) */
 	uint64_t rx_pkts;        /* packets delivered by the fabric */
 	uint64_t rx_bytes;       /* their bytes */
@@ -74,11 +88,11 @@ struct sim_host;
 
 /*
  * Create a host: its engine (srd_engine_create() with cfg->engine) and its transmit
- * buffer.  q and fab are shared and must outlive the host.  Returns 0 and sets *out, or
+ * buffer.  q and wire->net are shared and must outlive the host.  Returns 0 and sets *out, or
  * -EINVAL (bad rate or index, or a bad engine config: the reason is in err), or -ENOMEM.
  */
 int sim_host_create(const struct sim_host_config *cfg, struct sim_evq *q,
-		    struct sim_fabric *fab, struct sim_host **out, char *err, size_t errlen);
+		    const struct sim_wire *wire, struct sim_host **out, char *err, size_t errlen);
 
 /* Destroy the engine (its pending messages complete with -ECANCELED through the owner's
  * callbacks) and free the host.  NULL is ignored. */

@@ -24,7 +24,8 @@ struct sim {
 	int destroying;             /* sim_destroy() is running: sim_at() refuses */
 	struct srd_rng rng;         /* derives seeds (hosts at creation, restarts) */
 	struct sim_evq *q;          /* the event queue */
-	struct sim_fabric *fab;     /* the network */
+	struct sim_fabric *fab;     /* the two-host network (NULL on a topology) */
+	struct sim_net *net;        /* the topology's network (NULL on the fabric) */
 	uint32_t nhosts;            /* hosts */
 	struct sim_host **hosts;    /* nhosts hosts (entries NULL while being destroyed) */
 	uint16_t *epochs;           /* each host's current engine epoch */
@@ -37,7 +38,21 @@ void sim_config_default(struct sim_config *cfg, uint32_t hosts, uint32_t npaths)
 	cfg->seed = 1;
 	sim_fabric_config_default(&cfg->fabric, hosts, npaths);
 	srd_config_default(&cfg->engine);
+	cfg->net = NULL;
 	cfg->host_engine = NULL;
+}
+
+/* The wire hooks of the two networks (host.h). */
+static int wire_fabric_send(void *net, uint64_t now, int src, int dst, uint16_t entropy,
+			    int ect, const uint8_t *pkt, uint32_t len)
+{
+	return sim_fabric_send(net, now, src, dst, entropy, ect, pkt, len);
+}
+
+static int wire_net_send(void *net, uint64_t now, int src, int dst, uint16_t entropy, int ect,
+			 const uint8_t *pkt, uint32_t len)
+{
+	return sim_net_send(net, now, src, dst, entropy, ect, pkt, len);
 }
 
 /* ---- fabric callbacks -------------------------------------------------------------- */
@@ -63,17 +78,53 @@ static void on_drop(void *user, int src, int dst, uint64_t now, int where, int r
 
 /* ---- creation ------------------------------------------------------------------------ */
 
+/* Create the network (fabric or topology) and say how hosts plug into it. */
+static int world_network(struct sim *sim, const struct sim_config *cfg,
+			 const struct sim_fabric_cb *fcb, struct sim_wire *wire,
+			 uint64_t *rate_bps, uint32_t *overhead, char *err, size_t errlen)
+{
+	uint64_t seed = srd_rng_next(&sim->rng);
+	int rc;
+
+	if (cfg->net) {
+		struct sim_net_config ncfg = *cfg->net;
+
+		ncfg.seed = seed;
+		rc = sim_net_create(&ncfg, sim->q, fcb, &sim->net, err, errlen);
+		if (rc)
+			return rc;
+		*wire = (struct sim_wire){ .net = sim->net, .send = wire_net_send,
+					   .hosts = sim_net_topo(sim->net)->hosts };
+		*rate_bps = ncfg.link_rate_bps;
+		*overhead = ncfg.overhead_bytes;
+	} else {
+		struct sim_fabric_config fcfg = cfg->fabric;
+
+		fcfg.seed = seed;
+		rc = sim_fabric_create(&fcfg, sim->q, fcb, &sim->fab, err, errlen);
+		if (rc)
+			return rc;
+		*wire = (struct sim_wire){ .net = sim->fab, .send = wire_fabric_send,
+					   .hosts = fcfg.hosts };
+		*rate_bps = fcfg.host_rate_bps;
+		*overhead = fcfg.overhead_bytes;
+	}
+	return 0;
+}
+
 int sim_create(const struct sim_config *cfg, struct sim **out, char *err, size_t errlen)
 {
 	struct sim_fabric_cb fcb = { .deliver = on_deliver, .drop = on_drop };
-	struct sim_fabric_config fcfg = cfg->fabric;
+	struct sim_wire wire;
 	struct sim *sim;
-	uint64_t epoch_base;
+	uint64_t epoch_base, rate_bps;
+	uint32_t overhead;
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	rc = sim_fabric_config_check(&cfg->fabric, err, errlen);
+	rc = cfg->net ? sim_net_config_check(cfg->net, err, errlen) :
+			sim_fabric_config_check(&cfg->fabric, err, errlen);
 	if (rc)
 		return rc;
 	sim = calloc(1, sizeof(*sim));
@@ -81,34 +132,34 @@ int sim_create(const struct sim_config *cfg, struct sim **out, char *err, size_t
 		goto fail_nomem;
 	fcb.user = sim;
 	srd_rng_seed(&sim->rng, cfg->seed);
-	/* fixed derivation order: fabric seed, epoch base, then one seed per host */
-	fcfg.seed = srd_rng_next(&sim->rng);
-	epoch_base = srd_rng_next(&sim->rng);
-	sim->nhosts = fcfg.hosts;
-	sim->hosts = calloc(fcfg.hosts, sizeof(*sim->hosts));
-	if (!sim->hosts)
-		goto fail_free_sim;
-	sim->epochs = calloc(fcfg.hosts, sizeof(*sim->epochs));
-	if (!sim->epochs)
-		goto fail_free_hosts;
 	rc = sim_evq_create(&sim->q);
 	if (rc)
-		goto fail_free_epochs;
-	rc = sim_fabric_create(&fcfg, sim->q, &fcb, &sim->fab, err, errlen);
+		goto fail_free_sim;
+	/* fixed derivation order: network seed, epoch base, then one seed per host */
+	rc = world_network(sim, cfg, &fcb, &wire, &rate_bps, &overhead, err, errlen);
 	if (rc)
 		goto fail_free_evq;
-	for (uint32_t i = 0; i < fcfg.hosts; i++) {
+	epoch_base = srd_rng_next(&sim->rng);
+	sim->nhosts = wire.hosts;
+	rc = -ENOMEM;
+	sim->hosts = calloc(wire.hosts, sizeof(*sim->hosts));
+	if (!sim->hosts)
+		goto fail_free_network;
+	sim->epochs = calloc(wire.hosts, sizeof(*sim->epochs));
+	if (!sim->epochs)
+		goto fail_free_hosts;
+	for (uint32_t i = 0; i < wire.hosts; i++) {
 		struct sim_host_config hc = {
 			.index = (int)i,
-			.rate_bps = fcfg.host_rate_bps,
-			.overhead_bytes = fcfg.overhead_bytes,
+			.rate_bps = rate_bps,
+			.overhead_bytes = overhead,
 		};
 
 		hc.engine = cfg->host_engine ? cfg->host_engine[i] : cfg->engine;
 		hc.engine.epoch = (uint16_t)(1 + (epoch_base + i) % 65535u);
 		hc.engine.seed = srd_rng_next(&sim->rng);
 		sim->epochs[i] = hc.engine.epoch;
-		rc = sim_host_create(&hc, sim->q, sim->fab, &sim->hosts[i], err, errlen);
+		rc = sim_host_create(&hc, sim->q, &wire, &sim->hosts[i], err, errlen);
 		if (rc)
 			goto fail_destroy_hosts;
 	}
@@ -116,23 +167,24 @@ int sim_create(const struct sim_config *cfg, struct sim **out, char *err, size_t
 	return 0;
 
 fail_destroy_hosts:
-	for (uint32_t i = fcfg.hosts; i-- > 0;) {
+	for (uint32_t i = wire.hosts; i-- > 0;) {
 		sim_host_destroy(sim->hosts[i]);
 		sim->hosts[i] = NULL;
 	}
-	sim_fabric_destroy(sim->fab);
-fail_free_evq:
-	sim_evq_destroy(sim->q);
-fail_free_epochs:
 	free(sim->epochs);
 fail_free_hosts:
 	free(sim->hosts);
+fail_free_network:
+	sim_fabric_destroy(sim->fab);
+	sim_net_destroy(sim->net);
+fail_free_evq:
+	sim_evq_destroy(sim->q);
 fail_free_sim:
 	free(sim);
-	if (rc)
+	if (rc != -ENOMEM)
 		return rc;
 fail_nomem:
-	if (errlen > 0)
+	if (errlen > 0 && (rc == -ENOMEM || !err[0]))
 		snprintf(err, errlen, "out of memory");
 	return -ENOMEM;
 }
@@ -155,6 +207,7 @@ void sim_destroy(struct sim *sim)
 			free(ev.p);
 	}
 	sim_fabric_destroy(sim->fab);
+	sim_net_destroy(sim->net);
 	sim_evq_destroy(sim->q);
 	free(sim->epochs);
 	free(sim->hosts);
@@ -189,6 +242,11 @@ int sim_step(struct sim *sim)
 	switch (sim_ev_owner(ev.type)) {
 	case SIM_EV_FABRIC_BASE: {
 		int rc = sim_fabric_handle(sim->fab, &ev);
+
+		return rc < 0 ? rc : 1;
+	}
+	case SIM_EV_NET_BASE: {
+		int rc = sim->net ? sim_net_handle(sim->net, &ev) : -EINVAL;
 
 		return rc < 0 ? rc : 1;
 	}
@@ -342,6 +400,11 @@ int sim_get_host_stats(const struct sim *sim, int host, struct sim_host_stats *s
 struct sim_fabric *sim_get_fabric(const struct sim *sim)
 {
 	return sim->fab;
+}
+
+struct sim_net *sim_get_net(const struct sim *sim)
+{
+	return sim->net;
 }
 
 void sim_set_observer(struct sim *sim, const struct sim_fabric_cb *obs)

@@ -31,6 +31,7 @@
 #include "evq.h"
 #include "fabric.h"
 #include "host.h"
+#include "net.h"
 #include "srd_core.h"
 
 /* World event types (owned by sim.c). */
@@ -41,8 +42,12 @@ enum sim_world_ev {
 /* How to build a world. */
 struct sim_config {
 	uint64_t seed;                        /* the one seed everything random derives from */
-	struct sim_fabric_config fabric;      /* the network (its seed is replaced by one
-	                                         derived from `seed`); fabric.hosts hosts */
+	struct sim_fabric_config fabric;      /* the network when net is NULL (its seed is
+	                                         replaced by one derived from `seed`);
+	                                         fabric.hosts hosts */
+	const struct sim_net_config *net;     /* optional: a multi-tier topology instead of
+	                                         the fabric (copied; its seed is replaced
+	                                         likewise); its hosts are the world's */
 	struct srd_config engine;             /* every host's engine config (epoch and seed
 	                                         replaced per host) */
 	const struct srd_config *host_engine; /* optional: fabric.hosts configs, one per host,
@@ -55,7 +60,8 @@ struct sim;
 /* A scenario callback scheduled with sim_at(); sim_now(sim) is its time. */
 typedef void (*sim_fn)(struct sim *sim, void *arg);
 
-/* Fill *cfg: seed 1, sim_fabric_config_default(hosts, npaths), srd_config_default(). */
+/* Fill *cfg: seed 1, sim_fabric_config_default(hosts, npaths), no net,
+ * srd_config_default(). */
 void sim_config_default(struct sim_config *cfg, uint32_t hosts, uint32_t npaths);
 
 /*
@@ -145,12 +151,18 @@ struct sim_host *sim_get_host(const struct sim *sim, int host);
 /* Copy host's NIC counters into *st.  Returns 0, or -EINVAL for a bad host. */
 int sim_get_host_stats(const struct sim *sim, int host, struct sim_host_stats *st);
 
-/* The fabric (for sim_fabric_path_stats(), sim_fabric_downlink_stats(), path_of...). */
+/* The fabric (for sim_fabric_path_stats(), sim_fabric_downlink_stats(), path_of...), or
+ * NULL in a world built on a topology. */
 struct sim_fabric *sim_get_fabric(const struct sim *sim);
 
+/* The topology's network (sim_net_link_stats(), sim_net_topo()...), or NULL in a world
+ * built on the two-host fabric. */
+struct sim_net *sim_get_net(const struct sim *sim);
+
 /*
- * Watch the fabric: obs->deliver (if set) sees every packet just before its host gets it,
- * obs->drop (if set) every drop; obs->user goes to both.  NULL obs stops watching.
+ * Watch the fabric (or network): obs->deliver (if set) sees every packet just before its
+ * host gets it, obs->drop (if set) every drop; obs->user goes to both.  NULL obs stops
+ * watching.
  */
 void sim_set_observer(struct sim *sim, const struct sim_fabric_cb *obs);
 

@@ -15,6 +15,11 @@ plots the latency distributions (PNG):
   loss      srd-perf bw 64 KiB goodput through the impairment stage (8 paths of 25 Gbit/s
             and 2 us): 0%, 1%, 10% loss, and each of the 8 paths blackholed in turn,
             multipath vs single-path
+  fabric    the libfabric provider srd: fi_pingpong -e rdm -m tagged latency (64 B) and
+            ping-pong bandwidth (1 MiB) against the same tool over libfabric's tcp and
+            udp;ofi_rxd providers between the two namespaces (veth) and over shm; a window of
+            sends through the provider (fi_stream, 1 MiB and 16 MiB) against srd-perf bw at
+            the same sizes; Open MPI 2-rank ping-pong over srd against Open MPI's ob1/TCP
   order     srd-perf rate 64 B (window 32) and bw 64 KiB over ordered endpoints
             (SRDC_ORDERED) vs unordered ones, lossless and through the impairment stage at
             5% loss with one of its 8 paths blackholed
@@ -46,6 +51,9 @@ SRDD = os.path.join(BUILD, "apps/srdd/srdd")
 SRDCTL = os.path.join(BUILD, "apps/srdctl/srdctl")
 PERF = os.path.join(BUILD, "apps/srd-perf/srd-perf")
 MEMCPY = os.path.join(BUILD, "tests/memcpy_rate")
+FI_STREAM = os.path.join(BUILD, "tests/fi_stream")
+MPI_LAT = os.path.join(BUILD, "tests/mpi/mpi_lat")
+PROV_DIR = os.path.join(BUILD, "lib/fabric")
 TOOLS = ["sockperf", "iperf3", "libfabric-bin", "gnuplot-nox", "dpdk-dev"]
 NS_A, NS_B = "srdbenchA", "srdbenchB"
 VETH_A, VETH_B = "srdbvA", "srdbvB"
@@ -206,9 +214,12 @@ def sockperf(proto, seconds, full_log):
             "max_us": float(mx.group(1))}
 
 
-def fi_pingpong(provider, iters):
-    args = ["fi_pingpong", "-p", provider, "-e", "rdm", "-I", str(iters), "-S", "64"]
-    if provider == "tcp":
+def fi_pingpong(provider, iters, size="64"):
+    """libfabric's fi_pingpong -m tagged: tcp and udp;ofi_rxd between the namespaces (server
+    CPU 0, client CPU 1), shm on one host."""
+    args = ["fi_pingpong", "-p", provider, "-e", "rdm", "-m", "tagged", "-I", str(iters),
+            "-S", size]
+    if provider != "shm":
         srv = ["ip", "netns", "exec", NS_A, "taskset", "-c", "0"] + args
         cli = ["ip", "netns", "exec", NS_B, "taskset", "-c", "1"] + args + [IP_A]
     else:
@@ -217,11 +228,78 @@ def fi_pingpong(provider, iters):
     server = subprocess.Popen(srv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     try:
-        out = sh(cli, timeout=120).stdout
+        out = sh(cli, timeout=300).stdout
+    finally:
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return pingpong_row(out, size)
+
+
+def pingpong_row(out, size):
+    """fi_pingpong's row for size (bytes; it prints 1 MiB as "1m"): usec/xfer is one way
+    (it counts both directions)."""
+    label = {"1048576": "1m"}.get(size, size)
+    line = [l for l in out.splitlines() if l.startswith(label + " ")][-1].split()
+    return {"mean_us": float(line[6]), "mbps": float(line[5]), "mxfers": float(line[7])}
+
+
+def fi_env(daemon, **kw):
+    return dict(os.environ, FI_PROVIDER_PATH=PROV_DIR, FI_SRD_SOCKET=daemon.socket,
+                FI_SRD_YIELD="1", **kw)
+
+
+def fi_pingpong_srd(daemon, iters, size="64"):
+    """fi_pingpong over srd, both ends on CPU 1 next to the busy srdd on CPU 0 (yielding
+    when idle, as srd-perf's apps do): server on 10.77.0.2, client on 10.77.0.1."""
+    args = ["taskset", "-c", "1", "fi_pingpong", "-p", "srd", "-e", "rdm", "-m", "tagged",
+            "-I", str(iters), "-S", size]
+    server = subprocess.Popen(args + ["-d", "10.77.0.2"], env=fi_env(daemon),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        out = sh(args + ["-d", "10.77.0.1", "127.0.0.1"], env=fi_env(daemon), timeout=300).stdout
     finally:
         server.wait(timeout=30)
-    line = [l for l in out.splitlines() if l.startswith("64 ")][-1].split()
-    return {"mean_us": float(line[6]), "mxfers": float(line[7])}
+    return pingpong_row(out, size)
+
+
+def fi_stream(daemon, size, secs, work):
+    """A window of 8 sends through the provider (fi_stream), both ends on CPU 1."""
+    name = os.path.join(work, "fi_stream.name")
+    if os.path.exists(name):
+        os.unlink(name)
+    args = ["taskset", "-c", "1", FI_STREAM, "-p", "srd", "-f", name, "-s", str(size),
+            "-w", "8"]
+    server = subprocess.Popen(args + ["-d", "10.77.0.2"], env=fi_env(daemon),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        out = sh(args + ["-d", "10.77.0.1", "-D", str(secs), "-c"], env=fi_env(daemon),
+                 timeout=secs + 60).stdout
+    finally:
+        server.wait(timeout=30)
+    return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+
+
+def mpi_lat(daemon, iters):
+    """Open MPI 2-rank ping-pong: over srd (OFI MTL, ranks on CPU 1 next to srdd), or, with
+    daemon None, over Open MPI's ob1 PML and TCP BTL on loopback (ranks on CPUs 0 and 1:
+    no daemon takes a core)."""
+    cmd = ["mpirun.openmpi", "--allow-run-as-root", "-np", "2"]
+    if daemon:
+        env = fi_env(daemon)
+        cmd = ["taskset", "-c", "1"] + cmd + [
+            "--bind-to", "none", "--mca", "pml", "cm", "--mca", "mtl", "ofi",
+            "--mca", "mtl_ofi_provider_include", "srd", "-x", "FI_PROVIDER_PATH",
+            "-x", "FI_SRD_SOCKET", "-x", "FI_SRD_YIELD", "-x", "FI_PROVIDER=srd"]
+    else:
+        env = dict(os.environ)
+        cmd += ["--bind-to", "core", "--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
+                "--mca", "btl_tcp_if_include", "lo"]
+    out = sh(cmd + [MPI_LAT, "64", str(iters)], env=env, timeout=300).stdout
+    return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
 
 
 def iperf3(seconds):
@@ -328,6 +406,29 @@ def run_order(R, work, n, secs):
         with_daemon(work, runs, impair=impair)
 
 
+def run_fabric(R, o, work, n, secs, iters):
+    """The libfabric provider srd against libfabric's tcp, udp;ofi_rxd and shm, srd-perf, and
+    Open MPI's own TCP transport."""
+    log("bench: the libfabric provider (fi_pingpong, fi_stream, Open MPI)")
+
+    def with_srd(d):
+        R["fi_srd_lat"] = repeat(n, lambda: [fi_pingpong_srd(d, iters // 5)])
+        R["fi_srd_1m"] = repeat(n, lambda: [fi_pingpong_srd(d, 500, "1048576")])
+        for size, tag in ((1 << 20, "1m"), (16 << 20, "16m")):
+            R[f"fi_stream_{tag}"] = repeat(n, lambda: [fi_stream(d, size, secs, work)])
+            R[f"srd_bw_{tag}_w8"] = repeat(n, lambda: perf(
+                d, "bw", ["-s", str(size), "-w", "8", "-D", str(secs)], work, "bw8"))
+        R["mpi_srd_lat"] = repeat(n, lambda: [mpi_lat(d, iters // 5)])
+
+    with_daemon(work, with_srd)
+    for prov, tag in (("tcp", "tcp"), ("udp;ofi_rxd", "rxd"), ("shm", "shm")):
+        R[f"fi_{tag}_lat"] = repeat(n, lambda: [fi_pingpong(prov, iters // 5)])
+        # udp;ofi_rxd moves a MiB in tens of milliseconds: fewer round trips
+        R[f"fi_{tag}_1m"] = repeat(n, lambda: [fi_pingpong(prov, 20 if tag == "rxd" else 500,
+                                                           "1048576")])
+    R["mpi_ob1_lat"] = repeat(n, lambda: [mpi_lat(None, iters // 5)])
+
+
 def run_kernel(R, o, n, secs, iters):
     """The baselines: the kernel over veth, libfabric, and the cost ceilings."""
     log("bench: kernel and libfabric baselines, ceilings")
@@ -347,9 +448,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(BUILD, "bench"))
     ap.add_argument("--quick", action="store_true", help="shorter runs (a smoke test)")
-    ap.add_argument("--only", default="srd,loss,order,kernel",
+    ap.add_argument("--only", default="srd,loss,order,fabric,kernel",
                     help="sections to run: srd (latency, bandwidth, rate), loss, order, "
-                         "kernel (baselines); comma-separated")
+                         "fabric (the libfabric provider), kernel (baselines); "
+                         "comma-separated")
     o = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (namespaces, DPDK)")
@@ -380,6 +482,8 @@ def main():
             run_loss(R, work, n, secs)
         if "order" in only:
             run_order(R, work, n, secs)
+        if "fabric" in only:
+            run_fabric(R, o, work, n, secs, iters)
         if "kernel" in only:
             run_kernel(R, o, n, secs, iters)
     finally:
@@ -448,6 +552,24 @@ def report(res, out):
                 what = "rate 64 B w32" if name == "rate" else "bw 64 KiB w32"
                 rows.append((f"ordered {what} {label}, {unit}", o_, f"unordered {u_:.2f}",
                              ratio(o_, u_), ">= 0.8"))
+    fsrd = m("fi_srd_lat", "mean_us")
+    for tag, name in (("tcp", "fi_pingpong tcp"), ("rxd", "fi_pingpong udp;ofi_rxd"),
+                      ("shm", "fi_pingpong shm")):
+        b = m(f"fi_{tag}_lat", "mean_us")
+        rows.append(("fi_pingpong srd 64 B mean, us one-way", fsrd, f"{name} {b:.2f}",
+                     ratio(fsrd, b), "(floor)" if tag == "shm" else ""))
+    f1m = m("fi_srd_1m", "mbps")
+    for tag, name in (("tcp", "fi_pingpong tcp"), ("rxd", "fi_pingpong udp;ofi_rxd"),
+                      ("shm", "fi_pingpong shm")):
+        b = m(f"fi_{tag}_1m", "mbps")
+        rows.append(("fi_pingpong srd 1 MiB, MB/s", f1m, f"{name} {b:.0f}", ratio(f1m, b), ""))
+    for tag, label in (("1m", "1 MiB"), ("16m", "16 MiB")):
+        a, b = m(f"fi_stream_{tag}", "gbps"), m(f"srd_bw_{tag}_w8", "gbps")
+        rows.append((f"provider stream {label} w8, Gbit/s", a, f"srd-perf bw {b:.2f}",
+                     ratio(a, b), ">= 0.8"))
+    a, b = m("mpi_srd_lat", "p50_us"), m("mpi_ob1_lat", "p50_us")
+    rows.append(("Open MPI 64 B p50 over srd, us one-way", a, f"ob1 tcp (lo) {b:.2f}",
+                 ratio(a, b), ""))
     rows = [r for r in rows if r[1] == r[1]]  # sections not run leave NaN: not shown
     res["table"] = [dict(figure=r[0], srd=round(r[1], 3), baseline=r[2], ratio=round(r[3], 3),
                          target=r[4]) for r in rows]

@@ -12,7 +12,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct srd_pkt pkt, again;
-	uint8_t buf[SRD_HDR_MAX_LEN + 16];
+	/* room for the longest header: an ACK with every SACK word, or a DATA segment 0 */
+	uint8_t buf[(SRD_HDR_ACK_MAX_LEN > SRD_HDR_MAX_LEN ? SRD_HDR_ACK_MAX_LEN : SRD_HDR_MAX_LEN) + 16];
 	int rc = srd_wire_decode(data, size, &pkt), hlen;
 
 	if (rc < 0) {

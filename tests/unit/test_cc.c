@@ -15,6 +15,7 @@
 #define US 1000ull
 #define BASE_RTT (10 * US)
 #define TARGET (BASE_RTT + 10 * US) /* base + target_delay_ns */
+#define AI_RTT (BASE_RTT + 5 * US)  /* below target, above a quarter of it: additive growth */
 
 /* The default-like configuration the tests start from. */
 static struct srd_cc_config test_cfg(enum srd_cc_algo algo)
@@ -54,6 +55,16 @@ static const struct srd_cc_ops *ops(enum srd_cc_algo algo)
 
 	assert_non_null(o);
 	return o;
+}
+
+/* Start *cc past slow start (as after its first decrease): the tests of the steady-state
+ * rules start here. */
+static void init_avoidance(const struct srd_cc_ops *o, struct srd_cc *cc,
+			   const struct srd_cc_config *cfg)
+{
+	o->init(cc, cfg);
+	assert_int_equal(cc->slow_start, 1);
+	cc->slow_start = 0;
 }
 
 /* ---- interface ---- */
@@ -105,7 +116,7 @@ static void test_swift_additive_increase(void **state)
 	uint32_t w;
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	/* one ack for a whole window: exactly ai */
 	ev = swift_ack(t += US, 16, TARGET - 1);
 	o->on_ack(&cc, &cfg, &ev);
@@ -119,7 +130,7 @@ static void test_swift_additive_increase(void **state)
 	assert_in_range(cc.cwnd, 18 * ONE - 8, 18 * ONE - 7);
 	/* a second window's worth of single acks: about one more packet */
 	for (int i = 0; i < 18; i++) {
-		ev = swift_ack(t += US, 1, BASE_RTT);
+		ev = swift_ack(t += US, 1, AI_RTT);
 		o->on_ack(&cc, &cfg, &ev);
 	}
 	assert_in_range(cc.cwnd, 19 * ONE - 16, 19 * ONE);
@@ -127,7 +138,7 @@ static void test_swift_additive_increase(void **state)
 	w = cc.cwnd;
 	ev = swift_ack(t += US, 5, 0);
 	o->on_ack(&cc, &cfg, &ev);
-	ev = swift_ack(t += US, 0, BASE_RTT);
+	ev = swift_ack(t += US, 0, AI_RTT);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, w);
 }
@@ -144,16 +155,17 @@ static void test_swift_increase_large_window(void **state)
 
 	(void)state;
 	cfg.init_cwnd = 512 << 8;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	for (int i = 0; i < 512; i++) {
-		ev = swift_ack(t += 100, 1, BASE_RTT);
+		ev = swift_ack(t += 100, 1, AI_RTT);
 		o->on_ack(&cc, &cfg, &ev);
 	}
 	assert_in_range(cc.cwnd, 513 * ONE - 2, 513 * ONE); /* 256 * 512 * ln(513/512) */
 	assert_true(cc.ai_rem < cc.cwnd);
 }
 
-/* Without a base RTT the sample itself is the base: always below target. */
+/* Without a base RTT the sample itself is the base: no queue, so the fast increase (one
+ * packet per packet acked). */
 static void test_swift_no_base_rtt(void **state)
 {
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
@@ -162,10 +174,10 @@ static void test_swift_no_base_rtt(void **state)
 	struct srd_cc_ack ev = swift_ack(1000 * US, 16, 500 * US);
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev.base_rtt_ns = 0;
 	o->on_ack(&cc, &cfg, &ev);
-	assert_int_equal(cc.cwnd, 17 * ONE);
+	assert_int_equal(cc.cwnd, 32 * ONE);
 }
 
 /* Above target: one decrease per RTT, whatever the number of acks. */
@@ -179,7 +191,7 @@ static void test_swift_decrease_once_per_rtt(void **state)
 	uint32_t after_first;
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(t, 1, rtt);
 	o->on_ack(&cc, &cfg, &ev);
 	after_first = cc.cwnd;
@@ -210,32 +222,32 @@ static void test_swift_decrease_scaled(void **state)
 	(void)state;
 	cfg.init_cwnd = 128 * ONE;
 	/* rtt = 2 * target: excess is half the RTT, 0.8 * 0.5 = 0.4, cwnd 128 -> 76.8 */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, 2 * TARGET);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_in_range(cc.cwnd, 19660 - 8, 19661 + 8);
 	/* rtt = target: no excess, a decrease of ~0 (the RTT's decrease is spent) */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, TARGET);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 128 * ONE);
 	/* a small excess: a small decrease */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, TARGET + TARGET / 10); /* 0.8 * 1/11 = 7.3% */
 	o->on_ack(&cc, &cfg, &ev);
 	assert_in_range(cc.cwnd, 30384 - 16, 30384 + 16);
 	/* a huge excess: capped at max_mdf = 50% */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, 1000 * TARGET);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 64 * ONE);
 	/* a tighter cap */
 	cfg.max_mdf_pct = 25;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 96 * ONE);
 	/* an RTT of ~2^64 ns does not overflow */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, UINT64_MAX);
 	ev.base_rtt_ns = UINT64_MAX - 1;
 	o->on_ack(&cc, &cfg, &ev);
@@ -254,12 +266,12 @@ static void test_swift_flow_scaling(void **state)
 	(void)state;
 	/* 2 us above base + target_delay (flow scaling gives a 1-packet window ~3.3 us more) */
 	cfg.init_cwnd = 1 * ONE;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1, TARGET + 2 * US);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_true(cc.cwnd > 1 * ONE); /* still below its (scaled) target: it grows */
 	cfg.init_cwnd = 128 * ONE;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_true(cc.cwnd < 128 * ONE); /* no scaling at 128 packets: it shrinks */
 }
@@ -275,7 +287,7 @@ static void test_swift_fractional_window(void **state)
 	struct srd_cc_ack ev;
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	for (int i = 0; i < 20; i++) {
 		ev = swift_ack(t += rtt, 1, rtt);
 		o->on_ack(&cc, &cfg, &ev);
@@ -293,15 +305,111 @@ static void test_swift_fractional_window(void **state)
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 224);
 	/* at a full packet growth is per window again */
-	ev = swift_ack(t += rtt, 1, BASE_RTT);
+	ev = swift_ack(t += rtt, 1, AI_RTT);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 288);
-	ev = swift_ack(t += rtt, 1, BASE_RTT);
+	ev = swift_ack(t += rtt, 1, AI_RTT);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 288 + 64 * 256 / 288);
 }
 
+/* The three bands of a Swift sample: within a quarter of the allowed delay the window
+ * doubles per window of acks; below the target it grows by ai; the decision to shrink
+ * reads the path's standing RTT (per-packet jitter spreads the samples, not that). */
+static void test_swift_bands(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	uint64_t t = 1000 * US;
+	struct srd_cc_ack ev;
+	struct srd_cc cc;
+
+	(void)state;
+	init_avoidance(o, &cc, &cfg);
+	ev = swift_ack(t += 100 * US, 16, BASE_RTT + 2 * US); /* under base + 10 us / 4 */
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 32 * ONE);
+	ev = swift_ack(t += 100 * US, 32, AI_RTT);
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 33 * ONE);
+	/* a jittered sample far above target, but the path's standing RTT is below it */
+	ev = swift_ack(t += 100 * US, 33, 5 * TARGET);
+	ev.standing_rtt_ns = AI_RTT;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 34 * ONE);
+	/* the standing RTT above target: a decrease in proportion to its excess */
+	ev = swift_ack(t += 100 * US, 1, AI_RTT);
+	ev.standing_rtt_ns = 2 * TARGET;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_true(cc.cwnd < 34 * ONE && cc.cwnd > 17 * ONE);
+}
+
+/* A long-haul base RTT: the allowed queueing grows to an eighth of it, so a few
+ * microseconds of burst on a 1 ms round trip is no reason to shrink. */
+static void test_swift_long_base(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	struct srd_cc_ack ev;
+	struct srd_cc cc;
+
+	(void)state;
+	cfg.base_rtt_ns = 1000 * US;
+	init_avoidance(o, &cc, &cfg);
+	ev = swift_ack(5000 * US, 16, 1100 * US); /* 100 us above base: under 125 us */
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 17 * ONE);
+	ev = swift_ack(7000 * US, 16, 1200 * US); /* 200 us above: over it */
+	o->on_ack(&cc, &cfg, &ev);
+	assert_true(cc.cwnd < 17 * ONE);
+}
+
 /* ---- RTO ---- */
+
+/* Slow start: one packet per packet acked while nothing says congestion, so the window
+ * doubles per round trip; the first decrease (delay above target, a mark, a timeout) ends
+ * it for good. */
+static void test_slow_start(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	struct srd_cc_ack ev;
+	struct srd_cc cc;
+	uint64_t t = 1000 * US;
+
+	(void)state;
+	for (int a = SRD_CC_SWIFT; a <= SRD_CC_DCTCP; a++) {
+		const struct srd_cc_ops *o = ops((enum srd_cc_algo)a);
+
+		o->init(&cc, &cfg);
+		assert_int_equal(cc.slow_start, 1);
+		ev = swift_ack(t += US, 16, TARGET - 1);
+		o->on_ack(&cc, &cfg, &ev);
+		assert_int_equal(cc.cwnd, 32 * ONE);
+		for (int i = 0; i < 32; i++) {
+			ev = swift_ack(t += US, 1, TARGET - 1);
+			o->on_ack(&cc, &cfg, &ev);
+		}
+		assert_int_equal(cc.cwnd, 64 * ONE);
+		assert_int_equal(cc.slow_start, 1);
+		/* congestion: Swift sees the delay, DCTCP the mark at its window's end */
+		ev = swift_ack(t += 100 * US, 8, a == SRD_CC_SWIFT ? 4 * TARGET : TARGET - 1);
+		ev.ce_count = a == SRD_CC_DCTCP ? 8 : 0;
+		ev.cum_psn = 1000;
+		o->on_ack(&cc, &cfg, &ev);
+		assert_int_equal(cc.slow_start, 0);
+		assert_true(cc.cwnd < 64 * ONE);
+		/* from now on: additive */
+		uint32_t w = cc.cwnd;
+
+		ev = swift_ack(t += 100 * US, w / ONE, TARGET - 1);
+		o->on_ack(&cc, &cfg, &ev);
+		assert_in_range(cc.cwnd, w + ONE - 8, w + ONE + 8);
+		/* a timeout ends slow start too */
+		o->init(&cc, &cfg);
+		o->on_rto(&cc, &cfg, t += US);
+		assert_int_equal(cc.slow_start, 0);
+	}
+}
 
 static void test_on_rto(void **state)
 {
@@ -312,7 +420,7 @@ static void test_on_rto(void **state)
 	for (int a = SRD_CC_SWIFT; a <= SRD_CC_DCTCP; a++) {
 		const struct srd_cc_ops *o = ops((enum srd_cc_algo)a);
 
-		o->init(&cc, &cfg);
+		init_avoidance(o, &cc, &cfg);
 		o->on_rto(&cc, &cfg, 5 * US);
 		assert_int_equal(cc.cwnd, 8 * ONE);
 		assert_int_equal(cc.last_decrease_ns, 5 * US);
@@ -344,7 +452,7 @@ static void test_clamping(void **state)
 	(void)state;
 	/* growth stops at max_cwnd */
 	cfg.max_cwnd = 20 << 8;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	ev = swift_ack(1000 * US, 1000, BASE_RTT);
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.cwnd, 20 << 8);
@@ -355,7 +463,7 @@ static void test_clamping(void **state)
 	assert_int_equal(cc.cwnd, 20 << 8);
 	/* a config tightened under a live connection clamps at the next call */
 	cfg = test_cfg(SRD_CC_SWIFT);
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	cfg.max_cwnd = 4 << 8;
 	ev = swift_ack(3000 * US, 0, 0);
 	o->on_ack(&cc, &cfg, &ev);
@@ -404,7 +512,7 @@ static void test_dctcp_alpha_converges(void **state)
 	uint32_t psn = UINT32_MAX - 50; /* windows cross the PSN wrap */
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	assert_int_equal(cc.alpha, 65536);
 	for (int i = 0; i < 200; i++)
 		dctcp_window(o, &cc, &cfg, &t, &psn, 16, 8);
@@ -431,7 +539,7 @@ static void test_dctcp_window_spans_acks(void **state)
 	};
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	/* the first ack opens the window, ending at PSN 116 */
 	o->on_ack(&cc, &cfg, &ev);
 	assert_int_equal(cc.win_started, 1);
@@ -471,7 +579,7 @@ static void test_dctcp_all_marked(void **state)
 
 	(void)state;
 	cfg.max_mdf_pct = 100; /* let alpha / 2 decide alone */
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	dctcp_window(o, &cc, &cfg, &t, &psn, 16, 16);
 	assert_int_equal(cc.alpha, 65536);
 	assert_int_equal(cc.cwnd, 8 * ONE);
@@ -497,7 +605,7 @@ static void test_dctcp_no_marks_no_decrease(void **state)
 	uint32_t psn = 7, prev;
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	for (int i = 0; i < 100; i++) {
 		prev = cc.cwnd;
 		dctcp_window(o, &cc, &cfg, &t, &psn, cc.cwnd >> 8, 0);
@@ -519,7 +627,7 @@ static void test_dctcp_marked_ack_no_growth(void **state)
 	};
 
 	(void)state;
-	o->init(&cc, &cfg);
+	init_avoidance(o, &cc, &cfg);
 	o->on_ack(&cc, &cfg, &ev); /* opens a window ending at 100 */
 	assert_int_equal(cc.cwnd, 16 * ONE);
 	ev.ce_count = 0;
@@ -701,6 +809,9 @@ int main(void)
 		cmocka_unit_test(test_swift_decrease_scaled),
 		cmocka_unit_test(test_swift_flow_scaling),
 		cmocka_unit_test(test_swift_fractional_window),
+		cmocka_unit_test(test_swift_bands),
+		cmocka_unit_test(test_swift_long_base),
+		cmocka_unit_test(test_slow_start),
 		cmocka_unit_test(test_on_rto),
 		cmocka_unit_test(test_clamping),
 		cmocka_unit_test(test_dctcp_alpha_converges),

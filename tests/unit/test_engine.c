@@ -366,7 +366,10 @@ static void test_ordered_blackhole(void **state)
 
 /* ---- 3. single-path and multipath ---- */
 
-static void paths_used(enum srd_path_mode mode, uint32_t paths, uint32_t *distinct)
+/* Run 4 messages of 256 KiB in mode with `paths` values: *distinct entropy values seen on
+ * the wire, *spread the difference between the most and least used path's packets. */
+static void paths_used(enum srd_path_mode mode, uint32_t paths, uint32_t *distinct,
+		       uint32_t *spread)
 {
 	struct srd_config ca, cb;
 	struct env *e;
@@ -392,33 +395,49 @@ static void paths_used(enum srd_path_mode mode, uint32_t paths, uint32_t *distin
 	int n = srd_conn_info(e->l->eng[A], B, &ci, pi, SRD_MAX_PATHS);
 
 	assert_int_equal(n, mode == SRD_MODE_SINGLE ? 1 : (int)paths);
+	uint64_t most = 0, least = UINT64_MAX;
+
 	for (int p = 0; p < n; p++) {
 		uint32_t k;
 
+		most = pi[p].tx_pkts > most ? pi[p].tx_pkts : most;
+		least = pi[p].tx_pkts < least ? pi[p].tx_pkts : least;
 		for (k = 0; k < e->ent_count; k++)
 			if (e->ent[k] == pi[p].entropy)
 				break;
 		assert_true(k < e->ent_count); /* each path's value was seen on the wire */
 	}
+	*spread = (uint32_t)(most - least);
 	env_free(e);
 }
 
 static void test_single_path_mode(void **state)
 {
-	uint32_t n;
+	uint32_t n, spread;
 
 	(void)state;
-	paths_used(SRD_MODE_SINGLE, 16, &n);
+	paths_used(SRD_MODE_SINGLE, 16, &n, &spread);
 	assert_int_equal(n, 1);
 }
 
 static void test_multipath_mode(void **state)
 {
-	uint32_t n;
+	uint32_t n, spread;
 
 	(void)state;
-	paths_used(SRD_MODE_MULTIPATH, 16, &n);
+	paths_used(SRD_MODE_MULTIPATH, 16, &n, &spread);
 	assert_int_equal(n, 16);
+}
+
+/* Oblivious spraying: every value in turn, so each carries the same share (+-1). */
+static void test_spray_mode(void **state)
+{
+	uint32_t n, spread;
+
+	(void)state;
+	paths_used(SRD_MODE_SPRAY, 16, &n, &spread);
+	assert_int_equal(n, 16);
+	assert_true(spread <= 1);
 }
 
 /* ---- 4. ECN ---- */
@@ -526,7 +545,7 @@ static void test_config(void **state)
 	c.paths = 256;
 	assert_int_equal(srd_config_check(&c, err, sizeof(err)), 0);
 	assert_int_equal(srd_conn_state_bytes(&c), base + 240 * sizeof(struct srd_path));
-	assert_int_equal(sizeof(struct srd_path), 24);
+	assert_int_equal(sizeof(struct srd_path), 28);
 	c = d;
 	c.mode = SRD_MODE_SINGLE; /* one path whatever `paths` says */
 	assert_int_equal(srd_conn_state_bytes(&c), base - 15 * sizeof(struct srd_path));
@@ -653,6 +672,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ordered_blackhole, teardown),
 		cmocka_unit_test_teardown(test_single_path_mode, teardown),
 		cmocka_unit_test_teardown(test_multipath_mode, teardown),
+		cmocka_unit_test_teardown(test_spray_mode, teardown),
 		cmocka_unit_test_teardown(test_ecn_dctcp, teardown),
 		cmocka_unit_test_teardown(test_config, teardown),
 		cmocka_unit_test_teardown(test_conn_info, teardown),

@@ -684,6 +684,7 @@ static void test_send_errors(void **state)
 
 	(void)state;
 	env_cfg_default(&ca, A);
+	ca.max_tx_msgs = 64; /* the queue filled below */
 	e = env_new(&ca, NULL);
 	for (uint32_t i = 0; i <= SRD_MAX_IOV; i++)
 		iov[i] = (struct srd_iov){ byte, 1 };

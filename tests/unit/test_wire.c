@@ -303,6 +303,43 @@ static void test_roundtrip_data_psn_wrap(void **state)
 	}
 }
 
+/* An ACK carries 1..8 SACK words: byte 3 counts the further ones, each 8 bytes big-endian
+ * after the 52-byte layout; the length must be exactly that. */
+static void test_ack_sack_words(void **state)
+{
+	uint8_t buf[BUF_CAP];
+	struct srd_pkt p, q;
+
+	(void)state;
+	for (uint8_t n = 0; n <= SRD_SACK_MORE_MAX; n++) {
+		size_t len;
+
+		make_pkt(&p, SRD_PKT_ACK);
+		p.u.ack.sack_more_n = n;
+		for (uint8_t k = 0; k < n; k++)
+			p.u.ack.sack_more[k] = 0x0102030405060708ull * (k + 1) ^ 0x8000000000000001ull;
+		len = build(&p, buf);
+		assert_int_equal(len, SRD_HDR_ACK_LEN + 8u * n);
+		assert_int_equal(buf[3], n);
+		if (n)
+			assert_memory_equal(buf + 52, "\x81\x02\x03\x04\x05\x06\x07\x09", 8);
+		round_trip(&p);
+		assert_int_equal(srd_ack_sack_word(&p.u.ack, 0), p.u.ack.sack);
+		if (n)
+			assert_int_equal(srd_ack_sack_word(&p.u.ack, n), p.u.ack.sack_more[n - 1]);
+		/* one byte short, one byte long */
+		assert_int_equal(decode_exact(buf, len - 1, &q), -SRD_DROP_TRUNCATED);
+		buf[len] = 0;
+		assert_int_equal(decode_exact(buf, len + 1, &q), -SRD_DROP_BAD_LENGTH);
+	}
+	assert_int_equal(SRD_HDR_ACK_MAX_LEN, 108);
+	assert_int_equal(SRD_SACK_BITS, 512);
+	/* more words than the format has: refused by the encoder */
+	make_pkt(&p, SRD_PKT_ACK);
+	p.u.ack.sack_more_n = SRD_SACK_MORE_MAX + 1;
+	assert_int_equal(srd_wire_encode(&p, buf, BUF_CAP), -EINVAL);
+}
+
 /* Field offsets are the documented ones. */
 static void test_layout_offsets(void **state)
 {
@@ -474,9 +511,13 @@ static void test_drop_reserved(void **state)
 	(void)state;
 	for (size_t i = 0; i < NTYPES; i++) {
 		make_pkt(&p, all_types[i]);
-		expect_poke(&p, 3, 0x01, -SRD_DROP_BAD_HEADER);
+		/* in an ACK byte 3 counts further SACK words: one more than it has is short */
+		expect_poke(&p, 3, 0x01, all_types[i] == SRD_PKT_ACK ? -SRD_DROP_TRUNCATED :
+								       -SRD_DROP_BAD_HEADER);
 		expect_poke(&p, 3, 0x80, -SRD_DROP_BAD_HEADER);
 	}
+	make_pkt(&p, SRD_PKT_ACK);
+	expect_poke(&p, 3, SRD_SACK_MORE_MAX + 1, -SRD_DROP_BAD_HEADER);
 	make_pkt(&p, SRD_PKT_DATA);
 	expect_poke(&p, 38, 0x01, -SRD_DROP_BAD_HEADER);
 	expect_poke(&p, 39, 0x80, -SRD_DROP_BAD_HEADER);
@@ -780,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_data_last_short),
 		cmocka_unit_test(test_roundtrip_data_psn_wrap),
 		cmocka_unit_test(test_layout_offsets),
+		cmocka_unit_test(test_ack_sack_words),
 		cmocka_unit_test(test_encode_errors),
 		cmocka_unit_test(test_drop_truncated),
 		cmocka_unit_test(test_drop_bad_version),
