@@ -15,11 +15,15 @@ NO_EP, then ABANDON resends).  Then:
   - the retransmitted PSNs: every RETX frame's PSN was seen before on its interface (the
     dissector's srd.analysis.retransmission), and nothing else is flagged;
   - every ACK's SACK ranges, as the dissector shows them, are what its sack_base and
-    bitmap say, and some ACKs carry SACK ranges;
+    SACK words (one to eight) say, and some ACKs carry SACK ranges;
   - the capture missed nothing (its ring never filled);
   - a second capture with a count, one port, a connection filter and a short snap length
     ends by itself with exactly that many frames, all of that port and connection, cut to
     that length, and still decodes without an error;
+  - crafted packets (an ACK with three SACK words, and packets the codec refuses: a bad
+    version, a flag not allowed, too many SACK words, a truncated ACK, a DATA segment of the
+    wrong length, an unknown RESET reason) decode with the ranges and drop reasons
+    docs/wire-format.md gives, on SRD's port and, by the heuristic, on another;
   - `srdctl metrics` passes `promtool check metrics` (when promtool is installed) and this
     test's own check of the text format's rules, and its counters equal /srd/stats.
 srdd must exit cleanly.  Prints "capture: N passed, N failed".
@@ -200,7 +204,8 @@ def check_exposition(text):
 
 FIELDS = ["frame.number", "frame.interface_id", "frame.packet_flags_direction",
           "frame.comment", "udp.dstport", "srd.type", "srd.flags", "srd.psn",
-          "srd.ack.sack_base", "srd.ack.sack", "srd.ack.sack_range", "srd.nack.reason",
+          "srd.ack.sack_base", "srd.ack.sack", "srd.ack.sack_word", "srd.ack.sack_range",
+          "srd.nack.reason",
           "srd.analysis.retransmission", "srd.invalid"]
 
 
@@ -218,10 +223,12 @@ def decode(pcap):
     return p.returncode, rows, stderr
 
 
-def sack_ranges(base, bitmap):
+def sack_ranges(base, words):
+    """The PSN ranges SACK words (word k covers base + 64k ..) name."""
+    bitmap = sum(w << (64 * k) for k, w in enumerate(words))
     out, start = [], None
-    for i in range(65):
-        on = i < 64 and (bitmap >> i) & 1
+    for i in range(64 * len(words) + 1):
+        on = i < 64 * len(words) and (bitmap >> i) & 1
         if on and start is None:
             start = i
         elif not on and start is not None:
@@ -266,6 +273,55 @@ def filtered_capture():
     check("20 frames of lo1 and the connection, cut to 64 bytes, decoded without an error",
           len(rows) == 20 and len(good) == 20 and any(int(r[2]) > 64 for r in rows),
           f"{len(rows)} frames, {len(good)} as expected; stderr: {p.stderr.strip()[:200]}")
+
+
+def crafted():
+    """Packets written by hand (docs/wire-format.md), decoded by the dissector."""
+    import struct
+
+    def frame(payload, dport=9371):
+        udp = struct.pack(">HHHH", 0xc123, dport, 8 + len(payload), 0) + payload
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                         bytes([10, 77, 0, 1]), bytes([10, 77, 0, 2])) + udp
+        return bytes.fromhex("020000770002020000770001") + b"\x08\x00" + ip
+
+    def ack(more, words):
+        return struct.pack(">BBBBIIIIIIIQHHII", 0x12, 0, 4, more, 0x12340001, 0x56780002,
+                           990, 0, 995, 1000, 512, words[0], 0, 3, 0, 1 << 24) + \
+            b"".join(struct.pack(">Q", w) for w in words[1:])
+
+    def data(payload_len, flags=0x10, ver=1):
+        return struct.pack(">BBBBIIIIIIIHHHHQQ", ver << 4 | 1, flags, 3, 0, 0x12340001,
+                           0x56780002, 100, 7, 1, 10, 100, 1024, 1, 1, 0, 0xabc, 5) + \
+            bytes(payload_len)
+
+    wide = ack(2, [(1 << 63) | 0b111, 1, (1 << 5) | (1 << 63)])
+    cases = [  # (payload, port, expected srd.invalid, expected SACK ranges)
+        (wide, 9371, "", "1000-1002;1063-1064;1133;1191"),
+        (wide, 5001, "", "1000-1002;1063-1064;1133;1191"),
+        (data(10), 9371, "", ""),
+        (data(10, ver=2), 9371, "bad_version", ""),
+        (data(10, flags=0x04), 9371, "bad_header", ""),
+        (data(11), 9371, "bad_length", ""),
+        (ack(9, [1]), 9371, "bad_header", ""),
+        (wide[:60], 9371, "truncated", ""),
+        (struct.pack(">BBBBIIII", 0x15, 0, 0, 0, 0x12340001, 0x56780002, 0, 9), 9371,
+         "bad_header", ""),
+    ]
+    pcap = os.path.join(work, "crafted.pcap")
+    with open(pcap, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for payload, port, _, _ in cases:
+            fr = frame(payload, port)
+            f.write(struct.pack("<IIII", 1, 0, len(fr), len(fr)) + fr)
+    p = subprocess.run(["tshark", "-n", "-X", f"lua_script:{LUA}", "-r", pcap, "-T", "fields",
+                        "-E", "occurrence=a", "-E", "aggregator=;", "-e", "srd.type", "-e",
+                        "srd.invalid", "-e", "srd.ack.sack_range"],
+                       capture_output=True, text=True, timeout=60)
+    got = [tuple((l.split("\t") + ["", "", ""])[:3]) for l in p.stdout.splitlines()]
+    want = [(("1" if c[0][0] & 15 == 1 else str(c[0][0] & 15)), c[2], c[3]) for c in cases]
+    check("crafted packets: SACK words, drop reasons, the heuristic", got == want,
+          f"got {got}, want {want}")
 
 
 def main():
@@ -403,14 +459,19 @@ def main():
           f"{sorted(retx ^ seen_twice)[:5]}")
 
     acks = [r for r in srd if r["srd.type"] == "2"]
+    def words(r):
+        return [int(w, 16) for w in [r["srd.ack.sack"]] + r["srd.ack.sack_word"].split(";")
+                if w]
+
     wrong = [r["frame.number"] for r in acks
-             if sack_ranges(int(r["srd.ack.sack_base"]), int(r["srd.ack.sack"], 16)) !=
+             if sack_ranges(int(r["srd.ack.sack_base"]), words(r)) !=
              [x for x in r["srd.ack.sack_range"].split(";") if x]]
     with_sack = sum(1 for r in acks if r["srd.ack.sack_range"])
     check("ACK SACK ranges match sack_base and the bitmap", not wrong and with_sack > 0,
           f"{with_sack} of {len(acks)} ACKs with ranges; wrong in frames {wrong[:5]}")
 
     filtered_capture()
+    crafted()
 
     srdd.send_signal(signal.SIGTERM)
     rc = srdd.wait(30)

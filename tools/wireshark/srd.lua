@@ -7,7 +7,8 @@
 --
 -- It decodes every packet type (DATA, ACK, NACK, PROBE, RESET) and field: flags, PSN,
 -- connection ids (incarnation and slot), message id / length / PSN, segment index and
--- offset, endpoints, tag, immediate data, the cumulative PSN and the SACK bitmap shown as
+-- offset, endpoints, tag, immediate data, the cumulative PSN and the SACK words (one to
+-- eight, issue 13) shown as
 -- ranges of PSNs, echoed timestamps, NACK and RESET reasons, the path index, and the path
 -- entropy and sending worker carried in the UDP source port.  It checks what the codec
 -- checks (lib/core/wire.c) and says which drop reason the daemon would give a packet that
@@ -22,8 +23,10 @@
 local srd = Proto("srd", "Scalable Reliable Datagram (srd-dataplane)")
 
 local TYPES = { [1] = "DATA", [2] = "ACK", [3] = "NACK", [4] = "PROBE", [5] = "RESET" }
--- the layout of each type, in bytes (DATA: without the immediate data of segment 0)
+-- the layout of each type, in bytes (DATA: without the immediate data of segment 0; ACK:
+-- with one SACK word, 8 bytes more for each further word byte 3 counts)
 local LAYOUT = { [1] = 48, [2] = 52, [3] = 32, [4] = 24, [5] = 20 }
+local SACK_MORE_MAX = 7
 local NACK_REASONS = { [1] = "RNR (receiver not ready)", [2] = "TOO_BIG (message too large)",
                        [3] = "NO_EP (no such endpoint)" }
 local RESET_REASONS = { [1] = "UNKNOWN_CONN", [2] = "TABLE_FULL", [3] = "IDLE_CLOSED",
@@ -56,6 +59,7 @@ f.flag_cookie  = ProtoField.bool("srd.flags.cookie", "COOKIE", 8, nil, 0x40)
 f.flag_ordered = ProtoField.bool("srd.flags.ordered", "ORDERED", 8, nil, 0x80)
 f.path      = ProtoField.uint8("srd.path", "Path index", base.DEC)
 f.reserved  = ProtoField.bytes("srd.reserved", "Reserved")
+f.sack_more = ProtoField.uint8("srd.ack.sack_more", "Further SACK words", base.DEC)
 f.dst_conn  = ProtoField.uint32("srd.dst_conn", "Destination connection id", base.HEX)
 f.src_conn  = ProtoField.uint32("srd.src_conn", "Source connection id", base.HEX)
 f.conn_inc  = ProtoField.uint32("srd.conn.incarnation", "Incarnation", base.HEX, nil, 0xffff0000)
@@ -90,7 +94,8 @@ f.acked_psn = ProtoField.uint32("srd.ack.acked_psn", "Acknowledged PSN", base.DE
 f.sack_base = ProtoField.uint32("srd.ack.sack_base", "SACK base", base.DEC)
 f.credit    = ProtoField.uint32("srd.ack.credit", "Credit (PSNs beyond the cumulative PSN)",
                                 base.DEC)
-f.sack      = ProtoField.uint64("srd.ack.sack", "SACK bitmap", base.HEX)
+f.sack      = ProtoField.uint64("srd.ack.sack", "SACK bitmap (word 0)", base.HEX)
+f.sack_word = ProtoField.uint64("srd.ack.sack_word", "SACK word", base.HEX)
 f.sack_range = ProtoField.string("srd.ack.sack_range", "SACKed PSNs")
 f.sack_count = ProtoField.uint32("srd.ack.sack_count", "PSNs SACKed", base.DEC)
 f.ce_count  = ProtoField.uint16("srd.ack.ce_count", "CE count", base.DEC)
@@ -159,15 +164,20 @@ local function range_str(a, b)
     return string.format("%d-%d", a, b)
 end
 
--- The SACK bitmap (hi: bits 32..63, lo: bits 0..31) as ranges of PSNs from base.
-local function sack_ranges(base_psn, hi, lo)
+-- The SACK bitmap, words[k] = {hi, lo} (bits 32..63 and 0..31 of word k, which covers PSNs
+-- base + 64k ..), as ranges of PSNs, and how many PSNs it names.
+local function sack_ranges(base_psn, words)
     local out, count, start = {}, 0, nil
-    for i = 0, 64 do
+    local nbits = 64 * #words
+    for i = 0, nbits do
         local set = false
-        if i < 32 then
-            set = math.floor(lo / 2 ^ i) % 2 == 1
-        elseif i < 64 then
-            set = math.floor(hi / 2 ^ (i - 32)) % 2 == 1
+        if i < nbits then
+            local w, b = words[math.floor(i / 64) + 1], i % 64
+            if b < 32 then
+                set = math.floor(w[2] / 2 ^ b) % 2 == 1
+            else
+                set = math.floor(w[1] / 2 ^ (b - 32)) % 2 == 1
+            end
         end
         if set then
             count = count + 1
@@ -180,6 +190,21 @@ local function sack_ranges(base_psn, hi, lo)
     return out, count
 end
 
+-- The length the codec requires before it looks further (docs/wire-format.md section 9,
+-- check 4): DATA 56 for segment 0, an ACK 52 + 8 per further SACK word.
+local function need_len(tvb, ptype, len)
+    if ptype == 2 then
+        local more = tvb(3, 1):uint()
+        if more <= SACK_MORE_MAX then return LAYOUT[2] + 8 * more end
+        return LAYOUT[2] -- a larger count is bad_header, checked next
+    end
+    if ptype == 1 and len >= LAYOUT[1] and tvb:len() >= 32 and
+       (u32(tvb, 12) - u32(tvb, 28)) % TWO32 == 0 then
+        return 56
+    end
+    return LAYOUT[ptype]
+end
+
 -- Is this an SRD packet (what the heuristic asks, on ports that are not SRD's)?  The
 -- codec's checks that need no state: version, type, reserved bytes, ids, the exact length
 -- of the type (for DATA, the segment's), a known reason.
@@ -188,11 +213,12 @@ local function looks_like_srd(tvb)
     if caplen < 16 or len < 16 then return false end
     local b0 = tvb(0, 1):uint()
     local ver, ptype = math.floor(b0 / 16), b0 % 16
-    if ver ~= 1 or not TYPES[ptype] or tvb(3, 1):uint() ~= 0 or u32(tvb, 8) == 0 then
-        return false
-    end
+    if ver ~= 1 or not TYPES[ptype] or u32(tvb, 8) == 0 then return false end
+    local b3 = tvb(3, 1):uint()
+    if b3 ~= 0 and (ptype ~= 2 or b3 > SACK_MORE_MAX) then return false end
     if ptype ~= 1 then
-        if len ~= LAYOUT[ptype] or caplen < LAYOUT[ptype] then return false end
+        local want = need_len(tvb, ptype, len)
+        if len ~= want or caplen < want then return false end
         if ptype == 3 then return NACK_REASONS[tvb(24, 1):uint()] ~= nil end
         if ptype == 5 then return RESET_REASONS[u32(tvb, 16)] ~= nil end
         if ptype == 2 then return u32(tvb, 48) ~= 0 and tvb(40, 2):uint() <= tvb(42, 2):uint() end
@@ -230,7 +256,13 @@ local function common_check(tvb, ptype, flags, len)
             return "bad_header", "flag " .. fl[2] .. " not allowed on " .. TYPES[ptype]
         end
     end
-    if tvb(3, 1):uint() ~= 0 then return "bad_header", "reserved byte 3 not 0" end
+    if ptype == 2 then
+        if tvb(3, 1):uint() > SACK_MORE_MAX then
+            return "bad_header", "more than " .. SACK_MORE_MAX .. " further SACK words"
+        end
+    elseif tvb(3, 1):uint() ~= 0 then
+        return "bad_header", "reserved byte 3 not 0"
+    end
     if u32(tvb, 8) == 0 then return "bad_header", "src_conn 0" end
     local syn = bit_set(flags, 0)
     if u32(tvb, 4) == 0 and (not syn or ptype == 5) then
@@ -294,19 +326,26 @@ local function dissect_data(tvb, tree, len, info)
 end
 
 local function dissect_ack(tvb, tree, info)
-    local base_psn = u32(tvb, 24)
+    local base_psn, more = u32(tvb, 24), tvb(3, 1):uint()
     tree:add(f.echo_ts, tvb(16, 4))
     tree:add(f.acked_psn, tvb(20, 4))
     tree:add(f.sack_base, tvb(24, 4))
     tree:add(f.credit, tvb(28, 4))
     local sitem = tree:add(f.sack, tvb(32, 8))
-    local ranges, count = sack_ranges(base_psn, u32(tvb, 32), u32(tvb, 36))
-    sitem:add(f.sack_count, count):set_generated()
-    for _, r in ipairs(ranges) do sitem:add(f.sack_range, r):set_generated() end
     tree:add(f.ce_count, tvb(40, 2))
     tree:add(f.pkt_count, tvb(42, 2))
     tree:add(f.ack_delay, tvb(44, 4))
     tree:add(f.max_msg, tvb(48, 4))
+    local words = { { u32(tvb, 32), u32(tvb, 36) } }
+    for k = 1, more do
+        local off = 52 + 8 * (k - 1)
+        tree:add(f.sack_word, tvb(off, 8)):append_text(string.format(
+            " (word %d: PSNs %d..)", k, (base_psn + 64 * k) % TWO32))
+        words[#words + 1] = { u32(tvb, off), u32(tvb, off + 4) }
+    end
+    local ranges, count = sack_ranges(base_psn, words)
+    sitem:add(f.sack_count, count):set_generated()
+    for _, r in ipairs(ranges) do sitem:add(f.sack_range, r):set_generated() end
     info[#info + 1] = string.format("cum=%d acked=%d", u32(tvb, 12), u32(tvb, 20))
     if #ranges > 0 then info[#info + 1] = "sack=" .. table.concat(ranges, ",") end
     if tvb(40, 2):uint() > tvb(42, 2):uint() then
@@ -400,7 +439,7 @@ function srd.dissector(tvb, pinfo, tree)
     fitem:add(f.flag_ordered, tvb(1, 1))
     if #names > 0 then fitem:append_text(" (" .. table.concat(names, ", ") .. ")") end
     subtree:add(f.path, tvb(2, 1))
-    subtree:add(f.reserved, tvb(3, 1))
+    subtree:add(ptype == 2 and f.sack_more or f.reserved, tvb(3, 1))
     add_conn(subtree, f.dst_conn, tvb(4, 4), bit_set(flags, 6))
     add_conn(subtree, f.src_conn, tvb(8, 4), false)
     local psn_item = subtree:add(f.psn, tvb(12, 4))
@@ -414,20 +453,22 @@ function srd.dissector(tvb, pinfo, tree)
         subtree:add(f.dst_worker, dport.value - srd.prefs.udp_port):set_generated()
     end
 
-    local bad, why
+    local bad, why, need
     local tname = TYPES[ptype]
     if ver ~= 1 then
         bad, why = "bad_version", "version " .. ver
     elseif not tname then
         bad, why = "bad_type", "type " .. ptype
-    elseif len < LAYOUT[ptype] then
-        bad, why = "truncated", string.format("%d bytes, %s needs %d", len, tname, LAYOUT[ptype])
+    else
+        need = need_len(tvb, ptype, len)
+        if len < need then
+            bad, why = "truncated", string.format("%d bytes, this %s needs %d", len, tname, need)
+        end
     end
-    local consumed = 16
     if not bad then
         bad, why = common_check(tvb, ptype, flags, len)
     end
-    if not bad and tvb:len() < LAYOUT[ptype] then
+    if not bad and tvb:len() < need then
         -- the capture kept less than the header: say so rather than fail
         subtree:add_proto_expert_info(ef.snapped, string.format(
             "only %d of %d bytes captured", tvb:len(), len))
@@ -435,7 +476,7 @@ function srd.dissector(tvb, pinfo, tree)
     elseif not bad then
         if ptype == 1 then
             psn_item:append_text(" (this segment)")
-            bad, why, consumed = dissect_data(tvb, subtree, len, info)
+            bad, why = dissect_data(tvb, subtree, len, info)
             if bit_set(flags, 0) then
                 subtree:add_proto_expert_info(ef.setup, "Set-up: the sender does not know " ..
                                               "the receiver's connection id yet")
@@ -454,23 +495,19 @@ function srd.dissector(tvb, pinfo, tree)
             psn_item:append_text(" (cumulative: every PSN before it received)")
             subtree:add(f.cum_psn, tvb(12, 4)):set_generated()
             bad, why = dissect_ack(tvb, subtree, info)
-            consumed = LAYOUT[2]
         elseif ptype == 3 then
             psn_item:append_text(" (the refused PSN)")
             bad, why = dissect_nack(tvb, subtree, info, pinfo)
-            consumed = LAYOUT[3]
         elseif ptype == 4 then
             psn_item:append_text(" (probe sequence number)")
             bad, why = dissect_probe(tvb, subtree, info)
-            consumed = LAYOUT[4]
         else
             psn_item:append_text(" (IDLE_CLOSED: the closed connection's cumulative PSN)")
             bad, why = dissect_reset(tvb, subtree, info)
-            consumed = LAYOUT[5]
         end
-        if not bad and ptype ~= 1 and len > LAYOUT[ptype] then
-            bad, why = "bad_length", string.format("%d bytes, %s has %d", len, TYPES[ptype],
-                                                   LAYOUT[ptype])
+        if not bad and ptype ~= 1 and len > need then
+            bad, why = "bad_length", string.format("%d bytes, this %s has %d", len, TYPES[ptype],
+                                                   need)
         end
     end
     if bad then
