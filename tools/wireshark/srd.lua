@@ -8,8 +8,8 @@
 -- It decodes every packet type (DATA, ACK, NACK, PROBE, RESET) and field: flags, PSN,
 -- connection ids (incarnation and slot), message id / length / PSN, segment index and
 -- offset, endpoints, tag, immediate data, the cumulative PSN and the SACK words (one to
--- eight) shown as ranges of PSNs, echoed timestamps, NACK and RESET reasons, the path index, and the path
--- entropy and sending worker carried in the UDP source port.  It checks what the codec
+-- eight) shown as ranges of PSNs, echoed timestamps, NACK and RESET reasons, the path
+-- index, and the path entropy and sending worker carried in the UDP source port.  It checks what the codec
 -- checks (lib/core/wire.c) and says which drop reason the daemon would give a packet that
 -- fails.  Expert info for what one hunts: retransmissions (a PSN seen twice on the same
 -- interface), NACKs, RESETs, and frames srdd's impairment stage dropped (srdctl capture
