@@ -9,11 +9,11 @@
 -- connection ids (incarnation and slot), message id / length / PSN, segment index and
 -- offset, endpoints, tag, immediate data, the cumulative PSN and the SACK words (one to
 -- eight) shown as ranges of PSNs, echoed timestamps, NACK and RESET reasons, the path
--- index, and the path entropy and sending worker carried in the UDP source port.  It checks what the codec
--- checks (lib/core/wire.c) and says which drop reason the daemon would give a packet that
--- fails.  Expert info for what one hunts: retransmissions (a PSN seen twice on the same
--- interface), NACKs, RESETs, and frames srdd's impairment stage dropped (srdctl capture
--- marks them with a pcapng comment).
+-- index, and the path entropy and sending worker carried in the UDP source port.  It
+-- checks what the codec checks (lib/core/wire.c) and says which drop reason the daemon
+-- would give a packet that fails.  Expert info for what one hunts: retransmissions (a PSN
+-- seen twice on the same interface), NACKs, RESETs, and frames srdd's impairment stage
+-- dropped (srdctl capture marks them with a pcapng comment).
 --
 -- Registered on UDP ports 9371..9386 (udp_port + worker, preferences "SRD") and as a
 -- heuristic dissector on UDP.  Arithmetic only (no bit library), so it runs on Wireshark
