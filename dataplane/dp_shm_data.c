@@ -14,10 +14,15 @@
  *   -EMSGSIZE  a SEND of more than 16 MiB in total
  * An SQ tail more than sq_entries ahead of our head detaches the app (ring_corrupt).
  *
- * Completions never get lost: before a send is taken or a buffer lent, room for its
- * completion is reserved in the app's overflow queue, so that posting never allocates.
- * An app that lets a full CQ's worth of completions pile up is not served new sends (its
- * buffer returns still are) until it reaps them.
+ * Completions never get lost.  A received message's completion goes into the app's ring,
+ * in the shared region, never into daemon memory: a slot of the ring is reserved when its
+ * buffer is lent (the message is refused, RNR, while the ring has no free slot), because
+ * the peer is told the message arrived and a daemon that died with the completion in its
+ * own memory would lose it.  A send's completion may wait in the overflow queue (room for
+ * it is reserved when the send is taken, so posting never allocates): if the daemon dies
+ * the app learns so, and the send's outcome is unknown, as any send's then.  An app that
+ * lets a full CQ's worth of completions pile up is not served new sends (its buffer
+ * returns still are) until it reaps them.
  */
 #include "dp_shm_int.h"
 
@@ -28,7 +33,7 @@
 
 int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
 {
-	uint64_t need = (uint64_t)a->ovf_count + a->sends_inflight + a->rx_filling + more;
+	uint64_t need = (uint64_t)a->ovf_count + a->sends_inflight + more;
 	uint32_t cap = a->ovf_cap ? a->ovf_cap : 16;
 	struct srd_cqe *q;
 
@@ -50,14 +55,28 @@ int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
 	return 0;
 }
 
+/* Put c in the ring (room checked by the caller) and publish it. */
+static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
+{
+	a->cqes[a->cq_tail & (a->cq_entries - 1)] = *c;
+	a->cq_tail++;
+	/* pairs with the app's srd_load_acquire(&cq->tail) in srdc_poll */
+	srd_store_release(&a->cq->tail, a->cq_tail);
+	a->need_signal = 1;
+}
+
+/* Ring slots free beyond those reserved for messages being received. */
+static uint32_t ring_free(const struct dp_shm_app *a)
+{
+	uint32_t space = srd_ring_space(a->cq, a->cq_tail, a->cq_entries);
+
+	return space > a->rx_filling ? space - a->rx_filling : 0;
+}
+
 void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cqe *c)
 {
-	if (a->ovf_count == 0 && srd_ring_space(a->cq, a->cq_tail, a->cq_entries)) {
-		a->cqes[a->cq_tail & (a->cq_entries - 1)] = *c;
-		a->cq_tail++;
-		/* pairs with the app's srd_load_acquire(&cq->tail) in srdc_poll */
-		srd_store_release(&a->cq->tail, a->cq_tail);
-		a->need_signal = 1;
+	if (a->ovf_count == 0 && ring_free(a)) {
+		ring_post(a, c);
 		return;
 	}
 	/* room reserved ahead (dp_shm_app_reserve) */
@@ -261,7 +280,8 @@ void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32
 		return NULL;
 	}
 	a = e->app;
-	if (len > DP_SHM_MAX_MSG || dp_shm_app_reserve(a, 1)) {
+	if (len > DP_SHM_MAX_MSG || !ring_free(a)) {
+		/* no slot of its ring left for the completion: the sender retries (RNR) */
 		s->st.rx_no_buffer++;
 		return NULL;
 	}
@@ -308,7 +328,7 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		return;
 	}
 	srd_buddy_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
-	a->rx_filling--;
+	a->rx_filling--; /* its reserved ring slot is taken now: */
 	a->rx_lent++;
 	memset(&c, 0, sizeof(c));
 	c.tag = tag;
@@ -319,7 +339,7 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 	c.buf_off = (uint32_t)(a->rx_off + (uint64_t)off);
 	c.src_ip = src_ip;
 	c.src_ep = src_ep;
-	dp_shm_app_post(s, a, &c);
+	ring_post(a, &c); /* room reserved at dp_shm_rx_alloc: never in daemon memory */
 }
 
 void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf)
@@ -343,7 +363,8 @@ void dp_shm_flush(struct dp_shm *s)
 
 		if (a->dead)
 			continue;
-		while (a->ovf_count && srd_ring_space(a->cq, a->cq_tail + moved, a->cq_entries)) {
+		while (a->ovf_count &&
+		       srd_ring_space(a->cq, a->cq_tail + moved, a->cq_entries) > a->rx_filling) {
 			a->cqes[(a->cq_tail + moved) & (a->cq_entries - 1)] = a->ovf[a->ovf_head];
 			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
 			a->ovf_count--;

@@ -88,14 +88,15 @@ struct dp_shm_app {
 	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */
 	uint64_t rx_size;
 	struct srd_buddy rxa;        /* receive buffers; tags say filling or lent */
-	/* completions that did not fit the CQ, oldest first; capacity is reserved ahead so
-	   that posting never allocates: ovf_cap >= ovf_count + sends_inflight + rx_filling */
+	/* send completions that did not fit the CQ, oldest first; capacity is reserved ahead
+	   so that posting never allocates: ovf_cap >= ovf_count + sends_inflight (received
+	   messages never wait here: each holds a slot of the ring from dp_shm_rx_alloc) */
 	struct srd_cqe *ovf;          /* ring of ovf_cap entries (power of two) */
 	uint32_t ovf_cap;
 	uint32_t ovf_head;            /* oldest held completion */
 	uint32_t ovf_count;           /* held completions */
 	uint32_t sends_inflight;      /* taken, not completed */
-	uint32_t rx_filling;          /* buffers the core is filling */
+	uint32_t rx_filling;          /* buffers the core is filling: each holds a CQ slot */
 	uint32_t rx_lent;             /* buffers delivered and not returned */
 	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
 	struct dp_shm_ep *eps;        /* its open endpoints */
