@@ -19,6 +19,7 @@ spread says how far to trust the medians.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -94,13 +95,20 @@ def main():
     this = (os.path.join(bench.BUILD, "apps/srdd/srdd"),
             os.path.join(bench.BUILD, "apps/srd-perf/srd-perf"))
     work = tempfile.mkdtemp(prefix="srd-capcost-")
+    try:
+        measure(o, work, (base_srdd, base_perf), this, sha)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(o, work, base, this, sha):
+    """The interleaved rounds, then the medians, ratios and spreads."""
     res = {"baseline": [], "off": [], "on": []}
     bench.log(f"# baseline {o.baseline} ({sha}); srd-perf rate -s 64 -w 64 -D {o.seconds}; "
               f"{o.rounds} rounds")
     for r in range(o.rounds):
         line = []
-        for kind, binaries in (("baseline", (base_srdd, base_perf)), ("off", this),
-                               ("on", this)):
+        for kind, binaries in (("baseline", base), ("off", this), ("on", this)):
             v, status = run(kind, binaries, work, o.seconds)
             res[kind].append(v)
             line.append(f"{kind} {v:.3f}")
