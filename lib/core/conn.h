@@ -245,6 +245,8 @@ struct srd_conn {
 	uint64_t rack_timer_ns;  /* when a reordered packet becomes lost (0: none) */
 	uint64_t pace_next_ns;   /* earliest time of the next data packet (pacing) */
 	uint64_t rnr_until_ns;   /* no data before this time: the peer said RNR */
+	uint64_t rnr_since_ns;   /* when the latest RNR wait began: a NACK for a packet sent
+	                            before it is part of the same refusal (0: none yet) */
 	uint64_t probe_deadline_ns; /* earliest probe timeout (SRD_NO_DEADLINE: none) */
 	uint64_t challenge_ns;   /* when we last asked the peer's known incarnation whether it
 	                            is alive (0: never); see conn_challenge() */
@@ -254,7 +256,7 @@ struct srd_conn {
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
 	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
 	uint8_t tlp_sent;        /* 1: the tail loss probe of this flight went (reset by progress) */
-	uint16_t rnr_retries;    /* consecutive RNR nacks */
+	uint16_t rnr_retries;    /* RNR refusals in a row (one per wait, not per NACK) */
 	uint16_t loss_rate;      /* EWMA of the fraction of packets lost (RACK or timeout), Q16
 	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
 	uint32_t probe_seq;      /* sequence number of the next probe */

@@ -760,16 +760,25 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	/* receiver not ready: resend after the delay it asked for, without blaming the path */
 	eng->st.rnr_received++;
+	/* the peer answered: it is alive, whatever the timeouts said meanwhile */
+	c->rto_backoff = 0;
+	/* every packet of a flight the receiver could not take comes back NACKed: those sent
+	 * before the current wait began are the refusal it already answers, not new ones (a
+	 * large message's flight would otherwise spend the retry budget, and stretch the
+	 * wait to its cap, in one go) */
+	bool same_refusal = c->rnr_since_ns && r->sent_ns < c->rnr_since_ns;
+
+	mark_lost(eng, c, idx, SRD_LOSS_RNR);
+	if (same_refusal)
+		return 0;
 	if (eng->cfg.max_rnr_retries && c->rnr_retries >= eng->cfg.max_rnr_retries) {
 		conn_reset(eng, c, -ENOBUFS);
 		return 0;
 	}
-	/* the peer answered: it is alive, whatever the timeouts said meanwhile */
-	c->rto_backoff = 0;
-	mark_lost(eng, c, idx, SRD_LOSS_RNR);
-	/* wait longer at each RNR in a row (doubling, up to 1024 times what it asked), so the
-	 * budget covers an application that stalls for a while, not just a burst */
+	/* wait longer at each refusal in a row (doubling, up to 1024 times what it asked), so
+	 * the budget covers an application that stalls for a while, not just a burst */
 	uint64_t wait = n->retry_ns ? n->retry_ns : eng->cfg.rnr_delay_ns;
+	c->rnr_since_ns = now;
 	c->rnr_until_ns = now + (wait << (c->rnr_retries < 10 ? c->rnr_retries : 10));
 	if (c->rnr_retries < UINT16_MAX)
 		c->rnr_retries++;

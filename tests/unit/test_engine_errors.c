@@ -205,7 +205,7 @@ static void test_rnr_forever(void **state)
 	msg_fill(e, 1, 20000, 0, NULL);
 	assert_int_equal(msg_send(e, 0), 0);
 	assert_int_equal(msg_send(e, 1), 0);
-	assert_true(link_run(e->l, all_done, e, 500 * MS));
+	assert_true(link_run(e->l, all_done, e, 5000 * MS));
 	run_idle(e, 1 * MS);
 	assert_no_errors(e);
 	for (uint32_t i = 0; i < 2; i++) {
@@ -226,6 +226,35 @@ static void test_rnr_forever(void **state)
 		      (unsigned long long)(e->msgs[0].done_at / US),
 		      (unsigned long long)(bound / US));
 	assert_true(e->msgs[0].done_at <= bound);
+	env_free(e);
+}
+
+/* One refusal of a flight is one retry: every packet of a large message in flight comes
+ * back NACKed, and those NACKs must neither spend max_rnr_retries (3 here) nor stretch the
+ * wait, or a receiver short of a buffer for a moment fails the connection. */
+static void test_rnr_flight_is_one_refusal(void **state)
+{
+	struct srd_config ca;
+	struct env *e;
+
+	(void)state;
+	env_cfg_default(&ca, A);
+	ca.max_rnr_retries = 3;
+	e = env_new(&ca, NULL);
+	e->side[B].alloc_fail_first = 12;
+	env_msgs(e, 1);
+	msg_fill(e, 0, 160000, 0, NULL); /* 40 packets */
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_true(link_run(e->l, all_done, e, 50 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	assert_int_equal(e->side[B].alloc_calls, 12 + 1);
+	assert_true(stats(e, A).rnr_received > ca.max_rnr_retries);
+	/* the waits did not double past a few rounds of rnr_delay */
+	assert_true(e->msgs[0].done_at < 8 * ca.rnr_delay_ns);
+	print_message("      rnr flight: %llu NACKs, delivered at %llu us\n",
+		      (unsigned long long)stats(e, A).rnr_received,
+		      (unsigned long long)(e->msgs[0].done_at / US));
 	env_free(e);
 }
 
@@ -960,6 +989,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_peer_unreachable_one_packet, teardown),
 		cmocka_unit_test_teardown(test_rnr_then_ready, teardown),
 		cmocka_unit_test_teardown(test_rnr_forever, teardown),
+		cmocka_unit_test_teardown(test_rnr_flight_is_one_refusal, teardown),
 		cmocka_unit_test_teardown(test_rnr_unbounded, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint, teardown),
