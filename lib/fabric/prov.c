@@ -53,7 +53,8 @@ FI_EXT_INI
 			"fills srdd's buffers best)", SRDFI_DEFAULT_SEGMENT);
 	fi_param_define(&srdfi_prov, "unexp_hold", FI_PARAM_SIZE_T,
 			"bytes of unexpected messages an endpoint leaves in srdd's receive "
-			"buffers before copying them out (default: %u)", SRDFI_DEFAULT_UNEXP_HOLD);
+			"buffers before copying out those the application has stopped taking "
+			"(default: %u)", SRDFI_DEFAULT_UNEXP_HOLD);
 	fi_param_define(&srdfi_prov, "yield", FI_PARAM_BOOL,
 			"give the CPU away (sched_yield) when a CQ or counter read finds nothing: "
 			"for processes that share a core with each other or with srdd (default: no)");

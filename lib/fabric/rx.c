@@ -11,10 +11,14 @@
  * message is matched once and its later pieces go straight to the same buffer.
  *
  * Copies: a message that finds its receive posted is copied once, from srdd's buffer into
- * the application's.  An unexpected one stays in srdd's buffer until it is matched, unless
- * an endpoint holds more than unexp_hold bytes that way: then the oldest are copied out so
- * that srdd's receive area never fills behind an application that is busy elsewhere.
- * Segmented unexpected messages are assembled in a buffer of ours.
+ * the application's.  An unexpected one stays in srdd's buffer until it is matched.  While
+ * the application takes them, a backlog fills srdd's receive area and srdd answers the
+ * senders RNR: that is the flow control that keeps a fast sender from burying a slower
+ * receiver (whose copies would then run from memory rather than cache).  But an
+ * application waiting for a message that srdd has no room for would wait forever: so when
+ * an endpoint holds more than unexp_hold bytes that way and has taken none of them for
+ * SRDFI_UNEXP_STALL_NS, the oldest are copied out to free srdd's buffers.  Segmented
+ * unexpected messages are assembled in a buffer of ours.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,6 +72,7 @@ static void unexp_free(struct srdfi_ep *ep, struct srdfi_unexp *ux)
 	free(ux->heap);
 	srdfi_list_del(&ux->link);
 	free(ux);
+	ep->unexp_taken++;
 }
 
 /* Drop an unexpected message (FI_DISCARD): pieces still to come are dropped as they come. */
@@ -472,6 +477,21 @@ void srdfi_rx_arrive(struct srdfi_ep *ep, const struct srdc_addr *src, uint64_t 
 
 void srdfi_rx_trim(struct srdfi_ep *ep)
 {
+	uint64_t now;
+
+	if (ep->unexp_held <= ep->dom->unexp_hold) {
+		ep->trim_since_ns = 0;
+		return;
+	}
+	now = srdfi_now_ns();
+	if (!ep->trim_since_ns || ep->unexp_taken != ep->trim_taken) {
+		/* the application is taking them: leave the backlog to srdd's flow control */
+		ep->trim_taken = ep->unexp_taken;
+		ep->trim_since_ns = now;
+		return;
+	}
+	if (now - ep->trim_since_ns < SRDFI_UNEXP_STALL_NS)
+		return;
 	for (int k = 0; k < 2 && ep->unexp_held > ep->dom->unexp_hold; k++) {
 		struct srdfi_list *q = &ep->rxq[k].unexp;
 

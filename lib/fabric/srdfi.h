@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
@@ -119,6 +120,15 @@ int srdfi_hdr_decode(const uint8_t *buf, size_t len, struct srdfi_hdr *h, struct
 #define SRDFI_NAME_MAGIC 0x53u /* 'S' */
 void srdfi_name_encode(uint8_t *buf, const struct srdc_addr *a);
 int srdfi_name_decode(const void *buf, size_t len, struct srdc_addr *a);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t srdfi_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 /* ---- lists (intrusive, doubly linked, circular with a head) ---- */
 
@@ -468,6 +478,10 @@ struct srdfi_ep {
 	struct srdfi_rxq rxq[2];      /* [0] FI_MSG, [1] FI_TAGGED */
 	struct srdfi_list reasm;      /* segmented messages being received */
 	size_t unexp_held;            /* bytes of unexpected messages in srdd's buffers */
+	uint64_t unexp_taken;         /* unexpected messages matched, discarded or dropped */
+	uint64_t trim_taken;          /* unexp_taken when the endpoint was last seen over
+	                                 unexp_hold (srdfi_rx_trim) ... */
+	uint64_t trim_since_ns;       /* ... and since when it has taken none */
 	size_t rx_size;               /* receives it may have posted */
 };
 
@@ -512,6 +526,9 @@ void srdfi_rx_fail_all(struct srdfi_ep *ep, int err);
  * they were dropped. */
 void srdfi_rx_drop_unexpected(struct srdfi_ep *ep);
 /* Copy unexpected messages out of srdd's buffers when they hold more than allowed. */
+/* An endpoint over unexp_hold that has taken no unexpected message for this long has its
+ * oldest copied out of srdd's buffers (rx.c says why). */
+#define SRDFI_UNEXP_STALL_NS 1000000ull
 void srdfi_rx_trim(struct srdfi_ep *ep);
 
 /* ep.c */

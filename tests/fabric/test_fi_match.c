@@ -465,9 +465,12 @@ static void test_segmented_unexpected(void **state)
 	segmented(false);
 }
 
-/* Unexpected messages above unexp_hold are copied out of srdd's buffers, oldest first. */
+/* Unexpected messages above unexp_hold stay in srdd's buffers while the application takes
+ * them (srdd's flow control paces their senders); once it has taken none for
+ * SRDFI_UNEXP_STALL_NS, the oldest are copied out, so that what it waits for finds room. */
 static void test_unexpected_copied_out(void **state)
 {
+	const size_t one = 100 + SRDFI_HDR_LEN;
 	struct fx x;
 	struct fi_cq_tagged_entry e;
 	uint8_t b[100];
@@ -476,15 +479,28 @@ static void test_unexpected_copied_out(void **state)
 	(void)state;
 	fx_open(&x, FI_TAGGED);
 	x.ep->dom->unexp_hold = 150;
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		arrive(&x, &SA, SRDFI_OP_TAGGED, i, i, 100);
-	assert_int_equal(x.ep->unexp_held, 3 * (100 + SRDFI_HDR_LEN));
+	assert_int_equal(x.ep->unexp_held, 4 * one);
+	srdfi_rx_trim(x.ep); /* over the hold from now on */
+	assert_int_equal(x.ep->unexp_held, 4 * one);
+	/* the application takes one: the stall clock starts again */
+	assert_int_equal(trecv(&x, b, sizeof(b), FI_ADDR_UNSPEC, 0, 0, &ctx, 0), 0);
+	assert_int_equal(next(&x, &e, NULL, NULL), 0);
+	check_bytes(b, 0, 0, 100);
+	x.ep->trim_since_ns -= 2 * SRDFI_UNEXP_STALL_NS;
 	srdfi_rx_trim(x.ep);
-	assert_true(x.ep->unexp_held <= 150);
+	assert_int_equal(x.ep->unexp_held, 3 * one);
+	srdfi_rx_trim(x.ep); /* within the stall time */
+	assert_int_equal(x.ep->unexp_held, 3 * one);
+	/* then none for longer than the stall time */
+	x.ep->trim_since_ns -= 2 * SRDFI_UNEXP_STALL_NS;
+	srdfi_rx_trim(x.ep);
+	assert_int_equal(x.ep->unexp_held, one);
 	/* the two oldest were copied out: srdd may reuse their buffers (scribbled on here) */
-	memset(x.bufs[0], 0, 100 + SRDFI_HDR_LEN);
-	memset(x.bufs[1], 0, 100 + SRDFI_HDR_LEN);
-	for (unsigned i = 0; i < 3; i++) {
+	memset(x.bufs[1], 0, one);
+	memset(x.bufs[2], 0, one);
+	for (unsigned i = 1; i < 4; i++) {
 		assert_int_equal(trecv(&x, b, sizeof(b), FI_ADDR_UNSPEC, i, 0, &ctx, 0), 0);
 		assert_int_equal(next(&x, &e, NULL, NULL), 0);
 		check_bytes(b, i, 0, 100);
