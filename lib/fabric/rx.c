@@ -61,7 +61,39 @@ int srdfi_rx_init(struct srdfi_ep *ep)
 	return 0;
 }
 
-/* Give an unexpected message's storage back (srdd's buffer or ours) and free it. */
+/* Give the srdd buffers of an unexpected message's pieces back. */
+static void unexp_release_pieces(struct srdfi_ep *ep, struct srdfi_unexp *ux)
+{
+	for (uint32_t i = 0; i < ux->npieces; i++) {
+		ep->unexp_held -= ux->pieces[i].len + ux->pieces[i].hoff;
+		if (ep->dom->h)
+			srdc_recv_done(ep->dom->h, ux->pieces[i].dbuf);
+	}
+	free(ux->pieces);
+	ux->pieces = NULL;
+	ux->npieces = ux->pieces_cap = 0;
+}
+
+/* Keep a piece of segmented unexpected message ux in srdd's buffer dbuf (false: no memory
+ * to note it). */
+static bool unexp_keep_piece(struct srdfi_ep *ep, struct srdfi_unexp *ux, void *dbuf,
+			     size_t hoff, uint64_t offset, size_t len)
+{
+	if (ux->npieces == ux->pieces_cap) {
+		uint32_t cap = ux->pieces_cap ? 2 * ux->pieces_cap : 4;
+		struct srdfi_piece *p = realloc(ux->pieces, cap * sizeof(*p));
+
+		if (!p)
+			return false;
+		ux->pieces = p;
+		ux->pieces_cap = cap;
+	}
+	ux->pieces[ux->npieces++] = (struct srdfi_piece){ dbuf, hoff, offset, len };
+	ep->unexp_held += len + hoff;
+	return true;
+}
+
+/* Give an unexpected message's storage back (srdd's buffers or ours) and free it. */
 static void unexp_free(struct srdfi_ep *ep, struct srdfi_unexp *ux)
 {
 	if (ux->dbuf) {
@@ -69,10 +101,33 @@ static void unexp_free(struct srdfi_ep *ep, struct srdfi_unexp *ux)
 		if (ep->dom->h)
 			srdc_recv_done(ep->dom->h, ux->dbuf);
 	}
+	unexp_release_pieces(ep, ux);
 	free(ux->heap);
 	srdfi_list_del(&ux->link);
 	free(ux);
 	ep->unexp_taken++;
+}
+
+/* Copy unexpected message ux out of srdd's buffers into one of ours, and give those back
+ * (false: no memory; it stays where it is). */
+static bool unexp_to_heap(struct srdfi_ep *ep, struct srdfi_unexp *ux)
+{
+	uint8_t *copy = malloc(ux->len ? ux->len : 1);
+
+	if (!copy)
+		return false;
+	if (ux->dbuf) {
+		memcpy(copy, (const uint8_t *)ux->dbuf + ux->hoff, ux->len);
+		ep->unexp_held -= ux->len + ux->hoff;
+		srdc_recv_done(ep->dom->h, ux->dbuf);
+		ux->dbuf = NULL;
+	}
+	for (uint32_t i = 0; i < ux->npieces; i++)
+		memcpy(copy + ux->pieces[i].offset,
+		       (const uint8_t *)ux->pieces[i].dbuf + ux->pieces[i].hoff, ux->pieces[i].len);
+	unexp_release_pieces(ep, ux);
+	ux->heap = copy;
+	return true;
 }
 
 /* Drop an unexpected message (FI_DISCARD): pieces still to come are dropped as they come. */
@@ -344,15 +399,18 @@ static void rx_fill(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct arriv
 	rx_complete(ep, rx, a, at, keep);
 }
 
-/* A later piece of a segmented message. */
-static void reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, uint64_t offset,
-			const uint8_t *p, size_t len)
+/* A later piece of a segmented message, in srdd's buffer dbuf (payload at +hoff).  True
+ * if an unexpected entry keeps that buffer; else the caller gives it back. */
+static bool reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, void *dbuf, size_t hoff,
+			uint64_t offset, size_t len)
 {
+	const uint8_t *p = (const uint8_t *)dbuf + hoff;
+	bool kept = false;
 	struct arrival a;
 
 	if (offset > r->total || len > r->total - offset || r->received + len > r->total) {
 		ep->dom->bad_msgs++; /* a piece that does not fit its message: dropped */
-		return;
+		return false;
 	}
 	if (r->rx) {
 		uint64_t room = (r->rx->flags & FI_MULTI_RECV) ? r->rx->len - r->rx_off : r->rx->len;
@@ -360,12 +418,23 @@ static void reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, uint64_t off
 
 		if (offset < keep)
 			rx_copy(r->rx, r->rx_off + offset, p, len < keep - offset ? len : keep - offset);
-	} else if (r->ux) {
+	} else if (r->ux && r->ux->heap) {
 		memcpy(r->ux->heap + offset, p, len);
+	} else if (r->ux && !unexp_keep_piece(ep, r->ux, dbuf, hoff, offset, len)) {
+		/* no memory to note where it is: copy the message out to hold it ourselves */
+		if (!unexp_to_heap(ep, r->ux)) {
+			ep->dom->lost_errors++;
+			SRDFI_WARN(FI_LOG_EP_DATA, "out of memory: a piece of an unexpected "
+				   "message lost\n");
+		} else {
+			memcpy(r->ux->heap + offset, p, len);
+		}
+	} else {
+		kept = r->ux != NULL;
 	}
 	r->received += len;
 	if (r->received < r->total)
-		return;
+		return kept;
 	srdfi_list_del(&r->link);
 	if (r->rx) {
 		uint64_t room = (r->rx->flags & FI_MULTI_RECV) ? r->rx->len - r->rx_off : r->rx->len;
@@ -376,6 +445,7 @@ static void reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, uint64_t off
 		r->ux->reasm = NULL; /* whole now */
 	}
 	free(r);
+	return kept;
 }
 
 /* ---- arrivals ---- */
@@ -397,16 +467,17 @@ static void unexp_add(struct srdfi_ep *ep, int k, const struct arrival *a, void 
 	ux->msg_id = a->msg_id;
 	ux->len = a->total;
 	if (a->plen < a->total) {
-		ux->heap = malloc(a->total);
-		ux->reasm = ux->heap ? reasm_new(ep, a) : NULL;
-		if (!ux->reasm) {
-			free(ux->heap);
+		/* its pieces stay in srdd's buffers, as a whole message does */
+		ux->reasm = reasm_new(ep, a);
+		if (!ux->reasm || !unexp_keep_piece(ep, ux, dbuf, hoff, a->offset, a->plen)) {
+			if (ux->reasm) {
+				srdfi_list_del(&ux->reasm->link);
+				free(ux->reasm);
+			}
 			free(ux);
 			goto drop;
 		}
 		ux->reasm->ux = ux;
-		memcpy(ux->heap + a->offset, a->payload, a->plen);
-		srdc_recv_done(ep->dom->h, dbuf);
 	} else {
 		ux->dbuf = dbuf;
 		ux->hoff = hoff;
@@ -459,8 +530,8 @@ void srdfi_rx_arrive(struct srdfi_ep *ep, const struct srdc_addr *src, uint64_t 
 		.plen = len - (size_t)hl,
 	};
 	if ((h.flags & SRDFI_H_SEG) && (r = reasm_find(ep, src, h.msg_id))) {
-		reasm_piece(ep, r, a.offset, a.payload, a.plen);
-		srdc_recv_done(ep->dom->h, buf);
+		if (!reasm_piece(ep, r, buf, (size_t)hl, a.offset, a.plen))
+			srdc_recv_done(ep->dom->h, buf);
 		return;
 	}
 	if (ep->caps & (FI_SOURCE | FI_DIRECTED_RECV))
@@ -498,18 +569,9 @@ void srdfi_rx_trim(struct srdfi_ep *ep)
 		for (struct srdfi_list *l = q->next; l != q && ep->unexp_held > ep->dom->unexp_hold;
 		     l = l->next) {
 			struct srdfi_unexp *ux = srdfi_container(l, struct srdfi_unexp, link);
-			uint8_t *copy;
 
-			if (!ux->dbuf)
-				continue;
-			copy = malloc(ux->len ? ux->len : 1);
-			if (!copy)
-				return; /* it stays in srdd's buffer: nothing is lost */
-			memcpy(copy, (uint8_t *)ux->dbuf + ux->hoff, ux->len);
-			ep->unexp_held -= ux->len + ux->hoff;
-			srdc_recv_done(ep->dom->h, ux->dbuf);
-			ux->dbuf = NULL;
-			ux->heap = copy;
+			if ((ux->dbuf || ux->npieces) && !unexp_to_heap(ep, ux))
+				return; /* it stays in srdd's buffers: nothing is lost */
 		}
 	}
 }
@@ -526,20 +588,33 @@ static void unexp_deliver(struct srdfi_ep *ep, struct srdfi_unexp *ux, struct sr
 		.plen = ux->len,
 	};
 	struct srdfi_reasm *r = ux->reasm;
+	uint64_t room, at, keep;
 
-	if (r) {
-		/* pieces are still coming: copy what is here (gaps too: their pieces overwrite
-		 * them when they come) and send the rest to rx */
-		uint64_t room, at = rx_place(ep, rx, a.total, &room);
-		uint64_t keep = a.total < room ? a.total : room;
-
+	if (!r && !ux->npieces) {
+		rx_fill(ep, rx, &a); /* whole, in one buffer */
+		unexp_free(ep, ux);
+		return;
+	}
+	/* segmented: copy the pieces here (from our copy, gaps too: their pieces overwrite
+	 * them when they come), and send those still to come to rx */
+	at = rx_place(ep, rx, a.total, &room);
+	keep = a.total < room ? a.total : room;
+	if (ux->heap)
 		rx_copy(rx, at, ux->heap, keep);
+	for (uint32_t i = 0; i < ux->npieces; i++) {
+		const struct srdfi_piece *p = &ux->pieces[i];
+
+		if (p->offset < keep)
+			rx_copy(rx, at + p->offset, (const uint8_t *)p->dbuf + p->hoff,
+				p->len < keep - p->offset ? p->len : keep - p->offset);
+	}
+	if (r) {
 		r->ux = NULL;
 		r->rx = rx;
 		r->rx_off = at;
 		ux->reasm = NULL;
 	} else {
-		rx_fill(ep, rx, &a);
+		rx_complete(ep, rx, &a, at, keep);
 	}
 	unexp_free(ep, ux);
 }

@@ -398,6 +398,14 @@ struct srdfi_rx {
 	uint8_t released;             /* FI_MULTI_RECV: the buffer is given back */
 };
 
+/* A piece of a segmented unexpected message, left in srdd's buffer. */
+struct srdfi_piece {
+	void *dbuf;                   /* srdd's buffer (payload at +hoff) */
+	size_t hoff;
+	uint64_t offset;              /* where in the message */
+	size_t len;
+};
+
 /* A message that arrived before a receive matched it. */
 struct srdfi_unexp {
 	struct srdfi_list link;       /* the unexpected queue, in arrival order */
@@ -409,7 +417,9 @@ struct srdfi_unexp {
 	uint64_t len;                 /* the whole message */
 	void *dbuf;                   /* srdd's buffer holding it (payload at +hoff), or NULL */
 	size_t hoff;
-	uint8_t *heap;                /* our copy (segmented, or copied out of srdd's buffer) */
+	struct srdfi_piece *pieces;   /* segmented: the pieces here, in srdd's buffers */
+	uint32_t npieces, pieces_cap;
+	uint8_t *heap;                /* or our copy (copied out of srdd's buffers) */
 	struct srdfi_reasm *reasm;    /* pieces still to come (segmented), or NULL */
 	void *claim;                  /* FI_CLAIM: the context that claimed it */
 };
@@ -422,7 +432,7 @@ struct srdfi_reasm {
 	uint64_t total, received;     /* bytes */
 	struct srdfi_rx *rx;          /* the receive it fills, or NULL */
 	size_t rx_off;                /* FI_MULTI_RECV: where in rx's buffer */
-	struct srdfi_unexp *ux;       /* or the unexpected entry whose heap copy it fills */
+	struct srdfi_unexp *ux;       /* or the unexpected entry that collects them */
 	uint64_t tag, data;
 	uint16_t hflags;
 	fi_addr_t src;

@@ -440,8 +440,13 @@ static void segmented(bool posted_first)
 		uint64_t off = order[i];
 		size_t len = off + PIECE > TOTAL ? TOTAL - off : PIECE;
 
-		if (!posted_first && i == 2) /* half of it here: the receive comes now */
+		if (!posted_first && i == 2) { /* half of it here: the receive comes now */
+			/* until then its pieces wait in srdd's buffers */
+			assert_int_equal(x.ep->unexp_held,
+					 2 * (PIECE + SRDFI_HDR_LEN + SRDFI_SEG_LEN));
 			assert_int_equal(trecv(&x, b, TOTAL, FI_ADDR_UNSPEC, 8, 0, &ctx, 0), 0);
+			assert_int_equal(x.ep->unexp_held, 0);
+		}
 		no_completion(&x);
 		arrive_piece(&x, &SA, SRDFI_OP_TAGGED, SRDFI_H_SEG, 42, 8, 0, 9, TOTAL, off, len);
 	}
@@ -463,6 +468,47 @@ static void test_segmented_unexpected(void **state)
 {
 	(void)state;
 	segmented(false);
+}
+
+/* A segmented unexpected message copied out of srdd's buffers half way: the pieces here go
+ * to our copy, as do those still to come; srdd gets every buffer back at once. */
+static void test_segmented_copied_out(void **state)
+{
+	enum { TOTAL = 10000, PIECE = 3000 };
+	static const uint64_t order[] = { 3000, 9000, 0, 6000 };
+	struct fx x;
+	struct fi_cq_tagged_entry e;
+	uint8_t *b = calloc(1, TOTAL);
+	int ctx;
+
+	(void)state;
+	fx_open(&x, FI_TAGGED);
+	x.ep->dom->unexp_hold = 0;
+	for (int i = 0; i < 4; i++) {
+		uint64_t off = order[i];
+		size_t len = off + PIECE > TOTAL ? TOTAL - off : PIECE;
+
+		arrive_piece(&x, &SA, SRDFI_OP_TAGGED, SRDFI_H_SEG, 42, 8, 0, 9, TOTAL, off, len);
+		if (i == 1) {
+			srdfi_rx_trim(x.ep);
+			assert_int_not_equal(x.ep->unexp_held, 0); /* not stalled yet */
+			x.ep->trim_since_ns -= 2 * SRDFI_UNEXP_STALL_NS;
+			srdfi_rx_trim(x.ep);
+			assert_int_equal(x.ep->unexp_held, 0);
+		}
+		if (i >= 1) /* given back: srdd may reuse it */
+			memset(x.bufs[i], 0, SRDFI_HDR_LEN + SRDFI_SEG_LEN + len);
+		if (i == 1)
+			memset(x.bufs[0], 0, SRDFI_HDR_LEN + SRDFI_SEG_LEN + PIECE);
+	}
+	no_completion(&x);
+	assert_int_equal(trecv(&x, b, TOTAL, FI_ADDR_UNSPEC, 8, 0, &ctx, 0), 0);
+	assert_int_equal(next(&x, &e, NULL, NULL), 0);
+	assert_int_equal(e.len, TOTAL);
+	check_bytes(b, 9, 0, TOTAL);
+	no_completion(&x);
+	fx_close(&x);
+	free(b);
 }
 
 /* Unexpected messages above unexp_hold stay in srdd's buffers while the application takes
@@ -536,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_segmented_posted),
 		cmocka_unit_test(test_segmented_unexpected),
+		cmocka_unit_test(test_segmented_copied_out),
 		cmocka_unit_test(test_unexpected_copied_out),
 		cmocka_unit_test(test_malformed_dropped),
 	};
