@@ -421,13 +421,15 @@ static bool reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, void *dbuf, 
 	} else if (r->ux && r->ux->heap) {
 		memcpy(r->ux->heap + offset, p, len);
 	} else if (r->ux && !unexp_keep_piece(ep, r->ux, dbuf, hoff, offset, len)) {
-		/* no memory to note where it is: copy the message out to hold it ourselves */
-		if (!unexp_to_heap(ep, r->ux)) {
-			ep->dom->lost_errors++;
-			SRDFI_WARN(FI_LOG_EP_DATA, "out of memory: a piece of an unexpected "
-				   "message lost\n");
-		} else {
+		/* no memory to note where it is: copy the message out to hold it ourselves,
+		 * or, without memory for that either, lose all of it (said, as unexp_add does) */
+		if (unexp_to_heap(ep, r->ux)) {
 			memcpy(r->ux->heap + offset, p, len);
+		} else {
+			ep->dom->lost_errors++;
+			SRDFI_WARN(FI_LOG_EP_DATA, "out of memory: an unexpected message of %llu "
+				   "bytes lost\n", (unsigned long long)r->total);
+			unexp_drop(ep, r->ux);
 		}
 	} else {
 		kept = r->ux != NULL;
