@@ -4,10 +4,16 @@
 # runs short srd-perf latency, bandwidth and message-rate tests between two apps, shows what
 # srdctl sees, and stops the daemon cleanly (it must give back every mbuf).
 set -euo pipefail
+# srdd binds /run/srd and runs the EAL: root.  Run as root, or as a user with sudo.
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "run-loopback.sh: run it as root (no sudo here)" >&2; exit 1; }
+	exec sudo bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null
-meson compile -C build srdd srd-perf srdctl >/dev/null
+[ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
+# everything the README goes on to run: srdd, srdctl, srd-perf, srd-sim, srd-hello, the provider
+meson compile -C build >/dev/null
 
 config=config/loopback.json
 socket=/run/srd/srdd.sock        # from the config

@@ -5,6 +5,11 @@
 # invalid access or undefined behaviour fails the test it happens in); then runs each
 # libFuzzer target (build-fuzz/, clang) for 28 s (four: under 2 minutes together).
 set -euo pipefail
+# The tests start daemons, create network namespaces and taps: root.  As root, or with sudo.
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "test.sh: run it as root (no sudo here)" >&2; exit 1; }
+    exec sudo bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
