@@ -59,8 +59,10 @@ static int parse_eal(struct ld *l, json_t *root, struct dp_config *cfg)
 /* "idle": how idle workers wait. */
 static int parse_idle(struct ld *l, json_t *root, struct dp_config *cfg)
 {
-	static const char *const keys[] = { "policy", "max_sleep_us", NULL };
-	static const char *const policies[] = { "busy", "pause", "sleep" };
+	static const char *const keys[] = { "policy", "max_sleep_us", "spin_us", "deep_sleep_us",
+					    NULL };
+	static const char *const policies[] = { "busy", "pause", "sleep", "adaptive" };
+	static const char *const adaptive_only[] = { "spin_us", "deep_sleep_us" };
 	int policy = (int)cfg->idle;
 	json_t *o;
 	size_t old;
@@ -70,9 +72,26 @@ static int parse_idle(struct ld *l, json_t *root, struct dp_config *cfg)
 		return rc;
 	old = dp_cfg_path_key(l, "idle");
 	if ((rc = dp_cfg_only_keys(l, o, keys)) ||
-	    (rc = dp_cfg_get_enum(l, o, "policy", policies, 3, &policy)) ||
-	    (rc = dp_cfg_get_u32(l, o, "max_sleep_us", 1, 10000, &cfg->idle_sleep_max_us)))
+	    (rc = dp_cfg_get_enum(l, o, "policy", policies, 4, &policy)) ||
+	    (rc = dp_cfg_get_u32(l, o, "max_sleep_us", 1, 10000, &cfg->idle_sleep_max_us)) ||
+	    (rc = dp_cfg_get_u32(l, o, "spin_us", 0, 1000000, &cfg->idle_spin_us)) ||
+	    (rc = dp_cfg_get_u32(l, o, "deep_sleep_us", 1, 1000000, &cfg->idle_deep_sleep_us)))
 		goto out;
+	/* a key the policy would ignore is a mistake worth saying */
+	for (size_t i = 0; i < sizeof(adaptive_only) / sizeof(adaptive_only[0]); i++)
+		if (policy != DP_IDLE_ADAPTIVE && json_object_get(o, adaptive_only[i])) {
+			rc = dp_cfg_bad(l, adaptive_only[i], "only the adaptive policy has it "
+					"(policy is \"%s\")", policies[policy]);
+			goto out;
+		}
+	if (!json_object_get(o, "deep_sleep_us")) {
+		if (cfg->idle_deep_sleep_us < cfg->idle_sleep_max_us)
+			cfg->idle_deep_sleep_us = cfg->idle_sleep_max_us;
+	} else if (cfg->idle_deep_sleep_us < cfg->idle_sleep_max_us) {
+		rc = dp_cfg_bad(l, "deep_sleep_us", "%u is below max_sleep_us (%u)",
+				cfg->idle_deep_sleep_us, cfg->idle_sleep_max_us);
+		goto out;
+	}
 	cfg->idle = (enum dp_idle_policy)policy;
 out:
 	dp_cfg_path_pop(l, old);
@@ -459,6 +478,8 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->workers = 1;
 	cfg->idle = DP_IDLE_BUSY;
 	cfg->idle_sleep_max_us = 100;
+	cfg->idle_spin_us = 100;
+	cfg->idle_deep_sleep_us = 1000;
 	cfg->udp_port = 9371;
 	cfg->mbufs = 8192;
 	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "%s", "/run/srd/srdd.sock");

@@ -27,6 +27,8 @@ enum dp_idle_policy {
 	DP_IDLE_BUSY = 0,  /* spin: lowest latency, a whole core */
 	DP_IDLE_PAUSE = 1, /* spin with the CPU's pause instruction */
 	DP_IDLE_SLEEP = 2, /* sleep, doubling from 1 µs up to idle_sleep_max_us (shares cores) */
+	DP_IDLE_ADAPTIVE = 3, /* spin while work came within idle_spin_us, then sleep as
+	                         DP_IDLE_SLEEP does, never past the worker's next deadline */
 };
 
 /* Where a port comes from. */
@@ -98,7 +100,12 @@ struct dp_config {
 	uint64_t protocol_seed;        /* the engines' random seed (entropy values, ids); 0: from
 	                                  the clock and the pid at each start */
 	enum dp_idle_policy idle;      /* how idle workers wait */
-	uint32_t idle_sleep_max_us;    /* longest sleep of DP_IDLE_SLEEP (1..10000) */
+	uint32_t idle_sleep_max_us;    /* longest sleep of DP_IDLE_SLEEP and DP_IDLE_ADAPTIVE
+	                                  (1..10000) */
+	uint32_t idle_spin_us;         /* DP_IDLE_ADAPTIVE: spin while the last work is at most
+	                                  this old (0..1000000) */
+	uint32_t idle_deep_sleep_us;   /* DP_IDLE_ADAPTIVE: longest sleep while nothing is due
+	                                  (no connection open), max_sleep_us..1000000 */
 	uint16_t udp_port;             /* SRD's UDP destination port (worker w listens on
 	                                  udp_port + w) */
 	uint32_t mbufs;                /* mbufs per port pool */

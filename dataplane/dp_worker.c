@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -30,6 +31,7 @@
 #define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
 #define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
 #define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
+#define DP_SPIN_YIELD_NS 2000u         /* adaptive spin: the CPU is offered this often */
 
 /* An app send in an engine: what its tx_done needs to complete it. */
 struct dp_sendrec {
@@ -679,7 +681,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 	return work > 0;
 }
 
-/* The longest this worker may sleep now without missing a deadline, in µs. */
+/* The longest this worker may sleep now without missing a deadline, in µs (UINT64_MAX:
+ * nothing is due at all: no connection, nothing held by the impairment stage). */
 static uint64_t idle_bound_us(struct dp_worker *w)
 {
 	uint64_t until = UINT64_MAX;
@@ -700,7 +703,42 @@ static uint64_t idle_bound_us(struct dp_worker *w)
 			}
 		}
 	}
+	if (until == UINT64_MAX)
+		return UINT64_MAX;
 	return until <= w->now ? 0 : (until - w->now) / 1000;
+}
+
+/* Sleep w->sleep_us, never past the next deadline; the next sleep is twice as long, up to
+ * max_sleep_us, or up to deep_us while nothing at all is due (0: max_sleep_us always). */
+static void sleep_step(struct dp_worker *w, uint32_t deep_us)
+{
+	uint64_t us = w->sleep_us, bound = idle_bound_us(w);
+	uint32_t cap = deep_us && bound == UINT64_MAX ? deep_us : w->cfg->idle_sleep_max_us;
+
+	if (us > bound)
+		us = bound;
+	if (us) {
+		struct timespec ts = { .tv_sec = (time_t)(us / 1000000u),
+				       .tv_nsec = (long)(us % 1000000u * 1000u) };
+
+		nanosleep(&ts, NULL);
+	}
+	w->sleep_us = w->sleep_us * 2 > cap ? cap : w->sleep_us * 2;
+}
+
+/* The adaptive policy's spin: the pause instruction, and every DP_SPIN_YIELD_NS the CPU
+ * given away (a process that shares the core, an app or another daemon, runs then rather
+ * than at the end of the scheduler's time slice; alone, the yield returns at once). */
+static void spin_step(struct dp_worker *w)
+{
+	uint64_t tsc = rte_rdtsc();
+
+	if (tsc - w->spin_yield_tsc < w->tsc_hz / (1000000000u / DP_SPIN_YIELD_NS)) {
+		rte_pause();
+		return;
+	}
+	sched_yield();
+	w->spin_yield_tsc = rte_rdtsc();
 }
 
 void dp_worker_idle(struct dp_worker *w)
@@ -711,35 +749,31 @@ void dp_worker_idle(struct dp_worker *w)
 	case DP_IDLE_PAUSE:
 		rte_pause();
 		return;
-	case DP_IDLE_SLEEP: {
-		uint64_t us = w->sleep_us, bound = idle_bound_us(w);
-
-		if (us > bound)
-			us = bound;
-		if (us) {
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(us * 1000) };
-
-			nanosleep(&ts, NULL);
-		}
-		/* sleep longer each idle round, up to the configured bound */
-		w->sleep_us = w->sleep_us * 2 > w->cfg->idle_sleep_max_us ? w->cfg->idle_sleep_max_us :
-									   w->sleep_us * 2;
+	case DP_IDLE_SLEEP:
+		sleep_step(w, 0);
 		return;
-	}
+	case DP_IDLE_ADAPTIVE:
+		if (w->now - w->last_work_ns < (uint64_t)w->cfg->idle_spin_us * 1000u)
+			spin_step(w);
+		else
+			sleep_step(w, w->cfg->idle_deep_sleep_us);
+		return;
 	}
 }
 
 void dp_worker_run(struct dp_worker *w, volatile bool *quit)
 {
 	/* the kernel's default timer slack (50 µs) would stretch every short idle sleep to
-	 * 50 µs or more; the sleep policy's bound is the latency it is meant to cost */
-	if (w->cfg->idle == DP_IDLE_SLEEP)
+	 * 50 µs or more; the sleep bound is the latency it is meant to cost */
+	if (w->cfg->idle == DP_IDLE_SLEEP || w->cfg->idle == DP_IDLE_ADAPTIVE)
 		prctl(PR_SET_TIMERSLACK, 1000ul /* ns */, 0, 0, 0);
 	while (!*quit) {
-		if (dp_worker_iterate(w))
+		if (dp_worker_iterate(w)) {
 			w->sleep_us = 1;
-		else
+			w->last_work_ns = w->now;
+		} else {
 			dp_worker_idle(w);
+		}
 	}
 }
 

@@ -116,7 +116,10 @@ struct dp_worker {
 	uint32_t rec_free;              /* free list of records */
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
-	uint32_t sleep_us;              /* current idle sleep (DP_IDLE_SLEEP) */
+	uint32_t sleep_us;              /* current idle sleep (DP_IDLE_SLEEP, DP_IDLE_ADAPTIVE) */
+	uint64_t last_work_ns;          /* engine time of the last iteration that did work
+	                                   (DP_IDLE_ADAPTIVE spins while it is recent) */
+	uint64_t spin_yield_tsc;        /* TSC of the adaptive spin's last sched_yield() */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */
 	struct dp_worker_stats st;      /* counters */

@@ -114,11 +114,13 @@ static void test_loopback_json(void **state)
 	assert_int_equal(cfg.ports[1].mac[5], 2);
 	assert_int_equal(cfg.ports[0].impair.enabled, 0);
 	assert_int_equal(cfg.workers, 1);
-	assert_int_equal(cfg.idle, DP_IDLE_SLEEP);
+	assert_int_equal(cfg.idle, DP_IDLE_ADAPTIVE);
+	assert_int_equal(cfg.idle_spin_us, 100);
 	assert_int_equal(cfg.idle_sleep_max_us, 100);
+	assert_int_equal(cfg.idle_deep_sleep_us, 1000);
 	assert_int_equal(cfg.engine.seg_size, 9000 - 20 - 8 - 56);
 	assert_int_equal(cfg.engine.mode, SRD_MODE_MULTIPATH);
-	assert_int_equal(cfg.engine.min_rto_ns, 600000); /* raised for the sleep policy: 4 x 100 + 200 us */
+	assert_int_equal(cfg.engine.min_rto_ns, 100000); /* the adaptive policy raises nothing */
 	assert_int_equal(cfg.engine.conn_idle_ns, 500000000ull);
 	assert_int_equal(cfg.socket_mode, 0660);
 	assert_int_equal(cfg.nallowed_uids, 1);
@@ -575,12 +577,80 @@ static void test_unknown_enum(void **state)
 {
 	(void)state;
 	expect_refused("{ \"idle\": { \"policy\": \"lazy\" }, \"ports\": [" TAP_PORT "] }",
-		       ": idle.policy: \"lazy\" is not one of busy, pause, sleep", NULL);
+		       ": idle.policy: \"lazy\" is not one of busy, pause, sleep, adaptive", NULL);
 	expect_refused("{ \"ports\": [{ \"type\": \"nic\", \"device\": \"x\", "
 		       "\"address\": \"10.1.0.2/24\" }] }",
 		       ": ports[0].type: \"nic\" is not one of pci, vdev, loopback_pair", NULL);
 	expect_refused("{ \"log_level\": \"verbose\", \"ports\": [" TAP_PORT "] }",
 		       ": log_level: \"verbose\" is not one of emerg", NULL);
+}
+
+static void test_idle_adaptive(void **state)
+{
+	struct dp_config cfg;
+	char err[ERR_LEN], path[64];
+
+	(void)state;
+	/* every key */
+	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"adaptive\", \"spin_us\": 50, "
+				   "\"max_sleep_us\": 200, \"deep_sleep_us\": 5000 }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.idle, DP_IDLE_ADAPTIVE);
+	assert_int_equal(cfg.idle_spin_us, 50);
+	assert_int_equal(cfg.idle_sleep_max_us, 200);
+	assert_int_equal(cfg.idle_deep_sleep_us, 5000);
+	/* a spinning peer holds nothing while busy: no raise of the target delay or RTO */
+	assert_int_equal(cfg.engine.min_rto_ns, 100000);
+	assert_int_equal(cfg.engine.cc.target_delay_ns, 10000);
+	dp_config_free(&cfg);
+	/* defaults; the deep sleep is never shorter than max_sleep_us */
+	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"adaptive\" }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.idle_spin_us, 100);
+	assert_int_equal(cfg.idle_sleep_max_us, 100);
+	assert_int_equal(cfg.idle_deep_sleep_us, 1000);
+	dp_config_free(&cfg);
+	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"adaptive\", "
+				   "\"max_sleep_us\": 4000 }, \"ports\": [" TAP_PORT "] }",
+				   &cfg, err, path), 0);
+	assert_int_equal(cfg.idle_deep_sleep_us, 4000);
+	dp_config_free(&cfg);
+	/* the sleep policy keeps its raise: 2 x 100 + 100 us, 4 x 100 + 200 us */
+	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"sleep\" }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.cc.target_delay_ns, 300000);
+	assert_int_equal(cfg.engine.min_rto_ns, 600000);
+	dp_config_free(&cfg);
+}
+
+static void test_idle_refused(void **state)
+{
+	(void)state;
+	expect_refused("{ \"idle\": { \"policy\": \"sleep\", \"spin_us\": 50 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle.spin_us: only the adaptive policy has it (policy is \"sleep\")",
+		       NULL);
+	expect_refused("{ \"idle\": { \"deep_sleep_us\": 5000 }, \"ports\": [" TAP_PORT "] }",
+		       ": idle.deep_sleep_us: only the adaptive policy has it (policy is \"busy\")",
+		       NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"max_sleep_us\": 500, "
+		       "\"deep_sleep_us\": 200 }, \"ports\": [" TAP_PORT "] }",
+		       ": idle.deep_sleep_us: 200 is below max_sleep_us (500)", NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"spin_us\": 2000000 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle.spin_us: 2000000 is out of range [0, 1000000]", NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"spin_us\": -1 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle.spin_us: -1 is out of range [0, 1000000]", NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"spin_us\": 1.5 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle.spin_us: expected an integer", NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"deep_sleep_us\": 0 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle.deep_sleep_us: 0 is out of range [1, 1000000]", NULL);
+	expect_refused("{ \"idle\": { \"policy\": \"adaptive\", \"spin\": 10 }, "
+		       "\"ports\": [" TAP_PORT "] }",
+		       ": idle", "spin", NULL);
 }
 
 static void test_too_many(void **state)
@@ -639,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_impair_path_range),
 		cmocka_unit_test(test_unknown_enum),
+		cmocka_unit_test(test_idle_adaptive),
+		cmocka_unit_test(test_idle_refused),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_eal_freed_on_error),
 	};
