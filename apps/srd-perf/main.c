@@ -40,12 +40,17 @@ static void usage(FILE *out)
 		"  -a, --all             sweep sizes 64 B .. 16 MiB (lat: .. 64 KiB), doubling\n"
 		"  -b, --bidir           bw: the server sends back at the same time\n"
 		"      --warmup N        lat: round trips not counted first (default 100)\n"
+		"      --gap US          lat: stay idle US microseconds between round trips (the\n"
+		"                        latency of a message that meets idle waiters and daemons)\n"
 		"  -H, --histogram       lat: print the percentile distribution (HdrHistogram style)\n"
 		"      --csv FILE        lat: write every sample (ns) to FILE\n"
 		"      --json            one JSON object per result on stdout\n"
-		"      --poll HOW        how to wait for completions: sleep (spin 20 us, then sleep\n"
-		"                        on the eventfd; the default), spin, or yield (spin, giving\n"
-		"                        the CPU away at each empty poll: apps sharing a core)\n"
+		"      --poll HOW        how to wait for completions: sleep (the default: srdc_wait,\n"
+		"                        which polls, yielding, while completions are recent, then\n"
+		"                        sleeps on the eventfd), spin, or yield (spin, giving the\n"
+		"                        CPU away at each empty poll: apps sharing a core)\n"
+		"      --spin-us US      --poll sleep: poll this long after the last completion\n"
+		"                        before sleeping (srdc_set_spin; default libsrd's, 50)\n"
 		"      --ordered         endpoints in send-after-send order (SRDC_ORDERED); bw and\n"
 		"                        rate count arrivals out of order and fail if there are any\n"
 		"      --addr-file FILE  server: write its address to FILE\n"
@@ -97,10 +102,12 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 1 }, { "csv", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 }, { "poll", required_argument, NULL, 4 },
 		{ "addr-file", required_argument, NULL, 5 }, { "forever", no_argument, NULL, 6 },
-		{ "ordered", no_argument, NULL, 7 },
+		{ "ordered", no_argument, NULL, 7 }, { "spin-us", required_argument, NULL, 8 },
+		{ "gap", required_argument, NULL, 9 },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct perf_opts o = { .socket = "/run/srd/srdd.sock", .threads = 1, .warmup = 100 };
+	struct perf_opts o = { .socket = "/run/srd/srdd.sock", .threads = 1, .warmup = 100,
+			       .spin_us = -1 };
 	uint64_t v, size = 0, window = 0;
 	struct in_addr ia;
 	double secs;
@@ -173,6 +180,16 @@ int main(int argc, char **argv)
 		case 5: o.addr_file = optarg; break;
 		case 6: o.forever = true; break;
 		case 7: o.ordered = true; break;
+		case 8:
+			if (parse_size(optarg, &v) || v > 1000000)
+				return bad("--spin-us (0 .. 1000000)", optarg);
+			o.spin_us = (int)v;
+			break;
+		case 9:
+			if (parse_size(optarg, &v) || v > 10000000)
+				return bad("--gap (0 .. 10000000 us)", optarg);
+			o.gap_ns = v * 1000u;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -183,6 +200,8 @@ int main(int argc, char **argv)
 		return bad("argument", argv[optind]);
 	if (o.bidir && o.test != PERF_BW)
 		return bad("option", "-b is for bw");
+	if (o.gap_ns && o.test != PERF_LAT)
+		return bad("option", "--gap is for lat");
 	if (o.duration_ns && o.iters)
 		return bad("option", "-n and -D exclude each other");
 	o.size = size ? (uint32_t)size : o.test == PERF_BW ? 65536u : 64u;

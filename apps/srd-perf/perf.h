@@ -30,7 +30,8 @@ enum perf_test { PERF_LAT = 1, PERF_BW = 2, PERF_RATE = 3 };
 
 /* How an app waits for completions (--poll). */
 enum perf_wait {
-	PERF_WAIT_SLEEP = 0, /* spin 20 µs, then sleep on the eventfd (the default) */
+	PERF_WAIT_SLEEP = 0, /* srdc_wait(): spin (yielding) while completions are recent,
+	                        then sleep on the eventfd (the default) */
 	PERF_WAIT_SPIN = 1,  /* spin: lowest latency with a core to itself */
 	PERF_WAIT_YIELD = 2, /* spin, yielding the CPU each empty poll: apps sharing a core */
 };
@@ -121,6 +122,7 @@ struct perf_opts {
 	uint32_t window;          /* -w */
 	uint32_t threads;         /* -t */
 	uint64_t warmup;          /* lat: round trips not counted */
+	uint64_t gap_ns;          /* lat --gap: idle time between round trips */
 	bool sweep;               /* -a */
 	bool bidir;               /* -b */
 	bool json;                /* --json */
@@ -129,6 +131,8 @@ struct perf_opts {
 	bool ordered;             /* --ordered: SRDC_ORDERED endpoints; arrivals out of order
 	                             fail the run */
 	enum perf_wait wait;      /* --poll: how to wait for completions */
+	int spin_us;              /* --spin-us: srdc_set_spin() for --poll sleep (-1: libsrd's
+	                             default) */
 	const char *csv;          /* lat: samples to this file */
 	const char *addr_file;    /* server: write its address here */
 };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hist.h"
 #include "perf.h"
@@ -165,6 +166,8 @@ static int cthread_open(struct client *cl, uint32_t i)
 			strerror(-rc));
 		return rc;
 	}
+	if (cl->o->spin_us >= 0)
+		srdc_set_spin(t->h, (unsigned)cl->o->spin_us);
 	rc = srdc_ep_open(t->h, cl->o->local_ip, cl->o->ordered ? SRDC_ORDERED : 0, &t->ep);
 	if (rc)
 		fprintf(stderr, "srd-perf: cannot open an endpoint: %s\n", strerror(-rc));
@@ -292,6 +295,10 @@ static int run_lat(struct client *cl, uint32_t size, bool header)
 		if (csv)
 			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, (t1 - t0) / 2);
 		perf_progress(o, &prog, h->count, h->count * size);
+		if (o->gap_ns) /* idle between round trips: the next one meets sleeping waiters */
+			nanosleep(&(struct timespec){ .tv_sec = (time_t)(o->gap_ns / 1000000000u),
+						       .tv_nsec = (long)(o->gap_ns % 1000000000u) },
+				  NULL);
 	}
 	if (rc != -ENOTCONN) {
 		struct perf_result sum = { 0 };

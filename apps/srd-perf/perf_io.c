@@ -7,8 +7,6 @@
 
 #include "perf.h"
 
-#define SPIN_NS 20000ull /* spin this long for a completion before sleeping on the eventfd */
-
 volatile int perf_stop;
 
 uint64_t perf_now_ns(void)
@@ -21,7 +19,7 @@ uint64_t perf_now_ns(void)
 
 int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait how)
 {
-	uint64_t until = 0, start = 0;
+	uint64_t start = 0;
 	unsigned empty = 0;
 
 	for (;;) {
@@ -43,12 +41,7 @@ int perf_poll(struct srdc *h, struct srdc_completion *c, int max, enum perf_wait
 				sched_yield();
 			continue;
 		}
-		if (until == 0) {
-			until = perf_now_ns() + SPIN_NS;
-			continue;
-		}
-		if (perf_now_ns() < until)
-			continue;
+		/* libsrd spins while completions are recent (srdc_set_spin), then sleeps */
 		n = srdc_wait(h, 1);
 		if (n == -ENOTCONN)
 			return n;

@@ -281,6 +281,8 @@ static int sthread_open(struct server *srv, uint32_t i)
 			strerror(-rc));
 		return rc;
 	}
+	if (srv->o->spin_us >= 0)
+		srdc_set_spin(t->h, (unsigned)srv->o->spin_us);
 	rc = srdc_ep_open(t->h, srv->o->local_ip, srv->o->ordered ? SRDC_ORDERED : 0, &t->ep);
 	if (rc) {
 		fprintf(stderr, "srd-perf server: cannot open an endpoint: %s\n", strerror(-rc));

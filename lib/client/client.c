@@ -318,6 +318,7 @@ int srdc_attach(const char *socket_path, const char *name, struct srdc **out)
 	if (!h)
 		return -ENOMEM;
 	h->efd = h->epfd = -1;
+	h->spin_ns = SRDC_SPIN_DEFAULT_US * 1000ull;
 	h->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (h->sock < 0) {
 		rc = -errno;

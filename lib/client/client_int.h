@@ -22,6 +22,8 @@
 #define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
 #define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */
 #define SRDC_UD_RXRET (1ull << 63)        /* user_data of SRD_SQ_RX_RETURN submissions */
+#define SRDC_SPIN_DEFAULT_US 50u          /* srdc_wait()'s spin window unless srdc_set_spin() */
+#define SRDC_SPIN_MAX_US 1000000u         /* longest window srdc_set_spin() takes */
 
 /* Tags of tx-area blocks. */
 enum srdc_tx_tag {
@@ -64,6 +66,11 @@ struct srdc {
 	uint32_t naddrs;        /* the daemon's local addresses (from WELCOME) */
 	uint32_t addrs[SRDC_MAX_ADDRS];
 	uint64_t next_check_ns; /* CLOCK_MONOTONIC_COARSE: next liveness check of srdc_poll */
+	/* srdc_wait()'s spin (io.c) */
+	uint64_t spin_ns;       /* window after the last completion in which it spins */
+	uint64_t ready_ns;      /* CLOCK_MONOTONIC: the last srdc_wait() that found one ready */
+	uint32_t wait_head;     /* cq_head when the last srdc_wait() returned (moved since:
+	                           srdc_poll() took completions after it) */
 	/* the region (layout checked at attach, then only these copies are used) */
 	uint8_t *base;          /* our mapping */
 	uint64_t region_size;   /* bytes */

@@ -139,9 +139,18 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
  * (the daemon is gone; completions it had posted are returned first). */
 int srdc_poll(struct srdc *h, struct srdc_completion *c, int max);
 
-/* Sleep until a completion is ready, the daemon goes away, or timeout_ms passes (-1:
- * no limit).  Returns 0 (a completion is ready), -ETIMEDOUT, -ENOTCONN, or -EINTR. */
+/* Wait until a completion is ready, the daemon goes away, or timeout_ms passes (-1: no
+ * limit).  While the last completion is recent (srdc_set_spin()) it polls, giving the CPU
+ * away between looks (sched_yield), then it sleeps on the eventfd.  Returns 0 (a
+ * completion is ready), -ETIMEDOUT, -ENOTCONN, or -EINTR. */
 int srdc_wait(struct srdc *h, int timeout_ms);
+
+/* How long srdc_wait() polls before it sleeps: while a completion came within the last us
+ * microseconds (default 50; completions srdc_poll() took since the previous srdc_wait()
+ * count as just now).  A waiter that polls takes a completion within about a microsecond;
+ * one that sleeps pays the kernel's wake-up (tens of µs on a VM).  0: sleep at once.
+ * Returns 0, or -EINVAL (h NULL, or us above 1,000,000). */
+int srdc_set_spin(struct srdc *h, unsigned us);
 
 /* Give a received buffer (SRDC_RECV's buf) back to the daemon.  If the submission ring is
  * full it waits for room (the daemon takes buffer returns whatever else waits, so this is
