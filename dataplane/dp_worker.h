@@ -116,6 +116,11 @@ struct dp_worker {
 	uint32_t rec_free;              /* free list of records */
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
+	uint64_t tx_dones;              /* sends the engines finished (what makes room for held
+	                                   ones: a message slot and a record) */
+	uint64_t held_tried_at;         /* tx_dones when the held sends were last tried */
+	uint16_t held_eps[64];          /* endpoints whose held sends wait (the last try's) */
+	uint32_t held_neps;             /* entries in held_eps; all 64: maybe more */
 	uint32_t sleep_us;              /* current idle sleep (DP_IDLE_SLEEP) */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */
