@@ -69,9 +69,10 @@ static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
 }
 
 /* Ring slots free beyond those reserved for messages being received. */
-static uint32_t ring_free(const struct dp_shm_app *a)
+static uint32_t ring_free(struct dp_shm_app *a)
 {
-	uint32_t space = srd_ring_space(a->cq, a->cq_tail, a->cq_entries);
+	uint32_t space = srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
+					       &a->cq_head_seen, a->rx_filling + 1);
 
 	return space > a->rx_filling ? space - a->rx_filling : 0;
 }
@@ -242,7 +243,7 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 	}
 	if (took) {
 		a->sq_head += took;
-		/* pairs with the app's srd_load_acquire(&sq->head) in srd_ring_space */
+		/* pairs with the app's srd_load_acquire(&sq->head) in srd_ring_space_cached */
 		srd_store_release(&a->sq->head, a->sq_head);
 	}
 	return n;
@@ -399,7 +400,8 @@ void dp_shm_flush(struct dp_shm *s)
 		if (a->dead)
 			continue;
 		while (a->ovf_count &&
-		       srd_ring_space(a->cq, a->cq_tail + moved, a->cq_entries) > a->rx_filling) {
+		       srd_ring_space_cached(a->cq, a->cq_tail + moved, a->cq_entries,
+					     &a->cq_head_seen, a->rx_filling + 1) > a->rx_filling) {
 			a->cqes[(a->cq_tail + moved) & (a->cq_entries - 1)] = a->ovf[a->ovf_head];
 			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
 			a->ovf_count--;

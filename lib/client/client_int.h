@@ -76,6 +76,7 @@ struct srdc {
 	uint32_t sq_entries;    /* power of two */
 	uint32_t cq_entries;    /* power of two */
 	uint32_t sq_tail;       /* our producer index */
+	uint32_t sq_head_seen;  /* the daemon's SQ head as last read (srd_ring_space_cached) */
 	uint32_t cq_head;       /* our consumer index */
 	uint64_t tx_off;        /* our send area */
 	uint64_t tx_size;

@@ -195,7 +195,7 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 	}
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
+	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
 	if (copy == total && total <= SRD_SQE_INLINE_MAX) {
 		/* small and not in the region: into the SQE, no bounce buffer */
@@ -268,7 +268,7 @@ int srdc_inject(struct srdc_ep *ep, const struct srdc_addr *dst, const void *buf
 	h = ep->h;
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
+	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
 	sq_push_inline(h, ep, dst, &iov, 1, tag, imm, SRD_SQE_SILENT, (uint64_t)(uintptr_t)ctx);
 	return 0;
@@ -368,7 +368,7 @@ again:
 	}
 	if (used) {
 		h->cq_head += used;
-		/* pairs with the daemon's srd_load_acquire(&cq->head) in srd_ring_space */
+		/* pairs with the daemon's srd_load_acquire(&cq->head) in srd_ring_space_cached */
 		srd_store_release(&h->cq->head, h->cq_head);
 	}
 	if (n) {
@@ -444,7 +444,7 @@ static int ret_flush(struct srdc *h, int wait)
 
 	if (h->nret == 0)
 		return 0;
-	for (int tries = 0; srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0; tries++) {
+	for (int tries = 0; srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0; tries++) {
 		/* the daemon takes buffer returns every loop, whatever else waits: room comes
 		   soon */
 		if (srdc_gone(h, 0))

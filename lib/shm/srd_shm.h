@@ -206,6 +206,21 @@ static inline uint32_t srd_ring_space(const struct srd_shm_ring *r, uint32_t tai
 	return used > entries ? 0 : entries - used; /* a bogus head reads as full */
 }
 
+/* Producer: free slots, reading the consumer's head (a cache line the consumer writes: a
+ * miss each time it moved) only when the value read last (*head_seen) leaves fewer than want
+ * free.  A head only moves forward, so an old one is a safe lower bound on the room. */
+static inline uint32_t srd_ring_space_cached(const struct srd_shm_ring *r, uint32_t tail,
+					     uint32_t entries, uint32_t *head_seen, uint32_t want)
+{
+	uint32_t used = tail - *head_seen;
+
+	if (used <= entries && entries - used >= want)
+		return entries - used;
+	*head_seen = srd_load_acquire(&r->head);
+	used = tail - *head_seen;
+	return used > entries ? 0 : entries - used; /* a bogus head reads as full */
+}
+
 /* Consumer: entries ready, given its private head and the producer's tail. */
 static inline uint32_t srd_ring_ready(const struct srd_shm_ring *r, uint32_t head,
 				      uint32_t entries, int *corrupt)
