@@ -79,6 +79,7 @@ static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
+	wp->w->st.delivered++;
 	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
 		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
 }
@@ -687,11 +688,19 @@ static void check_links(struct dp_worker *w)
 	}
 }
 
+/* ns of the TSC interval [from, to). */
+static uint64_t tsc_span_ns(const struct dp_worker *w, uint64_t from, uint64_t to)
+{
+	return (to - from) * 1000000000ull / w->tsc_hz;
+}
+
 bool dp_worker_iterate(struct dp_worker *w)
 {
+	uint64_t tsc0 = rte_rdtsc(), tsc_take, delivered = w->st.delivered;
+	uint64_t sends = w->st.sends, tx_pkts;
 	int work = 0;
 
-	w->now = tsc_to_ns(w, rte_rdtsc());
+	w->now = tsc_to_ns(w, tsc0);
 	w->st.loops++;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
@@ -700,6 +709,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 		work += dp_shm_poll_control(w->shm);
 		w->next_control = w->now + DP_CONTROL_POLL_NS;
 	}
+	tsc_take = rte_rdtsc();
+	tx_pkts = w->st.tx_pkts;
 	work += take_sends(w);
 	for (uint32_t i = 0; i < w->nports; i++) {
 		struct dp_wport *wp = &w->wp[i];
@@ -711,8 +722,16 @@ bool dp_worker_iterate(struct dp_worker *w)
 		work += tx_port(wp);
 		work += tx_impaired(wp);
 	}
+	if (w->st.sends != sends && w->st.tx_pkts != tx_pkts) {
+		w->st.app_to_tx++;
+		w->st.app_to_tx_ns += tsc_span_ns(w, tsc_take, rte_rdtsc());
+	}
 	if (w->shm)
 		dp_shm_flush(w->shm);
+	if (w->st.delivered != delivered) {
+		w->st.rx_to_app++;
+		w->st.rx_to_app_ns += tsc_span_ns(w, tsc0, rte_rdtsc());
+	}
 	if (w->now >= w->next_link_poll) {
 		check_links(w);
 		w->next_link_poll = w->now + DP_LINK_POLL_NS;

@@ -70,6 +70,13 @@ struct dp_worker_stats {
 	uint64_t capture_pkts;          /* frames copied for a packet capture */
 	uint64_t capture_drops;         /* frames a capture missed: its ring was full or it had
 	                                   no copy buffer (the frames went their way) */
+	uint64_t delivered;             /* messages delivered to apps */
+	/* srdd's own part of a message's latency, per loop iteration that did the work (the
+	 * means are the sums over the counts; an iteration's other work is included): */
+	uint64_t rx_to_app;             /* iterations that delivered messages */
+	uint64_t rx_to_app_ns;          /* sum of: receive burst -> completions published */
+	uint64_t app_to_tx;             /* iterations that took sends and sent packets */
+	uint64_t app_to_tx_ns;          /* sum of: submissions taken -> packets to the port */
 };
 
 /* One port as the worker drives it. */
