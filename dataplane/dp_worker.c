@@ -365,8 +365,8 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 
 /* Handle one received frame of port wp (from its queue, or from the inbox when
  * from_inbox: then it was checked against the same port by another worker, and an ARP
- * request was answered there).  Consumes m. */
-/* Handle one received frame.  Returns 1 if the caller is to free m (0: it was handed on). */
+ * request was answered there).  Returns 1 if the caller is to free m, 0 if it was handed
+ * on to another worker. */
 static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 {
 	struct dp_worker *w = wp->w;
