@@ -326,7 +326,11 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = want_mtu;
 	p->csum_tx = p->csum_rx = 0;
-	p->csum_none = pc->kind == DP_PORT_LOOPBACK ? DP_CSUM_UDP_NONE : 0;
+	/* no UDP checksum (0, which IPv4 allows) where frames never cross a wire: the crossed
+	 * loopback pair, and net_memif, whose frames go from one process's memory to another's
+	 * on this host (summing 1.4 KB frames in software took 9% of two daemons' CPU) */
+	p->csum_none = pc->kind == DP_PORT_LOOPBACK || strcmp(di.driver_name, "net_memif") == 0 ?
+			       DP_CSUM_UDP_NONE : 0;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->csum_tx |= DP_CSUM_IP_OFFLOAD;
