@@ -178,6 +178,32 @@ static void test_memif_json(void **state)
 	assert_non_null(strstr(b.ports[0].dev, "socket=/run/srd/memif.sock"));
 	assert_int_equal(a.ports[0].ipv4, 0x0a630001u);
 	assert_int_equal(b.ports[0].ipv4, 0x0a630002u);
+	assert_int_equal(a.idle, DP_IDLE_ADAPTIVE);
+	assert_int_equal(b.idle, DP_IDLE_ADAPTIVE);
+	/* the two daemons share the machine's CPUs with the apps rather than one CPU */
+	assert_null(eal_value(&a, "-l"));
+	assert_string_equal(eal_value(&a, "--lcores"), "0@(0-1)");
+	assert_string_equal(eal_value(&b, "--lcores"), "0@(0-1)");
+	dp_config_free(&a);
+	dp_config_free(&b);
+}
+
+static void test_veth_json(void **state)
+{
+	struct dp_config a, b;
+	char err[ERR_LEN];
+
+	(void)state;
+	assert_int_equal(load_shipped("veth-a.json", &a, err), 0);
+	assert_int_equal(load_shipped("veth-b.json", &b, err), 0);
+	assert_string_not_equal(eal_value(&a, "--file-prefix"), eal_value(&b, "--file-prefix"));
+	assert_string_not_equal(a.socket_path, b.socket_path);
+	assert_string_equal(a.ports[0].dev, "net_af_packet0,iface=srd-veth-a");
+	assert_string_equal(b.ports[0].dev, "net_af_packet0,iface=srd-veth-b");
+	assert_int_equal(a.ports[0].ipv4, 0x0a7c000bu);
+	assert_int_equal(b.ports[0].ipv4, 0x0a7c000cu);
+	assert_int_equal(a.idle, DP_IDLE_ADAPTIVE);
+	assert_int_equal(b.idle, DP_IDLE_ADAPTIVE);
 	dp_config_free(&a);
 	dp_config_free(&b);
 }
@@ -690,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_loopback_json),
 		cmocka_unit_test(test_tap_json),
 		cmocka_unit_test(test_memif_json),
+		cmocka_unit_test(test_veth_json),
 		cmocka_unit_test(test_baremetal_json),
 		cmocka_unit_test(test_docs_example),
 		cmocka_unit_test(test_minimal_defaults),
