@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 
@@ -34,9 +35,11 @@ static inline const char *bin(const char *env, const char *fallback)
 }
 
 /* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL; workers on
- * EAL lcores 0..workers-1).  The log level ("notice") lets srdd's warnings through:
- * daemon_stop() reads them. */
-static inline void write_config(struct daemon *d, const char *impair, unsigned workers)
+ * EAL lcores 0..workers-1; idle: the "idle" object, NULL for the sleep policy with 50 µs
+ * sleeps).  The log level ("notice") lets srdd's warnings through: daemon_stop() reads
+ * them. */
+static inline void write_config_idle(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle)
 {
 	FILE *f = fopen(d->config, "w");
 
@@ -46,7 +49,7 @@ static inline void write_config(struct daemon *d, const char *impair, unsigned w
 		" \"eal\": [\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix\", \"%s\","
 		" \"-l\", \"0-%u\", \"--log-level\", \"lib.eal:error\"],\n"
 		" \"workers\": %u,\n"
-		" \"idle\": { \"policy\": \"sleep\", \"max_sleep_us\": 50 },\n"
+		" \"idle\": %s,\n"
 		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
 		" \"apps\": { \"region_mb\": 96 },\n"
 		" \"log_level\": \"notice\",\n"
@@ -56,12 +59,21 @@ static inline void write_config(struct daemon *d, const char *impair, unsigned w
 		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
 		"   \"mtu\": 9000%s%s } ]\n"
 		"}\n",
-		d->prefix, workers - 1, workers, d->socket, impair ? ",\n   \"impair\": " : "", impair ? impair : "");
+		d->prefix, workers - 1, workers,
+		idle ? idle : "{ \"policy\": \"sleep\", \"max_sleep_us\": 50 }", d->socket,
+		impair ? ",\n   \"impair\": " : "", impair ? impair : "");
 	fclose(f);
 }
 
-/* Start srdd with `workers` workers on the loopback pair and wait until it listens. */
-static inline void daemon_start_workers(struct daemon *d, const char *impair, unsigned workers)
+static inline void write_config(struct daemon *d, const char *impair, unsigned workers)
+{
+	write_config_idle(d, impair, workers, NULL);
+}
+
+/* Start srdd with `workers` workers on the loopback pair (idle: as write_config_idle) and
+ * wait until it listens. */
+static inline void daemon_start_idle(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle)
 {
 	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
 	struct stat st;
@@ -73,7 +85,7 @@ static inline void daemon_start_workers(struct daemon *d, const char *impair, un
 	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
 	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
-	write_config(d, impair, workers);
+	write_config_idle(d, impair, workers, idle);
 	d->pid = proc_start(argv, d->log);
 	assert_true(d->pid > 0);
 	/* ready when the control socket exists */
@@ -84,6 +96,11 @@ static inline void daemon_start_workers(struct daemon *d, const char *impair, un
 			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
 		}
 	}
+}
+
+static inline void daemon_start_workers(struct daemon *d, const char *impair, unsigned workers)
+{
+	daemon_start_idle(d, impair, workers, NULL);
 }
 
 static inline void daemon_start(struct daemon *d, const char *impair)
@@ -128,6 +145,43 @@ static inline struct daemon_counts daemon_counts(const struct daemon *d)
 	c.conns = proc_json_int(st, "engine", "conns_active");
 	json_decref(st);
 	return c;
+}
+
+/* CPU time (user + system) the process has used, in ms, from /proc/PID/stat (-1: gone). */
+static inline long long daemon_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	/* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+	 * utime(14) stime(15) */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return -1;
+	return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* The share of one CPU (percent) the process uses over the next ms milliseconds. */
+static inline double daemon_cpu_share(pid_t pid, int ms)
+{
+	long long c0 = daemon_cpu_ms(pid), c1;
+	int64_t t0 = proc_now_ms(), t1;
+
+	proc_sleep_ms(ms);
+	c1 = daemon_cpu_ms(pid);
+	t1 = proc_now_ms();
+	assert_true(c0 >= 0 && c1 >= 0);
+	return 100.0 * (double)(c1 - c0) / (double)(t1 - t0);
 }
 
 #endif /* SRD_TEST_DAEMON_H */

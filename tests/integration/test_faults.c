@@ -5,7 +5,8 @@
  *     flight come back to what the survivors hold, and at the end to nothing; srdd exits
  *     cleanly with every mbuf back;
  *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
- *     hanging; when srdd is back the app attaches again and goes on;
+ *     hanging; when srdd is back the app attaches again and goes on (and before that, a
+ *     wait with nothing to come ends at its timeout, whether it spins first or not);
  *   - isolation: a uid the config does not allow is refused (SO_PEERCRED, even with the
  *     socket file opened to everyone); malformed, truncated, oversized and silent
  *     handshakes are refused and counted, and the daemon goes on serving.
@@ -132,6 +133,20 @@ static void test_daemon_restart(void **state)
 	me = srdc_ep_addr(ep);
 	assert_int_equal(srdc_send(ep, &me, &iov, 1, 1, 0, NULL), 0);
 	assert_int_equal(poll_for(h, 300), 0);
+
+	/* the wait's spin window: bounded, and never longer than the wait's timeout */
+	assert_int_equal(srdc_set_spin(NULL, 10), -EINVAL);
+	assert_int_equal(srdc_set_spin(h, 1000001), -EINVAL);
+	for (unsigned spin = 0; spin <= 200000; spin += 200000) {
+		int64_t t0 = proc_now_ms(), took;
+
+		assert_int_equal(srdc_set_spin(h, spin), 0);
+		assert_int_equal(srdc_wait(h, 30), -ETIMEDOUT);
+		took = proc_now_ms() - t0;
+		printf("  srdc_wait(30 ms) with a %u us spin: -ETIMEDOUT after %lld ms\n", spin,
+		       (long long)took);
+		assert_true(took >= 29 && took < 1000);
+	}
 
 	/* srdd stops: the app's calls fail with -ENOTCONN, none hangs */
 	assert_int_equal(proc_stop(d.pid, SIGTERM, 10000), 0);
