@@ -49,6 +49,8 @@ measure under the shared lock (flock /tmp/srd-measure.lock python3 ... --no-buil
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -63,6 +65,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_report  # noqa: E402  (the table and the plot)
+import noise  # noqa: E402
 import release_build  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -82,8 +85,11 @@ IP_A, IP_B = "10.123.0.1", "10.123.0.2"
 PREFIX = "srdbench"
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print(msg, flush=True)
+    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
 
 def sh(cmd, check=True, **kw):
@@ -510,6 +516,27 @@ def run_handover(R, o, n, iters):
 
 
 SECTIONS = ("srd", "handover", "kernel", "loss", "order", "fabric")
+# what runs under one hold of --lock (each a few minutes at most): srd-perf's latency and
+# the kernel's are compared, so they run back to back in one hold
+LOCK_GROUPS = (("srd", "handover", "kernel"), ("loss",), ("order",), ("fabric",))
+
+
+@contextlib.contextmanager
+def held(path):
+    """flock(2) on path for the block (what flock(1) takes: the same lock), or nothing."""
+    if not path:
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"bench: waiting for {path}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def main():
@@ -527,6 +554,10 @@ def main():
                           "--build-only, so that no build runs while measuring)")
     how.add_argument("--build-only", action="store_true",
                      help="install the tools and build, measure nothing")
+    ap.add_argument("--lock", metavar="FILE",
+                    help="measure only while holding flock(FILE) (e.g. /tmp/srd-measure.lock "
+                         "on a shared machine), taken for each group of sections and released "
+                         "between them; do not also wrap the command in flock(1) on FILE")
     o = ap.parse_args()
     only = set(o.only.split(","))
     if only - set(SECTIONS):
@@ -557,25 +588,29 @@ def main():
            "pinning": "srdd worker: EAL lcore 0 on CPU 0, busy; srd-perf apps: CPU 1, "
                       "--poll yield; kernel and libfabric baselines: server CPU 0, client "
                       "CPU 1, busy-polling unless labelled blocking",
-           "repeat": n, "quick": o.quick, "sections": sorted(only), "runs": {}}
+           "repeat": n, "quick": o.quick, "sections": sorted(only), "noise": {},
+           "runs": {}}
     R = res["runs"]
     log(f"bench: {res['build']}; {res['pinning']}; median of {n} runs each")
+    runs = {"srd": lambda: run_srd(R, o, work, n, iters, secs),
+            "handover": lambda: run_handover(R, o, n, iters),
+            "kernel": lambda: run_kernel(R, o, n, secs, iters),
+            "loss": lambda: run_loss(R, work, n, secs),
+            "order": lambda: run_order(R, work, n, secs),
+            "fabric": lambda: run_fabric(R, o, work, n, secs, iters)}
     netns_up()
     try:
-        # srd-perf and the kernel's busy-polling baselines first and back to back: the
-        # latency targets are ratios between them, and a shared machine's speed drifts
-        if "srd" in only:
-            run_srd(R, o, work, n, iters, secs)
-        if "handover" in only:
-            run_handover(R, o, n, iters)
-        if "kernel" in only:
-            run_kernel(R, o, n, secs, iters)
-        if "loss" in only:
-            run_loss(R, work, n, secs)
-        if "order" in only:
-            run_order(R, work, n, secs)
-        if "fabric" in only:
-            run_fabric(R, o, work, n, secs, iters)
+        for group in LOCK_GROUPS:
+            todo = [s for s in group if s in only]
+            if not todo:
+                continue
+            with held(o.lock):
+                watch = noise.Watch()
+                for section in todo:
+                    runs[section]()
+                rec = res["noise"][",".join(todo)] = watch.stop()
+            if not noise.quiet(rec):
+                log(f"bench: NOT QUIET during {','.join(todo)}: {noise.describe(rec)}")
     finally:
         netns_down()
         shutil.rmtree(work, ignore_errors=True)

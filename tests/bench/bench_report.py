@@ -14,6 +14,8 @@ import os
 import statistics
 import subprocess
 
+import noise
+
 NAN = float("nan")
 # issue 12: 64 B ping-pong one-way against busy-polling kernel UDP, same run, same pinning
 LAT_P50_MAX, LAT_P999_MAX = 0.7, 0.6
@@ -231,6 +233,9 @@ def report(res, out):
              f"# build: {res['build']}",
              f"# {res['pinning']}; median of {res['repeat']}" +
              ("; --quick (short runs)" if res.get("quick") else "")]
+    for sections, rec in res.get("noise", {}).items():
+        lines.append(f"# {sections}: " + ("quiet (" if noise.quiet(rec) else "NOT QUIET (") +
+                     noise.describe(rec) + f", {rec['seconds']:.0f} s)")
     if lat_lines:
         lines += [""] + lat_lines
     if rows:
