@@ -42,12 +42,15 @@ struct dp_shm_send {
 	uint8_t ordered;              /* the endpoint asked for send-after-send order */
 	uint64_t tag;                 /* tag */
 	uint64_t imm;                 /* immediate data */
-	uint32_t niov;                /* pieces */
+	uint8_t silent;               /* no completion if it succeeds (SRD_SQE_SILENT) */
+	uint32_t niov;                /* pieces (0: inline, the message is inline_data) */
 	struct {
 		const void *base;     /* in the daemon's mapping of the app's region */
 		uint32_t len;         /* bytes */
 	} iov[SRD_SHM_MAX_IOV];
 	uint32_t len;                 /* total bytes */
+	uint8_t inline_data[SRD_SQE_INLINE_MAX]; /* an inline send's message (len bytes),
+	                                            copied out of the app's ring */
 };
 
 /* Counters (also the idle-state check of the tests: all back to 0 with no app). */
@@ -101,10 +104,11 @@ int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max);
 /* A taken send is done (status 0 or a negative errno): post its completion. */
 void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status);
 
-/* Same, given only the application and user data (for the engine's tx_done, whose ctx is
- * the caller's own record). */
+/* Same, given only the application, user data and whether the send was silent (for the
+ * engine's tx_done, whose ctx is the caller's own record).  A silent send that succeeded
+ * posts nothing. */
 void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *app, uint16_t ep,
-		     uint64_t user_data, int status);
+		     uint64_t user_data, int silent, int status);
 
 /*
  * A message of len bytes is arriving for endpoint dst_ep on local address dst_ip: return a
@@ -123,8 +127,9 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 /* The message will never complete: take the buffer back. */
 void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf);
 
-/* Post held-back completions where rings have room, signal apps that sleep.  Call once per
- * worker loop iteration. */
+/* Publish the completions posted since the last call, post held-back completions where rings
+ * have room, signal apps that sleep.  Call once per worker loop iteration (and after
+ * completing sends outside it). */
 void dp_shm_flush(struct dp_shm *s);
 
 /* Copy the counters into *st. */

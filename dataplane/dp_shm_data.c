@@ -5,9 +5,12 @@
  *
  * Descriptor checks (each failure completes the submission with SRD_CQ_SQE_ERROR and its
  * user_data; the next submission is processed as usual):
- *   -EINVAL    unknown op; flags not 0; SEND with niov 0 or above SRD_SHM_MAX_IOV, an
+ *   -EINVAL    unknown op; unknown flags; SEND with niov 0 or above SRD_SHM_MAX_IOV (an
+ *              inline SEND: niov not 0 or inline_len above SRD_SQE_INLINE_MAX), an
  *              endpoint that is not open or not this app's, destination ip or ep 0;
- *              RX_RETURN of an offset that is not the start of a buffer lent to this app
+ *              RX_RETURN with niov 0 or above SRD_SHM_MAX_IOV, or of an offset that is
+ *              not the start of a buffer lent to this app, or of one buffer twice (the
+ *              whole return is refused: none of its buffers comes back)
  *   -EFAULT    a SEND piece that is not entirely inside the app's tx area: in the header,
  *              the rings or the rx area (a "foreign buffer"), past the end of the region,
  *              or wrapping around (all offsets are checked in 64-bit arithmetic)
@@ -55,20 +58,21 @@ int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
 	return 0;
 }
 
-/* Put c in the ring (room checked by the caller) and publish it. */
+/* Put c in the ring (room checked by the caller); dp_shm_flush publishes it, with the rest
+ * of the loop's completions: the app polls the tail's cache line, which each store would
+ * take away from it. */
 static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
 {
 	a->cqes[a->cq_tail & (a->cq_entries - 1)] = *c;
 	a->cq_tail++;
-	/* pairs with the app's srd_load_acquire(&cq->tail) in srdc_poll */
-	srd_store_release(&a->cq->tail, a->cq_tail);
 	a->need_signal = 1;
 }
 
 /* Ring slots free beyond those reserved for messages being received. */
-static uint32_t ring_free(const struct dp_shm_app *a)
+static uint32_t ring_free(struct dp_shm_app *a)
 {
-	uint32_t space = srd_ring_space(a->cq, a->cq_tail, a->cq_entries);
+	uint32_t space = srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
+					       &a->cq_head_seen, a->rx_filling + 1);
 
 	return space > a->rx_filling ? space - a->rx_filling : 0;
 }
@@ -106,10 +110,20 @@ static int check_send(struct dp_shm *s, struct dp_shm_app *a, const struct srd_s
 	const struct dp_shm_ep *ep = dp_shm_ep_by_id(s, e->ep);
 	uint64_t tx_end = a->tx_off + a->tx_size, total = 0;
 
-	if (e->flags || e->niov == 0 || e->niov > SRD_SHM_MAX_IOV)
+	if (e->flags & ~(SRD_SQE_INLINE | SRD_SQE_SILENT))
 		return -EINVAL;
+	if (e->flags & SRD_SQE_INLINE) {
+		if (e->niov != 0 || e->inline_len > SRD_SQE_INLINE_MAX)
+			return -EINVAL;
+	} else if (e->niov == 0 || e->niov > SRD_SHM_MAX_IOV) {
+		return -EINVAL;
+	}
 	if (!ep || ep->app != a || e->dst_ep == 0 || e->dst_ip == 0)
 		return -EINVAL;
+	if (e->flags & SRD_SQE_INLINE) {
+		memcpy(o->inline_data, e->data, e->inline_len);
+		total = e->inline_len;
+	}
 	for (uint32_t i = 0; i < e->niov; i++) {
 		uint64_t off = e->iov[i].off, len = e->iov[i].len;
 
@@ -130,20 +144,38 @@ static int check_send(struct dp_shm *s, struct dp_shm_app *a, const struct srd_s
 	o->ordered = ep->ordered;
 	o->tag = e->tag;
 	o->imm = e->imm;
+	o->silent = (e->flags & SRD_SQE_SILENT) != 0;
 	o->niov = e->niov;
 	o->len = (uint32_t)total;
 	return 0;
 }
 
-/* RX_RETURN e of app a: iov[0].off must start a buffer lent to a. */
+/* Whether RX_RETURN e of app a is good: 1..SRD_SHM_MAX_IOV offsets, each the start of a
+ * buffer lent to a, none twice. */
+static int rx_return_ok(const struct dp_shm_app *a, const struct srd_sqe *e)
+{
+	if (e->flags || e->niov == 0 || e->niov > SRD_SHM_MAX_IOV)
+		return 0;
+	for (uint32_t i = 0; i < e->niov; i++) {
+		uint64_t off = e->iov[i].off;
+
+		if (off < a->rx_off || off >= a->rx_off + a->rx_size ||
+		    srd_buddy_tag(&a->rxa, off - a->rx_off) != DP_SHM_RX_LENT)
+			return 0;
+		for (uint32_t j = 0; j < i; j++)
+			if (e->iov[j].off == e->iov[i].off)
+				return 0;
+	}
+	return 1;
+}
+
+/* RX_RETURN e of app a: every buffer comes back, or (a bad return) none. */
 static int rx_return(struct dp_shm *s, struct dp_shm_app *a, const struct srd_sqe *e)
 {
-	uint64_t off = e->iov[0].off;
-
-	if (e->flags || off < a->rx_off || off >= a->rx_off + a->rx_size ||
-	    srd_buddy_tag(&a->rxa, off - a->rx_off) != DP_SHM_RX_LENT)
+	if (!rx_return_ok(a, e))
 		return -EINVAL;
-	dp_shm_rx_free(s, a, off - a->rx_off);
+	for (uint32_t i = 0; i < e->niov; i++)
+		dp_shm_rx_free(s, a, e->iov[i].off - a->rx_off);
 	return 0;
 }
 
@@ -156,6 +188,7 @@ static void post_sqe_error(struct dp_shm *s, struct dp_shm_app *a, const struct 
 	c.user_data = e->user_data;
 	c.status = status;
 	c.op = SRD_CQ_SQE_ERROR;
+	c.flags = e->op == SRD_SQ_SEND && (e->flags & SRD_SQE_SILENT) ? SRD_CQE_SILENT : 0;
 	c.ep = e->ep;
 	s->st.bad_sqe++;
 	dp_shm_app_post(s, a, &c);
@@ -210,7 +243,7 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 	}
 	if (took) {
 		a->sq_head += took;
-		/* pairs with the app's srd_load_acquire(&sq->head) in srd_ring_space */
+		/* pairs with the app's srd_load_acquire(&sq->head) in srd_ring_space_cached */
 		srd_store_release(&a->sq->head, a->sq_head);
 	}
 	return n;
@@ -240,7 +273,7 @@ int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max)
 }
 
 void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *a, uint16_t ep,
-		     uint64_t user_data, int status)
+		     uint64_t user_data, int silent, int status)
 {
 	struct srd_cqe c;
 
@@ -252,17 +285,20 @@ void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *a, uint16_t ep,
 		dp_shm_app_maybe_free(s, a);
 		return;
 	}
+	if (silent && status == 0)
+		return; /* asked for no completion: done */
 	memset(&c, 0, sizeof(c));
 	c.user_data = user_data;
 	c.status = status;
 	c.op = SRD_CQ_SEND;
+	c.flags = silent ? SRD_CQE_SILENT : 0;
 	c.ep = ep;
 	dp_shm_app_post(s, a, &c);
 }
 
 void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status)
 {
-	dp_shm_complete(s, snd->app, snd->ep, snd->user_data, status);
+	dp_shm_complete(s, snd->app, snd->ep, snd->user_data, snd->silent, status);
 }
 
 void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
@@ -364,7 +400,8 @@ void dp_shm_flush(struct dp_shm *s)
 		if (a->dead)
 			continue;
 		while (a->ovf_count &&
-		       srd_ring_space(a->cq, a->cq_tail + moved, a->cq_entries) > a->rx_filling) {
+		       srd_ring_space_cached(a->cq, a->cq_tail + moved, a->cq_entries,
+					     &a->cq_head_seen, a->rx_filling + 1) > a->rx_filling) {
 			a->cqes[(a->cq_tail + moved) & (a->cq_entries - 1)] = a->ovf[a->ovf_head];
 			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
 			a->ovf_count--;
@@ -372,9 +409,10 @@ void dp_shm_flush(struct dp_shm *s)
 		}
 		if (moved) {
 			a->cq_tail += moved;
-			srd_store_release(&a->cq->tail, a->cq_tail); /* as in dp_shm_app_post */
 			a->need_signal = 1;
 		}
+		if (a->need_signal) /* pairs with the app's srd_load_acquire(&cq->tail) */
+			srd_store_release(&a->cq->tail, a->cq_tail);
 		any |= a->need_signal;
 	}
 	if (!any)

@@ -83,6 +83,7 @@ struct dp_shm_app {
 	uint32_t cq_entries;          /* power of two */
 	uint32_t sq_head;             /* consumer index of the SQ (ours, authoritative) */
 	uint32_t cq_tail;             /* producer index of the CQ (ours, authoritative) */
+	uint32_t cq_head_seen;        /* the app's CQ head as last read (srd_ring_space_cached) */
 	uint64_t tx_off;              /* the app's send area */
 	uint64_t tx_size;
 	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */

@@ -73,6 +73,11 @@ const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, tx_no_worker),
 	TEL_F(struct dp_worker_stats, capture_pkts),
 	TEL_F(struct dp_worker_stats, capture_drops),
+	TEL_F(struct dp_worker_stats, delivered),
+	TEL_F(struct dp_worker_stats, rx_to_app),
+	TEL_F(struct dp_worker_stats, rx_to_app_ns),
+	TEL_F(struct dp_worker_stats, app_to_tx),
+	TEL_F(struct dp_worker_stats, app_to_tx_ns),
 };
 const size_t dp_tel_nworker_fields = TEL_DIM(dp_tel_worker_fields);
 

@@ -36,7 +36,10 @@ struct dp_sendrec {
 	struct dp_shm_app *app; /* whose */
 	uint64_t user_data;     /* the app's context */
 	uint16_t ep;            /* sending endpoint */
+	uint8_t silent;         /* no completion if it succeeds */
 	uint32_t next;          /* free list */
+	uint8_t inline_data[SRD_SQE_INLINE_MAX]; /* an inline send's message: the engine reads
+	                                            it until the send is done */
 };
 
 /* ---- time ---- */
@@ -76,6 +79,7 @@ static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
+	wp->w->st.delivered++;
 	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
 		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
 }
@@ -95,7 +99,8 @@ static void cb_tx_done(void *user, void *ctx, int status)
 	struct dp_wport *wp = user;
 	struct dp_sendrec *r = ctx;
 
-	dp_shm_complete(wp->w->shm, r->app, r->ep, r->user_data, status);
+	dp_shm_complete(wp->w->shm, r->app, r->ep, r->user_data, r->silent, status);
+	wp->w->tx_dones++;
 	rec_free(wp->w, r);
 }
 
@@ -152,9 +157,16 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 	r = rec_alloc(w);
 	if (!r)
 		return 0;
+	r->app = s->app;
+	r->user_data = s->user_data;
+	r->ep = s->ep;
+	r->silent = s->silent;
 	for (uint32_t i = 0; i < s->niov; i++)
 		iov[i] = (struct srd_iov){ s->iov[i].base, s->iov[i].len };
-	*r = (struct dp_sendrec){ .app = s->app, .user_data = s->user_data, .ep = s->ep };
+	if (s->niov == 0) { /* inline: the ring slot is the app's again, keep a copy */
+		memcpy(r->inline_data, s->inline_data, s->len);
+		iov[0] = (struct srd_iov){ r->inline_data, s->len };
+	}
 	rc = srd_send(wp->eng, w->now, &(struct srd_send_req){
 		.peer = dp_peer_key(s->dst_ip, dp_ep_worker(s->dst_ep)),
 		.src_ep = s->ep,
@@ -162,7 +174,7 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 		.tag = s->tag,
 		.imm = s->imm,
 		.iov = iov,
-		.iovcnt = s->niov,
+		.iovcnt = s->niov ? s->niov : 1,
 		.flags = s->ordered ? SRD_SEND_ORDERED : 0,
 		.ctx = r,
 	});
@@ -180,37 +192,72 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 	return 1;
 }
 
-/* Submit held sends in order; an endpoint whose earlier send must wait keeps its later
- * ones waiting too (once more endpoints wait than we can remember, everything after waits).
- * Returns how many went. */
+/* Whether sends of endpoint ep must wait in the held queue: some of its sends wait there
+ * already (an endpoint's sends go in order), or too many endpoints do to tell. */
+static int held_waits(const struct dp_worker *w, uint16_t ep)
+{
+	if (w->held_neps == RTE_DIM(w->held_eps))
+		return 1;
+	for (uint32_t b = 0; b < w->held_neps; b++)
+		if (w->held_eps[b] == ep)
+			return 1;
+	return 0;
+}
+
+/* Endpoint ep has sends in the held queue from now on. */
+static void held_note(struct dp_worker *w, uint16_t ep)
+{
+	if (!held_waits(w, ep))
+		w->held_eps[w->held_neps++] = ep;
+}
+
+/*
+ * Submit held sends in order, each endpoint's first waiting send first: an endpoint whose
+ * send is refused keeps its later ones waiting.  A send waits for a message slot of its
+ * connection or a record, which only a finished send frees, so the queue is walked again
+ * only once a send has finished, and only as far as an endpoint with a waiting send may
+ * still be found untried; sends that go from its front move its head, nothing is copied
+ * (walking and compacting a full queue every loop made each loop tens of microseconds
+ * long, which the congestion control then took for a queue on the wire).
+ * Returns how many went.
+ */
 static int submit_held(struct dp_worker *w)
 {
-	uint32_t n = w->held_n, kept = 0, went = 0;
-	uint16_t blocked[64];
-	uint32_t nblocked = 0;
+	uint32_t n = w->held_n, cap = w->held_cap, kept = 0, went = 0, front = 0;
+	uint32_t neps = w->held_neps, i;
 
-	for (uint32_t i = 0; i < n; i++) {
-		struct dp_shm_send s = w->held[(w->held_head + i) % w->held_cap];
-		int wait = nblocked == RTE_DIM(blocked);
+	if (w->held_tried_at == w->tx_dones)
+		return 0;
+	w->held_tried_at = w->tx_dones; /* before: a send finished meanwhile brings us back */
+	w->held_neps = 0; /* rebuilt: the endpoints refused again (after the walk, those with
+			     sends still waiting) */
+	for (i = 0; i < n; i++) {
+		struct dp_shm_send *s = &w->held[(w->held_head + i) % cap];
 
-		for (uint32_t b = 0; b < nblocked && !wait; b++)
-			wait = blocked[b] == s.ep;
-		if (!wait && submit_send(w, &s)) {
+		if (neps && neps < RTE_DIM(w->held_eps) && w->held_neps == neps)
+			break; /* every endpoint in the queue was refused: the rest waits */
+		if (!held_waits(w, s->ep) && submit_send(w, s)) {
 			went++;
+			front += kept == 0;
 			continue;
 		}
-		if (!wait)
-			blocked[nblocked++] = s.ep;
-		w->held[(w->held_head + kept) % w->held_cap] = s;
+		held_note(w, s->ep);
+		if (front + kept != i) /* below it, one went: close the gap */
+			w->held[(w->held_head + front + kept) % cap] = *s;
 		kept++;
 	}
+	for (; i < n; i++, kept++) /* not walked: still every one waiting, in order */
+		if (front + kept != i)
+			w->held[(w->held_head + front + kept) % cap] = w->held[(w->held_head + i) % cap];
+	w->held_head = (w->held_head + front) % cap;
 	w->held_n = kept;
 	return (int)went;
 }
 
 /* Take the apps' submissions: sends while the held queue has room (beyond that the rings
  * push back), buffer returns always (one app's waiting sends, e.g. an ordered endpoint's,
- * must not keep another app's buffers from coming back). */
+ * must not keep another app's buffers from coming back).  A send goes at once unless its
+ * endpoint has sends waiting; refused, it waits in the held queue. */
 static int take_sends(struct dp_worker *w)
 {
 	struct dp_shm_send batch[DP_BURST];
@@ -224,11 +271,11 @@ static int take_sends(struct dp_worker *w)
 	room = w->held_cap - w->held_n;
 	n = dp_shm_take(w->shm, batch, (int)(room < DP_BURST ? room : DP_BURST));
 	for (int i = 0; i < n; i++) {
-		/* behind held sends, a new one waits its turn (an endpoint's order holds) */
-		if (w->held_n == 0 && submit_send(w, &batch[i])) {
+		if (!held_waits(w, batch[i].ep) && submit_send(w, &batch[i])) {
 			done++;
 			continue;
 		}
+		held_note(w, batch[i].ep);
 		w->held[(w->held_head + w->held_n) % w->held_cap] = batch[i];
 		w->held_n++;
 	}
@@ -641,11 +688,19 @@ static void check_links(struct dp_worker *w)
 	}
 }
 
+/* ns of the TSC interval [from, to). */
+static uint64_t tsc_span_ns(const struct dp_worker *w, uint64_t from, uint64_t to)
+{
+	return (to - from) * 1000000000ull / w->tsc_hz;
+}
+
 bool dp_worker_iterate(struct dp_worker *w)
 {
+	uint64_t tsc0 = rte_rdtsc(), tsc_take, delivered = w->st.delivered;
+	uint64_t sends = w->st.sends, tx_pkts;
 	int work = 0;
 
-	w->now = tsc_to_ns(w, rte_rdtsc());
+	w->now = tsc_to_ns(w, tsc0);
 	w->st.loops++;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
@@ -654,6 +709,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 		work += dp_shm_poll_control(w->shm);
 		w->next_control = w->now + DP_CONTROL_POLL_NS;
 	}
+	tsc_take = rte_rdtsc();
+	tx_pkts = w->st.tx_pkts;
 	work += take_sends(w);
 	for (uint32_t i = 0; i < w->nports; i++) {
 		struct dp_wport *wp = &w->wp[i];
@@ -665,8 +722,16 @@ bool dp_worker_iterate(struct dp_worker *w)
 		work += tx_port(wp);
 		work += tx_impaired(wp);
 	}
+	if (w->st.sends != sends && w->st.tx_pkts != tx_pkts) {
+		w->st.app_to_tx++;
+		w->st.app_to_tx_ns += tsc_span_ns(w, tsc_take, rte_rdtsc());
+	}
 	if (w->shm)
 		dp_shm_flush(w->shm);
+	if (w->st.delivered != delivered) {
+		w->st.rx_to_app++;
+		w->st.rx_to_app_ns += tsc_span_ns(w, tsc0, rte_rdtsc());
+	}
 	if (w->now >= w->next_link_poll) {
 		check_links(w);
 		w->next_link_poll = w->now + DP_LINK_POLL_NS;
@@ -882,6 +947,8 @@ void dp_worker_fini(struct dp_worker *w)
 	for (uint32_t i = 0; i < w->held_n; i++)
 		dp_shm_complete_send(w->shm, &w->held[(w->held_head + i) % w->held_cap], -ECANCELED);
 	w->held_n = 0;
+	if (w->shm)
+		dp_shm_flush(w->shm); /* publish those completions */
 	free(w->held);
 	free(w->recs);
 	w->held = NULL;

@@ -70,6 +70,13 @@ struct dp_worker_stats {
 	uint64_t capture_pkts;          /* frames copied for a packet capture */
 	uint64_t capture_drops;         /* frames a capture missed: its ring was full or it had
 	                                   no copy buffer (the frames went their way) */
+	uint64_t delivered;             /* messages delivered to apps */
+	/* srdd's own part of a message's latency, per loop iteration that did the work (the
+	 * means are the sums over the counts; an iteration's other work is included): */
+	uint64_t rx_to_app;             /* iterations that delivered messages */
+	uint64_t rx_to_app_ns;          /* sum of: receive burst -> completions published */
+	uint64_t app_to_tx;             /* iterations that took sends and sent packets */
+	uint64_t app_to_tx_ns;          /* sum of: submissions taken -> packets to the port */
 };
 
 /* One port as the worker drives it. */
@@ -116,6 +123,11 @@ struct dp_worker {
 	uint32_t rec_free;              /* free list of records */
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
+	uint64_t tx_dones;              /* sends the engines finished (what makes room for held
+	                                   ones: a message slot and a record) */
+	uint64_t held_tried_at;         /* tx_dones when the held sends were last tried */
+	uint16_t held_eps[64];          /* endpoints whose held sends wait (the last try's) */
+	uint32_t held_neps;             /* entries in held_eps; all 64: maybe more */
 	uint32_t sleep_us;              /* current idle sleep (DP_IDLE_SLEEP) */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */

@@ -48,6 +48,9 @@ static void usage(FILE *out)
 		"                        the CPU away at each empty poll: apps sharing a core)\n"
 		"      --ordered         endpoints in send-after-send order (SRDC_ORDERED); bw and\n"
 		"                        rate count arrivals out of order and fail if there are any\n"
+		"      --inject          bw, rate: send with srdc_inject() (at most 88 bytes; no\n"
+		"                        completions: no window, the submission ring pushes back;\n"
+		"                        the time is the server's, first to last arrival)\n"
 		"      --addr-file FILE  server: write its address to FILE\n"
 		"      --forever         server: serve runs until interrupted\n"
 		"  -h, --help            this text\n"
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 1 }, { "csv", required_argument, NULL, 2 },
 		{ "json", no_argument, NULL, 3 }, { "poll", required_argument, NULL, 4 },
 		{ "addr-file", required_argument, NULL, 5 }, { "forever", no_argument, NULL, 6 },
-		{ "ordered", no_argument, NULL, 7 },
+		{ "ordered", no_argument, NULL, 7 }, { "inject", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct perf_opts o = { .socket = "/run/srd/srdd.sock", .threads = 1, .warmup = 100 };
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 		case 5: o.addr_file = optarg; break;
 		case 6: o.forever = true; break;
 		case 7: o.ordered = true; break;
+		case 8: o.inject = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -187,6 +191,8 @@ int main(int argc, char **argv)
 		return bad("option", "-n and -D exclude each other");
 	o.size = size ? (uint32_t)size : o.test == PERF_BW ? 65536u : 64u;
 	o.window = window ? (uint32_t)window : o.test == PERF_RATE ? 64u : 32u;
+	if (o.inject && (o.test == PERF_LAT || o.sweep || o.size > SRDC_INJECT_MAX))
+		return bad("option", "--inject is for bw and rate, messages of at most 88 bytes");
 	if (!o.duration_ns && !o.iters)
 		o.iters = o.test == PERF_RATE ? 100000u : 10000u;
 

@@ -96,6 +96,7 @@ struct perf_ready {
 struct perf_fin {
 	uint32_t magic;
 	uint32_t last;
+	uint64_t expect;  /* --inject: answer once this many DATA have arrived (0: now) */
 };
 
 /* RESULT: what a server thread saw since the previous FIN. */
@@ -107,6 +108,7 @@ struct perf_result {
 	uint64_t tx_failed;           /* sends that completed with an error */
 	uint64_t tx_ns;               /* bidir: first send to last completion */
 	uint64_t rx_out_of_order;     /* DATA that arrived after a later one of its thread */
+	uint64_t rx_ns;               /* first to last DATA arrival */
 };
 
 /* The command line. */
@@ -128,6 +130,7 @@ struct perf_opts {
 	bool forever;             /* server: serve runs until SIGINT (default: one) */
 	bool ordered;             /* --ordered: SRDC_ORDERED endpoints; arrivals out of order
 	                             fail the run */
+	bool inject;              /* --inject: bw/rate DATA by srdc_inject(), no completions */
 	enum perf_wait wait;      /* --poll: how to wait for completions */
 	const char *csv;          /* lat: samples to this file */
 	const char *addr_file;    /* server: write its address here */

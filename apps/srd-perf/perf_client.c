@@ -4,6 +4,7 @@
  * report.  With -a, once per size from 64 B to 16 MiB (lat: to 64 KiB... as asked).
  */
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +31,7 @@ struct cthread {
 	uint32_t buf_len;
 	uint32_t size, window;       /* of the current run */
 	uint64_t inflight;
+	uint64_t injected;           /* --inject: DATA sent (completions come only for failures) */
 	struct perf_flow out;        /* what it sent */
 	uint64_t rx_msgs, rx_bytes;  /* DATA received (bidir) */
 	struct perf_order order;     /* DATA arrivals out of order (bidir) */
@@ -57,6 +59,11 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 	if (c->kind == SRDC_SEND) {
 		if (c->ctx != CTX_DATA)
 			return;
+		if (t->o->inject) { /* only a failed one completes */
+			if (t->out.failed++ == 0)
+				fprintf(stderr, "srd-perf: a send failed: %s\n", strerror(-c->status));
+			return;
+		}
 		t->inflight--;
 		t->last_done_ns = perf_now_ns();
 		if (c->status) {
@@ -206,17 +213,62 @@ static int say_hello(struct client *cl, uint32_t i, uint32_t size, uint32_t wind
 	return 0;
 }
 
-/* FIN to server thread k (from thread 0); adds its RESULT to *sum. */
+/* --inject: the DATA server thread k is owed, the client threads' sends that did not fail
+ * (each client thread i sends to server thread i % nthreads). */
+static uint64_t injected_for(const struct client *cl, uint32_t k)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < cl->n; i++)
+		if (i % cl->ready.nthreads == k)
+			n += cl->t[i].injected - cl->t[i].out.failed;
+	return n;
+}
+
+/* --inject, the client threads joined: poll every thread's handle once (failures of their
+ * silent sends still come in).  Returns whether one failed. */
+static bool reap_failures(struct client *cl)
+{
+	uint64_t before = 0, after = 0;
+
+	for (uint32_t i = 0; i < cl->n; i++) {
+		struct srdc_completion c[16];
+		int n;
+
+		before += cl->t[i].out.failed;
+		if (i == 0)
+			continue; /* thread 0's handle is polled by the exchange itself */
+		n = srdc_poll(cl->t[i].h, c, 16);
+		for (int j = 0; j < n; j++)
+			on_comp(&cl->t[i], &c[j]);
+		after += cl->t[i].out.failed;
+	}
+	return after + cl->t[0].out.failed != before;
+}
+
+/* FIN to server thread k (from thread 0); adds its RESULT to *sum.  After an --inject run
+ * the FIN says how many DATA to wait for, and says it again while failures come in. */
 static int say_fin(struct client *cl, uint32_t k, bool last, struct perf_result *sum)
 {
 	struct cthread *t = &cl->t[0];
 	struct srdc_addr keep = t->server;
 	struct perf_fin fin = { .magic = PERF_MAGIC, .last = last };
+	uint64_t end = perf_now_ns() + READY_TIMEOUT_NS * 4;
 	struct perf_result r;
 	int rc;
 
 	t->server = (struct srdc_addr){ cl->ready.addr[k].ipv4, (uint16_t)cl->ready.addr[k].ep };
-	rc = exchange(t, PERF_T_FIN, &fin, sizeof(fin), PERF_T_RESULT, READY_TIMEOUT_NS * 4);
+	fin.expect = cl->o->inject && !last ? injected_for(cl, k) : 0;
+	rc = exchange(t, PERF_T_FIN, &fin, sizeof(fin), PERF_T_RESULT,
+		      fin.expect ? 100000000ull : READY_TIMEOUT_NS * 4);
+	while (rc == -ETIMEDOUT && fin.expect && perf_now_ns() < end) {
+		if (reap_failures(cl)) { /* it waits for more than will come: say it again */
+			fin.expect = injected_for(cl, k);
+			rc = exchange(t, PERF_T_FIN, &fin, sizeof(fin), PERF_T_RESULT, 100000000ull);
+		} else {
+			rc = await_reply(t, 100000000ull);
+		}
+	}
 	t->server = keep;
 	if (rc)
 		return rc;
@@ -228,6 +280,8 @@ static int say_fin(struct client *cl, uint32_t k, bool last, struct perf_result 
 	sum->tx_failed += r.tx_failed;
 	if (r.tx_ns > sum->tx_ns)
 		sum->tx_ns = r.tx_ns;
+	if (r.rx_ns > sum->rx_ns)
+		sum->rx_ns = r.rx_ns;
 	return 0;
 }
 
@@ -310,6 +364,51 @@ out:
 
 /* ---- bw and rate ---- */
 
+/* --inject: send until the count or the time is up, as fast as the submission ring takes
+ * them; only failures complete.  The server's count and clock say the rest (run_bw). */
+static void inject_loop(struct cthread *t, uint64_t deadline)
+{
+	const struct perf_opts *o = t->o;
+	struct srdc_completion c[64];
+	struct perf_progress prog;
+	uint64_t sent = 0, reported = 0;
+
+	perf_progress_start(&prog);
+	while (!perf_stop && (o->iters ? sent < o->iters : (sent & 255) || perf_now_ns() < deadline)) {
+		int rc = srdc_inject(t->ep, &t->server, t->buf, t->size,
+				     PERF_DATA_TAG(t->idx, sent), 0, CTX_DATA);
+
+		if (rc == 0) {
+			sent++;
+			continue;
+		}
+		if (rc != -EAGAIN) {
+			t->rc = rc;
+			break;
+		}
+		/* the ring is full: the daemon has work; see to failures and progress, and let
+		   the CPU go (to the receiver, where the apps share one) */
+		rc = srdc_poll(t->h, c, 64);
+		if (rc == 0 && o->wait != PERF_WAIT_SPIN)
+			sched_yield();
+		if (rc < 0) {
+			t->rc = rc;
+			break;
+		}
+		for (int i = 0; i < rc; i++)
+			on_comp(t, &c[i]);
+		/* progress: messages handed over so far, every thread's */
+		atomic_fetch_add_explicit(&t->cl->msgs, sent - reported, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->cl->bytes, (sent - reported) * t->size,
+					  memory_order_relaxed);
+		reported = sent;
+		if (t->idx == 0)
+			perf_progress(o, &prog, atomic_load(&t->cl->msgs), atomic_load(&t->cl->bytes));
+	}
+	t->injected = sent;
+	t->last_done_ns = perf_now_ns();
+}
+
 /* Keep the window full until the count or the time is up, then drain. */
 static void *bw_thread(void *arg)
 {
@@ -320,6 +419,12 @@ static void *bw_thread(void *arg)
 	uint64_t sent = 0, deadline;
 
 	pthread_barrier_wait(&t->cl->start);
+	if (o->inject) {
+		t->t0_ns = perf_now_ns();
+		inject_loop(t, t->t0_ns + o->duration_ns);
+		t->out.seconds = (double)(t->last_done_ns - t->t0_ns) / 1e9;
+		return NULL;
+	}
 	perf_progress_start(&prog);
 	t->t0_ns = t->last_done_ns = perf_now_ns();
 	deadline = t->t0_ns + o->duration_ns;
@@ -378,6 +483,7 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 		t->size = size;
 		t->window = window;
 		t->inflight = 0;
+		t->injected = 0;
 		t->out = (struct perf_flow){ 0 };
 		t->rx_msgs = t->rx_bytes = 0;
 		memset(&t->order, 0, sizeof(t->order));
@@ -423,6 +529,14 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 			rc = frc;
 	}
 	out.out_of_order = peer.rx_out_of_order;
+	if (o->inject) {
+		/* no completions: what arrived, in the server's time from first to last */
+		for (uint32_t i = 0; i < cl->n; i++)
+			out.msgs += cl->t[i].injected;
+		out.msgs -= out.failed;
+		out.bytes = out.msgs * size;
+		out.seconds = (double)peer.rx_ns / 1e9;
+	}
 	if (o->bidir) {
 		for (uint32_t i = 0; i < cl->n; i++)
 			back.out_of_order += cl->t[i].order.late;
@@ -430,6 +544,12 @@ static int run_bw(struct client *cl, uint32_t size, bool header)
 		back.bytes = peer.tx_bytes;
 		back.failed = peer.tx_failed;
 		back.seconds = (double)peer.tx_ns / 1e9;
+	}
+	if (!rc && o->inject && peer.rx_msgs != out.msgs) {
+		/* every silent send that did not fail was delivered exactly once */
+		fprintf(stderr, "srd-perf: the server counted %" PRIu64 " messages, %" PRIu64
+				" sends did not fail\n", peer.rx_msgs, out.msgs);
+		rc = -EPROTO;
 	}
 	if (!rc && peer.rx_msgs < out.msgs) {
 		/* a completed send was delivered: the server must have counted it */

@@ -37,7 +37,11 @@ struct sthread {
 	struct perf_hello run;
 	uint64_t sent, inflight, t0_ns, last_done_ns, deadline_ns;
 	bool fin_pending;        /* FIN came while still sending: answer when done */
+	uint64_t fin_expect;     /* a FIN waits for this many DATA (--inject runs), or 0 */
 	struct srdc_addr fin_from;
+	uint64_t poll_ns;        /* when the last poll returned completions */
+	uint64_t rx_first_ns;    /* the first and the last DATA arrival since the last FIN */
+	uint64_t rx_last_ns;
 	int rc;                  /* exit status of the thread */
 };
 
@@ -106,6 +110,8 @@ static void send_result(struct sthread *t, const struct srdc_addr *to)
 {
 	t->res.magic = PERF_MAGIC;
 	t->res.rx_out_of_order = t->order.late;
+	t->res.rx_ns = t->res.rx_msgs ? t->rx_last_ns - t->rx_first_ns : 0;
+	t->fin_expect = 0;
 	if (send_ctl(t, to, PERF_T_RESULT, &t->res, sizeof(t->res)) == 0) {
 		memset(&t->res, 0, sizeof(t->res));
 		memset(&t->order, 0, sizeof(t->order));
@@ -163,6 +169,9 @@ static void on_fin(struct sthread *t, const struct srdc_completion *c)
 	if (t->sending) {
 		t->fin_pending = true;
 		t->fin_from = c->src;
+	} else if (fin.magic == PERF_MAGIC && fin.expect > t->res.rx_msgs) {
+		t->fin_expect = fin.expect; /* silent sends still arriving: answer once they are in */
+		t->fin_from = c->src;
 	} else {
 		send_result(t, &c->src);
 	}
@@ -207,9 +216,14 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 		}
 		break;
 	case PERF_T_DATA:
+		if (t->res.rx_msgs == 0)
+			t->rx_first_ns = t->poll_ns;
+		t->rx_last_ns = t->poll_ns;
 		t->res.rx_msgs++;
 		t->res.rx_bytes += c->len;
 		perf_order_note(&t->order, c->tag);
+		if (t->fin_expect && t->res.rx_msgs >= t->fin_expect)
+			send_result(t, &t->fin_from);
 		break;
 	case PERF_T_FIN:
 		on_fin(t, c);
@@ -260,6 +274,8 @@ static void *sthread_main(void *arg)
 			t->rc = 1;
 			break;
 		}
+		if (n)
+			t->poll_ns = perf_now_ns();
 		for (int i = 0; i < n; i++)
 			on_comp(t, &c[i]);
 	}

@@ -193,6 +193,13 @@ static const struct known worker_known[] = {
 	{ "tx_no_worker", 0, "Sends to an endpoint of a worker this daemon does not run." },
 	{ "capture_pkts", 0, "Frames copied for a packet capture." },
 	{ "capture_drops", 0, "Frames a packet capture missed (its ring was full)." },
+	{ "delivered", 0, "Messages delivered to applications." },
+	{ "rx_to_app", 0, "Loop iterations that delivered messages." },
+	{ "rx_to_app_ns", 0, "Time from a receive burst to its completions published, summed "
+			     "over rx_to_app." },
+	{ "app_to_tx", 0, "Loop iterations that took sends and sent packets." },
+	{ "app_to_tx_ns", 0, "Time from taking submissions to their packets handed to the port, "
+			     "summed over app_to_tx." },
 	{ NULL, 0, NULL },
 };
 
@@ -268,17 +275,20 @@ static void add_group(struct expo *e, json_t *stats, const char *group, const st
 
 	json_object_foreach(g, key, v) {
 		const struct known *k = lookup(known, key);
+		size_t klen = strlen(key);
+		int ns = klen > 3 && !strcmp(key + klen - 3, "_ns"); /* shown in seconds */
+		double value = (double)json_integer_value(v) * (ns ? 1e-9 : 1.0);
 		char name[96], help[160];
 
 		if (!json_is_integer(v))
 			continue;
-		snprintf(name, sizeof(name), "srd_%s_%s%s", group, key, k && k->gauge ? "" : "_total");
+		snprintf(name, sizeof(name), "srd_%s_%.*s%s%s", group, (int)(ns ? klen - 3 : klen), key,
+			 ns ? "_seconds" : "", k && k->gauge ? "" : "_total");
 		if (k)
 			snprintf(help, sizeof(help), "%s", k->help);
 		else
 			snprintf(help, sizeof(help), "srdd %s counter %s.", group, key);
-		add(e, name, k && k->gauge ? "gauge" : "counter", help, labels,
-		    (double)json_integer_value(v));
+		add(e, name, k && k->gauge ? "gauge" : "counter", help, labels, value);
 	}
 }
 

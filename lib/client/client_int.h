@@ -22,6 +22,7 @@
 #define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
 #define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */
 #define SRDC_UD_RXRET (1ull << 63)        /* user_data of SRD_SQ_RX_RETURN submissions */
+#define SRDC_RET_BATCH SRD_SHM_MAX_IOV    /* received buffers given back per submission */
 
 /* Tags of tx-area blocks. */
 enum srdc_tx_tag {
@@ -75,6 +76,7 @@ struct srdc {
 	uint32_t sq_entries;    /* power of two */
 	uint32_t cq_entries;    /* power of two */
 	uint32_t sq_tail;       /* our producer index */
+	uint32_t sq_head_seen;  /* the daemon's SQ head as last read (srd_ring_space_cached) */
 	uint32_t cq_head;       /* our consumer index */
 	uint64_t tx_off;        /* our send area */
 	uint64_t tx_size;
@@ -82,6 +84,8 @@ struct srdc {
 	uint64_t rx_size;
 	struct srd_buddy txa;   /* allocator of the tx area */
 	uint64_t *lent;         /* bitmap of received buffers we hold, by rx offset / 64 */
+	uint32_t ret[SRDC_RET_BATCH]; /* buffers given back by the app, not yet submitted */
+	uint32_t nret;          /* entries in ret */
 	/* outstanding sends */
 	struct srdc_slot *slots;/* nslots entries */
 	uint32_t nslots;

@@ -4,8 +4,13 @@
  *
  * A send is remembered in a slot whose index (and generation) travel in the SQE's
  * user_data; its completion (SEND, or SQE_ERROR if the daemon refused the descriptor)
- * frees the slot and the bounce buffer.  Received buffers are remembered in a bitmap so that
- * srdc_recv_done() returns only what the daemon lent.
+ * frees the slot and the bounce buffer.  A message of at most SRD_SQE_INLINE_MAX bytes that
+ * would need a copy travels in the SQE itself (no bounce buffer).  srdc_inject() keeps
+ * nothing at all: its ctx is the user_data, and only a failure completes.
+ *
+ * Received buffers are remembered in a bitmap so that srdc_recv_done() returns only what the
+ * daemon lent; they go back SRDC_RET_BATCH to a submission, the batch being submitted when
+ * full and whenever the app polls or waits.
  *
  * srdc_fd(): srdc_wait(h, 0) that finds nothing leaves the daemon asked to signal the
  * eventfd (app_waiting stays 1) so that the descriptor becomes readable on the next
@@ -17,6 +22,7 @@
 #include "client_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +79,16 @@ static struct srdc_slot *slot_get(struct srdc *h, uint32_t *idx)
 	return &h->slots[*idx];
 }
 
+/* A slot taken for a send of ep with ctx (bounce: its bounce buffer's offset, or -1). */
+static void slot_fill(struct srdc_slot *s, struct srdc_ep *ep, void *ctx, int64_t bounce)
+{
+	s->used = 1;
+	s->cancelled = 0;
+	s->ctx = ctx;
+	s->ep = ep;
+	s->bounce = bounce;
+}
+
 static void slot_put(struct srdc *h, uint32_t idx)
 {
 	struct srdc_slot *s = &h->slots[idx];
@@ -87,14 +103,50 @@ static void slot_put(struct srdc *h, uint32_t idx)
 	h->free_slot = idx;
 }
 
+/* Publish the entries written up to sq_tail. */
+static void sq_publish(struct srdc *h)
+{
+	/* pairs with the daemon's srd_load_acquire(&sq->tail) in srd_ring_ready */
+	srd_store_release(&h->sq->tail, h->sq_tail);
+}
+
 /* Write e into the submission ring (space checked by the caller) and publish it. */
 static void sq_push(struct srdc *h, const struct srd_sqe *e)
 {
 	h->sqes[h->sq_tail & (h->sq_entries - 1)] = *e;
 	h->sq_tail++;
-	/* pairs with the daemon's srd_load_acquire(&sq->tail) in srd_ring_ready */
-	srd_store_release(&h->sq->tail, h->sq_tail);
+	sq_publish(h);
 }
+
+/* Write an inline SEND of iov[0..iovcnt) (at most SRD_SQE_INLINE_MAX bytes in all, checked
+ * by the caller; ring space too) straight into the ring slot, and publish it. */
+static void sq_push_inline(struct srdc *h, const struct srdc_ep *ep, const struct srdc_addr *dst,
+			   const struct srdc_iov *iov, unsigned iovcnt, uint64_t tag,
+			   uint64_t imm, uint32_t flags, uint64_t user_data)
+{
+	struct srd_sqe *e = &h->sqes[h->sq_tail & (h->sq_entries - 1)];
+	uint32_t len = 0;
+
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (iov[i].len)
+			memcpy(e->data + len, iov[i].base, iov[i].len);
+		len += (uint32_t)iov[i].len;
+	}
+	e->user_data = user_data;
+	e->op = SRD_SQ_SEND;
+	e->niov = 0;
+	e->ep = ep->id;
+	e->flags = SRD_SQE_INLINE | flags;
+	e->dst_ip = dst->ipv4;
+	e->dst_ep = dst->ep;
+	e->inline_len = (uint16_t)len;
+	e->tag = tag;
+	e->imm = imm;
+	h->sq_tail++;
+	sq_publish(h);
+}
+
+static int ret_flush(struct srdc *h, int wait);
 
 /* ---- send ---- */
 
@@ -143,8 +195,18 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 	}
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0)
+	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
+	if (copy == total && total <= SRD_SQE_INLINE_MAX) {
+		/* small and not in the region: into the SQE, no bounce buffer */
+		slot = slot_get(h, &idx);
+		if (!slot)
+			return -ENOMEM;
+		slot_fill(slot, ep, ctx, -1);
+		sq_push_inline(h, ep, dst, iov, iovcnt, tag, imm, 0,
+			       (uint64_t)slot->gen << 32 | idx);
+		return 0;
+	}
 	if (copy) {
 		boff = srd_buddy_get(&h->txa, copy, SRDC_TX_BOUNCE);
 		if (boff < 0)
@@ -156,11 +218,7 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 			srd_buddy_put(&h->txa, (uint64_t)boff);
 		return -ENOMEM;
 	}
-	slot->used = 1;
-	slot->cancelled = 0;
-	slot->ctx = ctx;
-	slot->ep = ep;
-	slot->bounce = boff;
+	slot_fill(slot, ep, ctx, boff);
 	memset(&e, 0, sizeof(e));
 	for (unsigned i = 0; i < iovcnt; i++) {
 		if (kind[i] == PIECE_ZC) {
@@ -197,6 +255,25 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 	return 0;
 }
 
+int srdc_inject(struct srdc_ep *ep, const struct srdc_addr *dst, const void *buf, size_t len,
+		uint64_t tag, uint64_t imm, void *ctx)
+{
+	struct srdc_iov iov = { buf, len };
+	struct srdc *h;
+
+	if (!ep || !dst || (!buf && len))
+		return -EINVAL;
+	if (len > SRDC_INJECT_MAX)
+		return -EMSGSIZE;
+	h = ep->h;
+	if (h->dead)
+		return -ENOTCONN;
+	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
+		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
+	sq_push_inline(h, ep, dst, &iov, 1, tag, imm, SRD_SQE_SILENT, (uint64_t)(uintptr_t)ctx);
+	return 0;
+}
+
 /* ---- completions ---- */
 
 static int lent_test(const struct srdc *h, uint64_t i)
@@ -208,6 +285,14 @@ static int lent_test(const struct srdc *h, uint64_t i)
 static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_completion *c)
 {
 	memset(c, 0, sizeof(*c));
+	if ((q->op == SRD_CQ_SEND || q->op == SRD_CQ_SQE_ERROR) && (q->flags & SRD_CQE_SILENT)) {
+		/* a failed srdc_inject(): its ctx is all there is */
+		c->kind = SRDC_SEND;
+		c->status = q->status < 0 ? q->status : -EPROTO;
+		c->ctx = (void *)(uintptr_t)q->user_data;
+		c->ep = srdc_ep_lookup(h, q->ep);
+		return 1;
+	}
 	if (q->op == SRD_CQ_SEND || q->op == SRD_CQ_SQE_ERROR) {
 		uint32_t idx = (uint32_t)q->user_data, gen = (uint32_t)(q->user_data >> 32);
 		struct srdc_slot *s;
@@ -270,6 +355,7 @@ int srdc_poll(struct srdc *h, struct srdc_completion *c, int max)
 
 	if (!h || !c || max < 0)
 		return -EINVAL;
+	(void)ret_flush(h, 0); /* buffers given back go now (or at the next poll) */
 again:
 	ready = cq_ready(h, &corrupt);
 	if (corrupt)
@@ -282,7 +368,7 @@ again:
 	}
 	if (used) {
 		h->cq_head += used;
-		/* pairs with the daemon's srd_load_acquire(&cq->head) in srd_ring_space */
+		/* pairs with the daemon's srd_load_acquire(&cq->head) in srd_ring_space_cached */
 		srd_store_release(&h->cq->head, h->cq_head);
 	}
 	if (n) {
@@ -323,6 +409,7 @@ int srdc_wait(struct srdc *h, int timeout_ms)
 			disarm(h);
 			return cq_ready(h, &corrupt) ? 0 : -ENOTCONN;
 		}
+		(void)ret_flush(h, 1); /* about to sleep: the daemon gets its buffers first */
 		/* ask for a signal, then look once more (srd_barrier.h, "waiter") */
 		srd_store_release(&h->hdr->app_waiting, 1);
 		h->armed = 1;
@@ -349,11 +436,41 @@ int srdc_wait(struct srdc *h, int timeout_ms)
 	}
 }
 
+/* Submit the buffers given back so far, if the ring has room (wait: yield for room up to
+ * about 10,000 times).  Returns 0, -EAGAIN (no room: they stay in the batch) or -ENOTCONN. */
+static int ret_flush(struct srdc *h, int wait)
+{
+	struct srd_sqe *e;
+
+	if (h->nret == 0)
+		return 0;
+	for (int tries = 0; srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0; tries++) {
+		/* the daemon takes buffer returns every loop, whatever else waits: room comes
+		   soon */
+		if (srdc_gone(h, 0))
+			return -ENOTCONN;
+		if (!wait || tries == 10000)
+			return -EAGAIN;
+		sched_yield();
+	}
+	e = &h->sqes[h->sq_tail & (h->sq_entries - 1)];
+	memset(e, 0, offsetof(struct srd_sqe, iov));
+	e->user_data = SRDC_UD_RXRET | h->ret[0];
+	e->op = SRD_SQ_RX_RETURN;
+	e->niov = (uint8_t)h->nret;
+	for (uint32_t i = 0; i < h->nret; i++)
+		e->iov[i] = (struct srd_shm_iov){ .off = h->ret[i], .len = 0 };
+	h->nret = 0;
+	h->sq_tail++;
+	sq_publish(h);
+	return 0;
+}
+
 int srdc_recv_done(struct srdc *h, void *buf)
 {
 	uintptr_t p = (uintptr_t)buf, rx;
-	uint64_t off, i;
-	struct srd_sqe e;
+	uint64_t i;
+	int rc;
 
 	if (!h || !buf)
 		return -EINVAL;
@@ -365,21 +482,14 @@ int srdc_recv_done(struct srdc *h, void *buf)
 		return -EINVAL;
 	if (h->dead)
 		return -ENOTCONN;
-	/* the daemon takes buffer returns every loop, whatever else waits: room comes soon */
-	for (int tries = 0; srd_ring_space(h->sq, h->sq_tail, h->sq_entries) == 0; tries++) {
-		if (srdc_gone(h, 0))
-			return -ENOTCONN;
-		if (tries == 10000)
-			return -EAGAIN;
-		sched_yield();
+	if (h->nret == SRDC_RET_BATCH) {
+		rc = ret_flush(h, 1);
+		if (rc)
+			return rc;
 	}
-	off = h->rx_off + (p - rx);
-	memset(&e, 0, sizeof(e));
-	e.user_data = SRDC_UD_RXRET | off;
-	e.op = SRD_SQ_RX_RETURN;
-	e.niov = 1;
-	e.iov[0].off = (uint32_t)off;
-	sq_push(h, &e);
+	h->ret[h->nret++] = (uint32_t)(h->rx_off + (p - rx));
 	h->lent[i / 64] &= ~(1ull << (i % 64));
+	if (h->nret == SRDC_RET_BATCH)
+		(void)ret_flush(h, 0); /* no room now: the next call or poll submits it */
 	return 0;
 }

@@ -30,6 +30,7 @@ extern "C" {
                                   many may be in flight; the receiving daemon orders them) */
 #define SRDC_ADDR_STRLEN 22u   /* "255.255.255.255:65535" and its NUL */
 #define SRDC_MAX_ADDRS 7u      /* local addresses srdc_info() reports, at most */
+#define SRDC_INJECT_MAX 88u    /* longest message srdc_inject() takes (bytes) */
 
 /* An endpoint's address: the daemon's IPv4 address and the endpoint's id. */
 struct srdc_addr {
@@ -127,13 +128,25 @@ void srdc_buf_free(struct srdc *h, void *buf);
 /*
  * Send the message made of iov[0..iovcnt) to dst, with a tag and immediate data; ctx comes
  * back in its SRDC_SEND completion.  Pieces in the shared region go without a copy and
- * must stay untouched until the completion; others are copied now.
+ * must stay untouched until the completion; others are copied now (a message of at most
+ * SRDC_INJECT_MAX bytes, none of it in the region, into the submission itself).
  * Returns 0, or -EINVAL (iovcnt 0 or above 8, a NULL base with a length, a piece that
  * straddles the region's edge), -EMSGSIZE (above 16 MiB), -EAGAIN (the submission ring
  * or the region's room for copies is full: poll completions and retry), -ENOTCONN.
  */
 int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc_iov *iov,
 	      unsigned iovcnt, uint64_t tag, uint64_t imm, void *ctx);
+
+/*
+ * Send a small message (len <= SRDC_INJECT_MAX) with no completion if it succeeds: buf is
+ * copied into the submission itself, so it may be reused at once, and libsrd keeps no
+ * record of the send.  If it fails, an SRDC_SEND completion with the error and ctx says so
+ * (ctx is only ever seen then).  The cheapest way to send many small messages.
+ * Returns 0, or -EINVAL, -EMSGSIZE (len above SRDC_INJECT_MAX), -EAGAIN (the submission
+ * ring is full: poll completions and retry), -ENOTCONN.
+ */
+int srdc_inject(struct srdc_ep *ep, const struct srdc_addr *dst, const void *buf, size_t len,
+		uint64_t tag, uint64_t imm, void *ctx);
 
 /* Take up to max completions into c[].  Returns how many (0: none yet), or -ENOTCONN
  * (the daemon is gone; completions it had posted are returned first). */
@@ -143,10 +156,11 @@ int srdc_poll(struct srdc *h, struct srdc_completion *c, int max);
  * no limit).  Returns 0 (a completion is ready), -ETIMEDOUT, -ENOTCONN, or -EINTR. */
 int srdc_wait(struct srdc *h, int timeout_ms);
 
-/* Give a received buffer (SRDC_RECV's buf) back to the daemon.  If the submission ring is
- * full it waits for room (the daemon takes buffer returns whatever else waits, so this is
- * short).  Returns 0, -EINVAL (not a buffer the daemon lent), -EAGAIN (still no room after
- * about 10,000 yields: retry), -ENOTCONN. */
+/* Give a received buffer (SRDC_RECV's buf) back to the daemon.  Buffers go back eight to a
+ * submission: when eight are given, and at the next srdc_poll() or srdc_wait() whatever
+ * the number.  If the submission ring is full it waits for room (the daemon takes buffer
+ * returns whatever else waits, so this is short).  Returns 0, -EINVAL (not a buffer the
+ * daemon lent), -EAGAIN (still no room after about 10,000 yields: retry), -ENOTCONN. */
 int srdc_recv_done(struct srdc *h, void *buf);
 
 /* A file descriptor that becomes readable when srdc_wait() would return, for an

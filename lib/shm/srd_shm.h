@@ -24,7 +24,7 @@
 #include "srd_barrier.h"
 
 #define SRD_SHM_MAGIC 0x5352445348ull /* "SRDSH" */
-#define SRD_SHM_VERSION 1u
+#define SRD_SHM_VERSION 2u      /* 2: inline and silent sends, batched buffer returns */
 #define SRD_CTL_MAGIC 0x5344434cu     /* "SDCL" */
 #define SRD_SHM_MAX_IOV 8u            /* scatter-gather entries in one send */
 #define SRD_SHM_HDR_SIZE 4096u        /* bytes reserved for struct srd_shm_hdr */
@@ -118,8 +118,16 @@ struct srd_shm_hdr {
 /* Submission ops. */
 enum srd_sq_op {
 	SRD_SQ_SEND = 1,      /* send a message (completion: SRD_CQ_SEND) */
-	SRD_SQ_RX_RETURN = 2, /* give back a received buffer (no completion unless refused) */
+	SRD_SQ_RX_RETURN = 2, /* give back niov received buffers, iov[i].off each (all or none:
+	                         no completion unless refused) */
 };
+
+/* SEND flags (srd_sqe.flags). */
+#define SRD_SQE_INLINE 0x1u   /* the message is data[0..inline_len) of the SQE itself (niov
+                                 0): the app keeps nothing, the daemon copies it at once */
+#define SRD_SQE_SILENT 0x2u   /* no completion if it succeeds; a failure completes as usual,
+                                 marked SRD_CQE_SILENT, user_data being all the app has */
+#define SRD_SQE_INLINE_MAX 88u /* bytes an inline SEND carries */
 
 /* A (offset, length) piece of the region. */
 struct srd_shm_iov {
@@ -131,17 +139,23 @@ struct srd_shm_iov {
 struct srd_sqe {
 	uint64_t user_data;    /* returned in the completion */
 	uint8_t op;            /* enum srd_sq_op */
-	uint8_t niov;          /* SEND: entries in iov (1..SRD_SHM_MAX_IOV) */
+	uint8_t niov;          /* entries in iov (1..SRD_SHM_MAX_IOV; inline SEND: 0) */
 	uint16_t ep;           /* SEND: sending endpoint */
-	uint32_t flags;        /* 0 */
+	uint32_t flags;        /* SEND: SRD_SQE_*; RX_RETURN: 0 */
 	uint32_t dst_ip;       /* SEND: destination IPv4, host byte order */
 	uint16_t dst_ep;       /* SEND: destination endpoint */
-	uint16_t reserved;
+	uint16_t inline_len;   /* SEND with SRD_SQE_INLINE: bytes in data */
 	uint64_t tag;          /* SEND: tag */
 	uint64_t imm;          /* SEND: immediate data */
-	struct srd_shm_iov iov[SRD_SHM_MAX_IOV]; /* SEND: pieces of the tx area, in order;
-	                                            RX_RETURN: iov[0] is the buffer */
-	uint8_t pad[24];
+	union {
+		struct {
+			struct srd_shm_iov iov[SRD_SHM_MAX_IOV]; /* SEND: pieces of the tx area,
+			                                            in order; RX_RETURN: the
+			                                            buffers (off only) */
+			uint8_t pad[24];
+		};
+		uint8_t data[SRD_SQE_INLINE_MAX]; /* SEND with SRD_SQE_INLINE: the message */
+	};
 };
 
 /* Completion ops. */
@@ -151,6 +165,9 @@ enum srd_cq_op {
 	SRD_CQ_SQE_ERROR = 3, /* a submission was refused (status says why; user_data is its) */
 };
 
+/* Completion flags (srd_cqe.flags). */
+#define SRD_CQE_SILENT 0x1u /* SEND, SQE_ERROR: the failure of a SRD_SQE_SILENT send */
+
 /* A completion (64 bytes). */
 struct srd_cqe {
 	uint64_t user_data; /* SEND, SQE_ERROR: the submission's; RECV: 0 */
@@ -158,7 +175,7 @@ struct srd_cqe {
 	uint64_t imm;       /* RECV: immediate data */
 	int32_t status;     /* 0 or a negative errno */
 	uint8_t op;         /* enum srd_cq_op */
-	uint8_t flags;      /* 0 */
+	uint8_t flags;      /* SRD_CQE_* */
 	uint16_t ep;        /* local endpoint */
 	uint32_t len;       /* RECV: message bytes */
 	uint32_t buf_off;   /* RECV: where the message is (in the rx area) */
@@ -170,6 +187,7 @@ struct srd_cqe {
 
 _Static_assert(sizeof(struct srd_sqe) == 128, "srd_sqe is 128 bytes");
 _Static_assert(sizeof(struct srd_cqe) == 64, "srd_cqe is 64 bytes");
+_Static_assert(SRD_SQE_INLINE_MAX == sizeof(struct srd_sqe) - 40, "data fills the SQE's tail");
 _Static_assert(sizeof(struct srd_shm_ring) == 128, "ring indices take two cache lines");
 _Static_assert(sizeof(struct srd_shm_hdr) <= SRD_SHM_HDR_SIZE, "header fits its page");
 
@@ -185,6 +203,21 @@ static inline uint32_t srd_ring_space(const struct srd_shm_ring *r, uint32_t tai
 {
 	uint32_t used = tail - srd_load_acquire(&r->head);
 
+	return used > entries ? 0 : entries - used; /* a bogus head reads as full */
+}
+
+/* Producer: free slots, reading the consumer's head (a cache line the consumer writes: a
+ * miss each time it moved) only when the value read last (*head_seen) leaves fewer than want
+ * free.  A head only moves forward, so an old one is a safe lower bound on the room. */
+static inline uint32_t srd_ring_space_cached(const struct srd_shm_ring *r, uint32_t tail,
+					     uint32_t entries, uint32_t *head_seen, uint32_t want)
+{
+	uint32_t used = tail - *head_seen;
+
+	if (used <= entries && entries - used >= want)
+		return entries - used;
+	*head_seen = srd_load_acquire(&r->head);
+	used = tail - *head_seen;
 	return used > entries ? 0 : entries - used; /* a bogus head reads as full */
 }
 

@@ -108,6 +108,8 @@ static void serve(int status)
 			const struct dp_shm_app *a = out[i].app;
 			const uint8_t *tx = a->base + a->tx_off;
 
+			if (out[i].niov == 0 && out[i].len > SRD_SQE_INLINE_MAX)
+				abort(); /* an inline send longer than its submission */
 			for (uint32_t k = 0; k < out[i].niov; k++)
 				if ((const uint8_t *)out[i].iov[k].base < tx ||
 				    (const uint8_t *)out[i].iov[k].base + out[i].iov[k].len >
@@ -146,8 +148,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (ctl & 2 && buf) { /* and the input returns it, right */
 				e.op = SRD_SQ_RX_RETURN;
+				e.niov = 1;
+				e.flags = 0;
 				e.iov[0].off = (uint32_t)((uint8_t *)buf - H->base);
 			}
+		}
+		if (ctl & 128 && nlent) {
+			/* several lent buffers back at once, as libsrd batches them (maybe one
+			   twice, maybe one already back: then none of them may come back) */
+			e.op = SRD_SQ_RX_RETURN;
+			e.niov = (uint8_t)(1 + e.niov % SRD_SHM_MAX_IOV);
+			for (uint32_t k = 0; k < e.niov; k++)
+				e.iov[k].off = lent[(e.iov[k].off) % nlent];
 		}
 		if (ctl & 4)
 			e.ep = srdc_ep_addr(EP).ep; /* the app's own endpoint: deeper checks */

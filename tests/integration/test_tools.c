@@ -1,6 +1,7 @@
 /*
  * test_tools.c — srd-perf and srdctl against a running srdd on the crossed loopback pair:
- *   - srd-perf lat, bw (one way and both ways, and a size sweep) and rate (two threads):
+ *   - srd-perf lat, bw (one way and both ways, and a size sweep) and rate (two threads,
+ *     with completions and with --inject):
  *     each run completes, --json prints one well-formed object per result, the figures are
  *     consistent (p50 <= p99 <= max, every message accounted for), the server exits after
  *     its client's last run;
@@ -156,6 +157,16 @@ static void test_perf(void **state)
 	o = json_array_get(r, 0);
 	assert_int_equal(num(o, "threads"), 2);
 	assert_int_equal(num(o, "msgs"), 40000);
+	assert_true(num(o, "mmsgs") > 0);
+	json_decref(r);
+	assert_int_equal(proc_wait(srv, 10000), 0);
+
+	/* rate --inject: silent sends from two threads, counted at the server (exactly) */
+	srv = start_server(&d, "rate", "2", addr, sizeof(addr));
+	r = run_client(&d, "rate", addr, "-t", "2", "-n", "20000", "--inject", NULL);
+	o = json_array_get(r, 0);
+	assert_int_equal(num(o, "msgs"), 40000);
+	assert_int_equal(num(o, "failed"), 0);
 	assert_true(num(o, "mmsgs") > 0);
 	json_decref(r);
 	assert_int_equal(proc_wait(srv, 10000), 0);

@@ -100,6 +100,8 @@ static int fake_deliver(struct dp_shm_send *snd)
 		return 0;
 	}
 	p = buf;
+	if (snd->niov == 0) /* inline: the message came in the submission */
+		memcpy(p, snd->inline_data, snd->len);
 	for (uint32_t i = 0; i < snd->niov; i++) {
 		memcpy(p, snd->iov[i].base, snd->iov[i].len);
 		p += snd->iov[i].len;
@@ -308,6 +310,7 @@ static void xfer(struct srdc_ep *ea, struct srdc *hb, struct srdc_ep *eb,
 	assert_memory_equal(c.buf, want, total ? total : 0);
 	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
 	assert_int_equal(srdc_recv_done(hb, c.buf), -EINVAL); /* not lent any more */
+	assert_int_equal(srdc_poll(hb, &c, 0), 0); /* submits the (batched) return now */
 	free(want);
 }
 
@@ -411,6 +414,14 @@ static void raw_push(struct raw *r, const struct srd_sqe *e)
 {
 	r->sqes[r->sq_tail & (r->h.sq_entries - 1)] = *e;
 	srd_store_release(&r->sq->tail, ++r->sq_tail);
+}
+
+/* Completions ready in r's ring. */
+static uint32_t raw_pending(const struct raw *r)
+{
+	int corrupt = 0;
+
+	return srd_ring_ready(r->cq, r->cq_head, r->h.cq_entries, &corrupt);
 }
 
 /* Collect want completions of r (within a few seconds). */
@@ -664,6 +675,93 @@ static void test_full_worker_passes_turn(void **state)
 	dp_shm_destroy(d.s[0]);
 }
 
+/* srdc_inject: the message travels in the submission, nothing completes unless it fails
+ * (then its ctx says which); small srdc_send copies go inline too.  Received buffers go back
+ * eight to a submission, and whatever is left at the next poll. */
+static void test_inject_and_returns(void **state)
+{
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c, held[9];
+	struct srdc_addr dst, nobody;
+	uint8_t msg[SRDC_INJECT_MAX + 1];
+	struct dp_config cfg;
+	uint64_t lent;
+
+	(void)state;
+	cfg_default(&cfg);
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(srdc_inject(ea, &dst, msg, SRDC_INJECT_MAX + 1, 0, 0, NULL), -EMSGSIZE);
+	assert_int_equal(srdc_inject(ea, &dst, NULL, 4, 0, 0, NULL), -EINVAL);
+	assert_int_equal(srdc_inject(NULL, &dst, msg, 4, 0, 0, NULL), -EINVAL);
+	for (uint32_t len = 0; len <= SRDC_INJECT_MAX; len++) {
+		int rc;
+
+		while ((rc = srdc_inject(ea, &dst, msg, len, len, ~(uint64_t)len, NULL)) == -EAGAIN)
+			usleep(100); /* the ring is full: the pump takes them */
+		assert_int_equal(rc, 0);
+	}
+	for (uint32_t k = 0; k <= SRDC_INJECT_MAX; k++) {
+		assert_int_equal(next_comp(hb, &c, 5000), 1);
+		assert_int_equal(c.kind, SRDC_RECV);
+		assert_int_equal(c.len, c.tag);
+		assert_int_equal(c.imm, ~c.tag);
+		assert_memory_equal(c.buf, msg, c.len);
+		assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	}
+	assert_int_equal(srdc_poll(ha, &c, 1), 0); /* no completion for a silent success */
+	/* a silent send that fails completes, with its ctx */
+	nobody = dst;
+	nobody.ep = (uint16_t)(dst.ep + 1000);
+	assert_int_equal(srdc_inject(ea, &nobody, msg, 8, 0, 0, (void *)0x55), 0);
+	assert_int_equal(next_comp(ha, &c, 5000), 1);
+	assert_int_equal(c.kind, SRDC_SEND);
+	assert_int_equal(c.status, -ECONNREFUSED);
+	assert_ptr_equal(c.ctx, (void *)0x55);
+	assert_true(c.ep == ea);
+	/* a small copied send goes inline, and completes as any send */
+	{
+		struct srdc_iov two[2] = { { msg, 5 }, { msg + 5, 6 } };
+
+		assert_int_equal(srdc_send(ea, &dst, two, 2, 9, 0, (void *)(uintptr_t)(9 + 1)), 0);
+		assert_int_equal(next_comp(hb, &c, 5000), 1);
+		assert_int_equal(c.len, 11);
+		assert_memory_equal(c.buf, msg, 11);
+		assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+		expect_send_done(ha, ea, 9, 0);
+	}
+	assert_int_equal(srdc_poll(hb, &c, 0), 0);
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 0, 2000);
+
+	/* nine buffers held; seven given back stay with the app, the eighth sends all eight */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(srdc_inject(ea, &dst, msg, 16, 0, 0, NULL), 0);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(next_comp(hb, &held[i], 5000), 1);
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 9, 2000);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(srdc_recv_done(hb, held[i].buf), 0);
+	assert_int_equal(srdc_recv_done(hb, held[0].buf), -EINVAL); /* given back already */
+	usleep(20000);
+	assert_int_equal(stats_now().rx_bufs_lent, 9);
+	assert_int_equal(srdc_recv_done(hb, held[7].buf), 0);
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 1, 2000);
+	lent = stats_now().rx_bufs_lent;
+	assert_int_equal(lent, 1);
+	assert_int_equal(srdc_recv_done(hb, held[8].buf), 0);
+	assert_int_equal(srdc_poll(hb, &c, 0), 0); /* the ninth goes at the poll */
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 0, 2000);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+}
+
 /* A buffer return is taken even when no send may be (dp_shm_take with max 0), so one app's
  * waiting sends never keep another app's buffers from coming back. */
 static void test_returns_never_wait(void **state)
@@ -690,6 +788,7 @@ static void test_returns_never_wait(void **state)
 	srv_stop(); /* from here this thread drives the server */
 	assert_int_equal(srdc_send(ea, &to, &iov, 1, 2, 0, NULL), 0); /* a send that must wait */
 	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	assert_int_equal(srdc_poll(hb, &c, 1), 0); /* submits the return (batched until then) */
 	dp_shm_get_stats(F.s, &st);
 	assert_int_equal(st.rx_bufs_lent, 1);
 	assert_int_equal(dp_shm_take(F.s, out, 0), 0); /* no room for sends... */
@@ -931,7 +1030,7 @@ static void test_bad_descriptors(void **state)
 	struct srdc_iov iov = { "from a", 6 };
 	struct srdc_addr dst;
 	struct dp_config c;
-	struct srd_cqe q[16];
+	struct srd_cqe q[24];
 	struct srd_sqe e;
 	struct raw r;
 	struct dp_shm_stats st;
@@ -941,7 +1040,8 @@ static void test_bad_descriptors(void **state)
 	} want[] = {
 		{ 1, -EFAULT }, { 2, -EFAULT }, { 3, -EFAULT }, { 4, -EFAULT }, { 5, -EINVAL },
 		{ 6, -EINVAL }, { 7, -EINVAL }, { 8, -EINVAL }, { 9, -EINVAL }, { 10, -EMSGSIZE },
-		{ 11, -EINVAL }, { 12, -EINVAL },
+		{ 11, -EINVAL }, { 12, -EINVAL }, { 14, -EINVAL }, { 15, -EINVAL }, { 16, -EINVAL },
+		{ 17, -EINVAL }, { 18, -EINVAL },
 	};
 	int nwant = (int)(sizeof(want) / sizeof(want[0])), seen_send = 0;
 
@@ -991,11 +1091,31 @@ static void test_bad_descriptors(void **state)
 	SQE(11, SRD_SQ_SEND, 1); /* an endpoint that is not open */
 	e.ep = 0;
 	raw_push(&r, &e);
-	SQE(12, SRD_SQ_SEND, 1); /* flags */
-	e.flags = 1;
+	SQE(12, SRD_SQ_SEND, 1); /* inline with pieces */
+	e.flags = SRD_SQE_INLINE;
+	raw_push(&r, &e);
+	SQE(14, SRD_SQ_SEND, 1); /* unknown flags */
+	e.flags = 0x4;
+	raw_push(&r, &e);
+	SQE(15, SRD_SQ_SEND, 0); /* inline, longer than an SQE holds */
+	e.flags = SRD_SQE_INLINE;
+	e.inline_len = SRD_SQE_INLINE_MAX + 1;
+	raw_push(&r, &e);
+	SQE(16, SRD_SQ_RX_RETURN, 0); /* a return of no buffer */
+	raw_push(&r, &e);
+	SQE(17, SRD_SQ_RX_RETURN, SRD_SHM_MAX_IOV + 1); /* of more than an SQE holds */
+	raw_push(&r, &e);
+	SQE(18, SRD_SQ_SEND, 0); /* silent and inline, from an endpoint that is not open */
+	e.flags = SRD_SQE_INLINE | SRD_SQE_SILENT;
+	e.ep = 0;
 	raw_push(&r, &e);
 	SQE(13, SRD_SQ_SEND, 1); /* and a good one */
 	memcpy(r.base + r.h.tx_area_off, "raw payload 1234", 16);
+	raw_push(&r, &e);
+	SQE(19, SRD_SQ_SEND, 0); /* a good silent inline one: delivered, no completion */
+	e.flags = SRD_SQE_INLINE | SRD_SQE_SILENT;
+	e.inline_len = 16;
+	memcpy(e.data, "inline silent 12", 16);
 	raw_push(&r, &e);
 	/* meanwhile A's traffic goes on */
 	assert_int_equal(srdc_send(ea, &dst, &iov, 1, 2, 0, (void *)3), 0);
@@ -1009,6 +1129,8 @@ static void test_bad_descriptors(void **state)
 			continue;
 		}
 		assert_int_equal(q[i].op, SRD_CQ_SQE_ERROR);
+		/* a silent send's failure says so: its user_data is all the app has */
+		assert_int_equal(q[i].flags, q[i].user_data == 18 ? SRD_CQE_SILENT : 0);
 		for (int k = 0; k < nwant; k++) {
 			if (want[k].ud != q[i].user_data)
 				continue;
@@ -1022,18 +1144,26 @@ static void test_bad_descriptors(void **state)
 	assert_true(seen_send);
 	for (int k = 0; k < nwant; k++)
 		assert_int_equal(want[k].ud, 0);
-	/* B got A's two messages and the raw app's good one */
-	for (int i = 0; i < 3; i++) {
+	/* B got A's two messages and the raw app's two good ones */
+	for (int i = 0, raw_seen = 0; i < 4; i++) {
 		struct srdc_completion cc;
 
 		assert_int_equal(next_comp(hb, &cc, 5000), 1);
 		assert_int_equal(cc.kind, SRDC_RECV);
-		if (cc.src.ep == r.ep)
-			assert_memory_equal(cc.buf, "raw payload 1234", 16);
-		else
+		if (cc.src.ep != r.ep) {
 			assert_memory_equal(cc.buf, "from a", 6);
+		} else if (!memcmp(cc.buf, "raw payload 1234", 16)) {
+			raw_seen |= 1;
+		} else {
+			assert_memory_equal(cc.buf, "inline silent 12", 16);
+			assert_int_equal(cc.len, 16);
+			raw_seen |= 2;
+		}
 		assert_int_equal(srdc_recv_done(hb, cc.buf), 0);
+		if (i == 3)
+			assert_int_equal(raw_seen, 3);
 	}
+	assert_int_equal(raw_pending(&r), 0); /* the silent one completed nothing */
 	expect_send_done(ha, ea, 1, 0);
 	expect_send_done(ha, ea, 2, 0);
 	st = stats_now();
@@ -1482,6 +1612,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_workers_share_socket, teardown),
 		cmocka_unit_test_teardown(test_full_worker_passes_turn, teardown),
 		cmocka_unit_test_teardown(test_returns_never_wait, teardown),
+		cmocka_unit_test_teardown(test_inject_and_returns, teardown),
 		cmocka_unit_test_teardown(test_transfer, teardown),
 		cmocka_unit_test_teardown(test_wait, teardown),
 		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
