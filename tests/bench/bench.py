@@ -221,6 +221,25 @@ def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     return runs
 
 
+def worker_stats():
+    """srdd's worker counters (srdctl stats, summed over workers)."""
+    return json.loads(sh([SRDCTL, "-p", PREFIX, "--json", "stats"]).stdout)["worker"]
+
+
+def srdd_own(before, after):
+    """srdd's own part of a message's latency between two reads of its counters: the mean
+    time from a receive burst to the completions it produced being published (wire to app)
+    and from taking submissions to their packets handed to the port (app to wire), over
+    the worker loop iterations that did that work (upper bounds: an iteration's other work
+    is included)."""
+    d = {k: after.get(k, 0) - before.get(k, 0)
+         for k in ("rx_to_app", "rx_to_app_ns", "app_to_tx", "app_to_tx_ns")}
+    return {"rx_to_app_us": d["rx_to_app_ns"] / d["rx_to_app"] / 1e3 if d["rx_to_app"] else
+            float("nan"),
+            "app_to_tx_us": d["app_to_tx_ns"] / d["app_to_tx"] / 1e3 if d["app_to_tx"] else
+            float("nan"), "iterations": d["rx_to_app"] + d["app_to_tx"]}
+
+
 # ---------------------------------------------------------------- baselines
 
 def sockperf(proto, busy, seconds, full_log):
@@ -352,8 +371,8 @@ def iperf3(seconds):
 
 def testpmd(seconds):
     # stdbuf: testpmd's statistics must reach the pipe before timeout stops it
-    out = sh(["timeout", "-s", "INT", str(seconds + 5), "stdbuf", "-oL", "dpdk-testpmd", "--no-huge", "--no-pci", "-m",
-              "1024", "--file-prefix", "srdbench-tpmd", "-l", "0-1", "--vdev=net_ring0", "--",
+    out = sh(["timeout", "-s", "INT", str(seconds + 5), "stdbuf", "-oL", "dpdk-testpmd",
+              "--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "srdbench-tpmd", "-l", "0-1", "--vdev=net_ring0", "--",
               "--forward-mode=macswap", "--tx-first", "--burst=32", "--txpkts=64",
               "--stats-period", "1", "--auto-start", "--nb-cores=1",
               "--total-num-mbufs=16384"], check=False).stdout
@@ -393,10 +412,12 @@ def run_srd(R, o, work, n, iters, secs):
     """srd-perf lat, bw and rate on the loopback pair, no impairment."""
     def multipath(d):
         log("bench: latency (srd-perf lat 64 B)")
-        R["srd_lat"] = []
+        R["srd_lat"], R["srdd_own"] = [], []
         for i in range(n):
             csv = ["--csv", os.path.join(o.out, "srd_lat.csv")] if i == 0 else []
+            before = worker_stats()
             R["srd_lat"] += perf(d, "lat", ["-s", "64", "-n", str(iters)] + csv, work, "lat")
+            R["srdd_own"].append(srdd_own(before, worker_stats()))
         log("bench: bandwidth and rate (srd-perf bw, rate)")
         R["srd_bw_64k"] = repeat(n, lambda: perf(
             d, "bw", ["-s", "64K", "-n", "5000" if o.quick else "20000"], work, "bw"))
@@ -410,6 +431,11 @@ def run_srd(R, o, work, n, iters, secs):
         R["srd_rate_mp_t2"] = repeat(n, lambda: perf(
             d, "rate", ["-s", "64", "-w", "64", "-t", "2", "-D", str(secs)], work, "rate",
             server_args=["-t", "2"]))
+        # silent sends (srdc_inject: no completion per message), 1 and 2 client threads
+        for tag, t in (("", "1"), ("_t2", "2")):
+            R[f"srd_rate_inject{tag}"] = repeat(n, lambda: perf(
+                d, "rate", ["-s", "64", "--inject", "-t", t, "-D", str(secs)], work, "rate",
+                server_args=["-t", t]))
 
     with_daemon(work, multipath)
     R["srd_rate_sp"] = with_daemon(work, lambda d: repeat(n, lambda: perf(

@@ -45,6 +45,9 @@ def verdict(ok):
 
 # ---------------------------------------------------------------- latency
 
+RUNS_OF = {"srdd_rx": "srdd_own", "srdd_tx": "srdd_own"}  # rows whose runs have another key
+
+
 def latency_rows(R):
     """[(group heading or None, name, p50, p99, p99.9, mean, note)] of every latency row run,
     srd-perf's first."""
@@ -72,12 +75,16 @@ def latency_rows(R):
              pcts("sockperf_udp_blocking")),
             (None, "kernel TCP blocking (sleeps in recvfrom)", "sockperf_tcp_blocking",
              pcts("sockperf_tcp_blocking")),
-            ("inside srd-perf's figure: the CPU trade, measured alone (handover)", None, None,
-             None),
+            ("inside srd-perf's figure: the CPU trade measured alone (handover), srdd's own "
+             "part (its counters)", None, None, None),
             (None, "hand-over: 2 processes on CPU 1, sched_yield", "handover_yield",
              pcts("handover_yield")),
             (None, "one cache line, CPU 0 <-> CPU 1, both spinning", "handover_spin",
              pcts("handover_spin")),
+            (None, "srdd's own, wire -> app (burst to completions; mean)", "srdd_rx",
+             (NAN, NAN, NAN, m("srdd_own", "rx_to_app_us"))),
+            (None, "srdd's own, app -> wire (sends to the port; mean)", "srdd_tx",
+             (NAN, NAN, NAN, m("srdd_own", "app_to_tx_us"))),
             ("quoted from issue 12, not measured here: not a same-run ratio", None, None,
              None),
             (None, f"Machnet, quoted: RTT p50 {MACHNET_RTT_P50_US:g} us, one-way "
@@ -86,7 +93,7 @@ def latency_rows(R):
     for heading, name, key, vals in rows:
         if heading:
             out.append({"heading": heading})
-        elif key == "machnet" or R.get(key):
+        elif key == "machnet" or R.get(RUNS_OF.get(key, key)):
             out.append({"name": name, "key": key, "p50": vals[0], "p99": vals[1],
                         "p999": vals[2], "mean": vals[3]})
     # drop headings with no rows under them
@@ -125,8 +132,11 @@ def latency_table(R):
         elif r["key"].startswith("handover"):
             target = (f"= {ratio(r['p50'], srd['p50']):.2f} of srd-perf's p50, "
                       f"{ratio(r['p999'], srd['p999']):.2f} of its p99.9")
+        elif r["key"].startswith("srdd_"):
+            target = f"= {ratio(r['mean'], srd['mean']):.2f} of srd-perf's mean (upper bound)"
         r["target"] = target
-        if r["key"] in ("srd_lat", "fi_srd_lat") or r["key"].startswith("handover"):
+        if (r["key"] in ("srd_lat", "fi_srd_lat") or r["key"].startswith("handover") or
+                r["key"].startswith("srdd_")):
             ratios = (NAN, NAN, NAN)  # srdd itself, and a part of it (fabric rows: provider)
         else:
             ratios = (r["srd/p50"], r["srd/p999"], r["srd/mean"])
@@ -151,6 +161,7 @@ def other_rows(R):
         rows.append((f"bandwidth {label}, Gbit/s", bw, f"iperf3 TCP {ip3:.2f}", r,
                      f">= 2: {verdict(r >= 2)}" if ip3 == ip3 else ">= 2"))
     mp, mp2 = m("srd_rate_mp", "mmsgs"), m("srd_rate_mp_t2", "mmsgs")
+    inj, inj2 = m("srd_rate_inject", "mmsgs"), m("srd_rate_inject_t2", "mmsgs")
     sp = m("srd_rate_sp", "mmsgs")
 
     def goal(v):
@@ -161,6 +172,10 @@ def other_rows(R):
          goal(mp)),
         ("rate 64 B w64, 2 client threads, Mmsg/s", mp2, f"1 client thread {mp:.2f}",
          ratio(mp2, mp), goal(mp2)),
+        ("rate 64 B --inject, 1 client thread, Mmsg/s", inj, f"with completions {mp:.2f}",
+         ratio(inj, mp), goal(inj)),
+        ("rate 64 B --inject, 2 client threads, Mmsg/s", inj2, f"with completions {mp2:.2f}",
+         ratio(inj2, mp2), goal(inj2)),
         ("rate 64 B w64, 1 client thread, Mmsg/s", mp, f"memcpy {m('memcpy', 'mcopies'):.1f}",
          ratio(mp, m("memcpy", "mcopies")), "(ceiling)"),
         ("rate 64 B w64, 1 client thread, Mmsg/s", mp,
