@@ -372,7 +372,8 @@ def iperf3(seconds):
 def testpmd(seconds):
     # stdbuf: testpmd's statistics must reach the pipe before timeout stops it
     out = sh(["timeout", "-s", "INT", str(seconds + 5), "stdbuf", "-oL", "dpdk-testpmd",
-              "--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "srdbench-tpmd", "-l", "0-1", "--vdev=net_ring0", "--",
+              "--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "srdbench-tpmd",
+              "-l", "0-1", "--vdev=net_ring0", "--",
               "--forward-mode=macswap", "--tx-first", "--burst=32", "--txpkts=64",
               "--stats-period", "1", "--auto-start", "--nb-cores=1",
               "--total-num-mbufs=16384"], check=False).stdout
@@ -414,9 +415,11 @@ def run_srd(R, o, work, n, iters, secs):
         log("bench: latency (srd-perf lat 64 B)")
         R["srd_lat"], R["srdd_own"] = [], []
         for i in range(n):
-            csv = ["--csv", os.path.join(o.out, "srd_lat.csv")] if i == 0 else []
+            csv = f"srd_lat{i}.csv"  # every sample: the plot shows the median run's
             before = worker_stats()
-            R["srd_lat"] += perf(d, "lat", ["-s", "64", "-n", str(iters)] + csv, work, "lat")
+            run = perf(d, "lat", ["-s", "64", "-n", str(iters), "--csv",
+                                  os.path.join(o.out, csv)], work, "lat")
+            R["srd_lat"] += [dict(r, log=csv) for r in run]
             R["srdd_own"].append(srdd_own(before, worker_stats()))
         log("bench: bandwidth and rate (srd-perf bw, rate)")
         R["srd_bw_64k"] = repeat(n, lambda: perf(
@@ -524,8 +527,8 @@ def run_kernel(R, o, n, secs, iters):
     for busy, kind in ((True, "busy"), (False, "blocking")):
         for proto in ("udp", "tcp"):
             R[f"sockperf_{proto}_{kind}"] = [
-                sockperf(proto, busy, secs, os.path.join(o.out, f"{proto}_{kind}{i}.log"))
-                for i in range(n)]
+                dict(sockperf(proto, busy, secs, os.path.join(o.out, f"{proto}_{kind}{i}.log")),
+                     log=f"{proto}_{kind}{i}.log") for i in range(n)]
     run_fi_baselines(R, n, iters)
     R["iperf3"] = [iperf3(secs) for _ in range(n)]
     R["memcpy"] = [memcpy(1) for _ in range(n)]
@@ -537,8 +540,8 @@ def run_handover(R, o, n, iters):
     log("bench: hand-over between two processes (handover)")
     for mode in ("yield", "spin"):
         R[f"handover_{mode}"] = [
-            handover(mode, iters, os.path.join(o.out, f"handover_{mode}.csv") if i == 0
-                     else None) for i in range(n)]
+            dict(handover(mode, iters, os.path.join(o.out, f"handover_{mode}{i}.csv")),
+                 log=f"handover_{mode}{i}.csv") for i in range(n)]
 
 
 SECTIONS = ("srd", "handover", "kernel", "loss", "order", "fabric")

@@ -297,44 +297,60 @@ def _samples_handover(path):
     return [int(l.split(",")[2]) / 1e3 for l in open(path) if l[0].isdigit()]
 
 
+def _median_run(runs):
+    """The run whose p99.9 is the median of the runs' (what the plot shows of a row)."""
+    runs = sorted((r for r in runs if "log" in r), key=lambda r: r["p999_us"])
+    return runs[(len(runs) - 1) // 2] if runs else None
+
+
 def plot(out, R):
-    """One-way latency (µs): CDFs of every row with per-sample logs (left) and their tails
-    as 1 - CDF (right); fi_pingpong's means as labelled vertical lines."""
-    curves = [("srd.cdf", _samples_srd, "srd_lat.csv",
-               "srd-perf (srdd busy, apps yield)", "lw 3 lc rgb '#c00000'")]
+    """One-way latency (µs): CDFs of every row with per-sample logs, each from its median
+    run by p99.9 (left), and their tails as 1 - CDF (right); fi_pingpong's means as
+    labelled vertical lines."""
+    curves = [("srd_lat", _samples_srd, "srd-perf (srdd busy, apps yield)",
+               "lw 3 lc rgb '#c00000'")]
+    colours = {("udp", "busy"): "#009e73", ("tcp", "busy"): "#e69f00",
+               ("udp", "blocking"): "#0072b2", ("tcp", "blocking"): "#d55e00"}
     for proto in ("udp", "tcp"):
-        for kind, style in (("busy", "lw 2"), ("blocking", "lw 1 dt 2")):
-            curves.append((f"{proto}_{kind}.cdf", _samples_sockperf, f"{proto}_{kind}0.log",
+        for kind in ("busy", "blocking"):
+            style = f"lw {2 if kind == 'busy' else 1} lc rgb '{colours[proto, kind]}'" + \
+                (" dt 2" if kind == "blocking" else "")
+            curves.append((f"sockperf_{proto}_{kind}", _samples_sockperf,
                            f"kernel {proto.upper()} {kind}" +
                            (" (sleeps in recvfrom)" if kind == "blocking" else
                             " (sockperf --nonblocked)"), style))
-    curves.append(("handover.cdf", _samples_handover, "handover_yield.csv",
-                   "hand-over alone: 2 processes, 1 CPU, sched_yield", "lw 1 dt 3 lc rgb 'gray40'"))
+    curves.append(("handover_yield", _samples_handover,
+                   "hand-over alone: 2 processes, 1 CPU, sched_yield",
+                   "lw 1 dt 3 lc rgb 'gray40'"))
     plots = []
-    for cdf, reader, src, title, style in curves:
-        path = os.path.join(out, src)
-        if os.path.exists(path):
-            _cdf(reader(path), os.path.join(out, cdf))
-            plots.append((f"'{out}/{cdf}'", title, style))
+    for key, reader, title, style in curves:
+        run = _median_run(R.get(key, []))
+        if run and os.path.exists(os.path.join(out, run["log"])):
+            cdf = os.path.join(out, key + ".cdf")
+            _cdf(reader(os.path.join(out, run["log"])), cdf)
+            plots.append((f"'{cdf}'", title, style))
     means = []
-    for key, title in (("fi_srd_lat", "fi_pingpong srd (the provider)"),
-                       ("fi_rxd_lat", "fi_pingpong udp;ofi_rxd"),
-                       ("fi_tcp_lat", "fi_pingpong tcp"), ("fi_shm_lat", "fi_pingpong shm")):
+    for key, title, colour in (("fi_srd_lat", "fi_pingpong srd (the provider)", "#cc79a7"),
+                               ("fi_rxd_lat", "fi_pingpong udp;ofi_rxd", "black"),
+                               ("fi_tcp_lat", "fi_pingpong tcp", "#8c564b"),
+                               ("fi_shm_lat", "fi_pingpong shm", "#7f7f7f")):
         v = median(R.get(key, []), "mean_us")
         if v == v:
-            means.append((v, f"{title} mean {v:.2f} us"))
-    blocks = "".join(f"$M{i} << EOD\n{v} 1e-7\n{v} 1\nEOD\n" for i, (v, _) in enumerate(means))
+            means.append((v, f"{title} mean {v:.2f} us", colour))
+    blocks = "".join(f"$M{i} << EOD\n{v} 1e-7\n{v} 1\nEOD\n"
+                     for i, (v, _, _) in enumerate(means))
 
     def panel(ycol):
         items = [f"{src} using 1:{ycol} with lines {style} title '{title}'"
                  for src, title, style in plots]
-        items += [f"$M{i} using 1:2 with lines lw 2 dt 4 title '{title}'"
-                  for i, (_, title) in enumerate(means)]
+        items += [f"$M{i} using 1:2 with lines lw 2 dt 4 lc rgb '{colour}' title '{title}'"
+                  for i, (_, title, colour) in enumerate(means)]
         return "plot " + ", \\\n     ".join(items) + "\n"
 
+    title = "One-way latency, 64 B ping-pong (RTT / 2); each row: its median run by p99.9"
     script = f"""set terminal pngcairo size 1400,760 noenhanced
 set output '{out}/latency.png'
-{blocks}set multiplot layout 1,2 title 'One-way latency, 64 B ping-pong (round trip / 2), one run'
+{blocks}set multiplot layout 1,2 title '{title}'
 set xlabel 'microseconds (log)'
 set logscale x
 set grid
