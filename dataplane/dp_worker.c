@@ -365,8 +365,9 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 
 /* Handle one received frame of port wp (from its queue, or from the inbox when
  * from_inbox: then it was checked against the same port by another worker, and an ARP
- * request was answered there).  Consumes m. */
-static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
+ * request was answered there).  Returns 1 if the caller is to free m, 0 if it was handed
+ * on to another worker. */
+static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 {
 	struct dp_worker *w = wp->w;
 	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -390,7 +391,7 @@ static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 		if (owner != w->index && !from_inbox) {
 			m->port = wp->port->port_id;
 			steer(w, owner, m); /* parse checked owner < nworkers */
-			return;
+			return 0;
 		}
 		w->st.rx_srd++;
 		srd_recv(wp->eng, w->now,
@@ -403,19 +404,21 @@ static void rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 	} else if (-rc > 0 && -rc < DP_DROP_MAX) {
 		w->st.rx_drops[-rc]++;
 	}
-	rte_pktmbuf_free(m);
+	return 1;
 }
 
 static int rx_port(struct dp_wport *wp)
 {
 	struct rte_mbuf *pkts[DP_BURST];
-	uint16_t n = rte_eth_rx_burst(wp->port->port_id, wp->queue, pkts, DP_BURST);
+	uint16_t n = rte_eth_rx_burst(wp->port->port_id, wp->queue, pkts, DP_BURST), nfree = 0;
 
 	wp->w->st.rx_pkts += n;
 	if (unlikely(wp->w->cap.sess != NULL) && n)
 		dp_capture_frames(wp->w, wp, pkts, n, DP_CAPTURE_IN);
 	for (uint16_t i = 0; i < n; i++)
-		rx_frame(wp, pkts[i], 0);
+		if (rx_frame(wp, pkts[i], 0))
+			pkts[nfree++] = pkts[i]; /* done with: freed together below */
+	rte_pktmbuf_free_bulk(pkts, nfree);
 	steer_flush(wp->w);
 	return n;
 }
@@ -442,10 +445,9 @@ static int rx_inbox(struct dp_worker *w)
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_wport *wp = wport_by_id(w, pkts[i]->port);
 
-		if (wp)
-			rx_frame(wp, pkts[i], 1);
-		else
-			rte_pktmbuf_free(pkts[i]); /* cannot happen: every worker has every port */
+		if (!wp || rx_frame(wp, pkts[i], 1)) /* no port: cannot happen, every worker has
+						          every port */
+			rte_pktmbuf_free(pkts[i]);
 	}
 	return (int)n;
 }
@@ -578,17 +580,46 @@ static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
 	return rc ? -EAGAIN : 0;
 }
 
+/* mbufs one tx_port took from the pool ahead of the packets, a burst at a time. */
+struct tx_spares {
+	struct rte_mbuf *m[DP_BURST]; /* used from the top */
+	uint16_t n;
+};
+
+/* An mbuf for the next packet the engine may produce (the i-th of this tx_port): the first
+ * alone (an idle loop needs one, and gives it back), the others from spares taken a burst
+ * at a time (one at a time when the pool is too low for a burst). */
+static struct rte_mbuf *tx_mbuf(struct dp_wport *wp, struct tx_spares *sp, uint32_t i)
+{
+	if (sp->n == 0) {
+		if (i == 0 || rte_pktmbuf_alloc_bulk(wp->port->pool, sp->m, DP_BURST) != 0)
+			return rte_pktmbuf_alloc(wp->port->pool);
+		sp->n = DP_BURST;
+	}
+	return sp->m[--sp->n];
+}
+
+/* m, from tx_mbuf, was not used (its metadata untouched): a spare again. */
+static void tx_mbuf_unused(struct tx_spares *sp, struct rte_mbuf *m)
+{
+	if (sp->n < DP_BURST)
+		sp->m[sp->n++] = m;
+	else
+		rte_pktmbuf_free(m);
+}
+
 /* Frame the packets the engine has for the wire, up to DP_TX_PER_LOOP. */
 static int tx_port(struct dp_wport *wp)
 {
 	struct dp_worker *w = wp->w;
 	struct rte_mbuf *burst[DP_BURST];
 	uint32_t room = rte_pktmbuf_data_room_size(wp->port->pool) - RTE_PKTMBUF_HEADROOM;
+	struct tx_spares sp = { .n = 0 };
 	uint16_t nb = 0;
 	int total = flush_backlog(wp);
 
 	for (uint32_t i = 0; i < DP_TX_PER_LOOP && wp->nbacklog == 0; i++) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(wp->port->pool);
+		struct rte_mbuf *m = tx_mbuf(wp, &sp, i);
 		struct srd_tx_meta meta;
 		struct dp_flow flow;
 		uint32_t dst_ip, dst_worker;
@@ -602,7 +633,7 @@ static int tx_port(struct dp_wport *wp)
 		frame = rte_pktmbuf_mtod(m, uint8_t *);
 		len = srd_poll_tx(wp->eng, w->now, frame + DP_HDRS_LEN, room - DP_HDRS_LEN, &meta);
 		if (len <= 0) {
-			rte_pktmbuf_free(m);
+			tx_mbuf_unused(&sp, m);
 			break;
 		}
 		total++;
@@ -620,7 +651,7 @@ static int tx_port(struct dp_wport *wp)
 		if (hairpin) {
 			memcpy(flow.dst_mac, wp->port->mac, 6); /* to another worker's inbox */
 		} else if (resolve(wp, dst_ip, flow.dst_mac)) {
-			rte_pktmbuf_free(m); /* the core resends it after its timeout */
+			tx_mbuf_unused(&sp, m); /* the core resends it after its timeout */
 			continue;
 		}
 		memcpy(flow.src_mac, wp->port->mac, 6);
@@ -658,6 +689,7 @@ static int tx_port(struct dp_wport *wp)
 	}
 	if (nb)
 		tx_frames(wp, burst, nb);
+	rte_pktmbuf_free_bulk(sp.m, sp.n); /* the spares left over go back */
 	steer_flush(w); /* frames for another worker on this address */
 	return total;
 }

@@ -103,6 +103,12 @@ static void slot_put(struct srdc *h, uint32_t idx)
 	h->free_slot = idx;
 }
 
+/* Free slots of the submission ring (0: full). */
+static uint32_t sq_room(struct srdc *h)
+{
+	return srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1);
+}
+
 /* Publish the entries written up to sq_tail. */
 static void sq_publish(struct srdc *h)
 {
@@ -195,7 +201,7 @@ int srdc_send(struct srdc_ep *ep, const struct srdc_addr *dst, const struct srdc
 	}
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
+	if (sq_room(h) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
 	if (copy == total && total <= SRD_SQE_INLINE_MAX) {
 		/* small and not in the region: into the SQE, no bounce buffer */
@@ -268,7 +274,7 @@ int srdc_inject(struct srdc_ep *ep, const struct srdc_addr *dst, const void *buf
 	h = ep->h;
 	if (h->dead)
 		return -ENOTCONN;
-	if (srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0)
+	if (sq_room(h) == 0)
 		return srdc_gone(h, 0) ? -ENOTCONN : -EAGAIN;
 	sq_push_inline(h, ep, dst, &iov, 1, tag, imm, SRD_SQE_SILENT, (uint64_t)(uintptr_t)ctx);
 	return 0;
@@ -444,7 +450,7 @@ static int ret_flush(struct srdc *h, int wait)
 
 	if (h->nret == 0)
 		return 0;
-	for (int tries = 0; srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1) == 0; tries++) {
+	for (int tries = 0; sq_room(h) == 0; tries++) {
 		/* the daemon takes buffer returns every loop, whatever else waits: room comes
 		   soon */
 		if (srdc_gone(h, 0))
