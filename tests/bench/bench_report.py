@@ -257,7 +257,7 @@ def report(res, out):
         lines += ["", f"{'figure':50} {'srd':>9}  {'baseline':30} {'ratio':>7}  target"]
         for r in rows:
             lines.append(f"{r[0]:50} {r[1]:9.2f}  {r[2]:30} {r[3]:7.3f}  {r[4]}")
-    text = "\n".join(lines)
+    text = "\n".join(l.rstrip() for l in lines)
     print(text)
     open(os.path.join(out, "table.txt"), "w").write(text + "\n")
     json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)
