@@ -18,7 +18,9 @@
  *
  *   handover yield|spin ITERS CPU_A CPU_B [CSV]
  */
+#ifndef _GNU_SOURCE /* the build defines it; sched_setaffinity needs it */
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
