@@ -3,15 +3,24 @@
 
 In one run on this machine it measures srdd + srd-perf side by side with what an EFA user
 would reach for instead, prints a table of medians and ratios, saves every run as JSON and
-plots the latency distributions (PNG):
+plots the latency distributions (PNG).  Like against like: srdd busy-polls, so the primary
+baseline of every latency row is the kernel busy-polling too.
 
-  latency   srd-perf lat 64 B  vs  sockperf ping-pong (UDP, TCP) between two network
-            namespaces joined by a veth pair, libfabric's fi_pingpong -e rdm over its tcp
-            provider (same veth) and over its shm provider (one host: the floor for one
-            shared-memory hop)
-  bandwidth srd-perf bw 64 KiB and 1 MiB  vs  iperf3 TCP over the same veth
-  rate      srd-perf rate 64 B, multipath vs single-path mode, against the cost ceiling:
-            memcpy of the same bytes, and dpdk-testpmd forwarding on a net_ring port
+  latency   srd-perf lat 64 B  vs  (primary) sockperf ping-pong --nonblocked, client and
+            server both spinning on recvfrom, UDP and TCP, between two network namespaces
+            joined by a veth pair; libfabric's fi_pingpong -e rdm over its udp;ofi_rxd and
+            tcp providers (same veth; they poll their completion queue) and over shm (one
+            host: the floor for one shared-memory hop; fi_pingpong gives means only)
+            (secondary, labelled, never a target) sockperf with blocking sockets, which
+            sleep in recvfrom
+            (quoted) Machnet's 64 B round trip p50 of 2 us from issue 12, not measured here
+  handover  what the CPU trade between srd-perf's two apps on one CPU costs alone
+            (handover.c: two processes on one CPU, sched_yield while waiting) and, for
+            contrast, one cache line crossing two CPUs that spin
+  bandwidth srd-perf bw 64 KiB, 1 MiB and 16 MiB  vs  iperf3 TCP over the same veth
+  rate      srd-perf rate 64 B with 1 and 2 client threads, multipath, and 1 thread in
+            single-path mode, against the cost ceilings: memcpy of the same bytes, and
+            dpdk-testpmd forwarding on a net_ring port
   loss      srd-perf bw 64 KiB goodput through the impairment stage (8 paths of 25 Gbit/s
             and 2 us): 0%, 1%, 10% loss, and each of the 8 paths blackholed in turn,
             multipath vs single-path
@@ -24,33 +33,48 @@ plots the latency distributions (PNG):
             (SRDC_ORDERED) vs unordered ones, lossless and through the impairment stage at
             5% loss with one of its 8 paths blackholed
 
-Pinning (2 cores): srdd's worker is EAL lcore 0 on CPU 0, busy-polling; both srd-perf apps
-run on CPU 1 and yield the CPU at each empty poll (--poll yield).  The kernel baselines run
-their server on CPU 0 and their client on CPU 1 (taskset), the kernel doing its network work
-wherever it runs.  Each figure is the median of --repeat runs (default 3).
+Build: everything it runs is built with meson --buildtype=release (what users deploy) in
+build-release/ (release_build.py), never the user's build/.
 
-  sudo python3 tests/bench/bench.py [--repeat N] [--out DIR] [--quick]
+Pinning (2 cores): srdd's worker is EAL lcore 0 on CPU 0, busy-polling; both srd-perf apps
+run on CPU 1 and yield the CPU at each empty poll (--poll yield).  The kernel and libfabric
+baselines run their server on CPU 0 and their client on CPU 1 (taskset), the kernel doing its
+network work wherever it runs.  Each figure is the median of --repeat runs (default 3).
+
+  sudo python3 tests/bench/bench.py [--repeat N] [--out DIR] [--quick] [--only SECTIONS]
+                                    [--no-build | --build-only]
+
+Figures to quote come from a quiet machine: on a shared one, build first (--build-only), then
+measure under the shared lock (flock /tmp/srd-measure.lock python3 ... --no-build).
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(ROOT, "build")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_report  # noqa: E402  (the table and the plot)
+import noise  # noqa: E402
+import release_build  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, "build-release")  # the benchmarks' own release build
 SRDD = os.path.join(BUILD, "apps/srdd/srdd")
 SRDCTL = os.path.join(BUILD, "apps/srdctl/srdctl")
 PERF = os.path.join(BUILD, "apps/srd-perf/srd-perf")
 MEMCPY = os.path.join(BUILD, "tests/memcpy_rate")
+HANDOVER = os.path.join(BUILD, "tests/handover")
 FI_STREAM = os.path.join(BUILD, "tests/fi_stream")
 MPI_LAT = os.path.join(BUILD, "tests/mpi/mpi_lat")
 PROV_DIR = os.path.join(BUILD, "lib/fabric")
@@ -61,8 +85,11 @@ IP_A, IP_B = "10.123.0.1", "10.123.0.2"
 PREFIX = "srdbench"
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print(msg, flush=True)
+    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
 
 
 def sh(cmd, check=True, **kw):
@@ -84,10 +111,10 @@ def install_tools():
 
 
 def build():
+    """Everything the suite runs (the daemon, the tools, the provider, the helpers in
+    tests/bench), as a release build in BUILD."""
     sh(["bash", os.path.join(ROOT, "scripts/setup.sh")])
-    if not os.path.exists(os.path.join(BUILD, "build.ninja")):
-        sh(["meson", "setup", BUILD, "--buildtype=debugoptimized"], cwd=ROOT)
-    sh(["meson", "compile", "-C", BUILD, "srdd", "srd-perf", "srdctl", "memcpy_rate"])
+    release_build.ensure(ROOT, BUILD)
 
 
 def netns_up():
@@ -152,15 +179,17 @@ class Daemon:
             raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
 
 
-def perf(daemon, test, args, work, tag, may_fail=False):
+def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     """One srd-perf server (on 10.77.0.2) and client (on 10.77.0.1), both on CPU 1.
     may_fail: a client that could not even reach its server counts as a run with no
-    goodput (a single path blackholed) instead of an error."""
+    goodput (a single path blackholed) instead of an error.  server_args: the server's own
+    options (-t N: one endpoint per client thread)."""
     addr_file = os.path.join(work, f"{tag}.addr")
     if os.path.exists(addr_file):
         os.unlink(addr_file)
     base = ["taskset", "-c", "1", PERF, test, "-S", daemon.socket, "--poll", "yield"]
-    server = subprocess.Popen(base + ["-L", "10.77.0.2", "--addr-file", addr_file],
+    server = subprocess.Popen(base + list(server_args) +
+                              ["-L", "10.77.0.2", "--addr-file", addr_file],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for _ in range(200):
         if os.path.exists(addr_file) and open(addr_file).read().strip():
@@ -192,17 +221,40 @@ def perf(daemon, test, args, work, tag, may_fail=False):
     return runs
 
 
+def worker_stats():
+    """srdd's worker counters (srdctl stats, summed over workers)."""
+    return json.loads(sh([SRDCTL, "-p", PREFIX, "--json", "stats"]).stdout)["worker"]
+
+
+def srdd_own(before, after):
+    """srdd's own part of a message's latency between two reads of its counters: the mean
+    time from a receive burst to the completions it produced being published (wire to app)
+    and from taking submissions to their packets handed to the port (app to wire), over
+    the worker loop iterations that did that work (upper bounds: an iteration's other work
+    is included)."""
+    d = {k: after.get(k, 0) - before.get(k, 0)
+         for k in ("rx_to_app", "rx_to_app_ns", "app_to_tx", "app_to_tx_ns")}
+    return {"rx_to_app_us": d["rx_to_app_ns"] / d["rx_to_app"] / 1e3 if d["rx_to_app"] else
+            float("nan"),
+            "app_to_tx_us": d["app_to_tx_ns"] / d["app_to_tx"] / 1e3 if d["app_to_tx"] else
+            float("nan"), "iterations": d["rx_to_app"] + d["app_to_tx"]}
+
+
 # ---------------------------------------------------------------- baselines
 
-def sockperf(proto, seconds, full_log):
-    tcp = ["--tcp"] if proto == "tcp" else []
+def sockperf(proto, busy, seconds, full_log):
+    """sockperf ping-pong 64 B between the namespaces, server on CPU 0, client on CPU 1.
+    busy: both ends open non-blocking sockets (--nonblocked) and, given one address (-i),
+    call recvfrom in a loop until a message is there: they spin as srdd does.  Otherwise
+    both sleep in recvfrom until the kernel wakes them."""
+    opts = (["--tcp"] if proto == "tcp" else []) + (["--nonblocked"] if busy else [])
     server = subprocess.Popen(["ip", "netns", "exec", NS_A, "taskset", "-c", "0", "sockperf",
-                               "server", "-i", IP_A] + tcp, stdout=subprocess.DEVNULL,
+                               "server", "-i", IP_A] + opts, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     try:
         out = sh(["ip", "netns", "exec", NS_B, "taskset", "-c", "1", "sockperf", "ping-pong",
-                  "-i", IP_A, "-m", "64", "-t", str(seconds), "--full-log", full_log] + tcp,
+                  "-i", IP_A, "-m", "64", "-t", str(seconds), "--full-log", full_log] + opts,
                  timeout=seconds + 30).stdout
     finally:
         server.terminate()
@@ -210,8 +262,9 @@ def sockperf(proto, seconds, full_log):
     pct = {float(m.group(1)): float(m.group(2))
            for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
     mx = re.search(r"<MAX> observation\s*=\s*([\d.]+)", out)
+    avg = re.search(r"avg-latency=([\d.]+)", out)
     return {"p50_us": pct[50.0], "p99_us": pct[99.0], "p999_us": pct[99.9],
-            "max_us": float(mx.group(1))}
+            "max_us": float(mx.group(1)), "mean_us": float(avg.group(1)), "busy": busy}
 
 
 def fi_pingpong(provider, iters, size="64"):
@@ -266,13 +319,13 @@ def fi_pingpong_srd(daemon, iters, size="64"):
     return pingpong_row(out, size)
 
 
-def fi_stream(daemon, size, secs, work):
-    """A window of 8 sends through the provider (fi_stream), both ends on CPU 1."""
+def fi_stream(daemon, size, secs, work, window=8):
+    """A window of sends through the provider (fi_stream), both ends on CPU 1."""
     name = os.path.join(work, "fi_stream.name")
     if os.path.exists(name):
         os.unlink(name)
     args = ["taskset", "-c", "1", FI_STREAM, "-p", "srd", "-f", name, "-s", str(size),
-            "-w", "8"]
+            "-w", str(window)]
     server = subprocess.Popen(args + ["-d", "10.77.0.2"], env=fi_env(daemon),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -280,7 +333,9 @@ def fi_stream(daemon, size, secs, work):
                  timeout=secs + 60).stdout
     finally:
         server.wait(timeout=30)
-    return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    r = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    r["mmsgs"] = r["msgs"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
+    return r
 
 
 def mpi_lat(daemon, iters):
@@ -316,8 +371,9 @@ def iperf3(seconds):
 
 def testpmd(seconds):
     # stdbuf: testpmd's statistics must reach the pipe before timeout stops it
-    out = sh(["timeout", "-s", "INT", str(seconds + 5), "stdbuf", "-oL", "dpdk-testpmd", "--no-huge", "--no-pci", "-m",
-              "1024", "--file-prefix", "srdbench-tpmd", "-l", "0-1", "--vdev=net_ring0", "--",
+    out = sh(["timeout", "-s", "INT", str(seconds + 5), "stdbuf", "-oL", "dpdk-testpmd",
+              "--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "srdbench-tpmd",
+              "-l", "0-1", "--vdev=net_ring0", "--",
               "--forward-mode=macswap", "--tx-first", "--burst=32", "--txpkts=64",
               "--stats-period", "1", "--auto-start", "--nb-cores=1",
               "--total-num-mbufs=16384"], check=False).stdout
@@ -331,11 +387,15 @@ def memcpy(seconds):
     return {"mcopies": json.loads(out)["mcopies"]}
 
 
+def handover(mode, iters, csv=None):
+    """handover.c: yield, two processes on CPU 1 (where srd-perf's apps are) trading it
+    with sched_yield; spin, one on CPU 0 and one on CPU 1, spinning."""
+    cpus = ["1", "1"] if mode == "yield" else ["0", "1"]
+    out = sh([HANDOVER, mode, str(iters)] + cpus + ([csv] if csv else []), timeout=300).stdout
+    return json.loads(out)
+
+
 # ---------------------------------------------------------------- the suite
-
-def median(runs, key):
-    return statistics.median(r[key] for r in runs) if runs else float("nan")
-
 
 def with_daemon(work, fn, **kw):
     d = Daemon(work, **kw)
@@ -353,17 +413,32 @@ def run_srd(R, o, work, n, iters, secs):
     """srd-perf lat, bw and rate on the loopback pair, no impairment."""
     def multipath(d):
         log("bench: latency (srd-perf lat 64 B)")
-        R["srd_lat"] = []
+        R["srd_lat"], R["srdd_own"] = [], []
         for i in range(n):
-            csv = ["--csv", os.path.join(o.out, "srd_lat.csv")] if i == 0 else []
-            R["srd_lat"] += perf(d, "lat", ["-s", "64", "-n", str(iters)] + csv, work, "lat")
+            csv = f"srd_lat{i}.csv"  # every sample: the plot shows the median run's
+            before = worker_stats()
+            run = perf(d, "lat", ["-s", "64", "-n", str(iters), "--csv",
+                                  os.path.join(o.out, csv)], work, "lat")
+            R["srd_lat"] += [dict(r, log=csv) for r in run]
+            R["srdd_own"].append(srdd_own(before, worker_stats()))
         log("bench: bandwidth and rate (srd-perf bw, rate)")
         R["srd_bw_64k"] = repeat(n, lambda: perf(
             d, "bw", ["-s", "64K", "-n", "5000" if o.quick else "20000"], work, "bw"))
         R["srd_bw_1m"] = repeat(n, lambda: perf(
             d, "bw", ["-s", "1M", "-w", "8", "-n", "500" if o.quick else "2000"], work, "bw"))
+        R["srd_bw_16m"] = repeat(n, lambda: perf(
+            d, "bw", ["-s", "16M", "-w", "8", "-D", str(secs)], work, "bw"))
         R["srd_rate_mp"] = repeat(n, lambda: perf(
             d, "rate", ["-s", "64", "-w", "64", "-D", str(secs)], work, "rate"))
+        # two client threads, each with its own server endpoint (all on CPU 1)
+        R["srd_rate_mp_t2"] = repeat(n, lambda: perf(
+            d, "rate", ["-s", "64", "-w", "64", "-t", "2", "-D", str(secs)], work, "rate",
+            server_args=["-t", "2"]))
+        # silent sends (srdc_inject: no completion per message), 1 and 2 client threads
+        for tag, t in (("", "1"), ("_t2", "2")):
+            R[f"srd_rate_inject{tag}"] = repeat(n, lambda: perf(
+                d, "rate", ["-s", "64", "--inject", "-t", t, "-D", str(secs)], work, "rate",
+                server_args=["-t", t]))
 
     with_daemon(work, multipath)
     R["srd_rate_sp"] = with_daemon(work, lambda d: repeat(n, lambda: perf(
@@ -406,6 +481,15 @@ def run_order(R, work, n, secs):
         with_daemon(work, runs, impair=impair)
 
 
+def run_fi_baselines(R, n, iters):
+    """fi_pingpong 64 B over libfabric's udp;ofi_rxd, tcp (veth) and shm (one host): the
+    latency rows and the fabric rows share them, measured once per run."""
+    for prov, tag, k in (("udp;ofi_rxd", "rxd", iters // 2), ("tcp", "tcp", iters // 2),
+                         ("shm", "shm", iters)):
+        if f"fi_{tag}_lat" not in R:
+            R[f"fi_{tag}_lat"] = repeat(n, lambda: [fi_pingpong(prov, k)])
+
+
 def run_fabric(R, o, work, n, secs, iters):
     """The libfabric provider srd against libfabric's tcp, udp;ofi_rxd and shm, srd-perf, and
     Open MPI's own TCP transport."""
@@ -423,11 +507,13 @@ def run_fabric(R, o, work, n, secs, iters):
                 R[f"fi_stream_{tag}"].append(fi_stream(d, size, secs, work))
                 R[f"srd_bw_{tag}_w8"] += perf(
                     d, "bw", ["-s", str(size), "-w", "8", "-D", str(secs)], work, "bw8")
+        # the message rate through the provider: srd-perf rate's size and window
+        R["fi_stream_rate"] = repeat(n, lambda: [fi_stream(d, 64, secs, work, window=64)])
         R["mpi_srd_lat"] = repeat(n, lambda: [mpi_lat(d, iters // 5)])
 
     with_daemon(work, with_srd)
+    run_fi_baselines(R, n, iters)
     for prov, tag in (("tcp", "tcp"), ("udp;ofi_rxd", "rxd"), ("shm", "shm")):
-        R[f"fi_{tag}_lat"] = repeat(n, lambda: [fi_pingpong(prov, iters // 5)])
         # udp;ofi_rxd moves a MiB in tens of milliseconds: fewer round trips
         R[f"fi_{tag}_1m"] = repeat(n, lambda: [fi_pingpong(prov, 20 if tag == "rxd" else 500,
                                                            "1048576")])
@@ -435,17 +521,51 @@ def run_fabric(R, o, work, n, secs, iters):
 
 
 def run_kernel(R, o, n, secs, iters):
-    """The baselines: the kernel over veth, libfabric, and the cost ceilings."""
+    """The baselines: the kernel over veth (busy-polling first, then blocking), libfabric,
+    and the cost ceilings."""
     log("bench: kernel and libfabric baselines, ceilings")
-    R["sockperf_udp"] = [sockperf("udp", secs, os.path.join(o.out, f"udp{i}.log"))
-                         for i in range(n)]
-    R["sockperf_tcp"] = [sockperf("tcp", secs, os.path.join(o.out, f"tcp{i}.log"))
-                         for i in range(n)]
-    R["fi_tcp"] = [fi_pingpong("tcp", iters // 2) for _ in range(n)]
-    R["fi_shm"] = [fi_pingpong("shm", iters) for _ in range(n)]
+    for busy, kind in ((True, "busy"), (False, "blocking")):
+        for proto in ("udp", "tcp"):
+            R[f"sockperf_{proto}_{kind}"] = [
+                dict(sockperf(proto, busy, secs, os.path.join(o.out, f"{proto}_{kind}{i}.log")),
+                     log=f"{proto}_{kind}{i}.log") for i in range(n)]
+    run_fi_baselines(R, n, iters)
     R["iperf3"] = [iperf3(secs) for _ in range(n)]
     R["memcpy"] = [memcpy(1) for _ in range(n)]
     R["testpmd"] = [testpmd(2 if o.quick else 4) for _ in range(n)]
+
+
+def run_handover(R, o, n, iters):
+    """The CPU trade between two apps on one CPU, alone; a cache line between two CPUs."""
+    log("bench: hand-over between two processes (handover)")
+    for mode in ("yield", "spin"):
+        R[f"handover_{mode}"] = [
+            dict(handover(mode, iters, os.path.join(o.out, f"handover_{mode}{i}.csv")),
+                 log=f"handover_{mode}{i}.csv") for i in range(n)]
+
+
+SECTIONS = ("srd", "handover", "kernel", "loss", "order", "fabric")
+# what runs under one hold of --lock (each a few minutes at most): srd-perf's latency and
+# the kernel's are compared, so they run back to back in one hold
+LOCK_GROUPS = (("srd", "handover", "kernel"), ("loss",), ("order",), ("fabric",))
+
+
+@contextlib.contextmanager
+def held(path):
+    """flock(2) on path for the block (what flock(1) takes: the same lock), or nothing."""
+    if not path:
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"bench: waiting for {path}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def main():
@@ -453,180 +573,77 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(BUILD, "bench"))
     ap.add_argument("--quick", action="store_true", help="shorter runs (a smoke test)")
-    ap.add_argument("--only", default="srd,loss,order,fabric,kernel",
-                    help="sections to run: srd (latency, bandwidth, rate), loss, order, "
-                         "fabric (the libfabric provider), kernel (baselines); "
-                         "comma-separated")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="sections to run: srd (latency, bandwidth, rate), handover (the "
+                         "CPU trade between two apps), loss, order, fabric (the libfabric "
+                         "provider), kernel (baselines); comma-separated")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--no-build", action="store_true",
+                     help="measure what build-release/ holds (built before, e.g. with "
+                          "--build-only, so that no build runs while measuring)")
+    how.add_argument("--build-only", action="store_true",
+                     help="install the tools and build, measure nothing")
+    ap.add_argument("--lock", metavar="FILE",
+                    help="measure only while holding flock(FILE) (e.g. /tmp/srd-measure.lock "
+                         "on a shared machine), taken for each group of sections and released "
+                         "between them; do not also wrap the command in flock(1) on FILE")
     o = ap.parse_args()
+    only = set(o.only.split(","))
+    if only - set(SECTIONS):
+        sys.exit(f"bench.py: unknown section(s) {', '.join(sorted(only - set(SECTIONS)))}")
     if os.geteuid() != 0:
         sys.exit("bench.py: run as root (namespaces, DPDK)")
+    if not o.no_build:
+        log("bench: installing tools, building (release, build-release/)")
+        install_tools()
+        build()
+        if o.build_only:
+            return
+    elif not os.access(SRDD, os.X_OK):
+        sys.exit(f"bench.py: {SRDD} is not built (run with --build-only first)")
     os.makedirs(o.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="srd-bench-")
     n = o.repeat
     secs = 1 if o.quick else 3
     iters = 20000 if o.quick else 100000
+    rev = sh(["git", "-C", ROOT, "describe", "--always", "--dirty"], check=False).stdout
     res = {"machine": {"cpu": next((l.split(":", 1)[1].strip()
                                     for l in open("/proc/cpuinfo") if l.startswith("model name")),
                                    "?"),
                        "cpus": os.cpu_count(), "kernel": platform.release(),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
+           "build": f"meson --buildtype={release_build.BUILDTYPE} (build-release/), "
+                    f"tree {rev.strip() or '?'}",
            "pinning": "srdd worker: EAL lcore 0 on CPU 0, busy; srd-perf apps: CPU 1, "
-                      "--poll yield; kernel baselines: server CPU 0, client CPU 1",
-           "repeat": n, "runs": {}}
+                      "--poll yield; kernel and libfabric baselines: server CPU 0, client "
+                      "CPU 1, busy-polling unless labelled blocking",
+           "repeat": n, "quick": o.quick, "sections": sorted(only), "noise": {},
+           "runs": {}}
     R = res["runs"]
-    log("bench: installing tools, building")
-    install_tools()
-    build()
-    log(f"bench: {res['pinning']}; median of {n} runs each")
-    only = set(o.only.split(","))
+    log(f"bench: {res['build']}; {res['pinning']}; median of {n} runs each")
+    runs = {"srd": lambda: run_srd(R, o, work, n, iters, secs),
+            "handover": lambda: run_handover(R, o, n, iters),
+            "kernel": lambda: run_kernel(R, o, n, secs, iters),
+            "loss": lambda: run_loss(R, work, n, secs),
+            "order": lambda: run_order(R, work, n, secs),
+            "fabric": lambda: run_fabric(R, o, work, n, secs, iters)}
     netns_up()
     try:
-        if "srd" in only:
-            run_srd(R, o, work, n, iters, secs)
-        if "loss" in only:
-            run_loss(R, work, n, secs)
-        if "order" in only:
-            run_order(R, work, n, secs)
-        if "fabric" in only:
-            run_fabric(R, o, work, n, secs, iters)
-        if "kernel" in only:
-            run_kernel(R, o, n, secs, iters)
+        for group in LOCK_GROUPS:
+            todo = [s for s in group if s in only]
+            if not todo:
+                continue
+            with held(o.lock):
+                watch = noise.Watch()
+                for section in todo:
+                    runs[section]()
+                rec = res["noise"][",".join(todo)] = watch.stop()
+            if not noise.quiet(rec):
+                log(f"bench: NOT QUIET during {','.join(todo)}: {noise.describe(rec)}")
     finally:
         netns_down()
         shutil.rmtree(work, ignore_errors=True)
-
-    report(res, o.out)
-
-
-def ratio(a, b):
-    if b:
-        return a / b
-    return float("inf") if a else float("nan")
-
-
-def report(res, out):
-    json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)  # the raw runs first
-    R = res["runs"]
-    m = lambda k, f: median(R.get(k, []), f)
-    lat50, lat999 = m("srd_lat", "p50_us"), m("srd_lat", "p999_us")
-    udp50, udp999 = m("sockperf_udp", "p50_us"), m("sockperf_udp", "p999_us")
-    tcp50, tcp999 = m("sockperf_tcp", "p50_us"), m("sockperf_tcp", "p999_us")
-    bw64, bw1m, ip3 = m("srd_bw_64k", "gbps"), m("srd_bw_1m", "gbps"), m("iperf3", "gbps")
-    mp, sp = m("srd_rate_mp", "mmsgs"), m("srd_rate_sp", "mmsgs")
-    rows = [
-        ("latency 64 B p50, us one-way", lat50, f"sockperf UDP {udp50:.2f}", ratio(lat50, udp50),
-         "<= 0.5"),
-        ("latency 64 B p99.9, us", lat999, f"sockperf UDP {udp999:.2f}", ratio(lat999, udp999),
-         "<= 0.5"),
-        ("latency 64 B p50, us", lat50, f"sockperf TCP {tcp50:.2f}", ratio(lat50, tcp50), ""),
-        ("latency 64 B p99.9, us", lat999, f"sockperf TCP {tcp999:.2f}", ratio(lat999, tcp999),
-         "<= 0.15"),
-        ("latency 64 B mean, us", m("srd_lat", "mean_us"),
-         f"fi_pingpong tcp {m('fi_tcp', 'mean_us'):.2f}",
-         ratio(m("srd_lat", "mean_us"), m("fi_tcp", "mean_us")), ""),
-        ("latency 64 B mean, us", m("srd_lat", "mean_us"),
-         f"fi_pingpong shm {m('fi_shm', 'mean_us'):.2f}",
-         ratio(m("srd_lat", "mean_us"), m("fi_shm", "mean_us")), "(floor)"),
-        ("bandwidth 64 KiB, Gbit/s", bw64, f"iperf3 TCP {ip3:.2f}", ratio(bw64, ip3), ">= 2"),
-        ("bandwidth 1 MiB, Gbit/s", bw1m, f"iperf3 TCP {ip3:.2f}", ratio(bw1m, ip3), ">= 2"),
-        ("rate 64 B, Mmsg/s per worker", mp, f"single-path {sp:.2f}", ratio(mp, sp), ""),
-        ("rate 64 B, Mmsg/s per worker", mp, f"memcpy {m('memcpy', 'mcopies'):.1f}",
-         ratio(mp, m("memcpy", "mcopies")), "(ceiling)"),
-        ("rate 64 B, Mmsg/s per worker", mp, f"testpmd macswap {m('testpmd', 'mpps'):.1f}",
-         ratio(mp, m("testpmd", "mpps")), ">= 10 Mmsg/s"),
-    ]
-    base = m("loss_0%_multipath", "gbps")
-    for name in ("0%", "1%", "10%"):
-        g_mp, g_sp = m(f"loss_{name}_multipath", "gbps"), m(f"loss_{name}_single", "gbps")
-        target = {"1%": ">= 0.9 of 0%", "10%": ">= 0.6 of 0%"}.get(name, "")
-        rows.append((f"goodput loss {name}, Gbit/s (of 0%: {ratio(g_mp, base):.2f})", g_mp,
-                     f"single-path {g_sp:.2f}", ratio(g_mp, g_sp), target))
-    bh_mp = [r["gbps"] for r in R.get("blackhole_multipath", [])] or [float("nan")]
-    bh_sp = [r["gbps"] for r in R.get("blackhole_single", [])] or [float("nan")]
-    dead = sum(1 for r in R.get("blackhole_single", []) if r["failed"])
-    rows.append((f"goodput 1 of 8 paths dead, worst of 8", min(bh_mp),
-                 f"single-path {min(bh_sp):.2f}", ratio(min(bh_mp), min(bh_sp)),
-                 f"single: {dead}/8 runs failed (its data or its ack path)"))
-    rows.append((f"goodput 1 of 8 paths dead, mean of 8", statistics.mean(bh_mp),
-                 f"single-path {statistics.mean(bh_sp):.2f}",
-                 ratio(statistics.mean(bh_mp), statistics.mean(bh_sp)), ""))
-    for net, label in (("clean", "lossless"), ("loss5", "5% loss + dead path")):
-        for name, unit, key in (("rate", "Mmsg/s", "mmsgs"), ("bw", "Gbit/s", "gbps")):
-            o_, u_ = m(f"order_{net}_{name}_ord", key), m(f"order_{net}_{name}_unord", key)
-            if R.get(f"order_{net}_{name}_ord"):
-                what = "rate 64 B w32" if name == "rate" else "bw 64 KiB w32"
-                rows.append((f"ordered {what} {label}, {unit}", o_, f"unordered {u_:.2f}",
-                             ratio(o_, u_), ">= 0.8"))
-    fsrd = m("fi_srd_lat", "mean_us")
-    for tag, name in (("tcp", "fi_pingpong tcp"), ("rxd", "fi_pingpong udp;ofi_rxd"),
-                      ("shm", "fi_pingpong shm")):
-        b = m(f"fi_{tag}_lat", "mean_us")
-        rows.append(("fi_pingpong srd 64 B mean, us one-way", fsrd, f"{name} {b:.2f}",
-                     ratio(fsrd, b), "(floor)" if tag == "shm" else ""))
-    f1m = m("fi_srd_1m", "mbps")
-    for tag, name in (("tcp", "fi_pingpong tcp"), ("rxd", "fi_pingpong udp;ofi_rxd"),
-                      ("shm", "fi_pingpong shm")):
-        b = m(f"fi_{tag}_1m", "mbps")
-        rows.append(("fi_pingpong srd 1 MiB, MB/s", f1m, f"{name} {b:.0f}", ratio(f1m, b), ""))
-    for tag, label in (("1m", "1 MiB"), ("16m", "16 MiB")):
-        a, b = m(f"fi_stream_{tag}", "gbps"), m(f"srd_bw_{tag}_w8", "gbps")
-        rows.append((f"provider stream {label} w8, Gbit/s", a, f"srd-perf bw {b:.2f}",
-                     ratio(a, b), ">= 0.8"))
-    a, b = m("mpi_srd_lat", "p50_us"), m("mpi_ob1_lat", "p50_us")
-    rows.append(("Open MPI 64 B p50 over srd, us one-way", a, f"ob1 tcp (lo) {b:.2f}",
-                 ratio(a, b), ""))
-    rows = [r for r in rows if r[1] == r[1]]  # sections not run leave NaN: not shown
-    res["table"] = [dict(figure=r[0], srd=round(r[1], 3), baseline=r[2], ratio=round(r[3], 3),
-                         target=r[4]) for r in rows]
-    lines = [f"# {res['machine']['cpus']} x {res['machine']['cpu']}, Linux "
-             f"{res['machine']['kernel']}, {res['machine']['date']}",
-             f"# {res['pinning']}; median of {res['repeat']}",
-             f"{'figure':44} {'srd':>9}  {'baseline':28} {'ratio':>7}  target"]
-    for r in rows:
-        lines.append(f"{r[0]:44} {r[1]:9.2f}  {r[2]:28} {r[3]:7.3f}  {r[4]}")
-    text = "\n".join(lines)
-    print(text)
-    open(os.path.join(out, "table.txt"), "w").write(text + "\n")
-    json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)
-    if R.get("srd_lat") and R.get("sockperf_udp"):
-        plot(out)
-    log(f"bench: results in {out}/results.json, table.txt, latency.png")
-
-
-def plot(out):
-    """Latency distributions (one-way, µs) as CDFs: srd-perf vs the kernel."""
-    def cdf(values, path):
-        values.sort()
-        with open(path, "w") as f:
-            for i, v in enumerate(values):
-                f.write(f"{v:.3f} {(i + 1) / len(values):.6f}\n")
-
-    srd = [int(l.split(",")[2]) / 1e3 for l in open(os.path.join(out, "srd_lat.csv"))
-           if l[0].isdigit()]
-    cdf(srd, os.path.join(out, "srd.cdf"))
-    for proto in ("udp", "tcp"):
-        vals = []
-        for l in open(os.path.join(out, f"{proto}0.log")):
-            parts = l.strip().split(",")
-            if len(parts) >= 4 and parts[0].strip().isdigit():
-                # packet, tx time, rx time, latency (µs, one-way: round trip / 2)
-                vals.append(float(parts[3]))
-        cdf(vals, os.path.join(out, f"{proto}.cdf"))
-    script = f"""set terminal pngcairo size 900,560
-set output '{out}/latency.png'
-set title 'One-way latency, 64 B ping-pong (round trip / 2)'
-set xlabel 'microseconds (log)'
-set ylabel 'fraction of round trips'
-set logscale x
-set key bottom right
-set grid
-plot '{out}/srd.cdf' with lines lw 2 title 'srd-perf (srdd, loopback pair)', \\
-     '{out}/udp.cdf' with lines lw 2 title 'sockperf UDP (veth)', \\
-     '{out}/tcp.cdf' with lines lw 2 title 'sockperf TCP (veth)'
-"""
-    p = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
-    if p.returncode:
-        log("bench: gnuplot failed: " + p.stderr)
+    bench_report.report(res, o.out)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (Daemon, perf, sh, log: the same set-up as the suite)
+import release_build  # noqa: E402
 
 ROOT = bench.ROOT
 
 
 def build_baseline(rev, out):
-    """srdd and srd-perf of rev, built in an exported tree (kept between runs)."""
+    """srdd and srd-perf of rev, built in an exported tree (kept between runs), a release
+    build as this tree's are (bench.build)."""
     sha = bench.sh(["git", "-C", ROOT, "rev-parse", rev]).stdout.strip()
     head = bench.sh(["git", "-C", ROOT, "rev-parse", "HEAD"]).stdout.strip()
     if sha == head:
@@ -43,10 +45,8 @@ def build_baseline(rev, out):
     if not os.path.exists(tree):
         os.makedirs(tree)
         bench.sh(f"git -C {ROOT} archive {sha} | tar -x -C {tree}")
-    build = os.path.join(tree, "build")
-    if not os.path.exists(os.path.join(build, "build.ninja")):
-        bench.sh(["meson", "setup", build, tree, "--buildtype=debugoptimized", "-Dtests=false"])
-    bench.sh(["meson", "compile", "-C", build, "srdd", "srd-perf"])
+    build = os.path.join(tree, "build-release")
+    release_build.ensure(tree, build, ["srdd", "srd-perf"], options=["-Dtests=false"])
     return (os.path.join(build, "apps/srdd/srdd"), os.path.join(build, "apps/srd-perf/srd-perf"),
             sha[:12])
 
@@ -86,11 +86,10 @@ def main():
     ap.add_argument("--baseline", default="main", help="git revision without the hooks")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of the three runs")
     ap.add_argument("--seconds", type=int, default=3, help="length of each run")
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--out", default=os.path.join(bench.BUILD, "bench"))
     o = ap.parse_args()
     os.makedirs(o.out, exist_ok=True)
     bench.build()
-    bench.sh(["meson", "compile", "-C", bench.BUILD, "srdctl"])
     base_srdd, base_perf, sha = build_baseline(o.baseline, o.out)
     this = (os.path.join(bench.BUILD, "apps/srdd/srdd"),
             os.path.join(bench.BUILD, "apps/srd-perf/srd-perf"))

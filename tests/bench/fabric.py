@@ -13,7 +13,9 @@ Sections: S1-S9 and speed (the issue's targets), then the protocol experiments o
 deliverable 5 on the two-host fabric, each run with this tree's srd-sim and, with
 --before-rev (e.g. 580cddb, the commit before issue 13), with srd-sim built from that
 revision, side by side.  Writes results.json, table.md, fct_cdf.png and failover.png to
---out (default build/bench/fabric).  The plots need matplotlib (python3-matplotlib; run
+--out (default build-release/bench/fabric).  This tree's srd-sim is built with
+--buildtype=release in build-release/ (the wall times are a release build's; --sim names
+another binary).  The plots need matplotlib (python3-matplotlib; run
 with /usr/bin/python3 if another python3 comes first on PATH).
 """
 
@@ -27,8 +29,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import release_build  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SIM = os.path.join(ROOT, "build", "apps", "srd-sim", "srd-sim")
+BUILD = os.path.join(ROOT, "build-release")  # the benchmarks' own release build
+SIM = os.path.join(BUILD, "apps", "srd-sim", "srd-sim")
 
 K8 = ["--topo", "fattree:8"]
 K16 = ["--topo", "fattree:16"]
@@ -293,17 +299,15 @@ def protocol(sims, md):
 
 
 def build_before(rev, out):
-    """srd-sim built from revision rev (git archive into out/before-src)."""
+    """srd-sim built from revision rev (git archive into out/before-src), a release build
+    as this tree's."""
     src = os.path.join(out, "before-src")
     shutil.rmtree(src, ignore_errors=True)
     os.makedirs(src)
     arch = subprocess.run(["git", "-C", ROOT, "archive", rev], check=True,
                           capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", src], input=arch, check=True)
-    subprocess.run(["meson", "setup", "build", "--buildtype=debugoptimized"], cwd=src,
-                   check=True, capture_output=True)
-    subprocess.run(["meson", "compile", "-C", "build", "apps/srd-sim/srd-sim"], cwd=src,
-                   check=True, capture_output=True)
+    release_build.ensure(src, os.path.join(src, "build"), ["apps/srd-sim/srd-sim"])
     return os.path.join(src, "build", "apps", "srd-sim", "srd-sim")
 
 
@@ -368,7 +372,7 @@ SCENARIOS = {"S1": s1, "S2": s2, "S3": s3, "S5": s5, "S6": s6, "S7": s7, "S8": s
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "fabric"))
+    ap.add_argument("--out", default=os.path.join(BUILD, "bench", "fabric"))
     ap.add_argument("--only", default="", help="comma-separated: S1,...,S9,protocol,plots")
     ap.add_argument("--sim", default=SIM)
     ap.add_argument("--before-rev", default="", help="also run the protocol experiments "
@@ -377,8 +381,11 @@ def main():
     a = ap.parse_args()
     only = set(filter(None, a.only.split(",")))
     os.makedirs(a.out, exist_ok=True)
-    if not os.access(a.sim, os.X_OK):
-        raise SystemExit(f"{a.sim}: not built (meson compile -C build)")
+    if a.sim == SIM:  # this tree's, as a release build: S1 and S2 time it
+        log("building srd-sim (release, build-release/) ...")
+        release_build.ensure(ROOT, BUILD, ["apps/srd-sim/srd-sim"])
+    elif not os.access(a.sim, os.X_OK):
+        raise SystemExit(f"{a.sim}: not built")
 
     table, data, md = Table(), {}, []
     for name, fn in SCENARIOS.items():
