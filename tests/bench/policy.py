@@ -22,6 +22,10 @@ run_daemons() and rows() are shaped for bench.py's sections (runs into a dict, t
 of figure, srd value, baseline text, ratio, target).
 
   sudo python3 tests/bench/policy.py [--repeat N] [--quick] [--only policy,daemons]
+                                      [--build DIR] [--lock FILE]
+
+It takes the shared measuring lock (--lock, /tmp/srd-measure.lock) around each section and
+says whether the machine was quiet meanwhile (tests/bench/noise.py).
 """
 
 import argparse
@@ -36,7 +40,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench  # noqa: E402  (ROOT, BUILD, sh, log, median, ratio: the suite's helpers)
+import bench  # noqa: E402  (ROOT, BUILD, sh, log, build, held: the suite's helpers)
+import bench_report  # noqa: E402  (median, ratio)
+import noise  # noqa: E402
 
 ROOT = bench.ROOT
 CONFIG = os.path.join(ROOT, "config")
@@ -348,7 +354,7 @@ def rows(R, m):
     """Table rows (figure, srd value, baseline text, ratio, target) of what ran; m(key,
     field) is the median of R[key]'s field (NaN when absent: bench.py drops such rows)."""
     out = []
-    ratio = bench.ratio
+    ratio = bench_report.ratio
     for f, label in (("p50_us", "p50"), ("p999_us", "p99.9")):
         a, b, s = m("main_lat_adaptive", f), m("main_lat_busy", f), m("main_lat_sleep", f)
         out.append((f"main job lat 64 B {label}, us (adaptive)", a, f"busy policy {b:.2f}",
@@ -383,7 +389,9 @@ def main():
     ap.add_argument("--only", default="policy,daemons",
                     help="sections: policy (the main job), daemons (two daemons)")
     ap.add_argument("--build", help="a configured build folder to use instead of bench.py's "
-                                    "(e.g. one set up with --buildtype=release)")
+                                    "release build")
+    ap.add_argument("--lock", default="/tmp/srd-measure.lock",
+                    help="flock(2) this file around each section ('' : none)")
     o = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("policy.py: run as root (namespaces, DPDK)")
@@ -397,19 +405,25 @@ def main():
     else:
         bench.build()
     work = tempfile.mkdtemp(prefix="srd-policy-")
-    R = {}
-    only = set(o.only.split(","))
+    R, quiet = {}, {}
+    sections = {"policy": lambda: run_policy(R, work, n, secs, iters),
+                "daemons": lambda: run_daemons(R, work, n, secs, iters)}
     try:
-        if "policy" in only:
-            run_policy(R, work, n, secs, iters)
-        if "daemons" in only:
-            run_daemons(R, work, n, secs, iters)
+        for name in o.only.split(","):
+            with bench.held(o.lock):
+                watch = noise.Watch()
+                sections[name]()
+                rec = watch.stop()
+            quiet[name] = noise.quiet(rec)
+            if not quiet[name]:
+                bench.log(f"policy: NOT QUIET during {name}: {noise.describe(rec)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    m = lambda k, f: bench.median(R.get(k, []), f)
+    m = lambda k, f: bench_report.median(R.get(k, []), f)
     table = [r for r in rows(R, m) if r[1] == r[1]]
     print(f"# median of {n}; srd-perf's default wait; main job: apps off srdd's CPU 0; two "
-          "daemons and the kernel (blocking sockets): unpinned")
+          "daemons and the kernel (blocking sockets): unpinned; "
+          + ", ".join(f"{k} {'quiet' if v else 'NOT QUIET'}" for k, v in quiet.items()))
     print(f"{'figure':48} {'srd':>9}  {'baseline':26} {'ratio':>7}  target")
     for r in table:
         print(f"{r[0]:48} {r[1]:9.2f}  {r[2]:26} {r[3]:7.3f}  {r[4]}")
