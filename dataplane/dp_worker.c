@@ -4,11 +4,11 @@
 #include "dp_worker.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sched.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -809,8 +809,9 @@ static uint64_t idle_bound_us(struct dp_worker *w)
  * max_sleep_us, or up to deep_us while nothing at all is due (0: max_sleep_us always). */
 static void sleep_step(struct dp_worker *w, uint32_t deep_us)
 {
-	uint64_t us = w->sleep_us, bound = idle_bound_us(w);
+	uint64_t bound = idle_bound_us(w);
 	uint32_t cap = deep_us && bound == UINT64_MAX ? deep_us : w->cfg->idle_sleep_max_us;
+	uint64_t us = w->sleep_us < cap ? w->sleep_us : cap; /* a connection ends a deep sleep */
 
 	if (us > bound)
 		us = bound;
