@@ -231,38 +231,38 @@ def iperf3_unpinned(secs):
 
 # ---------------------------------------------------------------- two daemons
 
-def memif_pair(work, over=None):
-    """config/memif-a.json (the memif server, started first) and memif-b.json, on a memif
-    socket of their own (an abstract name: nothing to clean up)."""
+def start_pair(work, specs):
+    """Daemons from specs, (config file, tag, over, netns) each, started in that order and
+    waited for until their links are up; on a failure the started ones are stopped."""
     daemons = []
     try:
-        for side in ("a", "b"):
-            cfg = json.load(open(os.path.join(CONFIG, f"memif-{side}.json")))
-            dev = cfg["ports"][0]["device"].replace("socket=/run/srd/memif.sock",
-                                                    f"socket=/run/srd/memif-{os.getpid()}.sock")
-            ports = [dict(cfg["ports"][0], device=dev)]
-            daemons.append(Srdd(work, f"memif-{side}.json", f"memif-{side}",
-                                merge({"ports": ports}, dict(over or {}))))
+        for config, tag, over, netns in specs:
+            daemons.append(Srdd(work, config, tag, over, netns=netns))
         for d in daemons:
             d.wait_link()
     except Exception:
         stop_all(daemons)
         raise
     return daemons
+
+
+def memif_pair(work, over=None):
+    """config/memif-a.json (the memif server, started first) and memif-b.json, on a memif
+    socket of their own (an abstract name: nothing to clean up)."""
+    specs = []
+    for side in ("a", "b"):
+        port = json.load(open(os.path.join(CONFIG, f"memif-{side}.json")))["ports"][0]
+        dev = port["device"].replace("socket=/run/srd/memif.sock",
+                                     f"socket=/run/srd/memif-{os.getpid()}.sock")
+        specs.append((f"memif-{side}.json", f"memif-{side}",
+                      merge({"ports": [dict(port, device=dev)]}, dict(over or {})), None))
+    return start_pair(work, specs)
 
 
 def veth_pair(work, over=None):
     """config/veth-a.json in namespace srd-a and veth-b.json in srd-b (veth_up() first)."""
-    daemons = []
-    try:
-        for side, ns in (("a", NS_A), ("b", NS_B)):
-            daemons.append(Srdd(work, f"veth-{side}.json", f"veth-{side}", over, netns=ns))
-        for d in daemons:
-            d.wait_link()
-    except Exception:
-        stop_all(daemons)
-        raise
-    return daemons
+    return start_pair(work, [(f"veth-{side}.json", f"veth-{side}", over, ns)
+                             for side, ns in (("a", NS_A), ("b", NS_B))])
 
 
 def use_build(build):
