@@ -232,6 +232,8 @@ struct srd_conn {
 	                            none): packets for it are answered RESET(IDLE_CLOSED) */
 	uint32_t closed_psn;     /* its cumulative PSN at the close: every PSN before it was
 	                            received, none after (sent in that RESET) */
+	uint32_t rack_psn;       /* PSN of the packet rack_xmit_ns is the send time of (times
+	                            tie within a burst: PSN orders them) */
 	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;

@@ -65,6 +65,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->so_head = c->so_tail = SRD_NIL16;
 	c->rt_head = c->rt_tail = SRD_NIL16;
 	c->rack_xmit_ns = c->rack_rtt_ns = c->rack_timer_ns = 0;
+	c->rack_psn = c->snd_una - 1; /* nothing acked: every packet is after it */
 	c->pace_next_ns = c->rnr_until_ns = c->rnr_since_ns = 0;
 	c->rto_backoff = 0;
 	c->tlp_sent = 0;

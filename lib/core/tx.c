@@ -120,6 +120,20 @@ static bool overtaken_on_path(const struct srd_conn *c, const struct srd_txpkt *
 	       (int32_t)(P->acked_sent - (uint32_t)r->sent_ns) > 0;
 }
 
+/* Was in-flight packet idx sent after the latest acked packet?  A burst leaves with one
+ * timestamp, so times tie; PSN order is send order within one (RFC 8985's tie-break): an
+ * ack for the start of a burst whose rest is still queued at the receiver does not make
+ * the rest overdue. */
+static bool sent_after_rack(const struct srd_engine *eng, const struct srd_conn *c,
+			    uint16_t idx)
+{
+	const struct srd_txpkt *r = &c->txpkts[idx];
+	uint32_t psn = c->snd_una + ((idx - c->snd_una) & eng->tx_mask);
+
+	return r->sent_ns > c->rack_xmit_ns ||
+	       (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn));
+}
+
 /*
  * RACK: a packet is lost once a packet sent after it has been acked and its expected RTT
  * plus a reordering window has passed.  Paths differ in queueing delay, so the expected RTT
@@ -147,7 +161,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 		uint16_t next = r->next;
 		uint64_t rtt = c->rack_rtt_ns, path_rtt = c->paths[r->path].srtt_ns, lost_at;
 
-		if (r->sent_ns > c->rack_xmit_ns)
+		if (sent_after_rack(eng, c, idx))
 			break; /* sent after everything acked so far: nothing to judge by */
 		if (path_rtt > rtt)
 			rtt = path_rtt;
@@ -613,8 +627,11 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 		c->reo_clean = 0;
 	}
 	r->state = TXPKT_ACKED;
-	if (r->sent_ns >= c->rack_xmit_ns)
+	if (r->sent_ns > c->rack_xmit_ns ||
+	    (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn))) {
 		c->rack_xmit_ns = r->sent_ns;
+		c->rack_psn = psn;
+	}
 	path_note_acked(c, r);
 	paths_on_ack(c, r->path, 0, -1);
 	m = &c->txmsgs[r->msg];
