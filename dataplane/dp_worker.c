@@ -746,6 +746,11 @@ bool dp_worker_iterate(struct dp_worker *w)
 	tsc_take = rte_rdtsc();
 	tx_pkts = w->st.tx_pkts;
 	work += take_sends(w);
+	/* what was delivered is in the apps' rings before its acks leave: a daemon killed
+	 * after acking must not take acked messages with it (the sender was told they
+	 * arrived) */
+	if (w->shm)
+		dp_shm_flush(w->shm);
 	for (uint32_t i = 0; i < w->nports; i++) {
 		struct dp_wport *wp = &w->wp[i];
 
