@@ -179,6 +179,36 @@ class Daemon:
             raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
 
 
+class DaemonCpu:
+    """srdd's share of its CPU while a run lasts: the time its threads ran and the time they
+    waited, runnable, for the CPU (/proc/PID/task/*/schedstat), per second of wall time.
+    srdd's worker busy-polls, so whatever it did not run went to something else on its CPU
+    (another process: the benchmark's own are pinned to CPU 1), and every message in flight,
+    both ends of the loopback pair being this one worker, waited that long."""
+
+    def __init__(self, daemon):
+        self.pid = daemon.proc.pid
+        self.t0, self.s0 = time.monotonic(), self._sample()
+
+    def _sample(self):
+        ran = waited = 0
+        task_dir = f"/proc/{self.pid}/task"
+        for tid in os.listdir(task_dir):
+            try:
+                with open(f"{task_dir}/{tid}/schedstat") as f:
+                    r, w = f.read().split()[:2]
+            except OSError:
+                continue  # a thread that ended meanwhile
+            ran, waited = ran + int(r), waited + int(w)
+        return ran, waited
+
+    def stop(self):
+        """{"srdd_ran": share of the wall time srdd ran, "srdd_waited": ... waited for its CPU}"""
+        ran, waited = self._sample()
+        wall = (time.monotonic() - self.t0) * 1e9
+        return {"srdd_ran": (ran - self.s0[0]) / wall, "srdd_waited": (waited - self.s0[1]) / wall}
+
+
 def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     """One srd-perf server (on 10.77.0.2) and client (on 10.77.0.1), both on CPU 1.
     may_fail: a client that could not even reach its server counts as a run with no
@@ -197,6 +227,7 @@ def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
         time.sleep(0.02)
     addr = open(addr_file).read().strip()
     # a run whose messages fail (a single path blackholed) exits 1 but still reports
+    cpu = DaemonCpu(daemon)
     try:
         out = sh(base + ["-L", "10.77.0.1", "--json"] + args + [addr], timeout=120,
                  check=False)
@@ -213,7 +244,8 @@ def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
-    runs = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    share = cpu.stop()
+    runs = [dict(json.loads(l), **share) for l in out.stdout.splitlines() if l.startswith("{")]
     if not runs and may_fail:
         runs = [{"test": test, "gbps": 0.0, "msgs": 0, "failed": 1, "error": out.stderr.strip()}]
     if not runs:
@@ -328,12 +360,13 @@ def fi_stream(daemon, size, secs, work, window=8):
             "-w", str(window)]
     server = subprocess.Popen(args + ["-d", "10.77.0.2"], env=fi_env(daemon),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = DaemonCpu(daemon)
     try:
         out = sh(args + ["-d", "10.77.0.1", "-D", str(secs), "-c"], env=fi_env(daemon),
                  timeout=secs + 60).stdout
     finally:
         server.wait(timeout=30)
-    r = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    r = dict(json.loads([l for l in out.splitlines() if l.startswith("{")][-1]), **cpu.stop())
     r["mmsgs"] = r["msgs"] / r["seconds"] / 1e6 if r["seconds"] else 0.0
     return r
 
