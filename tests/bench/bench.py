@@ -420,6 +420,21 @@ def memcpy(seconds):
     return {"mcopies": json.loads(out)["mcopies"]}
 
 
+def cpu_link(daemon):
+    """How far apart CPUs 0 and 1 are now: the median one-way time of a cache line between
+    them (handover spin, µs), measured with srdd stopped for those few milliseconds (its
+    worker spins on CPU 0).  A VM's two vCPUs are two host threads: on cores that share a
+    cache (about 0.035 µs on this VM) or not (0.15-0.2 µs), as the host places them, and that
+    changes by the minute.  The provider's stream moves every byte between the CPUs twice
+    (the sending app writes the bounce buffer srdd reads, srdd writes the receive buffer
+    the receiving app reads); srd-perf's apps do not touch the payload."""
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        return handover("spin", 20000)["p50_us"]
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+
+
 def handover(mode, iters, csv=None):
     """handover.c: yield, two processes on CPU 1 (where srd-perf's apps are) trading it
     with sched_yield; spin, one on CPU 0 and one on CPU 1, spinning."""
@@ -533,13 +548,17 @@ def run_fabric(R, o, work, n, secs, iters):
         R["fi_srd_1m"] = repeat(n, lambda: [fi_pingpong_srd(d, 500, "1048576")])
         # the provider's stream and srd-perf's, run by turns: a shared machine's speed
         # drifts, and a copy-bound stream feels it more than srd-perf does (at least 5
-        # pairs, medians compared)
+        # pairs, medians compared).  Each pair carries srdd's share of its CPU in each run
+        # and the distance between the two CPUs around it (cpu_link)
         for size, tag in ((1 << 20, "1m"), (16 << 20, "16m")):
             R[f"fi_stream_{tag}"], R[f"srd_bw_{tag}_w8"] = [], []
             for _ in range(max(n, 5)):
-                R[f"fi_stream_{tag}"].append(fi_stream(d, size, secs, work))
-                R[f"srd_bw_{tag}_w8"] += perf(
-                    d, "bw", ["-s", str(size), "-w", "8", "-D", str(secs)], work, "bw8")
+                before = cpu_link(d)
+                fs = fi_stream(d, size, secs, work)
+                bw = perf(d, "bw", ["-s", str(size), "-w", "8", "-D", str(secs)], work, "bw8")
+                link = {"cpu_link_us": max(before, cpu_link(d))}
+                R[f"fi_stream_{tag}"].append(dict(fs, **link))
+                R[f"srd_bw_{tag}_w8"] += [dict(r, **link) for r in bw]
         # the message rate through the provider: srd-perf rate's size and window
         R["fi_stream_rate"] = repeat(n, lambda: [fi_stream(d, 64, secs, work, window=64)])
         R["mpi_srd_lat"] = repeat(n, lambda: [mpi_lat(d, iters // 5)])
