@@ -76,18 +76,25 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 /* The timeout: smoothed RTT plus a margin for its variation (at least a quarter of it: a
  * steady RTT has almost no variance, and an RTO that close to the RTT fires whenever an ack
  * is a little late) plus the longest the peer holds an ack; never below min_rto.  Once the
- * RTT is above min_rto, the floor no longer hides a margin that is missing. */
+ * RTT is above min_rto, the floor no longer hides a margin that is missing.  Backoff
+ * doubles it up to max_rto; max_rto caps the backoff, never the estimate itself: a timeout
+ * shorter than the RTT (a path longer than max_rto, a host so loaded that acks wait for
+ * milliseconds) would fire before any ack could return, every time. */
 uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	uint64_t var = 4 * c->rttvar_ns > c->srtt_ns / 4 ? 4 * c->rttvar_ns : c->srtt_ns / 4;
 	uint64_t base = c->srtt_ns ? c->srtt_ns + var + eng->cfg.ack_delay_ns :
 		       3 * eng->cfg.init_rtt_ns;
+	uint64_t rto;
 
 	if (base < eng->cfg.min_rto_ns)
 		base = eng->cfg.min_rto_ns;
-	for (unsigned i = 0; i < c->rto_backoff && base < eng->cfg.max_rto_ns; i++)
-		base *= 2;
-	return base < eng->cfg.max_rto_ns ? base : eng->cfg.max_rto_ns;
+	if (base >= eng->cfg.max_rto_ns)
+		return base;
+	rto = base;
+	for (unsigned i = 0; i < c->rto_backoff && rto < eng->cfg.max_rto_ns; i++)
+		rto *= 2;
+	return rto < eng->cfg.max_rto_ns ? rto : eng->cfg.max_rto_ns;
 }
 
 /* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
@@ -192,6 +199,7 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 
 	eng->st.rto_events++;
 	if (c->rto_backoff >= eng->cfg.max_retries) {
+		eng->st.conns_timed_out++;
 		conn_reset(eng, c, -ETIMEDOUT);
 		return;
 	}
@@ -487,6 +495,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
 		if ((r->lost_by == SRD_LOSS_RTO && r->retries >= eng->cfg.max_retries) ||
 		    r->resends >= SRD_MAX_RESENDS) {
+			eng->st.conns_timed_out++;
 			conn_reset(eng, c, -ETIMEDOUT);
 			return 0;
 		}
