@@ -344,6 +344,20 @@ static void test_swift_bands(void **state)
 	assert_true(cc.cwnd < 34 * ONE && cc.cwnd > 17 * ONE);
 }
 
+/* An ack of 16 packets with a sample of AI_RTT at now, the path's and the connection's
+ * standing RTTs path_ns and conn_ns, ce of them marked. */
+static void swift_standing_ack(const struct srd_cc_ops *o, struct srd_cc *cc,
+			       const struct srd_cc_config *cfg, uint64_t now, uint64_t path_ns,
+			       uint64_t conn_ns, uint32_t ce)
+{
+	struct srd_cc_ack ev = swift_ack(now, 16, AI_RTT);
+
+	ev.standing_rtt_ns = path_ns;
+	ev.conn_standing_ns = conn_ns;
+	ev.ce_count = ce;
+	o->on_ack(cc, cfg, &ev);
+}
+
 /* The path's standing RTT above the target with the connection's below it: per-packet
  * jitter, or a queue on that route alone.  Only an ECN mark (a queue) makes it a decrease;
  * without one the window grows, and while the connection's standing queue is under half
@@ -353,38 +367,24 @@ static void test_swift_path_vs_connection(void **state)
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
 	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
 	uint64_t t = 1000 * US;
-	struct srd_cc_ack ev;
 	struct srd_cc cc;
 
 	(void)state;
 	init_avoidance(o, &cc, &cfg);
-	ev = swift_ack(t += 100 * US, 16, AI_RTT);
-	ev.standing_rtt_ns = 2 * TARGET;
-	ev.conn_standing_ns = AI_RTT;
-	o->on_ack(&cc, &cfg, &ev);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, AI_RTT, 0);
 	assert_int_equal(cc.cwnd, 17 * ONE); /* additive only: AI_RTT is half the allowed */
 	/* the same, marked: a hot route, a decrease */
-	ev = swift_ack(t += 100 * US, 16, AI_RTT);
-	ev.standing_rtt_ns = 2 * TARGET;
-	ev.conn_standing_ns = AI_RTT;
-	ev.ce_count = 1;
-	o->on_ack(&cc, &cfg, &ev);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, AI_RTT, 1);
 	assert_true(cc.cwnd < 17 * ONE && cc.cwnd > 8 * ONE);
 	/* the connection's standing RTT above the target: a decrease, marks or not */
 	init_avoidance(o, &cc, &cfg);
-	ev = swift_ack(t += 100 * US, 16, 2 * TARGET);
-	ev.standing_rtt_ns = 2 * TARGET;
-	ev.conn_standing_ns = 2 * TARGET;
-	o->on_ack(&cc, &cfg, &ev);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, 2 * TARGET, 0);
 	assert_true(cc.cwnd < 16 * ONE);
 	/* the connection's standing queue at a fifth of the allowed delay, a sample above a
 	 * quarter: ai plus (target - standing) / (2 * standing) per packet acked: at 16
 	 * packets, base 10 us, standing 12 us and target 20 us (+ flow scaling), 5.3 more */
 	init_avoidance(o, &cc, &cfg);
-	ev = swift_ack(t += 100 * US, 16, AI_RTT);
-	ev.standing_rtt_ns = BASE_RTT + 2 * US;
-	ev.conn_standing_ns = BASE_RTT + 2 * US;
-	o->on_ack(&cc, &cfg, &ev);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, BASE_RTT + 2 * US, BASE_RTT + 2 * US, 0);
 	assert_in_range(cc.cwnd, 22 * ONE, 23 * ONE);
 }
 
