@@ -591,6 +591,33 @@ static void rtt_update(struct srd_conn *c, uint64_t rtt)
 		c->min_rtt_ns = rtt;
 }
 
+/*
+ * The connection's standing RTT: its smallest RTT sample, over every path, of the current
+ * delay window and the one before (each a smoothed RTT long).  A queue that every packet
+ * meets raises every sample; per-packet jitter and a queue on some of the sprayed routes
+ * raise only some, so the minimum is the queueing the whole flow sees, which is what its
+ * window controls (a hot route is judged on its own path's signals: cc.c, paths.c).  Also
+ * starts the paths' delay windows.
+ */
+static uint64_t standing_update(struct srd_conn *c, uint64_t now, uint64_t rtt)
+{
+	uint32_t s = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+	uint64_t len = c->srtt_ns > 1000 ? c->srtt_ns : 1000;
+
+	if (now >= c->qwin_end_ns) {
+		/* a new delay window; the one before counts only if it just ended */
+		c->qmin_prev_ns = now < c->qwin_end_ns + len ? c->qmin_cur_ns : 0;
+		c->qmin_cur_ns = 0;
+
+		c->qwin_seq++;
+		c->qwin_end_ns = now + len;
+	}
+	if (!c->qmin_cur_ns || s < c->qmin_cur_ns)
+		c->qmin_cur_ns = s;
+	return c->qmin_prev_ns && c->qmin_prev_ns < c->qmin_cur_ns ? c->qmin_prev_ns
+								   : c->qmin_cur_ns;
+}
+
 /* A retransmission proved needless: the reordering window was too small. */
 static void reo_widen(struct srd_conn *c)
 {
@@ -674,8 +701,15 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 {
 	const struct srd_ack_fields *a = &pkt->u.ack;
 	uint32_t cum = pkt->psn, acked = 0;
-	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0;
-	uint32_t delta;
+	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0, conn_standing = 0;
+	uint32_t delta, cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
+	/* before this ack: was the congestion window in use?  Not if less than 3/4 of it was in
+	 * flight while the PSN window (the retransmission buffer, the peer's credit) had room:
+	 * the NIC or the application held the sender back */
+	uint32_t psn_room = eng->cfg.tx_window < c->peer_credit ? eng->cfg.tx_window
+								 : c->peer_credit;
+	bool window_unused = (uint64_t)c->inflight * 4 < (uint64_t)cwnd_pkts * 3 &&
+			     c->snd_nxt - c->snd_una < psn_room;
 
 	if (!ack_is_sane(c, a, cum))
 		return -SRD_DROP_ACK_UNSENT;
@@ -689,11 +723,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (delta > a->ack_delay_ns && delta - a->ack_delay_ns < 1000000000u) {
 		rtt = delta - a->ack_delay_ns;
 		rtt_update(c, rtt);
-		if (now >= c->qwin_end_ns) {
-			/* a new delay window for the paths' standing RTTs */
-			c->qwin_seq++;
-			c->qwin_end_ns = now + (c->srtt_ns > 1000 ? c->srtt_ns : 1000);
-		}
+		conn_standing = standing_update(c, now, rtt);
 		standing = pkt->path < c->npaths ?
 			   paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0) : rtt;
 	}
@@ -735,12 +765,14 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		.acked = acked,
 		.rtt_ns = rtt,
 		.standing_rtt_ns = standing,
+		.conn_standing_ns = conn_standing,
 		.base_rtt_ns = c->min_rtt_ns,
 		.srtt_ns = c->srtt_ns,
 		.ce_count = a->ce_count,
 		.pkt_count = a->pkt_count,
 		.cum_psn = cum,
 		.snd_nxt = c->snd_nxt,
+		.window_unused = window_unused,
 	});
 	rack_detect(eng, c, now);
 	return 0;
