@@ -442,6 +442,10 @@ static int tx_port(struct dp_wport *wp)
 		if (nb == DP_BURST) {
 			tx_frames(wp, burst, nb);
 			nb = 0;
+			/* a burst can take long to hand over (net_af_packet: a kernel trip per
+			 * frame): the next packets leave later, and an RTT measured from a stale
+			 * send time would read as a queue */
+			w->now = dp_worker_tsc_to_ns(w, rte_rdtsc());
 		}
 	}
 	if (nb)
