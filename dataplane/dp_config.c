@@ -138,7 +138,7 @@ static int parse_control(struct ld *l, json_t *root, struct dp_config *cfg)
 		return rc;
 	old = dp_cfg_path_key(l, "control");
 	if ((rc = dp_cfg_only_keys(l, o, keys)) ||
-	    (rc = dp_cfg_get_str(l, o, "socket", sizeof(cfg->socket_path) - 1, &sock)))
+	    (rc = dp_cfg_get_str(l, o, "socket", DP_SOCKET_PATH_MAX, &sock)))
 		goto out;
 	if (sock) {
 		if (sock[0] != '/') {

@@ -13,6 +13,8 @@
 
 #include "srd_core.h"
 
+#define DP_SOCKET_PATH_MAX 103u /* control socket path: sun_path less its NUL and the
+                                   ".new" srdd binds it under until it listens */
 #define DP_MAX_PORTS 8u          /* ports (a loopback pair counts as two) */
 #define DP_MAX_WORKERS 16u       /* workers (four bits of worker index on the wire) */
 #define DP_MAX_ROUTES 32u        /* routes per port */
@@ -109,7 +111,7 @@ struct dp_config {
 	uint16_t udp_port;             /* SRD's UDP destination port (worker w listens on
 	                                  udp_port + w) */
 	uint32_t mbufs;                /* mbufs per port pool */
-	char socket_path[108];         /* the control socket (sun_path) */
+	char socket_path[108];         /* the control socket (sun_path; ≤ DP_SOCKET_PATH_MAX) */
 	uint32_t socket_mode;          /* its permissions, e.g. 0660 */
 	uid_t allowed_uids[DP_MAX_IDS];/* peers allowed to attach (by SO_PEERCRED) */
 	uint32_t nallowed_uids;

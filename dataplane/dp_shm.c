@@ -185,43 +185,56 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa, char *err
 	return 0;
 }
 
+/* Listen on s->path.  The socket is bound under a temporary name (the path plus
+ * DP_SHM_SOCK_TMP) and renamed into place once it listens: whoever sees the path can
+ * connect (between bind and listen a connect would be refused, and an app started as soon
+ * as the path exists would fail). */
 static int open_listener(struct dp_shm *s, uint32_t mode, char *err, size_t errlen)
 {
-	struct sockaddr_un sa;
+	struct sockaddr_un sa, tmp;
 	struct stat st;
 	int fd, rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, s->path, strlen(s->path) + 1);
+	tmp = sa;
+	memcpy(tmp.sun_path + strlen(s->path), DP_SHM_SOCK_TMP, sizeof(DP_SHM_SOCK_TMP));
 	rc = mkdir_parents(s->path, err, errlen);
 	if (rc)
 		return rc;
 	rc = clear_stale(s->path, &sa, err, errlen);
 	if (rc)
 		return rc;
+	if (unlink(tmp.sun_path) && errno != ENOENT) /* left by a daemon that died starting */
+		return fail(err, errlen, -errno, "%s: unlink: %s", tmp.sun_path, strerror(errno));
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(err, errlen, -errno, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		rc = fail(err, errlen, -errno, "%s: bind: %s", s->path, strerror(errno));
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp))) {
+		rc = fail(err, errlen, -errno, "%s: bind: %s", tmp.sun_path, strerror(errno));
 		goto close_socket;
 	}
-	if (chmod(s->path, mode) || stat(s->path, &st)) {
-		rc = fail(err, errlen, -errno, "%s: chmod: %s", s->path, strerror(errno));
-		goto unlink_path;
+	if (chmod(tmp.sun_path, mode) || stat(tmp.sun_path, &st)) {
+		rc = fail(err, errlen, -errno, "%s: chmod: %s", tmp.sun_path, strerror(errno));
+		goto unlink_tmp;
 	}
 	if (listen(fd, 64)) {
-		rc = fail(err, errlen, -errno, "%s: listen: %s", s->path, strerror(errno));
-		goto unlink_path;
+		rc = fail(err, errlen, -errno, "%s: listen: %s", tmp.sun_path, strerror(errno));
+		goto unlink_tmp;
+	}
+	if (rename(tmp.sun_path, s->path)) {
+		rc = fail(err, errlen, -errno, "%s: rename to %s: %s", tmp.sun_path, s->path,
+			  strerror(errno));
+		goto unlink_tmp;
 	}
 	s->sock_dev = st.st_dev;
 	s->sock_ino = st.st_ino;
 	s->lfd = fd;
 	return 0;
 
-unlink_path:
-	unlink(s->path);
+unlink_tmp:
+	unlink(tmp.sun_path);
 close_socket:
 	close(fd);
 	return rc;
@@ -264,8 +277,11 @@ int dp_shm_create(const struct dp_config *cfg, const uint32_t *addrs, uint32_t n
 	size_t plen = strnlen(cfg->socket_path, sizeof(cfg->socket_path));
 	int rc;
 
-	if (plen == 0 || plen >= sizeof(s->path))
-		return fail(err, errlen, -EINVAL, "socket_path: empty or too long");
+	_Static_assert(DP_SOCKET_PATH_MAX + sizeof(DP_SHM_SOCK_TMP) <= sizeof(s->path),
+		       "the socket's temporary name must fit sun_path");
+	if (plen == 0 || plen > DP_SOCKET_PATH_MAX)
+		return fail(err, errlen, -EINVAL, "socket_path: empty or longer than %u bytes",
+			    DP_SOCKET_PATH_MAX);
 	if (cfg->max_apps == 0 || cfg->max_endpoints == 0 || cfg->max_endpoints > DP_SHM_MAX_EP)
 		return fail(err, errlen, -EINVAL, "max_apps / max_endpoints out of range");
 	if (cfg->nallowed_uids > DP_MAX_IDS || cfg->nallowed_gids > DP_MAX_IDS)

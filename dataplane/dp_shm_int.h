@@ -26,6 +26,7 @@
 #define DP_SHM_RX_MIN_SHIFT 8u                    /* smallest receive buffer: 256 bytes */
 #define DP_SHM_MAX_RING 65536u                    /* largest sq/cq ring */
 #define DP_SHM_MIN_AREA (64u << 10)               /* smallest tx / rx area */
+#define DP_SHM_SOCK_TMP ".new"                    /* suffix of the socket's name until it listens */
 
 /* What an epoll event's data.ptr points at (each object starts with its kind). */
 enum dp_shm_kind {

@@ -112,6 +112,7 @@ const struct tel_field dp_tel_engine_fields[] = {
 	TEL_F(struct srd_stats, path_recycles),
 	TEL_F(struct srd_stats, conns_created),
 	TEL_F(struct srd_stats, conns_reset),
+	TEL_F(struct srd_stats, conns_timed_out),
 	TEL_F(struct srd_stats, conns_closed),
 	TEL_F(struct srd_stats, conns_resumed),
 	TEL_F(struct srd_stats, cookies_sent),

@@ -1,7 +1,7 @@
 /*
  * dp_worker.c — the poll-mode worker loop (see dp_worker.h).
  */
-#include "dp_worker.h"
+#include "dp_worker_int.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -24,264 +24,19 @@
 #include "dp_log.h"
 #include "dp_telemetry.h"
 
-#define DP_BURST 32u            /* packets per receive or transmit burst */
 #define DP_TX_PER_LOOP 128u     /* packets the engines may produce per port per iteration */
-#define DP_HELD_MAX 1024u       /* app sends waiting for room in an engine */
-#define DP_NRECS 16384u         /* app sends in flight in the engines */
 #define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
 #define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
 #define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
 #define DP_SPIN_YIELD_NS 2000u         /* adaptive spin: the CPU is offered this often */
 
-/* An app send in an engine: what its tx_done needs to complete it. */
-struct dp_sendrec {
-	struct dp_shm_app *app; /* whose */
-	uint64_t user_data;     /* the app's context */
-	uint16_t ep;            /* sending endpoint */
-	uint8_t silent;         /* no completion if it succeeds */
-	uint32_t next;          /* free list */
-	uint8_t inline_data[SRD_SQE_INLINE_MAX]; /* an inline send's message: the engine reads
-	                                            it until the send is done */
-};
-
 /* ---- time ---- */
 
-static uint64_t tsc_to_ns(const struct dp_worker *w, uint64_t tsc)
+uint64_t dp_worker_tsc_to_ns(const struct dp_worker *w, uint64_t tsc)
 {
 	uint64_t d = tsc - w->tsc0;
 
 	return d / w->tsc_hz * 1000000000ull + d % w->tsc_hz * 1000000000ull / w->tsc_hz;
-}
-
-/* ---- engine callbacks ---- */
-
-static void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
-{
-	struct dp_wport *wp = user;
-	void *app_ctx = NULL;
-	int no_ep = 0;
-	void *buf = NULL;
-
-	if (wp->w->shm)
-		buf = dp_shm_rx_alloc(wp->w->shm, wp->port->cfg->ipv4, msg->dst_ep, msg->len,
-				      &app_ctx, &no_ep);
-	else
-		no_ep = 1;
-	if (buf) {
-		msg->buf_ctx = app_ctx;
-		return buf;
-	}
-	/* nobody listens there: refused, the sender's message fails with -ENXIO; or the app's
-	 * receive area is full: the sender is told to retry later */
-	msg->no_endpoint = (uint8_t)no_ep;
-	return NULL;
-}
-
-static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
-{
-	struct dp_wport *wp = user;
-
-	wp->w->st.delivered++;
-	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
-		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
-}
-
-static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
-{
-	struct dp_wport *wp = user;
-
-	if (msg->buf_ctx)
-		dp_shm_rx_abort(wp->w->shm, msg->buf_ctx, msg->buf);
-}
-
-static void rec_free(struct dp_worker *w, struct dp_sendrec *r);
-
-static void cb_tx_done(void *user, void *ctx, int status)
-{
-	struct dp_wport *wp = user;
-	struct dp_sendrec *r = ctx;
-
-	dp_shm_complete(wp->w->shm, r->app, r->ep, r->user_data, r->silent, status);
-	wp->w->tx_dones++;
-	rec_free(wp->w, r);
-}
-
-/* ---- send records ---- */
-
-static struct dp_sendrec *rec_alloc(struct dp_worker *w)
-{
-	struct dp_sendrec *r;
-
-	if (w->rec_free == UINT32_MAX)
-		return NULL;
-	r = &w->recs[w->rec_free];
-	w->rec_free = r->next;
-	return r;
-}
-
-static void rec_free(struct dp_worker *w, struct dp_sendrec *r)
-{
-	r->next = w->rec_free;
-	w->rec_free = (uint32_t)(r - w->recs);
-}
-
-/* The worker's port for a local address, or NULL. */
-static struct dp_wport *wport_by_addr(struct dp_worker *w, uint32_t ipv4)
-{
-	for (uint32_t i = 0; i < w->nports; i++)
-		if (w->wp[i].port->cfg->ipv4 == ipv4)
-			return &w->wp[i];
-	return NULL;
-}
-
-/*
- * Hand one app send to its engine.  Returns 1 if it was taken (or failed for good and was
- * completed), 0 if it must wait (engine queue full, or no record).  An ordered endpoint's
- * sends go as fast as the others: the receiving engine puts them in order.
- */
-static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
-{
-	struct dp_wport *wp = wport_by_addr(w, s->src_ip);
-	struct srd_iov iov[SRD_SHM_MAX_IOV];
-	struct dp_sendrec *r;
-	int rc;
-
-	if (!wp) {
-		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
-		return 1;
-	}
-	if (dp_ep_worker(s->dst_ep) >= w->nworkers && wport_by_addr(w, s->dst_ip)) {
-		/* an endpoint of this daemon that cannot exist: no worker owns that id */
-		w->st.tx_no_worker++;
-		dp_shm_complete_send(w->shm, s, -EADDRNOTAVAIL);
-		return 1;
-	}
-	r = rec_alloc(w);
-	if (!r)
-		return 0;
-	r->app = s->app;
-	r->user_data = s->user_data;
-	r->ep = s->ep;
-	r->silent = s->silent;
-	for (uint32_t i = 0; i < s->niov; i++)
-		iov[i] = (struct srd_iov){ s->iov[i].base, s->iov[i].len };
-	if (s->niov == 0) { /* inline: the ring slot is the app's again, keep a copy */
-		memcpy(r->inline_data, s->inline_data, s->len);
-		iov[0] = (struct srd_iov){ r->inline_data, s->len };
-	}
-	rc = srd_send(wp->eng, w->now, &(struct srd_send_req){
-		.peer = dp_peer_key(s->dst_ip, dp_ep_worker(s->dst_ep)),
-		.src_ep = s->ep,
-		.dst_ep = s->dst_ep,
-		.tag = s->tag,
-		.imm = s->imm,
-		.iov = iov,
-		.iovcnt = s->niov ? s->niov : 1,
-		.flags = s->ordered ? SRD_SEND_ORDERED : 0,
-		.ctx = r,
-	});
-	if (rc == -EAGAIN) {
-		rec_free(w, r);
-		return 0;
-	}
-	if (rc) {
-		rec_free(w, r);
-		w->st.send_errors++;
-		dp_shm_complete_send(w->shm, s, rc);
-		return 1;
-	}
-	w->st.sends++;
-	return 1;
-}
-
-/* Whether sends of endpoint ep must wait in the held queue: some of its sends wait there
- * already (an endpoint's sends go in order), or too many endpoints do to tell. */
-static int held_waits(const struct dp_worker *w, uint16_t ep)
-{
-	if (w->held_neps == RTE_DIM(w->held_eps))
-		return 1;
-	for (uint32_t b = 0; b < w->held_neps; b++)
-		if (w->held_eps[b] == ep)
-			return 1;
-	return 0;
-}
-
-/* Endpoint ep has sends in the held queue from now on. */
-static void held_note(struct dp_worker *w, uint16_t ep)
-{
-	if (!held_waits(w, ep))
-		w->held_eps[w->held_neps++] = ep;
-}
-
-/*
- * Submit held sends in order, each endpoint's first waiting send first: an endpoint whose
- * send is refused keeps its later ones waiting.  A send waits for a message slot of its
- * connection or a record, which only a finished send frees, so the queue is walked again
- * only once a send has finished, and only as far as an endpoint with a waiting send may
- * still be found untried; sends that go from its front move its head, nothing is copied
- * (walking and compacting a full queue every loop made each loop tens of microseconds
- * long, which the congestion control then took for a queue on the wire).
- * Returns how many went.
- */
-static int submit_held(struct dp_worker *w)
-{
-	uint32_t n = w->held_n, cap = w->held_cap, kept = 0, went = 0, front = 0;
-	uint32_t neps = w->held_neps, i;
-
-	if (w->held_tried_at == w->tx_dones)
-		return 0;
-	w->held_tried_at = w->tx_dones; /* before: a send finished meanwhile brings us back */
-	w->held_neps = 0; /* rebuilt: the endpoints refused again (after the walk, those with
-			     sends still waiting) */
-	for (i = 0; i < n; i++) {
-		struct dp_shm_send *s = &w->held[(w->held_head + i) % cap];
-
-		if (neps && neps < RTE_DIM(w->held_eps) && w->held_neps == neps)
-			break; /* every endpoint in the queue was refused: the rest waits */
-		if (!held_waits(w, s->ep) && submit_send(w, s)) {
-			went++;
-			front += kept == 0;
-			continue;
-		}
-		held_note(w, s->ep);
-		if (front + kept != i) /* below it, one went: close the gap */
-			w->held[(w->held_head + front + kept) % cap] = *s;
-		kept++;
-	}
-	for (; i < n; i++, kept++) /* not walked: still every one waiting, in order */
-		if (front + kept != i)
-			w->held[(w->held_head + front + kept) % cap] = w->held[(w->held_head + i) % cap];
-	w->held_head = (w->held_head + front) % cap;
-	w->held_n = kept;
-	return (int)went;
-}
-
-/* Take the apps' submissions: sends while the held queue has room (beyond that the rings
- * push back), buffer returns always (one app's waiting sends, e.g. an ordered endpoint's,
- * must not keep another app's buffers from coming back).  A send goes at once unless its
- * endpoint has sends waiting; refused, it waits in the held queue. */
-static int take_sends(struct dp_worker *w)
-{
-	struct dp_shm_send batch[DP_BURST];
-	uint32_t room;
-	int n, done = 0;
-
-	if (!w->shm)
-		return 0;
-	if (w->held_n)
-		done += submit_held(w);
-	room = w->held_cap - w->held_n;
-	n = dp_shm_take(w->shm, batch, (int)(room < DP_BURST ? room : DP_BURST));
-	for (int i = 0; i < n; i++) {
-		if (!held_waits(w, batch[i].ep) && submit_send(w, &batch[i])) {
-			done++;
-			continue;
-		}
-		held_note(w, batch[i].ep);
-		w->held[(w->held_head + w->held_n) % w->held_cap] = batch[i];
-		w->held_n++;
-	}
-	return done + n;
 }
 
 /* ---- receive ---- */
@@ -687,6 +442,10 @@ static int tx_port(struct dp_wport *wp)
 		if (nb == DP_BURST) {
 			tx_frames(wp, burst, nb);
 			nb = 0;
+			/* a burst can take long to hand over (net_af_packet: a kernel trip per
+			 * frame): the next packets leave later, and an RTT measured from a stale
+			 * send time would read as a queue */
+			w->now = dp_worker_tsc_to_ns(w, rte_rdtsc());
 		}
 	}
 	if (nb)
@@ -734,7 +493,7 @@ bool dp_worker_iterate(struct dp_worker *w)
 	uint64_t sends = w->st.sends, tx_pkts;
 	int work = 0;
 
-	w->now = tsc_to_ns(w, tsc0);
+	w->now = dp_worker_tsc_to_ns(w, tsc0);
 	w->st.loops++;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
@@ -745,7 +504,7 @@ bool dp_worker_iterate(struct dp_worker *w)
 	}
 	tsc_take = rte_rdtsc();
 	tx_pkts = w->st.tx_pkts;
-	work += take_sends(w);
+	work += dp_worker_take_sends(w);
 	/* what was delivered is in the apps' rings before its acks leave: a daemon killed
 	 * after acking must not take acked messages with it (the sender was told they
 	 * arrived) */
@@ -798,7 +557,7 @@ static uint64_t idle_bound_us(struct dp_worker *w)
 			uint64_t due = dp_impair_next_due(w->wp[i].impair);
 
 			if (due != UINT64_MAX) {
-				uint64_t ns = tsc_to_ns(w, due);
+				uint64_t ns = dp_worker_tsc_to_ns(w, due);
 
 				if (ns < until)
 					until = ns;
@@ -901,13 +660,10 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 	w->tsc_hz = rte_get_tsc_hz();
 	w->tsc0 = rte_rdtsc();
 	w->sleep_us = 1;
-	w->held_cap = DP_HELD_MAX;
-	w->held = calloc(DP_HELD_MAX, sizeof(*w->held));
-	w->recs = calloc(DP_NRECS, sizeof(*w->recs));
-	if (!w->held || !w->recs) {
+	rc = dp_worker_sends_init(w);
+	if (rc) {
 		snprintf(err, errlen, "worker: out of memory");
-		rc = -ENOMEM;
-		goto err_free;
+		return rc;
 	}
 	if (w->nworkers > 1) {
 		snprintf(name, sizeof(name), "srd_inbox%u", index);
@@ -919,23 +675,14 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 			goto err_free;
 		}
 	}
-	w->nrecs = DP_NRECS;
-	for (uint32_t i = 0; i < DP_NRECS; i++)
-		w->recs[i].next = i + 1 < DP_NRECS ? i + 1 : UINT32_MAX;
-	w->rec_free = 0;
 
 	for (uint32_t i = 0; i < ports->n; i++, w->nports++) {
 		struct dp_wport *wp = &w->wp[i];
 		struct dp_port *p = &ports->port[i];
 		struct srd_config ecfg = cfg->engine;
-		struct srd_callbacks cb = {
-			.user = wp,
-			.rx_alloc = cb_rx_alloc,
-			.rx_deliver = cb_rx_deliver,
-			.rx_abort = cb_rx_abort,
-			.tx_done = cb_tx_done,
-		};
+		struct srd_callbacks cb;
 
+		dp_worker_callbacks(wp, &cb);
 		wp->w = w;
 		wp->port = p;
 		wp->queue = (uint16_t)index;
@@ -981,8 +728,7 @@ err_ports:
 	}
 err_free:
 	rte_ring_free(w->inbox);
-	free(w->held);
-	free(w->recs);
+	dp_worker_sends_fini(w);
 	return rc;
 }
 
@@ -1015,14 +761,7 @@ void dp_worker_fini(struct dp_worker *w)
 		w->wp[i].eng = NULL;
 		w->wp[i].impair = NULL;
 	}
-	/* sends taken but never handed to an engine */
-	for (uint32_t i = 0; i < w->held_n; i++)
-		dp_shm_complete_send(w->shm, &w->held[(w->held_head + i) % w->held_cap], -ECANCELED);
-	w->held_n = 0;
+	dp_worker_sends_fini(w); /* after the engines: their tx_done frees records */
 	if (w->shm)
-		dp_shm_flush(w->shm); /* publish those completions */
-	free(w->held);
-	free(w->recs);
-	w->held = NULL;
-	w->recs = NULL;
+		dp_shm_flush(w->shm); /* publish the completions of both */
 }

@@ -231,6 +231,7 @@ static const struct known engine_known[] = {
 	{ "path_replacements", 0, "Fresh entropy values taken for failed paths." },
 	{ "conns_created", 0, "Connections created." },
 	{ "conns_reset", 0, "Connections reset." },
+	{ "conns_timed_out", 0, "Connections reset after spending their retry budget." },
 	{ "conns_closed", 0, "Connections closed after their idle time." },
 	{ "conns_resumed", 0, "Connections closed by the peer, re-opened with their messages." },
 	{ "cookies_sent", 0, "Set-up cookies sent to new peers." },

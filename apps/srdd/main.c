@@ -250,7 +250,14 @@ int main(int argc, char **argv)
 	}
 	rc = rte_eal_init(eal_argc, eal_argv);
 	if (rc < 0) {
-		fprintf(stderr, "srdd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		/* some EAL failures (another process holding the --file-prefix) leave rte_errno
+		 * at 0: then only the EAL's own messages say why */
+		if (rte_errno)
+			fprintf(stderr, "srdd: EAL initialisation failed: %s\n",
+				rte_strerror(rte_errno));
+		else
+			fprintf(stderr, "srdd: EAL initialisation failed (the EAL's messages above say "
+				"why)\n");
 		rc = 1;
 		goto out_argv;
 	}

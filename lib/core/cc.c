@@ -9,6 +9,7 @@
  * A last_decrease_ns of 0 means "never decreased": the first congestion signal of a
  * connection is acted on at once, even when the caller's clock starts near 0.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cc.h"
@@ -228,30 +229,50 @@ static uint64_t swift_allowed_delay(const struct srd_cc_config *cfg, uint64_t ba
 }
 
 /*
- * One ack.  The window shrinks when the standing RTT of the acked packet's path (what a
- * queue on that route holds, not the spread that per-packet jitter adds: paths.c) is above
- * the target, in proportion to the excess, once per RTT.  Below the target it grows
- * additively; and while a sample says the queues are nearly empty (within a quarter of
- * the allowed delay) by a packet per packet acked, so that a window left small by
- * congestion that has cleared is back at line rate in a few round trips.
+ * One ack.  Two delays decide.  The connection's standing RTT (its smallest sample over
+ * every path in the last one to two RTTs: tx.c) is the queueing the whole flow meets; above
+ * the target the window shrinks in proportion to the excess, once per RTT.  The standing RTT
+ * of the acked packet's own path is above the target for a path through a hot link, and
+ * for many paths whose few samples all caught per-packet jitter; only with an ECN mark on
+ * the ack, which a queue sets and jitter does not, does it shrink the window too (a hot
+ * route without marks is left to the path choice, which steers around it).  Otherwise the
+ * window grows unless the sender left it unused: by a packet per packet acked while a sample
+ * says the queues are nearly empty (within a quarter of the allowed delay); else additively,
+ * plus, while the connection's standing queue is under half the allowed delay, a
+ * proportional step half the way per RTT toward the window that would fill the target
+ * (cwnd * target / standing), so a window cut by congestion that has eased, or by queues on
+ * a few of its paths, is back in a few round trips, not a packet per RTT.
  */
 static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 			 const struct srd_cc_ack *ev)
 {
-	uint64_t base, allowed, target, standing;
+	uint64_t base, allowed, target, path, conn;
 
 	if (ev->rtt_ns != 0) {
-		standing = ev->standing_rtt_ns ? ev->standing_rtt_ns : ev->rtt_ns;
+		path = ev->standing_rtt_ns ? ev->standing_rtt_ns : ev->rtt_ns;
+		conn = ev->conn_standing_ns ? ev->conn_standing_ns : path;
 		base = cfg->base_rtt_ns ? cfg->base_rtt_ns :
 		       ev->base_rtt_ns ? ev->base_rtt_ns : ev->rtt_ns;
 		allowed = swift_allowed_delay(cfg, base);
 		target = add_sat(add_sat(base, allowed), swift_flow_scaling(cc, cfg));
-		if (ev->rtt_ns < add_sat(base, allowed / 4))
+		if (conn >= target || (path >= target && ev->ce_count)) {
+			uint64_t over = conn >= target ? conn : path;
+
+			if (cc_can_decrease(cc, ev->now, ev->srtt_ns))
+				cc_decrease(cc, cfg, swift_reduction(cfg, over, target), ev->now);
+		} else if (ev->window_unused) {
+			/* nothing learnt about a window the sender did not fill */
+		} else if (ev->rtt_ns < add_sat(base, allowed / 4)) {
 			cc_fast_increase(cc, cfg, ev->acked);
-		else if (standing < target)
+		} else {
+			bool slow = cc->slow_start;
+
 			cc_additive_increase(cc, cfg, ev->acked);
-		else if (cc_can_decrease(cc, ev->now, ev->srtt_ns))
-			cc_decrease(cc, cfg, swift_reduction(cfg, standing, target), ev->now);
+			if (!slow && conn < add_sat(base, allowed / 2))
+				cc->cwnd = cwnd_clamp(add_sat(cc->cwnd, mul_div_sat(
+					(uint64_t)SRD_CWND_ONE * ev->acked, target - conn,
+					2 * conn)), cfg);
+		}
 	}
 	cc->cwnd = cwnd_clamp(cc->cwnd, cfg);
 }

@@ -38,12 +38,18 @@ struct srd_cc_ack {
 	uint64_t rtt_ns;      /* RTT sample of the acked packet, ack delay removed (0: none) */
 	uint64_t standing_rtt_ns; /* the standing RTT of that packet's path: its smallest sample
 	                             of the last one to two RTTs (0: use rtt_ns) */
+	uint64_t conn_standing_ns; /* the connection's standing RTT: its smallest sample over
+	                              every path in the last one to two RTTs (0: use
+	                              standing_rtt_ns) */
 	uint64_t base_rtt_ns; /* smallest RTT seen on the connection (0: none yet) */
 	uint64_t srtt_ns;     /* smoothed RTT of the connection */
 	uint32_t ce_count;    /* CE-marked packets the ack reports */
 	uint32_t pkt_count;   /* packets the ack reports (ce_count <= pkt_count) */
 	uint32_t cum_psn;     /* the ack's cumulative PSN */
 	uint32_t snd_nxt;     /* next PSN the sender will use */
+	uint8_t window_unused; /* 1: the sender had less than 3/4 of its window in flight (the
+	                          NIC or the application held it back): Swift does not grow
+	                          it (DCTCP does: its additive growth is slow enough) */
 };
 
 /* A controller.  Every function tolerates any event values (no division by zero, no

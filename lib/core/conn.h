@@ -263,6 +263,9 @@ struct srd_conn {
 	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
 	uint32_t probe_seq;      /* sequence number of the next probe */
 	uint64_t qwin_end_ns;    /* end of the current delay window (one smoothed RTT long) */
+	uint32_t qmin_cur_ns;    /* smallest RTT sample of the current delay window, any path
+	                            (0: none; saturates) */
+	uint32_t qmin_prev_ns;   /* smallest of the window before (0: none) */
 	struct srd_cc cc;        /* congestion controller state */
 	uint64_t retransmits;    /* data retransmissions (for srd_conn_info) */
 	/* receiving side */

@@ -272,6 +272,8 @@ struct srd_stats {
 	                                paths (multipath mode) */
 	uint64_t conns_created;      /* connections created */
 	uint64_t conns_reset;        /* connections reset (peer restart, retry budget spent) */
+	uint64_t conns_timed_out;    /* of those, the ones that spent their retry budget: the
+	                                peer looked unreachable (messages failed -ETIMEDOUT) */
 	uint64_t conns_closed;       /* connections closed after conn_idle_ns of idleness */
 	uint64_t conns_resumed;      /* connections the peer had closed, re-opened with their
 	                                unfinished messages sent again */

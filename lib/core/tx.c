@@ -76,18 +76,25 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 /* The timeout: smoothed RTT plus a margin for its variation (at least a quarter of it: a
  * steady RTT has almost no variance, and an RTO that close to the RTT fires whenever an ack
  * is a little late) plus the longest the peer holds an ack; never below min_rto.  Once the
- * RTT is above min_rto, the floor no longer hides a margin that is missing. */
+ * RTT is above min_rto, the floor no longer hides a margin that is missing.  Backoff
+ * doubles it up to max_rto; max_rto caps the backoff, never the estimate itself: a timeout
+ * shorter than the RTT (a path longer than max_rto, a host so loaded that acks wait for
+ * milliseconds) would fire before any ack could return, every time. */
 uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	uint64_t var = 4 * c->rttvar_ns > c->srtt_ns / 4 ? 4 * c->rttvar_ns : c->srtt_ns / 4;
 	uint64_t base = c->srtt_ns ? c->srtt_ns + var + eng->cfg.ack_delay_ns :
 		       3 * eng->cfg.init_rtt_ns;
+	uint64_t rto;
 
 	if (base < eng->cfg.min_rto_ns)
 		base = eng->cfg.min_rto_ns;
-	for (unsigned i = 0; i < c->rto_backoff && base < eng->cfg.max_rto_ns; i++)
-		base *= 2;
-	return base < eng->cfg.max_rto_ns ? base : eng->cfg.max_rto_ns;
+	if (base >= eng->cfg.max_rto_ns)
+		return base;
+	rto = base;
+	for (unsigned i = 0; i < c->rto_backoff && rto < eng->cfg.max_rto_ns; i++)
+		rto *= 2;
+	return rto < eng->cfg.max_rto_ns ? rto : eng->cfg.max_rto_ns;
 }
 
 /* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
@@ -192,6 +199,7 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 
 	eng->st.rto_events++;
 	if (c->rto_backoff >= eng->cfg.max_retries) {
+		eng->st.conns_timed_out++;
 		conn_reset(eng, c, -ETIMEDOUT);
 		return;
 	}
@@ -487,6 +495,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		list_remove(c, &c->rt_head, &c->rt_tail, idx);
 		if ((r->lost_by == SRD_LOSS_RTO && r->retries >= eng->cfg.max_retries) ||
 		    r->resends >= SRD_MAX_RESENDS) {
+			eng->st.conns_timed_out++;
 			conn_reset(eng, c, -ETIMEDOUT);
 			return 0;
 		}
@@ -582,6 +591,33 @@ static void rtt_update(struct srd_conn *c, uint64_t rtt)
 		c->min_rtt_ns = rtt;
 }
 
+/*
+ * The connection's standing RTT: its smallest RTT sample, over every path, of the current
+ * delay window and the one before (each a smoothed RTT long).  A queue that every packet
+ * meets raises every sample; per-packet jitter and a queue on some of the sprayed routes
+ * raise only some, so the minimum is the queueing the whole flow sees, which is what its
+ * window controls (a hot route is judged on its own path's signals: cc.c, paths.c).  Also
+ * starts the paths' delay windows.
+ */
+static uint64_t standing_update(struct srd_conn *c, uint64_t now, uint64_t rtt)
+{
+	uint32_t s = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+	uint64_t len = c->srtt_ns > 1000 ? c->srtt_ns : 1000;
+
+	if (now >= c->qwin_end_ns) {
+		/* a new delay window; the one before counts only if it just ended */
+		c->qmin_prev_ns = now < c->qwin_end_ns + len ? c->qmin_cur_ns : 0;
+		c->qmin_cur_ns = 0;
+
+		c->qwin_seq++;
+		c->qwin_end_ns = now + len;
+	}
+	if (!c->qmin_cur_ns || s < c->qmin_cur_ns)
+		c->qmin_cur_ns = s;
+	return c->qmin_prev_ns && c->qmin_prev_ns < c->qmin_cur_ns ? c->qmin_prev_ns
+								   : c->qmin_cur_ns;
+}
+
 /* A retransmission proved needless: the reordering window was too small. */
 static void reo_widen(struct srd_conn *c)
 {
@@ -665,8 +701,15 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 {
 	const struct srd_ack_fields *a = &pkt->u.ack;
 	uint32_t cum = pkt->psn, acked = 0;
-	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0;
-	uint32_t delta;
+	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0, conn_standing = 0;
+	uint32_t delta, cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
+	/* before this ack: was the congestion window in use?  Not if less than 3/4 of it was in
+	 * flight while the PSN window (the retransmission buffer, the peer's credit) had room:
+	 * the NIC or the application held the sender back */
+	uint32_t psn_room = eng->cfg.tx_window < c->peer_credit ? eng->cfg.tx_window
+								 : c->peer_credit;
+	bool window_unused = (uint64_t)c->inflight * 4 < (uint64_t)cwnd_pkts * 3 &&
+			     c->snd_nxt - c->snd_una < psn_room;
 
 	if (!ack_is_sane(c, a, cum))
 		return -SRD_DROP_ACK_UNSENT;
@@ -680,11 +723,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (delta > a->ack_delay_ns && delta - a->ack_delay_ns < 1000000000u) {
 		rtt = delta - a->ack_delay_ns;
 		rtt_update(c, rtt);
-		if (now >= c->qwin_end_ns) {
-			/* a new delay window for the paths' standing RTTs */
-			c->qwin_seq++;
-			c->qwin_end_ns = now + (c->srtt_ns > 1000 ? c->srtt_ns : 1000);
-		}
+		conn_standing = standing_update(c, now, rtt);
 		standing = pkt->path < c->npaths ?
 			   paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0) : rtt;
 	}
@@ -726,12 +765,14 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		.acked = acked,
 		.rtt_ns = rtt,
 		.standing_rtt_ns = standing,
+		.conn_standing_ns = conn_standing,
 		.base_rtt_ns = c->min_rtt_ns,
 		.srtt_ns = c->srtt_ns,
 		.ce_count = a->ce_count,
 		.pkt_count = a->pkt_count,
 		.cum_psn = cum,
 		.snd_nxt = c->snd_nxt,
+		.window_unused = window_unused,
 	});
 	rack_detect(eng, c, now);
 	return 0;

@@ -136,19 +136,62 @@ def netns_down():
 
 # ---------------------------------------------------------------- srdd
 
-class Daemon:
+class SrddProcess:
+    """An srdd started from the config dict cfg in a folder of its own under work, with its
+    control socket there and EAL file prefix `prefix` (in network namespace netns if given):
+    ready once the socket exists (srdd creates it when it accepts apps).  stop() checks that
+    it ended cleanly."""
+
+    def __init__(self, work, cfg, prefix, netns=None, tag="srdd"):
+        self.dir = tempfile.mkdtemp(dir=work, prefix=tag + "-")
+        self.socket = os.path.join(self.dir, "srdd.sock")
+        self.prefix = prefix
+        cfg["control"] = dict(cfg.get("control", {}), socket=self.socket)
+        eal = cfg["eal"]
+        eal[eal.index("--file-prefix") + 1] = prefix
+        if "--log-level" not in eal:
+            eal += ["--log-level", "lib.eal:error"]
+        cfg["log_level"] = "notice"
+        self.config = os.path.join(self.dir, "srdd.json")
+        json.dump(cfg, open(self.config, "w"), indent=1)
+        self.log = open(os.path.join(self.dir, "srdd.log"), "w")
+        cmd = [SRDD, "-c", self.config]
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(300):
+            if os.path.exists(self.socket):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError(f"srdd ({prefix}) did not start: " + open(self.log.name).read())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        text = open(self.log.name).read()
+        if rc != 0 or "still in use" in text:
+            raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
+
+
+class Daemon(SrddProcess):
     """srdd on the crossed loopback pair, busy-polling on CPU 0."""
 
     def __init__(self, work, mode="multipath", impair=None):
-        self.dir = tempfile.mkdtemp(dir=work)
-        self.socket = os.path.join(self.dir, "srdd.sock")
         cfg = json.load(open(os.path.join(ROOT, "config/loopback.json")))
         cfg["eal"] = ["--no-huge", "--no-pci", "-m", "512", "--file-prefix", PREFIX,
                       "-l", "0", "--log-level", "lib.eal:error"]
         cfg["idle"] = {"policy": "busy"}
-        cfg["control"]["socket"] = self.socket
         cfg["apps"]["region_mb"] = 96
-        cfg["log_level"] = "notice"
         cfg["protocol"]["mode"] = mode
         cfg["protocol"]["seed"] = 11  # the same paths at every start (single-path: one)
         port = cfg["ports"][0]
@@ -156,27 +199,7 @@ class Daemon:
             port["impair"] = dict(impair, enabled=True)
         else:
             port.pop("impair", None)
-        self.config = os.path.join(self.dir, "srdd.json")
-        json.dump(cfg, open(self.config, "w"), indent=1)
-        self.log = open(os.path.join(self.dir, "srdd.log"), "w")
-        self.proc = subprocess.Popen([SRDD, "-c", self.config], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(self.socket):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError("srdd did not start: " + open(self.log.name).read())
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=20)
-        self.log.close()
-        text = open(self.log.name).read()
-        shutil.rmtree(f"/var/run/dpdk/{PREFIX}", ignore_errors=True)
-        if rc != 0 or "still in use" in text:
-            raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
+        super().__init__(work, cfg, PREFIX)
 
 
 class DaemonCpu:

@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -64,41 +63,18 @@ def merge(base, over):
     return base
 
 
-class Srdd:
+class Srdd(bench.SrddProcess):
     """srdd on a shipped config file with only what must differ to run beside other daemons
     changed: its control socket and EAL file prefix (and over's keys laid over the file's,
     idle_policy instead of its own); in network namespace netns if given."""
 
     def __init__(self, work, config, tag, over=None, netns=None, idle_policy=None):
-        self.dir = tempfile.mkdtemp(dir=work, prefix=tag + "-")
-        self.socket = os.path.join(self.dir, "srdd.sock")
-        self.prefix = f"srdpol-{tag}"
         cfg = merge(json.load(open(os.path.join(CONFIG, config))), over or {})
         if idle_policy and idle_policy != cfg.get("idle", {}).get("policy"):
             # another policy, the file's sleep bound (its other keys are adaptive's own)
             cfg["idle"] = {"policy": idle_policy,
                            "max_sleep_us": cfg.get("idle", {}).get("max_sleep_us", 100)}
-        cfg["control"] = dict(cfg.get("control", {}), socket=self.socket)
-        eal = cfg["eal"]
-        eal[eal.index("--file-prefix") + 1] = self.prefix
-        eal += ["--log-level", "lib.eal:error"]
-        cfg["log_level"] = "notice"
-        self.config = os.path.join(self.dir, "srdd.json")
-        json.dump(cfg, open(self.config, "w"), indent=1)
-        self.log = open(os.path.join(self.dir, "srdd.log"), "w")
-        cmd = [bench.SRDD, "-c", self.config]
-        if netns:
-            cmd = ["ip", "netns", "exec", netns] + cmd
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(300):
-            if os.path.exists(self.socket):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.proc.kill()
-        self.proc.wait()
-        raise RuntimeError(f"srdd ({config}) did not start: " + open(self.log.name).read())
+        super().__init__(work, cfg, f"srdpol-{tag}", netns=netns, tag=tag)
 
     def wait_link(self, timeout=10):
         """Until srdctl shows every port's link up (and a worker has seen it: they look at
@@ -123,19 +99,6 @@ class Srdd:
         time.sleep(secs)
         t1, w1 = ticks(), time.monotonic()
         return 100.0 * (t1 - t0) / os.sysconf("SC_CLK_TCK") / (w1 - w0)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.log.close()
-        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
-        text = open(self.log.name).read()
-        if rc != 0 or "still in use" in text:
-            raise RuntimeError(f"srdd stopped badly ({rc}):\n{text}")
 
 
 def srd_perf(test, args, server, client, work, pin=None, timeout=180):

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -55,6 +56,29 @@ static int conns_of_worker(json_t *conns, long long worker)
 	return n;
 }
 
+/* Wait (up to 180 s) for an app to end without reaping it; if it failed, print the
+ * daemon's counters, so that a failure says what the protocol saw. */
+static void dump_stats_if_failed(struct daemon *d, pid_t pid)
+{
+	siginfo_t info = { 0 };
+	json_t *st;
+	char *text;
+
+	for (int64_t end = proc_now_ms() + 180000; proc_now_ms() < end; proc_sleep_ms(5)) {
+		info.si_pid = 0;
+		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		    info.si_pid == pid)
+			break;
+	}
+	if (info.si_pid != pid || (info.si_code == CLD_EXITED && info.si_status == 0))
+		return;
+	st = proc_telemetry(d->prefix, "/srd/stats");
+	text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	printf("  srdd counters after a failed app: %s\n", text ? text : "(none)");
+	free(text);
+	json_decref(st);
+}
+
 static void two_workers(const char *impair)
 {
 	struct daemon d;
@@ -77,6 +101,8 @@ static void two_workers(const char *impair)
 	proc_sleep_ms(200); /* S1 attached (worker 0) before S2 (worker 1) */
 	s2 = start_send(&d, "10.77.0.1", to_r, MSGS, "21", out_s2);
 	assert_true(s2 > 0);
+	dump_stats_if_failed(&d, s1);
+	dump_stats_if_failed(&d, s2);
 	expect_xfer_ok(s1, out_s1, "sender on worker 0 to worker 1, same address");
 	expect_xfer_ok(s2, out_s2, "sender on worker 1 to worker 0, over the pair");
 	expect_xfer_ok(h, out_h, "receiver on worker 1");

@@ -315,7 +315,7 @@ static void test_swift_fractional_window(void **state)
 
 /* The three bands of a Swift sample: within a quarter of the allowed delay the window
  * doubles per window of acks; below the target it grows by ai; the decision to shrink
- * reads the path's standing RTT (per-packet jitter spreads the samples, not that). */
+ * reads the standing RTT (per-packet jitter spreads the samples, not that). */
 static void test_swift_bands(void **state)
 {
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
@@ -342,6 +342,76 @@ static void test_swift_bands(void **state)
 	ev.standing_rtt_ns = 2 * TARGET;
 	o->on_ack(&cc, &cfg, &ev);
 	assert_true(cc.cwnd < 34 * ONE && cc.cwnd > 17 * ONE);
+}
+
+/* An ack of 16 packets with a sample of AI_RTT at now, the path's and the connection's
+ * standing RTTs path_ns and conn_ns, ce of them marked. */
+static void swift_standing_ack(const struct srd_cc_ops *o, struct srd_cc *cc,
+			       const struct srd_cc_config *cfg, uint64_t now, uint64_t path_ns,
+			       uint64_t conn_ns, uint32_t ce)
+{
+	struct srd_cc_ack ev = swift_ack(now, 16, AI_RTT);
+
+	ev.standing_rtt_ns = path_ns;
+	ev.conn_standing_ns = conn_ns;
+	ev.ce_count = ce;
+	o->on_ack(cc, cfg, &ev);
+}
+
+/* The path's standing RTT above the target with the connection's below it: per-packet
+ * jitter, or a queue on that route alone.  Only an ECN mark (a queue) makes it a decrease;
+ * without one the window grows, and while the connection's standing queue is under half
+ * the allowed delay by a proportional step more. */
+static void test_swift_path_vs_connection(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	uint64_t t = 1000 * US;
+	struct srd_cc cc;
+
+	(void)state;
+	init_avoidance(o, &cc, &cfg);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, AI_RTT, 0);
+	assert_int_equal(cc.cwnd, 17 * ONE); /* additive only: AI_RTT is half the allowed */
+	/* the same, marked: a hot route, a decrease */
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, AI_RTT, 1);
+	assert_true(cc.cwnd < 17 * ONE && cc.cwnd > 8 * ONE);
+	/* the connection's standing RTT above the target: a decrease, marks or not */
+	init_avoidance(o, &cc, &cfg);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, 2 * TARGET, 0);
+	assert_true(cc.cwnd < 16 * ONE);
+	/* the connection's standing queue at a fifth of the allowed delay, a sample above a
+	 * quarter: ai plus (target - standing) / (2 * standing) per packet acked: at 16
+	 * packets, base 10 us, standing 12 us and target 20 us (+ flow scaling), 5.3 more */
+	init_avoidance(o, &cc, &cfg);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, BASE_RTT + 2 * US, BASE_RTT + 2 * US, 0);
+	assert_in_range(cc.cwnd, 22 * ONE, 23 * ONE);
+}
+
+/* A window the sender did not fill (the NIC or the application held it back) does not
+ * grow: its size says nothing about the network. */
+static void test_swift_unused_window(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	struct srd_cc_ack ev;
+	struct srd_cc cc;
+
+	(void)state;
+	init_avoidance(o, &cc, &cfg);
+	ev = swift_ack(2000 * US, 16, BASE_RTT);
+	ev.window_unused = 1;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 16 * ONE);
+	ev = swift_ack(2000 * US, 16, AI_RTT);
+	ev.window_unused = 1;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 16 * ONE);
+	/* but it still shrinks */
+	ev = swift_ack(2000 * US, 16, 2 * TARGET);
+	ev.window_unused = 1;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_true(cc.cwnd < 16 * ONE);
 }
 
 /* A long-haul base RTT: the allowed queueing grows to an eighth of it, so a few
@@ -810,6 +880,8 @@ int main(void)
 		cmocka_unit_test(test_swift_flow_scaling),
 		cmocka_unit_test(test_swift_fractional_window),
 		cmocka_unit_test(test_swift_bands),
+		cmocka_unit_test(test_swift_path_vs_connection),
+		cmocka_unit_test(test_swift_unused_window),
 		cmocka_unit_test(test_swift_long_base),
 		cmocka_unit_test(test_slow_start),
 		cmocka_unit_test(test_on_rto),

@@ -462,6 +462,12 @@ static void test_out_of_range(void **state)
 		       ": protocol.max_msg_mb: 17 is out of range [1, 16]", NULL);
 	expect_refused("{ \"control\": { \"mode\": \"01777\" }, \"ports\": [" TAP_PORT "] }",
 		       ": control.mode: \"01777\" is out of range", NULL);
+	/* 104 bytes: the socket's temporary name (PATH.new) would not fit sun_path */
+	expect_refused("{ \"control\": { \"socket\": \"/tmp/"
+		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		       "\" }, \"ports\": [" TAP_PORT "] }",
+		       ": control.socket: ", "is longer than 103 bytes", NULL);
 }
 
 static void test_bad_address(void **state)

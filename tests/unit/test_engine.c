@@ -103,7 +103,7 @@ static void test_msg_scatter_gather(void **state)
 
 /* ---- 2. many messages under impairments ---- */
 
-enum scenario { SC_CLEAN, SC_LOSS7, SC_ACKLOSS3, SC_REORDER, SC_BLACKHOLE };
+enum scenario { SC_CLEAN, SC_LOSS7, SC_ACKLOSS3, SC_REORDER, SC_BLACKHOLE, SC_ROUTE_DOWN };
 
 static enum link_verdict filter_record(struct link *l, int from, const struct srd_tx_meta *m,
 				       const uint8_t *pkt, uint32_t len, uint64_t n,
@@ -163,6 +163,29 @@ static enum link_verdict filter_blackhole(struct link *l, int from, const struct
 	return LINK_PASS;
 }
 
+/* The route of a UDP source port among 8, as a switch (or srdd's impairment stage) hashes
+ * it: both directions of every entropy value on route 3 are lost, the receiver's acks too,
+ * and 1 packet in 20 of the rest. */
+static enum link_verdict filter_route_down(struct link *l, int from, const struct srd_tx_meta *m,
+					   const uint8_t *pkt, uint32_t len, uint64_t n,
+					   uint64_t *extra, unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+	uint32_t h = (uint32_t)m->entropy * 0x9e3779b1u;
+
+	(void)pkt, (void)len, (void)extra, (void)ce;
+	filter_count_a_data(e, from, m);
+	h ^= h >> 15;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	if ((((uint64_t)h * 8) >> 32) == 3 || n % 20 == 19) {
+		if (from == A && m->type == SRD_PKT_DATA)
+			e->a_data_dropped++;
+		return LINK_DROP;
+	}
+	return LINK_PASS;
+}
+
 /* Keep up to e->window messages outstanding; done when every message has its tx_done. */
 static int stress_pump(void *arg)
 {
@@ -208,6 +231,7 @@ static void stress_order(enum scenario sc, enum order order, uint64_t limit, uin
 		[SC_ACKLOSS3] = filter_ackloss3,
 		[SC_REORDER] = filter_reorder,
 		[SC_BLACKHOLE] = filter_blackhole,
+		[SC_ROUTE_DOWN] = filter_route_down,
 	};
 	struct env *e = env_new(NULL, NULL);
 	struct srd_rng r;
@@ -247,7 +271,7 @@ static void stress_order(enum scenario sc, enum order order, uint64_t limit, uin
 	assert_true(sa.tx_data_pkts == e->a_data_pkts);
 	if (sc == SC_CLEAN)
 		assert_int_equal(sa.tx_retx_pkts, 0);
-	if (sc == SC_LOSS7 || sc == SC_BLACKHOLE)
+	if (sc == SC_LOSS7 || sc == SC_BLACKHOLE || sc == SC_ROUTE_DOWN)
 		assert_true(sa.tx_retx_pkts > 0);
 	if (sc == SC_BLACKHOLE) {
 		assert_true(e->a_data_dropped > 0);
@@ -320,6 +344,55 @@ static void test_stress_blackhole(void **state)
 	assert_true(t < STRESS_LIMIT / 10);
 }
 
+/* A route down in both directions: the receiver's acks on the entropy values that hash to
+ * it are lost as well, which the sender's path health cannot see as such. */
+static void test_stress_route_down(void **state)
+{
+	uint64_t t;
+
+	(void)state;
+	stress(SC_ROUTE_DOWN, STRESS_LIMIT, &t);
+	assert_true(t < STRESS_LIMIT / 10);
+}
+
+/* A round trip longer than max_rto (10 ms by default): a path to another building, or a
+ * host so overloaded that acks wait for milliseconds.  max_rto caps the backoff, never the
+ * estimate: a timeout shorter than the RTT would fire before any ack could come back and
+ * spend the whole retry budget in a few microseconds (the connection then failed with
+ * -ETIMEDOUT while its peer was answering). */
+static void test_rtt_beyond_max_rto(void **state)
+{
+	static const uint64_t delays[] = { 8 * MS, 30 * MS };
+
+	(void)state;
+	for (unsigned k = 0; k < 2; k++) {
+		struct env *e = env_new(NULL, NULL);
+		struct srd_stats sa;
+
+		e->l->delay_ns = delays[k];
+		env_msgs(e, 40);
+		for (uint32_t i = 0; i < 40; i++)
+			msg_fill(e, i, 64 * 1024, 0, NULL);
+		e->window = 8;
+		if (!link_run(e->l, stress_pump, e, 20000 * MS))
+			fail_msg("one-way %llu ms: %u of 40 done by %llu ms",
+				 (unsigned long long)(delays[k] / MS), e->ndone,
+				 (unsigned long long)(e->l->now / MS));
+		assert_no_errors(e);
+		run_idle(e, 200 * MS);
+		check_all_ok(e);
+		sa = stats(e, A);
+		print_message("      one-way %llu ms: 40 x 64 KiB in %llu ms, %llu timeouts, %llu "
+			      "retransmissions\n", (unsigned long long)(delays[k] / MS),
+			      (unsigned long long)(e->l->now / MS), (unsigned long long)sa.rto_events,
+			      (unsigned long long)sa.tx_retx_pkts);
+		assert_int_equal(sa.msgs_failed, 0);
+		assert_int_equal(sa.conns_timed_out, 0);
+		assert_int_equal(stats(e, B).msgs_delivered, 40);
+		env_free(e);
+	}
+}
+
 /* Ordered messages are delivered after every earlier message (strict_order checks each
  * delivery) under every impairment, and cost the sender nothing: the receiver holds them,
  * acknowledged, so the run takes exactly as long as the unordered one. */
@@ -362,6 +435,12 @@ static void test_ordered_blackhole(void **state)
 {
 	(void)state;
 	ordered_run(SC_BLACKHOLE);
+}
+
+static void test_ordered_route_down(void **state)
+{
+	(void)state;
+	ordered_run(SC_ROUTE_DOWN);
 }
 
 /* ---- 3. single-path and multipath ---- */
@@ -718,11 +797,14 @@ int main(void)
 		cmocka_unit_test_teardown(test_stress_ack_loss, teardown),
 		cmocka_unit_test_teardown(test_stress_reorder, teardown),
 		cmocka_unit_test_teardown(test_stress_blackhole, teardown),
+		cmocka_unit_test_teardown(test_stress_route_down, teardown),
+		cmocka_unit_test_teardown(test_rtt_beyond_max_rto, teardown),
 		cmocka_unit_test_teardown(test_ordered_clean, teardown),
 		cmocka_unit_test_teardown(test_ordered_loss, teardown),
 		cmocka_unit_test_teardown(test_ordered_ack_loss, teardown),
 		cmocka_unit_test_teardown(test_ordered_reorder, teardown),
 		cmocka_unit_test_teardown(test_ordered_blackhole, teardown),
+		cmocka_unit_test_teardown(test_ordered_route_down, teardown),
 		cmocka_unit_test_teardown(test_single_path_mode, teardown),
 		cmocka_unit_test_teardown(test_multipath_mode, teardown),
 		cmocka_unit_test_teardown(test_spray_mode, teardown),
