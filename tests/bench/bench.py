@@ -28,7 +28,9 @@ baseline of every latency row is the kernel busy-polling too.
             ping-pong bandwidth (1 MiB) against the same tool over libfabric's tcp and
             udp;ofi_rxd providers between the two namespaces (veth) and over shm; a window of
             sends through the provider (fi_stream, 1 MiB and 16 MiB) against srd-perf bw at
-            the same sizes; Open MPI 2-rank ping-pong over srd against Open MPI's ob1/TCP
+            the same sizes, each run with srdd's share of its CPU and each pair with the
+            distance between CPUs 0 and 1 (also compared over the pairs that had both);
+            Open MPI 2-rank ping-pong over srd against Open MPI's ob1/TCP
   order     srd-perf rate 64 B (window 32) and bw 64 KiB over ordered endpoints
             (SRDC_ORDERED) vs unordered ones, lossless and through the impairment stage at
             5% loss with one of its 8 paths blackholed
