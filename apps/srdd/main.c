@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,12 +143,20 @@ struct daemon {
 static int daemon_setup(struct daemon *d, const struct dp_config *cfg, char *err, size_t errlen)
 {
 	uint32_t addrs[DP_MAX_PORTS];
-	/* a new epoch at every start: seconds of the clock, so that it grows across restarts */
-	uint16_t epoch = (uint16_t)time(NULL);
+	/* a new epoch at every start, random: a peer tells this incarnation's connections from
+	 * the last one's by it (the clock's seconds, as before, repeat when srdd restarts
+	 * within a second, and then a peer took the new connection's packets for duplicates
+	 * of the old one's: acked, never delivered) */
+	uint16_t epoch;
 	uint64_t seed = cfg->protocol_seed ? cfg->protocol_seed :
 					     (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	int rc;
 
+	if (getrandom(&epoch, sizeof(epoch), 0) != (ssize_t)sizeof(epoch)) {
+		rc = errno ? -errno : -EIO;
+		snprintf(err, errlen, "getrandom: %s", strerror(-rc));
+		return rc;
+	}
 	for (uint32_t i = 0; i < d->ports.n; i++)
 		addrs[i] = d->ports.port[i].cfg->ipv4;
 	for (uint32_t k = 0; k < cfg->workers; k++, d->nshm++) {
