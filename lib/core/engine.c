@@ -222,12 +222,14 @@ static void conn_take_cookie(struct srd_engine *eng, struct srd_conn *c, uint32_
 	eng->st.cookies_taken++;
 }
 
-/* Learn the peer's connection id: its first PSN follows from it. */
+/* Learn the peer's connection id: its first PSN follows from it, and its message ids are
+ * its own (a message an earlier incarnation abandoned says nothing about them). */
 static void conn_adopt_peer(struct srd_engine *eng, struct srd_conn *c, uint32_t peer_id)
 {
 	c->peer_id = peer_id;
 	c->rcv_nxt = srd_conn_isn(peer_id);
 	memset(c->rx_bits, 0, eng->cfg.rx_window / 8);
+	c->abandoned_set = 0;
 }
 
 /* Entropy of a control packet (reset, challenge) that has no path of its own: a different

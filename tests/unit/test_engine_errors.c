@@ -664,6 +664,40 @@ static void test_peer_restart(void **state)
 	env_free(e);
 }
 
+/* A message the receiver refused (no endpoint) is remembered by its id until the sender
+ * abandons it; a restarted sender numbers its messages afresh, so that memory must end
+ * with the incarnation, or the new one's message with the same id is refused too. */
+static void test_abandoned_id_forgotten_on_restart(void **state)
+{
+	struct srd_config na;
+	struct env *e = env_new(NULL, NULL);
+
+	(void)state;
+	env_msgs(e, 6);
+	msg_fill(e, 0, 100, 0, NULL); /* dst_ep 200: refused */
+	msg_fill(e, 5, 100, 0, NULL); /* dst_ep 200 too, from the new A */
+	e->side[B].no_ep = 200;
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_true(run_until_done(e, 0, 1, 10 * MS));
+	assert_int_equal(e->msgs[0].status, -ENXIO);
+	run_idle(e, MS);
+
+	e->side[B].no_ep = 0; /* B's app opens the endpoint; A restarts */
+	link_clear(e->l);
+	env_cfg_default(&na, A);
+	na.epoch = 5;
+	na.seed = 0x5555;
+	env_restart(e, A, &na);
+	assert_int_equal(msg_send(e, 5), 0);
+	assert_true(run_until_done(e, 5, 6, e->l->now + 100 * MS));
+	run_idle(e, 2 * MS);
+	assert_no_errors(e);
+	assert_int_equal(e->msgs[5].status, 0);
+	assert_int_equal(e->msgs[5].delivered, 1);
+	assert_int_equal(e->msgs[0].delivered, 0);
+	env_free(e);
+}
+
 /* ---- 5. destroy with messages in flight ---- */
 
 static void test_destroy_in_flight(void **state)
@@ -999,6 +1033,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_endpoint_late_segment, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_nack_lost, teardown),
 		cmocka_unit_test_teardown(test_peer_restart, teardown),
+		cmocka_unit_test_teardown(test_abandoned_id_forgotten_on_restart, teardown),
 		cmocka_unit_test_teardown(test_destroy_in_flight, teardown),
 		cmocka_unit_test_teardown(test_send_errors, teardown),
 		cmocka_unit_test_teardown(test_bug_tx_slot_held_after_tx_done, teardown),
