@@ -10,7 +10,11 @@
  * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
  * random entropy value and is PROBING until a probe comes back.  Both counts rise by the
  * losses in a row that the connection's loss rate explains on any path, so that loss spread
- * over all paths does not empty the set of good ones.
+ * over all paths does not empty the set of good ones.  A path also turns SUSPECT as soon as
+ * one of its packets is overdue, before the loss is declared (paths_on_silence()), and the
+ * loss of a packet on a path that stayed silent meanwhile fails it at once: a dead link
+ * drops everything sent its way, and counting its losses one by one, a round robin pass
+ * each, kept sending into it for 100-250 us in a k=8 fat-tree.
  */
 #include "conn.h"
 
@@ -67,7 +71,10 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 }
 
 /* A fresh entropy value for a congested (not failed) path: usable at once, its signals
- * start over. */
+ * start over.  (Probing it first would keep data off a dead route it may hash onto, but
+ * takes the path out of use for a round trip each time: two hosts whose paths are all
+ * congested then lose a fifth of their goodput.  A value on a dead route goes quiet and is
+ * replaced one RTT later: paths_on_silence().) */
 static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_path *P)
 {
 	P->entropy = fresh_entropy(eng, c);
@@ -76,6 +83,7 @@ static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	P->ecn = 0;
 	P->acked_sent = 0;
 	P->qmin_cur = P->qmin_prev = 0;
+	P->skips = 0;
 	eng->st.path_recycles++;
 }
 
@@ -221,9 +229,21 @@ static uint32_t background_losses(const struct srd_conn *c)
 	return k - 1;
 }
 
-void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
+void paths_on_silence(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
+
+	if (eng->cfg.mode != SRD_MODE_MULTIPATH || P->state != SRD_PATH_GOOD)
+		return;
+	P->state = SRD_PATH_SUSPECT;
+	P->skips = 0;
+	c->n_good--;
+}
+
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool silent)
+{
+	struct srd_path *P = &c->paths[p];
+	bool quiet = P->state == SRD_PATH_SUSPECT;
 	uint32_t extra;
 
 	if (P->losses < UINT8_MAX)
@@ -235,7 +255,14 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 		P->state = SRD_PATH_SUSPECT;
 		c->n_good--;
 	}
-	if (P->losses >= eng->cfg.path_fail_losses + extra) {
+	/* silent and quiet: nothing on the path was acked since the packet left, it was
+	 * already suspect (it went quiet one reordering window after the packet was due),
+	 * and three windows more brought nothing.  A dead link looks like that; a random drop
+	 * on a live route rarely does, since later packets on it are acked (the two-host
+	 * paths carry several at a time), and when it does, a fresh value for one path of
+	 * many costs one probe */
+	if ((silent && quiet) ||
+	    P->losses >= eng->cfg.path_fail_losses + extra) {
 		eng->st.path_failures++;
 		path_replace(eng, c, p);
 	}
