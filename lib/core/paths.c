@@ -70,14 +70,56 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
 }
 
+/* A recycled path may take a value another path of c uses when c has at least this many
+ * times more values than it lets share one: with 64 per connection, 4 paths may share a
+ * value (srd-sim's k=8 fat-tree gives each of its 16 core routes 4 values); with fewer
+ * than 32, values are scarce and each stays distinct. */
+#define CLEAN_SHARE_DIV 16u
+/* Clean values looked at per recycle, at most (each costs a pass over the paths). */
+#define CLEAN_TRIES 16u
+
+/* An entropy value of c that came back clean lately (a GOOD path's, acked without ECN
+ * marks and within half the target delay of the base RTT), used by fewer than
+ * npaths / CLEAN_SHARE_DIV paths; 0 if none.  Looks from a point that moves with P's
+ * value and generation, so recycled paths spread over the clean values. */
+static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_conn *c,
+			      const struct srd_path *P)
+{
+	uint32_t n = c->npaths, share = n / CLEAN_SHARE_DIV, tries = CLEAN_TRIES;
+	uint32_t start = (uint32_t)(srd_mix64((uint64_t)P->entropy << 8 | P->gen) % n);
+	uint64_t clean_rtt = c->min_rtt_ns + eng->cfg.cc.target_delay_ns / 2;
+
+	if (share < 2 || !c->min_rtt_ns)
+		return 0;
+	for (uint32_t i = 0; i < n && tries; i++) {
+		const struct srd_path *Q = &c->paths[(start + i) % n];
+		uint32_t users = 0;
+
+		if (Q == P || Q->state != SRD_PATH_GOOD || !Q->srtt_ns || Q->ecn >= 32 ||
+		    Q->srtt_ns > clean_rtt)
+			continue;
+		tries--;
+		for (uint32_t k = 0; k < n; k++)
+			users += c->paths[k].entropy == Q->entropy;
+		if (users < share)
+			return Q->entropy;
+	}
+	return 0;
+}
+
 /* A fresh entropy value for a congested (not failed) path: usable at once, its signals
- * start over.  (Probing it first would keep data off a dead route it may hash onto, but
- * takes the path out of use for a round trip each time: two hosts whose paths are all
- * congested then lose a fifth of their goodput.  A value on a dead route goes quiet and is
- * replaced one RTT later: paths_on_silence().) */
+ * start over.  A value that came back clean on another path when there is one (REPS
+ * recycles only such values): a random one lands on the hot link again as often as any
+ * route does, and on a dead link too (then it takes a packet or two before it goes quiet
+ * and fails; S3: data went into the dead link until 128-160 us after the failure, 51-87 us
+ * with clean values).  (Probing a random value first would keep data off a dead route,
+ * but takes the path out of use for a round trip at every recycle: two hosts whose paths
+ * are all congested lost 2-8% of their goodput.) */
 static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_path *P)
 {
-	P->entropy = fresh_entropy(eng, c);
+	uint16_t e = clean_entropy(eng, c, P);
+
+	P->entropy = e ? e : fresh_entropy(eng, c);
 	P->gen++;
 	P->srtt_ns = 0;
 	P->ecn = 0;
