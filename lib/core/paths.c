@@ -6,7 +6,8 @@
  * route through an ECMP fabric.  Packets are sprayed round robin over the paths that are
  * GOOD, skipping a path that holds more than its share of the window, or whose RTT or ECN
  * marks say it is congested (aged, so a skipped path is retried now and then and its state
- * refreshed).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
+ * refreshed; one still congested after 8 passes takes the value of a path that came back
+ * clean, or a random one).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
  * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
  * random entropy value and is PROBING until a probe comes back.  Both counts rise by the
  * losses in a row that the connection's loss rate explains on any path, so that loss spread
