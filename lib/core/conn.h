@@ -357,8 +357,15 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
  * (1 marked, 0 not, -1 no ECN information).  Returns the path's standing RTT: its smallest
  * sample over the current and the previous delay window (0 without a sample). */
 uint64_t paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce);
-/* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it. */
-void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p);
+/* A packet sent on path p was declared lost: may mark it suspect, or fail and replace it.
+ * silent: nothing sent on p's current entropy value since that packet has been acked and
+ * p was already suspect for its silence (paths_on_silence()): the signature of a route
+ * that drops everything, which fails the path at once. */
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool silent);
+/* A packet on path p's current entropy value is overdue (packets sent after it on other
+ * paths were acked, and its own path's RTT has passed): stop sending on p until an ack
+ * or a loss decides. */
+void paths_on_silence(struct srd_engine *eng, struct srd_conn *c, uint32_t p);
 /* A probe reply arrived; its cookie names the path and the entropy probed.  Returns 0, or
  * -SRD_DROP_UNEXPECTED if no such probe is outstanding. */
 int paths_on_probe_reply(struct srd_conn *c, uint32_t cookie, uint64_t rtt_ns);

@@ -6,11 +6,16 @@
  * route through an ECMP fabric.  Packets are sprayed round robin over the paths that are
  * GOOD, skipping a path that holds more than its share of the window, or whose RTT or ECN
  * marks say it is congested (aged, so a skipped path is retried now and then and its state
- * refreshed).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
+ * refreshed; one still congested after 8 passes takes the value of a path that came back
+ * clean, or a random one).  A loss makes a path SUSPECT (used again for one packet every 16 passes, so
  * that an ack can clear it); path_fail_losses losses in a row fail it: it gets a fresh
  * random entropy value and is PROBING until a probe comes back.  Both counts rise by the
  * losses in a row that the connection's loss rate explains on any path, so that loss spread
- * over all paths does not empty the set of good ones.
+ * over all paths does not empty the set of good ones.  A path also turns SUSPECT as soon as
+ * one of its packets is overdue, before the loss is declared (paths_on_silence()), and the
+ * loss of a packet on a path that stayed silent meanwhile fails it at once: a dead link
+ * drops everything sent its way, and counting its losses one by one, a round robin pass
+ * each, kept sending into it for 100-250 us in a k=8 fat-tree.
  */
 #include "conn.h"
 
@@ -66,16 +71,62 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
 }
 
+/* A recycled path may take a value another path of c uses when c has at least this many
+ * times more values than it lets share one: with 64 per connection, 4 paths may share a
+ * value (srd-sim's k=8 fat-tree gives each of its 16 core routes 4 values); with fewer
+ * than 32, values are scarce and each stays distinct. */
+#define CLEAN_SHARE_DIV 16u
+/* Clean values looked at per recycle, at most (each costs a pass over the paths). */
+#define CLEAN_TRIES 16u
+
+/* An entropy value of c that came back clean lately (a GOOD path's, acked without ECN
+ * marks and within half the target delay of the base RTT), used by fewer than
+ * npaths / CLEAN_SHARE_DIV paths; 0 if none.  Looks from a point that moves with P's
+ * value and generation, so recycled paths spread over the clean values. */
+static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_conn *c,
+			      const struct srd_path *P)
+{
+	uint32_t n = c->npaths, share = n / CLEAN_SHARE_DIV, tries = CLEAN_TRIES;
+	uint32_t start = (uint32_t)(srd_mix64((uint64_t)P->entropy << 8 | P->gen) % n);
+	uint64_t clean_rtt = c->min_rtt_ns + eng->cfg.cc.target_delay_ns / 2;
+
+	if (share < 2 || !c->min_rtt_ns)
+		return 0;
+	for (uint32_t i = 0; i < n && tries; i++) {
+		const struct srd_path *Q = &c->paths[(start + i) % n];
+		uint32_t users = 0;
+
+		if (Q == P || Q->state != SRD_PATH_GOOD || !Q->srtt_ns || Q->ecn >= 32 ||
+		    Q->srtt_ns > clean_rtt)
+			continue;
+		tries--;
+		for (uint32_t k = 0; k < n; k++)
+			users += c->paths[k].entropy == Q->entropy;
+		if (users < share)
+			return Q->entropy;
+	}
+	return 0;
+}
+
 /* A fresh entropy value for a congested (not failed) path: usable at once, its signals
- * start over. */
+ * start over.  A value that came back clean on another path when there is one (REPS
+ * recycles only such values): a random one lands on the hot link again as often as any
+ * route does, and on a dead link too (then it takes a packet or two before it goes quiet
+ * and fails; S3: data went into the dead link until 128-160 us after the failure, 51-87 us
+ * with clean values).  (Probing a random value first would keep data off a dead route,
+ * but takes the path out of use for a round trip at every recycle: two hosts whose paths
+ * are all congested lost 2-8% of their goodput.) */
 static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_path *P)
 {
-	P->entropy = fresh_entropy(eng, c);
+	uint16_t e = clean_entropy(eng, c, P);
+
+	P->entropy = e ? e : fresh_entropy(eng, c);
 	P->gen++;
 	P->srtt_ns = 0;
 	P->ecn = 0;
 	P->acked_sent = 0;
 	P->qmin_cur = P->qmin_prev = 0;
+	P->skips = 0;
 	eng->st.path_recycles++;
 }
 
@@ -221,9 +272,21 @@ static uint32_t background_losses(const struct srd_conn *c)
 	return k - 1;
 }
 
-void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
+void paths_on_silence(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
+
+	if (eng->cfg.mode != SRD_MODE_MULTIPATH || P->state != SRD_PATH_GOOD)
+		return;
+	P->state = SRD_PATH_SUSPECT;
+	P->skips = 0;
+	c->n_good--;
+}
+
+void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool silent)
+{
+	struct srd_path *P = &c->paths[p];
+	bool quiet = P->state == SRD_PATH_SUSPECT;
 	uint32_t extra;
 
 	if (P->losses < UINT8_MAX)
@@ -235,7 +298,14 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 		P->state = SRD_PATH_SUSPECT;
 		c->n_good--;
 	}
-	if (P->losses >= eng->cfg.path_fail_losses + extra) {
+	/* silent and quiet: nothing on the path was acked since the packet left, it was
+	 * already suspect (it went quiet one reordering window after the packet was due),
+	 * and three windows more brought nothing.  A dead link looks like that; a random drop
+	 * on a live route rarely does, since later packets on it are acked (the two-host
+	 * paths carry several at a time), and when it does, a fresh value for one path of
+	 * many costs one probe */
+	if ((silent && quiet) ||
+	    P->losses >= eng->cfg.path_fail_losses + extra) {
 		eng->st.path_failures++;
 		path_replace(eng, c, p);
 	}

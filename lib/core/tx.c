@@ -54,12 +54,17 @@ static void unlink_inflight(struct srd_conn *c, uint16_t idx)
 		c->paths[r->path].inflight--;
 }
 
+static bool overtaken_on_path(const struct srd_conn *c, const struct srd_txpkt *r);
+
 /* Declare an INFLIGHT packet lost: it goes to the retransmit list. */
 static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 		      enum srd_loss_cause cause)
 {
 	struct srd_txpkt *r = &c->txpkts[idx];
 	bool path_fault = cause == SRD_LOSS_RACK;
+	/* nothing sent after it on its route (same value) has been acked */
+	bool silent = path_fault && r->path_gen == c->paths[r->path].gen &&
+		      !overtaken_on_path(c, r);
 
 	unlink_inflight(c, idx);
 	r->state = TXPKT_LOST;
@@ -68,7 +73,7 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 		c->loss_rate = (uint16_t)(c->loss_rate + ((65535u - c->loss_rate) >> 6));
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
-		paths_on_loss(eng, c, r->path);
+		paths_on_loss(eng, c, r->path, silent);
 }
 
 /* ---- timers ---- */
@@ -149,9 +154,12 @@ static bool sent_after_rack(const struct srd_engine *eng, const struct srd_conn 
  * queues: only jitter reorders them) gets the reordering window (reorder_pct of the minimum
  * RTT, widened after needless resends); packets on other paths only prove that time has
  * passed, and get four times that, since spraying over paths of different queueing delays
- * reorders by whole queue lengths.  Walks the send-order list from the oldest packet;
- * deadlines are not monotonic across paths, so it looks a bounded distance past the first
- * packet not yet due.
+ * reorders by whole queue lengths.  After one window the packet is not lost yet but its
+ * path has gone quiet: nothing more is sent there until an ack or the loss decides
+ * (paths_on_silence(); a dead link would otherwise take a packet per pass of the round
+ * robin during the other three windows).  Walks the send-order list from the oldest
+ * packet; deadlines are not monotonic across paths, so it looks a bounded distance past
+ * the first packet not yet due.
  */
 static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
@@ -165,24 +173,33 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 	c->rack_timer_ns = 0;
 	while (idx != SRD_NIL16 && lookahead) {
 		struct srd_txpkt *r = &c->txpkts[idx];
+		struct srd_path *P = &c->paths[r->path];
 		uint16_t next = r->next;
-		uint64_t rtt = c->rack_rtt_ns, path_rtt = c->paths[r->path].srtt_ns, lost_at;
+		uint64_t rtt = c->rack_rtt_ns, path_rtt = P->srtt_ns, lost_at, quiet_at;
 
 		if (sent_after_rack(eng, c, idx))
 			break; /* sent after everything acked so far: nothing to judge by */
 		if (path_rtt > rtt)
 			rtt = path_rtt;
 		lost_at = r->sent_ns + rtt + 4 * reo;
+		quiet_at = r->sent_ns + rtt + reo;
 		if (overtaken_on_path(c, r) && r->sent_ns + path_rtt + reo < lost_at)
 			lost_at = r->sent_ns + path_rtt + reo;
 		if (now >= lost_at) {
 			mark_lost(eng, c, idx, SRD_LOSS_RACK);
 			eng->st.rack_losses++;
-		} else {
-			if (!c->rack_timer_ns || lost_at < c->rack_timer_ns)
-				c->rack_timer_ns = lost_at;
-			lookahead--;
+			idx = next;
+			continue;
 		}
+		if (P->state == SRD_PATH_GOOD && r->path_gen == P->gen) {
+			if (now >= quiet_at)
+				paths_on_silence(eng, c, r->path);
+			else if (quiet_at < lost_at)
+				lost_at = quiet_at; /* wake up then to judge the path */
+		}
+		if (!c->rack_timer_ns || lost_at < c->rack_timer_ns)
+			c->rack_timer_ns = lost_at;
+		lookahead--;
 		idx = next;
 	}
 }
@@ -211,7 +228,7 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 		eng->st.rto_losses++;
 		if (c->srtt_ns && !(blamed[p / 64] >> (p % 64) & 1)) {
 			blamed[p / 64] |= 1ull << (p % 64);
-			paths_on_loss(eng, c, p);
+			paths_on_loss(eng, c, p, false);
 		}
 	}
 	/* before the first RTT sample a timeout only says that the round trip is longer than
