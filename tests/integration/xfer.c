@@ -23,7 +23,8 @@
  * the endpoint and go on: a sender with the messages it has not sent yet, a receiver on the
  * same address (a fresh daemon hands out endpoint 1 first; another address fails).  The
  * sender then succeeds once every message is decided, ok or failed; the receiver also stops
- * on SIGTERM and succeeds without --count messages, so long as none was bad or duplicated.
+ * on SIGTERM (once it has taken what its completion ring holds) and succeeds without --count
+ * messages, so long as none was bad or duplicated.
  * Both add "reattached" to their JSON; the sender also "errors", its failures by status, and
  * "resumed_at", the first message sent after the first reattach (-1: none); the receiver
  * "after_reattach", messages received after it reattached, and "addr_changed".
@@ -406,8 +407,14 @@ static int do_recv(struct conn *cn, const struct opts *o)
 
 	if (!seen)
 		return -ENOMEM;
-	while ((got < o->count || extra < o->extra) && now_ms() < deadline && !stop) {
+	while ((got < o->count || extra < o->extra) && now_ms() < deadline) {
 		int n = srdc_poll(cn->h, comp, 32);
+
+		/* SIGTERM: stop once the completion ring is empty.  What the daemon acked is in
+		 * the ring already (it delivers before it acks), so a slow receiver stopped right
+		 * after the sender finished must still take it, or it counts as lost */
+		if (stop && n == 0)
+			break;
 
 		if (n == -ENOTCONN && o->reattach) {
 			struct srdc_addr now;
