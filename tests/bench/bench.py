@@ -99,6 +99,32 @@ def sh(cmd, check=True, **kw):
                           capture_output=True, **kw)
 
 
+def client_server(server_cmd, client_cmd, timeout, env=None, stop_server=False):
+    """Start server_cmd, give it half a second, run client_cmd to its end (timeout seconds)
+    and return the client's standard output.  Then the server is stopped (stop_server: it
+    serves until told) or waited for (it ends with its client; killed if it has not within
+    30 s)."""
+    server = subprocess.Popen(server_cmd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        return sh(client_cmd, env=env, timeout=timeout).stdout
+    finally:
+        if stop_server:
+            server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def sockperf_percentiles(out):
+    """sockperf ping-pong's percentile lines: {percentile: µs}."""
+    return {float(m.group(1)): float(m.group(2))
+            for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
+
+
 # ---------------------------------------------------------------- set-up
 
 def install_tools():
@@ -305,19 +331,13 @@ def sockperf(proto, busy, seconds, full_log):
     call recvfrom in a loop until a message is there: they spin as srdd does.  Otherwise
     both sleep in recvfrom until the kernel wakes them."""
     opts = (["--tcp"] if proto == "tcp" else []) + (["--nonblocked"] if busy else [])
-    server = subprocess.Popen(["ip", "netns", "exec", NS_A, "taskset", "-c", "0", "sockperf",
-                               "server", "-i", IP_A] + opts, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = sh(["ip", "netns", "exec", NS_B, "taskset", "-c", "1", "sockperf", "ping-pong",
-                  "-i", IP_A, "-m", "64", "-t", str(seconds), "--full-log", full_log] + opts,
-                 timeout=seconds + 30).stdout
-    finally:
-        server.terminate()
-        server.wait()
-    pct = {float(m.group(1)): float(m.group(2))
-           for m in re.finditer(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", out)}
+    out = client_server(["ip", "netns", "exec", NS_A, "taskset", "-c", "0", "sockperf",
+                         "server", "-i", IP_A] + opts,
+                        ["ip", "netns", "exec", NS_B, "taskset", "-c", "1", "sockperf",
+                         "ping-pong", "-i", IP_A, "-m", "64", "-t", str(seconds),
+                         "--full-log", full_log] + opts,
+                        timeout=seconds + 30, stop_server=True)
+    pct = sockperf_percentiles(out)
     mx = re.search(r"<MAX> observation\s*=\s*([\d.]+)", out)
     avg = re.search(r"avg-latency=([\d.]+)", out)
     return {"p50_us": pct[50.0], "p99_us": pct[99.0], "p999_us": pct[99.9],
@@ -335,17 +355,7 @@ def fi_pingpong(provider, iters, size="64"):
     else:
         srv = ["taskset", "-c", "0"] + args
         cli = ["taskset", "-c", "1"] + args + ["127.0.0.1"]
-    server = subprocess.Popen(srv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = sh(cli, timeout=300).stdout
-    finally:
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    return pingpong_row(out, size)
+    return pingpong_row(client_server(srv, cli, timeout=300), size)
 
 
 def pingpong_row(out, size):
@@ -366,13 +376,8 @@ def fi_pingpong_srd(daemon, iters, size="64"):
     when idle, as srd-perf's apps do): server on 10.77.0.2, client on 10.77.0.1."""
     args = ["taskset", "-c", "1", "fi_pingpong", "-p", "srd", "-e", "rdm", "-m", "tagged",
             "-I", str(iters), "-S", size]
-    server = subprocess.Popen(args + ["-d", "10.77.0.2"], env=fi_env(daemon),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = sh(args + ["-d", "10.77.0.1", "127.0.0.1"], env=fi_env(daemon), timeout=300).stdout
-    finally:
-        server.wait(timeout=30)
+    out = client_server(args + ["-d", "10.77.0.2"], args + ["-d", "10.77.0.1", "127.0.0.1"],
+                        timeout=300, env=fi_env(daemon))
     return pingpong_row(out, size)
 
 
@@ -416,14 +421,10 @@ def mpi_lat(daemon, iters):
 
 
 def iperf3(seconds):
-    server = subprocess.Popen(["ip", "netns", "exec", NS_A, "taskset", "-c", "0", "iperf3",
-                               "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = sh(["ip", "netns", "exec", NS_B, "taskset", "-c", "1", "iperf3", "-c", IP_A,
-                  "-t", str(seconds), "-J"], timeout=seconds + 30).stdout
-    finally:
-        server.wait(timeout=30)
+    out = client_server(["ip", "netns", "exec", NS_A, "taskset", "-c", "0", "iperf3", "-s",
+                         "-1"],
+                        ["ip", "netns", "exec", NS_B, "taskset", "-c", "1", "iperf3", "-c",
+                         IP_A, "-t", str(seconds), "-J"], timeout=seconds + 30)
     return {"gbps": json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9}
 
 

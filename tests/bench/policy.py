@@ -160,35 +160,19 @@ def veth_down():
 def sockperf_blocking(secs):
     """sockperf UDP ping-pong 64 B over the veth pair with blocking sockets, unpinned (the
     kernel's way of sharing the cores): one-way µs (round trip / 2)."""
-    server = subprocess.Popen(["ip", "netns", "exec", NS_A, "sockperf", "server", "-i", KIP_A],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = bench.sh(["ip", "netns", "exec", NS_B, "sockperf", "ping-pong", "-i", KIP_A,
-                        "-m", "64", "-t", str(secs)], timeout=secs + 30).stdout
-    finally:
-        server.terminate()
-        server.wait()
-    pct = {float(k): float(v) for k, v in
-           (l.split("percentile")[1].split("=") for l in out.splitlines()
-            if "percentile" in l and "=" in l)}
+    out = bench.client_server(["ip", "netns", "exec", NS_A, "sockperf", "server", "-i", KIP_A],
+                              ["ip", "netns", "exec", NS_B, "sockperf", "ping-pong", "-i",
+                               KIP_A, "-m", "64", "-t", str(secs)],
+                              timeout=secs + 30, stop_server=True)
+    pct = bench.sockperf_percentiles(out)
     return {"p50_us": pct[50.0], "p99_us": pct[99.0], "p999_us": pct[99.9]}
 
 
 def iperf3_unpinned(secs):
     """iperf3 TCP over the veth pair, one stream, unpinned: Gbit/s received."""
-    server = subprocess.Popen(["ip", "netns", "exec", NS_A, "iperf3", "-s", "-1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    try:
-        out = bench.sh(["ip", "netns", "exec", NS_B, "iperf3", "-c", KIP_A, "-t", str(secs),
-                        "-J"], timeout=secs + 30).stdout
-    finally:
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    out = bench.client_server(["ip", "netns", "exec", NS_A, "iperf3", "-s", "-1"],
+                              ["ip", "netns", "exec", NS_B, "iperf3", "-c", KIP_A, "-t",
+                               str(secs), "-J"], timeout=secs + 30)
     return {"gbps": json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9}
 
 
