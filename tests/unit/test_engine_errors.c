@@ -35,13 +35,16 @@
 /* ---- helpers of these tests ---- */
 
 
-/* Replace side s's engine by a fresh one with cfg (a restart). */
-static void env_restart(struct env *e, int s, const struct srd_config *cfg)
+/* Replace side s's engine by a fresh one with the default config, epoch and seed (a
+ * restart). */
+static void env_restart(struct env *e, int s, uint16_t epoch, uint64_t seed)
 {
 	char err[128];
 
 	srd_engine_destroy(e->l->eng[s]);
-	e->cfg[s] = *cfg;
+	env_cfg_default(&e->cfg[s], s);
+	e->cfg[s].epoch = epoch;
+	e->cfg[s].seed = seed;
 	e->l->eng[s] = NULL;
 	if (srd_engine_create(&e->cfg[s], &e->cb[s], &e->l->eng[s], err, sizeof(err)) != 0)
 		fail_msg("restart of %d: %s", s, err);
@@ -602,7 +605,6 @@ static int b_has_partial(void *arg)
 
 static void test_peer_restart(void **state)
 {
-	struct srd_config nb;
 	struct env *e = env_new(NULL, NULL);
 
 	(void)state;
@@ -624,10 +626,7 @@ static void test_peer_restart(void **state)
 
 	/* B dies with packets in flight; a new B (new epoch) takes its place */
 	link_clear(e->l);
-	env_cfg_default(&nb, B);
-	nb.epoch = 3;
-	nb.seed = 0x3333;
-	env_restart(e, B, &nb);
+	env_restart(e, B, 3, 0x3333);
 	assert_int_equal(e->side[B].aborted, 1); /* the partial 1 MiB message */
 	assert_int_equal(e->side[B].rx_bufs, 0);
 
@@ -669,7 +668,6 @@ static void test_peer_restart(void **state)
  * with the incarnation, or the new one's message with the same id is refused too. */
 static void test_abandoned_id_forgotten_on_restart(void **state)
 {
-	struct srd_config na;
 	struct env *e = env_new(NULL, NULL);
 
 	(void)state;
@@ -684,10 +682,7 @@ static void test_abandoned_id_forgotten_on_restart(void **state)
 
 	e->side[B].no_ep = 0; /* B's app opens the endpoint; A restarts */
 	link_clear(e->l);
-	env_cfg_default(&na, A);
-	na.epoch = 5;
-	na.seed = 0x5555;
-	env_restart(e, A, &na);
+	env_restart(e, A, 5, 0x5555);
 	assert_int_equal(msg_send(e, 5), 0);
 	assert_true(run_until_done(e, 5, 6, e->l->now + 100 * MS));
 	run_idle(e, 2 * MS);
@@ -925,7 +920,6 @@ static enum link_verdict filter_delay_first_data(struct link *l, int from,
 
 static void test_stale_syn_after_restart(void **state)
 {
-	struct srd_config na;
 	struct srd_stats sb;
 	struct env *e;
 
@@ -945,10 +939,7 @@ static void test_stale_syn_after_restart(void **state)
 
 	/* A restarts twice, sending a message each time */
 	for (uint32_t k = 1; k <= 2; k++) {
-		env_cfg_default(&na, A);
-		na.epoch = (uint16_t)(7 * k);
-		na.seed = 0x7777 * k;
-		env_restart(e, A, &na);
+		env_restart(e, A, (uint16_t)(7 * k), 0x7777 * k);
 		assert_int_equal(msg_send(e, k), 0);
 		assert_true(run_until_done(e, k, k + 1, e->l->now + 1 * MS));
 		assert_int_equal(e->msgs[k].status, 0);
