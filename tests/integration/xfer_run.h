@@ -70,8 +70,15 @@ static inline json_t *expect_xfer_json(pid_t pid, const char *out, const char *w
 	json_t *j = proc_last_json(out);
 	char *text = proc_read_file(out);
 
-	if (rc != 0 || !j)
-		fail_msg("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
+	if (rc != 0 || !j) {
+		/* said here and freed: fail_msg() does not return (LeakSanitizer would report
+		 * the output as a leak on top of the failure) */
+		print_error("%s exited with %d:\n%s", what, rc, text ? text : "(no output)");
+		free(text);
+		json_decref(j);
+		fail_msg("%s failed", what);
+		return NULL; /* not reached */
+	}
 	printf("  %s: %s", what, text);
 	free(text);
 	return j;
