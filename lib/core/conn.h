@@ -176,6 +176,7 @@ struct srd_nack_note {
 	uint32_t echo_ts;  /* its tx_ts */
 	uint8_t reason;    /* enum srd_nack_reason */
 	uint8_t path;      /* its path */
+	uint16_t entropy;  /* the entropy value it came on (0: unknown) */
 };
 /* Refusals queued per connection: a burst of refused packets (a window of a message for a
  * missing endpoint) is answered packet by packet instead of by resends.  When full, the
@@ -280,6 +281,7 @@ struct srd_conn {
 	uint64_t ack_deadline_ns;/* latest time to send the owed ack (when ack_owed) */
 	uint16_t ack_pkts;       /* data packets since the last ack */
 	uint16_t ack_ce;         /* of which CE-marked */
+	uint16_t ack_entropy;    /* entropy value that packet came on (0: unknown) */
 	uint8_t ack_path;        /* path index of the packet the next ack answers */
 	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
 	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */

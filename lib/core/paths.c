@@ -80,7 +80,10 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 #define CLEAN_TRIES 16u
 
 /* An entropy value of c that came back clean lately (a GOOD path's, acked without ECN
- * marks and within half the target delay of the base RTT), used by fewer than
+ * marks and within half the target delay of the base RTT by an ack that came back on it
+ * in the current or the previous delay window: a value whose packets arrive but whose
+ * acks die on the way back looks clean by its stale RTT, and SACKs carried by the other
+ * paths' acks keep it GOOD), used by fewer than
  * npaths / CLEAN_SHARE_DIV paths; 0 if none.  Looks from a point that moves with P's
  * value and generation, so recycled paths spread over the clean values. */
 static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_conn *c,

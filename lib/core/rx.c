@@ -242,6 +242,7 @@ static void ack_note(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	c->ack_psn = pkt->psn;
 	c->ack_echo_ts = pkt->u.data.tx_ts;
 	c->ack_path = pkt->path;
+	c->ack_entropy = pkt->u.data.entropy;
 	c->ack_flags = ce ? SRD_F_ECE : 0;
 	c->ack_arrival_ns = now;
 	if (!c->ack_owed) {
@@ -276,6 +277,7 @@ static void nack_note(struct srd_conn *c, const struct srd_pkt *pkt, uint8_t rea
 		.echo_ts = pkt->u.data.tx_ts,
 		.reason = reason,
 		.path = pkt->path,
+		.entropy = pkt->u.data.entropy,
 	};
 }
 
@@ -340,11 +342,13 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 		uint32_t cap, struct srd_tx_meta *meta)
 {
 	struct srd_pkt pkt;
+	uint16_t entropy;
 	int len;
 
 	if (c->nack_pending) {
 		const struct srd_nack_note *n = &c->nacks[c->nack_head];
 
+		entropy = n->entropy;
 		pkt = (struct srd_pkt){
 			.type = SRD_PKT_NACK,
 			.path = n->path,
@@ -364,6 +368,7 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 	} else if (c->ack_owed && (c->ack_now || now >= c->ack_deadline_ns)) {
 		uint64_t held = now - c->ack_arrival_ns;
 
+		entropy = c->ack_entropy;
 		pkt = (struct srd_pkt){
 			.type = SRD_PKT_ACK,
 			.flags = c->ack_flags,
@@ -393,7 +398,10 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 	if (len < 0)
 		return len;
 	meta->peer = c->peer;
-	meta->entropy = c->paths[pkt.path % c->npaths].entropy;
+	/* Back on the value the answered packet came on: the sender's path health then covers
+	 * the round trip, and a path it replaces takes its acks along.  Only a sender that
+	 * did not say (0) gets this side's value for the path index. */
+	meta->entropy = entropy ? entropy : c->paths[pkt.path % c->npaths].entropy;
 	meta->path = pkt.path;
 	meta->type = pkt.type;
 	meta->ect = 0;

@@ -553,6 +553,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 			.seg_size = (uint16_t)(m->len ? eng->seg_size : 0),
 			.src_ep = m->src_ep,
 			.dst_ep = m->dst_ep,
+			.entropy = c->paths[path].entropy,
 			.tag = m->tag,
 			.imm = r->seg == 0 ? m->imm : 0,
 		},

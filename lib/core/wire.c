@@ -31,7 +31,7 @@
 #define OFF_D_SEG_SIZE 32u
 #define OFF_D_SRC_EP 34u
 #define OFF_D_DST_EP 36u
-#define OFF_D_RSVD 38u   /* reserved u16, zero */
+#define OFF_D_ENTROPY 38u /* u16 */
 #define OFF_D_TAG 40u
 #define OFF_D_IMM 48u    /* segment 0 only */
 
@@ -202,10 +202,9 @@ static int decode_data(const uint8_t *buf, size_t len, struct srd_pkt *pkt)
 	d->seg_size = rd16(buf + OFF_D_SEG_SIZE);
 	d->src_ep = rd16(buf + OFF_D_SRC_EP);
 	d->dst_ep = rd16(buf + OFF_D_DST_EP);
+	d->entropy = rd16(buf + OFF_D_ENTROPY);
 	d->tag = rd64(buf + OFF_D_TAG);
 
-	if (rd16(buf + OFF_D_RSVD) != 0)
-		return -SRD_DROP_BAD_HEADER;
 	if (d->seg_size == 0 && d->msg_len > 0)
 		return -SRD_DROP_BAD_HEADER;
 
@@ -370,6 +369,7 @@ static void encode_data(const struct srd_pkt *pkt, uint8_t *buf)
 	wr16(buf + OFF_D_SEG_SIZE, d->seg_size);
 	wr16(buf + OFF_D_SRC_EP, d->src_ep);
 	wr16(buf + OFF_D_DST_EP, d->dst_ep);
+	wr16(buf + OFF_D_ENTROPY, d->entropy);
 	wr64(buf + OFF_D_TAG, d->tag);
 	if (pkt->psn == d->msg_psn) /* segment 0 */
 		wr64(buf + OFF_D_IMM, d->imm);

@@ -102,6 +102,10 @@ struct env {
 	uint16_t ent[1024];
 	uint64_t a_data_pkts;       /* data packets A sent (counted by the filter) */
 	uint64_t a_data_dropped;
+	uint32_t echo_ts[4096];     /* tx_ts of A's latest data packet per PSN % 4096 */
+	uint16_t echo_ent[4096];    /* the entropy value it went on */
+	uint64_t echo_checked;      /* B's acks and nacks matched to the data they answer */
+	uint64_t echo_wrong;        /* of which on another entropy value */
 	/* problems seen inside callbacks */
 	int errors;
 	char first_error[256];

@@ -44,7 +44,6 @@
 #define W_SRC 8u
 #define W_PSN 12u
 #define W_D_SEG 32u
-#define W_D_RSVD 38u
 #define W_A_CE 40u
 #define W_A_PKT 42u
 #define W_N_REASON 24u

@@ -344,6 +344,58 @@ static void test_stress_blackhole(void **state)
 	assert_true(t < STRESS_LIMIT / 10);
 }
 
+/* Every ACK and NACK goes back on the entropy value of the packet it answers (the data
+ * header carries it), not on the receiver's own value for that path index: the sender's
+ * path health then covers the round trip, and a path it replaces takes its acks along. */
+static enum link_verdict filter_echo(struct link *l, int from, const struct srd_tx_meta *m,
+				     const uint8_t *pkt, uint32_t len, uint64_t n,
+				     uint64_t *extra, unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+	struct srd_pkt q;
+
+	(void)extra, (void)ce;
+	filter_count_a_data(e, from, m);
+	if (srd_wire_decode(pkt, len, &q) != 0) {
+		env_error(e, "undecodable packet from %d", from);
+		return LINK_PASS;
+	}
+	if (from == A && q.type == SRD_PKT_DATA) {
+		e->echo_ts[q.psn % 4096] = q.u.data.tx_ts;
+		e->echo_ent[q.psn % 4096] = m->entropy;
+		if (q.u.data.entropy != m->entropy)
+			env_error(e, "data psn %u on %u says %u", q.psn, m->entropy, q.u.data.entropy);
+	} else if (from == B && (q.type == SRD_PKT_ACK || q.type == SRD_PKT_NACK)) {
+		uint32_t psn = q.type == SRD_PKT_ACK ? q.u.ack.acked_psn : q.psn;
+		uint32_t ts = q.type == SRD_PKT_ACK ? q.u.ack.echo_ts : q.u.nack.echo_ts;
+
+		if (e->echo_ts[psn % 4096] == ts) {
+			e->echo_checked++;
+			e->echo_wrong += m->entropy != e->echo_ent[psn % 4096];
+		}
+	}
+	return n % 11 == 10 ? LINK_DROP : LINK_PASS; /* some loss: retransmissions, NACK-free */
+}
+
+static void test_acks_echo_entropy(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+
+	(void)state;
+	env_msgs(e, 200);
+	for (uint32_t i = 0; i < 200; i++)
+		msg_fill(e, i, 1 + i * 997, 0, NULL);
+	e->l->filter = filter_echo;
+	assert_true(link_run(e->l, stress_pump, e, 2000 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	printf("  acks matched to their data: %llu, on another value: %llu\n",
+	       (unsigned long long)e->echo_checked, (unsigned long long)e->echo_wrong);
+	assert_true(e->echo_checked > 100);
+	assert_int_equal(e->echo_wrong, 0);
+	env_free(e);
+}
+
 /* A route down in both directions: the receiver's acks on the entropy values that hash to
  * it are lost as well, which the sender's path health cannot see as such. */
 static void test_stress_route_down(void **state)
@@ -798,6 +850,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stress_reorder, teardown),
 		cmocka_unit_test_teardown(test_stress_blackhole, teardown),
 		cmocka_unit_test_teardown(test_stress_route_down, teardown),
+		cmocka_unit_test_teardown(test_acks_echo_entropy, teardown),
 		cmocka_unit_test_teardown(test_rtt_beyond_max_rto, teardown),
 		cmocka_unit_test_teardown(test_ordered_clean, teardown),
 		cmocka_unit_test_teardown(test_ordered_loss, teardown),

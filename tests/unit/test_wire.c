@@ -61,6 +61,7 @@ static void make_data(struct srd_pkt *p, uint32_t msg_len, uint16_t seg, uint32_
 	p->u.data.seg_size = seg;
 	p->u.data.src_ep = 0x1234;
 	p->u.data.dst_ep = 0xfedc;
+	p->u.data.entropy = 0xbeef;
 	p->u.data.tag = 0x0102030405060708ull;
 	p->u.data.imm = k == 0 ? 0xdeadbeefcafef00dull : 0;
 	left = msg_len - (uint64_t)k * seg;
@@ -136,6 +137,7 @@ static void assert_same(const struct srd_pkt *a, const struct srd_pkt *b)
 		assert_int_equal(a->u.data.seg_size, b->u.data.seg_size);
 		assert_int_equal(a->u.data.src_ep, b->u.data.src_ep);
 		assert_int_equal(a->u.data.dst_ep, b->u.data.dst_ep);
+		assert_int_equal(a->u.data.entropy, b->u.data.entropy);
 		assert_int_equal(a->u.data.tag, b->u.data.tag);
 		assert_int_equal(a->u.data.imm, b->u.data.imm);
 		break;
@@ -355,7 +357,7 @@ static void test_layout_offsets(void **state)
 	assert_int_equal(buf[3], 0);
 	assert_memory_equal(buf + 4, "\x00\x03\x00\x01\x00\x05\x00\x02\x00\x00\x03\xe9", 12);
 	assert_memory_equal(buf + 16, "\xa1\xb2\xc3\xd4\x00\x00\x00\x2a\x00\x00\x00\x64", 12);
-	assert_memory_equal(buf + 28, "\x00\x00\x03\xe8\x00\x28\x12\x34\xfe\xdc\x00\x00", 12);
+	assert_memory_equal(buf + 28, "\x00\x00\x03\xe8\x00\x28\x12\x34\xfe\xdc\xbe\xef", 12);
 	assert_memory_equal(buf + 40, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
 
 	make_pkt(&p, SRD_PKT_ACK);
@@ -518,9 +520,10 @@ static void test_drop_reserved(void **state)
 	}
 	make_pkt(&p, SRD_PKT_ACK);
 	expect_poke(&p, 3, SRD_SACK_MORE_MAX + 1, -SRD_DROP_BAD_HEADER);
+	/* bytes 38-39 of DATA are its entropy value now: any value decodes */
 	make_pkt(&p, SRD_PKT_DATA);
-	expect_poke(&p, 38, 0x01, -SRD_DROP_BAD_HEADER);
-	expect_poke(&p, 39, 0x80, -SRD_DROP_BAD_HEADER);
+	expect_poke(&p, 38, 0xff, 0);
+	expect_poke(&p, 39, 0x01, 0);
 	make_pkt(&p, SRD_PKT_NACK);
 	for (size_t off = 25; off < 28; off++)
 		expect_poke(&p, off, 0x01, -SRD_DROP_BAD_HEADER);

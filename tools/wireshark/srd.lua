@@ -78,6 +78,7 @@ f.msg_psn   = ProtoField.uint32("srd.data.msg_psn", "Message PSN (segment 0)", b
 f.seg_size  = ProtoField.uint16("srd.data.seg_size", "Segment size", base.DEC)
 f.src_ep    = ProtoField.uint16("srd.data.src_ep", "Source endpoint", base.DEC)
 f.dst_ep    = ProtoField.uint16("srd.data.dst_ep", "Destination endpoint", base.DEC)
+f.data_entropy = ProtoField.uint16("srd.data.entropy", "Entropy sent with (acks echo it)", base.DEC)
 f.tag       = ProtoField.uint64("srd.data.tag", "Tag", base.HEX)
 f.imm       = ProtoField.uint64("srd.data.imm", "Immediate data", base.HEX)
 f.segment   = ProtoField.uint32("srd.data.segment", "Segment index", base.DEC)
@@ -223,7 +224,7 @@ local function looks_like_srd(tvb)
         if ptype == 2 then return u32(tvb, 48) ~= 0 and tvb(40, 2):uint() <= tvb(42, 2):uint() end
         return true
     end
-    if len < LAYOUT[1] or caplen < 40 or tvb(38, 2):uint() ~= 0 then return false end
+    if len < LAYOUT[1] or caplen < 40 then return false end
     local msg_len, seg = u32(tvb, 24), tvb(32, 2):uint()
     local k = (u32(tvb, 12) - u32(tvb, 28)) % TWO32
     if msg_len == 0 then return k == 0 and len == 56 end
@@ -288,13 +289,11 @@ local function dissect_data(tvb, tree, len, info)
     tree:add(f.seg_size, tvb(32, 2))
     tree:add(f.src_ep, tvb(34, 2))
     tree:add(f.dst_ep, tvb(36, 2))
-    tree:add(f.reserved, tvb(38, 2))
+    tree:add(f.data_entropy, tvb(38, 2))
     tree:add(f.tag, tvb(40, 8))
     local hlen = 48
     local bad, why
-    if tvb(38, 2):uint() ~= 0 then
-        bad, why = "bad_header", "reserved bytes 38-39 not 0"
-    elseif seg_size == 0 and msg_len > 0 then
+    if seg_size == 0 and msg_len > 0 then
         bad, why = "bad_header", "segment size 0 with a non-empty message"
     elseif k >= n then
         bad, why = "bad_offset", string.format("segment %d of a %d-segment message", k, n)
