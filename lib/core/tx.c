@@ -533,32 +533,31 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	psn = m->first_psn + r->seg;
 	off = r->seg * eng->seg_size;
 	len = m->len - off < eng->seg_size ? m->len - off : eng->seg_size;
-	pkt = (struct srd_pkt){
-		.type = SRD_PKT_DATA,
-		.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) |
-				   (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
-				   (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
-				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0) |
-				   (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
-				   (m->ordered ? SRD_F_ORDERED : 0)),
-		.path = (uint8_t)path,
-		.dst_conn = c->peer_id ? c->peer_id : c->setup_cookie,
-		.src_conn = c->local_id,
-		.psn = psn,
-		.u.data = {
-			.tx_ts = (uint32_t)now,
-			.msg_id = m->msg_id,
-			.msg_len = m->len,
-			.msg_psn = m->first_psn,
-			.seg_size = (uint16_t)(m->len ? eng->seg_size : 0),
-			.src_ep = m->src_ep,
-			.dst_ep = m->dst_ep,
-			.entropy = c->paths[path].entropy,
-			.tag = m->tag,
-			.imm = r->seg == 0 ? m->imm : 0,
-		},
-		.payload_len = len,
-	};
+	/* field by field: a compound literal would first clear the whole struct (its union's
+	 * largest member, the ACK's, is three times a DATA's fields), per packet */
+	pkt.type = SRD_PKT_DATA;
+	pkt.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) |
+			      (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
+			      (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
+			      (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0) |
+			      (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
+			      (m->ordered ? SRD_F_ORDERED : 0));
+	pkt.path = (uint8_t)path;
+	pkt.dst_conn = c->peer_id ? c->peer_id : c->setup_cookie;
+	pkt.src_conn = c->local_id;
+	pkt.psn = psn;
+	pkt.u.data.tx_ts = (uint32_t)now;
+	pkt.u.data.msg_id = m->msg_id;
+	pkt.u.data.msg_len = m->len;
+	pkt.u.data.msg_psn = m->first_psn;
+	pkt.u.data.seg_size = (uint16_t)(m->len ? eng->seg_size : 0);
+	pkt.u.data.src_ep = m->src_ep;
+	pkt.u.data.dst_ep = m->dst_ep;
+	pkt.u.data.entropy = c->paths[path].entropy;
+	pkt.u.data.tag = m->tag;
+	pkt.u.data.imm = r->seg == 0 ? m->imm : 0;
+	pkt.payload = NULL;
+	pkt.payload_len = len;
 	hlen = srd_wire_encode(&pkt, buf, cap);
 	if (hlen < 0 || (uint32_t)hlen + len > cap)
 		return -ENOSPC; /* cannot happen: srd_poll_tx() checked cap */
