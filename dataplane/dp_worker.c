@@ -371,9 +371,11 @@ static int tx_port(struct dp_wport *wp)
 	struct dp_worker *w = wp->w;
 	struct rte_mbuf *burst[DP_BURST];
 	uint32_t room = rte_pktmbuf_data_room_size(wp->port->pool) - RTE_PKTMBUF_HEADROOM;
-	struct tx_spares sp = { .n = 0 };
+	struct tx_spares sp; /* not zero-filled: only m[0..n) is ever read */
 	uint16_t nb = 0;
 	int total = flush_backlog(wp);
+
+	sp.n = 0;
 
 	for (uint32_t i = 0; i < DP_TX_PER_LOOP && wp->nbacklog == 0; i++) {
 		struct rte_mbuf *m = tx_mbuf(wp, &sp, i);
