@@ -17,6 +17,11 @@
  *   -EMSGSIZE  a SEND of more than 16 MiB in total
  * An SQ tail more than sq_entries ahead of our head detaches the app (ring_corrupt).
  *
+ * A send that succeeds completes gathered with others, SRD_CQE_SENDS to a ring entry
+ * (SRD_CQ_SEND_BATCH): the batch waits in the app's record and is posted when full and at
+ * every dp_shm_flush(), before the tail is published.  Only the first cache line of an SQE
+ * is read unless it says the second is used (srd_sqe_bytes()).
+ *
  * Completions never get lost.  A received message's completion goes into the app's ring,
  * in the shared region, never into daemon memory: a slot of the ring is reserved when its
  * buffer is lent (the message is refused, RNR, while the ring has no free slot), because
@@ -36,7 +41,8 @@
 
 int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
 {
-	uint64_t need = (uint64_t)a->ovf_count + a->sends_inflight + more;
+	uint64_t need = (uint64_t)a->ovf_count + a->sends_inflight + (a->sends_done.count != 0) +
+			more;
 	uint32_t cap = a->ovf_cap ? a->ovf_cap : 16;
 	struct srd_cqe *q;
 
@@ -87,6 +93,17 @@ void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cq
 	a->ovf[(a->ovf_head + a->ovf_count) & (a->ovf_cap - 1)] = *c;
 	a->ovf_count++;
 	s->st.cq_overflow++;
+}
+
+/* Post the gathered send completions of a (at least one) as one SRD_CQ_SEND_BATCH. */
+static void sends_done_post(struct dp_shm *s, struct dp_shm_app *a)
+{
+	struct srd_cqe c;
+
+	a->sends_done.op = SRD_CQ_SEND_BATCH;
+	memcpy(&c, &a->sends_done, sizeof(c));
+	a->sends_done.count = 0; /* before posting: the reservation it held passes to c */
+	dp_shm_app_post(s, a, &c);
 }
 
 void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off)
@@ -211,15 +228,24 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 		return -1;
 	}
 	for (; took < ready; took++) {
+		const struct srd_sqe *slot;
 		struct srd_sqe e;
 		int rc;
 
 		if (dp_shm_app_reserve(a, 1))
 			break; /* no memory for its completion: leave it in the ring */
 		/* One copy, then checks on the copy only: the app may rewrite the slot meanwhile.
-		   The compiler barrier keeps the compiler from re-reading shared memory. */
-		memcpy(&e, &a->sqes[(a->sq_head + took) & mask], sizeof(e));
+		   The compiler barrier keeps the compiler from re-reading shared memory.  The
+		   second cache line is read only if the first says it is used (srd_sqe_bytes):
+		   a short submission moves one line between the cores. */
+		slot = &a->sqes[(a->sq_head + took) & mask];
+		memcpy(&e, slot, SRD_SQE_LINE);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (srd_sqe_bytes(&e) > SRD_SQE_LINE) {
+			memcpy((uint8_t *)&e + SRD_SQE_LINE, (const uint8_t *)slot + SRD_SQE_LINE,
+			       sizeof(e) - SRD_SQE_LINE);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		}
 		if (throttled && (e.op != SRD_SQ_RX_RETURN || rx_return(s, a, &e)))
 			break; /* leave it in the ring until the app reaps its completions */
 		if (throttled)
@@ -287,6 +313,19 @@ void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *a, uint16_t ep,
 	}
 	if (silent && status == 0)
 		return; /* asked for no completion: done */
+	if (status == 0) {
+		/* gathered: one ring entry per SRD_CQE_SENDS (its room: this send's reservation,
+		   which passes to the batch) */
+		struct srd_cqe_sends *b = &a->sends_done;
+
+		if (b->count < 3)
+			b->user_data[b->count] = user_data;
+		else
+			b->user_data_more[b->count - 3] = user_data;
+		if (++b->count == SRD_CQE_SENDS)
+			sends_done_post(s, a);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
 	c.user_data = user_data;
 	c.status = status;
@@ -399,6 +438,8 @@ void dp_shm_flush(struct dp_shm *s)
 
 		if (a->dead)
 			continue;
+		if (a->sends_done.count)
+			sends_done_post(s, a);
 		while (a->ovf_count &&
 		       srd_ring_space_cached(a->cq, a->cq_tail + moved, a->cq_entries,
 					     &a->cq_head_seen, a->rx_filling + 1) > a->rx_filling) {

@@ -90,9 +90,13 @@ struct dp_shm_app {
 	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */
 	uint64_t rx_size;
 	struct srd_buddy rxa;        /* receive buffers; tags say filling or lent */
+	/* successful send completions gathered into one SRD_CQ_SEND_BATCH entry, posted when
+	   full and at every dp_shm_flush (before the tail is published) */
+	struct srd_cqe_sends sends_done;
 	/* send completions that did not fit the CQ, oldest first; capacity is reserved ahead
-	   so that posting never allocates: ovf_cap >= ovf_count + sends_inflight (received
-	   messages never wait here: each holds a slot of the ring from dp_shm_rx_alloc) */
+	   so that posting never allocates: ovf_cap >= ovf_count + sends_inflight + (1 while
+	   sends_done holds any) (received messages never wait here: each holds a slot of the
+	   ring from dp_shm_rx_alloc) */
 	struct srd_cqe *ovf;          /* ring of ovf_cap entries (power of two) */
 	uint32_t ovf_cap;
 	uint32_t ovf_head;            /* oldest held completion */

@@ -85,6 +85,8 @@ struct srdc {
 	uint32_t sq_tail;       /* our producer index */
 	uint32_t sq_head_seen;  /* the daemon's SQ head as last read (srd_ring_space_cached) */
 	uint32_t cq_head;       /* our consumer index */
+	uint32_t cq_sub;        /* of the SEND_BATCH entry at cq_head: sends already returned
+	                           (srdc_poll() had room for fewer than it held) */
 	uint64_t tx_off;        /* our send area */
 	uint64_t tx_size;
 	uint64_t rx_off;        /* the daemon's receive area */

@@ -123,10 +123,12 @@ static void sq_publish(struct srdc *h)
 	srd_store_release(&h->sq->tail, h->sq_tail);
 }
 
-/* Write e into the submission ring (space checked by the caller) and publish it. */
+/* Write e into the submission ring (space checked by the caller) and publish it: only its
+ * first cache line when that holds all of it (srd_sqe_bytes: the daemon then reads only
+ * that line, and the second one stays where it is). */
 static void sq_push(struct srdc *h, const struct srd_sqe *e)
 {
-	h->sqes[h->sq_tail & (h->sq_entries - 1)] = *e;
+	memcpy(&h->sqes[h->sq_tail & (h->sq_entries - 1)], e, srd_sqe_bytes(e));
 	h->sq_tail++;
 	sq_publish(h);
 }
@@ -294,6 +296,29 @@ static int lent_test(const struct srdc *h, uint64_t i)
 	return (h->lent[i / 64] >> (i % 64)) & 1;
 }
 
+/* The completion of the send whose SQE carried user_data into *c (memset by the caller).
+ * Returns 1 if it is a send of ours, else 0. */
+static int send_done(struct srdc *h, uint64_t user_data, int32_t status,
+		     struct srdc_completion *c)
+{
+	uint32_t idx = (uint32_t)user_data, gen = (uint32_t)(user_data >> 32);
+	struct srdc_slot *s;
+
+	if (user_data & SRDC_UD_RXRET)
+		return 0; /* a refused buffer return: we had already forgotten it */
+	if (idx >= h->nslots || !h->slots[idx].used || h->slots[idx].gen != gen)
+		return 0; /* not a send of ours */
+	s = &h->slots[idx];
+	c->kind = SRDC_SEND;
+	c->status = status > 0 ? -EPROTO : status;
+	if (s->cancelled && c->status)
+		c->status = -ECANCELED;
+	c->ctx = s->ctx;
+	c->ep = s->ep;
+	slot_put(h, idx);
+	return 1;
+}
+
 /* Translate *q into *c.  Returns 1 if it is a completion for the app, else 0. */
 static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_completion *c)
 {
@@ -306,24 +331,8 @@ static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_comple
 		c->ep = srdc_ep_lookup(h, q->ep);
 		return 1;
 	}
-	if (q->op == SRD_CQ_SEND || q->op == SRD_CQ_SQE_ERROR) {
-		uint32_t idx = (uint32_t)q->user_data, gen = (uint32_t)(q->user_data >> 32);
-		struct srdc_slot *s;
-
-		if (q->user_data & SRDC_UD_RXRET)
-			return 0; /* a refused buffer return: we had already forgotten it */
-		if (idx >= h->nslots || !h->slots[idx].used || h->slots[idx].gen != gen)
-			return 0; /* not a send of ours */
-		s = &h->slots[idx];
-		c->kind = SRDC_SEND;
-		c->status = q->status > 0 ? -EPROTO : q->status;
-		if (s->cancelled && c->status)
-			c->status = -ECANCELED;
-		c->ctx = s->ctx;
-		c->ep = s->ep;
-		slot_put(h, idx);
-		return 1;
-	}
+	if (q->op == SRD_CQ_SEND || q->op == SRD_CQ_SQE_ERROR)
+		return send_done(h, q->user_data, q->status, c);
 	if (q->op != SRD_CQ_RECV)
 		return 0;
 	c->kind = SRDC_RECV;
@@ -345,6 +354,23 @@ static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_comple
 	}
 	c->buf = h->base + q->buf_off;
 	c->len = q->len;
+	return 1;
+}
+
+/* The sends of SEND_BATCH entry b from h->cq_sub on, into c[*n..max).  Returns 1 if the
+ * entry is done with (h->cq_sub back to 0), 0 if c[] filled first (cq_sub says how far). */
+static int take_batch(struct srdc *h, const struct srd_cqe_sends *b, struct srdc_completion *c,
+		      int max, int *n)
+{
+	uint32_t count = b->count <= SRD_CQE_SENDS ? b->count : SRD_CQE_SENDS;
+
+	for (; h->cq_sub < count; h->cq_sub++) {
+		if (*n == max)
+			return 0;
+		memset(&c[*n], 0, sizeof(c[*n]));
+		*n += send_done(h, srd_cqe_sends_ud(b, h->cq_sub), 0, &c[*n]);
+	}
+	h->cq_sub = 0;
 	return 1;
 }
 
@@ -377,6 +403,11 @@ again:
 		struct srd_cqe q;
 
 		memcpy(&q, &h->cqes[(h->cq_head + used) & (h->cq_entries - 1)], sizeof(q));
+		if (q.op == SRD_CQ_SEND_BATCH) {
+			if (!take_batch(h, (const struct srd_cqe_sends *)&q, c, max, &n))
+				break; /* c[] is full: the rest of this entry at the next call */
+			continue;
+		}
 		n += translate(h, &q, &c[n]);
 	}
 	if (used) {

@@ -19,12 +19,14 @@
 #ifndef SRD_SHM_H
 #define SRD_SHM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "srd_barrier.h"
 
 #define SRD_SHM_MAGIC 0x5352445348ull /* "SRDSH" */
-#define SRD_SHM_VERSION 2u      /* 2: inline and silent sends, batched buffer returns */
+#define SRD_SHM_VERSION 3u      /* 2: inline and silent sends, batched buffer returns;
+                                   3: send completions batched (SRD_CQ_SEND_BATCH) */
 #define SRD_CTL_MAGIC 0x5344434cu     /* "SDCL" */
 #define SRD_SHM_MAX_IOV 8u            /* scatter-gather entries in one send */
 #define SRD_SHM_HDR_SIZE 4096u        /* bytes reserved for struct srd_shm_hdr */
@@ -163,6 +165,8 @@ enum srd_cq_op {
 	SRD_CQ_SEND = 1, /* a send is done: status 0 (delivered) or an error */
 	SRD_CQ_RECV = 2, /* a message arrived: it is at buf_off, len bytes, until returned */
 	SRD_CQ_SQE_ERROR = 3, /* a submission was refused (status says why; user_data is its) */
+	SRD_CQ_SEND_BATCH = 4, /* struct srd_cqe_sends: 1..SRD_CQE_SENDS sends are done, each
+	                          delivered (status 0); failures always complete one by one */
 };
 
 /* Completion flags (srd_cqe.flags). */
@@ -185,8 +189,58 @@ struct srd_cqe {
 	uint8_t pad[16];
 };
 
+/*
+ * An SQE's first cache line (SRD_SQE_LINE bytes) holds everything of a SEND of at most
+ * SRD_SQE_SHORT_IOV pieces, of an inline SEND of at most SRD_SQE_SHORT_INLINE bytes and of
+ * an RX_RETURN of at most SRD_SQE_SHORT_IOV buffers: the app writes, and the daemon reads,
+ * only that line for them (srd_sqe_bytes()), so such a submission moves one cache line
+ * between the cores instead of two.  The second line's bytes are then meaningless.
+ */
+#define SRD_SQE_LINE 64u
+#define SRD_SQE_SHORT_IOV 3u     /* iov entries within the first line */
+#define SRD_SQE_SHORT_INLINE 24u /* inline bytes within the first line */
+
+/* The bytes of *e that carry meaning, judged from its first line only: SRD_SQE_LINE or
+ * sizeof(struct srd_sqe).  (The daemon calls it on its own copy of the first line.) */
+static inline uint32_t srd_sqe_bytes(const struct srd_sqe *e)
+{
+	int short_send = e->op == SRD_SQ_SEND &&
+			 ((e->flags & SRD_SQE_INLINE) ? e->inline_len <= SRD_SQE_SHORT_INLINE
+						      : e->niov <= SRD_SQE_SHORT_IOV);
+	int short_ret = e->op == SRD_SQ_RX_RETURN && e->niov <= SRD_SQE_SHORT_IOV;
+
+	return short_send || short_ret ? SRD_SQE_LINE : (uint32_t)sizeof(struct srd_sqe);
+}
+
 _Static_assert(sizeof(struct srd_sqe) == 128, "srd_sqe is 128 bytes");
+_Static_assert(offsetof(struct srd_sqe, iov) + SRD_SQE_SHORT_IOV * sizeof(struct srd_shm_iov) ==
+	       SRD_SQE_LINE, "three pieces fill the first line");
+_Static_assert(offsetof(struct srd_sqe, data) + SRD_SQE_SHORT_INLINE == SRD_SQE_LINE,
+	       "the short inline bytes fill the first line");
+/* SRD_CQ_SEND_BATCH: the successful completions of up to SRD_CQE_SENDS sends (not silent
+ * ones: those complete only if they fail) in one ring entry, so that a stream of sends
+ * costs the app a cache line per SRD_CQE_SENDS completions.  Read as a struct srd_cqe, its
+ * op is where an srd_cqe's is (the app looks at op first). */
+#define SRD_CQE_SENDS 7u
+struct srd_cqe_sends {
+	uint64_t user_data[3];  /* the first three sends' user_data */
+	int32_t status;         /* 0 */
+	uint8_t op;             /* SRD_CQ_SEND_BATCH */
+	uint8_t count;          /* sends in this entry: 1..SRD_CQE_SENDS */
+	uint16_t reserved;      /* 0 */
+	uint64_t user_data_more[SRD_CQE_SENDS - 3]; /* the fourth to seventh sends' */
+};
+
+/* The i-th user_data (i < count) of batch b. */
+static inline uint64_t srd_cqe_sends_ud(const struct srd_cqe_sends *b, uint32_t i)
+{
+	return i < 3 ? b->user_data[i] : b->user_data_more[i - 3];
+}
+
 _Static_assert(sizeof(struct srd_cqe) == 64, "srd_cqe is 64 bytes");
+_Static_assert(sizeof(struct srd_cqe_sends) == sizeof(struct srd_cqe), "a batch is one entry");
+_Static_assert(offsetof(struct srd_cqe_sends, op) == offsetof(struct srd_cqe, op),
+	       "op sits where an srd_cqe's does");
 _Static_assert(SRD_SQE_INLINE_MAX == sizeof(struct srd_sqe) - 40, "data fills the SQE's tail");
 _Static_assert(sizeof(struct srd_shm_ring) == 128, "ring indices take two cache lines");
 _Static_assert(sizeof(struct srd_shm_hdr) <= SRD_SHM_HDR_SIZE, "header fits its page");

@@ -1122,9 +1122,12 @@ static void test_bad_descriptors(void **state)
 
 	raw_reap(&r, q, nwant + 1);
 	for (int i = 0; i < nwant + 1; i++) {
-		if (q[i].op == SRD_CQ_SEND) {
-			assert_int_equal(q[i].user_data, 13);
-			assert_int_equal(q[i].status, 0);
+		if (q[i].op == SRD_CQ_SEND_BATCH) { /* a delivered send: gathered */
+			const struct srd_cqe_sends *b = (const struct srd_cqe_sends *)&q[i];
+
+			assert_int_equal(b->count, 1);
+			assert_int_equal(b->user_data[0], 13);
+			assert_int_equal(b->status, 0);
 			seen_send = 1;
 			continue;
 		}
@@ -1195,6 +1198,128 @@ static void test_bad_descriptors(void **state)
 	assert_int_equal(st.sends_inflight, 0);
 	srv_destroy();
 #undef SQE
+}
+
+/* Successful send completions come gathered, SRD_CQE_SENDS to a ring entry
+ * (SRD_CQ_SEND_BATCH), and libsrd hands them out one by one however few srdc_poll() asks
+ * for; a short submission is read from its first cache line only, whatever the second
+ * holds, a long one from both. */
+static void test_send_batches(void **state)
+{
+	enum { NRAW = 10, NLIB = 40 };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c[4];
+	struct srdc_addr dst;
+	struct dp_config cfg;
+	struct srd_cqe q[NRAW];
+	struct srd_sqe e;
+	struct raw r;
+	uint8_t *zc, seen[NLIB + 1] = { 0 };
+	uint32_t nq = 0, got = 0, sizes[4] = { 1, 2, 3 }; /* polls of 1, 2 and 3 */
+	uint64_t uds = 0;
+
+	(void)state;
+	cfg_default(&cfg);
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	raw_attach(&r);
+	dst = srdc_ep_addr(eb);
+
+	/* the raw app: NRAW sends held until all are taken, then completed in one go */
+	memcpy(r.base + r.h.tx_area_off, "0123456789abcdefXYZW", 20);
+	hold(r.ep, 0);
+	for (uint32_t i = 0; i < NRAW; i++) {
+		memset(&e, 0xee, sizeof(e)); /* the second line is garbage for a short one */
+		e.user_data = i + 1;
+		e.op = SRD_SQ_SEND;
+		e.niov = i == NRAW - 1 ? 4 : 1; /* the last one uses the second line */
+		e.ep = r.ep;
+		e.flags = 0;
+		e.dst_ip = dst.ipv4;
+		e.dst_ep = dst.ep;
+		e.tag = 7;
+		e.imm = 0;
+		for (uint32_t k = 0; k < e.niov; k++)
+			e.iov[k] = (struct srd_shm_iov){ (uint32_t)r.h.tx_area_off + 4 * k, 4 };
+		raw_push(&r, &e);
+	}
+	WAIT_UNTIL(stats_now().sends_inflight == NRAW, 2000);
+	hold(0, 0);
+	while (got < NRAW) {
+		const struct srd_cqe_sends *b;
+
+		raw_reap(&r, &q[nq], 1);
+		b = (const struct srd_cqe_sends *)&q[nq++];
+		assert_int_equal(b->op, SRD_CQ_SEND_BATCH);
+		assert_int_equal(b->status, 0);
+		assert_in_range(b->count, 1, SRD_CQE_SENDS);
+		for (uint32_t k = 0; k < b->count; k++)
+			uds |= 1ull << srd_cqe_sends_ud(b, k);
+		got += b->count;
+	}
+	assert_int_equal(got, NRAW);
+	assert_int_equal(uds, ((1ull << NRAW) - 1) << 1); /* each user_data once */
+	assert_true(nq < NRAW); /* gathered, not one entry each */
+	for (uint32_t i = 0, longs = 0; i < NRAW; i++) {
+		assert_int_equal(next_comp(hb, c, 5000), 1);
+		assert_int_equal(c[0].kind, SRDC_RECV);
+		assert_int_equal(c[0].src.ep, r.ep);
+		assert_true(c[0].len == 4 || c[0].len == 16); /* 16: the four pieces, in order */
+		assert_memory_equal(c[0].buf, "0123456789abcdef", c[0].len);
+		longs += c[0].len == 16;
+		assert_int_equal(srdc_recv_done(hb, c[0].buf), 0);
+		if (i == NRAW - 1)
+			assert_int_equal(longs, 1);
+	}
+
+	/* libsrd: NLIB zero-copy sends completed together, polled 1, 2 and 3 at a time */
+	zc = srdc_buf_alloc(ha, 64);
+	assert_non_null(zc);
+	memset(zc, 0x5a, 64);
+	hold(srdc_ep_addr(ea).ep, 0);
+	for (uint32_t i = 1; i <= NLIB; i++) {
+		struct srdc_iov iov = { zc, 64 };
+
+		assert_int_equal(srdc_send(ea, &dst, &iov, 1, i, 0, (void *)(uintptr_t)i), 0);
+	}
+	WAIT_UNTIL(stats_now().sends_inflight == NLIB, 2000);
+	hold(0, 0);
+	got = 0;
+	for (uint32_t k = 0; got < NLIB; k++) {
+		uint64_t end = mono_ns() + 5000000000ull;
+		int n;
+
+		while ((n = srdc_poll(ha, c, (int)sizes[k % 3])) == 0 && mono_ns() < end)
+			usleep(20);
+		assert_in_range(n, 1, sizes[k % 3]);
+		for (int j = 0; j < n; j++) {
+			uintptr_t i = (uintptr_t)c[j].ctx;
+
+			assert_int_equal(c[j].kind, SRDC_SEND);
+			assert_int_equal(c[j].status, 0);
+			assert_true(c[j].ep == ea);
+			assert_in_range(i, 1, NLIB);
+			assert_int_equal(seen[i], 0);
+			seen[i] = 1;
+		}
+		got += (uint32_t)n;
+	}
+	assert_int_equal(srdc_poll(ha, c, 4), 0); /* nothing twice */
+	for (uint32_t i = 0; i < NLIB; i++) {
+		assert_int_equal(next_comp(hb, c, 5000), 1);
+		assert_int_equal(c[0].kind, SRDC_RECV);
+		assert_int_equal(srdc_recv_done(hb, c[0].buf), 0);
+	}
+	srdc_buf_free(ha, zc);
+	raw_close(&r);
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	assert_int_equal(stats_now().rx_bufs_lent, 0);
+	assert_int_equal(stats_now().sends_inflight, 0);
+	srv_destroy();
 }
 
 static void test_bad_handshake(void **state)
@@ -1616,6 +1741,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_transfer, teardown),
 		cmocka_unit_test_teardown(test_wait, teardown),
 		cmocka_unit_test_teardown(test_bad_descriptors, teardown),
+		cmocka_unit_test_teardown(test_send_batches, teardown),
 		cmocka_unit_test_teardown(test_bad_handshake, teardown),
 		cmocka_unit_test_teardown(test_peercred, teardown),
 		cmocka_unit_test_teardown(test_daemon_gone, teardown),
