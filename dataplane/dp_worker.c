@@ -337,30 +337,25 @@ static int resolve(struct dp_wport *wp, uint32_t dst, uint8_t mac[6])
 	return rc ? -EAGAIN : 0;
 }
 
-/* mbufs one tx_port took from the pool ahead of the packets, a burst at a time. */
-struct tx_spares {
-	struct rte_mbuf *m[DP_BURST]; /* used from the top */
-	uint16_t n;
-};
-
-/* An mbuf for the next packet the engine may produce (the i-th of this tx_port): the first
- * alone (an idle loop needs one, and gives it back), the others from spares taken a burst
- * at a time (one at a time when the pool is too low for a burst). */
-static struct rte_mbuf *tx_mbuf(struct dp_wport *wp, struct tx_spares *sp, uint32_t i)
+/* An mbuf for the next packet the engine may produce: from the port's spares, which are
+ * taken from the pool a burst at a time (one at a time when the pool is too low for a
+ * burst) and kept between iterations, so that an iteration that produces a few packets, or
+ * none, costs the pool nothing. */
+static struct rte_mbuf *tx_mbuf(struct dp_wport *wp)
 {
-	if (sp->n == 0) {
-		if (i == 0 || rte_pktmbuf_alloc_bulk(wp->port->pool, sp->m, DP_BURST) != 0)
+	if (wp->nspare == 0) {
+		if (rte_pktmbuf_alloc_bulk(wp->port->pool, wp->spare, DP_WORKER_SPARES) != 0)
 			return rte_pktmbuf_alloc(wp->port->pool);
-		sp->n = DP_BURST;
+		wp->nspare = DP_WORKER_SPARES;
 	}
-	return sp->m[--sp->n];
+	return wp->spare[--wp->nspare];
 }
 
 /* m, from tx_mbuf, was not used (its metadata untouched): a spare again. */
-static void tx_mbuf_unused(struct tx_spares *sp, struct rte_mbuf *m)
+static void tx_mbuf_unused(struct dp_wport *wp, struct rte_mbuf *m)
 {
-	if (sp->n < DP_BURST)
-		sp->m[sp->n++] = m;
+	if (wp->nspare < DP_WORKER_SPARES)
+		wp->spare[wp->nspare++] = m;
 	else
 		rte_pktmbuf_free(m);
 }
@@ -371,14 +366,11 @@ static int tx_port(struct dp_wport *wp)
 	struct dp_worker *w = wp->w;
 	struct rte_mbuf *burst[DP_BURST];
 	uint32_t room = rte_pktmbuf_data_room_size(wp->port->pool) - RTE_PKTMBUF_HEADROOM;
-	struct tx_spares sp; /* not zero-filled: only m[0..n) is ever read */
 	uint16_t nb = 0;
 	int total = flush_backlog(wp);
 
-	sp.n = 0;
-
 	for (uint32_t i = 0; i < DP_TX_PER_LOOP && wp->nbacklog == 0; i++) {
-		struct rte_mbuf *m = tx_mbuf(wp, &sp, i);
+		struct rte_mbuf *m = tx_mbuf(wp);
 		struct srd_tx_meta meta;
 		struct dp_flow flow;
 		uint32_t dst_ip, dst_worker;
@@ -392,7 +384,7 @@ static int tx_port(struct dp_wport *wp)
 		frame = rte_pktmbuf_mtod(m, uint8_t *);
 		len = srd_poll_tx(wp->eng, w->now, frame + DP_HDRS_LEN, room - DP_HDRS_LEN, &meta);
 		if (len <= 0) {
-			tx_mbuf_unused(&sp, m);
+			tx_mbuf_unused(wp, m);
 			break;
 		}
 		total++;
@@ -410,7 +402,7 @@ static int tx_port(struct dp_wport *wp)
 		if (hairpin) {
 			memcpy(flow.dst_mac, wp->port->mac, 6); /* to another worker's inbox */
 		} else if (resolve(wp, dst_ip, flow.dst_mac)) {
-			tx_mbuf_unused(&sp, m); /* the core resends it after its timeout */
+			tx_mbuf_unused(wp, m); /* the core resends it after its timeout */
 			continue;
 		}
 		memcpy(flow.src_mac, wp->port->mac, 6);
@@ -452,7 +444,6 @@ static int tx_port(struct dp_wport *wp)
 	}
 	if (nb)
 		tx_frames(wp, burst, nb);
-	rte_pktmbuf_free_bulk(sp.m, sp.n); /* the spares left over go back */
 	steer_flush(w); /* frames for another worker on this address */
 	return total;
 }
@@ -758,6 +749,8 @@ void dp_worker_fini(struct dp_worker *w)
 	for (uint32_t i = 0; i < w->nports; i++) {
 		rte_pktmbuf_free_bulk(w->wp[i].backlog, w->wp[i].nbacklog);
 		w->wp[i].nbacklog = 0;
+		rte_pktmbuf_free_bulk(w->wp[i].spare, w->wp[i].nspare);
+		w->wp[i].nspare = 0;
 		srd_engine_destroy(w->wp[i].eng);
 		dp_impair_destroy(w->wp[i].impair);
 		w->wp[i].eng = NULL;

@@ -37,6 +37,7 @@ struct rte_mbuf;
 
 #define DP_WORKER_BACKLOG 256u /* frames kept per port when its TX ring is full */
 #define DP_WORKER_INBOX 4096u   /* frames a worker's inbox holds */
+#define DP_WORKER_SPARES 32u    /* mbufs a port's transmit path keeps ahead (one burst) */
 struct dp_telemetry;
 
 /* Counters of a worker (per port where it says so). */
@@ -95,6 +96,11 @@ struct dp_wport {
 	                                   first next time; the engine is not asked for more
 	                                   while any wait (backpressure instead of loss) */
 	uint16_t nbacklog;              /* frames in backlog */
+	struct rte_mbuf *spare[DP_WORKER_SPARES]; /* mbufs taken from the pool a burst at a
+	                                   time for the packets the engine produces, kept from
+	                                   one iteration to the next (one not used comes back
+	                                   here, not to the pool) */
+	uint16_t nspare;                /* mbufs in spare (used from the top) */
 };
 
 /* A worker. */
