@@ -37,6 +37,8 @@ struct cthread {
 	uint64_t rx_msgs, rx_bytes;  /* DATA received (bidir) */
 	struct perf_order order;     /* DATA arrivals out of order (bidir) */
 	uint64_t t0_ns, last_done_ns;
+	uint64_t poll_ns;            /* when the completions being handled were polled (one
+	                                clock read per batch, not per completion) */
 	/* a control message awaited (READY / RESULT) */
 	enum perf_tag want;
 	bool got;
@@ -66,7 +68,7 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 			return;
 		}
 		t->inflight--;
-		t->last_done_ns = perf_now_ns();
+		t->last_done_ns = t->poll_ns;
 		if (c->status) {
 			if (t->out.failed++ == 0)
 				fprintf(stderr, "srd-perf: a send failed: %s\n", strerror(-c->status));
@@ -112,9 +114,10 @@ static int await_reply(struct cthread *t, uint64_t timeout_ns)
 			return n;
 		if (perf_stop)
 			return -EINTR;
+		t->poll_ns = perf_now_ns();
 		for (int i = 0; i < n; i++)
 			on_comp(t, &c[i]);
-		if (!t->got && perf_now_ns() > end)
+		if (!t->got && t->poll_ns > end)
 			return -ETIMEDOUT;
 	}
 	return 0;
@@ -242,6 +245,7 @@ static bool reap_failures(struct client *cl)
 		if (i == 0)
 			continue; /* thread 0's handle is polled by the exchange itself */
 		n = srdc_poll(cl->t[i].h, c, 16);
+		cl->t[i].poll_ns = perf_now_ns();
 		for (int j = 0; j < n; j++)
 			on_comp(&cl->t[i], &c[j]);
 		after += cl->t[i].out.failed;
@@ -402,6 +406,7 @@ static void inject_loop(struct cthread *t, uint64_t deadline)
 			t->rc = rc;
 			break;
 		}
+		t->poll_ns = perf_now_ns();
 		for (int i = 0; i < rc; i++)
 			on_comp(t, &c[i]);
 		/* progress: messages handed over so far, every thread's */
@@ -462,6 +467,8 @@ static void *bw_thread(void *arg)
 			t->rc = n;
 			break;
 		}
+		if (n)
+			t->poll_ns = perf_now_ns();
 		for (int i = 0; i < n; i++)
 			on_comp(t, &c[i]);
 		if (t->idx == 0)
