@@ -66,6 +66,20 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c)
  * on its own value before it counts as a bad route (path_unanswered()). */
 #define UNANSWERED_WINDOWS 8u
 
+/* Delay windows since an ack last came back on P's value, or since P took it (modulo 256,
+ * as the windows are counted). */
+static uint32_t path_quiet_windows(const struct srd_conn *c, const struct srd_path *P)
+{
+	return (uint8_t)(c->qwin_seq - P->qwin);
+}
+
+/* Did an ack come back on P's value (its own packet answered) in the current or the
+ * previous delay window? */
+static bool path_answered(const struct srd_conn *c, const struct srd_path *P)
+{
+	return P->qmin_cur && path_quiet_windows(c, P) <= 1;
+}
+
 /* Has no ack come back on P's value for UNANSWERED_WINDOWS delay windows (counted from when
  * it got the value)?  Acks go back on the value of the packet they answer, and every ack
  * also reports, in its SACK, the packets of the other paths: a value whose packets arrive
@@ -77,13 +91,12 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c)
  * ack_every goes without for 8 windows rarely, and then only takes a clean value. */
 static bool path_unanswered(const struct srd_conn *c, const struct srd_path *P)
 {
-	return (uint8_t)(c->qwin_seq - P->qwin) > UNANSWERED_WINDOWS;
+	return path_quiet_windows(c, P) > UNANSWERED_WINDOWS;
 }
 
 bool paths_want_ack(const struct srd_engine *eng, const struct srd_conn *c, uint32_t p)
 {
-	return eng->cfg.mode == SRD_MODE_MULTIPATH &&
-	       (uint8_t)(c->qwin_seq - c->paths[p].qwin) >= 2;
+	return eng->cfg.mode == SRD_MODE_MULTIPATH && path_quiet_windows(c, &c->paths[p]) >= 2;
 }
 
 /* Is path P congested by its own signals (RTT well above the connection's base, or ECN),
@@ -105,10 +118,7 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 #define CLEAN_TRIES 16u
 
 /* An entropy value of c that came back clean lately (a GOOD path's, acked without ECN
- * marks and within half the target delay of the base RTT by an ack that came back on it
- * in the current or the previous delay window: a value whose packets arrive but whose
- * acks die on the way back looks clean by its stale RTT, and SACKs carried by the other
- * paths' acks keep it GOOD), used by fewer than
+ * marks and within half the target delay of the base RTT), used by fewer than
  * npaths / CLEAN_SHARE_DIV paths; 0 if none.  Looks from a point that moves with P's
  * value and generation, so recycled paths spread over the clean values. */
 static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_conn *c,
@@ -159,13 +169,6 @@ static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	eng->st.path_recycles++;
 }
 
-/* Did an ack come back on P's value (its own packet answered) in the current or the
- * previous delay window? */
-static bool path_answered(const struct srd_conn *c, const struct srd_path *P)
-{
-	return P->qmin_cur && (uint8_t)(c->qwin_seq - P->qwin) <= 1;
-}
-
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool answered_only)
 {
 	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
@@ -189,7 +192,7 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool 
 
 		for (uint32_t i = 0, q = p; i < n; i++, q = q + 1 == n ? 0 : q + 1) {
 			const struct srd_path *P = &c->paths[q];
-			uint32_t age = (uint8_t)(c->qwin_seq - P->qwin);
+			uint32_t age = path_quiet_windows(c, P);
 
 			/* the latest answered first: after a link fails, only a path answered
 			 * since is known to avoid it */
