@@ -104,7 +104,7 @@ static void test_init_clamps(void **state)
 }
 
 /* A first flight shares init_cwnd among the host's sending connections: never above the
- * window it has, never below min_cwnd, and alone (or with no count) it keeps it. */
+ * window it has, never below two packets, and alone (or with no count) it keeps it. */
 static void test_start_share(void **state)
 {
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
@@ -122,9 +122,13 @@ static void test_start_share(void **state)
 	srd_cc_start_share(&cc, &cfg, 2); /* the larger share does not grow a smaller window */
 	assert_int_equal(cc.cwnd, 4 << 8);
 	srd_cc_start_share(&cc, &cfg, 1000);
-	assert_int_equal(cc.cwnd, 32); /* 16 packets / 1000, floored at min_cwnd */
+	assert_int_equal(cc.cwnd, 2 << 8); /* 16 packets / 1000, floored at two packets */
 	srd_cc_start_share(&cc, &cfg, UINT32_MAX);
-	assert_int_equal(cc.cwnd, 32);
+	assert_int_equal(cc.cwnd, 2 << 8);
+	cfg.init_cwnd = ONE; /* a one-packet start stays one packet */
+	ops(SRD_CC_SWIFT)->init(&cc, &cfg);
+	srd_cc_start_share(&cc, &cfg, 8);
+	assert_int_equal(cc.cwnd, ONE);
 }
 
 /* ---- Swift ---- */
