@@ -349,6 +349,22 @@ const struct srd_cc_ops *srd_cc_ops_get(enum srd_cc_algo algo)
 	return NULL;
 }
 
+#define SHARE_MIN (2u * SRD_CWND_ONE) /* the smallest first-flight share (cc.h) */
+
+void srd_cc_start_share(struct srd_cc *cc, const struct srd_cc_config *cfg, uint32_t sending)
+{
+	uint32_t share;
+
+	if (sending <= 1)
+		return;
+	share = cfg->init_cwnd / sending;
+	if (share < SHARE_MIN)
+		share = SHARE_MIN;
+	share = cwnd_clamp(share, cfg);
+	if (share < cc->cwnd)
+		cc->cwnd = share;
+}
+
 /* Below one packet: one packet per srtt * 256 / cwnd.  Above: srtt / (packets * gain),
  * i.e. srtt * 256 * 100 / (cwnd * gain_pct), or 0 when pacing is off. */
 uint64_t srd_cc_pacing_gap_ns(const struct srd_cc *cc, const struct srd_cc_config *cfg,

@@ -68,6 +68,14 @@ struct srd_cc_ops {
 /* The controller for algo, or NULL if algo is unknown. */
 const struct srd_cc_ops *srd_cc_ops_get(enum srd_cc_algo algo);
 
+/* A connection's first flight: its window becomes at most init_cwnd / sending, its share
+ * of what one host starts with when `sending` connections (itself included) have messages
+ * to send, but not below two packets (TCP's smallest initial window for segments this
+ * large, RFC 3390: a host with a hundred busy connections of two-packet messages would
+ * otherwise wait a round trip for each message's second packet) nor min_cwnd.  It never
+ * grows the window; sending 0 or 1 leaves it alone. */
+void srd_cc_start_share(struct srd_cc *cc, const struct srd_cc_config *cfg, uint32_t sending);
+
 /* Time to leave between two packets at window cwnd and smoothed RTT srtt_ns: below one
  * packet srtt * 256 / cwnd; otherwise srtt / (cwnd * gain) when cfg->pacing_gain_pct is not
  * 0, else 0 (not paced).  Returns 0 when srtt_ns is 0. */

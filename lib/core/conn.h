@@ -259,6 +259,8 @@ struct srd_conn {
 	uint8_t pace_wait;       /* 1: data is waiting for pace_next_ns */
 	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
 	uint8_t tlp_sent;        /* 1: the tail loss probe of this flight went (reset by progress) */
+	uint8_t window_fresh;    /* 1 until the first data packet of this incarnation: its window
+	                            is then cut to its share of init_cwnd (tx_next_data()) */
 	uint16_t rnr_retries;    /* RNR refusals in a row (one per wait, not per NACK) */
 	uint16_t loss_rate;      /* EWMA of the fraction of packets lost by RACK (timeouts not), Q16
 	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
@@ -315,6 +317,7 @@ struct srd_engine {
 	uint32_t conn_hash_mask;      /* hash table size - 1 */
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
+	uint32_t conns_sending;       /* connections with a message in use (msg_used > 0) */
 	struct srd_timerq timers;     /* per-connection deadlines */
 	struct srd_rxslot *rxslots;   /* reassembly pool */
 	uint32_t rx_free;             /* free list of reassembly slots */
@@ -405,7 +408,7 @@ uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c);
 void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c);
 /* Take a free message slot and queue it last in the send order.  Returns it, or SRD_NIL16
  * if every slot is in use. */
-uint16_t tx_msg_alloc(struct srd_conn *c);
+uint16_t tx_msg_alloc(struct srd_engine *eng, struct srd_conn *c);
 /* The peer closed the connection while we had unfinished messages on it: forget every
  * packet record and make every unfinished message start over (in the order it was sent). */
 void tx_restart_all(struct srd_engine *eng, struct srd_conn *c);

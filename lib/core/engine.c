@@ -69,6 +69,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->pace_next_ns = c->rnr_until_ns = c->rnr_since_ns = 0;
 	c->rto_backoff = 0;
 	c->tlp_sent = 0;
+	c->window_fresh = 1;
 	c->loss_rate = 0;
 	c->pace_wait = 0;
 	c->rnr_retries = 0;
@@ -482,7 +483,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 			return -ENOSPC;
 	}
 	c->last_active_ns = now;
-	slot = tx_msg_alloc(c);
+	slot = tx_msg_alloc(eng, c);
 	m = &c->txmsgs[slot];
 	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
 	m->iovcnt = (uint8_t)req->iovcnt;

@@ -276,7 +276,7 @@ void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c)
 	c->order_head = c->order_tail = SRD_NIL16;
 }
 
-uint16_t tx_msg_alloc(struct srd_conn *c)
+uint16_t tx_msg_alloc(struct srd_engine *eng, struct srd_conn *c)
 {
 	uint16_t slot = c->msg_free;
 
@@ -289,7 +289,8 @@ uint16_t tx_msg_alloc(struct srd_conn *c)
 	else
 		c->txmsgs[c->order_tail].link = slot;
 	c->order_tail = slot;
-	c->msg_used++;
+	if (c->msg_used++ == 0)
+		eng->conns_sending++;
 	return slot;
 }
 
@@ -338,7 +339,8 @@ static void msg_complete(struct srd_engine *eng, struct srd_conn *c, struct srd_
 		msg_advance_cur(eng, c); /* a refused head message leaves the send order first */
 	m->link = c->msg_free;
 	c->msg_free = slot;
-	c->msg_used--;
+	if (--c->msg_used == 0)
+		eng->conns_sending--;
 	if (status == 0)
 		eng->st.msgs_completed++;
 	else
@@ -422,6 +424,8 @@ void tx_resend_inflight(struct srd_engine *eng, struct srd_conn *c)
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status)
 {
 	tx_forget_packets(eng, c);
+	if (c->msg_used)
+		eng->conns_sending--;
 	for (uint32_t i = 0; i < eng->cfg.max_tx_msgs; i++) {
 		struct srd_txmsg *m = &c->txmsgs[i];
 
@@ -504,6 +508,16 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 
 	if (c->rnr_until_ns > now || !tx_has_data(c))
 		return 0;
+	if (c->window_fresh) {
+		/* the first flight of this incarnation: the host's NIC is shared with the other
+		 * connections that have messages to send, and a full initial window on each
+		 * lands at their receivers as a burst the queues cannot hold (all-to-all: every
+		 * receiver is a 4-way incast, and start-up losses there grew into convoys of
+		 * 10-30 senders at one receiver while others idled) */
+		c->window_fresh = 0;
+		srd_cc_start_share(&c->cc, &eng->cfg.cc, eng->conns_sending);
+		cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
+	}
 	if (c->inflight >= (cwnd_pkts ? cwnd_pkts : 1))
 		return 0;
 	if (now < c->pace_next_ns) {

@@ -103,6 +103,34 @@ static void test_init_clamps(void **state)
 	assert_int_equal(cc.cwnd, 1000);
 }
 
+/* A first flight shares init_cwnd among the host's sending connections: never above the
+ * window it has, never below two packets, and alone (or with no count) it keeps it. */
+static void test_start_share(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	struct srd_cc cc;
+
+	(void)state;
+	ops(SRD_CC_SWIFT)->init(&cc, &cfg);
+	srd_cc_start_share(&cc, &cfg, 0);
+	assert_int_equal(cc.cwnd, 16 << 8);
+	srd_cc_start_share(&cc, &cfg, 1);
+	assert_int_equal(cc.cwnd, 16 << 8);
+	srd_cc_start_share(&cc, &cfg, 4);
+	assert_int_equal(cc.cwnd, 4 << 8);
+	assert_int_equal(cc.slow_start, 1); /* it grows from there as any start does */
+	srd_cc_start_share(&cc, &cfg, 2); /* the larger share does not grow a smaller window */
+	assert_int_equal(cc.cwnd, 4 << 8);
+	srd_cc_start_share(&cc, &cfg, 1000);
+	assert_int_equal(cc.cwnd, 2 << 8); /* 16 packets / 1000, floored at two packets */
+	srd_cc_start_share(&cc, &cfg, UINT32_MAX);
+	assert_int_equal(cc.cwnd, 2 << 8);
+	cfg.init_cwnd = ONE; /* a one-packet start stays one packet */
+	ops(SRD_CC_SWIFT)->init(&cc, &cfg);
+	srd_cc_start_share(&cc, &cfg, 8);
+	assert_int_equal(cc.cwnd, ONE);
+}
+
 /* ---- Swift ---- */
 
 /* Below target: one packet more per window's worth of acked packets. */
@@ -872,6 +900,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_get),
 		cmocka_unit_test(test_init_clamps),
+		cmocka_unit_test(test_start_share),
 		cmocka_unit_test(test_swift_additive_increase),
 		cmocka_unit_test(test_swift_increase_large_window),
 		cmocka_unit_test(test_swift_no_base_rtt),

@@ -723,6 +723,87 @@ static void expect_bad_config(const struct srd_config *cfg, const char *field)
 	assert_int_equal(srd_config_check(cfg, NULL, 0), -EINVAL);
 }
 
+static void *share_rx_alloc(void *user, struct srd_rx_msg *msg)
+{
+	(void)user;
+	(void)msg;
+	return NULL;
+}
+
+static void share_rx_deliver(void *user, const struct srd_rx_msg *msg)
+{
+	(void)user;
+	(void)msg;
+}
+
+static void share_tx_done(void *user, void *ctx, int status)
+{
+	(void)user;
+	(void)ctx;
+	(void)status;
+}
+
+/* Queue a 1 MiB message to peer on eng at time 0. */
+static void share_send(struct srd_engine *eng, uint64_t peer)
+{
+	static uint8_t big[1 << 20];
+	struct srd_iov iov = { big, sizeof(big) };
+	struct srd_send_req req = { .peer = peer, .iov = &iov, .iovcnt = 1, .ctx = big };
+
+	assert_int_equal(srd_send(eng, 0, &req), 0);
+}
+
+/* Poll eng at time 0 until it has nothing more to send; count data packets per peer 1..3. */
+static void share_drain(struct srd_engine *eng, uint32_t count[4])
+{
+	uint8_t buf[SRD_HDR_MAX_LEN + 4096];
+	struct srd_tx_meta meta;
+	int n;
+
+	while ((n = srd_poll_tx(eng, 0, buf, sizeof(buf), &meta)) > 0)
+		if (meta.type == SRD_PKT_DATA && meta.peer <= 3)
+			count[meta.peer]++;
+	assert_int_equal(n, 0);
+}
+
+/* A connection's first flight takes its share of init_cwnd among the connections with
+ * messages to send: alone, the whole window; two at once, half each; one that starts
+ * while another is sending, half, and the one already sending keeps what it had. */
+static void test_first_flight_share(void **state)
+{
+	struct srd_callbacks cb = { .rx_alloc = share_rx_alloc, .rx_deliver = share_rx_deliver,
+				    .tx_done = share_tx_done };
+	struct srd_engine *eng;
+	struct srd_config cfg;
+	uint32_t count[4];
+	char err[160];
+
+	(void)state;
+	srd_config_default(&cfg);
+	cfg.cc.init_cwnd = 32 * SRD_CWND_ONE;
+	cfg.cc.pacing_gain_pct = 0;
+
+	assert_int_equal(srd_engine_create(&cfg, &cb, &eng, err, sizeof(err)), 0);
+	memset(count, 0, sizeof(count));
+	share_send(eng, 1);
+	share_drain(eng, count);
+	assert_int_equal(count[1], 32);
+	srd_engine_destroy(eng);
+
+	assert_int_equal(srd_engine_create(&cfg, &cb, &eng, err, sizeof(err)), 0);
+	memset(count, 0, sizeof(count));
+	share_send(eng, 1);
+	share_send(eng, 2);
+	share_drain(eng, count);
+	assert_int_equal(count[1], 16);
+	assert_int_equal(count[2], 16);
+	share_send(eng, 3);
+	share_drain(eng, count);
+	assert_int_equal(count[3], 32 / 3);
+	assert_int_equal(count[1] + count[2], 32);
+	srd_engine_destroy(eng);
+}
+
 static void test_config(void **state)
 {
 	struct srd_config c, d;
@@ -927,6 +1008,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_multipath_mode, teardown),
 		cmocka_unit_test_teardown(test_spray_mode, teardown),
 		cmocka_unit_test_teardown(test_ecn_dctcp, teardown),
+		cmocka_unit_test(test_first_flight_share),
 		cmocka_unit_test_teardown(test_config, teardown),
 		cmocka_unit_test_teardown(test_conn_info, teardown),
 		cmocka_unit_test_teardown(test_rack_same_time_burst, teardown),
