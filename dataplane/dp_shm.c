@@ -407,9 +407,9 @@ static void pending_unlink(struct dp_shm *s, struct dp_shm_pending *p)
 static void pending_close(struct dp_shm *s, struct dp_shm_pending *p)
 {
 	pending_unlink(s, p);
+	s->st.refused++; /* before the app can see the close */
 	close_refused(p->fd); /* also leaves the epoll set */
 	free(p);
-	s->st.refused++;
 }
 
 static int cred_allowed(const struct dp_shm *s, const struct ucred *c)
@@ -483,8 +483,8 @@ static int accept_all(struct dp_shm *s)
 		room_changed(s);
 		continue;
 refuse:
+		s->st.refused++; /* before the app can see the close */
 		close_refused(fd);
-		s->st.refused++;
 	}
 	return handled;
 }

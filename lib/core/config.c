@@ -25,7 +25,7 @@ void srd_config_default(struct srd_config *cfg)
 		.min_rto_ns = 100000,
 		.max_rto_ns = 10000000,
 		.init_rtt_ns = 20000,
-		.max_retries = 12,
+		.max_retries = 40,
 		.max_rnr_retries = 64,
 		.rnr_delay_ns = 50000,
 		.ack_delay_ns = 2000,

@@ -260,7 +260,7 @@ struct srd_conn {
 	uint8_t qwin_seq;        /* current delay window (paths' qmin_cur, qmin_prev) */
 	uint8_t tlp_sent;        /* 1: the tail loss probe of this flight went (reset by progress) */
 	uint16_t rnr_retries;    /* RNR refusals in a row (one per wait, not per NACK) */
-	uint16_t loss_rate;      /* EWMA of the fraction of packets lost (RACK or timeout), Q16
+	uint16_t loss_rate;      /* EWMA of the fraction of packets lost by RACK (timeouts not), Q16
 	                            with gain 1/64: the loss every path sees (paths_on_loss()) */
 	uint32_t probe_seq;      /* sequence number of the next probe */
 	uint64_t qwin_end_ns;    /* end of the current delay window (one smoothed RTT long) */
@@ -285,6 +285,7 @@ struct srd_conn {
 	uint8_t ack_path;        /* path index of the packet the next ack answers */
 	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
 	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */
+	uint8_t ack_asked;       /* 1: the packet it answers asked for it at once (ACKREQ) */
 	uint8_t ack_owed;        /* 1: an ack is owed (by ack_deadline_ns at the latest) */
 	uint8_t nack_pending;    /* nacks queued in nacks[] (0..SRD_NACK_QUEUE) */
 	uint8_t nack_head;       /* index of the oldest */
@@ -353,8 +354,10 @@ void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status);
 /* Give every path of c its first entropy value (multipath: distinct random values; single:
  * one value hashed from the peer key). */
 void paths_init(struct srd_engine *eng, struct srd_conn *c);
-/* Choose the path for the next data packet of c, other than avoid (-1: none) if possible. */
-uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid);
+/* Choose the path for the next data packet of c, other than avoid (-1: none) if possible;
+ * answered_only: a GOOD path an ack came back on lately, if there is one (a packet resent
+ * after a timeout). */
+uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool answered_only);
 /* A packet sent on path p was acked; rtt_ns is its RTT sample (0: none), ce its CE echo
  * (1 marked, 0 not, -1 no ECN information).  Returns the path's standing RTT: its smallest
  * sample over the current and the previous delay window (0 without a sample). */
@@ -364,6 +367,11 @@ uint64_t paths_on_ack(struct srd_conn *c, uint32_t p, uint64_t rtt_ns, int ce);
  * p was already suspect for its silence (paths_on_silence()): the signature of a route
  * that drops everything, which fails the path at once. */
 void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool silent);
+/* Should the next packet on path p ask for an ack at once (SRD_F_ACKREQ)?  Yes when no ack
+ * has come back on its value for two delay windows: coalesced acks answer every
+ * ack_every-th packet, and sprayed round robin, some paths' packets were never the ones
+ * answered, so that path_unanswered() took live routes for dead ones. */
+bool paths_want_ack(const struct srd_engine *eng, const struct srd_conn *c, uint32_t p);
 /* A packet on path p's current entropy value is overdue (packets sent after it on other
  * paths were acked, and its own path's RTT has passed): stop sending on p until an ack
  * or a loss decides. */

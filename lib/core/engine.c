@@ -78,7 +78,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->held_head = c->held_tail = SRD_NIL32;
 	c->ack_owed = 0;
 	c->ack_pkts = c->ack_ce = 0;
-	c->ack_now = c->ack_flags = 0;
+	c->ack_now = c->ack_flags = c->ack_asked = 0;
 	c->nack_pending = 0;
 	c->nack_head = 0;
 	c->setup_cookie = 0;

@@ -62,11 +62,49 @@ void paths_init(struct srd_engine *eng, struct srd_conn *c)
 	c->path_rr = 0;
 }
 
-/* Is path P congested by its own signals (RTT well above the connection's base, or ECN)? */
+/* Delay windows (each a smoothed RTT) a path in use may go without an ack that came back
+ * on its own value before it counts as a bad route (path_unanswered()). */
+#define UNANSWERED_WINDOWS 8u
+
+/* Delay windows since an ack last came back on P's value, or since P took it (modulo 256,
+ * as the windows are counted). */
+static uint32_t path_quiet_windows(const struct srd_conn *c, const struct srd_path *P)
+{
+	return (uint8_t)(c->qwin_seq - P->qwin);
+}
+
+/* Did an ack come back on P's value (its own packet answered) in the current or the
+ * previous delay window? */
+static bool path_answered(const struct srd_conn *c, const struct srd_path *P)
+{
+	return P->qmin_cur && path_quiet_windows(c, P) <= 1;
+}
+
+/* Has no ack come back on P's value for UNANSWERED_WINDOWS delay windows (counted from when
+ * it got the value)?  Acks go back on the value of the packet they answer, and every ack
+ * also reports, in its SACK, the packets of the other paths: a value whose packets arrive
+ * but whose acks die on the way back (a route dead in one direction only) stays GOOD on
+ * those reports, keeps its last RTT and never loses a packet.  Nothing would ever replace
+ * it, while other paths' values churn, each fresh one with the same chance of landing on
+ * such a route: a connection ended up with most of its paths so, and a lone retransmitted
+ * packet's every ack died (srdd_workers, impaired).  A path answered about one packet in
+ * ack_every goes without for 8 windows rarely, and then only takes a clean value. */
+static bool path_unanswered(const struct srd_conn *c, const struct srd_path *P)
+{
+	return path_quiet_windows(c, P) > UNANSWERED_WINDOWS;
+}
+
+bool paths_want_ack(const struct srd_engine *eng, const struct srd_conn *c, uint32_t p)
+{
+	return eng->cfg.mode == SRD_MODE_MULTIPATH && path_quiet_windows(c, &c->paths[p]) >= 2;
+}
+
+/* Is path P congested by its own signals (RTT well above the connection's base, or ECN),
+ * or is it a route its acks do not come back on? */
 static bool path_congested(const struct srd_engine *eng, const struct srd_conn *c,
 			   const struct srd_path *P)
 {
-	if (P->ecn >= 128)
+	if (P->ecn >= 128 || path_unanswered(c, P))
 		return true;
 	return c->min_rtt_ns && P->srtt_ns > c->min_rtt_ns + eng->cfg.cc.target_delay_ns;
 }
@@ -80,10 +118,7 @@ static bool path_congested(const struct srd_engine *eng, const struct srd_conn *
 #define CLEAN_TRIES 16u
 
 /* An entropy value of c that came back clean lately (a GOOD path's, acked without ECN
- * marks and within half the target delay of the base RTT by an ack that came back on it
- * in the current or the previous delay window: a value whose packets arrive but whose
- * acks die on the way back looks clean by its stale RTT, and SACKs carried by the other
- * paths' acks keep it GOOD), used by fewer than
+ * marks and within half the target delay of the base RTT), used by fewer than
  * npaths / CLEAN_SHARE_DIV paths; 0 if none.  Looks from a point that moves with P's
  * value and generation, so recycled paths spread over the clean values. */
 static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_conn *c,
@@ -129,11 +164,12 @@ static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	P->ecn = 0;
 	P->acked_sent = 0;
 	P->qmin_cur = P->qmin_prev = 0;
+	P->qwin = c->qwin_seq; /* path_unanswered() counts from here */
 	P->skips = 0;
 	eng->st.path_recycles++;
 }
 
-uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
+uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool answered_only)
 {
 	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
 	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE + 1;
@@ -145,6 +181,31 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid)
 		/* oblivious: the next value in turn, whatever is known of it */
 		c->path_rr = (uint16_t)(p + 1 == n ? 0 : p + 1);
 		return p;
+	}
+	if (answered_only) {
+		/* a packet resent after a timeout goes where a round trip worked lately: GOOD
+		 * only means that nothing was lost there, and a route that eats the acks (or
+		 * one whose losses are still being counted) is GOOD too; a lone packet resent
+		 * round robin over such paths spent its retry budget on them (srdd_workers,
+		 * impaired, under load: 13 retries, each on a path whose data or acks died) */
+		uint32_t pick = SRD_NIL32, pick_age = 2;
+
+		for (uint32_t i = 0, q = p; i < n; i++, q = q + 1 == n ? 0 : q + 1) {
+			const struct srd_path *P = &c->paths[q];
+			uint32_t age = path_quiet_windows(c, P);
+
+			/* the latest answered first: after a link fails, only a path answered
+			 * since is known to avoid it */
+			if ((int)q != avoid && P->state == SRD_PATH_GOOD && path_answered(c, P) &&
+			    age < pick_age) {
+				pick = q;
+				pick_age = age;
+			}
+		}
+		if (pick != SRD_NIL32) {
+			c->path_rr = (uint16_t)(pick + 1 == n ? 0 : pick + 1);
+			return pick;
+		}
 	}
 	for (uint32_t i = 0; i < n; i++, p = p + 1 == n ? 0 : p + 1) {
 		struct srd_path *P = &c->paths[p];
@@ -244,6 +305,8 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 	P->ecn = 0;
 	P->skips = 0;
 	P->probe_ts = 0;
+	P->qmin_cur = P->qmin_prev = 0;
+	P->qwin = c->qwin_seq;
 	eng->st.path_replacements++;
 	if (c->peer_id == 0) {
 		/* no one to answer a probe yet: use it, cautiously */
@@ -384,6 +447,7 @@ int paths_on_probe_reply(struct srd_conn *c, uint32_t cookie, uint64_t rtt_ns)
 	P->state = SRD_PATH_GOOD;
 	P->probe_ts = 0;
 	P->srtt_ns = rtt32(rtt_ns);
+	P->qwin = c->qwin_seq; /* the reply came back on the probed value */
 	c->n_probing--;
 	c->n_good++;
 	return 0;

@@ -293,10 +293,15 @@ void rx_reset(struct srd_engine *eng, struct srd_conn *c, bool deliver_held)
 
 /* ---- acks ---- */
 
-/* Remember pkt as the packet the next ack answers, and decide how soon to send it. */
+/* Remember pkt as the packet the next ack answers, and decide how soon to send it.  An ack
+ * asked for at once answers the packet that asked, not one that came after it in the same
+ * burst: the sender asks on a path that has gone without an ack of its own (tx.c). */
 static void ack_note(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		     const struct srd_pkt *pkt, unsigned ce, bool at_once)
 {
+	if (c->ack_asked && !at_once)
+		return;
+	c->ack_asked = at_once;
 	c->ack_psn = pkt->psn;
 	c->ack_echo_ts = pkt->u.data.tx_ts;
 	c->ack_path = pkt->path;
@@ -447,6 +452,7 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 		sack_fill(eng, c, &pkt.u.ack);
 		c->ack_owed = 0;
 		c->ack_now = 0;
+		c->ack_asked = 0;
 		c->ack_pkts = c->ack_ce = 0;
 		eng->st.tx_acks++;
 	} else {

@@ -69,7 +69,11 @@ static void mark_lost(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
 	unlink_inflight(c, idx);
 	r->state = TXPKT_LOST;
 	r->lost_by = (uint8_t)cause;
-	if (cause == SRD_LOSS_RACK || cause == SRD_LOSS_RTO)
+	/* the loss rate is that of packets lost while later ones got through: a timeout says
+	 * nothing arrived at all (a tail on a dead route, an outage), and counting it raised
+	 * the rate to 30-45% in a lone packet's retries, which then took 8 more losses in a
+	 * row to fail a dead path: the retries went round paths that were all dead one way */
+	if (cause == SRD_LOSS_RACK)
 		c->loss_rate = (uint16_t)(c->loss_rate + ((65535u - c->loss_rate) >> 6));
 	list_append(c, &c->rt_head, &c->rt_tail, idx);
 	if (path_fault)
@@ -521,13 +525,14 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		if (r->lost_by != SRD_LOSS_RNR && r->lost_by != SRD_LOSS_REFUSED)
 			r->resends++;
 		retx = true;
-		path = paths_pick(eng, c, r->path);
+		path = paths_pick(eng, c, r->path, r->lost_by == SRD_LOSS_RTO ||
+						    r->lost_by == SRD_LOSS_PROBE);
 	} else {
 		idx = take_new_segment(eng, c);
 		if (idx == SRD_NIL16)
 			return 0;
 		r = &c->txpkts[idx];
-		path = paths_pick(eng, c, -1);
+		path = paths_pick(eng, c, -1, false);
 	}
 	m = &c->txmsgs[r->msg];
 	psn = m->first_psn + r->seg;
@@ -538,7 +543,8 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) |
 				   (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
 				   (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
-				   (r->seg + 1 == m->nseg ? SRD_F_ACKREQ : 0) |
+				   (r->seg + 1 == m->nseg || paths_want_ack(eng, c, path) ?
+				    SRD_F_ACKREQ : 0) |
 				   (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
 				   (m->ordered ? SRD_F_ORDERED : 0)),
 		.path = (uint8_t)path,
@@ -806,8 +812,17 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	if (!psn_lt(pkt->psn, c->snd_nxt) || !psn_le(c->snd_una - eng->cfg.tx_window, pkt->psn))
 		return -SRD_DROP_ACK_UNSENT;
 	eng->st.rx_nacks++;
-	if (psn_lt(pkt->psn, c->snd_una) || r->state != TXPKT_INFLIGHT)
-		return 0; /* already acked or already being resent */
+	/* whatever it refuses, the peer answered: the timeouts meanwhile were not its silence.
+	 * (A receiver slow to answer, its NACK later than the RTO, found the packet already
+	 * marked lost and the NACK ignored: every timeout counted against the retry budget and
+	 * a connection to a live, busy peer failed with -ETIMEDOUT; srdd_workers under load.) */
+	c->rto_backoff = 0;
+	if (psn_lt(pkt->psn, c->snd_una))
+		return 0; /* already acked */
+	if (n->reason == SRD_NACK_RNR)
+		r->retries = 0; /* it reached the peer: refused, not lost */
+	if (r->state != TXPKT_INFLIGHT)
+		return 0; /* already being resent */
 	if (n->reason == SRD_NACK_TOO_BIG) {
 		/* the receiver consumes (and acks) the refused message's packets; stop sending
 		 * more of it and fail it once the ones sent are acked */
@@ -830,14 +845,11 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			return 0; /* about an earlier copy: the one in flight may yet be taken */
 		if (m->state == TXMSG_ACTIVE)
 			m->state = TXMSG_NO_EP;
-		c->rto_backoff = 0; /* the peer answered */
 		mark_lost(eng, c, idx, SRD_LOSS_REFUSED);
 		return 0;
 	}
 	/* receiver not ready: resend after the delay it asked for, without blaming the path */
 	eng->st.rnr_received++;
-	/* the peer answered: it is alive, whatever the timeouts said meanwhile */
-	c->rto_backoff = 0;
 	/* every packet of a flight the receiver could not take comes back NACKed: those sent
 	 * before the current wait began are the refusal it already answers, not new ones (a
 	 * large message's flight would otherwise spend the retry budget, and stretch the

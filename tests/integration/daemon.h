@@ -53,7 +53,7 @@ static inline void write_config_idle(struct daemon *d, const char *impair, unsig
 		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
 		" \"apps\": { \"region_mb\": 96 },\n"
 		" \"log_level\": \"notice\",\n"
-		" \"protocol\": { \"conn_idle_ms\": 300 },\n"
+		" \"protocol\": { \"conn_idle_ms\": 500 },\n"
 		" \"ports\": [ { \"name\": \"lo\", \"type\": \"loopback_pair\",\n"
 		"   \"addresses\": [\"10.77.0.1/24\", \"10.77.0.2/24\"],\n"
 		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"

@@ -219,7 +219,7 @@ static inline json_t *proc_last_json(const char *path)
  * Ask a running srdd (EAL --file-prefix prefix) a telemetry command, e.g. "/srd/stats".
  * Returns the reply's value for that command (caller decrefs), or NULL.
  */
-static inline json_t *proc_telemetry(const char *prefix, const char *cmd)
+static inline json_t *proc_telemetry_once(const char *prefix, const char *cmd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[65536];
@@ -252,6 +252,24 @@ static inline json_t *proc_telemetry(const char *prefix, const char *cmd)
 	}
 out:
 	close(fd);
+	return val;
+}
+
+/* The reply to a telemetry command, asked again (for up to 5 s) while srdd answers that a
+ * worker did not answer within its 100 ms: on a loaded machine a worker can lose its CPU
+ * that long, and the question is what the counters say, not how fast. */
+static inline json_t *proc_telemetry(const char *prefix, const char *cmd)
+{
+	json_t *val = proc_telemetry_once(prefix, cmd);
+
+	for (int tries = 0; tries < 50 && json_is_object(val) &&
+			    json_object_get(val, "error") &&
+			    strstr(json_string_value(json_object_get(val, "error")) ?: "", "did not answer");
+	     tries++) {
+		json_decref(val);
+		usleep(100000);
+		val = proc_telemetry_once(prefix, cmd);
+	}
 	return val;
 }
 

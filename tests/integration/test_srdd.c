@@ -129,7 +129,7 @@ static void test_telemetry(void **state)
 	s = start_send(&d, "10.77.0.1", to, 200, "4", out_s);
 	expect_xfer_ok(s, out_s, "sender");
 	expect_xfer_ok(r, out_r, "receiver");
-	/* connections close 300 ms after the transfer: look at once */
+	/* connections close 500 ms after the transfer: look at once */
 	ports = proc_telemetry(d.prefix, "/srd/ports");
 	conns = proc_telemetry(d.prefix, "/srd/conns");
 	paths = proc_telemetry(d.prefix, "/srd/paths,lo0,10.77.0.2");
@@ -227,7 +227,7 @@ static void test_sigkill_app(void **state)
 	expect_xfer_ok(b, out_b, "bystander receiver");
 
 	/* with B and C gone too, everything returns to nothing within a second (connections
-	 * close after the configured 300 ms of idleness) */
+	 * close after the configured 500 ms of idleness) */
 	end = proc_now_ms() + 1000;
 	do {
 		proc_sleep_ms(50);
@@ -284,7 +284,7 @@ static void test_adaptive_idle(void **state)
 
 	daemon_start_idle(&d, NULL, 1, "{ \"policy\": \"adaptive\" }");
 	transfer_on(&d, 1000, "7");
-	proc_sleep_ms(500); /* the connection closes (conn_idle_ms 300): nothing is due */
+	proc_sleep_ms(700); /* the connection closes (conn_idle_ms 500): nothing is due */
 	idle = daemon_cpu_share(d.pid, 2000);
 	printf("  CPU share: busy-polling daemon %.1f%%, idle adaptive daemon %.1f%%\n", busy,
 	       idle);

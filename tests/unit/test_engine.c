@@ -424,6 +424,70 @@ static void test_acks_echo_entropy(void **state)
 	env_free(e);
 }
 
+/* Is entropy value e on route 3 of 8 in the ack direction (a route dead one way only)? */
+static bool ack_route_dead(uint16_t e)
+{
+	uint32_t h = ((uint32_t)e ^ 0x5bd1u) * 0x9e3779b1u;
+
+	h ^= h >> 15;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return (((uint64_t)h * 8) >> 32) == 3;
+}
+
+/* Acks (B to A) on an entropy value whose route back is dead are lost, data always gets
+ * through; 1 packet in 20 of the rest is lost, and every packet waits 0-10 us more, so
+ * paths look congested now and then and take fresh values (recycles). */
+static enum link_verdict filter_ack_route_down(struct link *l, int from,
+					       const struct srd_tx_meta *m, const uint8_t *pkt,
+					       uint32_t len, uint64_t n, uint64_t *extra,
+					       unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+
+	(void)pkt, (void)len, (void)ce;
+	filter_count_a_data(e, from, m);
+	*extra = srd_rng_below(&e->rng, 10001);
+	if ((from == B && ack_route_dead(m->entropy)) || n % 20 == 19)
+		return LINK_DROP;
+	return LINK_PASS;
+}
+
+/* A route dead in the ack direction only: the paths whose acks it eats get packets through
+ * (acked by other paths' SACKs), so only the absence of their own acks tells.  Without
+ * that, such values were never replaced while the others churned, and piled up until a
+ * lone retransmission's every ack died and the connection timed out (srdd_workers under
+ * load: 12 retransmissions on 12 paths, each acked, each ack lost). */
+static void test_ack_route_down(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+	struct srd_path_info pi[16];
+	struct srd_conn_info ci;
+	uint32_t deaf = 0;
+
+	(void)state;
+	env_msgs(e, 3000);
+	for (uint32_t i = 0; i < 3000; i++)
+		msg_fill(e, i, 1 + (i * 7919) % 40000, 0, NULL);
+	e->window = 32;
+	e->l->filter = filter_ack_route_down;
+	if (!link_run(e->l, stress_pump, e, 60000 * MS))
+		fail_msg("%u of 3000 done by %llu ms", e->ndone, (unsigned long long)(e->l->now / MS));
+	assert_int_equal(srd_conn_info(e->l->eng[A], B, &ci, pi, 16), 16);
+	for (uint32_t p = 0; p < 16; p++)
+		deaf += pi[p].state == SRD_PATH_GOOD && ack_route_dead(pi[p].entropy);
+	print_message("      %u ms, %u of 16 good paths on a dead ack route, %llu timeouts, %llu "
+		      "recycles, %llu failures\n", (unsigned)(e->l->now / MS), deaf,
+		      (unsigned long long)stats(e, A).rto_events,
+		      (unsigned long long)stats(e, A).path_recycles,
+		      (unsigned long long)stats(e, A).path_failures);
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	assert_int_equal(stats(e, A).conns_timed_out, 0);
+	assert_true(deaf <= 5); /* 11 of 16 before */
+	env_free(e);
+}
+
 /* A route down in both directions: the receiver's acks on the entropy values that hash to
  * it are lost as well, which the sender's path health cannot see as such. */
 static void test_stress_route_down(void **state)
@@ -880,6 +944,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stress_blackhole, teardown),
 		cmocka_unit_test_teardown(test_stress_route_down, teardown),
 		cmocka_unit_test_teardown(test_acks_echo_entropy, teardown),
+		cmocka_unit_test_teardown(test_ack_route_down, teardown),
 		cmocka_unit_test_teardown(test_rtt_beyond_max_rto, teardown),
 		cmocka_unit_test_teardown(test_ordered_clean, teardown),
 		cmocka_unit_test_teardown(test_ordered_loss, teardown),

@@ -289,6 +289,42 @@ static void test_rnr_unbounded(void **state)
 	env_free(e);
 }
 
+/* Every NACK takes 15 ms to come back: longer than max_rto. */
+static enum link_verdict slow_nacks(struct link *l, int from, const struct srd_tx_meta *m,
+				    const uint8_t *pkt, uint32_t len, uint64_t n, uint64_t *extra,
+				    unsigned *ce)
+{
+	(void)l; (void)from; (void)pkt; (void)len; (void)n; (void)ce;
+	if (m->type == SRD_PKT_NACK)
+		*extra = 15 * MS;
+	return LINK_PASS;
+}
+
+/* A receiver that answers, but later than the RTO (a busy host): each NACK finds its packet
+ * already resent after a timeout.  It still proves the peer alive, so the timeouts must not
+ * spend the retry budget: before, 60 refusals answered 15 ms late failed the message with
+ * -ETIMEDOUT after max_retries timeouts, although the peer had answered every copy. */
+static void test_rnr_answers_after_rto(void **state)
+{
+	struct env *e = env_new(NULL, NULL);
+
+	(void)state;
+	assert_true(15 * MS > e->cfg[A].max_rto_ns);
+	e->side[B].alloc_fail_first = 60;
+	assert_true(60 > e->cfg[A].max_retries);
+	env_msgs(e, 1);
+	msg_fill(e, 0, 1000, 0, NULL);
+	assert_int_equal(msg_send(e, 0), 0);
+	e->l->filter = slow_nacks;
+	assert_true(link_run(e->l, all_done, e, 5000 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	assert_int_equal(stats(e, A).conns_timed_out, 0);
+	print_message("      NACKs 15 ms late: delivered at %llu ms after %u refusals\n",
+		      (unsigned long long)(e->msgs[0].done_at / MS), e->side[B].alloc_calls - 1);
+	env_free(e);
+}
+
 /* ---- 3. message too big for the receiver ---- */
 
 /* Drop every NACK: the refusal must still reach the sender (through the acks' max_msg). */
@@ -1016,6 +1052,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rnr_forever, teardown),
 		cmocka_unit_test_teardown(test_rnr_flight_is_one_refusal, teardown),
 		cmocka_unit_test_teardown(test_rnr_unbounded, teardown),
+		cmocka_unit_test_teardown(test_rnr_answers_after_rto, teardown),
 		cmocka_unit_test_teardown(test_msg_too_big_for_receiver, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint, teardown),
 		cmocka_unit_test_teardown(test_no_endpoint_nacks_lost, teardown),

@@ -20,7 +20,7 @@
 
 #include "harness.h"
 
-#define IDLE_NS (200 * MS)
+#define IDLE_NS (400 * MS)
 
 /* Forget the previous round's messages and make room for n new ones. */
 static void new_round(struct env *e, uint32_t n)
@@ -200,7 +200,7 @@ static void test_busy_not_closed(void **state)
 	env_cfg_default(&cb, B);
 	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
 	e = env_new(&ca, &cb);
-	e->l->gap_ns = 1 * MS; /* a slow link: 256 packets of 1 MiB take 256 ms */
+	e->l->gap_ns = 2 * MS; /* a slow link: 256 packets of 1 MiB take 512 ms */
 	uint64_t t0 = e->l->now;
 	round_ok_within(e, 1, 1u << 20, 2000 * MS);
 	assert_true(e->l->now - t0 > IDLE_NS);
@@ -222,8 +222,8 @@ static void test_idle_config(void **state)
 	assert_non_null(strstr(err, "conn_idle_ns"));
 	cfg.conn_idle_ns = srd_retry_budget_ns(&cfg) + 1;
 	assert_int_equal(srd_config_check(&cfg, err, sizeof(err)), 0);
-	/* defaults: 100 us doubling over 13 timeouts, capped at 10 ms */
-	assert_int_equal(srd_retry_budget_ns(&cfg), 72700000ull);
+	/* defaults: 100 us doubling over 41 timeouts, capped at 10 ms: 12.7 ms + 34 x 10 ms */
+	assert_int_equal(srd_retry_budget_ns(&cfg), 352700000ull);
 }
 
 int main(void)
