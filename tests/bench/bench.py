@@ -483,6 +483,28 @@ def repeat(n, fn):
     return sum((fn() for _ in range(n)), [])
 
 
+def repeat_kept(n, fn):
+    """repeat(n, fn) for srd-perf runs, counting only those in which srdd kept its CPU
+    (srdd_ran >= bench_report.SRDD_CPU_KEPT), at most 2 * n runs in all.  A run whose worker
+    lost part of CPU 0 measures whatever took it (a build or a test that does not take the
+    measuring lock; srdd's throughput falls in proportion to its share: 13 Gbit/s at 16 MiB
+    with 40% of its CPU, 33 with all of it): it stays in the results, flagged "contended",
+    and the table's median leaves it out."""
+    runs, kept = [], 0
+    for _ in range(2 * n):
+        if kept == n:
+            break
+        got = fn()
+        for r in got:
+            if r.get("srdd_ran", 1.0) < bench_report.SRDD_CPU_KEPT:
+                r["contended"] = True
+        kept += all(not r.get("contended") for r in got)
+        runs += got
+    if kept < n:
+        log(f"bench: srdd lost its CPU in {len(runs) - kept} of {len(runs)} runs")
+    return runs
+
+
 def run_srd(R, o, work, n, iters, secs):
     """srd-perf lat, bw and rate on the loopback pair, no impairment."""
     def multipath(d):
@@ -496,11 +518,11 @@ def run_srd(R, o, work, n, iters, secs):
             R["srd_lat"] += [dict(r, log=csv) for r in run]
             R["srdd_own"].append(srdd_own(before, worker_stats()))
         log("bench: bandwidth and rate (srd-perf bw, rate)")
-        R["srd_bw_64k"] = repeat(n, lambda: perf(
+        R["srd_bw_64k"] = repeat_kept(n, lambda: perf(
             d, "bw", ["-s", "64K", "-n", "5000" if o.quick else "20000"], work, "bw"))
-        R["srd_bw_1m"] = repeat(n, lambda: perf(
+        R["srd_bw_1m"] = repeat_kept(n, lambda: perf(
             d, "bw", ["-s", "1M", "-w", "8", "-n", "500" if o.quick else "2000"], work, "bw"))
-        R["srd_bw_16m"] = repeat(n, lambda: perf(
+        R["srd_bw_16m"] = repeat_kept(n, lambda: perf(
             d, "bw", ["-s", "16M", "-w", "8", "-D", str(secs)], work, "bw"))
         R["srd_rate_mp"] = repeat(n, lambda: perf(
             d, "rate", ["-s", "64", "-w", "64", "-D", str(secs)], work, "rate"))

@@ -25,8 +25,17 @@ RATE_TARGET_MMSGS = 10.0  # 64 B messages per second per worker core, millions
 
 
 def median(runs, key):
-    vals = [r[key] for r in runs if key in r]
+    """The median of key over runs, leaving out those bench.repeat_kept() flagged as
+    contended (srdd lost its CPU) unless every run was."""
+    vals = [r[key] for r in runs if key in r and not r.get("contended")]
+    vals = vals or [r[key] for r in runs if key in r]
     return statistics.median(vals) if vals else NAN
+
+
+def contended_note(runs):
+    """"; k of n runs contended, left out" when bench.repeat_kept() flagged any, else ""."""
+    k = sum(1 for r in runs if r.get("contended"))
+    return f"; {k} of {len(runs)} runs lost CPU 0, left out" if k else ""
 
 
 def ratio(a, b):
@@ -180,7 +189,8 @@ def other_rows(R):
         bw = m(key, "gbps")
         r = ratio(bw, ip3)
         rows.append((f"bandwidth {label}, Gbit/s", bw, f"iperf3 TCP {ip3:.2f}", r,
-                     f">= 2: {verdict(r >= 2)}" if ip3 == ip3 else ">= 2"))
+                     (f">= 2: {verdict(r >= 2)}" if ip3 == ip3 else ">= 2") +
+                     contended_note(R.get(key, []))))
     mp, mp2 = m("srd_rate_mp", "mmsgs"), m("srd_rate_mp_t2", "mmsgs")
     inj, inj2 = m("srd_rate_inject", "mmsgs"), m("srd_rate_inject_t2", "mmsgs")
     sp = m("srd_rate_sp", "mmsgs")

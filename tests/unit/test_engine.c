@@ -147,6 +147,34 @@ static enum link_verdict filter_reorder(struct link *l, int from, const struct s
 	return LINK_PASS;
 }
 
+/* Messages around the length from which the receiver writes segments around the cache
+ * (rx.c: 4 MiB), in segments of an odd size, so that most start at an address that is not
+ * 16-byte aligned and end mid-line, reordered by up to 3 us: byte for byte as sent, on
+ * either side of the threshold. */
+static void test_msg_streamed_odd_segments(void **state)
+{
+	struct srd_config cfg[2];
+	struct env *e;
+
+	(void)state;
+	for (int s = 0; s < 2; s++) {
+		env_cfg_default(&cfg[s], s);
+		cfg[s].seg_size = 8191;
+	}
+	e = env_new(&cfg[A], &cfg[B]);
+	env_msgs(e, 2);
+	msg_fill(e, 0, 4 * MIB + 3 * 8191 + 7, 0, NULL);
+	msg_fill(e, 1, 4 * MIB - 1, 0, NULL);
+	e->l->filter = filter_reorder;
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_int_equal(msg_send(e, 1), 0);
+	assert_true(link_run(e->l, all_done, e, 200 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	assert_int_equal(stats(e, B).rx_payload_bytes, 8 * MIB + 3 * 8191 + 6);
+	env_free(e);
+}
+
 static enum link_verdict filter_blackhole(struct link *l, int from, const struct srd_tx_meta *m,
 					  const uint8_t *pkt, uint32_t len, uint64_t n,
 					  uint64_t *extra, unsigned *ce)
@@ -988,6 +1016,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_msg_seg_size, teardown),
 		cmocka_unit_test_teardown(test_msg_seg_size_plus_1, teardown),
 		cmocka_unit_test_teardown(test_msg_16mib, teardown),
+		cmocka_unit_test_teardown(test_msg_streamed_odd_segments, teardown),
 		cmocka_unit_test_teardown(test_msg_scatter_gather, teardown),
 		cmocka_unit_test_teardown(test_stress_clean, teardown),
 		cmocka_unit_test_teardown(test_stress_loss_every_7th, teardown),
