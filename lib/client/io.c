@@ -404,7 +404,12 @@ again:
 
 		memcpy(&q, &h->cqes[(h->cq_head + used) & (h->cq_entries - 1)], sizeof(q));
 		if (q.op == SRD_CQ_SEND_BATCH) {
-			if (!take_batch(h, (const struct srd_cqe_sends *)&q, c, max, &n))
+			struct srd_cqe_sends b;
+
+			/* the same 64 bytes as a batch: copied, not read through a pointer of
+			 * another type (strict aliasing) */
+			memcpy(&b, &q, sizeof(b));
+			if (!take_batch(h, &b, c, max, &n))
 				break; /* c[] is full: the rest of this entry at the next call */
 			continue;
 		}

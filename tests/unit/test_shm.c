@@ -1123,7 +1123,9 @@ static void test_bad_descriptors(void **state)
 	raw_reap(&r, q, nwant + 1);
 	for (int i = 0; i < nwant + 1; i++) {
 		if (q[i].op == SRD_CQ_SEND_BATCH) { /* a delivered send: gathered */
-			const struct srd_cqe_sends *b = (const struct srd_cqe_sends *)&q[i];
+			struct srd_cqe_sends bb, *b = &bb;
+
+			memcpy(&bb, &q[i], sizeof(bb));
 
 			assert_int_equal(b->count, 1);
 			assert_int_equal(b->user_data[0], 13);
@@ -1248,10 +1250,10 @@ static void test_send_batches(void **state)
 	WAIT_UNTIL(stats_now().sends_inflight == NRAW, 2000);
 	hold(0, 0);
 	while (got < NRAW) {
-		const struct srd_cqe_sends *b;
+		struct srd_cqe_sends bb, *b = &bb;
 
 		raw_reap(&r, &q[nq], 1);
-		b = (const struct srd_cqe_sends *)&q[nq++];
+		memcpy(&bb, &q[nq++], sizeof(bb));
 		assert_int_equal(b->op, SRD_CQ_SEND_BATCH);
 		assert_int_equal(b->status, 0);
 		assert_in_range(b->count, 1, SRD_CQE_SENDS);
