@@ -33,6 +33,8 @@
 #define SRD_MSG_SIZE_LIMIT (1u << 30) /* largest max_msg_size a config may ask for */
 #define SRD_NO_DEADLINE UINT64_MAX
 #define SRD_SEND_ORDERED 0x1u     /* srd_send_req.flags: deliver after every earlier message */
+#define SRD_PACK_MAX_MSGS 64u     /* most messages one packed DATA packet carries (the wire's
+                                     bound; srd_config.pack_msgs is the sender's) */
 
 /* Packet types on the wire (srd_tx_meta.type; layouts in docs/wire-format.md). */
 enum srd_pkt_type {
@@ -129,7 +131,7 @@ struct srd_config {
 	                                of two, 64..4096) */
 	uint32_t pack_msgs;          /* most messages one DATA packet carries: one-packet
 	                                messages already queued to the same endpoint go out
-	                                together, under one PSN (1: never pack; 1..64) */
+	                                together, under one PSN (1: never pack; 1..SRD_PACK_MAX_MSGS) */
 	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two,
 	                                1..4096; default 512 = tx_window, so that a stream of
 	                                one-packet messages is held back by the windows, not by

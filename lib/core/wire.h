@@ -54,11 +54,11 @@
 #define SRD_HDR_RESET_LEN 20u
 /* Largest header the encoder writes (data segment 0 with the message header). */
 #define SRD_HDR_MAX_LEN (SRD_HDR_DATA_LEN + SRD_HDR_IMM_LEN)
-/* A packed DATA packet (byte 3 = the number of messages it carries, 2..SRD_PACK_MAX_MSGS):
+/* A packed DATA packet (byte 3 = the number of messages it carries, 2..SRD_PACK_MAX_MSGS,
+ * srd_core.h):
  * a 28-byte header, then each message as a 24-byte sub-header and its bytes. */
 #define SRD_HDR_PACK_LEN 28u
 #define SRD_PACK_SUB_LEN 24u
-#define SRD_PACK_MAX_MSGS 64u
 
 /* Reasons carried by a NACK. */
 enum srd_nack_reason {
@@ -200,8 +200,9 @@ int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
  * packet (u.data.packed 2..SRD_PACK_MAX_MSGS) gets its 28-byte header only: the caller
  * appends each message with srd_wire_pack_put() and its bytes.
  * An ACK carries 1 + sack_more_n SACK words.
- * Returns the header length in bytes, or -EINVAL if the type is unknown or an ACK's
- * sack_more_n is above SRD_SACK_MORE_MAX, or -ENOSPC if cap is too small for the header.
+ * Returns the header length in bytes, or -EINVAL if the type is unknown, an ACK's
+ * sack_more_n is above SRD_SACK_MORE_MAX or a DATA packet's packed count is 1 or above
+ * SRD_PACK_MAX_MSGS, or -ENOSPC if cap is too small for the header.
  */
 int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap);
 
