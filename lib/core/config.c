@@ -20,7 +20,7 @@ void srd_config_default(struct srd_config *cfg)
 		.tx_window = 512,
 		.rx_window = 512,
 		.max_tx_msgs = 512,
-		.pack_msgs = 32,
+		.pack_msgs = 16,
 		.rx_slots = 1024,
 		.max_msg_size = 16u << 20,
 		.min_rto_ns = 100000,

@@ -160,12 +160,13 @@ static void test_pack_queued(void **state)
 	check_all_ok(e);
 	a = stats(e, A);
 	b = stats(e, B);
-	/* 40 messages, 32 to a packet: two packets */
-	assert_int_equal(a.tx_data_pkts - a0.tx_data_pkts, 2);
-	assert_int_equal(a.tx_packed_pkts, 2);
+	/* 40 messages, pack_msgs (16 by default) to a packet: 16 + 16 + 8 */
+	assert_int_equal(e->cfg[A].pack_msgs, 16);
+	assert_int_equal(a.tx_data_pkts - a0.tx_data_pkts, 3);
+	assert_int_equal(a.tx_packed_pkts, 3);
 	assert_int_equal(a.tx_packed_msgs, 40);
 	assert_int_equal(b.rx_packed_msgs, 40);
-	assert_int_equal(F.packed_seen, 2);
+	assert_int_equal(F.packed_seen, 3);
 	assert_int_equal(a.tx_retx_pkts, 0);
 	for (uint32_t i = 1; i < 41; i++)
 		assert_int_equal(e->msgs[i].delivery_seq, i + 1);
@@ -231,28 +232,28 @@ static void test_pack_boundaries(void **state)
  * is delivered exactly once; the original arriving late is a duplicate of all of them. */
 static void test_pack_lost_resent(void **state)
 {
-	struct env *e = env_up(NULL, NULL, 21);
+	struct env *e = env_up(NULL, NULL, 17);
 	struct srd_stats a, b;
 
 	(void)state;
 	e->l->filter = filter_pack;
 	F.drop_first_packed = 1;
-	for (uint32_t i = 1; i < 21; i++)
+	for (uint32_t i = 1; i < 17; i++)
 		fill_to(e, i, 50 + i, DST_EP);
-	send_and_wait(e, 1, 21, 100 * MS);
+	send_and_wait(e, 1, 17, 100 * MS);
 	run_idle(e, 1 * MS);
 	check_all_ok(e);
 	a = stats(e, A);
 	b = stats(e, B);
 	assert_int_equal(a.tx_packed_pkts, 1);
-	assert_int_equal(a.tx_packed_msgs, 20);
+	assert_int_equal(a.tx_packed_msgs, 16);
 	assert_true(a.tx_retx_pkts >= 1);
-	assert_int_equal(b.msgs_delivered, 21);
+	assert_int_equal(b.msgs_delivered, 17);
 	/* the resend: same PSN, count, endpoints and messages byte for byte */
 	assert_true(F.lost_len > 0);
 	assert_int_equal(F.resent_len, F.lost_len);
-	assert_int_equal(F.lost[3], 20);
-	assert_int_equal(F.resent[3], 20);
+	assert_int_equal(F.lost[3], 16);
+	assert_int_equal(F.resent[3], 16);
 	assert_memory_equal(F.resent + 12, F.lost + 12, 4);
 	assert_memory_equal(F.resent + 20, F.lost + 20, 4);
 	assert_memory_equal(F.resent + SRD_HDR_PACK_LEN, F.lost + SRD_HDR_PACK_LEN,
@@ -263,7 +264,7 @@ static void test_pack_lost_resent(void **state)
 			 -SRD_DROP_DUPLICATE);
 	run_idle(e, 1 * MS);
 	check_all_ok(e);
-	assert_int_equal(stats(e, B).msgs_delivered, 21);
+	assert_int_equal(stats(e, B).msgs_delivered, 17);
 	env_free(e);
 }
 
