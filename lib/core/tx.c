@@ -556,6 +556,8 @@ static int encode_packed(const struct srd_conn *c, uint16_t first, struct srd_pk
 		const struct srd_txmsg *m = &c->txmsgs[slot];
 
 		/* pack_queued() kept the sum within srd_max_packet_len(), which cap holds */
+		if (cap - (uint32_t)(p - buf) < SRD_PACK_SUB_LEN + m->len)
+			return -ENOSPC;
 		srd_wire_pack_put(p, &(struct srd_pack_msg){ .msg_id = m->msg_id, .len = m->len,
 							    .tag = m->tag, .imm = m->imm });
 		p += SRD_PACK_SUB_LEN;
