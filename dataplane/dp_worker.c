@@ -488,6 +488,14 @@ bool dp_worker_iterate(struct dp_worker *w)
 
 	w->now = dp_worker_tsc_to_ns(w, tsc0);
 	w->st.loops++;
+	if (w->due_ns && w->now >= w->due_ns + DP_PAUSE_NS) {
+		/* the thread did not run for that long: connections that heard nothing
+		 * meanwhile are not idle for it */
+		w->st.pauses++;
+		for (uint32_t i = 0; i < w->nports; i++)
+			srd_note_pause(w->wp[i].eng, w->now);
+	}
+	w->due_ns = w->now;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
 	work += rx_inbox(w);
@@ -576,6 +584,7 @@ static void sleep_step(struct dp_worker *w, uint32_t deep_us)
 		struct timespec ts = { .tv_sec = (time_t)(us / 1000000u),
 				       .tv_nsec = (long)(us % 1000000u * 1000u) };
 
+		w->due_ns += us * 1000u; /* a chosen sleep is not a pause */
 		nanosleep(&ts, NULL);
 	}
 	w->sleep_us = w->sleep_us * 2 > cap ? cap : w->sleep_us * 2;

@@ -38,12 +38,17 @@ struct rte_mbuf;
 #define DP_WORKER_BACKLOG 256u /* frames kept per port when its TX ring is full */
 #define DP_WORKER_INBOX 4096u   /* frames a worker's inbox holds */
 #define DP_WORKER_SPARES 32u    /* mbufs a port's transmit path keeps ahead (one burst) */
+#define DP_PAUSE_NS 10000000ull /* an iteration this late is a pause: the engines heard
+                                   nothing meanwhile (srd_note_pause()) */
 struct dp_telemetry;
 
 /* Counters of a worker (per port where it says so). */
 struct dp_worker_stats {
 	uint64_t loops;                 /* loop iterations */
 	uint64_t idle_loops;            /* of which found nothing to do */
+	uint64_t pauses;                /* iterations that began DP_PAUSE_NS or more after they
+	                                   were due (the thread lost its CPU, or srdd was
+	                                   stopped): the engines were told (srd_note_pause()) */
 	uint64_t rx_pkts;               /* frames received */
 	uint64_t rx_srd;                /* SRD datagrams handed to an engine */
 	uint64_t rx_arp;                /* ARP packets */
@@ -138,6 +143,9 @@ struct dp_worker {
 	uint64_t last_work_ns;          /* engine time of the last iteration that did work
 	                                   (DP_IDLE_ADAPTIVE spins while it is recent) */
 	uint64_t spin_yield_tsc;        /* TSC of the adaptive spin's last sched_yield() */
+	uint64_t due_ns;                /* engine time by which the next iteration was due: the
+	                                   start of the last one plus the sleep it chose (0:
+	                                   none yet) */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */
 	struct dp_worker_stats st;      /* counters */

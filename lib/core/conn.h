@@ -320,6 +320,8 @@ struct srd_engine {
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
 	uint32_t conns_sending;       /* connections with a message in use (msg_used > 0) */
+	uint64_t resumed_ns;          /* end of the caller's last pause (srd_note_pause()):
+	                                 idleness counts from no earlier than this */
 	struct srd_timerq timers;     /* per-connection deadlines */
 	struct srd_rxslot *rxslots;   /* reassembly pool */
 	uint32_t rx_free;             /* free list of reassembly slots */

@@ -310,6 +310,31 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* A connection that holds a PSN beyond a gap waits this many times conn_idle_ns before it
+ * is closed as idle. */
+#define GAP_IDLE_FACTOR 4u
+
+/*
+ * When quiet connection c may be closed as idle: conn_idle_ns after its last activity,
+ * counted from no earlier than the end of the caller's last pause.  While c holds a PSN
+ * beyond a gap, GAP_IDLE_FACTOR times as long: a close then cannot tell the peer exactly
+ * what arrived (conn_close_idle()), so its unfinished messages fail, some of them delivered,
+ * and the silence that leads there is more often a peer that lost its CPU for a while (its
+ * retransmission of the gap still to come) than one that spent its retry budget.
+ */
+static uint64_t idle_deadline(const struct srd_engine *eng, const struct srd_conn *c)
+{
+	uint64_t from = c->last_active_ns > eng->resumed_ns ? c->last_active_ns : eng->resumed_ns;
+
+	return from + eng->cfg.conn_idle_ns * (rx_contiguous(eng, c) ? 1 : GAP_IDLE_FACTOR);
+}
+
+void srd_note_pause(struct srd_engine *eng, uint64_t now)
+{
+	if (now > eng->resumed_ns)
+		eng->resumed_ns = now;
+}
+
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 {
 	uint64_t d = tx_deadline(eng, c);
@@ -323,7 +348,7 @@ void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 	if (c->n_probing)
 		d = min_u64(d, c->probe_deadline_ns);
 	if (eng->cfg.conn_idle_ns && conn_is_quiet(c))
-		d = min_u64(d, c->last_active_ns + eng->cfg.conn_idle_ns);
+		d = min_u64(d, idle_deadline(eng, c));
 	srd_timerq_set(&eng->timers, conn_slot(eng, c), d);
 }
 
@@ -879,8 +904,7 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 			c->pace_wait = 0;
 		if (c->rnr_until_ns && c->rnr_until_ns <= now)
 			c->rnr_until_ns = 0;
-		if (eng->cfg.conn_idle_ns && conn_is_quiet(c) &&
-		    now >= c->last_active_ns + eng->cfg.conn_idle_ns) {
+		if (eng->cfg.conn_idle_ns && conn_is_quiet(c) && now >= idle_deadline(eng, c)) {
 			/* nothing came for longer than the peer's retry budget: it gave up what
 			 * we hold half received, and the gap held messages wait for will never be
 			 * filled (they were acked: deliver them) */

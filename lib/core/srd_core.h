@@ -391,6 +391,13 @@ uint64_t srd_next_deadline(const struct srd_engine *eng);
  * acks, probes, pacing).  Packets it makes are picked up by srd_poll_tx(). */
 void srd_on_timer(struct srd_engine *eng, uint64_t now);
 
+/* The caller has just resumed running the engine after a pause it did not choose (its
+ * thread lost the CPU, or the process was stopped) that ended at now.  Nothing could be heard
+ * from peers meanwhile, so the pause does not count toward any connection's idleness: each
+ * gets conn_idle_ns from now before it may be closed.  (Without this, a receiver whose own
+ * worker stalled longer than conn_idle_ns closed connections its peers were still using.) */
+void srd_note_pause(struct srd_engine *eng, uint64_t now);
+
 /* Largest packet srd_poll_tx() may produce: seg_size plus the largest header. */
 uint32_t srd_max_packet_len(const struct srd_engine *eng);
 

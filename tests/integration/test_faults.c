@@ -7,6 +7,8 @@
  *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
  *     hanging; when srdd is back the app attaches again and goes on (and before that, a
  *     wait with nothing to come ends at its timeout, whether it spins first or not);
+ *   - srdd stopped twice for longer than conn_idle mid-transfer: every message arrives once
+ *     and no connection is closed as idle for the daemon's own silence;
  *   - isolation: a uid the config does not allow is refused (SO_PEERCRED, even with the
  *     socket file opened to everyone); malformed, truncated, oversized and silent
  *     handshakes are refused and counted, and the daemon goes on serving.
@@ -226,6 +228,46 @@ static int refused_handshake(const struct daemon *d, const void *msg, size_t len
 	return closed;
 }
 
+/*
+ * srdd stopped (SIGSTOP) for longer than conn_idle mid-transfer, then continued: the worker
+ * sees that it was paused and tells its engines, so no connection is closed as idle for a
+ * silence that was its own.  (Before, the receiving side closed its connections at once,
+ * and one holding a PSN beyond a gap, as 2% loss leaves, failed the sender's unfinished
+ * messages with -ECONNRESET, some of them delivered.)
+ */
+static void test_daemon_paused(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	json_t *st;
+	pid_t r, s;
+
+	(void)state;
+	daemon_start(&d, "{ \"enabled\": true, \"paths\": 8, \"seed\": 5, \"loss\": 0.02 }");
+	snprintf(out_r, sizeof(out_r), "%s/r.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/s.out", d.dir);
+	r = start_recv(&d, "10.77.0.2", 30000, "31", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, 30000, "31", out_s);
+	assert_true(s > 0);
+	proc_sleep_ms(100);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(kill(d.pid, SIGSTOP), 0);
+		proc_sleep_ms(800); /* conn_idle is 500 ms */
+		assert_int_equal(kill(d.pid, SIGCONT), 0);
+		proc_sleep_ms(100);
+	}
+	expect_xfer_ok(s, out_s, "sender across the pauses");
+	expect_xfer_ok(r, out_r, "receiver across the pauses");
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	printf("  srdd stopped twice for 800 ms: worker pauses %lld, connections closed %lld\n",
+	       proc_json_int(st, "worker", "pauses"), proc_json_int(st, "engine", "conns_closed"));
+	assert_true(proc_json_int(st, "worker", "pauses") >= 2);
+	assert_int_equal(proc_json_int(st, "engine", "conns_closed"), 0);
+	json_decref(st);
+	daemon_stop(&d);
+}
+
 static void test_isolation(void **state)
 {
 	struct daemon d;
@@ -316,6 +358,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_random_kills, proc_teardown),
 		cmocka_unit_test_teardown(test_daemon_restart, proc_teardown),
+		cmocka_unit_test_teardown(test_daemon_paused, proc_teardown),
 		cmocka_unit_test_teardown(test_isolation, proc_teardown),
 	};
 

@@ -3,13 +3,16 @@
  * freed, a peer that still holds the closed connection is told RESET(IDLE_CLOSED) and sends
  * its unfinished messages again on a fresh one (delivered once, completed with success);
  * a close that overtakes a lost ack (a stall) completes what was delivered instead of
- * delivering it again; and the config refuses an idle time shorter than the retry budget.
+ * delivering it again; a connection holding a PSN beyond a gap waits four times as long, and
+ * a pause the caller notes is not idleness; and the config refuses an idle time shorter
+ * than the retry budget.
  *
  * The harness (struct env, the callbacks and their exactly-once checks) is in harness.h.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,18 +128,28 @@ static int b_delivered_one(void *arg)
 	return e->side[B].delivered >= 1;
 }
 
+/* How stall_close() stalls B. */
+enum stall {
+	STALL_UNNOTED,   /* B's caller does not say it paused (or it was B's peer that stalled) */
+	STALL_NOTED,     /* B's caller says it paused (srd_note_pause(), as srdd's worker does) */
+};
+
 /*
- * B delivers, its acks are lost, and then B stalls longer than conn_idle and its timers run
- * before it reads A's retransmissions: it closes the connection although A still waits.
- * With gap == 0 its RESET(IDLE_CLOSED) says what it received: A completes the delivered
- * message with success instead of sending it again (a second delivery).  With a gap (an
- * earlier message not received) B cannot say, answers RESET(UNKNOWN_CONN), and A fails
- * both: the delivered one is reported failed, never delivered twice.
+ * B delivers, its acks are lost, and then B's timers run stall_ns later, before it reads A's
+ * retransmissions.  gap: an earlier message (0) was lost, so B holds a PSN beyond a gap.
+ * Outcomes:
+ * - a pause B's caller noted: no connection counts it as idleness; nothing closes;
+ * - otherwise, past conn_idle (no gap) B closes, and its RESET(IDLE_CLOSED) says what it
+ *   received: A completes the delivered message with success instead of sending it again;
+ * - with a gap B waits 4 x conn_idle (A, stalled, will still resend); past that it closes,
+ *   cannot say what it received, answers RESET(UNKNOWN_CONN), and A fails both: the
+ *   delivered one is reported failed, never delivered twice.
  */
-static void stall_close(int gap)
+static void stall_close(int gap, uint64_t stall_ns, enum stall how)
 {
 	struct srd_config ca, cb;
 	struct env *e;
+	bool closes = how == STALL_UNNOTED && stall_ns >= (gap ? 4 : 1) * IDLE_NS;
 
 	env_cfg_default(&ca, A);
 	env_cfg_default(&cb, B);
@@ -156,15 +169,23 @@ static void stall_close(int gap)
 	assert_true(link_run(e->l, b_delivered_one, e, e->l->now + 1 * MS));
 	run_idle(e, 20 * US); /* B's (lost) ack goes out */
 	/* the stall: B's timers run first */
-	e->l->now += IDLE_NS + 1 * MS;
+	e->l->now += stall_ns;
+	if (how == STALL_NOTED)
+		srd_note_pause(e->l->eng[B], e->l->now);
 	srd_on_timer(e->l->eng[B], e->l->now);
-	assert_int_equal(stats(e, B).conns_closed, 1);
+	assert_int_equal(stats(e, B).conns_closed, closes);
 	e->l->filter = NULL;
 	assert_true(link_run(e->l, all_done, e, e->l->now + 50 * MS));
 	run_idle(e, 1 * MS);
 	assert_no_errors(e); /* nothing delivered twice */
 	assert_int_equal(e->msgs[1].delivered, 1);
-	if (!gap) {
+	if (!closes) {
+		assert_int_equal(e->msgs[0].delivered, 1);
+		assert_int_equal(e->msgs[0].status, 0);
+		assert_int_equal(e->msgs[1].status, 0);
+		assert_int_equal(stats(e, A).conns_resumed, 0);
+		assert_int_equal(stats(e, A).conns_reset, 0);
+	} else if (!gap) {
 		assert_int_equal(e->msgs[1].status, 0);
 		assert_int_equal(stats(e, A).conns_resumed, 1);
 	} else {
@@ -180,13 +201,29 @@ static void stall_close(int gap)
 static void test_stall_close_delivered(void **state)
 {
 	(void)state;
-	stall_close(0);
+	stall_close(0, IDLE_NS + 1 * MS, STALL_UNNOTED);
+}
+
+/* A gap keeps the connection open past conn_idle: A's resend fills it, exactly once. */
+static void test_stall_gap_waits(void **state)
+{
+	(void)state;
+	stall_close(1, IDLE_NS + 1 * MS, STALL_UNNOTED);
+	stall_close(1, 3 * IDLE_NS, STALL_UNNOTED);
 }
 
 static void test_stall_close_gap(void **state)
 {
 	(void)state;
-	stall_close(1);
+	stall_close(1, 4 * IDLE_NS + 1 * MS, STALL_UNNOTED);
+}
+
+/* B's own pause, noted by its caller, is not idleness, with a gap or without. */
+static void test_stall_noted(void **state)
+{
+	(void)state;
+	stall_close(0, IDLE_NS + 1 * MS, STALL_NOTED);
+	stall_close(1, 5 * IDLE_NS, STALL_NOTED);
 }
 
 /* A connection with a message in flight is never idle, however long it takes. */
@@ -233,7 +270,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_idle_close_resume, teardown),
 		cmocka_unit_test_teardown(test_busy_not_closed, teardown),
 		cmocka_unit_test_teardown(test_stall_close_delivered, teardown),
+		cmocka_unit_test_teardown(test_stall_gap_waits, teardown),
 		cmocka_unit_test_teardown(test_stall_close_gap, teardown),
+		cmocka_unit_test_teardown(test_stall_noted, teardown),
 		cmocka_unit_test(test_idle_config),
 	};
 
