@@ -135,7 +135,7 @@ static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_con
 		uint32_t users = 0;
 
 		if (Q == P || Q->state != SRD_PATH_GOOD || !Q->srtt_ns || Q->ecn >= 32 ||
-		    Q->srtt_ns > clean_rtt)
+		    Q->srtt_ns > clean_rtt || path_unanswered(c, Q))
 			continue;
 		tries--;
 		for (uint32_t k = 0; k < n; k++)
