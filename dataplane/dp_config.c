@@ -229,7 +229,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 {
 	static const char *const keys[] = {
 		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window",
-		"max_tx_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
+		"max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
 		"cc_base_rtt_us", "cc_init_cwnd", "cc_min_cwnd", "cc_max_cwnd", "cc_ai",
@@ -259,6 +259,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_pow2(l, o, "tx_window", 16, 4096, &e->tx_window)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "rx_window", 64, 4096, &e->rx_window)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "max_tx_msgs", 1, 4096, &e->max_tx_msgs)) ||
+	    (rc = dp_cfg_get_u32(l, o, "pack_msgs", 1, SRD_PACK_MAX_MSGS, &e->pack_msgs)) ||
 	    (rc = dp_cfg_get_u32(l, o, "rx_slots", 1, 1u << 24, &e->rx_slots)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_msg_mb", 1, DP_MAX_MSG_MB, &msg_mb)) ||
 	    (rc = dp_cfg_get_us(l, o, "min_rto_us", 1, 1e6, &e->min_rto_ns)) ||

@@ -20,6 +20,7 @@ void srd_config_default(struct srd_config *cfg)
 		.tx_window = 512,
 		.rx_window = 512,
 		.max_tx_msgs = 512,
+		.pack_msgs = 16,
 		.rx_slots = 1024,
 		.max_msg_size = 16u << 20,
 		.min_rto_ns = 100000,
@@ -111,6 +112,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_POW2(tx_window);
 	CHECK_RANGE(rx_window, 64, 4096);
 	CHECK_POW2(rx_window);
+	CHECK_RANGE(pack_msgs, 1, SRD_PACK_MAX_MSGS);
 	CHECK_RANGE(max_tx_msgs, 1, 4096);
 	CHECK_POW2(max_tx_msgs);
 	CHECK_RANGE(rx_slots, 1, 1u << 24);

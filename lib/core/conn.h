@@ -156,6 +156,8 @@ struct srd_txmsg {
 	uint8_t state;      /* enum srd_txmsg_state */
 	uint8_t ordered;    /* SRD_SEND_ORDERED: its packets carry SRD_F_ORDERED */
 	uint16_t link;      /* next slot on the free stack or in the send order, or NIL */
+	uint16_t pack_next; /* next message packed into the same packet (the packet's record
+	                       names the first), or NIL: the last, or not packed */
 };
 
 /* A message under reassembly (engine-wide pool). */

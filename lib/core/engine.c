@@ -499,6 +499,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	m->src_ep = req->src_ep;
 	m->dst_ep = req->dst_ep;
 	m->ordered = (req->flags & SRD_SEND_ORDERED) ? 1 : 0;
+	m->pack_next = SRD_NIL16;
 	m->state = TXMSG_ACTIVE;
 	eng->st.msgs_accepted++;
 	conn_activate(eng, c);

@@ -230,11 +230,13 @@ static void held_insert(struct srd_engine *eng, struct srd_conn *c, struct srd_r
 {
 	uint32_t i = (uint32_t)(s - eng->rxslots), prev = SRD_NIL32, at = c->held_head;
 
-	if (c->held_tail != SRD_NIL32 && psn_lt(eng->rxslots[c->held_tail].msg_psn, s->msg_psn)) {
+	/* after every message of an earlier or the same PSN: the messages of a packed packet
+	 * share one, and wait in the order they were sent */
+	if (c->held_tail != SRD_NIL32 && psn_le(eng->rxslots[c->held_tail].msg_psn, s->msg_psn)) {
 		prev = c->held_tail;
 		at = SRD_NIL32;
 	}
-	while (at != SRD_NIL32 && psn_lt(eng->rxslots[at].msg_psn, s->msg_psn)) {
+	while (at != SRD_NIL32 && psn_le(eng->rxslots[at].msg_psn, s->msg_psn)) {
 		prev = at;
 		at = eng->rxslots[at].next;
 	}
@@ -474,6 +476,141 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 
 /* ---- data ---- */
 
+/* Count a data packet just taken for the next ack. */
+static void ack_count(struct srd_engine *eng, struct srd_conn *c, unsigned ce)
+{
+	eng->st.rx_data_pkts++;
+	if (c->ack_pkts < UINT16_MAX)
+		c->ack_pkts++;
+	if (ce) {
+		eng->st.rx_ce_pkts++;
+		if (c->ack_ce < UINT16_MAX)
+			c->ack_ce++;
+	}
+}
+
+/* Hand back the buffers msgs[0..n) got from rx_alloc: their packet is refused whole. */
+static void pack_give_back(struct srd_engine *eng, struct srd_rx_msg *msgs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (eng->cb.rx_abort)
+			eng->cb.rx_abort(eng->cb.user, &msgs[i]);
+}
+
+/* Hold a complete ordered message of a packed packet at PSN psn until every earlier PSN
+ * has arrived (the caller made sure a slot is free). */
+static void pack_hold(struct srd_engine *eng, struct srd_conn *c, const struct srd_rx_msg *msg,
+		      uint32_t psn)
+{
+	struct srd_rxslot *s = &eng->rxslots[eng->rx_free];
+
+	eng->rx_free = s->next;
+	eng->st.rx_slots_used++;
+	s->msg = *msg;
+	s->msg_id = 0; /* on no reassembly list: never looked up */
+	s->msg_psn = psn;
+	s->seg_size = msg->len;
+	s->bytes_left = 0;
+	s->ordered = 1;
+	held_insert(eng, c, s);
+}
+
+/*
+ * A packed packet: several whole messages under one PSN, taken all or none.  Every message
+ * gets its buffer (and, if it must wait for an earlier PSN, a slot) before the PSN is
+ * marked received; if one cannot, the buffers the others got go back and the packet is
+ * refused exactly as a single message would be (RNR: the sender resends the same packet
+ * later), so no message of it is delivered twice or skipped.  A duplicate PSN is a
+ * duplicate of all of them.
+ */
+static int rx_on_packed(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+			const struct srd_pkt *pkt, unsigned ce, bool dup)
+{
+	const struct srd_data_fields *d = &pkt->u.data;
+	struct srd_rx_msg msgs[SRD_PACK_MAX_MSGS];
+	uint32_t psn = pkt->psn, n = d->packed, bytes = 0;
+	struct srd_pack_msg pm;
+	const uint8_t *p;
+	bool hold;
+
+	if (dup) {
+		ack_note(eng, c, now, pkt, ce, true);
+		return -SRD_DROP_DUPLICATE;
+	}
+	if (psn - c->rcv_nxt >= eng->cfg.rx_window)
+		return -SRD_DROP_PSN_WINDOW;
+	if (pkt->flags & SRD_F_ABANDON) {
+		/* this side had no such endpoint and the sender gave the messages up: take the
+		 * PSN, deliver nothing (none of them had a buffer: nothing to give back) */
+		psn_received(eng, c, psn);
+		ack_note(eng, c, now, pkt, ce, true);
+		held_release(eng, c);
+		return -SRD_DROP_NO_ENDPOINT;
+	}
+	p = pkt->payload;
+	for (uint32_t i = 0; i < n; i++) {
+		p = srd_wire_pack_read(p, &pm);
+		if (pm.len > eng->cfg.max_msg_size) {
+			/* refused for good, all of it: consume the PSN and say why */
+			psn_received(eng, c, psn);
+			nack_note(c, pkt, SRD_NACK_TOO_BIG);
+			ack_note(eng, c, now, pkt, ce, true);
+			held_release(eng, c);
+			return -SRD_DROP_MSG_TOO_BIG;
+		}
+	}
+	/* ordered messages after a gap wait in a slot each (psn is not rcv_nxt: not a dup) */
+	hold = (pkt->flags & SRD_F_ORDERED) && psn != c->rcv_nxt;
+	if (hold && eng->cfg.rx_slots - eng->st.rx_slots_used < n) {
+		nack_note(c, pkt, SRD_NACK_RNR);
+		return -SRD_DROP_NO_BUFFER;
+	}
+	p = pkt->payload;
+	for (uint32_t i = 0; i < n; i++) {
+		struct srd_rx_msg *msg = &msgs[i];
+
+		p = srd_wire_pack_read(p, &pm);
+		*msg = (struct srd_rx_msg){
+			.peer = c->peer,
+			.src_ep = d->src_ep,
+			.dst_ep = d->dst_ep,
+			.tag = pm.tag,
+			.len = pm.len,
+		};
+		msg->buf = eng->cb.rx_alloc(eng->cb.user, msg);
+		if (!msg->buf && (msg->no_endpoint || pm.len)) {
+			int rc = msg->no_endpoint ? -SRD_DROP_NO_ENDPOINT : -SRD_DROP_NO_BUFFER;
+
+			/* not taken: an ack must mean delivery, of every message in the packet */
+			pack_give_back(eng, msgs, i);
+			nack_note(c, pkt, rc == -SRD_DROP_NO_ENDPOINT ? SRD_NACK_NO_EP : SRD_NACK_RNR);
+			return rc;
+		}
+		if (pm.len)
+			memcpy(msg->buf, pm.payload, pm.len);
+		msg->imm = pm.imm;
+		bytes += pm.len;
+	}
+
+	psn_received(eng, c, psn);
+	ack_count(eng, c, ce);
+	eng->st.rx_payload_bytes += bytes;
+	eng->st.rx_packed_msgs += n;
+	ack_note(eng, c, now, pkt, ce, true);
+	for (uint32_t i = 0; i < n; i++) {
+		if (hold) {
+			pack_hold(eng, c, &msgs[i], psn);
+		} else {
+			eng->st.msgs_delivered++;
+			eng->cb.rx_deliver(eng->cb.user, &msgs[i]);
+		}
+	}
+	/* the PSN may have been the gap held messages waited for */
+	if (rx_holding(c))
+		held_release(eng, c);
+	return 0;
+}
+
 int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	       const struct srd_pkt *pkt, unsigned ce)
 {
@@ -483,6 +620,9 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 
 	bool dup = psn_lt(psn, c->rcv_nxt) ||
 		   (psn - c->rcv_nxt < eng->cfg.rx_window && bit_get(eng, c, psn));
+
+	if (d->packed)
+		return rx_on_packed(eng, c, now, pkt, ce, dup);
 
 	if (pkt->flags & SRD_F_ABANDON) {
 		/* the sender gave up a message this side refused (no endpoint): take the PSN if
@@ -545,15 +685,8 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		s->msg.imm = d->imm;
 	s->bytes_left -= pkt->payload_len;
 	psn_received(eng, c, psn);
-	eng->st.rx_data_pkts++;
+	ack_count(eng, c, ce);
 	eng->st.rx_payload_bytes += pkt->payload_len;
-	if (c->ack_pkts < UINT16_MAX)
-		c->ack_pkts++;
-	if (ce) {
-		eng->st.rx_ce_pkts++;
-		if (c->ack_ce < UINT16_MAX)
-			c->ack_ce++;
-	}
 
 	bool complete = s->bytes_left == 0;
 	ack_note(eng, c, now, pkt, ce, complete || (pkt->flags & SRD_F_ACKREQ));

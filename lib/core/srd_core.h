@@ -33,6 +33,8 @@
 #define SRD_MSG_SIZE_LIMIT (1u << 30) /* largest max_msg_size a config may ask for */
 #define SRD_NO_DEADLINE UINT64_MAX
 #define SRD_SEND_ORDERED 0x1u     /* srd_send_req.flags: deliver after every earlier message */
+#define SRD_PACK_MAX_MSGS 64u     /* most messages one packed DATA packet carries (the wire's
+                                     bound; srd_config.pack_msgs is the sender's) */
 
 /* Packet types on the wire (srd_tx_meta.type; layouts in docs/wire-format.md). */
 enum srd_pkt_type {
@@ -127,6 +129,9 @@ struct srd_config {
 	uint32_t tx_window;          /* PSNs in flight per connection (power of two, 16..4096) */
 	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
 	                                of two, 64..4096) */
+	uint32_t pack_msgs;          /* most messages one DATA packet carries: one-packet
+	                                messages already queued to the same endpoint go out
+	                                together, under one PSN (1: never pack; 1..SRD_PACK_MAX_MSGS) */
 	uint32_t max_tx_msgs;        /* messages queued or in flight per connection (power of two,
 	                                1..4096; default 512 = tx_window, so that a stream of
 	                                one-packet messages is held back by the windows, not by
@@ -194,8 +199,11 @@ struct srd_callbacks {
 	 * when its connection resets (it was acknowledged, so it is delivered, not dropped). */
 	void (*rx_deliver)(void *user, const struct srd_rx_msg *msg);
 	/* A partly received message was abandoned (its connection reset, or the engine was
-	 * destroyed, which also abandons ordered messages still waiting for an earlier PSN):
-	 * the buffer is the caller's again, and the message was never delivered. May be NULL. */
+	 * destroyed, which also abandons ordered messages still waiting for an earlier PSN),
+	 * or a packed packet, whose messages are taken all or none, was refused after some of
+	 * its messages got their buffers (another got none: the sender resends the packet
+	 * later, and rx_alloc is asked again): the buffer is the caller's again, and the
+	 * message was not delivered. May be NULL. */
 	void (*rx_abort)(void *user, const struct srd_rx_msg *msg);
 	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
 	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
@@ -247,9 +255,13 @@ struct srd_stats {
 	uint64_t tx_probes;          /* probes and probe replies sent */
 	uint64_t tx_resets;          /* resets sent */
 	uint64_t tx_payload_bytes;   /* payload bytes sent, retransmissions included */
+	uint64_t tx_packed_pkts;     /* data packets that carried several messages (first
+	                                transmissions) */
+	uint64_t tx_packed_msgs;     /* messages sent in them: packed with others */
 	uint64_t rx_pkts;            /* packets given to srd_recv() */
 	uint64_t rx_data_pkts;       /* data packets accepted (placed) */
 	uint64_t rx_payload_bytes;   /* payload bytes placed (each byte once) */
+	uint64_t rx_packed_msgs;     /* messages taken from packed data packets */
 	uint64_t rx_ce_pkts;         /* data packets that arrived with a CE mark */
 	uint64_t rx_acks;            /* acks accepted */
 	uint64_t rx_nacks;           /* nacks accepted */
@@ -263,7 +275,8 @@ struct srd_stats {
 	uint64_t msgs_completed;     /* tx_done with status 0 */
 	uint64_t msgs_failed;        /* tx_done with an error */
 	uint64_t msgs_delivered;     /* rx_deliver calls */
-	uint64_t msgs_aborted;       /* rx_abort calls */
+	uint64_t msgs_aborted;       /* partly received messages given up (rx_abort calls, but
+	                                for the buffers of a packed packet refused whole) */
 	uint64_t msgs_held;          /* ordered messages complete before an earlier PSN of their
 	                                connection arrived, delivered once it did */
 	uint64_t path_failures;      /* paths declared failed */

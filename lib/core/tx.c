@@ -385,6 +385,7 @@ void tx_restart_all(struct srd_engine *eng, struct srd_conn *c)
 			continue;
 		m->next_seg = 0;
 		m->acked_segs = 0;
+		m->pack_next = SRD_NIL16; /* packed again, maybe otherwise, when resent */
 		while (at != SRD_NIL16 && psn_lt(c->txmsgs[at].msg_id, m->msg_id)) {
 			prev = at;
 			at = c->txmsgs[at].link;
@@ -494,6 +495,105 @@ static uint16_t take_new_segment(struct srd_engine *eng, struct srd_conn *c)
 	return idx;
 }
 
+/*
+ * Packing.  A one-packet message just given a PSN takes the one-packet messages queued
+ * right behind it along, as long as they go to the same endpoint, in the same order mode,
+ * and fit (SRD_HDR_PACK_LEN, then a sub-header and the bytes of each, within the largest
+ * packet a segment makes): one PSN, one record, one ack for all of them.  Only what is
+ * queued already goes: a lone message is never held back for company.  The messages are
+ * chained from the record's message through pack_next, so a resend rebuilds the same
+ * packet and an ack or a refusal reaches every one.  Only once the peer's acks have said
+ * how long a message it takes (peer_max_msg): a packet is refused whole, and a message
+ * too long for the peer must not take others with it.
+ */
+static void pack_queued(struct srd_engine *eng, struct srd_conn *c, const struct srd_txpkt *r)
+{
+	struct srd_txmsg *head = &c->txmsgs[r->msg], *last = head;
+	uint32_t room = eng->seg_size + SRD_HDR_MAX_LEN, n = 1;
+	uint32_t used = SRD_HDR_PACK_LEN + SRD_PACK_SUB_LEN + head->len;
+
+	if (head->nseg != 1 || eng->cfg.pack_msgs < 2 || c->peer_max_msg == UINT32_MAX)
+		return;
+	for (uint16_t slot = head->link; slot != SRD_NIL16 && n < eng->cfg.pack_msgs;) {
+		struct srd_txmsg *m = &c->txmsgs[slot];
+
+		if (m->state != TXMSG_ACTIVE || m->nseg != 1 || m->len > c->peer_max_msg ||
+		    m->src_ep != head->src_ep || m->dst_ep != head->dst_ep ||
+		    m->ordered != head->ordered || used + SRD_PACK_SUB_LEN + m->len > room)
+			break;
+		used += SRD_PACK_SUB_LEN + m->len;
+		m->first_psn = head->first_psn;
+		m->next_seg = 1;
+		last->pack_next = slot;
+		last = m;
+		n++;
+		slot = m->link;
+	}
+	if (n == 1)
+		return;
+	msg_advance_cur(eng, c); /* the packed messages leave the send order now */
+	eng->st.tx_packed_pkts++;
+	eng->st.tx_packed_msgs += n;
+}
+
+/* Write the body of a packed packet (its header fields but the count are in *pkt): the
+ * messages chained from first.  Returns the packet length, *payload the message bytes. */
+static int encode_packed(const struct srd_conn *c, uint16_t first, struct srd_pkt *pkt,
+			 uint8_t *buf, uint32_t cap, uint32_t *payload)
+{
+	uint32_t n = 0, bytes = 0;
+	uint8_t *p;
+	int hlen;
+
+	for (uint16_t slot = first; slot != SRD_NIL16; slot = c->txmsgs[slot].pack_next)
+		n++;
+	pkt->u.data.packed = (uint8_t)n;
+	hlen = srd_wire_encode(pkt, buf, cap);
+	if (hlen < 0)
+		return hlen;
+	p = buf + hlen;
+	for (uint16_t slot = first; slot != SRD_NIL16; slot = c->txmsgs[slot].pack_next) {
+		const struct srd_txmsg *m = &c->txmsgs[slot];
+
+		/* pack_queued() kept the sum within srd_max_packet_len(), which cap holds */
+		if (cap - (uint32_t)(p - buf) < SRD_PACK_SUB_LEN + m->len)
+			return -ENOSPC;
+		srd_wire_pack_put(p, &(struct srd_pack_msg){ .msg_id = m->msg_id, .len = m->len,
+							    .tag = m->tag, .imm = m->imm });
+		p += SRD_PACK_SUB_LEN;
+		copy_from_iov(m, 0, p, m->len);
+		p += m->len;
+		bytes += m->len;
+	}
+	*payload = bytes;
+	return (int)(p - buf);
+}
+
+/* Write segment r->seg of message m (its header fields but the message's own in *pkt).
+ * Returns the packet length, *payload the segment's bytes. */
+static int encode_segment(const struct srd_engine *eng, const struct srd_txmsg *m,
+			  const struct srd_txpkt *r, struct srd_pkt *pkt, uint8_t *buf,
+			  uint32_t cap, uint32_t *payload)
+{
+	uint32_t off = r->seg * eng->seg_size;
+	uint32_t len = m->len - off < eng->seg_size ? m->len - off : eng->seg_size;
+	int hlen;
+
+	pkt->u.data.msg_id = m->msg_id;
+	pkt->u.data.msg_len = m->len;
+	pkt->u.data.seg_size = (uint16_t)(m->len ? eng->seg_size : 0);
+	pkt->u.data.tag = m->tag;
+	pkt->u.data.imm = r->seg == 0 ? m->imm : 0;
+	pkt->u.data.packed = 0;
+	pkt->payload_len = len;
+	hlen = srd_wire_encode(pkt, buf, cap);
+	if (hlen < 0 || (uint32_t)hlen + len > cap)
+		return -ENOSPC; /* cannot happen: srd_poll_tx() checked cap */
+	copy_from_iov(m, off, buf + hlen, len);
+	*payload = len;
+	return hlen + (int)len;
+}
+
 int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
 		 uint32_t cap, struct srd_tx_meta *meta)
 {
@@ -502,9 +602,9 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	struct srd_txmsg *m;
 	struct srd_txpkt *r;
 	struct srd_pkt pkt;
-	uint32_t path, off, len, psn;
+	uint32_t path, len, psn;
 	uint16_t idx;
-	int hlen;
+	int plen;
 
 	if (c->rnr_until_ns > now || !tx_has_data(c))
 		return 0;
@@ -551,11 +651,10 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 			return 0;
 		r = &c->txpkts[idx];
 		path = paths_pick(eng, c, -1, false);
+		pack_queued(eng, c, r);
 	}
 	m = &c->txmsgs[r->msg];
 	psn = m->first_psn + r->seg;
-	off = r->seg * eng->seg_size;
-	len = m->len - off < eng->seg_size ? m->len - off : eng->seg_size;
 	/* field by field: a compound literal would first clear the whole struct (its union's
 	 * largest member, the ACK's, is three times a DATA's fields), per packet */
 	pkt.type = SRD_PKT_DATA;
@@ -571,21 +670,17 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	pkt.src_conn = c->local_id;
 	pkt.psn = psn;
 	pkt.u.data.tx_ts = (uint32_t)now;
-	pkt.u.data.msg_id = m->msg_id;
-	pkt.u.data.msg_len = m->len;
 	pkt.u.data.msg_psn = m->first_psn;
-	pkt.u.data.seg_size = (uint16_t)(m->len ? eng->seg_size : 0);
 	pkt.u.data.src_ep = m->src_ep;
 	pkt.u.data.dst_ep = m->dst_ep;
 	pkt.u.data.entropy = c->paths[path].entropy;
-	pkt.u.data.tag = m->tag;
-	pkt.u.data.imm = r->seg == 0 ? m->imm : 0;
 	pkt.payload = NULL;
-	pkt.payload_len = len;
-	hlen = srd_wire_encode(&pkt, buf, cap);
-	if (hlen < 0 || (uint32_t)hlen + len > cap)
-		return -ENOSPC; /* cannot happen: srd_poll_tx() checked cap */
-	copy_from_iov(m, off, buf + hlen, len);
+	if (m->pack_next != SRD_NIL16)
+		plen = encode_packed(c, r->msg, &pkt, buf, cap, &len);
+	else
+		plen = encode_segment(eng, m, r, &pkt, buf, cap, &len);
+	if (plen < 0)
+		return plen;
 
 	r->sent_ns = now;
 	r->path = (uint8_t)path;
@@ -611,7 +706,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		eng->st.tx_retx_pkts++;
 		c->retransmits++;
 	}
-	return hlen + (int)len;
+	return plen;
 }
 
 /* ---- acknowledgements ---- */
@@ -711,9 +806,12 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 	}
 	path_note_acked(c, r);
 	paths_on_ack(c, r->path, 0, -1);
-	m = &c->txmsgs[r->msg];
-	m->acked_segs++;
-	msg_check_done(eng, c, m);
+	for (uint16_t slot = r->msg; slot != SRD_NIL16;) {
+		m = &c->txmsgs[slot];
+		slot = m->pack_next; /* read first: completion frees the slot */
+		m->acked_segs++;
+		msg_check_done(eng, c, m);
+	}
 	return 1;
 }
 
@@ -842,12 +940,16 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		return 0; /* already being resent */
 	if (n->reason == SRD_NACK_TOO_BIG) {
 		/* the receiver consumes (and acks) the refused message's packets; stop sending
-		 * more of it and fail it once the ones sent are acked */
-		struct srd_txmsg *m = &c->txmsgs[r->msg];
+		 * more of it and fail it once the ones sent are acked (a packed packet is
+		 * refused whole: every message in it) */
+		for (uint16_t slot = r->msg; slot != SRD_NIL16;) {
+			struct srd_txmsg *m = &c->txmsgs[slot];
 
-		if (m->state == TXMSG_ACTIVE) {
-			m->state = TXMSG_REFUSED;
-			msg_check_done(eng, c, m);
+			slot = m->pack_next;
+			if (m->state == TXMSG_ACTIVE) {
+				m->state = TXMSG_REFUSED;
+				msg_check_done(eng, c, m);
+			}
 		}
 		return 0;
 	}
@@ -856,12 +958,11 @@ int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		 * delivery had this NACK been lost).  Send no more of the message; resend each
 		 * packet of it the receiver refuses flagged ABANDON, which it takes without
 		 * delivering; the message fails with -ENXIO once all sent are acked so. */
-		struct srd_txmsg *m = &c->txmsgs[r->msg];
-
 		if (n->echo_ts != (uint32_t)r->sent_ns)
 			return 0; /* about an earlier copy: the one in flight may yet be taken */
-		if (m->state == TXMSG_ACTIVE)
-			m->state = TXMSG_NO_EP;
+		for (uint16_t slot = r->msg; slot != SRD_NIL16; slot = c->txmsgs[slot].pack_next)
+			if (c->txmsgs[slot].state == TXMSG_ACTIVE)
+				c->txmsgs[slot].state = TXMSG_NO_EP;
 		mark_lost(eng, c, idx, SRD_LOSS_REFUSED);
 		return 0;
 	}

@@ -35,6 +35,18 @@
 #define OFF_D_TAG 40u
 #define OFF_D_IMM 48u    /* segment 0 only */
 
+/* Offsets in a packed DATA header (byte 3: the number of messages), and in each message's
+ * sub-header after it. */
+#define OFF_K_TX_TS 16u
+#define OFF_K_SRC_EP 20u
+#define OFF_K_DST_EP 22u
+#define OFF_K_ENTROPY 24u
+#define OFF_K_RSVD 26u    /* u16, zero */
+#define OFF_KM_MSG_ID 0u
+#define OFF_KM_LEN 4u
+#define OFF_KM_TAG 8u
+#define OFF_KM_IMM 16u
+
 /* Offsets in an ACK header. */
 #define OFF_A_ECHO_TS 16u
 #define OFF_A_ACKED_PSN 20u
@@ -154,6 +166,8 @@ uint32_t srd_wire_hdr_len(const struct srd_pkt *pkt)
 {
 	if (!type_known(pkt->type))
 		return 0;
+	if (pkt->type == SRD_PKT_DATA && pkt->u.data.packed)
+		return SRD_HDR_PACK_LEN;
 	if (pkt->type == SRD_PKT_DATA)
 		return data_hdr_len(pkt->psn - pkt->u.data.msg_psn); /* modular segment index */
 	if (pkt->type == SRD_PKT_ACK)
@@ -175,8 +189,13 @@ static int decode_common(const uint8_t *buf, struct srd_pkt *pkt)
 
 	if (pkt->flags & ~allowed_flags[pkt->type])
 		return -SRD_DROP_BAD_HEADER;
-	if (buf[OFF_RSVD] > (pkt->type == SRD_PKT_ACK ? SRD_SACK_MORE_MAX : 0))
+	/* byte 3: reserved, but an ACK's further SACK words and a packed DATA's messages */
+	if (pkt->type == SRD_PKT_DATA) {
+		if (buf[OFF_RSVD] == 1 || buf[OFF_RSVD] > SRD_PACK_MAX_MSGS)
+			return -SRD_DROP_BAD_HEADER;
+	} else if (buf[OFF_RSVD] > (pkt->type == SRD_PKT_ACK ? SRD_SACK_MORE_MAX : 0)) {
 		return -SRD_DROP_BAD_HEADER;
+	}
 	if (pkt->src_conn == 0)
 		return -SRD_DROP_BAD_HEADER;
 	/* Only a sender that has not yet learned the receiver's id may leave dst_conn 0.  This
@@ -189,11 +208,70 @@ static int decode_common(const uint8_t *buf, struct srd_pkt *pkt)
 	return 0;
 }
 
+/*
+ * A packed DATA packet: its header, then byte 3 (checked to be 2..SRD_PACK_MAX_MSGS)
+ * messages, each a sub-header and its bytes, ending exactly at the end of the packet.
+ */
+static int decode_packed(const uint8_t *buf, size_t len, struct srd_pkt *pkt)
+{
+	struct srd_data_fields *d = &pkt->u.data;
+	size_t at = SRD_HDR_PACK_LEN; /* len >= it was checked by srd_wire_decode() */
+
+	d->tx_ts = rd32(buf + OFF_K_TX_TS);
+	d->src_ep = rd16(buf + OFF_K_SRC_EP);
+	d->dst_ep = rd16(buf + OFF_K_DST_EP);
+	d->entropy = rd16(buf + OFF_K_ENTROPY);
+	d->packed = buf[OFF_RSVD];
+	d->msg_id = d->msg_len = 0;
+	d->msg_psn = pkt->psn;
+	d->seg_size = 0;
+	d->tag = d->imm = 0;
+	if (rd16(buf + OFF_K_RSVD) != 0)
+		return -SRD_DROP_BAD_HEADER;
+	for (uint32_t i = 0; i < d->packed; i++) {
+		if (len - at < SRD_PACK_SUB_LEN)
+			return -SRD_DROP_TRUNCATED;
+		/* 64-bit: a length near 2^32 cannot wrap the sum */
+		uint64_t end = (uint64_t)at + SRD_PACK_SUB_LEN + rd32(buf + at + OFF_KM_LEN);
+
+		if (end > len)
+			return -SRD_DROP_BAD_LENGTH;
+		at = (size_t)end;
+	}
+	if (at != len)
+		return -SRD_DROP_BAD_LENGTH;
+	pkt->payload = buf + SRD_HDR_PACK_LEN;
+	pkt->payload_len = (uint32_t)(len - SRD_HDR_PACK_LEN);
+	return 0;
+}
+
+const uint8_t *srd_wire_pack_read(const uint8_t *p, struct srd_pack_msg *m)
+{
+	m->msg_id = rd32(p + OFF_KM_MSG_ID);
+	m->len = rd32(p + OFF_KM_LEN);
+	m->tag = rd64(p + OFF_KM_TAG);
+	m->imm = rd64(p + OFF_KM_IMM);
+	m->payload = m->len ? p + SRD_PACK_SUB_LEN : NULL;
+	return p + SRD_PACK_SUB_LEN + m->len;
+}
+
+void srd_wire_pack_put(uint8_t *p, const struct srd_pack_msg *m)
+{
+	wr32(p + OFF_KM_MSG_ID, m->msg_id);
+	wr32(p + OFF_KM_LEN, m->len);
+	wr64(p + OFF_KM_TAG, m->tag);
+	wr64(p + OFF_KM_IMM, m->imm);
+}
+
 static int decode_data(const uint8_t *buf, size_t len, struct srd_pkt *pkt)
 {
 	struct srd_data_fields *d = &pkt->u.data;
 	uint32_t k, hlen;
 	uint64_t want;
+
+	if (buf[OFF_RSVD])
+		return decode_packed(buf, len, pkt);
+	d->packed = 0;
 
 	d->tx_ts = rd32(buf + OFF_D_TX_TS);
 	d->msg_id = rd32(buf + OFF_D_MSG_ID);
@@ -290,6 +368,8 @@ static size_t min_len(const uint8_t *buf, size_t len, unsigned type)
 {
 	if (type == SRD_PKT_ACK && buf[OFF_RSVD] <= SRD_SACK_MORE_MAX)
 		return ack_len(buf[OFF_RSVD]); /* a larger count fails in decode_common */
+	if (type == SRD_PKT_DATA && buf[OFF_RSVD])
+		return SRD_HDR_PACK_LEN; /* packed: each sub-header is checked as it is read */
 	if (len < layout_len[type] || type != SRD_PKT_DATA)
 		return layout_len[type];
 	return data_hdr_len(rd32(buf + OFF_PSN) - rd32(buf + OFF_D_MSG_PSN));
@@ -378,6 +458,15 @@ static void encode_data(const struct srd_pkt *pkt, uint8_t *buf)
 {
 	const struct srd_data_fields *d = &pkt->u.data;
 
+	if (d->packed) {
+		buf[OFF_RSVD] = d->packed;
+		wr32(buf + OFF_K_TX_TS, d->tx_ts);
+		wr16(buf + OFF_K_SRC_EP, d->src_ep);
+		wr16(buf + OFF_K_DST_EP, d->dst_ep);
+		wr16(buf + OFF_K_ENTROPY, d->entropy);
+		return;
+	}
+
 	wr32(buf + OFF_D_TX_TS, d->tx_ts);
 	wr32(buf + OFF_D_MSG_ID, d->msg_id);
 	wr32(buf + OFF_D_MSG_LEN, d->msg_len);
@@ -424,7 +513,9 @@ int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap)
 	uint32_t hlen;
 
 	if (!type_known(pkt->type) ||
-	    (pkt->type == SRD_PKT_ACK && pkt->u.ack.sack_more_n > SRD_SACK_MORE_MAX))
+	    (pkt->type == SRD_PKT_ACK && pkt->u.ack.sack_more_n > SRD_SACK_MORE_MAX) ||
+	    (pkt->type == SRD_PKT_DATA &&
+	     (pkt->u.data.packed == 1 || pkt->u.data.packed > SRD_PACK_MAX_MSGS)))
 		return -EINVAL;
 	hlen = srd_wire_hdr_len(pkt);
 	if (cap < hlen)

@@ -54,6 +54,11 @@
 #define SRD_HDR_RESET_LEN 20u
 /* Largest header the encoder writes (data segment 0 with the message header). */
 #define SRD_HDR_MAX_LEN (SRD_HDR_DATA_LEN + SRD_HDR_IMM_LEN)
+/* A packed DATA packet (byte 3 = the number of messages it carries, 2..SRD_PACK_MAX_MSGS,
+ * srd_core.h):
+ * a 28-byte header, then each message as a 24-byte sub-header and its bytes. */
+#define SRD_HDR_PACK_LEN 28u
+#define SRD_PACK_SUB_LEN 24u
 
 /* Reasons carried by a NACK. */
 enum srd_nack_reason {
@@ -89,6 +94,20 @@ struct srd_data_fields {
 	                      it (0: not given, the receiver picks) */
 	uint64_t tag;      /* application tag (in every segment, so a receiver can match early) */
 	uint64_t imm;      /* immediate data (carried in segment 0 only; decoded as 0 elsewhere) */
+	uint8_t packed;    /* 0: the packet is one segment of one message (the fields above).
+	                      2..SRD_PACK_MAX_MSGS: it carries that many whole messages, each in
+	                      a sub-header (read them with srd_wire_pack_read() from payload);
+	                      only tx_ts, src_ep, dst_ep and entropy above are valid, msg_psn is
+	                      the packet's psn and the other fields are 0 */
+};
+
+/* One message of a packed DATA packet: a whole message of its own, at PSN pkt.psn. */
+struct srd_pack_msg {
+	uint32_t msg_id;        /* sender-assigned message id, unique per connection */
+	uint32_t len;           /* message length in bytes */
+	uint64_t tag;           /* application tag */
+	uint64_t imm;           /* immediate data */
+	const uint8_t *payload; /* its len bytes (in the packet), NULL when len is 0 */
 };
 
 /* Fields of an ACK after the common header (whose psn is the cumulative PSN: every PSN
@@ -143,8 +162,10 @@ struct srd_pkt {
 		struct srd_probe_fields probe;
 		struct srd_reset_fields reset;
 	} u;
-	const uint8_t *payload; /* DATA: payload bytes (NULL when payload_len is 0) */
-	uint32_t payload_len;   /* DATA: payload bytes after the headers */
+	const uint8_t *payload; /* DATA: payload bytes (NULL when payload_len is 0); packed
+	                           DATA: the first sub-header */
+	uint32_t payload_len;   /* DATA: payload bytes after the headers (packed: the bytes of
+	                           every sub-header and message) */
 };
 
 /*
@@ -165,18 +186,34 @@ struct srd_pkt {
  *   -SRD_DROP_BAD_OFFSET   the DATA segment index (psn - msg_psn) lies beyond the message.
  * A DATA packet's segment k = psn - msg_psn must satisfy k < ceil(msg_len / seg_size) (k = 0
  * for an empty message) and carry exactly min(seg_size, msg_len - k * seg_size) bytes.
+ * A packed DATA packet (byte 3 non-zero) must count 2..SRD_PACK_MAX_MSGS messages
+ * (-SRD_DROP_BAD_HEADER), have its reserved bytes 26-27 zero (-SRD_DROP_BAD_HEADER), hold
+ * every sub-header whole (-SRD_DROP_TRUNCATED) and end exactly with the last message's
+ * bytes (-SRD_DROP_BAD_LENGTH: a message running past the end, or bytes left over).
  */
 int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
 
 /*
  * Encode the headers of *pkt into buf (cap bytes).  For DATA the payload is not copied: the
  * caller writes pkt->payload_len payload bytes right after the returned header length.  The
- * immediate data is written when the segment index (psn - msg_psn) is 0.
+ * immediate data is written when the segment index (psn - msg_psn) is 0.  A packed DATA
+ * packet (u.data.packed 2..SRD_PACK_MAX_MSGS) gets its 28-byte header only: the caller
+ * appends each message with srd_wire_pack_put() and its bytes.
  * An ACK carries 1 + sack_more_n SACK words.
- * Returns the header length in bytes, or -EINVAL if the type is unknown or an ACK's
- * sack_more_n is above SRD_SACK_MORE_MAX, or -ENOSPC if cap is too small for the header.
+ * Returns the header length in bytes, or -EINVAL if the type is unknown, an ACK's
+ * sack_more_n is above SRD_SACK_MORE_MAX or a DATA packet's packed count is 1 or above
+ * SRD_PACK_MAX_MSGS, or -ENOSPC if cap is too small for the header.
  */
 int srd_wire_encode(const struct srd_pkt *pkt, uint8_t *buf, size_t cap);
+
+/* Read the message whose sub-header starts at p, in a packed DATA packet that
+ * srd_wire_decode() accepted (p: its payload, then each value this returns): fills *m and
+ * returns where the next sub-header starts.  Checks nothing: the decoder checked them all. */
+const uint8_t *srd_wire_pack_read(const uint8_t *p, struct srd_pack_msg *m);
+
+/* Write the sub-header of a message of a packed DATA packet at p (SRD_PACK_SUB_LEN bytes);
+ * its m->len bytes follow it (m->payload is not read). */
+void srd_wire_pack_put(uint8_t *p, const struct srd_pack_msg *m);
 
 /* Header length that srd_wire_encode() writes for *pkt (same rules, no bounds; 0 if the
  * type is unknown). */

@@ -3,6 +3,7 @@
  * drop reason; what decodes encodes back to the same header bytes and decodes again to
  * the same packet.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(whole + hlen, pkt.payload, pkt.payload_len);
 		if (srd_wire_decode(whole, (size_t)hlen + pkt.payload_len, &again) != 0 ||
 		    again.psn != pkt.psn || again.u.data.msg_id != pkt.u.data.msg_id ||
-		    again.payload_len != pkt.payload_len)
+		    again.payload_len != pkt.payload_len || again.u.data.packed != pkt.u.data.packed)
 			abort();
 		free(whole);
+	}
+	if (pkt.type == SRD_PKT_DATA && pkt.u.data.packed) {
+		/* packed: the messages the decoder checked read back and end at the packet's end */
+		const uint8_t *p = pkt.payload, *end = pkt.payload + pkt.payload_len;
+
+		if (pkt.u.data.packed < 2 || pkt.u.data.packed > SRD_PACK_MAX_MSGS)
+			abort();
+		for (uint32_t i = 0; i < pkt.u.data.packed; i++) {
+			struct srd_pack_msg m;
+
+			if (end - p < (ptrdiff_t)SRD_PACK_SUB_LEN)
+				abort();
+			p = srd_wire_pack_read(p, &m);
+			if (p > end || (m.len && m.payload + m.len != p))
+				abort();
+		}
+		if (p != end)
+			abort();
 	}
 	return 0;
 }

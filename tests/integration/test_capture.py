@@ -20,9 +20,12 @@ NO_EP, then ABANDON resends).  Then:
   - a second capture with a count, one port, a connection filter and a short snap length
     ends by itself with exactly that many frames, all of that port and connection, cut to
     that length, and still decodes without an error;
-  - crafted packets (an ACK with three SACK words, and packets the codec refuses: a bad
-    version, a flag not allowed, too many SACK words, a truncated ACK, a DATA segment of the
-    wrong length, an unknown RESET reason) decode with the ranges and drop reasons
+  - a transfer of small messages, which go packed several to a packet: the packed frames
+    and their messages match engine.tx_packed_pkts / tx_packed_msgs;
+  - crafted packets (an ACK with three SACK words, a packed DATA packet, and packets the
+    codec refuses: a bad version, a flag not allowed, too many SACK words, a truncated ACK,
+    a DATA segment of the wrong length, an unknown RESET reason, packed packets with one
+    message, reserved bytes set, a count beyond its messages, a byte left over) decode with the ranges and drop reasons
     docs/wire-format.md gives, on SRD's port and, by the heuristic, on another;
   - `srdctl metrics` passes `promtool check metrics` (when promtool is installed) and this
     test's own check of the text format's rules, and its counters equal /srd/stats.
@@ -205,7 +208,7 @@ def check_exposition(text):
 FIELDS = ["frame.number", "frame.interface_id", "frame.packet_flags_direction",
           "frame.comment", "udp.dstport", "srd.type", "srd.flags", "srd.psn",
           "srd.ack.sack_base", "srd.ack.sack", "srd.ack.sack_word", "srd.ack.sack_range",
-          "srd.nack.reason",
+          "srd.nack.reason", "srd.data.packed",
           "srd.analysis.retransmission", "srd.invalid"]
 
 
@@ -253,7 +256,7 @@ def filtered_capture():
         if ctl_json("capture", "--status").get("id") == 2:
             break
         time.sleep(0.05)
-    ok, text = transfer(4, 40, 16384)
+    ok, text = transfer(4, 160, 16384)
     check("transfer during the filtered capture", ok, text)
     try:
         rc = cap.wait(30)
@@ -295,6 +298,14 @@ def crafted():
                            0x56780002, 100, 7, 1, 10, 100, 1024, 1, 1, 0, 0xabc, 5) + \
             bytes(payload_len)
 
+    def packed(lens, count=None, rsvd=0, extra=b""):
+        """A packed DATA packet: byte 3 counts the messages, each a 24-byte sub-header
+        (msg_id, len, tag, imm) before its bytes."""
+        subs = b"".join(struct.pack(">IIQQ", 7 + i, n, 0xabc, i) + bytes(n)
+                        for i, n in enumerate(lens))
+        return struct.pack(">BBBBIIIIHHHH", 0x11, 0x10, 3, len(lens) if count is None else count,
+                           0x12340001, 0x56780002, 100, 7, 1, 1, 0, rsvd) + subs + extra
+
     wide = ack(2, [(1 << 63) | 0b111, 1, (1 << 5) | (1 << 63)])
     cases = [  # (payload, port, expected srd.invalid, expected SACK ranges)
         (wide, 9371, "", "1000-1002;1063-1064;1133;1191"),
@@ -304,6 +315,12 @@ def crafted():
         (data(10, flags=0x04), 9371, "bad_header", ""),
         (data(11), 9371, "bad_length", ""),
         (ack(9, [1]), 9371, "bad_header", ""),
+        (packed([64, 0, 5]), 9371, "", ""),
+        (packed([64, 0, 5]), 5001, "", ""),
+        (packed([64]), 9371, "bad_header", ""),
+        (packed([64, 5], rsvd=1), 9371, "bad_header", ""),
+        (packed([64, 5], count=3), 9371, "truncated", ""),
+        (packed([64, 5], extra=b"\0"), 9371, "bad_length", ""),
         (wide[:60], 9371, "truncated", ""),
         (struct.pack(">BBBBIIII", 0x15, 0, 0, 0, 0x12340001, 0x56780002, 0, 9), 9371,
          "bad_header", ""),
@@ -354,6 +371,8 @@ def main():
 
     ok, out = transfer(2, 200, 32768)
     check("transfer with 5% loss, every message intact and once", ok, out)
+    ok, out = transfer(5, 400, 200)
+    check("small messages (packed) with 5% loss, every message intact and once", ok, out)
     # an endpoint that does not exist: NACK NO_EP, the sender gives the messages up
     p = subprocess.run([XFER, "send", "--socket", SOCK, "--local", "10.77.0.1", "--to",
                         "10.77.0.2:77", "--count", "2", "--seed", "3", "--timeout-ms",
@@ -437,6 +456,12 @@ def main():
         check(f"sent {name} in the capture = engine.{key}", n == d[f"engine.{key}"],
               f"{n} vs {d[f'engine.{key}']}")
     check("at least one NACK or RESET", count(out_, 3) + count(out_, 5) > 0)
+    packed = [r for r in out_ if r["srd.data.packed"] and not int(r["srd.flags"], 16) & 0x08]
+    check("packed data packets in the capture = engine.tx_packed_pkts",
+          len(packed) == d["engine.tx_packed_pkts"] > 0,
+          f"{len(packed)} vs {d['engine.tx_packed_pkts']}")
+    check("their messages = engine.tx_packed_msgs",
+          sum(int(r["srd.data.packed"]) for r in packed) == d["engine.tx_packed_msgs"])
     check("NACK reasons are NO_EP", all(r["srd.nack.reason"] == "3"
                                         for r in out_ if r["srd.type"] == "3"))
     drops = sum(v for k, v in d.items() if k.startswith("drops."))

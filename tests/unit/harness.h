@@ -66,6 +66,8 @@ struct side {
 	struct env *env;
 	int id;
 	uint32_t alloc_fail_first;  /* fail this many rx_alloc calls first */
+	uint32_t alloc_fail_nth;    /* fail the rx_alloc call with this number (counting
+	                               alloc_calls from 1), once (0: none) */
 	int alloc_fail_always;      /* every rx_alloc fails */
 	uint16_t no_ep;             /* rx_alloc says this endpoint does not exist (0: none) */
 	uint32_t alloc_calls;
@@ -166,7 +168,7 @@ static inline void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 		msg->no_endpoint = 1;
 		return NULL;
 	}
-	if (s->alloc_fail_always)
+	if (s->alloc_fail_always || s->alloc_calls == s->alloc_fail_nth)
 		return NULL;
 	if (s->alloc_fail_first) {
 		s->alloc_fail_first--;
@@ -468,6 +470,31 @@ static inline int all_done(void *arg)
 {
 	struct env *e = arg;
 
+	return e->ndone == e->nmsgs;
+}
+
+/* Keep up to e->window messages outstanding; done when every message has its tx_done. */
+static inline int stress_pump(void *arg)
+{
+	struct env *e = arg;
+
+	while (e->next_send < e->nmsgs && e->outstanding < e->window) {
+		int rc = msg_send(e, e->next_send);
+
+		if (rc == -EAGAIN) {
+			/* slots are reclaimed in order (test_bug_eagain_below_max_tx_msgs) and
+			 * only at the next poll (test_bug_tx_slot_held_after_tx_done), both in
+			 * test_engine_errors.c: retry at the next step, and count it */
+			e->eagain++;
+			break;
+		}
+		if (rc != 0) {
+			env_error(e, "srd_send(%u): %d", e->next_send, rc);
+			e->next_send = e->nmsgs;
+			return 1;
+		}
+		e->next_send++;
+	}
 	return e->ndone == e->nmsgs;
 }
 

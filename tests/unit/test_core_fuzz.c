@@ -86,6 +86,27 @@ static uint32_t fz_encode(struct fuzz *f, const struct srd_pkt *p)
 	int hlen = srd_wire_encode(p, f->buf, FZ_BUF);
 
 	assert_true(hlen > 0);
+	if (p->type == SRD_PKT_DATA && p->u.data.packed) {
+		/* packed: its messages, small, now and then one whose length is off */
+		uint32_t at = (uint32_t)hlen;
+
+		for (uint32_t i = 0; i < p->u.data.packed; i++) {
+			struct srd_pack_msg m = { .msg_id = rnd(f, 64), .len = rnd(f, 100),
+						  .tag = p->u.data.tag + i, .imm = xrand(&f->rng) };
+			uint32_t n = m.len;
+
+			if (at + SRD_PACK_SUB_LEN + n > FZ_BUF)
+				break;
+			if (rnd(f, 64) == 0)
+				m.len = (uint32_t)((int32_t)m.len + between(f, -2, 2));
+			srd_wire_pack_put(f->buf + at, &m);
+			at += SRD_PACK_SUB_LEN;
+			for (uint32_t j = 0; j < n; j++)
+				f->buf[at + j] = pattern(m.tag, j);
+			at += n;
+		}
+		return at;
+	}
 	if (p->type == SRD_PKT_DATA) {
 		const struct srd_data_fields *d = &p->u.data;
 
@@ -145,7 +166,7 @@ static void fz_struct(struct fuzz *f, struct env *v, int target, struct srd_pkt 
 		struct srd_data_fields *d = &p->u.data;
 		uint32_t cnt, k;
 
-		switch (rnd(f, 9)) {
+		switch (rnd(f, 10)) {
 		case 0: /* another PSN of the same message layout */
 		{
 			int32_t dl = between(f, -4, 70);
@@ -189,6 +210,10 @@ static void fz_struct(struct fuzz *f, struct env *v, int target, struct srd_pkt 
 		case 7:
 			d->src_ep = (uint16_t)(d->src_ep + rnd(f, 2));
 			d->dst_ep = (uint16_t)(d->dst_ep + rnd(f, 2));
+			break;
+		case 8: /* packed, or no longer */
+			d->packed = (uint8_t)(rnd(f, 3) ? 0 : 2 + rnd(f, 8));
+			d->msg_psn = p->psn;
 			break;
 		default:
 			p->flags = (uint8_t)(rnd(f, 32) & (SRD_F_SYN | SRD_F_RETX | SRD_F_ACKREQ));

@@ -214,31 +214,6 @@ static enum link_verdict filter_route_down(struct link *l, int from, const struc
 	return LINK_PASS;
 }
 
-/* Keep up to e->window messages outstanding; done when every message has its tx_done. */
-static int stress_pump(void *arg)
-{
-	struct env *e = arg;
-
-	while (e->next_send < e->nmsgs && e->outstanding < e->window) {
-		int rc = msg_send(e, e->next_send);
-
-		if (rc == -EAGAIN) {
-			/* slots are reclaimed in order (test_bug_eagain_below_max_tx_msgs) and
-			 * only at the next poll (test_bug_tx_slot_held_after_tx_done), both in
-			 * test_engine_errors.c: retry at the next step, and count it */
-			e->eagain++;
-			break;
-		}
-		if (rc != 0) {
-			env_error(e, "srd_send(%u): %d", e->next_send, rc);
-			e->next_send = e->nmsgs;
-			return 1;
-		}
-		e->next_send++;
-	}
-	return e->ndone == e->nmsgs;
-}
-
 /* Sizes log-uniform over 1 B .. 1 MiB: a uniform octave 2^0 .. 2^20, uniform within it. */
 static uint32_t log_uniform_size(struct srd_rng *r)
 {

@@ -305,6 +305,170 @@ static void test_roundtrip_data_psn_wrap(void **state)
 	}
 }
 
+/* ---- packed DATA ---- */
+
+/* A packed DATA packet of n messages of lens[i] bytes into buf (cap bytes): the header from
+ * srd_wire_encode, each message from srd_wire_pack_put and pattern bytes.  Returns its
+ * length. */
+static size_t build_packed(uint8_t *buf, size_t cap, uint32_t n, const uint32_t *lens)
+{
+	struct srd_pkt p;
+	size_t at;
+	int h;
+
+	memset(&p, 0, sizeof(p));
+	p.type = SRD_PKT_DATA;
+	p.flags = SRD_F_ACKREQ | SRD_F_ORDERED;
+	p.path = 9;
+	p.dst_conn = 0x00030001u;
+	p.src_conn = 0x00050002u;
+	p.psn = 0x7000;
+	p.u.data.tx_ts = 0xa1b2c3d4u;
+	p.u.data.src_ep = 0x1234;
+	p.u.data.dst_ep = 0xfedc;
+	p.u.data.entropy = 0xbeef;
+	p.u.data.packed = (uint8_t)n;
+	h = srd_wire_encode(&p, buf, cap);
+	assert_int_equal(h, SRD_HDR_PACK_LEN);
+	assert_int_equal(srd_wire_hdr_len(&p), SRD_HDR_PACK_LEN);
+	at = (size_t)h;
+	for (uint32_t i = 0; i < n; i++) {
+		struct srd_pack_msg m = { .msg_id = 100 + i, .len = lens[i],
+					  .tag = 0x0102030405060708ull + i, .imm = 0xdead0000ull + i };
+
+		assert_true(at + SRD_PACK_SUB_LEN + lens[i] <= cap);
+		srd_wire_pack_put(buf + at, &m);
+		at += SRD_PACK_SUB_LEN;
+		for (uint32_t j = 0; j < lens[i]; j++)
+			buf[at + j] = (uint8_t)(i * 31 + j);
+		at += lens[i];
+	}
+	return at;
+}
+
+/* A packed packet decodes as DATA with its count, and each message reads back. */
+static void test_roundtrip_packed(void **state)
+{
+	static const uint32_t lens[] = { 64, 0, 1, 13 };
+	uint8_t buf[BUF_CAP];
+	struct srd_pkt q;
+	size_t len = build_packed(buf, sizeof(buf), 4, lens);
+	const uint8_t *p;
+
+	(void)state;
+	assert_int_equal(len, 28 + 4 * 24 + 64 + 0 + 1 + 13);
+	assert_int_equal(buf[3], 4); /* byte 3 counts the messages */
+	assert_int_equal(decode_exact(buf, len, &q), 0);
+	assert_int_equal(q.type, SRD_PKT_DATA);
+	assert_int_equal(q.flags, SRD_F_ACKREQ | SRD_F_ORDERED);
+	assert_int_equal(q.psn, 0x7000);
+	assert_int_equal(q.u.data.packed, 4);
+	assert_int_equal(q.u.data.msg_psn, 0x7000);
+	assert_int_equal(q.u.data.tx_ts, 0xa1b2c3d4u);
+	assert_int_equal(q.u.data.src_ep, 0x1234);
+	assert_int_equal(q.u.data.dst_ep, 0xfedc);
+	assert_int_equal(q.u.data.entropy, 0xbeef);
+	assert_ptr_equal(q.payload, buf + 28);
+	assert_int_equal(q.payload_len, len - 28);
+	p = q.payload;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct srd_pack_msg m;
+
+		p = srd_wire_pack_read(p, &m);
+		assert_int_equal(m.msg_id, 100 + i);
+		assert_int_equal(m.len, lens[i]);
+		assert_true(m.tag == 0x0102030405060708ull + i);
+		assert_true(m.imm == 0xdead0000ull + i);
+		if (lens[i] == 0)
+			assert_null(m.payload);
+		for (uint32_t j = 0; j < lens[i]; j++)
+			assert_int_equal(m.payload[j], (uint8_t)(i * 31 + j));
+	}
+	assert_ptr_equal(p, buf + len);
+	/* the largest count */
+	{
+		uint32_t many[SRD_PACK_MAX_MSGS] = { 0 };
+		uint8_t big[SRD_HDR_PACK_LEN + SRD_PACK_MAX_MSGS * SRD_PACK_SUB_LEN];
+
+		len = build_packed(big, sizeof(big), SRD_PACK_MAX_MSGS, many);
+		assert_int_equal(decode_exact(big, len, &q), 0);
+		assert_int_equal(q.u.data.packed, SRD_PACK_MAX_MSGS);
+	}
+}
+
+/* Every drop rule of the packed layout. */
+static void test_drop_packed(void **state)
+{
+	static const uint32_t lens[] = { 10, 20, 0 };
+	uint8_t buf[BUF_CAP], tmp[BUF_CAP];
+	struct srd_pkt q, p;
+	size_t len = build_packed(buf, sizeof(buf), 3, lens);
+
+	(void)state;
+	/* a count of 1 (one message is an ordinary DATA packet) or above the bound */
+	memcpy(tmp, buf, len);
+	tmp[3] = 1;
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_HEADER);
+	tmp[3] = SRD_PACK_MAX_MSGS + 1;
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_HEADER);
+	/* a count that disagrees with the messages there: too many runs out of bytes, too
+	 * few leaves bytes over */
+	tmp[3] = 4;
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_TRUNCATED);
+	tmp[3] = 2;
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_LENGTH);
+	/* reserved bytes 26-27 */
+	for (size_t off = 26; off < 28; off++) {
+		memcpy(tmp, buf, len);
+		tmp[off] = 0x01;
+		assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_HEADER);
+	}
+	/* shorter than the packed header */
+	for (size_t l = 16; l < 28; l++)
+		assert_int_equal(decode_exact(buf, l, &q), -SRD_DROP_TRUNCATED);
+	/* cut anywhere: a sub-header cut short is truncated, a message cut short is a length
+	 * mismatch */
+	for (size_t l = 28; l < len; l++) {
+		int rc = decode_exact(buf, l, &q);
+
+		assert_true(rc == -SRD_DROP_TRUNCATED || rc == -SRD_DROP_BAD_LENGTH);
+	}
+	assert_int_equal(decode_exact(buf, 28 + 24 + 5, &q), -SRD_DROP_BAD_LENGTH);
+	assert_int_equal(decode_exact(buf, 28 + 24 + 10 + 3, &q), -SRD_DROP_TRUNCATED);
+	/* a byte past the last message */
+	buf[len] = 0;
+	assert_int_equal(decode_exact(buf, len + 1, &q), -SRD_DROP_BAD_LENGTH);
+	/* a message length running past the end, up to one that would wrap 32 bits */
+	static const uint32_t bad_len[] = { 47, 200, 0x7fffffffu, 0xffffffffu };
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++) {
+		memcpy(tmp, buf, len);
+		tmp[28 + 24 + 10 + 4] = (uint8_t)(bad_len[i] >> 24);
+		tmp[28 + 24 + 10 + 5] = (uint8_t)(bad_len[i] >> 16);
+		tmp[28 + 24 + 10 + 6] = (uint8_t)(bad_len[i] >> 8);
+		tmp[28 + 24 + 10 + 7] = (uint8_t)bad_len[i];
+		assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_LENGTH);
+	}
+	/* the common rules hold: flags, dst_conn 0 without SYN */
+	memcpy(tmp, buf, len);
+	tmp[1] = SRD_F_ECE;
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_HEADER);
+	memcpy(tmp, buf, len);
+	memset(tmp + 4, 0, 4);
+	assert_int_equal(decode_exact(tmp, len, &q), -SRD_DROP_BAD_HEADER);
+	tmp[1] |= SRD_F_SYN; /* a set-up may be packed */
+	assert_int_equal(decode_exact(tmp, len, &q), 0);
+	/* the encoder refuses a count of 1 or above the bound */
+	memset(&p, 0, sizeof(p));
+	p.type = SRD_PKT_DATA;
+	p.dst_conn = p.src_conn = 1;
+	p.u.data.packed = 1;
+	assert_int_equal(srd_wire_encode(&p, tmp, sizeof(tmp)), -EINVAL);
+	p.u.data.packed = SRD_PACK_MAX_MSGS + 1;
+	assert_int_equal(srd_wire_encode(&p, tmp, sizeof(tmp)), -EINVAL);
+	p.u.data.packed = 2;
+	assert_int_equal(srd_wire_encode(&p, tmp, SRD_HDR_PACK_LEN - 1), -ENOSPC);
+}
+
 /* An ACK carries 1..8 SACK words: byte 3 counts the further ones, each 8 bytes big-endian
  * after the 52-byte layout; the length must be exactly that. */
 static void test_ack_sack_words(void **state)
@@ -789,8 +953,10 @@ static void test_fuzz_random(void **state)
 static void test_fuzz_mutations(void **state)
 {
 	uint64_t s = 0x0123456789abcdefull;
+	static const uint32_t packed_lens[] = { 7, 0, 30 };
 	struct srd_pkt seeds[9];
-	uint8_t buf[BUF_CAP];
+	uint8_t buf[BUF_CAP], packed[BUF_CAP];
+	size_t packed_len = build_packed(packed, sizeof(packed), 3, packed_lens);
 	int ok = 0;
 
 	(void)state;
@@ -802,9 +968,16 @@ static void test_fuzz_mutations(void **state)
 	make_data(&seeds[8], 130, 40, 0xfffffffeu, 3);
 
 	for (int i = 0; i < 100000; i++) {
-		const struct srd_pkt *p = &seeds[xs_next(&s) % 9];
-		size_t len = build(p, buf);
+		uint32_t pick = (uint32_t)(xs_next(&s) % 10);
+		size_t len;
 		struct srd_pkt q;
+
+		if (pick == 9) { /* the packed seed */
+			len = packed_len;
+			memcpy(buf, packed, len);
+		} else {
+			len = build(&seeds[pick], buf);
+		}
 
 		buf[xs_next(&s) % len] = (uint8_t)xs_next(&s);
 		fuzz_one(buf, len);
@@ -823,6 +996,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_data_empty),
 		cmocka_unit_test(test_roundtrip_data_last_short),
 		cmocka_unit_test(test_roundtrip_data_psn_wrap),
+		cmocka_unit_test(test_roundtrip_packed),
+		cmocka_unit_test(test_drop_packed),
 		cmocka_unit_test(test_layout_offsets),
 		cmocka_unit_test(test_ack_sack_words),
 		cmocka_unit_test(test_encode_errors),

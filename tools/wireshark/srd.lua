@@ -7,7 +7,7 @@
 --
 -- It decodes every packet type (DATA, ACK, NACK, PROBE, RESET) and field: flags, PSN,
 -- connection ids (incarnation and slot), message id / length / PSN, segment index and
--- offset, endpoints, tag, immediate data, the cumulative PSN and the SACK words (one to
+-- offset, endpoints, tag, immediate data, each message of a packed DATA packet, the cumulative PSN and the SACK words (one to
 -- eight) shown as ranges of PSNs, echoed timestamps, NACK and RESET reasons, the path
 -- index, and the path entropy and sending worker carried in the UDP source port.  It
 -- checks what the codec checks (lib/core/wire.c) and says which drop reason the daemon
@@ -26,6 +26,9 @@ local TYPES = { [1] = "DATA", [2] = "ACK", [3] = "NACK", [4] = "PROBE", [5] = "R
 -- with one SACK word, 8 bytes more for each further word byte 3 counts)
 local LAYOUT = { [1] = 48, [2] = 52, [3] = 32, [4] = 24, [5] = 20 }
 local SACK_MORE_MAX = 7
+-- a packed DATA packet (byte 3 counts its messages): its header, and each message's
+-- sub-header before the message's bytes (docs/wire-format.md section 4b)
+local PACK_LEN, PACK_SUB_LEN, PACK_MAX = 28, 24, 64
 local NACK_REASONS = { [1] = "RNR (receiver not ready)", [2] = "TOO_BIG (message too large)",
                        [3] = "NO_EP (no such endpoint)" }
 local RESET_REASONS = { [1] = "UNKNOWN_CONN", [2] = "TABLE_FULL", [3] = "IDLE_CLOSED",
@@ -86,6 +89,8 @@ f.segments  = ProtoField.uint32("srd.data.segments", "Segments in the message", 
 f.offset    = ProtoField.uint64("srd.data.offset", "Offset in the message", base.DEC)
 f.payload   = ProtoField.bytes("srd.data.payload", "Payload")
 f.payload_len = ProtoField.uint32("srd.data.payload_len", "Payload length", base.DEC)
+f.packed    = ProtoField.uint8("srd.data.packed", "Messages packed", base.DEC)
+f.pack_msg  = ProtoField.uint32("srd.data.pack_msg", "Packed message", base.DEC)
 -- ACK
 f.echo_ts   = ProtoField.uint32("srd.echo_ts", "Echoed timestamp", base.DEC)
 f.cum_psn   = ProtoField.uint32("srd.cum_psn", "Cumulative PSN (every PSN before it received)",
@@ -198,6 +203,7 @@ local function need_len(tvb, ptype, len)
         if more <= SACK_MORE_MAX then return LAYOUT[2] + 8 * more end
         return LAYOUT[2] -- a larger count is bad_header, checked next
     end
+    if ptype == 1 and tvb(3, 1):uint() ~= 0 then return PACK_LEN end
     if ptype == 1 and len >= LAYOUT[1] and tvb:len() >= 32 and
        (u32(tvb, 12) - u32(tvb, 28)) % TWO32 == 0 then
         return 56
@@ -215,6 +221,18 @@ local function looks_like_srd(tvb)
     local ver, ptype = math.floor(b0 / 16), b0 % 16
     if ver ~= 1 or not TYPES[ptype] or u32(tvb, 8) == 0 then return false end
     local b3 = tvb(3, 1):uint()
+    if ptype == 1 and b3 ~= 0 then
+        -- packed: the messages end exactly at the end (the whole packet captured)
+        if b3 == 1 or b3 > PACK_MAX or len < PACK_LEN or caplen < len or
+           tvb(26, 2):uint() ~= 0 then return false end
+        local at = PACK_LEN
+        for _ = 1, b3 do
+            if len - at < PACK_SUB_LEN then return false end
+            at = at + PACK_SUB_LEN + u32(tvb, at + 4)
+            if at > len then return false end
+        end
+        return at == len
+    end
     if b3 ~= 0 and (ptype ~= 2 or b3 > SACK_MORE_MAX) then return false end
     if ptype ~= 1 then
         local want = need_len(tvb, ptype, len)
@@ -259,6 +277,11 @@ local function common_check(tvb, ptype, flags, len)
     if ptype == 2 then
         if tvb(3, 1):uint() > SACK_MORE_MAX then
             return "bad_header", "more than " .. SACK_MORE_MAX .. " further SACK words"
+        end
+    elseif ptype == 1 then
+        local n = tvb(3, 1):uint()
+        if n == 1 or n > PACK_MAX then
+            return "bad_header", string.format("%d messages packed (2..%d)", n, PACK_MAX)
         end
     elseif tvb(3, 1):uint() ~= 0 then
         return "bad_header", "reserved byte 3 not 0"
@@ -321,6 +344,51 @@ local function dissect_data(tvb, tree, len, info)
     if tvb:len() > hlen then tree:add(f.payload, tvb(hlen)) end
     info[#info + 1] = string.format("msg=%d seg=%d/%d len=%d", u32(tvb, 20), k, n, msg_len)
     return bad, why, hlen
+end
+
+-- A packed DATA packet: several whole messages under one PSN, each a sub-tree.
+local function dissect_packed(tvb, tree, len, info)
+    local n = tvb(3, 1):uint()
+    tree:add(f.tx_ts, tvb(16, 4))
+    tree:add(f.src_ep, tvb(20, 2))
+    tree:add(f.dst_ep, tvb(22, 2))
+    tree:add(f.data_entropy, tvb(24, 2))
+    tree:add(f.reserved, tvb(26, 2))
+    if tvb(26, 2):uint() ~= 0 then
+        return "bad_header", "reserved bytes 26-27 not 0", PACK_LEN
+    end
+    local at, bytes = PACK_LEN, 0
+    for i = 1, n do
+        if len - at < PACK_SUB_LEN then
+            return "truncated", string.format("message %d of %d: its sub-header is cut", i, n),
+                   PACK_LEN
+        end
+        if tvb:len() < at + PACK_SUB_LEN then
+            tree:add_proto_expert_info(ef.snapped, "the rest of the messages were not captured")
+            break
+        end
+        local l = u32(tvb, at + 4)
+        if at + PACK_SUB_LEN + l > len then
+            return "bad_length", string.format("message %d of %d (%d bytes) runs past the end",
+                                               i, n, l), PACK_LEN
+        end
+        local m = tree:add(f.pack_msg, i):set_generated()
+        m:append_text(string.format(": id %d, %d bytes", u32(tvb, at), l))
+        m:add(f.msg_id, tvb(at, 4))
+        m:add(f.msg_len, tvb(at + 4, 4))
+        m:add(f.tag, tvb(at + 8, 8))
+        m:add(f.imm, tvb(at + 16, 8))
+        local cap = math.min(l, tvb:len() - at - PACK_SUB_LEN)
+        if cap > 0 then m:add(f.payload, tvb(at + PACK_SUB_LEN, cap)) end
+        at, bytes = at + PACK_SUB_LEN + l, bytes + l
+    end
+    if at < len and tvb:len() >= len then
+        return "bad_length", string.format("%d bytes after the last message", len - at),
+               PACK_LEN
+    end
+    tree:add(f.payload_len, bytes):set_generated()
+    info[#info + 1] = string.format("packed msgs=%d bytes=%d", n, bytes)
+    return nil, nil, PACK_LEN
 end
 
 local function dissect_ack(tvb, tree, info)
@@ -437,7 +505,13 @@ function srd.dissector(tvb, pinfo, tree)
     fitem:add(f.flag_ordered, tvb(1, 1))
     if #names > 0 then fitem:append_text(" (" .. table.concat(names, ", ") .. ")") end
     subtree:add(f.path, tvb(2, 1))
-    subtree:add(ptype == 2 and f.sack_more or f.reserved, tvb(3, 1))
+    if ptype == 2 then
+        subtree:add(f.sack_more, tvb(3, 1))
+    elseif ptype == 1 and tvb(3, 1):uint() ~= 0 then
+        subtree:add(f.packed, tvb(3, 1))
+    else
+        subtree:add(f.reserved, tvb(3, 1))
+    end
     add_conn(subtree, f.dst_conn, tvb(4, 4), bit_set(flags, 6))
     add_conn(subtree, f.src_conn, tvb(8, 4), false)
     local psn_item = subtree:add(f.psn, tvb(12, 4))
@@ -473,8 +547,13 @@ function srd.dissector(tvb, pinfo, tree)
         tname = tname .. " (cut short)"
     elseif not bad then
         if ptype == 1 then
-            psn_item:append_text(" (this segment)")
-            bad, why = dissect_data(tvb, subtree, len, info)
+            if tvb(3, 1):uint() ~= 0 then
+                psn_item:append_text(" (every message packed here)")
+                bad, why = dissect_packed(tvb, subtree, len, info)
+            else
+                psn_item:append_text(" (this segment)")
+                bad, why = dissect_data(tvb, subtree, len, info)
+            end
             if bit_set(flags, 0) then
                 subtree:add_proto_expert_info(ef.setup, "Set-up: the sender does not know " ..
                                               "the receiver's connection id yet")
