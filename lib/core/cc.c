@@ -238,10 +238,15 @@ static uint64_t swift_allowed_delay(const struct srd_cc_config *cfg, uint64_t ba
  * route without marks is left to the path choice, which steers around it).  Otherwise the
  * window grows unless the sender left it unused: by a packet per packet acked while a sample
  * says the queues are nearly empty (within a quarter of the allowed delay); else additively,
- * plus, while the connection's standing queue is under half the allowed delay, a
- * proportional step half the way per RTT toward the window that would fill the target
- * (cwnd * target / standing), so a window cut by congestion that has eased, or by queues on
- * a few of its paths, is back in a few round trips, not a packet per RTT.
+ * plus, while the connection's standing queue is under half the allowed delay, a step per
+ * RTT of init_cwnd * (target - standing) / (2 * standing) packets, so a window cut by
+ * congestion that has eased, or by queues on a few of its paths, is back in a few round
+ * trips, not a packet per RTT.  The step is the same for every window (init_cwnd, not the
+ * window's own size: half the way toward cwnd * target / standing, as it was, grows every
+ * window by the same factor and keeps the ratio between flows): flows sharing a fabric are
+ * cut unevenly, each by the samples of the paths it happened to meet, and a step that does
+ * not scale with the window lets the one cut hardest catch up (k=8 fat-tree, 2 MB
+ * permutation, 10 seeds: the slowest flow's FCT / ideal at worst 1.53 -> 1.40).
  */
 static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 			 const struct srd_cc_ack *ev)
@@ -269,9 +274,9 @@ static void swift_on_ack(struct srd_cc *cc, const struct srd_cc_config *cfg,
 
 			cc_additive_increase(cc, cfg, ev->acked);
 			if (!slow && conn < add_sat(base, allowed / 2))
-				cc->cwnd = cwnd_clamp(add_sat(cc->cwnd, mul_div_sat(
-					(uint64_t)SRD_CWND_ONE * ev->acked, target - conn,
-					2 * conn)), cfg);
+				cc->cwnd = cwnd_clamp(add_sat(cc->cwnd, mul_div_sat(mul_div_sat(
+					(uint64_t)SRD_CWND_ONE * ev->acked, target - conn, 2 * conn),
+					cfg->init_cwnd, cc->cwnd ? cc->cwnd : 1)), cfg);
 		}
 	}
 	cc->cwnd = cwnd_clamp(cc->cwnd, cfg);

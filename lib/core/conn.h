@@ -362,8 +362,8 @@ void conn_reset(struct srd_engine *eng, struct srd_conn *c, int status);
  * one value hashed from the peer key). */
 void paths_init(struct srd_engine *eng, struct srd_conn *c);
 /* Choose the path for the next data packet of c, other than avoid (-1: none) if possible;
- * answered_only: a GOOD path an ack came back on lately, if there is one (a packet resent
- * after a timeout). */
+ * answered_only: a GOOD path an ack came back on lately and whose packets sent lately
+ * arrive, if there is one (a resent packet). */
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool answered_only);
 /* A packet sent on path p was acked; rtt_ns is its RTT sample (0: none), ce its CE echo
  * (1 marked, 0 not, -1 no ECN information).  Returns the path's standing RTT: its smallest

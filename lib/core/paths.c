@@ -135,7 +135,7 @@ static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_con
 		uint32_t users = 0;
 
 		if (Q == P || Q->state != SRD_PATH_GOOD || !Q->srtt_ns || Q->ecn >= 32 ||
-		    Q->srtt_ns > clean_rtt)
+		    Q->srtt_ns > clean_rtt || path_unanswered(c, Q))
 			continue;
 		tries--;
 		for (uint32_t k = 0; k < n; k++)
@@ -169,6 +169,47 @@ static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_
 	eng->st.path_recycles++;
 }
 
+/* Send times within this much of each other count as equally recent (answered_path()). */
+#define RECENT_SPREAD_DIV 2u /* of the smoothed RTT */
+
+/*
+ * The path for a resent packet: a GOOD one (not avoid) that an ack came back on lately
+ * (path_answered()) and whose latest packet known delivered was sent most recently, or
+ * within half an RTT of that (the first such from the round-robin cursor, so a burst of
+ * resends spreads).  GOOD only means that nothing was lost there, and a route that eats
+ * the acks (or one whose losses are still being counted) is GOOD too: a lone packet resent
+ * round robin over such paths spent its retry budget on them (srdd_workers, impaired,
+ * under load: 13 retries, each on a path whose data or acks died).  An ack that came back
+ * lately may answer a packet sent long before, over a slow route: after a link fails, only
+ * a packet sent since and delivered shows that the route avoids it (S3: a resend went to
+ * the path answered last, whose ack had spent 71 us behind a link at a quarter of its
+ * rate, and into the dead link 120 us after it failed).  SRD_NIL32: none.
+ */
+static uint32_t answered_path(const struct srd_conn *c, int avoid)
+{
+	uint32_t n = c->npaths, latest = 0, spread = (uint32_t)(c->srtt_ns / RECENT_SPREAD_DIV);
+	bool any = false;
+
+	for (uint32_t q = 0; q < n; q++) {
+		const struct srd_path *P = &c->paths[q];
+
+		if ((int)q == avoid || P->state != SRD_PATH_GOOD || !path_answered(c, P) ||
+		    !P->acked_sent)
+			continue;
+		if (!any || (int32_t)(P->acked_sent - latest) > 0)
+			latest = P->acked_sent;
+		any = true;
+	}
+	for (uint32_t i = 0, q = c->path_rr; any && i < n; i++, q = q + 1 == n ? 0 : q + 1) {
+		const struct srd_path *P = &c->paths[q];
+
+		if ((int)q != avoid && P->state == SRD_PATH_GOOD && path_answered(c, P) &&
+		    P->acked_sent && (int32_t)(latest - P->acked_sent) <= (int32_t)spread)
+			return q;
+	}
+	return SRD_NIL32;
+}
+
 uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool answered_only)
 {
 	uint32_t n = c->npaths, p = c->path_rr, best = SRD_NIL32, best_inflight = UINT32_MAX;
@@ -183,25 +224,8 @@ uint32_t paths_pick(struct srd_engine *eng, struct srd_conn *c, int avoid, bool 
 		return p;
 	}
 	if (answered_only) {
-		/* a packet resent after a timeout goes where a round trip worked lately: GOOD
-		 * only means that nothing was lost there, and a route that eats the acks (or
-		 * one whose losses are still being counted) is GOOD too; a lone packet resent
-		 * round robin over such paths spent its retry budget on them (srdd_workers,
-		 * impaired, under load: 13 retries, each on a path whose data or acks died) */
-		uint32_t pick = SRD_NIL32, pick_age = 2;
+		uint32_t pick = answered_path(c, avoid);
 
-		for (uint32_t i = 0, q = p; i < n; i++, q = q + 1 == n ? 0 : q + 1) {
-			const struct srd_path *P = &c->paths[q];
-			uint32_t age = path_quiet_windows(c, P);
-
-			/* the latest answered first: after a link fails, only a path answered
-			 * since is known to avoid it */
-			if ((int)q != avoid && P->state == SRD_PATH_GOOD && path_answered(c, P) &&
-			    age < pick_age) {
-				pick = q;
-				pick_age = age;
-			}
-		}
 		if (pick != SRD_NIL32) {
 			c->path_rr = (uint16_t)(pick + 1 == n ? 0 : pick + 1);
 			return pick;

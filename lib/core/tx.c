@@ -639,8 +639,12 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		if (r->lost_by != SRD_LOSS_RNR && r->lost_by != SRD_LOSS_REFUSED)
 			r->resends++;
 		retx = true;
-		path = paths_pick(eng, c, r->path, r->lost_by == SRD_LOSS_RTO ||
-						    r->lost_by == SRD_LOSS_PROBE);
+		/* a lost packet is resent where packets sent lately arrive (and their acks
+		 * come back): the next path in turn may be one that has not lost a packet yet
+		 * only because its losses are still in flight (S3: resends into the dead link
+		 * stalled a flow until its RTO) */
+		path = paths_pick(eng, c, r->path, r->lost_by != SRD_LOSS_RNR &&
+						    r->lost_by != SRD_LOSS_REFUSED);
 	} else {
 		idx = take_new_segment(eng, c);
 		if (idx == SRD_NIL16)
