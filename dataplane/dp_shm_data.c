@@ -42,29 +42,35 @@
 #include <emmintrin.h>
 #endif
 
-/* Write completion *src into ring slot dst.  The slot's cache line was last read by the
- * app's core: an ordinary store must first take the line back from it (a read for
- * ownership), and a burst of completions (a packed packet delivers up to pack_msgs at once)
- * stalls the worker on those reads once its store buffer fills -- about 45 ns per received
- * message on the bench's two CPUs, the largest single cost of srdd's per-message work.  A
- * whole-line non-temporal store needs no read: it replaces the line wherever it is.  The
- * line is not left in our cache either, which is right: the app reads it next.  These
- * stores are weakly ordered; dp_shm_flush fences them (srd_fence_stream) before it
- * publishes the tail.  Slots are 64-byte aligned (the ring's entries start after its
- * two-line index header, at a page-aligned offset). */
-static inline void cqe_store(struct srd_cqe *dst, const struct srd_cqe *src)
+/* Write completion *src into ring slot dst of app a.  The slot's cache line was last read
+ * by the app's core: an ordinary store must first take the line back from it (a read for
+ * ownership).  A few such stores sit in the store buffer while the worker goes on, but a
+ * burst of them (a packed packet delivers up to pack_msgs completions at once) fills it,
+ * and the worker stalls on those reads: about 45 ns per received message on the bench's
+ * two CPUs, the largest single cost of srdd's per-message work.  A whole-line
+ * non-temporal store needs no read: it replaces the line wherever it is, but leaves it in
+ * no cache, so the app's read of it comes from memory (about 0.1 us later than from the
+ * worker's cache: on a ping-pong's critical path).  So the first DP_SHM_CQE_PLAIN entries
+ * after each publish of the tail are stored as usual (what a conversation posts), the rest
+ * streamed (a burst).  Streaming stores are weakly ordered: dp_shm_flush fences them
+ * (srd_fence_stream) before it publishes the tail.  Slots are 64-byte aligned (the ring's
+ * entries start after its two-line index header, at a page-aligned offset). */
+static inline void cqe_store(struct dp_shm_app *a, struct srd_cqe *dst, const struct srd_cqe *src)
 {
 #if defined(__SSE2__)
 	const __m128i *from = (const __m128i *)(const void *)src;
 	__m128i *to = (__m128i *)(void *)dst;
 
-	_mm_stream_si128(to, _mm_loadu_si128(from));
-	_mm_stream_si128(to + 1, _mm_loadu_si128(from + 1));
-	_mm_stream_si128(to + 2, _mm_loadu_si128(from + 2));
-	_mm_stream_si128(to + 3, _mm_loadu_si128(from + 3));
-#else
-	*dst = *src;
+	if (a->cq_tail - a->cq_tail_pub >= DP_SHM_CQE_PLAIN) {
+		_mm_stream_si128(to, _mm_loadu_si128(from));
+		_mm_stream_si128(to + 1, _mm_loadu_si128(from + 1));
+		_mm_stream_si128(to + 2, _mm_loadu_si128(from + 2));
+		_mm_stream_si128(to + 3, _mm_loadu_si128(from + 3));
+		a->cq_streamed = 1;
+		return;
+	}
 #endif
+	*dst = *src;
 }
 
 int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
@@ -97,7 +103,7 @@ int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
  * take away from it. */
 static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
 {
-	cqe_store(&a->cqes[a->cq_tail & (a->cq_entries - 1)], c);
+	cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)], c);
 	a->cq_tail++;
 	a->need_signal = 1;
 }
@@ -462,29 +468,28 @@ void dp_shm_flush(struct dp_shm *s)
 
 	for (uint32_t i = 0; i < s->napps; i++) {
 		struct dp_shm_app *a = s->apps[i];
-		uint32_t moved = 0;
 
 		if (a->dead)
 			continue;
 		if (a->sends_done.count)
 			sends_done_post(s, a);
 		while (a->ovf_count &&
-		       srd_ring_space_cached(a->cq, a->cq_tail + moved, a->cq_entries,
+		       srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
 					     &a->cq_head_seen, a->rx_filling + 1) > a->rx_filling) {
-			cqe_store(&a->cqes[(a->cq_tail + moved) & (a->cq_entries - 1)],
+			cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)],
 				  &a->ovf[a->ovf_head]);
 			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
 			a->ovf_count--;
-			moved++;
-		}
-		if (moved) {
-			a->cq_tail += moved;
+			a->cq_tail++;
 			a->need_signal = 1;
 		}
 		if (a->need_signal) {
-			srd_fence_stream(); /* the entries' streaming stores (cqe_store) first */
+			if (a->cq_streamed) /* the entries' streaming stores (cqe_store) first */
+				srd_fence_stream();
+			a->cq_streamed = 0;
 			/* pairs with the app's srd_load_acquire(&cq->tail) */
 			srd_store_release(&a->cq->tail, a->cq_tail);
+			a->cq_tail_pub = a->cq_tail;
 		}
 		any |= a->need_signal;
 	}
