@@ -26,6 +26,8 @@
 #define DP_SHM_RX_MIN_SHIFT 8u                    /* smallest receive buffer: 256 bytes */
 #define DP_SHM_MAX_RING 65536u                    /* largest sq/cq ring */
 #define DP_SHM_MIN_AREA (64u << 10)               /* smallest tx / rx area */
+#define DP_SHM_CQE_PLAIN 4u                       /* CQ entries after each publish written
+                                                     with ordinary stores (cqe_store) */
 #define DP_SHM_SOCK_TMP ".new"                    /* suffix of the socket's name until it listens */
 
 /* What an epoll event's data.ptr points at (each object starts with its kind). */
@@ -85,6 +87,8 @@ struct dp_shm_app {
 	uint32_t sq_head;             /* consumer index of the SQ (ours, authoritative) */
 	uint32_t cq_tail;             /* producer index of the CQ (ours, authoritative) */
 	uint32_t cq_head_seen;        /* the app's CQ head as last read (srd_ring_space_cached) */
+	uint32_t cq_tail_pub;         /* cq_tail as last published (entries since: not visible) */
+	uint8_t cq_streamed;          /* an entry since then was streamed (cqe_store): fence */
 	uint64_t tx_off;              /* the app's send area */
 	uint64_t tx_size;
 	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */
