@@ -146,6 +146,19 @@ static uint16_t clean_entropy(const struct srd_engine *eng, const struct srd_con
 	return 0;
 }
 
+/* P takes entropy value e: what was learnt of its old value (RTT, ECN, answered windows)
+ * starts over, and packets still in flight on the old one count for another route. */
+static void path_take_value(const struct srd_conn *c, struct srd_path *P, uint16_t e)
+{
+	P->entropy = e;
+	P->gen++;
+	P->srtt_ns = 0;
+	P->ecn = 0;
+	P->skips = 0;
+	P->qmin_cur = P->qmin_prev = 0;
+	P->qwin = c->qwin_seq; /* path_unanswered() counts from here */
+}
+
 /* A fresh entropy value for a congested (not failed) path: usable at once, its signals
  * start over.  A value that came back clean on another path when there is one (REPS
  * recycles only such values): a random one lands on the hot link again as often as any
@@ -158,14 +171,8 @@ static void path_recycle(struct srd_engine *eng, struct srd_conn *c, struct srd_
 {
 	uint16_t e = clean_entropy(eng, c, P);
 
-	P->entropy = e ? e : fresh_entropy(eng, c);
-	P->gen++;
-	P->srtt_ns = 0;
-	P->ecn = 0;
+	path_take_value(c, P, e ? e : fresh_entropy(eng, c));
 	P->acked_sent = 0;
-	P->qmin_cur = P->qmin_prev = 0;
-	P->qwin = c->qwin_seq; /* path_unanswered() counts from here */
-	P->skips = 0;
 	eng->st.path_recycles++;
 }
 
@@ -320,17 +327,11 @@ static void path_replace(struct srd_engine *eng, struct srd_conn *c, uint32_t p)
 {
 	struct srd_path *P = &c->paths[p];
 
-	P->entropy = fresh_entropy(eng, c);
+	path_take_value(c, P, fresh_entropy(eng, c));
 	if (P->replacements < UINT16_MAX)
 		P->replacements++;
-	P->gen++; /* packets still in flight on the old value took another route */
 	P->losses = 0;
-	P->srtt_ns = 0;
-	P->ecn = 0;
-	P->skips = 0;
 	P->probe_ts = 0;
-	P->qmin_cur = P->qmin_prev = 0;
-	P->qwin = c->qwin_seq;
 	eng->st.path_replacements++;
 	if (c->peer_id == 0) {
 		/* no one to answer a probe yet: use it, cautiously */

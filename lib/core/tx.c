@@ -536,22 +536,18 @@ static void pack_queued(struct srd_engine *eng, struct srd_conn *c, const struct
 	eng->st.tx_packed_msgs += n;
 }
 
-/* Write the body of a packed packet (its header fields but the count are in *pkt): the
- * messages chained from first.  Returns the packet length, *payload the message bytes. */
+/* Write a packed packet (its header fields but the count are in *pkt): the messages
+ * chained from first, then the header, whose length is fixed, before them (one walk of the
+ * chain).  Returns the packet length, *payload the message bytes. */
 static int encode_packed(const struct srd_conn *c, uint16_t first, struct srd_pkt *pkt,
 			 uint8_t *buf, uint32_t cap, uint32_t *payload)
 {
 	uint32_t n = 0, bytes = 0;
-	uint8_t *p;
+	uint8_t *p = buf + SRD_HDR_PACK_LEN;
 	int hlen;
 
-	for (uint16_t slot = first; slot != SRD_NIL16; slot = c->txmsgs[slot].pack_next)
-		n++;
-	pkt->u.data.packed = (uint8_t)n;
-	hlen = srd_wire_encode(pkt, buf, cap);
-	if (hlen < 0)
-		return hlen;
-	p = buf + hlen;
+	if (cap < SRD_HDR_PACK_LEN)
+		return -ENOSPC;
 	for (uint16_t slot = first; slot != SRD_NIL16; slot = c->txmsgs[slot].pack_next) {
 		const struct srd_txmsg *m = &c->txmsgs[slot];
 
@@ -564,7 +560,12 @@ static int encode_packed(const struct srd_conn *c, uint16_t first, struct srd_pk
 		copy_from_iov(m, 0, p, m->len);
 		p += m->len;
 		bytes += m->len;
+		n++;
 	}
+	pkt->u.data.packed = (uint8_t)n;
+	hlen = srd_wire_encode(pkt, buf, SRD_HDR_PACK_LEN);
+	if (hlen < 0)
+		return hlen;
 	*payload = bytes;
 	return (int)(p - buf);
 }
@@ -636,15 +637,16 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		}
 		if (r->lost_by == SRD_LOSS_RTO)
 			r->retries++;
-		if (r->lost_by != SRD_LOSS_RNR && r->lost_by != SRD_LOSS_REFUSED)
+		bool lost = r->lost_by != SRD_LOSS_RNR && r->lost_by != SRD_LOSS_REFUSED;
+
+		if (lost)
 			r->resends++;
 		retx = true;
 		/* a lost packet is resent where packets sent lately arrive (and their acks
 		 * come back): the next path in turn may be one that has not lost a packet yet
 		 * only because its losses are still in flight (S3: resends into the dead link
 		 * stalled a flow until its RTO) */
-		path = paths_pick(eng, c, r->path, r->lost_by != SRD_LOSS_RNR &&
-						    r->lost_by != SRD_LOSS_REFUSED);
+		path = paths_pick(eng, c, r->path, lost);
 	} else {
 		idx = take_new_segment(eng, c);
 		if (idx == SRD_NIL16)
