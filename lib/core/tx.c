@@ -598,7 +598,6 @@ static int encode_segment(const struct srd_engine *eng, const struct srd_txmsg *
 int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
 		 uint32_t cap, struct srd_tx_meta *meta)
 {
-	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
 	bool retx = false;
 	struct srd_txmsg *m;
 	struct srd_txpkt *r;
@@ -617,9 +616,8 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		 * 10-30 senders at one receiver while others idled) */
 		c->window_fresh = 0;
 		srd_cc_start_share(&c->cc, &eng->cfg.cc, eng->conns_sending);
-		cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
 	}
-	if (c->inflight >= (cwnd_pkts ? cwnd_pkts : 1))
+	if (c->inflight >= credit_inflight_limit(eng, c))
 		return 0;
 	if (now < c->pace_next_ns) {
 		c->pace_wait = 1;
@@ -693,7 +691,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	c->paths[path].inflight++;
 	c->paths[path].tx_pkts++;
 	c->pace_wait = 0;
-	uint64_t gap = srd_cc_pacing_gap_ns(&c->cc, &eng->cfg.cc, c->srtt_ns);
+	uint64_t gap = credit_pacing_gap_ns(eng, c);
 	if (gap)
 		c->pace_next_ns = (c->pace_next_ns + gap > now ? c->pace_next_ns : now) + gap;
 
@@ -856,6 +854,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		return -SRD_DROP_ACK_UNSENT;
 	eng->st.rx_acks++;
 	c->peer_credit = a->credit < eng->cfg.tx_window ? a->credit : eng->cfg.tx_window;
+	c->peer_grant = a->grant;
 	c->peer_max_msg = a->max_msg;
 
 	/* RTT of the packet that triggered the ack (its own timestamp, so retransmissions are
