@@ -448,11 +448,10 @@ void credit_after_data(struct srd_engine *eng, struct srd_conn *c);
  * the connections sending to us, in SRD_GRANT_UNITs (at least 1), or 0 (no limit) when at
  * most one is. */
 uint16_t credit_grant(const struct srd_engine *eng);
-/* Packets c may have in flight: its congestion window in whole packets (at least 1), or,
- * when its receiver's grant is smaller, the grant rounded up (paced). */
-uint32_t credit_inflight_limit(const struct srd_engine *eng, const struct srd_conn *c);
-/* c's pacing gap: srd_cc_pacing_gap_ns() at its congestion window, or, when the grant is
- * smaller, srtt spread over the grant (one packet per srtt * 256 / grant window). */
+/* c's pacing gap: srd_cc_pacing_gap_ns() at its congestion window, or, when its receiver's
+ * grant is smaller, srtt spread over the grant (one packet per srtt * 256 / grant window,
+ * packets << 8): the grant paces the sender, the congestion window still caps what is in
+ * flight. */
 uint64_t credit_pacing_gap_ns(const struct srd_engine *eng, const struct srd_conn *c);
 
 /* ---- rx.c: the receiving side ---- */

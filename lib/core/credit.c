@@ -126,23 +126,16 @@ static bool grant_binds(const struct srd_engine *eng, const struct srd_conn *c, 
 	return *w && *w < c->cc.cwnd;
 }
 
-uint32_t credit_inflight_limit(const struct srd_engine *eng, const struct srd_conn *c)
-{
-	uint64_t w;
-
-	/* held by the grant: a fractional window is sent by pacing (credit_pacing_gap_ns()),
-	 * so its last packet may go (16 senders of 2.7 packets each would otherwise keep 2
-	 * in flight: three quarters of their share) */
-	if (grant_binds(eng, c, &w))
-		return (uint32_t)((w + SRD_CWND_ONE - 1) / SRD_CWND_ONE);
-	return c->cc.cwnd >= SRD_CWND_ONE ? c->cc.cwnd / SRD_CWND_ONE : 1;
-}
-
 uint64_t credit_pacing_gap_ns(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	uint64_t w;
 
-	/* held by the grant: its share of the receiver's budget per RTT, evenly spread */
+	/* held by the grant: its share of the receiver's budget per RTT, evenly spread.  The
+	 * grant sets the rate, not what may be in flight: after the first flights overflowed
+	 * the receiver's queue, the packets lost from their tails counted as in flight until
+	 * their tail probes (nothing sent after them to show them lost), and senders held to
+	 * a window of the grant stalled for 5-7 RTTs (16-to-1: 1.023 against 1.008 without
+	 * credit) */
 	if (grant_binds(eng, c, &w))
 		return c->srtt_ns * SRD_CWND_ONE / w;
 	return srd_cc_pacing_gap_ns(&c->cc, &eng->cfg.cc, c->srtt_ns);

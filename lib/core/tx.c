@@ -598,6 +598,7 @@ static int encode_segment(const struct srd_engine *eng, const struct srd_txmsg *
 int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
 		 uint32_t cap, struct srd_tx_meta *meta)
 {
+	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
 	bool retx = false;
 	struct srd_txmsg *m;
 	struct srd_txpkt *r;
@@ -616,8 +617,9 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 		 * 10-30 senders at one receiver while others idled) */
 		c->window_fresh = 0;
 		srd_cc_start_share(&c->cc, &eng->cfg.cc, eng->conns_sending);
+		cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
 	}
-	if (c->inflight >= credit_inflight_limit(eng, c))
+	if (c->inflight >= (cwnd_pkts ? cwnd_pkts : 1))
 		return 0;
 	if (now < c->pace_next_ns) {
 		c->pace_wait = 1;
