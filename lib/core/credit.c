@@ -9,10 +9,12 @@
  * lost its first window and then every resend was starved by timeouts until the others had
  * finished.  The receiver is the one place that knows how many senders it serves.  It
  * counts the connections that sent it data lately and grants each, in every ack, an equal
- * share of a bytes-in-flight budget (srd_config.rx_credit_bytes, about one bandwidth-delay
- * product of its link); a sender keeps its window at most at its grant, pacing below one
- * packet as the controller does.  With one sender no grant is given: a lone flow is
- * limited by its congestion controller alone.
+ * share of a bytes-in-flight budget (srd_config.rx_credit_bytes, about one and a half
+ * bandwidth-delay products of its link); a sender whose grant is below its congestion
+ * window paces its data at the grant per smoothed RTT (the window still caps what is in
+ * flight).  With one sender no grant is given: a lone flow is limited by its congestion
+ * controller alone.  A connection none of whose messages is under reassembly stops
+ * counting at once: it has finished (for now), and the others get its share.
  *
  * "Lately" is the current or the previous counting epoch.  An epoch is four round trips
  * (cc.base_rtt_ns, else init_rtt_ns), or longer when the senders' shares are below a
@@ -64,6 +66,8 @@ void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 		eng->credit_senders_prev = missed ? 0 : eng->credit_senders;
 		eng->credit_senders = 0;
 		eng->credit_epoch += missed ? 2 : 1;
+		if (eng->credit_epoch < 2)
+			eng->credit_epoch = 2; /* wrapped (after days): 0 means "not counted" */
 		eng->credit_epoch_len_ns = credit_epoch_len(eng, eng->credit_senders_prev);
 		eng->credit_epoch_end_ns = now + eng->credit_epoch_len_ns;
 	}
