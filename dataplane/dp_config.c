@@ -229,6 +229,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 {
 	static const char *const keys[] = {
 		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window",
+		"rx_credit_kb",
 		"max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
@@ -243,6 +244,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	int mode = (int)e->mode, algo = (int)cc->algo;
 	uint32_t msg_mb = e->max_msg_size / (uint32_t)MIB;
 	uint32_t idle_ms = (uint32_t)(cfg->engine.conn_idle_ns / 1000000u);
+	uint32_t credit_kb = (uint32_t)(cfg->engine.rx_credit_bytes / 1024u);
 	json_t *o;
 	size_t old;
 	int rc = dp_cfg_get_obj(l, root, "protocol", &o);
@@ -258,6 +260,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_u32(l, o, "setup_cookie_pct", 0, 100, &e->setup_cookie_pct)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "tx_window", 16, 4096, &e->tx_window)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "rx_window", 64, 4096, &e->rx_window)) ||
+	    (rc = dp_cfg_get_u32(l, o, "rx_credit_kb", 0, 1u << 30, &credit_kb)) ||
 	    (rc = dp_cfg_get_pow2(l, o, "max_tx_msgs", 1, 4096, &e->max_tx_msgs)) ||
 	    (rc = dp_cfg_get_u32(l, o, "pack_msgs", 1, SRD_PACK_MAX_MSGS, &e->pack_msgs)) ||
 	    (rc = dp_cfg_get_u32(l, o, "rx_slots", 1, 1u << 24, &e->rx_slots)) ||
@@ -290,6 +293,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	cc->algo = (enum srd_cc_algo)algo;
 	e->max_msg_size = msg_mb * (uint32_t)MIB;
 	cfg->engine.conn_idle_ns = (uint64_t)idle_ms * 1000000u;
+	e->rx_credit_bytes = (uint64_t)credit_kb * 1024u;
 	/* Relations between the keys, said in the file's units (srd_config_check() would
 	 * say them in the core's). */
 	if (e->max_rto_ns < e->min_rto_ns)

@@ -69,6 +69,7 @@ static void usage(FILE *out)
 		"  --ai N               additive increase per RTT, packets [1]\n"
 		"  --reorder-pct P      RACK reordering window, %% of the minimum RTT [25]\n"
 		"  --min-rto T          retransmission timeout floor [100us]\n"
+		"  --rx-credit P|off    receivers share P%% of one BDP among their senders [150]\n"
 		"  --seed S             seed of everything random [1]\n"
 		"  --time-limit T       stop at this virtual time [1s]\n"
 		"  --bin T              timeline resolution [10us]\n"
@@ -242,7 +243,7 @@ enum {
 	OPT_TOPO = 256, OPT_WORKLOAD, OPT_LOAD, OPT_LB, OPT_DEGRADE, OPT_FAIL, OPT_LINK_RATE,
 	OPT_HOP_DELAY, OPT_QUEUE, OPT_ECN, OPT_CC, OPT_SEG, OPT_INIT_WINDOW, OPT_SEED, OPT_TIME,
 	OPT_BIN, OPT_JSON, OPT_PER_LINK, OPT_TIMELINE, OPT_FCT, OPT_TARGET, OPT_REORDER, OPT_AI,
-	OPT_MIN_RTO,
+	OPT_MIN_RTO, OPT_RX_CREDIT,
 };
 
 static const struct option long_opts[] = {
@@ -270,6 +271,7 @@ static const struct option long_opts[] = {
 	{ "reorder-pct", required_argument, NULL, OPT_REORDER },
 	{ "ai", required_argument, NULL, OPT_AI },
 	{ "min-rto", required_argument, NULL, OPT_MIN_RTO },
+	{ "rx-credit", required_argument, NULL, OPT_RX_CREDIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -334,6 +336,15 @@ static int parse_opt(int opt, const char *a, struct fab_options *o)
 			fc->engine.cc.max_cwnd = fc->engine.cc.init_cwnd;
 		return 0;
 	}
+	case OPT_RX_CREDIT:
+		if (!strcmp(a, "off")) {
+			/* a budget no share of which ever binds */
+			fc->rx_credit_pct = 0;
+			fc->engine.rx_credit_bytes = 1ull << 40;
+			return 0;
+		}
+		return parse_u32(a, NULL, 1, 100000, &fc->rx_credit_pct) ? cli_bad("rx-credit", a)
+									 : 0;
 	case OPT_SEED:
 		return parse_u64(a, NULL, &fc->seed) ? cli_bad("seed", a) : 0;
 	case OPT_TIME:

@@ -112,6 +112,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_POW2(tx_window);
 	CHECK_RANGE(rx_window, 64, 4096);
 	CHECK_POW2(rx_window);
+	CHECK_RANGE(rx_credit_bytes, 0, 1ull << 40);
 	CHECK_RANGE(pack_msgs, 1, SRD_PACK_MAX_MSGS);
 	CHECK_RANGE(max_tx_msgs, 1, 4096);
 	CHECK_POW2(max_tx_msgs);

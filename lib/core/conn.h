@@ -219,6 +219,8 @@ struct srd_conn {
 	uint32_t snd_una;        /* oldest PSN not yet acked */
 	uint32_t snd_nxt;        /* next PSN to allocate */
 	uint32_t peer_credit;    /* PSNs beyond snd_una the receiver accepts */
+	uint32_t peer_grant;     /* bytes in flight the receiver grants us, in SRD_GRANT_UNITs
+	                            (0: no limit; credit.c) */
 	uint32_t inflight;       /* packets on the wire (INFLIGHT) */
 	uint32_t next_msg_id;    /* id of the next message */
 	uint16_t order_head;     /* send order: first message with segments left, or NIL; only
@@ -297,6 +299,10 @@ struct srd_conn {
 	struct srd_nack_note nacks[SRD_NACK_QUEUE]; /* refusals to send, oldest first (ring) */
 	uint32_t abandoned_msg_id; /* the last message the peer gave up (ABANDON): its other
 	                              segments still arriving are refused, not reassembled */
+	uint32_t credit_epoch;   /* the engine's credit epoch in which the peer last sent us
+	                            data (0: never, or it has left): counted once per epoch
+	                            (credit.c) */
+	uint8_t credit_in_prev;  /* 1: counted in the epoch before credit_epoch too */
 	/* per-connection arrays */
 	struct srd_path *paths;  /* npaths entries */
 	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */
@@ -320,6 +326,11 @@ struct srd_engine {
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
 	uint32_t conns_sending;       /* connections with a message in use (msg_used > 0) */
+	uint32_t credit_epoch;        /* number of the current credit epoch (credit.c) */
+	uint32_t credit_senders;      /* connections that sent us data in it */
+	uint32_t credit_senders_prev; /* in the epoch before it (0 if it was a whole epoch ago) */
+	uint64_t credit_epoch_end_ns; /* when the current epoch ends */
+	uint64_t credit_epoch_len_ns; /* its length */
 	uint64_t resumed_ns;          /* end of the caller's last pause (srd_note_pause()):
 	                                 idleness counts from no earlier than this */
 	struct srd_timerq timers;     /* per-connection deadlines */
@@ -425,6 +436,23 @@ void tx_resend_inflight(struct srd_engine *eng, struct srd_conn *c);
 void tx_fail_all(struct srd_engine *eng, struct srd_conn *c, int status);
 /* True if c has data (new or retransmission) it could send if windows and pacing allow. */
 bool tx_has_data(const struct srd_conn *c);
+
+/* ---- credit.c: receiver-driven credit ---- */
+
+/* A DATA packet from c arrived at time now: count c among the connections sending to us. */
+void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* After c's DATA packet was taken: if nothing of c's is under reassembly any more, it has
+ * stopped sending to us (for now) and no longer counts. */
+void credit_after_data(struct srd_engine *eng, struct srd_conn *c);
+/* The grant for an ACK (srd_ack_fields.grant): an equal share of the credit budget among
+ * the connections sending to us, in SRD_GRANT_UNITs (at least 1), or 0 (no limit) when at
+ * most one is. */
+uint16_t credit_grant(const struct srd_engine *eng);
+/* c's pacing gap: srd_cc_pacing_gap_ns() at its congestion window, or, when its receiver's
+ * grant is smaller, srtt spread over the grant (one packet per srtt * 256 / grant window,
+ * packets << 8): the grant paces the sender, the congestion window still caps what is in
+ * flight. */
+uint64_t credit_pacing_gap_ns(const struct srd_engine *eng, const struct srd_conn *c);
 
 /* ---- rx.c: the receiving side ---- */
 

@@ -60,6 +60,7 @@ static void conn_fresh_state(struct srd_engine *eng, struct srd_conn *c)
 	c->snd_una = c->snd_nxt = srd_conn_isn(c->local_id);
 	/* until the peer's first ack: the smallest receive window any peer may have */
 	c->peer_credit = 64;
+	c->peer_grant = 0; /* no limit until the receiver says */
 	c->peer_max_msg = UINT32_MAX;
 	c->inflight = 0;
 	c->so_head = c->so_tail = SRD_NIL16;
@@ -842,7 +843,9 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 			conn_adopt_peer(eng, c, pkt.src_conn);
 		switch (pkt.type) {
 		case SRD_PKT_DATA:
+			credit_on_data(eng, c, now);
 			rc = rx_on_data(eng, c, now, &pkt, ce ? 1 : 0);
+			credit_after_data(eng, c);
 			break;
 		case SRD_PKT_ACK:
 			rc = tx_on_ack(eng, c, now, &pkt);

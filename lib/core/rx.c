@@ -444,7 +444,8 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 			.u.ack = {
 				.echo_ts = c->ack_echo_ts,
 				.acked_psn = c->ack_psn,
-				.credit = eng->cfg.rx_window,
+				.grant = credit_grant(eng),
+				.credit = (uint16_t)eng->cfg.rx_window,
 				.max_msg = eng->cfg.max_msg_size,
 				.ce_count = c->ack_ce,
 				.pkt_count = c->ack_pkts,

@@ -129,6 +129,12 @@ struct srd_config {
 	uint32_t tx_window;          /* PSNs in flight per connection (power of two, 16..4096) */
 	uint32_t rx_window;          /* PSNs beyond the cumulative PSN a receiver accepts (power
 	                                of two, 64..4096) */
+	uint64_t rx_credit_bytes;    /* bytes in flight a receiver shares among the connections
+	                                sending to it: with two or more, each ack grants its
+	                                sender an equal share, which caps its window (about one
+	                                and a half bandwidth-delay products of the receiver's
+	                                link: one in the pipe, half of one queued; 0: 1.5 times
+	                                cc.init_cwnd packets of seg_size; 0..2^40) */
 	uint32_t pack_msgs;          /* most messages one DATA packet carries: one-packet
 	                                messages already queued to the same endpoint go out
 	                                together, under one PSN (1: never pack; 1..SRD_PACK_MAX_MSGS) */

@@ -693,7 +693,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	c->paths[path].inflight++;
 	c->paths[path].tx_pkts++;
 	c->pace_wait = 0;
-	uint64_t gap = srd_cc_pacing_gap_ns(&c->cc, &eng->cfg.cc, c->srtt_ns);
+	uint64_t gap = credit_pacing_gap_ns(eng, c);
 	if (gap)
 		c->pace_next_ns = (c->pace_next_ns + gap > now ? c->pace_next_ns : now) + gap;
 
@@ -856,6 +856,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		return -SRD_DROP_ACK_UNSENT;
 	eng->st.rx_acks++;
 	c->peer_credit = a->credit < eng->cfg.tx_window ? a->credit : eng->cfg.tx_window;
+	c->peer_grant = a->grant;
 	c->peer_max_msg = a->max_msg;
 
 	/* RTT of the packet that triggered the ack (its own timestamp, so retransmissions are

@@ -51,7 +51,8 @@
 #define OFF_A_ECHO_TS 16u
 #define OFF_A_ACKED_PSN 20u
 #define OFF_A_SACK_BASE 24u
-#define OFF_A_CREDIT 28u
+#define OFF_A_GRANT 28u
+#define OFF_A_CREDIT 30u
 #define OFF_A_SACK 32u
 #define OFF_A_CE_COUNT 40u
 #define OFF_A_PKT_COUNT 42u
@@ -311,7 +312,8 @@ static int decode_ack(const uint8_t *buf, struct srd_pkt *pkt)
 	a->echo_ts = rd32(buf + OFF_A_ECHO_TS);
 	a->acked_psn = rd32(buf + OFF_A_ACKED_PSN);
 	a->sack_base = rd32(buf + OFF_A_SACK_BASE);
-	a->credit = rd32(buf + OFF_A_CREDIT);
+	a->grant = rd16(buf + OFF_A_GRANT);
+	a->credit = rd16(buf + OFF_A_CREDIT);
 	a->sack = rd64(buf + OFF_A_SACK);
 	a->ce_count = rd16(buf + OFF_A_CE_COUNT);
 	a->pkt_count = rd16(buf + OFF_A_PKT_COUNT);
@@ -487,7 +489,8 @@ static void encode_ack(const struct srd_pkt *pkt, uint8_t *buf)
 	wr32(buf + OFF_A_ECHO_TS, a->echo_ts);
 	wr32(buf + OFF_A_ACKED_PSN, a->acked_psn);
 	wr32(buf + OFF_A_SACK_BASE, a->sack_base);
-	wr32(buf + OFF_A_CREDIT, a->credit);
+	wr16(buf + OFF_A_GRANT, a->grant);
+	wr16(buf + OFF_A_CREDIT, a->credit);
 	wr64(buf + OFF_A_SACK, a->sack);
 	wr16(buf + OFF_A_CE_COUNT, a->ce_count);
 	wr16(buf + OFF_A_PKT_COUNT, a->pkt_count);

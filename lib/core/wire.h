@@ -49,6 +49,8 @@
 #define SRD_SACK_MORE_MAX 7u     /* further SACK words an ACK may carry (byte 3) */
 #define SRD_SACK_BITS (64u * (1u + SRD_SACK_MORE_MAX)) /* PSNs one ACK can report: 512 */
 #define SRD_HDR_ACK_MAX_LEN (SRD_HDR_ACK_LEN + 8u * SRD_SACK_MORE_MAX)
+#define SRD_GRANT_UNIT 256u      /* bytes per unit of an ACK's grant (up to 16 MiB) */
+#define SRD_GRANT_MAX 0xffffu    /* largest grant the field holds */
 #define SRD_HDR_NACK_LEN 32u
 #define SRD_HDR_PROBE_LEN 24u
 #define SRD_HDR_RESET_LEN 20u
@@ -116,7 +118,10 @@ struct srd_ack_fields {
 	uint32_t echo_ts;      /* tx_ts of the packet that triggered this ack */
 	uint32_t acked_psn;    /* PSN of that packet; the common header's path is its path */
 	uint32_t sack_base;    /* first PSN covered by the SACK bitmap */
-	uint32_t credit;       /* flow control: PSNs the sender may use beyond the cumulative PSN */
+	uint16_t grant;        /* bytes in flight the receiver grants this sender, in units of
+	                          SRD_GRANT_UNIT (0: no limit): its share of what its port
+	                          holds among the senders it serves (credit.c) */
+	uint16_t credit;       /* flow control: PSNs the sender may use beyond the cumulative PSN */
 	uint64_t sack;         /* bit i set: PSN sack_base + i has been received */
 	uint8_t sack_more_n;   /* further SACK words (0..SRD_SACK_MORE_MAX), in byte 3 */
 	uint64_t sack_more[SRD_SACK_MORE_MAX]; /* word k: bit i set: PSN sack_base + 64 (k + 1)

@@ -113,6 +113,7 @@ void sim_fab_default(struct sim_fab_config *cfg)
 	cfg->lb = SIM_LB_SRD;
 	cfg->entropies = 0;
 	cfg->start_at_bdp = 1;
+	cfg->rx_credit_pct = 150;
 	cfg->time_limit_ns = 1000000000ull;
 	cfg->bin_ns = 10000;
 }
@@ -256,6 +257,12 @@ static struct srd_config *host_configs(struct fab_run *r, const uint32_t *peers,
 			w = base.cc.min_cwnd;
 		base.cc.init_cwnd = (uint32_t)w;
 	}
+	if (cfg->rx_credit_pct)
+		/* a receiver's credit budget: what its link carries in one base RTT, and half
+		 * as much again queued (a budget of one BDP leaves the link idle whenever a
+		 * sender's RTT is above the base) */
+		base.rx_credit_bytes = rtt * (cfg->net.link_rate_bps / 8) / 1000000000ull *
+				       cfg->rx_credit_pct / 100;
 	base.setup_cookie_pct = 100; /* nobody spoofs set-ups in here */
 	if (r->plan->max_bytes > base.max_msg_size)
 		base.max_msg_size = (uint32_t)r->plan->max_bytes;

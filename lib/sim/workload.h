@@ -53,12 +53,15 @@ struct sim_fab_config {
 	struct srd_config engine;   /* every engine's base config (mode, paths, max_conns,
 	                               rx_slots, max_msg_size and setup_cookie_pct are set per
 	                               host by the run; cc.base_rtt_ns when 0, init_cwnd when
-	                               start_at_bdp) */
+	                               start_at_bdp, rx_credit_bytes when rx_credit_pct) */
 	enum sim_lb lb;             /* load balancing */
 	uint32_t entropies;         /* spray / srd: source ports per connection (1..256; 0: four
 	                               per equal-cost path between two pods, 16..256) */
 	int start_at_bdp;           /* 1: connections start with a window of one fabric BDP
 	                               (line rate from the first RTT, as UEC's NSCC starts) */
+	uint32_t rx_credit_pct;     /* receivers share this percentage of one fabric BDP among
+	                               their senders (srd_config.rx_credit_bytes; 0: leave
+	                               engine.rx_credit_bytes as it is) */
 	uint64_t time_limit_ns;     /* give up at this virtual time */
 	uint64_t bin_ns;            /* goodput timeline resolution (on_bin) */
 	/* optional: called after the run for every timeline bin (start, payload Gbit/s) */

@@ -179,18 +179,31 @@ static void test_s3_degrade_and_fail(void **state)
 
 /* S7: 16 senders of 2 MiB into one host (full size: it runs in a tenth of a second): the
  * last one finishes within 5% of N * S / C, with no timeout collapse (at most two timeouts
- * per sender, while the initial windows overflow the receiver's queue). */
+ * per sender, while the initial windows overflow the receiver's queue).  Seed 11 is one
+ * where, before the receiver's credit (credit.c), a sender lost its first window and every
+ * resend until the others had finished (1.28); 128 senders on k = 16, seed 1, another
+ * (1.08, 3,067 timeouts; now 1.007 with 154). */
 static void test_s7_incast(void **state)
 {
+	static const struct {
+		uint32_t k, senders;
+		uint64_t seed;
+	} runs[] = { { 8, 16, 1 }, { 8, 16, 2 }, { 8, 16, 3 }, { 8, 16, 11 }, { 16, 128, 1 } };
+
 	(void)state;
-	for (uint64_t seed = 1; seed <= 3; seed++) {
-		setup(8, (struct sim_wl_config){ .kind = SIM_WL_INCAST, .size = 2 * 1024 * 1024,
-						 .ranks = 16 },
-		      SIM_LB_SRD, 0, seed);
-		run("S7 incast 16-to-1, 2 MiB");
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		char what[64];
+
+		setup(runs[i].k, (struct sim_wl_config){ .kind = SIM_WL_INCAST,
+							 .size = 2 * 1024 * 1024,
+							 .ranks = runs[i].senders },
+		      SIM_LB_SRD, 0, runs[i].seed);
+		snprintf(what, sizeof(what), "S7 incast %u-to-1, 2 MiB, seed %llu",
+			 runs[i].senders, (unsigned long long)runs[i].seed);
+		run(what);
 		assert_exactly_once();
 		assert_true(res.completion_ratio <= 1.05);
-		assert_true(res.rto_events <= 32);
+		assert_true(res.rto_events <= 2 * runs[i].senders);
 		done();
 	}
 }

@@ -308,7 +308,7 @@ static void test_full_port(void **state)
 		"  \"protocol\": { \"mode\": \"single\", \"cc\": \"dctcp\", \"paths\": 4,\n"
 		"                \"init_rtt_us\": 2.5, \"cc_min_cwnd\": 0.5, \"cc_init_cwnd\": 8,\n"
 		"                \"ack_delay_us\": 0, \"conn_idle_ms\": 1000, \"seed\": 42,\n"
-		"                \"setup_cookie_pct\": 0 },\n"
+		"                \"setup_cookie_pct\": 0, \"rx_credit_kb\": 256 },\n"
 		"  \"ports\": [ { \"name\": \"p\", \"type\": \"pci\", \"device\": \"3b:00.1\",\n"
 		"    \"address\": \"192.168.7.10/23\", \"gateway\": \"192.168.6.1\",\n"
 		"    \"mac\": \"02:AA:bb:cc:dd:0e\", \"mtu\": 4000, \"rx_desc\": 512,\n"
@@ -342,6 +342,7 @@ static void test_full_port(void **state)
 	assert_int_equal(cfg.allowed_gids[1], 6);
 	assert_int_equal(cfg.engine.mode, SRD_MODE_SINGLE);
 	assert_int_equal(cfg.engine.setup_cookie_pct, 0);
+	assert_int_equal(cfg.engine.rx_credit_bytes, 256 * 1024);
 	assert_int_equal(cfg.engine.cc.algo, SRD_CC_DCTCP);
 	assert_int_equal(cfg.engine.init_rtt_ns, 2500);
 	assert_int_equal(cfg.engine.cc.min_cwnd, 128);

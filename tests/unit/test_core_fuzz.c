@@ -238,7 +238,9 @@ static void fz_struct(struct fuzz *f, struct env *v, int target, struct srd_pkt 
 			a->sack = xrand(&f->rng) & xrand(&f->rng);
 			break;
 		case 3:
-			a->credit = rnd(f, 4) ? 1 + rnd(f, 1024) : (uint32_t)xrand(&f->rng) | 1;
+			a->credit = (uint16_t)(rnd(f, 4) ? 1 + rnd(f, 1024) : xrand(&f->rng) | 1);
+			/* and the grant: none, a share, or anything */
+			a->grant = (uint16_t)(rnd(f, 2) ? 0 : rnd(f, 2) ? 1 + rnd(f, 64) : xrand(&f->rng));
 			break;
 		case 4:
 			a->echo_ts = (uint32_t)xrand(&f->rng);
@@ -471,8 +473,8 @@ static void fuzz_run(tweak_fn tweak, uint64_t seed)
 		/* A credit of 0 stalls the sender for good (test_ack_zero_credit shows it): kept
 		 * out here so that the liveness check after the run tests everything else. */
 		if (len >= SRD_HDR_ACK_LEN && f->buf[0] == (SRD_WIRE_VERSION << 4 | SRD_PKT_ACK) &&
-		    !(f->buf[28] | f->buf[29] | f->buf[30] | f->buf[31]))
-			f->buf[31] = 1;
+		    !(f->buf[30] | f->buf[31]))
+			f->buf[31] = 1; /* the credit: bytes 30-31 (28-29 are the grant) */
 
 		/* feed it from a heap copy of exactly len bytes: a read past it is an ASan report */
 		uint8_t *in = malloc(len ? len : 1);
