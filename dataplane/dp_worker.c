@@ -493,7 +493,7 @@ bool dp_worker_iterate(struct dp_worker *w)
 		 * meanwhile are not idle for it */
 		w->st.pauses++;
 		for (uint32_t i = 0; i < w->nports; i++)
-			srd_note_pause(w->wp[i].eng, w->now);
+			srd_note_pause(w->wp[i].eng, w->now, w->now - w->due_ns);
 	}
 	w->due_ns = w->now;
 	for (uint32_t i = 0; i < w->nports; i++)

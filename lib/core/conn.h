@@ -239,7 +239,8 @@ struct srd_conn {
 	                            received, none after (sent in that RESET) */
 	uint32_t rack_psn;       /* PSN of the packet rack_xmit_ns is the send time of (times
 	                            tie within a burst: PSN orders them) */
-	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
+	uint64_t last_active_ns; /* last send, receive or transmission on this connection, in
+	                            running time: now minus the engine's paused_ns then */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
 	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
@@ -331,8 +332,8 @@ struct srd_engine {
 	uint32_t credit_senders_prev; /* in the epoch before it (0 if it was a whole epoch ago) */
 	uint64_t credit_epoch_end_ns; /* when the current epoch ends */
 	uint64_t credit_epoch_len_ns; /* its length */
-	uint64_t resumed_ns;          /* end of the caller's last pause (srd_note_pause()):
-	                                 idleness counts from no earlier than this */
+	uint64_t paused_ns;           /* pauses the caller noted (srd_note_pause()), in all: now
+	                                 minus this is running time, which idleness counts */
 	struct srd_timerq timers;     /* per-connection deadlines */
 	struct srd_rxslot *rxslots;   /* reassembly pool */
 	uint32_t rx_free;             /* free list of reassembly slots */

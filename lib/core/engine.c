@@ -118,7 +118,7 @@ static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer, uint6
 	c = &eng->conns[slot];
 	c->in_use = 1;
 	c->peer = peer;
-	c->last_active_ns = now;
+	c->last_active_ns = now - eng->paused_ns;
 	c->act_prev = c->act_next = SRD_NIL32;
 	c->srtt_ns = 0;
 	c->challenge_ns = 0;
@@ -316,8 +316,8 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 #define GAP_IDLE_FACTOR 4u
 
 /*
- * When quiet connection c may be closed as idle: conn_idle_ns after its last activity,
- * counted from no earlier than the end of the caller's last pause.  While c holds a PSN
+ * When quiet connection c may be closed as idle: conn_idle_ns of running time after its
+ * last activity (the caller's pauses since then do not count).  While c holds a PSN
  * beyond a gap, GAP_IDLE_FACTOR times as long: a close then cannot tell the peer exactly
  * what arrived (conn_close_idle()), so its unfinished messages fail, some of them delivered,
  * and the silence that leads there is more often a peer that lost its CPU for a while (its
@@ -325,15 +325,16 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  */
 static uint64_t idle_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	uint64_t from = c->last_active_ns > eng->resumed_ns ? c->last_active_ns : eng->resumed_ns;
-
-	return from + eng->cfg.conn_idle_ns * (rx_contiguous(eng, c) ? 1 : GAP_IDLE_FACTOR);
+	return c->last_active_ns + eng->paused_ns +
+	       eng->cfg.conn_idle_ns * (rx_contiguous(eng, c) ? 1 : GAP_IDLE_FACTOR);
 }
 
-void srd_note_pause(struct srd_engine *eng, uint64_t now)
+void srd_note_pause(struct srd_engine *eng, uint64_t now, uint64_t pause_ns)
 {
-	if (now > eng->resumed_ns)
-		eng->resumed_ns = now;
+	/* running time (now - paused_ns) never goes below 0 */
+	if (pause_ns > now - eng->paused_ns)
+		pause_ns = now - eng->paused_ns;
+	eng->paused_ns += pause_ns;
 }
 
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
@@ -508,7 +509,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 		if (!c)
 			return -ENOSPC;
 	}
-	c->last_active_ns = now;
+	c->last_active_ns = now - eng->paused_ns;
 	slot = tx_msg_alloc(eng, c);
 	m = &c->txmsgs[slot];
 	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
@@ -601,7 +602,7 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 
 		len = conn_poll(eng, c, now, buf, cap, meta);
 		if (len > 0) {
-			c->last_active_ns = now;
+			c->last_active_ns = now - eng->paused_ns;
 			/* round robin: the connection goes to the back */
 			conn_deactivate(eng, c);
 			conn_activate(eng, c);
@@ -872,7 +873,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 		if (adopt && drop_disowns(rc))
 			c->peer_id = 0;
 		if (rc == 0)
-			c->last_active_ns = now;
+			c->last_active_ns = now - eng->paused_ns;
 		conn_activate(eng, c);
 		conn_rearm(eng, c);
 	}

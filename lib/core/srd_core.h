@@ -398,11 +398,13 @@ uint64_t srd_next_deadline(const struct srd_engine *eng);
 void srd_on_timer(struct srd_engine *eng, uint64_t now);
 
 /* The caller has just resumed running the engine after a pause it did not choose (its
- * thread lost the CPU, or the process was stopped) that ended at now.  Nothing could be heard
- * from peers meanwhile, so the pause does not count toward any connection's idleness: each
- * gets conn_idle_ns from now before it may be closed.  (Without this, a receiver whose own
- * worker stalled longer than conn_idle_ns closed connections its peers were still using.) */
-void srd_note_pause(struct srd_engine *eng, uint64_t now);
+ * thread lost the CPU, or the process was stopped) of pause_ns that ended at now.  Nothing
+ * could be heard from peers meanwhile, so the pause does not count toward any connection's
+ * idleness: idle deadlines move later by pause_ns.  (Without this, a receiver whose own
+ * worker stalled longer than conn_idle_ns closed connections its peers were still using.)
+ * Only the pause's length is forgiven: a host that keeps pausing still closes idle
+ * connections, conn_idle_ns of running time after they went quiet. */
+void srd_note_pause(struct srd_engine *eng, uint64_t now, uint64_t pause_ns);
 
 /* Largest packet srd_poll_tx() may produce: seg_size plus the largest header. */
 uint32_t srd_max_packet_len(const struct srd_engine *eng);

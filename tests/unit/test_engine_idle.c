@@ -171,7 +171,7 @@ static void stall_close(int gap, uint64_t stall_ns, enum stall how)
 	/* the stall: B's timers run first */
 	e->l->now += stall_ns;
 	if (how == STALL_NOTED)
-		srd_note_pause(e->l->eng[B], e->l->now);
+		srd_note_pause(e->l->eng[B], e->l->now, stall_ns);
 	srd_on_timer(e->l->eng[B], e->l->now);
 	assert_int_equal(stats(e, B).conns_closed, closes);
 	e->l->filter = NULL;
@@ -226,6 +226,37 @@ static void test_stall_noted(void **state)
 	stall_close(1, 5 * IDLE_NS, STALL_NOTED);
 }
 
+/*
+ * Only a pause's length is forgiven: a host whose worker keeps pausing (an overloaded
+ * machine) still closes idle connections, after conn_idle of running time.  B pauses for
+ * an eighth of conn_idle in every quarter: its quiet connection closes after eight quarters
+ * (a pause that restarted the count would keep it open for ever).
+ */
+static void test_pauses_add_up(void **state)
+{
+	struct srd_config ca, cb;
+	struct env *e;
+	int quarters = 0;
+
+	(void)state;
+	env_cfg_default(&ca, A);
+	env_cfg_default(&cb, B);
+	cb.conn_idle_ns = IDLE_NS; /* A never closes */
+	e = env_new(&ca, &cb);
+	round_ok(e, 2, 3000);
+	while (stats(e, B).conns_active == 1 && quarters < 16) {
+		e->l->now += IDLE_NS / 4;
+		srd_note_pause(e->l->eng[B], e->l->now, IDLE_NS / 8);
+		srd_on_timer(e->l->eng[B], e->l->now);
+		quarters++;
+	}
+	assert_int_equal(stats(e, B).conns_active, 0);
+	assert_int_equal(stats(e, B).conns_closed, 1);
+	/* an eighth of conn_idle of running time per quarter */
+	assert_int_equal(quarters, 8);
+	env_free(e);
+}
+
 /* A connection with a message in flight is never idle, however long it takes. */
 static void test_busy_not_closed(void **state)
 {
@@ -273,6 +304,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stall_gap_waits, teardown),
 		cmocka_unit_test_teardown(test_stall_close_gap, teardown),
 		cmocka_unit_test_teardown(test_stall_noted, teardown),
+		cmocka_unit_test_teardown(test_pauses_add_up, teardown),
 		cmocka_unit_test(test_idle_config),
 	};
 
