@@ -17,7 +17,7 @@
  *   formats t->snap
  *
  * t->lock serializes callbacks, so one request at most is posted (to each worker) and a
- * snapshot is written only while its requester waits.  A callback that waits more than 100 ms withdraws
+ * snapshot is written only while its requester waits.  A callback that waits more than TEL_WAIT_NS withdraws
  * its request (compare-exchange req: seq → 0) and reports a timeout; if the worker took the
  * request just before, it finishes filling while nobody reads (the next requester reads only
  * after its own sequence number comes back), so that is harmless too.
@@ -557,7 +557,7 @@ static int tel_handle(struct dp_telemetry *t, const char *cmd, const char *param
 		goto out_unlock;
 	}
 	if (rc == -ETIMEDOUT) {
-		rc = dp_tel_error(d, "a worker did not answer within 100 ms");
+		rc = dp_tel_error(d, "a worker did not answer within 1 s");
 		goto out_unlock;
 	}
 	if (which == TEL_STATS)

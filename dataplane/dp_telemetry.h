@@ -10,7 +10,7 @@
  * Telemetry callbacks run on DPDK's telemetry thread, which must not touch the engines.
  * A callback posts a request to every worker; each answers it between two iterations by
  * filling its snapshot (dp_telemetry_service(), one relaxed load per iteration when nobody
- * asks); the callback waits for all (up to 100 ms), sums or joins the snapshots and
+ * asks); the callback waits for all (up to 1 s), sums or joins the snapshots and
  * formats the result.
  */
 #ifndef DP_TELEMETRY_H

@@ -21,7 +21,8 @@
 #include "dp_worker.h"
 #include "srd_core.h"
 
-#define TEL_WAIT_NS 100000000ull   /* how long a callback waits for the worker: 100 ms */
+#define TEL_WAIT_NS 1000000000ull  /* how long a callback waits for the worker: 1 s (a loaded
+                                      host can keep a worker off its CPU for 100 ms) */
 #define TEL_POLL_NS 50000l         /* between two looks at the answer: 50 µs */
 #define TEL_MAX_CONNS 256u         /* connections snapshotted per worker, and in all (a
                                       reply of 16 KB shows fewer anyway) */

@@ -256,7 +256,7 @@ out:
 }
 
 /* The reply to a telemetry command, asked again (for up to 5 s) while srdd answers that a
- * worker did not answer within its 100 ms: on a loaded machine a worker can lose its CPU
+ * worker did not answer within its 1 s: on a loaded machine a worker can lose its CPU
  * that long, and the question is what the counters say, not how fast. */
 static inline json_t *proc_telemetry(const char *prefix, const char *cmd)
 {

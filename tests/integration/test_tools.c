@@ -189,6 +189,8 @@ static int ctl(struct daemon *d, char **out, ...)
 	rc = proc_run(argv, path, 20000);
 	*out = proc_read_file(path);
 	assert_non_null(*out);
+	if (rc != 0) /* what srdctl said, for a failure to come */
+		print_message("srdctl %s exited with %d:\n%s", argv[argc - 1], rc, *out);
 	return rc;
 }
 
