@@ -389,7 +389,8 @@ static void swift_standing_ack(const struct srd_cc_ops *o, struct srd_cc *cc,
 /* The path's standing RTT above the target with the connection's below it: per-packet
  * jitter, or a queue on that route alone.  Only an ECN mark (a queue) makes it a decrease;
  * without one the window grows, and while the connection's standing queue is under half
- * the allowed delay by a proportional step more. */
+ * the allowed delay by a proportional step more.  An ack with marks is held to a tighter
+ * target. */
 static void test_swift_path_vs_connection(void **state)
 {
 	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
@@ -409,11 +410,22 @@ static void test_swift_path_vs_connection(void **state)
 	swift_standing_ack(o, &cc, &cfg, t += 100 * US, 2 * TARGET, 2 * TARGET, 0);
 	assert_true(cc.cwnd < 16 * ONE);
 	/* the connection's standing queue at a fifth of the allowed delay, a sample above a
-	 * quarter: ai plus (target - standing) / (2 * standing) per packet acked: at 16
-	 * packets, base 10 us, standing 12 us and target 20 us (+ flow scaling), 5.3 more */
+	 * quarter: ai plus (tight - standing) / (2 * standing) per packet acked, tight the
+	 * target with marks (half the base RTT, at least half the allowed delay, of queueing):
+	 * at 16 packets, base 10 us, standing 12 us and tight 15 us (+ flow scaling, 0.4 us),
+	 * 2.3 more */
 	init_avoidance(o, &cc, &cfg);
 	swift_standing_ack(o, &cc, &cfg, t += 100 * US, BASE_RTT + 2 * US, BASE_RTT + 2 * US, 0);
-	assert_in_range(cc.cwnd, 22 * ONE, 23 * ONE);
+	assert_in_range(cc.cwnd, 19 * ONE, 20 * ONE);
+	/* a standing queue of 7 us, between the target with marks (5 us + flow scaling) and
+	 * the one without (10 us): jitter or a queue on the acks' way back without marks (the
+	 * window grows), the flow's own queues with them (a decrease) */
+	init_avoidance(o, &cc, &cfg);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, BASE_RTT + 7 * US, BASE_RTT + 7 * US, 0);
+	assert_int_equal(cc.cwnd, 17 * ONE);
+	init_avoidance(o, &cc, &cfg);
+	swift_standing_ack(o, &cc, &cfg, t += 100 * US, BASE_RTT + 7 * US, BASE_RTT + 7 * US, 1);
+	assert_true(cc.cwnd < 16 * ONE && cc.cwnd > 8 * ONE);
 }
 
 /* A window the sender did not fill (the NIC or the application held it back) does not
