@@ -538,7 +538,9 @@ bool dp_worker_iterate(struct dp_worker *w)
 	if (w->tel)
 		dp_telemetry_service(w->tel, w->index);
 	dp_capture_sync(&w->cap, w);
-	if (!work)
+	if (work)
+		w->st.busy_ns += tsc_span_ns(w, tsc0, rte_rdtsc());
+	else
 		w->st.idle_loops++;
 	return work > 0;
 }
