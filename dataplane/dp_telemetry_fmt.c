@@ -52,7 +52,6 @@
 const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, loops),
 	TEL_F(struct dp_worker_stats, idle_loops),
-	TEL_F(struct dp_worker_stats, busy_ns),
 	TEL_F(struct dp_worker_stats, pauses),
 	TEL_F(struct dp_worker_stats, rx_pkts),
 	TEL_F(struct dp_worker_stats, rx_srd),

@@ -527,16 +527,9 @@ bool dp_worker_iterate(struct dp_worker *w)
 	}
 	if (w->shm)
 		dp_shm_flush(w->shm);
-	if (work) { /* one clock read for both (rx_to_app's iterations all did work) */
-		uint64_t span = tsc_span_ns(w, tsc0, rte_rdtsc());
-
-		w->st.busy_ns += span;
-		if (w->st.delivered != delivered) {
-			w->st.rx_to_app++;
-			w->st.rx_to_app_ns += span;
-		}
-	} else {
-		w->st.idle_loops++;
+	if (w->st.delivered != delivered) {
+		w->st.rx_to_app++;
+		w->st.rx_to_app_ns += tsc_span_ns(w, tsc0, rte_rdtsc());
 	}
 	if (w->now >= w->next_link_poll) {
 		check_links(w);
@@ -545,6 +538,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 	if (w->tel)
 		dp_telemetry_service(w->tel, w->index);
 	dp_capture_sync(&w->cap, w);
+	if (!work)
+		w->st.idle_loops++;
 	return work > 0;
 }
 

@@ -46,9 +46,6 @@ struct dp_telemetry;
 struct dp_worker_stats {
 	uint64_t loops;                 /* loop iterations */
 	uint64_t idle_loops;            /* of which found nothing to do */
-	uint64_t busy_ns;               /* time in the iterations that did find work (the
-	                                   worker's load: its rate over wall time; the rest of
-	                                   a busy-polling worker's time is headroom) */
 	uint64_t pauses;                /* iterations that began DP_PAUSE_NS or more after they
 	                                   were due (the thread lost its CPU, or srdd was
 	                                   stopped): the engines were told (srd_note_pause()) */

@@ -172,8 +172,6 @@ struct known {
 static const struct known worker_known[] = {
 	{ "loops", 0, "Worker loop iterations." },
 	{ "idle_loops", 0, "Worker loop iterations that found nothing to do." },
-	{ "busy_ns", 0, "Time in worker loop iterations that found work (its rate is the "
-			"worker's load; the rest of a busy-polling worker's time is headroom)." },
 	{ "pauses", 0, "Worker loop iterations that began 10 ms or more late (the worker lost "
 		       "its CPU): connections were not counted idle meanwhile." },
 	{ "rx_pkts", 0, "Frames received from the ports." },

@@ -10,8 +10,6 @@
 #define SRD_BUDDY_HEAD 0x80u      /* state: first index of a block */
 #define SRD_BUDDY_TAG_SHIFT 5u    /* state: bits 5..6 hold the tag (0: free) */
 #define SRD_BUDDY_ORDER_MASK 0x1fu
-#define SRD_BUDDY_CACHED (SRD_BUDDY_HEAD | SRD_BUDDY_ORDER_MASK) /* state: kept aside (no
-                                    order is 0x1f: a buddy never merges with it; tag 0) */
 
 static void push_free(struct srd_buddy *a, uint32_t b, unsigned k)
 {
@@ -81,35 +79,6 @@ void srd_buddy_fini(struct srd_buddy *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Give back block b of order k for real: merged with its buddies while they are free. */
-static void put_merge(struct srd_buddy *a, uint32_t b, unsigned k)
-{
-	a->state[b] = 0;
-	while (k < a->max_order) { /* merge with the buddy while it is free and whole */
-		uint32_t buddy = b ^ (1u << k);
-
-		if ((uint64_t)buddy + (1u << k) > a->nblocks ||
-		    a->state[buddy] != (uint8_t)(SRD_BUDDY_HEAD | k))
-			break;
-		unlink_free(a, buddy, k);
-		b &= ~(1u << k);
-		k++;
-	}
-	push_free(a, b, k);
-}
-
-/* Merge every cached block back.  Returns whether there was one. */
-static int cache_drain(struct srd_buddy *a)
-{
-	int any = a->ncached != 0;
-
-	while (a->ncached) {
-		a->free_bytes -= (uint64_t)1 << a->min_shift; /* push_free counts it again */
-		put_merge(a, a->cached[--a->ncached], 0);
-	}
-	return any;
-}
-
 int64_t srd_buddy_get(struct srd_buddy *a, uint64_t len, unsigned tag)
 {
 	uint64_t need = len ? ((len - 1) >> a->min_shift) + 1 : 1;
@@ -120,16 +89,10 @@ int64_t srd_buddy_get(struct srd_buddy *a, uint64_t len, unsigned tag)
 		if (++order > a->max_order)
 			return -ENOMEM;
 	}
-	if (order == 0 && a->ncached) {
-		b = a->cached[--a->ncached];
-		a->free_bytes -= (uint64_t)1 << a->min_shift;
-		a->state[b] = (uint8_t)(SRD_BUDDY_HEAD | (tag & 3u) << SRD_BUDDY_TAG_SHIFT);
-		return (int64_t)((uint64_t)b << a->min_shift);
-	}
 	for (k = order; k <= a->max_order && a->free_head[k] == SRD_BUDDY_NONE; k++)
 		;
 	if (k > a->max_order)
-		return cache_drain(a) ? srd_buddy_get(a, len, tag) : -ENOMEM;
+		return -ENOMEM;
 	b = a->free_head[k];
 	unlink_free(a, b, k);
 	while (k > order) { /* split: keep the lower half, free the upper */
@@ -172,11 +135,16 @@ void srd_buddy_put(struct srd_buddy *a, uint64_t off)
 	uint32_t b = (uint32_t)(off >> a->min_shift);
 	unsigned k = a->state[b] & SRD_BUDDY_ORDER_MASK;
 
-	if (k == 0 && a->ncached < SRD_BUDDY_CACHE) {
-		a->state[b] = SRD_BUDDY_CACHED;
-		a->cached[a->ncached++] = b;
-		a->free_bytes += (uint64_t)1 << a->min_shift;
-		return;
+	a->state[b] = 0;
+	while (k < a->max_order) { /* merge with the buddy while it is free and whole */
+		uint32_t buddy = b ^ (1u << k);
+
+		if ((uint64_t)buddy + (1u << k) > a->nblocks ||
+		    a->state[buddy] != (uint8_t)(SRD_BUDDY_HEAD | k))
+			break;
+		unlink_free(a, buddy, k);
+		b &= ~(1u << k);
+		k++;
 	}
-	put_merge(a, b, k);
+	push_free(a, b, k);
 }

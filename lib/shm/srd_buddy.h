@@ -8,12 +8,7 @@
  *
  * Block sizes are powers of two from 2^min_shift bytes up to 2^(min_shift + max_order);
  * an area that is not a power of two is carved into the largest aligned blocks that fit.
- * alloc and free are O(max_order), except for smallest blocks: up to SRD_BUDDY_CACHE freed
- * ones are kept aside unmerged and handed out again in O(1) (a stream of small messages
- * takes and gives back one block per message; splitting a large block down to the smallest
- * and merging it back each time cost more than everything else the daemon did for the
- * block).  They count as free; an allocation that finds no room merges them back first.
- * One thread; no locks.
+ * alloc and free are O(max_order).  One thread; no locks.
  */
 #ifndef SRD_BUDDY_H
 #define SRD_BUDDY_H
@@ -22,7 +17,6 @@
 
 #define SRD_BUDDY_ORDERS 26u          /* orders 0..25 */
 #define SRD_BUDDY_NONE UINT32_MAX     /* no block (free-list end) */
-#define SRD_BUDDY_CACHE 64u           /* freed smallest blocks kept aside, unmerged */
 
 /* The allocator (all of it in daemon memory). */
 struct srd_buddy {
@@ -35,10 +29,7 @@ struct srd_buddy {
 	uint32_t *next;                    /* free-list successor, by block index */
 	uint32_t *prev;                    /* free-list predecessor, by block index */
 	uint8_t *state;                    /* by block index: at a block's first index
-	                                      SRD_BUDDY_HEAD | tag << 5 | order (a cached
-	                                      block: SRD_BUDDY_HEAD | 0x1f); else 0 */
-	uint32_t ncached;                  /* smallest blocks in cached[] */
-	uint32_t cached[SRD_BUDDY_CACHE];  /* freed smallest blocks, unmerged (a stack) */
+	                                      SRD_BUDDY_HEAD | tag << 5 | order; else 0 */
 };
 
 /*
