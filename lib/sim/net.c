@@ -301,13 +301,18 @@ uint32_t sim_net_next_link(const struct sim_net *net, uint32_t node, int src, in
 			      flow_hash(net->node_seed[node], (uint32_t)src, (uint32_t)dst, entropy));
 }
 
+/* Wire bytes link lk serializes from now until until (0 if until has passed). */
+static inline uint64_t bytes_until(const struct net_link *lk, uint64_t until, uint64_t now)
+{
+	if (until <= now)
+		return 0;
+	return (uint64_t)((unsigned __int128)(until - now) * lk->rate_bps / 8000000000ull);
+}
+
 /* Wire bytes waiting or serializing on link lk at now. */
 static inline uint64_t backlog(const struct net_link *lk, uint64_t now)
 {
-	if (lk->busy_until <= now)
-		return 0;
-	return (uint64_t)((unsigned __int128)(lk->busy_until - now) * lk->rate_bps /
-			  8000000000ull);
+	return bytes_until(lk, lk->busy_until, now);
 }
 
 /* Schedule slot's packet, queued on link l, to arrive at the far end when it has been
@@ -336,8 +341,7 @@ static int enqueue_ctrl(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t
 	uint64_t ser = ser_ns(wire, lk->rate_bps), start;
 
 	start = lk->ctrl_until > now ? lk->ctrl_until : now;
-	if ((uint64_t)((unsigned __int128)(start - now) * lk->rate_bps / 8000000000ull) + wire >
-	    net->cfg.limit_bytes) {
+	if (bytes_until(lk, start, now) + wire > net->cfg.limit_bytes) {
 		lk->st.drops_queue++;
 		drop(net, slot, now, l, SIM_FATE_DROP_QUEUE);
 		return 0;

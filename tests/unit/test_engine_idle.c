@@ -81,17 +81,26 @@ static void test_idle_close_both(void **state)
 
 /* Only B closes (A keeps its connection): A's next messages go to B's closed connection,
  * B answers RESET(IDLE_CLOSED), and A sends them again on a fresh one. */
-static void test_idle_close_resume(void **state)
+/* Two peers that have exchanged a round of messages, B closing idle connections after
+ * IDLE_NS, A never. */
+static struct env *env_b_closes_idle(void)
 {
 	struct srd_config ca, cb;
 	struct env *e;
 
-	(void)state;
 	env_cfg_default(&ca, A);
 	env_cfg_default(&cb, B);
-	cb.conn_idle_ns = IDLE_NS; /* A never closes */
+	cb.conn_idle_ns = IDLE_NS;
 	e = env_new(&ca, &cb);
 	round_ok(e, 2, 3000);
+	return e;
+}
+
+static void test_idle_close_resume(void **state)
+{
+	struct env *e = env_b_closes_idle();
+
+	(void)state;
 	run_idle(e, IDLE_NS + 10 * MS);
 	assert_int_equal(stats(e, B).conns_active, 0);
 	assert_int_equal(stats(e, A).conns_active, 1);
@@ -234,16 +243,10 @@ static void test_stall_noted(void **state)
  */
 static void test_pauses_add_up(void **state)
 {
-	struct srd_config ca, cb;
-	struct env *e;
+	struct env *e = env_b_closes_idle();
 	int quarters = 0;
 
 	(void)state;
-	env_cfg_default(&ca, A);
-	env_cfg_default(&cb, B);
-	cb.conn_idle_ns = IDLE_NS; /* A never closes */
-	e = env_new(&ca, &cb);
-	round_ok(e, 2, 3000);
 	while (stats(e, B).conns_active == 1 && quarters < 16) {
 		e->l->now += IDLE_NS / 4;
 		srd_note_pause(e->l->eng[B], e->l->now, IDLE_NS / 8);
