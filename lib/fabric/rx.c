@@ -11,7 +11,8 @@
  * message is matched once and its later pieces go straight to the same buffer.
  *
  * Copies: a message that finds its receive posted is copied once, from srdd's buffer into
- * the application's (with streaming stores from SRDFI_STREAM_MIN bytes: copy.c).  An unexpected one stays in srdd's buffer until it is matched.  While
+ * the application's (with streaming stores from SRDFI_STREAM_MIN bytes: copy.c).  An
+ * unexpected one stays in srdd's buffer until it is matched.  While
  * the application takes them, a backlog fills srdd's receive area and srdd answers the
  * senders RNR: that is the flow control that keeps a fast sender from burying a slower
  * receiver (whose copies would then run from memory rather than cache).  But an
