@@ -31,6 +31,7 @@ struct fab_options {
 	uint32_t nfail;
 	uint64_t queue_bytes;         /* --queue (0: one BDP) */
 	uint64_t ecn_bytes;           /* --ecn (UINT64_MAX: a fifth of the queue) */
+	uint8_t ctrl_priority;        /* --ctrl-priority: control packets ahead of data (net.h) */
 	int json;                     /* print one JSON object */
 	int per_link;                 /* JSON: every link's utilisation */
 	const char *timeline;         /* CSV of goodput per bin, or NULL */
@@ -62,6 +63,7 @@ static void usage(FILE *out)
 		"  --hop-delay T        propagation delay per link [1us]\n"
 		"  --queue B            switch queue drop-tail limit [one BDP]\n"
 		"  --ecn B              switch queue ECN threshold [queue / 5]\n"
+		"  --ctrl-priority on|off  switches serve acks, NACKs and probes ahead of data [on]\n"
 		"  --cc swift|dctcp     congestion controller [swift]\n"
 		"  --seg-size S         payload bytes per packet [4096]\n"
 		"  --init-window bdp|N  initial window: one BDP, or N packets [bdp]\n"
@@ -243,7 +245,7 @@ enum {
 	OPT_TOPO = 256, OPT_WORKLOAD, OPT_LOAD, OPT_LB, OPT_DEGRADE, OPT_FAIL, OPT_LINK_RATE,
 	OPT_HOP_DELAY, OPT_QUEUE, OPT_ECN, OPT_CC, OPT_SEG, OPT_INIT_WINDOW, OPT_SEED, OPT_TIME,
 	OPT_BIN, OPT_JSON, OPT_PER_LINK, OPT_TIMELINE, OPT_FCT, OPT_TARGET, OPT_REORDER, OPT_AI,
-	OPT_MIN_RTO, OPT_RX_CREDIT,
+	OPT_MIN_RTO, OPT_RX_CREDIT, OPT_CTRL_PRIO,
 };
 
 static const struct option long_opts[] = {
@@ -272,6 +274,7 @@ static const struct option long_opts[] = {
 	{ "ai", required_argument, NULL, OPT_AI },
 	{ "min-rto", required_argument, NULL, OPT_MIN_RTO },
 	{ "rx-credit", required_argument, NULL, OPT_RX_CREDIT },
+	{ "ctrl-priority", required_argument, NULL, OPT_CTRL_PRIO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -380,6 +383,11 @@ static int parse_opt(int opt, const char *a, struct fab_options *o)
 	}
 	case OPT_MIN_RTO:
 		return parse_u64(a, time_units, &fc->engine.min_rto_ns) ? cli_bad("min-rto", a) : 0;
+	case OPT_CTRL_PRIO:
+		if (strcmp(a, "on") && strcmp(a, "off"))
+			return cli_bad("ctrl-priority", a);
+		o->ctrl_priority = !strcmp(a, "on");
+		return 0;
 	case 'h':
 		usage(stdout);
 		return 1;
@@ -401,6 +409,7 @@ static int parse_args(int argc, char **argv, struct fab_options *o)
 	sim_fab_default(&o->fc);
 	o->fc.wl.load = 0.5;
 	o->ecn_bytes = UINT64_MAX;
+	o->ctrl_priority = 1;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
 		if ((rc = parse_opt(opt, optarg, o)))
@@ -423,6 +432,7 @@ static int parse_args(int argc, char **argv, struct fab_options *o)
 	if (o->queue_bytes)
 		net->limit_bytes = o->queue_bytes;
 	net->ecn_bytes = o->ecn_bytes != UINT64_MAX ? o->ecn_bytes : net->limit_bytes / 5;
+	net->ctrl_priority = o->ctrl_priority;
 	if (sim_topo_build(&topo, &t, err, sizeof(err))) {
 		fprintf(stderr, "srd-sim: %s\n", err);
 		return -EINVAL;
@@ -457,11 +467,13 @@ static void print_json(const struct fab_options *o, const struct sim_fab_result 
 	cli_json_string(stdout, o->wl_arg ? o->wl_arg : "perm:1M");
 	printf(",\"lb\":\"%s\",\"entropies\":%u,\"cc\":\"%s\",\"load\":%.3f,\"seed\":%" PRIu64
 	       ",\"link_rate_gbps\":%.3f,\"hop_delay_ns\":%" PRIu64 ",\"queue_bytes\":%" PRIu64
-	       ",\"ecn_bytes\":%" PRIu64 ",\"seg_size\":%u,\"init_window\":\"%s\"}",
+	       ",\"ecn_bytes\":%" PRIu64 ",\"ctrl_priority\":%s,\"seg_size\":%u"
+	       ",\"init_window\":\"%s\"}",
 	       sim_lb_name(fc->lb), r->conn_paths,
 	       fc->engine.cc.algo == SRD_CC_DCTCP ? "dctcp" : "swift", fc->wl.load, fc->seed,
 	       (double)fc->net.link_rate_bps / 1e9, fc->net.hop_delay_ns, fc->net.limit_bytes,
-	       fc->net.ecn_bytes, fc->engine.seg_size, fc->start_at_bdp ? "bdp" : "fixed");
+	       fc->net.ecn_bytes, fc->net.ctrl_priority ? "true" : "false", fc->engine.seg_size,
+	       fc->start_at_bdp ? "bdp" : "fixed");
 	printf(",\"hosts\":%u,\"ranks\":%u,\"xfers\":%" PRIu64 ",\"sent\":%" PRIu64
 	       ",\"delivered\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"corrupted\":%" PRIu64
 	       ",\"failed\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"unfinished\":%" PRIu64 ",",

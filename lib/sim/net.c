@@ -20,6 +20,8 @@
 /* One directed link: the output queue of the node at its near end. */
 struct net_link {
 	uint64_t busy_until;      /* end of serialization of the last packet queued on it */
+	uint64_t ctrl_until;      /* end of serialization of the last control packet queued on it
+	                             (ctrl_priority) */
 	uint64_t rate_bps;        /* current rate (nominal unless a schedule changed it) */
 	uint32_t epoch;           /* times it went down: a packet queued in an earlier epoch
 	                             was lost with the queue */
@@ -94,6 +96,7 @@ void sim_net_config_default(struct sim_net_config *cfg, const struct sim_topo_co
 	bdp = sim_net_base_rtt(cfg, 4096 + 56, 52) * (cfg->link_rate_bps / 8) / 1000000000ull;
 	cfg->limit_bytes = bdp;
 	cfg->ecn_bytes = bdp / 5;
+	cfg->ctrl_priority = 1;
 }
 
 static int net_fail(char *err, size_t errlen, const char *msg, long idx)
@@ -307,6 +310,43 @@ static inline uint64_t backlog(const struct net_link *lk, uint64_t now)
 			  8000000000ull);
 }
 
+/* Schedule slot's packet, queued on link l, to arrive at the far end when it has been
+ * serialized (at end) and has crossed the cable.  Returns 0, or -ENOMEM (dropped). */
+static int depart(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t end, uint64_t now)
+{
+	struct net_pkt *p = &net->pkts[slot];
+
+	p->link = l;
+	p->epoch = net->links[l].epoch;
+	if (sim_evq_push(net->q, end + net->cfg.hop_delay_ns, SIM_EV_NET_ARRIVE, (int)slot, 0,
+			 NULL)) {
+		drop(net, slot, now, l, SIM_FATE_DROP_NOMEM);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Queue a control packet (not ECN-capable) on link l ahead of its data (ctrl_priority):
+ * it waits only for the control packets before it, and the data queued after it waits for
+ * it (see net.h).  Returns 0, or -ENOMEM. */
+static int enqueue_ctrl(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t now,
+			uint64_t wire)
+{
+	struct net_link *lk = &net->links[l];
+	uint64_t ser = ser_ns(wire, lk->rate_bps), start;
+
+	start = lk->ctrl_until > now ? lk->ctrl_until : now;
+	if ((uint64_t)((unsigned __int128)(start - now) * lk->rate_bps / 8000000000ull) + wire >
+	    net->cfg.limit_bytes) {
+		lk->st.drops_queue++;
+		drop(net, slot, now, l, SIM_FATE_DROP_QUEUE);
+		return 0;
+	}
+	lk->ctrl_until = start + ser;
+	lk->busy_until = (lk->busy_until > now ? lk->busy_until : now) + ser;
+	return depart(net, slot, l, lk->ctrl_until, now);
+}
+
 /* Queue slot's packet on link l at now (or drop it).  Returns 0, or -ENOMEM. */
 static int enqueue(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t now)
 {
@@ -322,6 +362,8 @@ static int enqueue(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t now)
 		drop(net, slot, now, l, SIM_FATE_DROP_DOWN);
 		return 0;
 	}
+	if (net->cfg.ctrl_priority && !p->ect)
+		return enqueue_ctrl(net, slot, l, now, wire);
 	q = backlog(lk, now);
 	if (q + wire > net->cfg.limit_bytes) {
 		lk->st.drops_queue++;
@@ -336,14 +378,7 @@ static int enqueue(struct sim_net *net, uint32_t slot, uint32_t l, uint64_t now)
 		lk->st.peak_bytes = q + wire;
 	start = lk->busy_until > now ? lk->busy_until : now;
 	lk->busy_until = start + ser_ns(wire, lk->rate_bps);
-	p->link = l;
-	p->epoch = lk->epoch;
-	if (sim_evq_push(net->q, lk->busy_until + net->cfg.hop_delay_ns, SIM_EV_NET_ARRIVE,
-			 (int)slot, 0, NULL)) {
-		drop(net, slot, now, l, SIM_FATE_DROP_NOMEM);
-		return -ENOMEM;
-	}
-	return 0;
+	return depart(net, slot, l, lk->busy_until, now);
 }
 
 int sim_net_send(struct sim_net *net, uint64_t now, int src, int dst, uint16_t entropy,
@@ -431,6 +466,7 @@ static void on_link_event(struct sim_net *net, const struct sim_link_event *e, u
 				lk->up = 0;
 				lk->epoch++;        /* what is queued or crossing is lost */
 				lk->busy_until = now;
+				lk->ctrl_until = now;
 			}
 			break;
 		case SIM_LINK_UP:

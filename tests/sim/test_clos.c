@@ -126,6 +126,7 @@ static void test_cable_names(void **state)
 struct seen {
 	uint64_t t[16];    /* delivery times */
 	int ce[16];        /* CE marks */
+	uint32_t len[16];  /* packet lengths */
 	uint32_t n;        /* deliveries */
 	uint32_t drops[8]; /* drops by reason */
 };
@@ -135,10 +136,11 @@ static void on_deliver(void *user, int src, int dst, uint64_t now, const uint8_t
 {
 	struct seen *s = user;
 
-	(void)src, (void)dst, (void)pkt, (void)len;
+	(void)src, (void)dst, (void)pkt;
 	if (s->n < 16) {
 		s->t[s->n] = now;
 		s->ce[s->n] = ce;
+		s->len[s->n] = len;
 	}
 	s->n++;
 }
@@ -261,6 +263,48 @@ static void test_queue_ecn_droptail(void **state)
 
 /* A cable taken down loses what crosses it and drops what is sent into it later (counted,
  * with the time of the last one); up again, it carries traffic. */
+/* Four data packets (ECN-capable), an ack-sized control packet and a fifth data packet
+ * reach host 0's edge downlink at once: with ctrl_priority the control packet goes first,
+ * ahead of the queued data, and the data queued after it waits for its serialization; with
+ * one FIFO it waits behind the four. */
+static void test_ctrl_priority(void **state)
+{
+	struct sim_net_config cfg = k4();
+	struct world w;
+	uint8_t pkt[1000] = { 1 }, ack[100] = { 2 };
+	uint64_t ser = 86, ack_ser = 14; /* (100 + 66) * 8 bits at 100 Gbit/s: 13.28 ns */
+
+	(void)state;
+	assert_int_equal(cfg.ctrl_priority, 1); /* the default */
+	for (int prio = 1; prio >= 0; prio--) {
+		cfg.ctrl_priority = (uint8_t)prio;
+		world_new(&w, &cfg);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(sim_net_send(w.net, 0, 1, 0, 1, 1, pkt, sizeof(pkt)),
+					 SIM_FATE_QUEUED);
+		assert_int_equal(sim_net_send(w.net, 0, 1, 0, 1, 0, ack, sizeof(ack)),
+				 SIM_FATE_QUEUED);
+		assert_int_equal(sim_net_send(w.net, 0, 1, 0, 1, 1, pkt, sizeof(pkt)),
+				 SIM_FATE_QUEUED);
+		world_run(&w);
+		assert_int_equal(w.seen.n, 6);
+		if (prio) {
+			assert_int_equal(w.seen.len[0], sizeof(ack));
+			assert_int_equal(w.seen.t[0], 2 * US + ack_ser);
+			for (uint32_t i = 1; i <= 4; i++)
+				assert_int_equal(w.seen.t[i], 2 * US + i * ser);
+		} else {
+			for (uint32_t i = 0; i < 4; i++)
+				assert_int_equal(w.seen.t[i], 2 * US + (i + 1) * ser);
+			assert_int_equal(w.seen.len[4], sizeof(ack));
+			assert_int_equal(w.seen.t[4], 2 * US + 4 * ser + ack_ser);
+		}
+		assert_int_equal(w.seen.len[5], sizeof(pkt));
+		assert_int_equal(w.seen.t[5], 2 * US + 5 * ser + ack_ser);
+		world_free(&w);
+	}
+}
+
 static void test_link_down_up(void **state)
 {
 	struct sim_net_config cfg = k4();
@@ -435,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_cable_names),
 		cmocka_unit_test(test_one_packet_timing),
 		cmocka_unit_test(test_queue_ecn_droptail),
+		cmocka_unit_test(test_ctrl_priority),
 		cmocka_unit_test(test_link_down_up),
 		cmocka_unit_test(test_link_rate),
 		cmocka_unit_test(test_ecmp_per_switch),

@@ -129,8 +129,10 @@ static void test_s1_permutation(void **state)
 		setup(8, wl, SIM_LB_SRD, 64, seed);
 		run("S1/512K spraying");
 		assert_exactly_once();
-		assert_true(res.fct_norm.mean <= 1.25);
-		assert_true(res.fct_norm.max <= 1.40);
+		/* the issue's targets: 1.14-1.16 / 1.23-1.26 now, 1.19-1.22 / 1.30-1.35 with acks
+		 * queued behind data and Swift's full allowance under ECN marks */
+		assert_true(res.fct_norm.mean <= 1.20);
+		assert_true(res.fct_norm.max <= 1.30);
 		done();
 	}
 }
