@@ -294,7 +294,8 @@ struct srd_conn {
 	uint8_t reply_stale;     /* bit k: reply_val[k] went without acks too long: unused
 	                            until an ack it was asked for comes back */
 	uint8_t reply_proven;    /* bit k: reply_val[k] brought an ack since it was taken */
-	uint8_t reply_use;       /* reply values in use at the last choice (at least 2) */
+	uint8_t reply_use;       /* reply values in use at the last choice (at least
+	                            REPLY_MIN_USE, paths.c) */
 	struct srd_cc cc;        /* congestion controller state */
 	uint64_t retransmits;    /* data retransmissions (for srd_conn_info) */
 	/* receiving side */

@@ -437,12 +437,13 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool 
  * reverse route used every few delay windows only: when a link failed, a value whose acks
  * crossed it was told only by the absence of its own acks, after 8 windows (path
  * unanswered, 150-250 us in a k=8 fat-tree under load), and meanwhile every ack on it went
- * into the dead link.  Now a DATA names one of a few values (two or three) whose acks come
- * back, so each brings an ack every few acks, and one that stops is seen within a few acks
- * or a round trip and asked no more.  With fewer than two in use (the start, a timeout, a
- * failure) the packet names its own value, which joins them: as few unproven values as
- * possible are tried, each a route that may be dead.  The peer needs no change: it
- * answers on the value the DATA names.
+ * into the dead link.  Now a DATA names one of a few values (three, or more when stale ones
+ * come back) whose acks come back, so each brings an ack every few acks, and one that
+ * stops is seen within a few acks or a round trip and asked no more.  With fewer than
+ * three usable (the start, a timeout, a failure) the packet names its own value, asking
+ * for its ack at once, and that value joins them: as few unproven values as possible are
+ * tried, each a route that may be dead.  The peer needs no change: it answers on the
+ * value the DATA names.
  */
 
 /* A reply value that brought no ack while the others brought this many times as many as
@@ -451,8 +452,11 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool 
  * that brought none for 1.5 smoothed RTTs (a slow connection's few acks, or all its reply
  * values dead).  It is then left unused until an ack it was asked for comes back. */
 #define REPLY_STALE_PER_USE 3u
-/* Values in use below which a packet names its own value (and it joins them). */
-#define REPLY_MIN_USE 2u
+/* Values in use below which a packet names its own value (and it joins them).  Two were
+ * too few: a connection whose two both crossed the dead link had no ack back at all
+ * until they went stale by time (S3 reduced: data into the dead link 72 us after it
+ * failed instead of 22); three: S3's slowest flow 1.347 -> 1.326 over 10 seeds. */
+#define REPLY_MIN_USE 3u
 
 /* Is reply slot k usable (holding a value not stale)?  Marks it stale when it has gone
  * too long without an ack. */

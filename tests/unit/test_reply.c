@@ -46,81 +46,87 @@ static uint16_t name(uint32_t p, uint64_t now, uint8_t *slot, bool *ask)
 	return paths_reply_entropy(&eng, &conn, now, p, slot, ask);
 }
 
-/* Two packets on paths 0 and 1 at time t try their own values; both answer at once. */
-static void prove_two(uint64_t t, uint8_t *s0, uint8_t *s1)
+/* Three packets on paths 0, 1 and 2 at time t try their own values (the fewest values
+ * in use); all three answer at once. */
+static void prove_three(uint64_t t, uint8_t s[3])
 {
 	bool ask;
 
-	assert_int_equal(name(0, t, s0, &ask), paths[0].entropy);
-	assert_true(ask);
-	assert_int_equal(name(1, t, s1, &ask), paths[1].entropy);
-	assert_true(ask);
-	paths_on_reply(&conn, t + SRTT, *s0, t);
-	paths_on_reply(&conn, t + SRTT, *s1, t);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(name(i, t, &s[i], &ask), paths[i].entropy);
+		assert_true(ask);
+	}
+	for (uint32_t i = 0; i < 3; i++)
+		paths_on_reply(&conn, t + SRTT, s[i], t);
 }
 
-/* At the start two packets try their own values, asking for the ack at once; later
- * packets name one of those two, without asking. */
-static void test_start_tries_two_own_values(void **state)
+/* Only s[1] and s[2] answer, 10 acks: more than 3 per value in use, so s[0] goes stale. */
+static void only_others_answer(const uint8_t s[3], uint64_t t)
 {
-	uint8_t s0, s1, s;
+	for (uint32_t i = 0; i < 10; i++)
+		paths_on_reply(&conn, t, s[1 + i % 2], t - SRTT);
+}
+
+/* At the start three packets try their own values, asking for the ack at once; later
+ * packets name one of those three, without asking. */
+static void test_start_tries_three_own_values(void **state)
+{
+	static const uint32_t tried[3] = { 5, 9, 11 };
+	uint8_t s[3], k;
 	bool ask;
-	uint16_t e;
 
 	(void)state;
-	assert_int_equal(name(5, 1 * US, &s0, &ask), paths[5].entropy);
-	assert_true(ask);
-	assert_true(s0 < SRD_REPLY_ROUTES);
-	assert_int_equal(name(9, 2 * US, &s1, &ask), paths[9].entropy);
-	assert_true(ask);
-	assert_true(s1 < SRD_REPLY_ROUTES && s1 != s0);
-	for (uint32_t p = 10; p < 40; p++) {
-		e = name(p, 3 * US, &s, &ask);
+	for (uint32_t i = 0; i < 3; i++) {
+		assert_int_equal(name(tried[i], (1 + i) * US, &s[i], &ask), paths[tried[i]].entropy);
+		assert_true(ask);
+		assert_true(s[i] < SRD_REPLY_ROUTES);
+	}
+	assert_true(s[0] != s[1] && s[1] != s[2] && s[0] != s[2]);
+	for (uint32_t p = 12; p < 40; p++) {
+		uint16_t e = name(p, 4 * US, &k, &ask);
+
 		assert_false(ask);
-		assert_true(e == paths[5].entropy || e == paths[9].entropy);
-		assert_true(s == s0 || s == s1);
+		assert_true(k == s[0] || k == s[1] || k == s[2]);
+		assert_int_equal(e, paths[tried[k == s[0] ? 0 : k == s[1] ? 1 : 2]].entropy);
 	}
 }
 
-/* Once proven, both values carry the acks, each about half of them (chosen at random: a
- * fixed turn would beat with ack coalescing). */
+/* Once proven, the values carry the acks, each about a third of them (chosen at random:
+ * a fixed turn would beat with ack coalescing). */
 static void test_proven_values_share_the_acks(void **state)
 {
-	uint8_t s0, s1, s;
+	uint8_t s[3], k;
 	uint32_t on0 = 0;
 	bool ask;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
-	for (uint32_t i = 0; i < 400; i++) {
-		uint16_t e = name(i % NPATHS, 30 * US, &s, &ask);
-
+	prove_three(1 * US, s);
+	for (uint32_t i = 0; i < 600; i++) {
+		name(i % NPATHS, 30 * US, &k, &ask);
 		assert_false(ask);
-		assert_true(e == paths[0].entropy || e == paths[1].entropy);
-		on0 += s == s0;
+		assert_true(k == s[0] || k == s[1] || k == s[2]);
+		on0 += k == s[0];
 	}
 	assert_in_range(on0, 140, 260);
 }
 
-/* A proven value that brings no ack while the other brings many stops being named, and
+/* A proven value that brings no ack while the others bring many stops being named, and
  * the next packet tries its own value in its place. */
 static void test_silent_value_goes_stale(void **state)
 {
-	uint8_t s0, s1, s;
+	uint8_t s[3], k;
 	bool ask;
 	uint64_t t = 30 * US;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
-	/* only s1 answers: 7 acks (more than 3 per value in use) */
-	for (uint32_t i = 0; i < 7; i++)
-		paths_on_reply(&conn, t, s1, t - SRTT);
-	assert_int_equal(name(20, t, &s, &ask), paths[20].entropy);
+	prove_three(1 * US, s);
+	only_others_answer(s, t);
+	assert_int_equal(name(20, t, &k, &ask), paths[20].entropy);
 	assert_true(ask);
-	assert_true(s != s0 && s != s1);
+	assert_true(k != s[0] && k != s[1] && k != s[2]);
 	for (uint32_t i = 0; i < 50; i++) {
-		name(21 + i % 20, t, &s, &ask);
-		assert_true(s != s0);
+		name(21 + i % 20, t, &k, &ask);
+		assert_true(k != s[0]);
 	}
 }
 
@@ -128,11 +134,11 @@ static void test_silent_value_goes_stale(void **state)
  * acks, or all its reply values dead: no other acks count time for it). */
 static void test_quiet_value_goes_stale_by_time(void **state)
 {
-	uint8_t s0, s1, s;
+	uint8_t sv[3], s;
 	bool ask;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
+	prove_three(1 * US, sv);
 	/* nothing at all for 2 srtt */
 	name(30, 1 * US + SRTT + 2 * SRTT, &s, &ask);
 	assert_true(ask);
@@ -144,19 +150,18 @@ static void test_quiet_value_goes_stale_by_time(void **state)
  * arrives. */
 static void test_stale_value_revived_by_its_ack(void **state)
 {
-	uint8_t s0, s1, s;
+	uint8_t sv[3], s;
 	bool ask, seen0 = false;
 	uint64_t t = 30 * US;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
-	for (uint32_t i = 0; i < 7; i++)
-		paths_on_reply(&conn, t, s1, t - SRTT);
-	name(20, t, &s, &ask); /* s0 is stale now */
-	paths_on_reply(&conn, t + US, s0, 2 * US); /* a late ack on it, for a packet sent at 2 us */
-	for (uint32_t i = 0; i < 60 && !seen0; i++) {
+	prove_three(1 * US, sv);
+	only_others_answer(sv, t);
+	name(20, t, &s, &ask); /* sv[0] is stale now */
+	paths_on_reply(&conn, t + US, sv[0], 2 * US); /* a late ack on it, for a packet sent at 2 us */
+	for (uint32_t i = 0; i < 80 && !seen0; i++) {
 		name(21 + i % 20, t + US, &s, &ask);
-		seen0 = s == s0;
+		seen0 = s == sv[0];
 	}
 	assert_true(seen0);
 }
@@ -165,18 +170,17 @@ static void test_stale_value_revived_by_its_ack(void **state)
  * on it were answered on other values and it was not: its acks die. */
 static void test_tried_value_stale_when_later_packets_answered(void **state)
 {
-	uint8_t s0, s1, st, s;
+	uint8_t sv[3], st, s;
 	bool ask;
 	uint64_t t = 30 * US;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
-	for (uint32_t i = 0; i < 7; i++)
-		paths_on_reply(&conn, t, s1, t - SRTT);
-	name(20, t, &st, &ask); /* tries path 20's value in s0's place */
+	prove_three(1 * US, sv);
+	only_others_answer(sv, t);
+	name(20, t, &st, &ask); /* tries path 20's value in sv[0]'s place */
 	assert_true(ask);
-	/* packets sent 10 us after the try answered on s1; the try did not */
-	paths_on_reply(&conn, t + SRTT, s1, t + 10 * US);
+	/* packets sent 10 us after the try answered on sv[1]; the try did not */
+	paths_on_reply(&conn, t + SRTT, sv[1], t + 10 * US);
 	assert_int_equal(name(22, t + SRTT, &s, &ask), paths[22].entropy);
 	assert_true(ask);
 	assert_true(s != st);
@@ -186,32 +190,31 @@ static void test_tried_value_stale_when_later_packets_answered(void **state)
  * not the new one. */
 static void test_ack_for_old_value_proves_nothing(void **state)
 {
-	uint8_t s0, s1, st, s;
+	uint8_t sv[3], st, s;
 	bool ask;
 	uint64_t t = 30 * US;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
-	for (uint32_t i = 0; i < 7; i++)
-		paths_on_reply(&conn, t, s1, t - SRTT);
-	name(20, t, &st, &ask); /* path 20's value is tried, maybe in s0's slot */
+	prove_three(1 * US, sv);
+	only_others_answer(sv, t);
+	name(20, t, &st, &ask); /* path 20's value is tried, maybe in sv[0]'s slot */
 	/* an ack on that slot for a packet sent before the try */
 	paths_on_reply(&conn, t + 2 * US, st, t - US);
-	/* still only being tried: not named while a proven value is there */
+	/* still only being tried: not named while proven values are there */
 	for (uint32_t i = 0; i < 50; i++) {
 		name(30 + i % 20, t + 2 * US, &s, &ask);
-		assert_true(s == s1);
+		assert_true(s == sv[1] || s == sv[2]);
 	}
 }
 
 /* A timeout forgets the reply values: the next packets try their own again. */
 static void test_reset_starts_over(void **state)
 {
-	uint8_t s0, s1, s;
+	uint8_t sv[3], s;
 	bool ask;
 
 	(void)state;
-	prove_two(1 * US, &s0, &s1);
+	prove_three(1 * US, sv);
 	paths_reply_reset(&conn);
 	assert_int_equal(name(40, 30 * US, &s, &ask), paths[40].entropy);
 	assert_true(ask);
@@ -273,7 +276,7 @@ static void test_few_values_failed_path_probes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_start_tries_two_own_values, setup),
+		cmocka_unit_test_setup(test_start_tries_three_own_values, setup),
 		cmocka_unit_test_setup(test_proven_values_share_the_acks, setup),
 		cmocka_unit_test_setup(test_silent_value_goes_stale, setup),
 		cmocka_unit_test_setup(test_quiet_value_goes_stale_by_time, setup),
