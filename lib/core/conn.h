@@ -68,8 +68,10 @@ static inline bool psn_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0
 
 /* Reply routes of a connection: entropy values its peer's acks came back on lately
  * (paths_reply_entropy()). */
-#define SRD_REPLY_ROUTES 8u
-#define SRD_REPLY_OWN 15u /* txpkt.reply: answer on the packet's own value */
+#define SRD_REPLY_ROUTES 4u
+#define SRD_REPLY_TICK_NS 1024u /* time unit of the reply routes' 16-bit clocks (67 ms wrap) */
+#define SRD_REPLY_OWN 16u /* txpkt.reply: answer on the packet's own value; else a slot in
+                             bits 0-1 and that slot's generation in bits 2-3 */
 
 /* One path (entropy value) of a connection: 28 bytes, part of the connection's state.
  * Packets with the same entropy value take the same route through FIFO queues, so they
@@ -131,9 +133,10 @@ struct srd_txpkt {
 	uint8_t state;    /* enum srd_txpkt_state */
 	uint8_t retries;  /* retransmissions after timeouts: the retry budget (an unreachable peer) */
 	uint8_t resends;  /* all retransmissions (a backstop: SRD_MAX_RESENDS) */
-	uint8_t lost_by : 4; /* enum srd_loss_cause of its pending retransmission */
-	uint8_t reply : 4;   /* which value its ack was asked to come back on: a slot of the
-	                        connection's reply routes, or SRD_REPLY_OWN (paths.c) */
+	uint8_t lost_by : 3; /* enum srd_loss_cause of its pending retransmission */
+	uint8_t reply : 5;   /* which value its ack was asked to come back on: a slot of the
+	                        connection's reply routes and its generation, or
+	                        SRD_REPLY_OWN (paths.c) */
 	uint8_t path_gen; /* that path's entropy generation when it was sent */
 };
 
@@ -280,17 +283,16 @@ struct srd_conn {
 	uint32_t qmin_cur_ns;    /* smallest RTT sample of the current delay window, any path
 	                            (0: none; saturates) */
 	uint32_t qmin_prev_ns;   /* smallest of the window before (0: none) */
-	uint16_t reply_val[SRD_REPLY_ROUTES];  /* reply routes: values acks are asked to come
-	                                          back on (0: empty slot; paths.c) */
-	uint16_t reply_mark[SRD_REPLY_ROUTES]; /* reply_acks when each last brought an ack */
-	uint32_t reply_ns[SRD_REPLY_ROUTES];   /* when each last brought an ack or was taken
-	                                          (ns, modulo 2^32) */
-	uint32_t reply_since[SRD_REPLY_ROUTES];/* when each took its value (ns, modulo 2^32):
-	                                          an ack for a packet sent before answers
-	                                          the value the slot held then */
-	uint32_t reply_latest;   /* send time (ns, modulo 2^32) of the latest-sent packet whose
-	                            ack came back on its reply value */
-	uint16_t reply_acks;     /* acks that came back on a reply value (wraps) */
+	uint16_t reply_val[SRD_REPLY_ROUTES]; /* reply routes: values acks are asked to come
+	                                         back on (0: empty slot; paths.c) */
+	uint16_t reply_us[SRD_REPLY_ROUTES];  /* when each last brought an ack, or took its
+	                                         value (SRD_REPLY_TICK_NS units, wrapping) */
+	uint8_t reply_mark[SRD_REPLY_ROUTES]; /* reply_acks when each last brought an ack */
+	uint16_t reply_latest;   /* send time (SRD_REPLY_TICK_NS units) of the latest-sent
+	                            packet whose ack came back on its reply value */
+	uint8_t reply_acks;      /* acks that came back on a reply value (wraps) */
+	uint8_t reply_gens;      /* 2 bits per slot: values it has taken (an ack for a packet
+	                            sent before answers the value the slot held then) */
 	uint8_t reply_stale;     /* bit k: reply_val[k] went without acks too long: unused
 	                            until an ack it was asked for comes back */
 	uint8_t reply_proven;    /* bit k: reply_val[k] brought an ack since it was taken */

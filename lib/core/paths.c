@@ -458,24 +458,44 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool 
  * failed instead of 22); three: S3's slowest flow 1.347 -> 1.326 over 10 seeds. */
 #define REPLY_MIN_USE 3u
 
+/* A time in SRD_REPLY_TICK_NS units, wrapping at 16 bits. */
+static uint16_t reply_tick(uint64_t ns)
+{
+	return (uint16_t)(ns / SRD_REPLY_TICK_NS);
+}
+
+/* Ticks from a to b (b later), as the 16-bit clocks wrap. */
+static int32_t reply_ticks(uint16_t a, uint16_t b)
+{
+	return (int16_t)(uint16_t)(b - a);
+}
+
+static uint32_t reply_gen(const struct srd_conn *c, uint32_t k)
+{
+	return c->reply_gens >> (2 * k) & 3u;
+}
+
 /* Is reply slot k usable (holding a value not stale)?  Marks it stale when it has gone
  * too long without an ack. */
 static bool reply_usable(struct srd_conn *c, uint64_t now, uint32_t k)
 {
-	uint64_t quiet = c->srtt_ns + c->srtt_ns / 2;
+	uint64_t quiet = (c->srtt_ns + c->srtt_ns / 2) / SRD_REPLY_TICK_NS;
 	bool fresh;
 
 	if (!c->reply_val[k] || (c->reply_stale >> k & 1))
 		return false;
 	if (c->reply_proven >> k & 1)
-		fresh = (uint16_t)(c->reply_acks - c->reply_mark[k]) <=
+		fresh = (uint8_t)(c->reply_acks - c->reply_mark[k]) <=
 			REPLY_STALE_PER_USE * c->reply_use;
 	else /* just taken: its first ack comes a round trip later, whatever the others
 	      * bring meanwhile; but packets sent a quarter of an RTT after the one that
 	      * asked on it answered and it did not: its acks die */
-		fresh = (int32_t)(c->reply_latest - c->reply_since[k]) <=
-			(int32_t)(c->srtt_ns / 4);
-	if (fresh && (!quiet || (uint32_t)now - c->reply_ns[k] <= quiet))
+		fresh = reply_ticks(c->reply_us[k], c->reply_latest) <=
+			(int32_t)(c->srtt_ns / 4 / SRD_REPLY_TICK_NS);
+	/* and none for 1.5 smoothed RTTs (a slow connection's few acks, or all dead) */
+	if (fresh && quiet && quiet < INT16_MAX)
+		fresh = reply_ticks(c->reply_us[k], reply_tick(now)) <= (int32_t)quiet;
+	if (fresh)
 		return true;
 	c->reply_stale |= (uint8_t)(1u << k);
 	return false;
@@ -485,7 +505,7 @@ static bool reply_usable(struct srd_conn *c, uint64_t now, uint32_t k)
 static void reply_fresh(struct srd_conn *c, uint64_t now, uint32_t k)
 {
 	c->reply_mark[k] = c->reply_acks;
-	c->reply_ns[k] = (uint32_t)now;
+	c->reply_us[k] = reply_tick(now);
 	c->reply_stale &= (uint8_t)~(1u << k);
 }
 
@@ -494,6 +514,7 @@ void paths_reply_reset(struct srd_conn *c)
 	for (uint32_t k = 0; k < SRD_REPLY_ROUTES; k++)
 		c->reply_val[k] = 0;
 	c->reply_stale = 0;
+	c->reply_proven = 0;
 	c->reply_use = REPLY_MIN_USE;
 }
 
@@ -501,14 +522,14 @@ uint16_t paths_reply_entropy(struct srd_engine *eng, struct srd_conn *c, uint64_
 			     uint32_t p, uint8_t *slot, bool *ask)
 {
 	uint8_t proven[SRD_REPLY_ROUTES], trying[SRD_REPLY_ROUTES];
-	uint32_t n = 0, nt = 0, spare = SRD_REPLY_ROUTES;
+	uint32_t n = 0, nt = 0, spare = SRD_REPLY_ROUTES, k;
 	uint16_t own = c->paths[p].entropy;
 
 	*slot = SRD_REPLY_OWN;
 	*ask = false;
 	if (eng->cfg.mode != SRD_MODE_MULTIPATH)
 		return own;
-	for (uint32_t k = 0; k < SRD_REPLY_ROUTES; k++) {
+	for (k = 0; k < SRD_REPLY_ROUTES; k++) {
 		if (reply_usable(c, now, k)) {
 			if (c->reply_proven >> k & 1)
 				proven[n++] = (uint8_t)k;
@@ -526,35 +547,41 @@ uint16_t paths_reply_entropy(struct srd_engine *eng, struct srd_conn *c, uint64_
 		/* too few: try this packet's own value (the path's, a route as random as any:
 		 * values taken from the first acks back would favour the fastest route, and
 		 * share it), asking for its ack at once so that one packet tells */
-		c->reply_val[spare] = own;
-		c->reply_since[spare] = (uint32_t)now;
-		c->reply_proven &= (uint8_t)~(1u << spare);
-		reply_fresh(c, now, spare);
-		*slot = (uint8_t)spare;
+		k = spare;
+		if (n == 0) /* nothing answers lately: time starts from this try */
+			c->reply_latest = reply_tick(now);
+		c->reply_val[k] = own;
+		c->reply_gens = (uint8_t)((c->reply_gens & ~(3u << (2 * k))) |
+					  ((reply_gen(c, k) + 1) & 3u) << (2 * k));
+		c->reply_proven &= (uint8_t)~(1u << k);
+		reply_fresh(c, now, k);
 		*ask = true;
+	} else if (n) {
+		/* at random among the proven (else those being tried): a fixed rotation beats
+		 * with the peer's ack coalescing (every second packet answered: half never were) */
+		k = proven[srd_rng_below(&eng->rng, n)];
+	} else if (nt) {
+		k = trying[srd_rng_below(&eng->rng, nt)];
+	} else {
 		return own;
 	}
-	/* at random among the proven (else those being tried): a fixed rotation beats with
-	 * the peer's ack coalescing (every second packet answered: half never were) */
-	if (n)
-		*slot = proven[srd_rng_below(&eng->rng, n)];
-	else if (nt)
-		*slot = trying[srd_rng_below(&eng->rng, nt)];
-	else
-		return own;
-	return c->reply_val[*slot];
+	*slot = (uint8_t)(k | reply_gen(c, k) << 2);
+	return c->reply_val[k];
 }
 
 void paths_on_reply(struct srd_conn *c, uint64_t now, uint8_t slot, uint64_t sent_ns)
 {
+	uint32_t k = slot & 3u;
+	uint16_t sent = reply_tick(sent_ns);
+
 	c->reply_acks++;
-	if (!c->reply_latest || (int32_t)((uint32_t)sent_ns - c->reply_latest) > 0)
-		c->reply_latest = (uint32_t)sent_ns;
-	if (slot < SRD_REPLY_ROUTES && c->reply_val[slot] &&
-	    (int32_t)((uint32_t)sent_ns - c->reply_since[slot]) >= 0) {
-		reply_fresh(c, now, slot);
-		c->reply_proven |= (uint8_t)(1u << slot);
-	}
+	if (reply_ticks(c->reply_latest, sent) > 0)
+		c->reply_latest = sent;
+	/* only an ack for a packet sent while the slot held its value proves it */
+	if (slot >= SRD_REPLY_OWN || !c->reply_val[k] || reply_gen(c, k) != (uint32_t)(slot >> 2))
+		return;
+	reply_fresh(c, now, k);
+	c->reply_proven |= (uint8_t)(1u << k);
 }
 
 /* Timeout of a probe: the connection's RTO, bounded so 32-bit timestamps cannot wrap. */

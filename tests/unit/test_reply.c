@@ -79,7 +79,7 @@ static void test_start_tries_three_own_values(void **state)
 	for (uint32_t i = 0; i < 3; i++) {
 		assert_int_equal(name(tried[i], (1 + i) * US, &s[i], &ask), paths[tried[i]].entropy);
 		assert_true(ask);
-		assert_true(s[i] < SRD_REPLY_ROUTES);
+		assert_true(s[i] < SRD_REPLY_OWN);
 	}
 	assert_true(s[0] != s[1] && s[1] != s[2] && s[0] != s[2]);
 	for (uint32_t p = 12; p < 40; p++) {
@@ -190,19 +190,25 @@ static void test_tried_value_stale_when_later_packets_answered(void **state)
  * not the new one. */
 static void test_ack_for_old_value_proves_nothing(void **state)
 {
-	uint8_t sv[3], st, s;
+	uint8_t sv[3], st, st2, s;
 	bool ask;
 	uint64_t t = 30 * US;
 
 	(void)state;
 	prove_three(1 * US, sv);
 	only_others_answer(sv, t);
-	name(20, t, &st, &ask); /* path 20's value is tried, maybe in sv[0]'s slot */
-	/* an ack on that slot for a packet sent before the try */
-	paths_on_reply(&conn, t + 2 * US, st, t - US);
-	/* still only being tried: not named while proven values are there */
+	name(20, t, &st, &ask); /* path 20's value is tried in the empty slot */
+	assert_true(ask);
+	paths_on_reply(&conn, t + SRTT, sv[1], t + 10 * US); /* and goes stale */
+	name(22, t + SRTT, &st2, &ask); /* path 22's value takes sv[0]'s slot */
+	assert_true(ask);
+	assert_int_equal(st2 & 3, sv[0] & 3);
+	/* an ack for a packet sent on sv[0]'s old value */
+	paths_on_reply(&conn, t + SRTT + US, sv[0], 2 * US);
+	/* path 22's value is still only being tried: not named while proven values are */
 	for (uint32_t i = 0; i < 50; i++) {
-		name(30 + i % 20, t + 2 * US, &s, &ask);
+		name(30 + i % 20, t + SRTT + US, &s, &ask);
+		assert_false(ask);
 		assert_true(s == sv[1] || s == sv[2]);
 	}
 }
