@@ -240,6 +240,8 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 	 * nor blame a path for it */
 	if (c->srtt_ns)
 		eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
+	/* nothing came back for an RTO: the reply routes may be what died */
+	paths_reply_reset(c);
 }
 
 void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
@@ -604,7 +606,9 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	struct srd_txpkt *r;
 	struct srd_pkt pkt;
 	uint32_t path, len, psn;
-	uint16_t idx;
+	uint16_t idx, reply_e;
+	bool reply_ask;
+	uint8_t reply;
 	int plen;
 
 	if (c->rnr_until_ns > now || !tx_has_data(c))
@@ -657,13 +661,14 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	}
 	m = &c->txmsgs[r->msg];
 	psn = m->first_psn + r->seg;
+	reply_e = paths_reply_entropy(eng, c, now, path, &reply, &reply_ask);
 	/* field by field: a compound literal would first clear the whole struct (its union's
 	 * largest member, the ACK's, is three times a DATA's fields), per packet */
 	pkt.type = SRD_PKT_DATA;
 	pkt.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) |
 			      (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
 			      (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
-			      (r->seg + 1 == m->nseg || paths_want_ack(eng, c, path) ?
+			      (r->seg + 1 == m->nseg || reply_ask || paths_want_ack(eng, c, path) ?
 			       SRD_F_ACKREQ : 0) |
 			      (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
 			      (m->ordered ? SRD_F_ORDERED : 0));
@@ -675,7 +680,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	pkt.u.data.msg_psn = m->first_psn;
 	pkt.u.data.src_ep = m->src_ep;
 	pkt.u.data.dst_ep = m->dst_ep;
-	pkt.u.data.entropy = c->paths[path].entropy;
+	pkt.u.data.entropy = reply_e;
 	pkt.payload = NULL;
 	if (m->pack_next != SRD_NIL16)
 		plen = encode_packed(c, r->msg, &pkt, buf, cap, &len);
@@ -687,6 +692,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	r->sent_ns = now;
 	r->path = (uint8_t)path;
 	r->path_gen = c->paths[path].gen;
+	r->reply = reply;
 	r->state = TXPKT_INFLIGHT;
 	list_append(c, &c->so_head, &c->so_tail, idx);
 	c->inflight++;
@@ -870,6 +876,13 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			   paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0) : rtt;
 	}
 
+	if (c->snd_nxt - a->acked_psn <= eng->cfg.tx_window) {
+		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
+
+		/* the ack answers this transmission: it came back on the value it named */
+		if (a->echo_ts == (uint32_t)r->sent_ns)
+			paths_on_reply(c, now, r->reply, r->sent_ns);
+	}
 	if (psn_le(c->snd_una, a->acked_psn)) {
 		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
 
