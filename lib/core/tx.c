@@ -402,14 +402,15 @@ void tx_restart_all(struct srd_engine *eng, struct srd_conn *c)
 	}
 }
 
-static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn);
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn,
+		   const struct srd_ack_fields *a, uint64_t now);
 
 bool tx_ack_cumulative(struct srd_engine *eng, struct srd_conn *c, uint32_t cum)
 {
 	if (!psn_le(c->snd_una, cum) || !psn_le(cum, c->snd_nxt))
 		return false;
 	for (uint32_t p = c->snd_una; p != cum; p++)
-		ack_one(eng, c, p);
+		ack_one(eng, c, p, NULL, 0);
 	while (c->snd_una != cum) {
 		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
 		c->snd_una++;
@@ -784,8 +785,28 @@ static void path_note_acked(struct srd_conn *c, const struct srd_txpkt *r)
 		P->acked_sent = sent;
 }
 
-/* Mark PSN psn acked if it is still outstanding.  Returns 1 if it was newly acked. */
-static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+/* Does ack a (received at now) tell when r's latest copy arrived?  Not when it may be for
+ * an earlier copy (RFC 8985, 6.2 step 2): the one it answers by echo_ts, or any within a
+ * minimum RTT of the resend.  Taken for the latest, a late original's ack made the resend
+ * look a 3 us round trip: RACK then declared everything sent a reordering window before it
+ * lost (k=8 fat-tree, S3: 7 spurious resends at once), and each needless resend widened
+ * the window, to 56 us for packets on other paths, for the rest of the flow. */
+static bool acks_latest_copy(const struct srd_conn *c, const struct srd_txpkt *r,
+			     uint32_t psn, const struct srd_ack_fields *a, uint64_t now)
+{
+	if (!r->resends)
+		return true;
+	if (!a)
+		return false;
+	if (psn == a->acked_psn)
+		return a->echo_ts == (uint32_t)r->sent_ns;
+	return now - r->sent_ns >= c->min_rtt_ns;
+}
+
+/* Mark PSN psn acked if it is still outstanding (a: the ack saying so, received at now;
+ * NULL: no ack, the peer's word some other way).  Returns 1 if it was newly acked. */
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn,
+		   const struct srd_ack_fields *a, uint64_t now)
 {
 	uint16_t idx = (uint16_t)(psn & eng->tx_mask);
 	struct srd_txpkt *r = &c->txpkts[idx];
@@ -807,8 +828,9 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 		c->reo_clean = 0;
 	}
 	r->state = TXPKT_ACKED;
-	if (r->sent_ns > c->rack_xmit_ns ||
-	    (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn))) {
+	if (acks_latest_copy(c, r, psn, a, now) &&
+	    (r->sent_ns > c->rack_xmit_ns ||
+	     (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn)))) {
 		c->rack_xmit_ns = r->sent_ns;
 		c->rack_psn = psn;
 	}
@@ -892,17 +914,17 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	if (psn_lt(c->snd_una, cum))
 		for (uint32_t p = c->snd_una; p != cum; p++)
-			acked += ack_one(eng, c, p);
+			acked += ack_one(eng, c, p, a, now);
 	for (uint32_t k = 0; k <= a->sack_more_n; k++) {
 		for (uint64_t bits = srd_ack_sack_word(a, k); bits; bits &= bits - 1) {
 			uint32_t p = a->sack_base + 64 * k + srd_ctz64(bits);
 
 			if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
-				acked += ack_one(eng, c, p);
+				acked += ack_one(eng, c, p, a, now);
 		}
 	}
 	if (psn_le(c->snd_una, a->acked_psn))
-		acked += ack_one(eng, c, a->acked_psn);
+		acked += ack_one(eng, c, a->acked_psn, a, now);
 	while (c->snd_una != c->snd_nxt && c->txpkts[c->snd_una & eng->tx_mask].state == TXPKT_ACKED) {
 		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
 		c->snd_una++;
