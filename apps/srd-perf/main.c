@@ -31,6 +31,10 @@ static void usage(FILE *out)
 		"\n"
 		"  -S, --socket PATH     srdd's control socket (default /run/srd/srdd.sock)\n"
 		"  -L, --local IP        open endpoints on this daemon address (default: its first)\n"
+		"      --pair IP         lat, no SERVER: one thread holds both ends, pinging from\n"
+		"                        --local to an endpoint it opens on IP (another address of\n"
+		"                        the same daemon) and echoing back: the latency without two\n"
+		"                        apps trading a CPU\n"
 		"  -s, --size BYTES      message size, K/M suffixes (lat, rate: 64; bw: 64K)\n"
 		"  -n, --iters N         messages (lat: round trips) per thread (lat, bw: 10000;\n"
 		"                        rate: 100000)\n"
@@ -107,6 +111,7 @@ int main(int argc, char **argv)
 		{ "addr-file", required_argument, NULL, 5 }, { "forever", no_argument, NULL, 6 },
 		{ "ordered", no_argument, NULL, 7 }, { "inject", no_argument, NULL, 8 },
 		{ "spin-us", required_argument, NULL, 9 }, { "gap", required_argument, NULL, 10 },
+		{ "pair", required_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct perf_opts o = { .socket = "/run/srd/srdd.sock", .threads = 1, .warmup = 100,
@@ -194,6 +199,11 @@ int main(int argc, char **argv)
 				return bad("--gap (0 .. 10000000 us)", optarg);
 			o.gap_ns = v * 1000u;
 			break;
+		case 11:
+			if (inet_pton(AF_INET, optarg, &ia) != 1 || ia.s_addr == 0)
+				return bad("--pair address", optarg);
+			o.pair_ip = ntohl(ia.s_addr);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -206,6 +216,8 @@ int main(int argc, char **argv)
 		return bad("option", "-b is for bw");
 	if (o.gap_ns && o.test != PERF_LAT)
 		return bad("option", "--gap is for lat");
+	if (o.pair_ip && (o.test != PERF_LAT || o.server))
+		return bad("option", "--pair is for lat, without a SERVER");
 	if (o.duration_ns && o.iters)
 		return bad("option", "-n and -D exclude each other");
 	o.size = size ? (uint32_t)size : o.test == PERF_BW ? 65536u : 64u;
@@ -217,5 +229,7 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (o.pair_ip)
+		return perf_pair(&o);
 	return o.server ? perf_client(&o) : perf_server(&o);
 }

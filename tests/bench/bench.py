@@ -14,6 +14,9 @@ baseline of every latency row is the kernel busy-polling too.
             (secondary, labelled, never a target) sockperf with blocking sockets, which
             sleep in recvfrom
             (quoted) Machnet's 64 B round trip p50 of 2 us from issue 12, not measured here
+            srd-perf lat --pair beside it: one app thread holds both ends and spins on CPU 1
+            (srdd on CPU 0): the latency without the two apps trading a CPU, which is what a
+            core per process gives (the same two CPUs busy as sockperf's two ends)
   handover  what the CPU trade between srd-perf's two apps on one CPU costs alone
             (handover.c: two processes on one CPU, sched_yield while waiting) and, for
             contrast, one cache line crossing two CPUs that spin
@@ -304,6 +307,16 @@ def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     return runs
 
 
+def perf_pair(daemon, args):
+    """srd-perf lat --pair on CPU 1, spinning: one thread pings from 10.77.0.1 to an
+    endpoint of its own on 10.77.0.2 and echoes back (no second app to trade the CPU with)."""
+    cpu = DaemonCpu(daemon)
+    out = sh(["taskset", "-c", "1", PERF, "lat", "-S", daemon.socket, "--poll", "spin",
+              "-L", "10.77.0.1", "--pair", "10.77.0.2", "--json"] + args, timeout=120)
+    share = cpu.stop()
+    return [dict(json.loads(l), **share) for l in out.stdout.splitlines() if l.startswith("{")]
+
+
 def worker_stats():
     """srdd's worker counters (srdctl stats, summed over workers)."""
     return json.loads(sh([SRDCTL, "-p", PREFIX, "--json", "stats"]).stdout)["worker"]
@@ -517,6 +530,12 @@ def run_srd(R, o, work, n, iters, secs):
                                   os.path.join(o.out, csv)], work, "lat")
             R["srd_lat"] += [dict(r, log=csv) for r in run]
             R["srdd_own"].append(srdd_own(before, worker_stats()))
+        log("bench: latency with both ends in one spinning app thread (srd-perf lat --pair)")
+        R["srd_lat_pair"] = []
+        for i in range(n):
+            csv = f"srd_lat_pair{i}.csv"
+            R["srd_lat_pair"] += [dict(r, log=csv) for r in perf_pair(d, [
+                "-s", "64", "-n", str(iters), "--csv", os.path.join(o.out, csv)])]
         log("bench: bandwidth and rate (srd-perf bw, rate)")
         R["srd_bw_64k"] = repeat_kept(n, lambda: perf(
             d, "bw", ["-s", "64K", "-n", "5000" if o.quick else "20000"], work, "bw"))

@@ -65,6 +65,8 @@ def latency_rows(R):
     mean_only = lambda k: (NAN, NAN, NAN, m(k, "mean_us"))
     rows = [(None, "srd-perf lat: srdd busy on CPU 0, apps yield on CPU 1", "srd_lat",
              pcts("srd_lat")),
+            (None, "srd-perf lat --pair: 1 app thread, both ends, spins", "srd_lat_pair",
+             pcts("srd_lat_pair")),
             (None, "provider srd (fi_pingpong -e rdm over srdd, mean only)", "fi_srd_lat",
              mean_only("fi_srd_lat")),
             ("primary baselines: busy-polling, same veth, server CPU 0, client CPU 1", None,
@@ -135,6 +137,12 @@ def latency_table(R):
         elif r["key"] == "sockperf_udp_busy":
             target = (f"p50 <= {LAT_P50_MAX}: {verdict(r['srd/p50'] <= LAT_P50_MAX)}; "
                       f"p99.9 <= {LAT_P999_MAX}: {verdict(r['srd/p999'] <= LAT_P999_MAX)}")
+        elif r["key"] == "srd_lat_pair":
+            udp = next((u for u in rows if u.get("key") == "sockperf_udp_busy"), None)
+            if udp:
+                target = (f"/UDP busy: p50 {ratio(r['p50'], udp['p50']):.3f}, "
+                          f"p99.9 {ratio(r['p999'], udp['p999']):.3f}; ")
+            target += f"RTT p50 {2 * r['p50']:.2f} (Machnet {MACHNET_RTT_P50_US:g})"
         elif r["key"] == "machnet":
             target = (f"srd-perf RTT p50 {2 * srd['p50']:.2f} <= {MACHNET_RTT_P50_US:g}: "
                       f"{verdict(r['srd/p50'] <= 1)} (quoted figure)")
@@ -144,7 +152,8 @@ def latency_table(R):
         elif r["key"].startswith("srdd_"):
             target = f"= {ratio(r['mean'], srd['mean']):.2f} of srd-perf's mean (upper bound)"
         r["target"] = target
-        if (r["key"] in ("srd_lat", "fi_srd_lat") or r["key"].startswith("handover") or
+        if (r["key"] in ("srd_lat", "srd_lat_pair", "fi_srd_lat") or
+                r["key"].startswith("handover") or
                 r["key"].startswith("srdd_")):
             ratios = (NAN, NAN, NAN)  # srdd itself, and a part of it (fabric rows: provider)
         else:
@@ -345,7 +354,9 @@ def plot(out, R):
     run by p99.9 (left), and their tails as 1 - CDF (right); fi_pingpong's means as
     labelled vertical lines."""
     curves = [("srd_lat", _samples_srd, "srd-perf (srdd busy, apps yield)",
-               "lw 3 lc rgb '#c00000'")]
+               "lw 3 lc rgb '#c00000'"),
+              ("srd_lat_pair", _samples_srd, "srd-perf --pair (one app thread, spins)",
+               "lw 2 dt 2 lc rgb '#c00000'")]
     colours = {("udp", "busy"): "#009e73", ("tcp", "busy"): "#e69f00",
                ("udp", "blocking"): "#0072b2", ("tcp", "blocking"): "#d55e00"}
     for proto in ("udp", "tcp"):

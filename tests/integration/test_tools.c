@@ -123,6 +123,22 @@ static void test_perf(void **state)
 	json_decref(r);
 	assert_int_equal(proc_wait(srv, 10000), 0); /* the server served one client and left */
 
+	/* lat --pair: no server, one thread holds both ends (run_client puts the "address"
+	 * last, after --pair); a sweep of 64 B .. 64 KiB, every size answered */
+	r = run_client(&d, "lat", "10.77.0.2", "-n", "2000", "-s", "256", "--pair", NULL);
+	assert_int_equal(json_array_size(r), 1);
+	o = json_array_get(r, 0);
+	assert_int_equal(num(o, "iters"), 2000);
+	assert_int_equal(num(o, "size"), 256);
+	assert_int_equal(num(o, "failed"), 0);
+	assert_true(num(o, "min_us") > 0 && num(o, "p50_us") <= num(o, "p999_us"));
+	json_decref(r);
+	r = run_client(&d, "lat", "10.77.0.2", "-n", "100", "-a", "--pair", NULL);
+	assert_int_equal(json_array_size(r), 11); /* 64 B .. 64 KiB */
+	json_array_foreach(r, i, o)
+		assert_int_equal(num(o, "failed"), 0);
+	json_decref(r);
+
 	/* bw: one way, both ways, and a sweep (one server: --forever is not needed, the
 	 * client's last FIN ends it) */
 	srv = start_server(&d, "bw", "1", addr, sizeof(addr));
