@@ -161,19 +161,25 @@ static bool sent_after_rack(const struct srd_engine *eng, const struct srd_conn 
  * reorders by whole queue lengths.  After one window the packet is not lost yet but its
  * path has gone quiet: nothing more is sent there until an ack or the loss decides
  * (paths_on_silence(); a dead link would otherwise take a packet per pass of the round
- * robin during the other three windows).  Walks the send-order list from the oldest
- * packet; deadlines are not monotonic across paths, so it looks a bounded distance past
- * the first packet not yet due.
+ * robin during the other three windows).  At a flight's tail, when every packet still in
+ * flight was sent before the latest one acked, they get one window, not four: everything
+ * sent after them got through and nothing is left to overtake them (S3: a flow's last
+ * packets lost to a full queue were resent 40-50 us after, its slowest flow 4-5% longer;
+ * the tail loss probe comes later still, two smoothed RTTs after the last send).  Walks
+ * the send-order list from the oldest packet; deadlines are not monotonic across paths,
+ * so it looks a bounded distance past the first packet not yet due.
  */
 static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	uint64_t reo = c->min_rtt_ns * eng->cfg.reorder_pct / 100;
-	uint32_t lookahead = 32;
+	uint32_t lookahead = 32, cross_paths = 4;
 	uint16_t idx = c->so_head;
 
 	if (reo < 500)
 		reo = 500;
 	reo *= 1u + c->reo_steps;
+	if (c->so_tail != SRD_NIL16 && !sent_after_rack(eng, c, c->so_tail))
+		cross_paths = 1; /* a flight's tail */
 	c->rack_timer_ns = 0;
 	while (idx != SRD_NIL16 && lookahead) {
 		struct srd_txpkt *r = &c->txpkts[idx];
@@ -185,7 +191,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			break; /* sent after everything acked so far: nothing to judge by */
 		if (path_rtt > rtt)
 			rtt = path_rtt;
-		lost_at = r->sent_ns + rtt + 4 * reo;
+		lost_at = r->sent_ns + rtt + cross_paths * reo;
 		quiet_at = r->sent_ns + rtt + reo;
 		if (overtaken_on_path(c, r) && r->sent_ns + path_rtt + reo < lost_at)
 			lost_at = r->sent_ns + path_rtt + reo;
