@@ -3,7 +3,8 @@
  * ack, with time and acks moved by hand.  A connection tries its packets' own values
  * (asking for the ack at once), uses the values that answered, drops one that stops
  * answering, and takes nothing for proven on an ack that answers a value's predecessor;
- * and a failed path takes the value of the path answered most lately.
+ * and a failed path takes the value of the path answered most lately (else one that came
+ * back clean), as does a recycled one when no value is clean.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,11 +61,17 @@ static void prove_three(uint64_t t, uint8_t s[3])
 		paths_on_reply(&conn, t + SRTT, s[i], t);
 }
 
-/* Only s[1] and s[2] answer, 10 acks: more than 3 per value in use, so s[0] goes stale. */
+/* Only s[1] and s[2] answer, n acks: more than 8 per value in use since s[0]'s own (25)
+ * and s[0] goes stale. */
+static void others_answer(const uint8_t s[3], uint64_t t, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		paths_on_reply(&conn, t, s[1 + i % 2], t - SRTT);
+}
+
 static void only_others_answer(const uint8_t s[3], uint64_t t)
 {
-	for (uint32_t i = 0; i < 10; i++)
-		paths_on_reply(&conn, t, s[1 + i % 2], t - SRTT);
+	others_answer(s, t, 25);
 }
 
 /* At the start three packets try their own values, asking for the ack at once; later
@@ -128,6 +135,27 @@ static void test_silent_value_goes_stale(void **state)
 		name(21 + i % 20, t, &k, &ask);
 		assert_true(k != s[0]);
 	}
+}
+
+/* A run of 24 acks on the others (8 per value in use) is chance, not a dead route: a
+ * value each ack picks one time in three goes without that long in 1 run of 20,000; at 3
+ * per value (9 acks, 2.6% a run), live values went stale every few tens of acks and each
+ * put a new value to the test. */
+static void test_value_not_stale_by_chance(void **state)
+{
+	uint8_t s[3], k;
+	bool ask, seen0 = false;
+	uint64_t t = 30 * US;
+
+	(void)state;
+	prove_three(1 * US, s);
+	others_answer(s, t, 22); /* 24 since s[0]'s own, with the two of prove_three() */
+	for (uint32_t i = 0; i < 50; i++) {
+		name(21 + i % 20, t, &k, &ask);
+		assert_false(ask);
+		seen0 |= k == s[0];
+	}
+	assert_true(seen0);
 }
 
 /* A value that brings no ack for 1.5 smoothed RTTs goes stale (a slow connection's few
@@ -265,6 +293,40 @@ static void test_failed_path_takes_live_value(void **state)
 	assert_int_equal(eng.st.path_failures, 1);
 }
 
+/* With no path answered lately (a flight's tail) a failed path takes a value that came
+ * back clean lately, used at once, not a random one to probe. */
+static void test_failed_path_takes_clean_value(void **state)
+{
+	(void)state;
+	conn.min_rtt_ns = 14 * US;
+	paths[3].srtt_ns = 15 * US; /* near the base RTT, no ECN: clean */
+	paths_on_silence(&eng, &conn, 7);
+	paths_on_loss(&eng, &conn, 7, true);
+	assert_int_equal(paths[7].entropy, paths[3].entropy);
+	assert_int_equal(paths[7].state, SRD_PATH_GOOD);
+	assert_int_equal(conn.n_probing, 0);
+}
+
+/* A congested path recycled when no value is clean (every route of the flow queues)
+ * takes the value of the path answered most lately, not a random one. */
+static void test_recycled_path_takes_live_value(void **state)
+{
+	uint32_t p = SRD_NIL32;
+
+	(void)state;
+	conn.min_rtt_ns = 14 * US;
+	for (uint32_t q = 0; q < NPATHS; q++)
+		paths[q].ecn = 200; /* all marked: congested, none clean */
+	paths[3].qmin_cur = 100;
+	paths[3].qwin = conn.qwin_seq;
+	paths[3].acked_sent = 100;
+	for (uint32_t i = 0; i < 8; i++) /* 8 passes over path 0 before it is recycled */
+		p = paths_pick(&eng, &conn, -1, false);
+	assert_int_equal(p, 0);
+	assert_int_equal(eng.st.path_recycles, 1);
+	assert_int_equal(paths[0].entropy, paths[3].entropy);
+}
+
 /* With fewer than 32 values per connection, values stay distinct: a fresh random one,
  * probed first. */
 static void test_few_values_failed_path_probes(void **state)
@@ -285,6 +347,7 @@ int main(void)
 		cmocka_unit_test_setup(test_start_tries_three_own_values, setup),
 		cmocka_unit_test_setup(test_proven_values_share_the_acks, setup),
 		cmocka_unit_test_setup(test_silent_value_goes_stale, setup),
+		cmocka_unit_test_setup(test_value_not_stale_by_chance, setup),
 		cmocka_unit_test_setup(test_quiet_value_goes_stale_by_time, setup),
 		cmocka_unit_test_setup(test_stale_value_revived_by_its_ack, setup),
 		cmocka_unit_test_setup(test_tried_value_stale_when_later_packets_answered, setup),
@@ -292,6 +355,8 @@ int main(void)
 		cmocka_unit_test_setup(test_reset_starts_over, setup),
 		cmocka_unit_test_setup(test_baselines_answer_on_own_value, setup),
 		cmocka_unit_test_setup(test_failed_path_takes_live_value, setup),
+		cmocka_unit_test_setup(test_failed_path_takes_clean_value, setup),
+		cmocka_unit_test_setup(test_recycled_path_takes_live_value, setup),
 		cmocka_unit_test_setup(test_few_values_failed_path_probes, setup),
 	};
 
