@@ -78,7 +78,8 @@ static void usage(FILE *out)
 		"  --json               print one JSON object instead of the summary\n"
 		"  --per-link           JSON: add every directed link's utilisation\n"
 		"  --timeline FILE      write goodput over time (CSV: t_us,gbps)\n"
-		"  --fct FILE           write every transfer (CSV: src,dst,bytes,fct_us,ideal_us)\n"
+		"  --fct FILE           write every transfer (CSV: src,dst,bytes,fct_us,\n"
+		"                       ideal_us,start_us)\n"
 		"  -h, --help           this text\n");
 }
 
@@ -588,12 +589,14 @@ static void write_bin(void *user, uint64_t t_ns, double gbps)
 		fprintf(files[0], "%.1f,%.3f\n", (double)t_ns / 1000.0, gbps);
 }
 
-static void write_xfer(void *user, const struct sim_xfer *x, double fct_us, double ideal_us)
+static void write_xfer(void *user, const struct sim_xfer *x, double start_us, double fct_us,
+		       double ideal_us)
 {
 	FILE **files = user;
 
 	if (files[1])
-		fprintf(files[1], "%u,%u,%u,%.3f,%.3f\n", x->src, x->dst, x->bytes, fct_us, ideal_us);
+		fprintf(files[1], "%u,%u,%u,%.3f,%.3f,%.3f\n", x->src, x->dst, x->bytes, fct_us,
+			ideal_us, start_us);
 }
 
 /* Open path for writing with a CSV header line.  Returns the file or NULL (reported). */
@@ -632,7 +635,7 @@ int fabric_main(int argc, char **argv)
 	if (rc < 0)
 		return 2;
 	if ((o.timeline && !(files[0] = open_csv(o.timeline, "t_us,gbps"))) ||
-	    (o.fct_file && !(files[1] = open_csv(o.fct_file, "src,dst,bytes,fct_us,ideal_us")))) {
+	    (o.fct_file && !(files[1] = open_csv(o.fct_file, "src,dst,bytes,fct_us,ideal_us,start_us")))) {
 		close_csv(files[0], o.timeline);
 		return 1;
 	}

@@ -66,6 +66,13 @@ static inline uint32_t srd_config_npaths(const struct srd_config *cfg)
 static inline bool psn_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline bool psn_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
 
+/* Reply routes of a connection: entropy values its peer's acks came back on lately
+ * (paths_reply_entropy()). */
+#define SRD_REPLY_ROUTES 4u
+#define SRD_REPLY_TICK_NS 1024u /* time unit of the reply routes' 16-bit clocks (67 ms wrap) */
+#define SRD_REPLY_OWN 16u /* txpkt.reply: answer on the packet's own value; else a slot in
+                             bits 0-1 and that slot's generation in bits 2-3 */
+
 /* One path (entropy value) of a connection: 28 bytes, part of the connection's state.
  * Packets with the same entropy value take the same route through FIFO queues, so they
  * arrive in the order they were sent: acked_sent is what tells a lost packet from one
@@ -126,7 +133,10 @@ struct srd_txpkt {
 	uint8_t state;    /* enum srd_txpkt_state */
 	uint8_t retries;  /* retransmissions after timeouts: the retry budget (an unreachable peer) */
 	uint8_t resends;  /* all retransmissions (a backstop: SRD_MAX_RESENDS) */
-	uint8_t lost_by;  /* enum srd_loss_cause of its pending retransmission */
+	uint8_t lost_by : 3; /* enum srd_loss_cause of its pending retransmission */
+	uint8_t reply : 5;   /* which value its ack was asked to come back on: a slot of the
+	                        connection's reply routes and its generation, or
+	                        SRD_REPLY_OWN (paths.c) */
 	uint8_t path_gen; /* that path's entropy generation when it was sent */
 };
 
@@ -274,6 +284,21 @@ struct srd_conn {
 	uint32_t qmin_cur_ns;    /* smallest RTT sample of the current delay window, any path
 	                            (0: none; saturates) */
 	uint32_t qmin_prev_ns;   /* smallest of the window before (0: none) */
+	uint16_t reply_val[SRD_REPLY_ROUTES]; /* reply routes: values acks are asked to come
+	                                         back on (0: empty slot; paths.c) */
+	uint16_t reply_us[SRD_REPLY_ROUTES];  /* when each last brought an ack, or took its
+	                                         value (SRD_REPLY_TICK_NS units, wrapping) */
+	uint8_t reply_mark[SRD_REPLY_ROUTES]; /* reply_acks when each last brought an ack */
+	uint16_t reply_latest;   /* send time (SRD_REPLY_TICK_NS units) of the latest-sent
+	                            packet whose ack came back on its reply value */
+	uint8_t reply_acks;      /* acks that came back on a reply value (wraps) */
+	uint8_t reply_gens;      /* 2 bits per slot: values it has taken (an ack for a packet
+	                            sent before answers the value the slot held then) */
+	uint8_t reply_stale;     /* bit k: reply_val[k] went without acks too long: unused
+	                            until an ack it was asked for comes back */
+	uint8_t reply_proven;    /* bit k: reply_val[k] brought an ack since it was taken */
+	uint8_t reply_use;       /* reply values in use at the last choice (at least
+	                            REPLY_MIN_USE, paths.c) */
 	struct srd_cc cc;        /* congestion controller state */
 	uint64_t retransmits;    /* data retransmissions (for srd_conn_info) */
 	/* receiving side */
@@ -288,7 +313,7 @@ struct srd_conn {
 	uint64_t ack_deadline_ns;/* latest time to send the owed ack (when ack_owed) */
 	uint16_t ack_pkts;       /* data packets since the last ack */
 	uint16_t ack_ce;         /* of which CE-marked */
-	uint16_t ack_entropy;    /* entropy value that packet came on (0: unknown) */
+	uint16_t ack_entropy;    /* entropy value that packet named for its answer (0: none) */
 	uint8_t ack_path;        /* path index of the packet the next ack answers */
 	uint8_t ack_flags;       /* SRD_F_ECE if that packet carried CE */
 	uint8_t ack_now;         /* 1: send the ack at the next srd_poll_tx() */
@@ -391,6 +416,15 @@ void paths_on_loss(struct srd_engine *eng, struct srd_conn *c, uint32_t p, bool 
  * ack_every-th packet, and sprayed round robin, some paths' packets were never the ones
  * answered, so that path_unanswered() took live routes for dead ones. */
 bool paths_want_ack(const struct srd_engine *eng, const struct srd_conn *c, uint32_t p);
+/* The entropy value the peer should answer a data packet on path p with (the DATA's
+ * entropy field), and in *slot which one it is (txpkt.reply). */
+uint16_t paths_reply_entropy(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+			     uint32_t p, uint8_t *slot, bool *ask);
+/* An ack came back answering a packet sent at sent_ns whose answer was asked on reply
+ * slot. */
+void paths_on_reply(struct srd_conn *c, uint64_t now, uint8_t slot, uint64_t sent_ns);
+/* Forget the reply routes (a timeout: maybe none of them answers any more). */
+void paths_reply_reset(struct srd_conn *c);
 /* A packet on path p's current entropy value is overdue (packets sent after it on other
  * paths were acked, and its own path's RTT has passed): stop sending on p until an ack
  * or a loss decides. */

@@ -465,8 +465,8 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 	if (len < 0)
 		return len;
 	meta->peer = c->peer;
-	/* Back on the value the answered packet came on: the sender's path health then covers
-	 * the round trip, and a path it replaces takes its acks along.  Only a sender that
+	/* Back on the value the answered packet names (its own, or one of the sender's reply
+	 * values: paths.c): the sender chooses where its acks come back.  Only a sender that
 	 * did not say (0) gets this side's value for the path index. */
 	meta->entropy = entropy ? entropy : c->paths[pkt.path % c->npaths].entropy;
 	meta->path = pkt.path;

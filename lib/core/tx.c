@@ -161,19 +161,25 @@ static bool sent_after_rack(const struct srd_engine *eng, const struct srd_conn 
  * reorders by whole queue lengths.  After one window the packet is not lost yet but its
  * path has gone quiet: nothing more is sent there until an ack or the loss decides
  * (paths_on_silence(); a dead link would otherwise take a packet per pass of the round
- * robin during the other three windows).  Walks the send-order list from the oldest
- * packet; deadlines are not monotonic across paths, so it looks a bounded distance past
- * the first packet not yet due.
+ * robin during the other three windows).  At a flight's tail, when every packet still in
+ * flight was sent before the latest one acked, they get one window, not four: everything
+ * sent after them got through and nothing is left to overtake them (S3: a flow's last
+ * packets lost to a full queue were resent 40-50 us after, its slowest flow 4-5% longer;
+ * the tail loss probe comes later still, two smoothed RTTs after the last send).  Walks
+ * the send-order list from the oldest packet; deadlines are not monotonic across paths,
+ * so it looks a bounded distance past the first packet not yet due.
  */
 static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 {
 	uint64_t reo = c->min_rtt_ns * eng->cfg.reorder_pct / 100;
-	uint32_t lookahead = 32;
+	uint32_t lookahead = 32, cross_paths = 4;
 	uint16_t idx = c->so_head;
 
 	if (reo < 500)
 		reo = 500;
 	reo *= 1u + c->reo_steps;
+	if (c->so_tail != SRD_NIL16 && !sent_after_rack(eng, c, c->so_tail))
+		cross_paths = 1; /* a flight's tail */
 	c->rack_timer_ns = 0;
 	while (idx != SRD_NIL16 && lookahead) {
 		struct srd_txpkt *r = &c->txpkts[idx];
@@ -185,7 +191,7 @@ static void rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			break; /* sent after everything acked so far: nothing to judge by */
 		if (path_rtt > rtt)
 			rtt = path_rtt;
-		lost_at = r->sent_ns + rtt + 4 * reo;
+		lost_at = r->sent_ns + rtt + cross_paths * reo;
 		quiet_at = r->sent_ns + rtt + reo;
 		if (overtaken_on_path(c, r) && r->sent_ns + path_rtt + reo < lost_at)
 			lost_at = r->sent_ns + path_rtt + reo;
@@ -240,6 +246,8 @@ static void on_rto(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 	 * nor blame a path for it */
 	if (c->srtt_ns)
 		eng->cc->on_rto(&c->cc, &eng->cfg.cc, now);
+	/* nothing came back for an RTO: the reply routes may be what died */
+	paths_reply_reset(c);
 }
 
 void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
@@ -400,14 +408,15 @@ void tx_restart_all(struct srd_engine *eng, struct srd_conn *c)
 	}
 }
 
-static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn);
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn,
+		   const struct srd_ack_fields *a, uint64_t now);
 
 bool tx_ack_cumulative(struct srd_engine *eng, struct srd_conn *c, uint32_t cum)
 {
 	if (!psn_le(c->snd_una, cum) || !psn_le(cum, c->snd_nxt))
 		return false;
 	for (uint32_t p = c->snd_una; p != cum; p++)
-		ack_one(eng, c, p);
+		ack_one(eng, c, p, NULL, 0);
 	while (c->snd_una != cum) {
 		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
 		c->snd_una++;
@@ -604,7 +613,9 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	struct srd_txpkt *r;
 	struct srd_pkt pkt;
 	uint32_t path, len, psn;
-	uint16_t idx;
+	uint16_t idx, reply_e;
+	bool reply_ask;
+	uint8_t reply;
 	int plen;
 
 	if (c->rnr_until_ns > now || !tx_has_data(c))
@@ -657,13 +668,14 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	}
 	m = &c->txmsgs[r->msg];
 	psn = m->first_psn + r->seg;
+	reply_e = paths_reply_entropy(eng, c, now, path, &reply, &reply_ask);
 	/* field by field: a compound literal would first clear the whole struct (its union's
 	 * largest member, the ACK's, is three times a DATA's fields), per packet */
 	pkt.type = SRD_PKT_DATA;
 	pkt.flags = (uint8_t)((c->peer_id ? 0 : SRD_F_SYN) |
 			      (!c->peer_id && c->setup_cookie ? SRD_F_COOKIE : 0) |
 			      (retx ? SRD_F_RETX | SRD_F_ACKREQ : 0) |
-			      (r->seg + 1 == m->nseg || paths_want_ack(eng, c, path) ?
+			      (r->seg + 1 == m->nseg || reply_ask || paths_want_ack(eng, c, path) ?
 			       SRD_F_ACKREQ : 0) |
 			      (m->state == TXMSG_NO_EP ? SRD_F_ABANDON | SRD_F_ACKREQ : 0) |
 			      (m->ordered ? SRD_F_ORDERED : 0));
@@ -675,7 +687,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	pkt.u.data.msg_psn = m->first_psn;
 	pkt.u.data.src_ep = m->src_ep;
 	pkt.u.data.dst_ep = m->dst_ep;
-	pkt.u.data.entropy = c->paths[path].entropy;
+	pkt.u.data.entropy = reply_e;
 	pkt.payload = NULL;
 	if (m->pack_next != SRD_NIL16)
 		plen = encode_packed(c, r->msg, &pkt, buf, cap, &len);
@@ -687,6 +699,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	r->sent_ns = now;
 	r->path = (uint8_t)path;
 	r->path_gen = c->paths[path].gen;
+	r->reply = reply;
 	r->state = TXPKT_INFLIGHT;
 	list_append(c, &c->so_head, &c->so_tail, idx);
 	c->inflight++;
@@ -778,8 +791,28 @@ static void path_note_acked(struct srd_conn *c, const struct srd_txpkt *r)
 		P->acked_sent = sent;
 }
 
-/* Mark PSN psn acked if it is still outstanding.  Returns 1 if it was newly acked. */
-static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
+/* Does ack a (received at now) tell when r's latest copy arrived?  Not when it may be for
+ * an earlier copy (RFC 8985, 6.2 step 2): the one it answers by echo_ts, or any within a
+ * minimum RTT of the resend.  Taken for the latest, a late original's ack made the resend
+ * look a 3 us round trip: RACK then declared everything sent a reordering window before it
+ * lost (k=8 fat-tree, S3: 7 spurious resends at once), and each needless resend widened
+ * the window, to 56 us for packets on other paths, for the rest of the flow. */
+static bool acks_latest_copy(const struct srd_conn *c, const struct srd_txpkt *r,
+			     uint32_t psn, const struct srd_ack_fields *a, uint64_t now)
+{
+	if (!r->resends)
+		return true;
+	if (!a)
+		return false;
+	if (psn == a->acked_psn)
+		return a->echo_ts == (uint32_t)r->sent_ns;
+	return now - r->sent_ns >= c->min_rtt_ns;
+}
+
+/* Mark PSN psn acked if it is still outstanding (a: the ack saying so, received at now;
+ * NULL: no ack, the peer's word some other way).  Returns 1 if it was newly acked. */
+static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn,
+		   const struct srd_ack_fields *a, uint64_t now)
 {
 	uint16_t idx = (uint16_t)(psn & eng->tx_mask);
 	struct srd_txpkt *r = &c->txpkts[idx];
@@ -801,8 +834,9 @@ static int ack_one(struct srd_engine *eng, struct srd_conn *c, uint32_t psn)
 		c->reo_clean = 0;
 	}
 	r->state = TXPKT_ACKED;
-	if (r->sent_ns > c->rack_xmit_ns ||
-	    (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn))) {
+	if (acks_latest_copy(c, r, psn, a, now) &&
+	    (r->sent_ns > c->rack_xmit_ns ||
+	     (r->sent_ns == c->rack_xmit_ns && psn_lt(c->rack_psn, psn)))) {
 		c->rack_xmit_ns = r->sent_ns;
 		c->rack_psn = psn;
 	}
@@ -870,6 +904,13 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 			   paths_on_ack(c, pkt->path, rtt, (pkt->flags & SRD_F_ECE) ? 1 : 0) : rtt;
 	}
 
+	if (c->snd_nxt - a->acked_psn <= eng->cfg.tx_window) {
+		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
+
+		/* the ack answers this transmission: it came back on the value it named */
+		if (a->echo_ts == (uint32_t)r->sent_ns)
+			paths_on_reply(c, now, r->reply, r->sent_ns);
+	}
 	if (psn_le(c->snd_una, a->acked_psn)) {
 		const struct srd_txpkt *r = &c->txpkts[a->acked_psn & eng->tx_mask];
 
@@ -879,17 +920,17 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	}
 	if (psn_lt(c->snd_una, cum))
 		for (uint32_t p = c->snd_una; p != cum; p++)
-			acked += ack_one(eng, c, p);
+			acked += ack_one(eng, c, p, a, now);
 	for (uint32_t k = 0; k <= a->sack_more_n; k++) {
 		for (uint64_t bits = srd_ack_sack_word(a, k); bits; bits &= bits - 1) {
 			uint32_t p = a->sack_base + 64 * k + srd_ctz64(bits);
 
 			if (psn_le(c->snd_una, p) && psn_lt(p, c->snd_nxt))
-				acked += ack_one(eng, c, p);
+				acked += ack_one(eng, c, p, a, now);
 		}
 	}
 	if (psn_le(c->snd_una, a->acked_psn))
-		acked += ack_one(eng, c, a->acked_psn);
+		acked += ack_one(eng, c, a->acked_psn, a, now);
 	while (c->snd_una != c->snd_nxt && c->txpkts[c->snd_una & eng->tx_mask].state == TXPKT_ACKED) {
 		c->txpkts[c->snd_una & eng->tx_mask].state = TXPKT_FREE;
 		c->snd_una++;

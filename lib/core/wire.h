@@ -90,10 +90,10 @@ struct srd_data_fields {
 	uint16_t seg_size; /* payload bytes of every segment but the last (0 only if msg_len is 0) */
 	uint16_t src_ep;   /* sending endpoint id */
 	uint16_t dst_ep;   /* receiving endpoint id */
-	uint16_t entropy;  /* entropy value (UDP source port) the packet was sent with; the
-	                      ACK or NACK that answers it goes back on the same value, so that
-	                      a path's data and acks move together when the sender replaces
-	                      it (0: not given, the receiver picks) */
+	uint16_t entropy;  /* entropy value (UDP source port) the ACK or NACK answering it goes
+	                      back on: the value the packet was sent with, or another of the
+	                      sender's values whose acks come back (0: not given, the
+	                      receiver picks) */
 	uint64_t tag;      /* application tag (in every segment, so a receiver can match early) */
 	uint64_t imm;      /* immediate data (carried in segment 0 only; decoded as 0 elsewhere) */
 	uint8_t packed;    /* 0: the packet is one segment of one message (the fields above).

@@ -580,7 +580,8 @@ static int collect_fct(struct fab_run *r, const struct sim_topo *t)
 		else
 			large[nl++] = slow;
 		if (r->cfg->on_xfer)
-			r->cfg->on_xfer(r->cfg->user, x, fct, ideal);
+			r->cfg->on_xfer(r->cfg->user, x, (double)xr->start_ns / 1000.0, fct,
+					 ideal);
 	}
 	summarize(v, n, &res->fct_us);
 	summarize(norm, n, &res->fct_norm);

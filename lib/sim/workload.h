@@ -66,8 +66,10 @@ struct sim_fab_config {
 	uint64_t bin_ns;            /* goodput timeline resolution (on_bin) */
 	/* optional: called after the run for every timeline bin (start, payload Gbit/s) */
 	void (*on_bin)(void *user, uint64_t t_ns, double gbps);
-	/* optional: called after the run for every delivered transfer */
-	void (*on_xfer)(void *user, const struct sim_xfer *x, double fct_us, double ideal_us);
+	/* optional: called after the run for every delivered transfer (start_us: when it was
+	 * released) */
+	void (*on_xfer)(void *user, const struct sim_xfer *x, double start_us, double fct_us,
+			double ideal_us);
 	void *user;                 /* passed to on_bin and on_xfer */
 };
 

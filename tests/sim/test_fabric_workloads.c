@@ -163,9 +163,14 @@ static void test_s3_degrade_and_fail(void **state)
 	 * packet went to the path answered last, whose ack answered a packet sent before the
 	 * failure; 25 us, seeds 2 and 3 30 and 31, since a resend goes where packets sent
 	 * lately arrive); the slowest flow 3.3 times its ideal (5.8 before: 512 KiB flows
-	 * mostly run while the link is slow) */
+	 * mostly run while the link is slow), 2.62-2.75 on seeds 1-3 with RACK misled by acks
+	 * of earlier copies and four reordering windows at a flight's tail, 1.88 (seeds 2 and
+	 * 3: 2.30, 2.69) since.  No packet of any kind goes into the dead link after 100 us
+	 * (63 us now, 74-86 on seeds 1-3 before reply routes) */
 	assert_true(res.fail[0].failover_data_us > 0 && res.fail[0].failover_data_us <= 50.0);
-	assert_true(res.fct_norm.max <= 4.0);
+	assert_true(res.fail[0].failover_us >= res.fail[0].failover_data_us &&
+		    res.fail[0].failover_us <= 100.0);
+	assert_true(res.fct_norm.max <= 2.2);
 	done();
 
 	cfg.lb = SIM_LB_ECMP;
