@@ -120,11 +120,13 @@ static uint32_t sq_room(struct srdc *h)
 	return srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1);
 }
 
-/* Publish the entries written up to sq_tail. */
+/* Publish the entries written up to sq_tail, and ask for the next slot's first line, the
+ * one the next submission writes (srd_prefetch_write: the daemon's core read it last). */
 static void sq_publish(struct srdc *h)
 {
 	/* pairs with the daemon's srd_load_acquire(&sq->tail) in srd_ring_ready */
 	srd_store_release(&h->sq->tail, h->sq_tail);
+	srd_prefetch_write(&h->sqes[h->sq_tail & (h->sq_entries - 1)]);
 }
 
 /* Write an inline SEND of iov[0..iovcnt) (at most SRD_SQE_INLINE_MAX bytes in all, checked
