@@ -261,6 +261,8 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 		dp_shm_app_detach(s, a);
 		return -1;
 	}
+	for (uint32_t i = 0; i < ready && i < DP_SHM_SQ_PREFETCH; i++)
+		__builtin_prefetch(&a->sqes[(a->sq_head + i) & mask]);
 	for (; took < ready; took++) {
 		const struct srd_sqe *slot;
 		struct srd_sqe e;
@@ -273,6 +275,8 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 		   second cache line is read only if the first says it is used (srd_sqe_bytes):
 		   a short submission moves one line between the cores. */
 		slot = &a->sqes[(a->sq_head + took) & mask];
+		if (took + DP_SHM_SQ_PREFETCH < ready) /* the app's core wrote them: overlap */
+			__builtin_prefetch(&a->sqes[(a->sq_head + took + DP_SHM_SQ_PREFETCH) & mask]);
 		memcpy(&e, slot, SRD_SQE_LINE);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (srd_sqe_bytes(&e) > SRD_SQE_LINE) {
@@ -490,6 +494,11 @@ void dp_shm_flush(struct dp_shm *s)
 			/* pairs with the app's srd_load_acquire(&cq->tail) */
 			srd_store_release(&a->cq->tail, a->cq_tail);
 			a->cq_tail_pub = a->cq_tail;
+			/* the next entries are ordinary stores (cqe_store) to lines the app's
+			   core read last: ask for them now, not at the store */
+			for (uint32_t k = 0; k < DP_SHM_CQE_PLAIN; k++)
+				srd_prefetch_write(&a->cqes[(a->cq_tail + k) &
+							    (a->cq_entries - 1)]);
 		}
 		any |= a->need_signal;
 	}
