@@ -196,7 +196,7 @@ static void dispatch(struct srdfi_domain *d, const struct srdc_completion *c)
 			}
 			return;
 		}
-		srdfi_tx_piece_done(c->ctx, c->status);
+		srdfi_tx_send_done(c->ctx, c->status);
 		return;
 	}
 	if (c->status) {

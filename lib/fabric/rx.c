@@ -11,7 +11,8 @@
  * message is matched once and its later pieces go straight to the same buffer.
  *
  * Copies: a message that finds its receive posted is copied once, from srdd's buffer into
- * the application's.  An unexpected one stays in srdd's buffer until it is matched.  While
+ * the application's (with streaming stores from SRDFI_STREAM_MIN bytes: copy.c).  An
+ * unexpected one stays in srdd's buffer until it is matched.  While
  * the application takes them, a backlog fills srdd's receive area and srdd answers the
  * senders RNR: that is the flow control that keeps a fast sender from burying a slower
  * receiver (whose copies would then run from memory rather than cache).  But an
@@ -194,9 +195,13 @@ static void rx_unpost(struct srdfi_rx *rx)
 	srdfi_list_del(&rx->link);
 }
 
-/* Copy len bytes to byte `off` of rx's buffer, as far as it reaches. */
-static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, uint64_t len)
+/* Copy len bytes of a message of total bytes to byte `off` of rx's buffer, as far as it
+ * reaches (streaming stores for a large message: copy.c). */
+static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, uint64_t len,
+		    uint64_t total)
 {
+	bool stream = total >= SRDFI_STREAM_MIN;
+
 	for (size_t i = 0; i < rx->iov_count && len; i++) {
 		uint64_t n;
 
@@ -205,7 +210,7 @@ static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, u
 			continue;
 		}
 		n = rx->iov[i].iov_len - off < len ? rx->iov[i].iov_len - off : len;
-		memcpy((uint8_t *)rx->iov[i].iov_base + off, p, n);
+		srdfi_copy((uint8_t *)rx->iov[i].iov_base + off, p, n, stream);
 		p += n;
 		len -= n;
 		off = 0;
@@ -377,7 +382,7 @@ static void rx_fill(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct arriv
 
 	if (a->offset < keep)
 		rx_copy(rx, at + a->offset, a->payload,
-			a->plen < keep - a->offset ? a->plen : keep - a->offset);
+			a->plen < keep - a->offset ? a->plen : keep - a->offset, a->total);
 	if (a->plen < a->total) {
 		struct srdfi_reasm *r = reasm_new(ep, a);
 
@@ -417,7 +422,8 @@ static bool reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, void *dbuf, 
 		uint64_t keep = r->total < room ? r->total : room;
 
 		if (offset < keep)
-			rx_copy(r->rx, r->rx_off + offset, p, len < keep - offset ? len : keep - offset);
+			rx_copy(r->rx, r->rx_off + offset, p, len < keep - offset ? len : keep - offset,
+				r->total);
 	} else if (r->ux && r->ux->heap) {
 		memcpy(r->ux->heap + offset, p, len);
 	} else if (r->ux && !unexp_keep_piece(ep, r->ux, dbuf, hoff, offset, len)) {
@@ -602,13 +608,13 @@ static void unexp_deliver(struct srdfi_ep *ep, struct srdfi_unexp *ux, struct sr
 	at = rx_place(ep, rx, a.total, &room);
 	keep = a.total < room ? a.total : room;
 	if (ux->heap)
-		rx_copy(rx, at, ux->heap, keep);
+		rx_copy(rx, at, ux->heap, keep, a.total);
 	for (uint32_t i = 0; i < ux->npieces; i++) {
 		const struct srdfi_piece *p = &ux->pieces[i];
 
 		if (p->offset < keep)
 			rx_copy(rx, at + p->offset, (const uint8_t *)p->dbuf + p->hoff,
-				p->len < keep - p->offset ? p->len : keep - p->offset);
+				p->len < keep - p->offset ? p->len : keep - p->offset, a.total);
 	}
 	if (r) {
 		r->ux = NULL;

@@ -13,6 +13,7 @@
  *   tx.c      sends: segmentation, queueing (FI_RM_ENABLED), completions, delivery acks
  *   rx.c      receives: matching, the unexpected queue, peek/claim, multi-receive,
  *             reassembly of segmented messages
+ *   copy.c    payload copies (streaming stores for large messages)
  *
  * Every message the provider sends through srdd carries a small header (struct
  * srdfi_hdr) in front of the payload; the libfabric tag travels in srdd's 64-bit tag and
@@ -61,6 +62,8 @@
 #define SRDFI_CQ_DEFAULT 1024u       /* a CQ's initial size when the attribute says 0 */
 #define SRDFI_MIN_MULTI_RECV 64u     /* FI_OPT_MIN_MULTI_RECV's default */
 #define SRDFI_ERR_DATA_MAX 96u       /* bytes of an error entry's err_data (a sentence) */
+#define SRDFI_STREAM_MIN (4u << 20)  /* messages this long or longer are copied with
+                                        streaming stores, on both sides (copy.c) */
 
 /* The provider object libfabric's core loads (prov.c); FI_LOG macros need it. */
 extern struct fi_provider srdfi_prov;
@@ -380,6 +383,15 @@ struct srdfi_tx {
 	uint8_t dack_due;             /* FI_DELIVERY_COMPLETE: waiting for the peer's DACK */
 };
 
+/* One piece of a streamed send (a message of SRDFI_STREAM_MIN bytes or more): the provider
+ * copied it into a buffer of the shared region itself, with streaming stores, and srdd
+ * sends that buffer without another copy in libsrd. */
+struct srdfi_bounce {
+	struct srdfi_list link;       /* the endpoint's bounces (freed if srdd goes away) */
+	struct srdfi_tx *tx;          /* the send it is a piece of */
+	void *buf;                    /* srdc_buf_alloc()'d: header and payload */
+};
+
 /* A posted receive. */
 struct srdfi_rx {
 	struct srdfi_list link;       /* the posted queue */
@@ -479,6 +491,7 @@ struct srdfi_ep {
 	size_t tx_size, tx_used;
 	struct srdfi_list tx_queue;   /* waiting for srdd (order kept) */
 	struct srdfi_list tx_flight;  /* handed to srdd, or waiting for a DACK */
+	struct srdfi_list bounces;    /* streamed pieces srdd has not completed yet */
 	uint32_t next_msg_id;
 	struct srdfi_list dacks;      /* DACKs waiting for room */
 	uint32_t dacks_out;           /* DACKs handed to srdd, not completed yet */
@@ -503,8 +516,9 @@ extern const struct fi_ops_msg srdfi_msg_ops;
 extern const struct fi_ops_tagged srdfi_tagged_ops;
 int srdfi_tx_init(struct srdfi_ep *ep);
 void srdfi_tx_fini(struct srdfi_ep *ep);
-/* srdd finished one piece of tx (status 0 or negative errno). */
-void srdfi_tx_piece_done(struct srdfi_tx *tx, int status);
+/* srdd finished one piece of a send: ctx is what tx.c gave srdc_send (status 0 or a
+ * negative errno). */
+void srdfi_tx_send_done(void *ctx, int status);
 /* A DACK for msg_id arrived from src (dropped: the peer closed without taking it). */
 void srdfi_tx_dack(struct srdfi_ep *ep, const struct srdc_addr *src, uint32_t msg_id,
 		   bool dropped);
@@ -540,6 +554,10 @@ void srdfi_rx_drop_unexpected(struct srdfi_ep *ep);
  * oldest copied out of srdd's buffers (rx.c says why). */
 #define SRDFI_UNEXP_STALL_NS 1000000ull
 void srdfi_rx_trim(struct srdfi_ep *ep);
+
+/* copy.c */
+/* memcpy(dst, src, len), with streaming (non-temporal) stores if stream, fenced. */
+void srdfi_copy(void *dst, const void *src, size_t len, bool stream);
 
 /* ep.c */
 /* Report a completion of ep's: to its CQ (unless selective and not asked) and counter. */

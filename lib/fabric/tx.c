@@ -4,8 +4,11 @@
  * A send becomes one srdd message (the provider's header, then the bytes) or, above the
  * domain's segment size, several: pieces of `segment` bytes that carry the whole length
  * and their offset, so that the receiver reassembles them into the one buffer that matched
- * the first.  libsrd copies the bytes into the shared region as it takes each piece, so an
- * application's buffer is free again once all pieces are taken.
+ * the first.  The bytes are copied into the shared region as each piece is taken, so an
+ * application's buffer is free again once all pieces are taken: by libsrd, or, for a
+ * message of SRDFI_STREAM_MIN bytes or more, by the provider itself, with streaming stores
+ * (copy.c says why), into a buffer it takes from the region (struct srdfi_bounce) and
+ * srdd sends from without a copy in libsrd.
  *
  * Resource management (FI_RM_ENABLED): when srdd's rings or the region's send area are
  * full, a send waits on the endpoint's queue (an injected one in a copy of ours) and goes
@@ -31,6 +34,7 @@ int srdfi_tx_init(struct srdfi_ep *ep)
 	srdfi_list_init(&ep->tx_queue);
 	srdfi_list_init(&ep->tx_flight);
 	srdfi_list_init(&ep->dacks);
+	srdfi_list_init(&ep->bounces);
 	ep->txs = calloc(ep->tx_size, sizeof(*ep->txs));
 	if (!ep->txs)
 		return -FI_ENOMEM;
@@ -39,10 +43,20 @@ int srdfi_tx_init(struct srdfi_ep *ep)
 	return 0;
 }
 
+/* Give a streamed piece's buffer back to the region and forget it. */
+static void bounce_free(struct srdfi_ep *ep, struct srdfi_bounce *b)
+{
+	srdc_buf_free(ep->dom->h, b->buf);
+	srdfi_list_del(&b->link);
+	free(b);
+}
+
 void srdfi_tx_fini(struct srdfi_ep *ep)
 {
 	if (!ep->txs)
 		return;
+	while (ep->bounces.next && !srdfi_list_empty(&ep->bounces))
+		bounce_free(ep, srdfi_container(ep->bounces.next, struct srdfi_bounce, link));
 	for (size_t i = 0; i < ep->tx_size; i++)
 		free(ep->txs[i].copy);
 	while (ep->dacks.next && !srdfi_list_empty(&ep->dacks)) {
@@ -100,13 +114,58 @@ static unsigned gather(const struct iovec *iov, size_t count, uint64_t off, uint
 	return n;
 }
 
+/*
+ * The context of an srdd send names a struct srdfi_tx (libsrd copied the piece) or a
+ * struct srdfi_bounce (the provider did): both are allocated with at least 8-byte
+ * alignment, so the low bit tells which.
+ */
+#define BOUNCE_BIT ((uintptr_t)1)
+
+static void *bounce_ctx(struct srdfi_bounce *b)
+{
+	return (void *)((uintptr_t)b | BOUNCE_BIT);
+}
+
+/* Send one piece of a streamed message: iov[0] is its header, iov[1..n) its payload,
+ * piece bytes.  Returns srdc_send's answer (-EAGAIN also when the region has no room). */
+static int send_streamed(struct srdfi_tx *tx, const struct srdc_iov *iov, unsigned n,
+			 uint64_t piece)
+{
+	struct srdfi_ep *ep = tx->ep;
+	size_t len = iov[0].len + piece, at = 0;
+	struct srdfi_bounce *b = malloc(sizeof(*b));
+	struct srdc_iov whole;
+	uint8_t *buf;
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	buf = srdc_buf_alloc(ep->dom->h, len);
+	if (!buf) {
+		free(b);
+		return -EAGAIN; /* the region's send area is full until sends complete */
+	}
+	for (unsigned i = 0; i < n; at += iov[i].len, i++)
+		srdfi_copy(buf + at, iov[i].base, iov[i].len, i > 0);
+	whole.base = buf;
+	whole.len = len;
+	b->tx = tx;
+	b->buf = buf;
+	srdfi_list_add_tail(&ep->bounces, &b->link);
+	rc = srdc_send(ep->sep, &tx->dst, &whole, 1, tx->tag,
+		       (tx->flags & FI_REMOTE_CQ_DATA) ? tx->data : 0, bounce_ctx(b));
+	if (rc)
+		bounce_free(ep, b); /* -EAGAIN (a full submission ring: rare) copies again later */
+	return rc;
+}
+
 /* Hand the rest of tx to srdd, piece by piece.  Returns 0 (all handed), -FI_EAGAIN
  * (srdd is full: the rest waits), or another negative error for the message. */
 static int tx_push(struct srdfi_tx *tx)
 {
 	struct srdfi_ep *ep = tx->ep;
 	size_t segment = ep->dom->segment;
-	bool seg = tx->len > segment;
+	bool seg = tx->len > segment, stream = tx->len >= SRDFI_STREAM_MIN;
 
 	do {
 		uint64_t piece = seg ? (tx->len - tx->sent < segment ? tx->len - tx->sent : segment)
@@ -128,8 +187,11 @@ static int tx_push(struct srdfi_tx *tx)
 		iov[0].len = srdfi_hdr_encode(hbuf, &h, &s);
 		n = 1 + gather(tx->iov, tx->iov_count, tx->sent - tx->iov_off, piece, iov + 1,
 			       SRDFI_IOV_LIMIT);
-		rc = srdc_send(ep->sep, &tx->dst, iov, n, tx->tag,
-			       (tx->flags & FI_REMOTE_CQ_DATA) ? tx->data : 0, tx);
+		if (stream)
+			rc = send_streamed(tx, iov, n, piece);
+		else
+			rc = srdc_send(ep->sep, &tx->dst, iov, n, tx->tag,
+				       (tx->flags & FI_REMOTE_CQ_DATA) ? tx->data : 0, tx);
 		if (rc == -EAGAIN)
 			return -FI_EAGAIN;
 		if (rc)
@@ -155,8 +217,16 @@ static void tx_finish(struct srdfi_tx *tx)
 	tx_put(tx);
 }
 
-void srdfi_tx_piece_done(struct srdfi_tx *tx, int status)
+void srdfi_tx_send_done(void *ctx, int status)
 {
+	struct srdfi_tx *tx = ctx;
+
+	if ((uintptr_t)ctx & BOUNCE_BIT) {
+		struct srdfi_bounce *b = (void *)((uintptr_t)ctx & ~BOUNCE_BIT);
+
+		tx = b->tx;
+		bounce_free(tx->ep, b);
+	}
 	if (tx->pieces_out)
 		tx->pieces_out--;
 	if (status && !tx->status)
@@ -284,6 +354,8 @@ void srdfi_tx_fail_all(struct srdfi_ep *ep, int err)
 		tx->pieces_out = 0; /* srdd is gone: no completion will come */
 		tx_fail(tx, -err);
 	}
+	while (!srdfi_list_empty(&ep->bounces))
+		bounce_free(ep, srdfi_container(ep->bounces.next, struct srdfi_bounce, link));
 	while (!srdfi_list_empty(&ep->dacks)) {
 		struct srdfi_dack *k = srdfi_container(ep->dacks.next, struct srdfi_dack, link);
 
