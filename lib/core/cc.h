@@ -47,6 +47,8 @@ struct srd_cc_ack {
 	uint32_t pkt_count;   /* packets the ack reports (ce_count <= pkt_count) */
 	uint32_t cum_psn;     /* the ack's cumulative PSN */
 	uint32_t snd_nxt;     /* next PSN the sender will use */
+	uint32_t flight;      /* packets in flight before this ack (0: unknown): a Swift
+	                         decrease cuts the smaller of this and the window */
 	uint8_t window_unused; /* 1: the sender had less than 3/4 of its window in flight (the
 	                          NIC or the application held it back): Swift does not grow
 	                          it (DCTCP does: its additive growth is slow enough) */

@@ -877,7 +877,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	const struct srd_ack_fields *a = &pkt->u.ack;
 	uint32_t cum = pkt->psn, acked = 0;
 	uint64_t old_xmit = c->rack_xmit_ns, rtt = 0, standing = 0, conn_standing = 0;
-	uint32_t delta, cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
+	uint32_t delta, cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE, flight = c->inflight;
 	/* before this ack: was the congestion window in use?  Not if less than 3/4 of it was in
 	 * flight while the PSN window (the retransmission buffer, the peer's credit) had room:
 	 * the NIC or the application held the sender back */
@@ -955,6 +955,7 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		.pkt_count = a->pkt_count,
 		.cum_psn = cum,
 		.snd_nxt = c->snd_nxt,
+		.flight = flight,
 		.window_unused = window_unused,
 	});
 	rack_detect(eng, c, now);

@@ -454,6 +454,56 @@ static void test_swift_unused_window(void **state)
 	assert_true(cc.cwnd < 16 * ONE);
 }
 
+/* A Swift decrease cuts what was in flight when the sender had less in flight than its
+ * window (its NIC at line rate after slow start's overshoot): a cut of the unused window
+ * would leave the rate where it was.  A flight of 0 (unknown) or above the window cuts the
+ * window, as before; DCTCP always cuts the window. */
+static void test_decrease_cuts_flight(void **state)
+{
+	struct srd_cc_config cfg = test_cfg(SRD_CC_SWIFT);
+	const struct srd_cc_ops *o = ops(SRD_CC_SWIFT);
+	struct srd_cc_ack ev;
+	struct srd_cc cc;
+	uint64_t t = 1000 * US;
+	uint32_t psn = 0;
+
+	(void)state;
+	cfg.init_cwnd = 128 * ONE;
+	/* rtt = 2 * target: a 40% cut, of the 64 packets in flight, not of the 128 */
+	init_avoidance(o, &cc, &cfg);
+	ev = swift_ack(1000 * US, 1, 2 * TARGET);
+	ev.flight = 64;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_in_range(cc.cwnd, 9830 - 8, 9830 + 8);
+	/* more in flight than the window (it was just cut): the window is cut */
+	init_avoidance(o, &cc, &cfg);
+	ev.flight = 200;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_in_range(cc.cwnd, 19660 - 8, 19661 + 8);
+	/* flight unknown: the window is cut */
+	init_avoidance(o, &cc, &cfg);
+	ev.flight = 0;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_in_range(cc.cwnd, 19660 - 8, 19661 + 8);
+	/* a tiny flight: down to min_cwnd at most */
+	init_avoidance(o, &cc, &cfg);
+	ev = swift_ack(1000 * US, 1, 1000 * TARGET);
+	ev.flight = 1;
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, ONE / 2);
+	/* DCTCP cuts its window, whatever was in flight */
+	cfg = test_cfg(SRD_CC_DCTCP);
+	cfg.init_cwnd = 64 * ONE;
+	o = ops(SRD_CC_DCTCP);
+	init_avoidance(o, &cc, &cfg);
+	psn += 16;
+	ev = (struct srd_cc_ack){ .now = t, .acked = 16, .rtt_ns = 20 * US,
+				  .base_rtt_ns = BASE_RTT, .srtt_ns = 20 * US, .ce_count = 16,
+				  .pkt_count = 16, .cum_psn = psn, .snd_nxt = psn, .flight = 20 };
+	o->on_ack(&cc, &cfg, &ev);
+	assert_int_equal(cc.cwnd, 32 * ONE);
+}
+
 /* A long-haul base RTT: the allowed queueing grows to an eighth of it, so a few
  * microseconds of burst on a 1 ms round trip is no reason to shrink. */
 static void test_swift_long_base(void **state)
@@ -923,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_swift_bands),
 		cmocka_unit_test(test_swift_path_vs_connection),
 		cmocka_unit_test(test_swift_unused_window),
+		cmocka_unit_test(test_decrease_cuts_flight),
 		cmocka_unit_test(test_swift_long_base),
 		cmocka_unit_test(test_slow_start),
 		cmocka_unit_test(test_on_rto),

@@ -74,6 +74,13 @@ static void only_others_answer(const uint8_t s[3], uint64_t t)
 	others_answer(s, t, 25);
 }
 
+/* Only s[2] answers, 25 acks: s[0] and s[1] go stale, one proven value is left. */
+static void only_last_answers(const uint8_t s[3], uint64_t t)
+{
+	for (uint32_t i = 0; i < 25; i++)
+		paths_on_reply(&conn, t, s[2], t - SRTT);
+}
+
 /* At the start three packets try their own values, asking for the ack at once; later
  * packets name one of those three, without asking. */
 static void test_start_tries_three_own_values(void **state)
@@ -117,8 +124,8 @@ static void test_proven_values_share_the_acks(void **state)
 	assert_in_range(on0, 140, 260);
 }
 
-/* A proven value that brings no ack while the others bring many stops being named, and
- * the next packet tries its own value in its place. */
+/* A proven value that brings no ack while the others bring many stops being named; with
+ * two proven values left no new one is tried (a random reverse route that may be dead). */
 static void test_silent_value_goes_stale(void **state)
 {
 	uint8_t s[3], k;
@@ -128,13 +135,26 @@ static void test_silent_value_goes_stale(void **state)
 	(void)state;
 	prove_three(1 * US, s);
 	only_others_answer(s, t);
+	for (uint32_t i = 0; i < 50; i++) {
+		name(20 + i % 20, t, &k, &ask);
+		assert_false(ask);
+		assert_true(k == s[1] || k == s[2]);
+	}
+}
+
+/* With one proven value left, the next packet tries its own value in an empty slot. */
+static void test_one_proven_left_tries_own_value(void **state)
+{
+	uint8_t s[3], k;
+	bool ask;
+	uint64_t t = 30 * US;
+
+	(void)state;
+	prove_three(1 * US, s);
+	only_last_answers(s, t);
 	assert_int_equal(name(20, t, &k, &ask), paths[20].entropy);
 	assert_true(ask);
 	assert_true(k != s[0] && k != s[1] && k != s[2]);
-	for (uint32_t i = 0; i < 50; i++) {
-		name(21 + i % 20, t, &k, &ask);
-		assert_true(k != s[0]);
-	}
 }
 
 /* A run of 24 acks on the others (8 per value in use) is chance, not a dead route: a
@@ -204,11 +224,11 @@ static void test_tried_value_stale_when_later_packets_answered(void **state)
 
 	(void)state;
 	prove_three(1 * US, sv);
-	only_others_answer(sv, t);
-	name(20, t, &st, &ask); /* tries path 20's value in sv[0]'s place */
+	only_last_answers(sv, t);
+	name(20, t, &st, &ask); /* tries path 20's value: only sv[2] is proven */
 	assert_true(ask);
-	/* packets sent 10 us after the try answered on sv[1]; the try did not */
-	paths_on_reply(&conn, t + SRTT, sv[1], t + 10 * US);
+	/* packets sent 10 us after the try answered on sv[2]; the try did not */
+	paths_on_reply(&conn, t + SRTT, sv[2], t + 10 * US);
 	assert_int_equal(name(22, t + SRTT, &s, &ask), paths[22].entropy);
 	assert_true(ask);
 	assert_true(s != st);
@@ -224,15 +244,16 @@ static void test_ack_for_old_value_proves_nothing(void **state)
 
 	(void)state;
 	prove_three(1 * US, sv);
-	only_others_answer(sv, t);
+	only_last_answers(sv, t);
 	name(20, t, &st, &ask); /* path 20's value is tried in the empty slot */
 	assert_true(ask);
-	paths_on_reply(&conn, t + SRTT, sv[1], t + 10 * US); /* and goes stale */
+	paths_on_reply(&conn, t + SRTT, sv[2], t + 10 * US); /* and goes stale */
 	name(22, t + SRTT, &st2, &ask); /* path 22's value takes sv[0]'s slot */
 	assert_true(ask);
 	assert_int_equal(st2 & 3, sv[0] & 3);
-	/* an ack for a packet sent on sv[0]'s old value */
+	/* an ack for a packet sent on sv[0]'s old value; sv[1] answers again */
 	paths_on_reply(&conn, t + SRTT + US, sv[0], 2 * US);
+	paths_on_reply(&conn, t + SRTT + US, sv[1], t);
 	/* path 22's value is still only being tried: not named while proven values are */
 	for (uint32_t i = 0; i < 50; i++) {
 		name(30 + i % 20, t + SRTT + US, &s, &ask);
@@ -347,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup(test_start_tries_three_own_values, setup),
 		cmocka_unit_test_setup(test_proven_values_share_the_acks, setup),
 		cmocka_unit_test_setup(test_silent_value_goes_stale, setup),
+		cmocka_unit_test_setup(test_one_proven_left_tries_own_value, setup),
 		cmocka_unit_test_setup(test_value_not_stale_by_chance, setup),
 		cmocka_unit_test_setup(test_quiet_value_goes_stale_by_time, setup),
 		cmocka_unit_test_setup(test_stale_value_revived_by_its_ack, setup),
