@@ -160,6 +160,13 @@ int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, vo
 	      uint32_t len, uint64_t tag, void *ctx, enum perf_wait how, perf_comp_fn on_comp,
 	      void *arg);
 
+/* lat: open --csv FILE for one size's run (header: the first size, which truncates the file
+ * and writes the column names); *out stays NULL without --csv.  Returns 0 or -EIO. */
+int perf_lat_csv_open(const struct perf_opts *o, bool header, FILE **out);
+
+/* lat --gap: stay idle between round trips (the next one meets sleeping waiters). */
+void perf_lat_gap(const struct perf_opts *o);
+
 /* Roles (perf_server.c, perf_client.c).  Return the process exit code. */
 int perf_server(const struct perf_opts *o);
 int perf_client(const struct perf_opts *o);

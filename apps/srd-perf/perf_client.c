@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hist.h"
 #include "perf.h"
@@ -311,14 +310,10 @@ static int run_lat(struct client *cl, uint32_t size, bool header)
 	rc = ensure_buf(t, size);
 	if (!rc)
 		rc = say_hello(cl, 0, size, 1);
-	if (!rc && o->csv && !(csv = fopen(o->csv, header ? "w" : "a"))) {
-		fprintf(stderr, "srd-perf: cannot write %s\n", o->csv);
-		rc = -EIO;
-	}
+	if (!rc)
+		rc = perf_lat_csv_open(o, header, &csv);
 	if (rc)
 		goto out;
-	if (csv && header)
-		fprintf(csv, "size,iteration,one_way_ns\n");
 	perf_progress_start(&prog);
 	t_start = perf_now_ns();
 	for (uint64_t i = 0; !perf_stop; i++) {
@@ -353,10 +348,7 @@ static int run_lat(struct client *cl, uint32_t size, bool header)
 		if (csv)
 			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, (t1 - t0) / 2);
 		perf_progress(o, &prog, h->count, h->count * size);
-		if (o->gap_ns) /* idle between round trips: the next one meets sleeping waiters */
-			nanosleep(&(struct timespec){ .tv_sec = (time_t)(o->gap_ns / 1000000000u),
-						       .tv_nsec = (long)(o->gap_ns % 1000000000u) },
-				  NULL);
+		perf_lat_gap(o);
 	}
 	if (rc != -ENOTCONN) {
 		struct perf_result sum = { 0 };

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "perf.h"
@@ -70,4 +71,27 @@ int perf_send(struct srdc *h, struct srdc_ep *ep, const struct srdc_addr *to, vo
 		for (int i = 0; i < n; i++)
 			on_comp(arg, &c[i]);
 	}
+}
+
+int perf_lat_csv_open(const struct perf_opts *o, bool header, FILE **out)
+{
+	*out = NULL;
+	if (!o->csv)
+		return 0;
+	*out = fopen(o->csv, header ? "w" : "a");
+	if (!*out) {
+		fprintf(stderr, "srd-perf: cannot write %s\n", o->csv);
+		return -EIO;
+	}
+	if (header)
+		fprintf(*out, "size,iteration,one_way_ns\n");
+	return 0;
+}
+
+void perf_lat_gap(const struct perf_opts *o)
+{
+	if (o->gap_ns)
+		nanosleep(&(struct timespec){ .tv_sec = (time_t)(o->gap_ns / 1000000000u),
+					       .tv_nsec = (long)(o->gap_ns % 1000000000u) },
+			  NULL);
 }

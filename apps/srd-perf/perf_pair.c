@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hist.h"
 #include "perf.h"
@@ -136,14 +135,10 @@ static int run(struct pair *p, uint32_t size, bool header)
 	hist_init(h);
 	p->size = size;
 	rc = ensure_bufs(p, size);
-	if (!rc && o->csv && !(csv = fopen(o->csv, header ? "w" : "a"))) {
-		fprintf(stderr, "srd-perf: cannot write %s\n", o->csv);
-		rc = -EIO;
-	}
+	if (!rc)
+		rc = perf_lat_csv_open(o, header, &csv);
 	if (rc)
 		goto out;
-	if (csv && header)
-		fprintf(csv, "size,iteration,one_way_ns\n");
 	perf_progress_start(&prog);
 	t_start = perf_now_ns();
 	for (i = 0; !perf_stop; i++) {
@@ -169,10 +164,7 @@ static int run(struct pair *p, uint32_t size, bool header)
 		if (csv)
 			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, one_way);
 		perf_progress(o, &prog, h->count, h->count * size);
-		if (o->gap_ns)
-			nanosleep(&(struct timespec){ .tv_sec = (time_t)(o->gap_ns / 1000000000u),
-						       .tv_nsec = (long)(o->gap_ns % 1000000000u) },
-				  NULL);
+		perf_lat_gap(o);
 	}
 	perf_report_lat(o, header, size, h, rc ? 1 : 0, (double)(perf_now_ns() - t_start) / 1e9);
 out:
