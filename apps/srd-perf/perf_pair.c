@@ -186,9 +186,9 @@ int perf_pair(const struct perf_opts *o)
 	}
 	if (o->spin_us >= 0)
 		srdc_set_spin(p.h, (unsigned)o->spin_us);
-	rc = srdc_ep_open(p.h, o->local_ip, 0, &p.a);
+	rc = srdc_ep_open(p.h, o->local_ip, o->ordered ? SRDC_ORDERED : 0, &p.a);
 	if (!rc)
-		rc = srdc_ep_open(p.h, o->pair_ip, 0, &p.b);
+		rc = srdc_ep_open(p.h, o->pair_ip, o->ordered ? SRDC_ORDERED : 0, &p.b);
 	if (rc) {
 		fprintf(stderr, "srd-perf: cannot open the pair's endpoints: %s\n", strerror(-rc));
 	} else {
