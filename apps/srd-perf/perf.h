@@ -167,6 +167,17 @@ int perf_lat_csv_open(const struct perf_opts *o, bool header, FILE **out);
 /* lat --gap: stay idle between round trips (the next one meets sleeping waiters). */
 void perf_lat_gap(const struct perf_opts *o);
 
+/* One round trip of a lat run, number i (perf_lat_loop() times it): 0 or a negative errno. */
+typedef int (*perf_round_trip_fn)(void *arg, uint64_t i);
+
+/* lat (perf_lat.c): --warmup round trips, then -n of them (or for -D) by round_trip(arg, i),
+ * each one-way time recorded, written to --csv and reported (a table row or JSON).  A failed
+ * round trip is counted in *failed; the run goes on unless stop_on_failure, -ENOTCONN or
+ * -EINTR.  Returns the last round trip's result (0: it succeeded), or -ENOMEM / -EIO before
+ * the run. */
+int perf_lat_loop(const struct perf_opts *o, uint32_t size, bool header, bool stop_on_failure,
+		  perf_round_trip_fn round_trip, void *arg, uint64_t *failed);
+
 /* Roles (perf_server.c, perf_client.c).  Return the process exit code. */
 int perf_server(const struct perf_opts *o);
 int perf_client(const struct perf_opts *o);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hist.h"
 #include "perf.h"
 
 #define CTX_DATA ((void *)1)            /* a DATA or PING send */
@@ -293,76 +292,38 @@ static int say_fin(struct client *cl, uint32_t k, bool last, struct perf_result 
 
 /* ---- lat ---- */
 
+/* One PING and its PONG (perf_lat_loop()'s round trip). */
+static int ping(void *arg, uint64_t i)
+{
+	struct cthread *t = arg;
+	int rc;
+
+	t->want = PERF_T_PONG;
+	t->got = false;
+	rc = perf_send(t->h, t->ep, &t->server, t->buf, t->size, PERF_TAG(PERF_T_PING, i), NULL,
+		       t->o->wait, on_comp, t);
+	return rc ? rc : await_reply(t, PONG_TIMEOUT_NS);
+}
+
 static int run_lat(struct client *cl, uint32_t size, bool header)
 {
 	struct cthread *t = &cl->t[0];
-	const struct perf_opts *o = cl->o;
-	struct hist *h = malloc(sizeof(*h));
-	uint64_t total = o->iters, failed = 0, t_start;
-	struct perf_progress prog;
-	FILE *csv = NULL;
+	uint64_t failed = 0;
 	int rc;
 
-	if (!h)
-		return -ENOMEM;
-	hist_init(h);
 	t->size = size;
 	rc = ensure_buf(t, size);
 	if (!rc)
 		rc = say_hello(cl, 0, size, 1);
-	if (!rc)
-		rc = perf_lat_csv_open(o, header, &csv);
 	if (rc)
-		goto out;
-	perf_progress_start(&prog);
-	t_start = perf_now_ns();
-	for (uint64_t i = 0; !perf_stop; i++) {
-		uint64_t t0, t1;
-		bool warm = i < o->warmup;
-
-		if (!warm && (total ? i - o->warmup >= total :
-				      perf_now_ns() - t_start >= o->duration_ns + 0))
-			break;
-		t->want = PERF_T_PONG;
-		t->got = false;
-		t0 = perf_now_ns();
-		rc = perf_send(t->h, t->ep, &t->server, t->buf, size, PERF_TAG(PERF_T_PING, i),
-			       NULL, o->wait, on_comp, t);
-		if (!rc)
-			rc = await_reply(t, PONG_TIMEOUT_NS);
-		t1 = perf_now_ns();
-		if (rc) {
-			failed++;
-			fprintf(stderr, "srd-perf: round trip %" PRIu64 " failed: %s\n", i,
-				rc == -ETIMEDOUT ? "no answer in 10 s" : strerror(-rc));
-			if (rc == -ENOTCONN || rc == -EINTR)
-				break;
-			continue;
-		}
-		if (warm) {
-			if (i + 1 == o->warmup)
-				t_start = perf_now_ns();
-			continue;
-		}
-		hist_record(h, (t1 - t0) / 2);
-		if (csv)
-			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, (t1 - t0) / 2);
-		perf_progress(o, &prog, h->count, h->count * size);
-		perf_lat_gap(o);
-	}
-	if (rc != -ENOTCONN) {
+		return rc;
+	rc = perf_lat_loop(cl->o, size, header, false, ping, t, &failed);
+	if ((rc == 0 || failed) && rc != -ENOTCONN) { /* the run was made: end it */
 		struct perf_result sum = { 0 };
 
 		rc = say_fin(cl, 0, false, &sum);
 	}
-	perf_report_lat(o, header, size, h, failed, (double)(perf_now_ns() - t_start) / 1e9);
-	if (failed && !rc)
-		rc = -EIO;
-out:
-	if (csv)
-		fclose(csv);
-	free(h);
-	return rc;
+	return failed && !rc ? -EIO : rc;
 }
 
 /* ---- bw and rate ---- */

@@ -12,10 +12,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "hist.h"
 #include "perf.h"
 
 #define PONG_TIMEOUT_NS 10000000000ull /* one round trip, at most */
@@ -81,9 +79,10 @@ static int await(struct pair *p, const bool *seen)
 	return p->rc;
 }
 
-/* One round trip, number i: PING A -> B, PONG B -> A. */
-static int round_trip(struct pair *p, uint64_t i)
+/* One round trip, number i: PING A -> B, PONG B -> A (perf_lat_loop()'s round trip). */
+static int round_trip(void *arg, uint64_t i)
 {
+	struct pair *p = arg;
 	int rc;
 
 	p->want = i;
@@ -123,54 +122,13 @@ static int ensure_bufs(struct pair *p, uint32_t len)
 
 static int run(struct pair *p, uint32_t size, bool header)
 {
-	const struct perf_opts *o = p->o;
-	struct hist *h = malloc(sizeof(*h));
-	uint64_t t_start, i;
-	struct perf_progress prog;
-	FILE *csv = NULL;
+	uint64_t failed;
 	int rc;
 
-	if (!h)
-		return -ENOMEM;
-	hist_init(h);
 	p->size = size;
 	rc = ensure_bufs(p, size);
-	if (!rc)
-		rc = perf_lat_csv_open(o, header, &csv);
-	if (rc)
-		goto out;
-	perf_progress_start(&prog);
-	t_start = perf_now_ns();
-	for (i = 0; !perf_stop; i++) {
-		uint64_t t0, one_way;
-
-		if (i >= o->warmup && (o->iters ? i - o->warmup >= o->iters :
-						  perf_now_ns() - t_start >= o->duration_ns))
-			break;
-		t0 = perf_now_ns();
-		rc = round_trip(p, i);
-		if (rc) {
-			fprintf(stderr, "srd-perf: round trip %" PRIu64 " failed: %s\n", i,
-				rc == -ETIMEDOUT ? "no answer in 10 s" : strerror(-rc));
-			break; /* both ends are ours: a failure is not the network's to retry */
-		}
-		if (i < o->warmup) {
-			if (i + 1 == o->warmup)
-				t_start = perf_now_ns();
-			continue;
-		}
-		one_way = (perf_now_ns() - t0) / 2;
-		hist_record(h, one_way);
-		if (csv)
-			fprintf(csv, "%u,%" PRIu64 ",%" PRIu64 "\n", size, i - o->warmup, one_way);
-		perf_progress(o, &prog, h->count, h->count * size);
-		perf_lat_gap(o);
-	}
-	perf_report_lat(o, header, size, h, rc ? 1 : 0, (double)(perf_now_ns() - t_start) / 1e9);
-out:
-	if (csv)
-		fclose(csv);
-	free(h);
+	if (!rc) /* both ends are ours: a failure is not the network's to retry */
+		rc = perf_lat_loop(p->o, size, header, true, round_trip, p, &failed);
 	return rc;
 }
 
