@@ -844,7 +844,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 			conn_adopt_peer(eng, c, pkt.src_conn);
 		switch (pkt.type) {
 		case SRD_PKT_DATA:
-			credit_on_data(eng, c, now);
+			credit_on_data(eng, c, now, &pkt);
 			rc = rx_on_data(eng, c, now, &pkt, ce ? 1 : 0);
 			credit_after_data(eng, c);
 			break;
