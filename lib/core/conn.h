@@ -355,6 +355,8 @@ struct srd_engine {
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
 	uint32_t conns_sending;       /* connections with a message in use (msg_used > 0) */
+	uint32_t data_turns;          /* data turns taken (engine.c, pick_sender(): every
+	                                 SRPT_FAIR_EVERY-th is the head's, round robin) */
 	uint32_t credit_epoch;        /* number of the current credit epoch (credit.c) */
 	uint32_t credit_senders;      /* connections that sent us data in it */
 	uint32_t credit_senders_prev; /* in the epoch before it (0 if it was a whole epoch ago) */

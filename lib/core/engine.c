@@ -588,6 +588,9 @@ static int conn_poll(struct srd_engine *eng, struct srd_conn *c, uint64_t now, u
 
 /* Active connections looked at for the shortest message (pick_sender()), at most. */
 #define SRPT_SCAN 16u
+/* Every this-many-th data turn stays the head's (round robin): a long message is slowed by
+ * shorter ones, never stopped. */
+#define SRPT_FAIR_EVERY 8u
 
 /* Does c owe a reply (ack, nack) or a probe now?  It sends that before any data. */
 static bool owes_control(const struct srd_conn *c, uint64_t now)
@@ -620,7 +623,9 @@ static uint64_t data_key(const struct srd_engine *eng, const struct srd_conn *c)
  * finished all of them at the same late time); shortest first finishes the short ones
  * early and the long one no later.  Replies, probes, resends and a head without data keep
  * their turns: with one message going out at a time (a permutation, a ring, two hosts),
- * the order is the round robin's, packet for packet.
+ * the order is the round robin's, packet for packet.  So does every SRPT_FAIR_EVERY-th data
+ * turn (as Homa gives a fraction of its grants to the oldest message): with shorter
+ * messages always waiting, a long one still gets its share of those turns.
  */
 static struct srd_conn *pick_sender(struct srd_engine *eng, uint64_t now)
 {
@@ -633,6 +638,8 @@ static struct srd_conn *pick_sender(struct srd_engine *eng, uint64_t now)
 	key = data_key(eng, head);
 	if (key == UINT64_MAX)
 		return head; /* no data: its turn is for what it may have else, or to leave */
+	if (++eng->data_turns % SRPT_FAIR_EVERY == 0)
+		return head;
 	for (uint32_t i = head->act_next; i != SRD_NIL32 && key > 1 && n < SRPT_SCAN;
 	     i = eng->conns[i].act_next, n++) {
 		uint64_t k = data_key(eng, &eng->conns[i]);
