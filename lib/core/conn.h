@@ -438,6 +438,71 @@ void paths_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
 bool paths_next_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 		      struct srd_pkt *pkt, uint16_t *entropy);
 
+/* ---- the packet records' lists: send order (INFLIGHT) and retransmit (LOST) ----
+ * Doubly linked through the records (srd_txpkt.prev/next), so acking or losing a packet
+ * is O(1) and loss detection only walks the packets it declares lost. */
+
+/* Append record idx to the list (*head, *tail). */
+static inline void txlist_append(struct srd_conn *c, uint16_t *head, uint16_t *tail,
+				 uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	r->next = SRD_NIL16;
+	r->prev = *tail;
+	if (*tail == SRD_NIL16)
+		*head = idx;
+	else
+		c->txpkts[*tail].next = idx;
+	*tail = idx;
+}
+
+/* Take record idx off the list (*head, *tail). */
+static inline void txlist_remove(struct srd_conn *c, uint16_t *head, uint16_t *tail,
+				 uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	if (r->prev == SRD_NIL16)
+		*head = r->next;
+	else
+		c->txpkts[r->prev].next = r->next;
+	if (r->next == SRD_NIL16)
+		*tail = r->prev;
+	else
+		c->txpkts[r->next].prev = r->prev;
+	r->prev = r->next = SRD_NIL16;
+}
+
+/* Take an INFLIGHT record off the wire accounting and the send-order list. */
+static inline void tx_unlink_inflight(struct srd_conn *c, uint16_t idx)
+{
+	struct srd_txpkt *r = &c->txpkts[idx];
+
+	txlist_remove(c, &c->so_head, &c->so_tail, idx);
+	c->inflight--;
+	if (c->paths[r->path].inflight)
+		c->paths[r->path].inflight--;
+}
+
+
+/* ---- loss.c: loss detection (RACK, tail loss probe, RTO) ---- */
+
+/* Loss timers of c (RACK reorder timer, tail loss probe, RTO) at time now. */
+void loss_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* Current retransmission timeout of c, backoff included. */
+uint64_t loss_rto(const struct srd_engine *eng, const struct srd_conn *c);
+/* Deadline of c's loss timers (SRD_NO_DEADLINE if none). */
+uint64_t loss_deadline(const struct srd_engine *eng, const struct srd_conn *c);
+/* RACK after an ack: declare lost what a later acked packet overtook long enough ago;
+ * sets c's reorder timer for the rest. */
+void loss_rack_detect(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* Declare INFLIGHT record idx lost for cause: it goes to the retransmit list. */
+void loss_mark(struct srd_engine *eng, struct srd_conn *c, uint16_t idx,
+	       enum srd_loss_cause cause);
+/* A retransmission proved needless: widen c's reordering window. */
+void loss_reorder_widen(struct srd_conn *c);
+
 /* ---- tx.c: the sending side ---- */
 
 /* Produce c's next data packet (retransmission first) into buf, or return 0. */
@@ -448,12 +513,6 @@ int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	      const struct srd_pkt *pkt);
 int tx_on_nack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	       const struct srd_pkt *pkt);
-/* Loss timers of c (RACK reorder timer, RTO). */
-void tx_on_timer(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
-/* Current retransmission timeout of c, backoff included. */
-uint64_t tx_rto(const struct srd_engine *eng, const struct srd_conn *c);
-/* Deadline of c's loss timers (SRD_NO_DEADLINE if none). */
-uint64_t tx_deadline(const struct srd_engine *eng, const struct srd_conn *c);
 /* Forget every message slot of c: all free, nothing to send. */
 void tx_msgs_init(struct srd_engine *eng, struct srd_conn *c);
 /* Take a free message slot and queue it last in the send order.  Returns it, or SRD_NIL16

@@ -339,7 +339,7 @@ void srd_note_pause(struct srd_engine *eng, uint64_t now, uint64_t pause_ns)
 
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
 {
-	uint64_t d = tx_deadline(eng, c);
+	uint64_t d = loss_deadline(eng, c);
 
 	if (c->ack_owed && !c->ack_now)
 		d = min_u64(d, c->ack_deadline_ns);
@@ -648,7 +648,7 @@ static void conn_challenge(struct srd_engine *eng, struct srd_conn *c, uint64_t 
 {
 	uint32_t ts = (uint32_t)now ? (uint32_t)now : 1;
 
-	if (c->challenge_ns != 0 && now - c->challenge_ns < tx_rto(eng, c))
+	if (c->challenge_ns != 0 && now - c->challenge_ns < loss_rto(eng, c))
 		return;
 	struct srd_pkt probe = {
 		.type = SRD_PKT_PROBE,
@@ -899,7 +899,7 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 
 		srd_timerq_set(&eng->timers, conn_slot(eng, c), SRD_NO_DEADLINE);
 		rx_on_timer(c, now);
-		tx_on_timer(eng, c, now);
+		loss_on_timer(eng, c, now);
 		if (c->n_probing)
 			paths_on_timer(eng, c, now);
 		else
@@ -959,7 +959,7 @@ int srd_conn_info(const struct srd_engine *eng, uint64_t peer, struct srd_conn_i
 		.cwnd = c->cc.cwnd,
 		.srtt_ns = c->srtt_ns,
 		.min_rtt_ns = c->min_rtt_ns,
-		.rto_ns = tx_rto(eng, c),
+		.rto_ns = loss_rto(eng, c),
 		.tx_msgs = c->msg_used,
 		.retransmits = c->retransmits,
 	};

@@ -616,7 +616,7 @@ void paths_on_reply(struct srd_conn *c, uint64_t now, uint8_t slot, uint64_t sen
 /* Timeout of a probe: the connection's RTO, bounded so 32-bit timestamps cannot wrap. */
 static uint32_t probe_timeout(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	uint64_t t = tx_rto(eng, c);
+	uint64_t t = loss_rto(eng, c);
 
 	return t > 1000000000ull ? 1000000000u : (uint32_t)t;
 }
