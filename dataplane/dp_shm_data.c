@@ -504,43 +504,24 @@ static int64_t filling_off(const struct dp_shm_app *a, const void *buf)
 	return p - area;
 }
 
-/* Deliver the message in staging slot i of a as SRD_CQ_RECV_INLINE: its header entry and
- * its bytes in the entries after it (their room: the slot's reservation). */
-static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i, uint32_t len,
-			   uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag,
-			   uint64_t imm)
+/* Post the message in staging slot i of a: header *c (op SRD_CQ_RECV_INLINE) and its
+ * c->len bytes in the entries after it (their room: the slot's reservation). */
+static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i, struct srd_cqe *c)
 {
-	const struct dp_shm_ep *e = dp_shm_ep_by_id(s, dst_ep);
 	const uint8_t *msg = a->stage.slots + (size_t)i * SRD_CQE_INLINE_MAX;
-	uint32_t lines = srd_cqe_inline_entries(len);
-	struct srd_cqe c;
+	uint32_t len = c->len, lines = srd_cqe_inline_entries(len);
 
-	if (a->dead || !e || e->app != a || 1 + lines > a->stage.held[i]) {
-		if (!a->dead)
-			s->st.rx_no_endpoint++; /* closed while the message was arriving */
-		stage_put(s, a, i);
-		dp_shm_app_maybe_free(s, a);
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.tag = tag;
-	c.imm = imm;
-	c.op = SRD_CQ_RECV_INLINE;
-	c.ep = dst_ep;
-	c.len = len;
-	c.src_ip = src_ip;
-	c.src_ep = src_ep;
-	ring_post(a, &c);
+	ring_post(a, c);
 	for (uint32_t k = 0; k < lines; k++) {
-		uint32_t at = k * (uint32_t)sizeof(c), n = len - at;
+		uint32_t at = k * (uint32_t)sizeof(*c), n = len - at;
 
-		if (n >= sizeof(c)) {
-			memcpy(&c, msg + at, sizeof(c));
+		if (n >= sizeof(*c)) {
+			memcpy(c, msg + at, sizeof(*c));
 		} else {
-			memcpy(&c, msg + at, n);
-			memset((uint8_t *)&c + n, 0, sizeof(c) - n);
+			memcpy(c, msg + at, n);
+			memset((uint8_t *)c + n, 0, sizeof(*c) - n);
 		}
-		ring_post(a, &c);
+		ring_post(a, c);
 	}
 	stage_put(s, a, i); /* its reserved slots are taken now */
 	s->st.rx_inline++;
@@ -550,38 +531,43 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm)
 {
 	struct dp_shm_app *a = app_ctx;
-	const struct dp_shm_ep *e;
-	int64_t off = stage_index(a, buf);
+	const struct dp_shm_ep *e = dp_shm_ep_by_id(s, dst_ep);
+	int64_t slot = stage_index(a, buf), off = slot >= 0 ? -1 : filling_off(a, buf);
+	int fits;
 	struct srd_cqe c;
 
-	if (off >= 0) {
-		deliver_inline(s, a, (uint32_t)off, len, src_ip, src_ep, dst_ep, tag, imm);
-		return;
-	}
-	off = filling_off(a, buf);
-	if (off < 0)
+	if (slot < 0 && off < 0)
 		return; /* not ours to deliver */
-	e = dp_shm_ep_by_id(s, dst_ep);
-	if (a->dead || !e || e->app != a || len > srd_buddy_block_size(&a->rxa, (uint64_t)off)) {
+	fits = slot >= 0 ? 1 + srd_cqe_inline_entries(len) <= a->stage.held[slot]
+			 : len <= srd_buddy_block_size(&a->rxa, (uint64_t)off);
+	if (a->dead || !e || e->app != a || !fits) {
 		if (!a->dead)
 			s->st.rx_no_endpoint++; /* closed while the message was arriving */
-		dp_shm_rx_free(s, a, (uint64_t)off);
+		if (slot >= 0)
+			stage_put(s, a, (uint32_t)slot);
+		else
+			dp_shm_rx_free(s, a, (uint64_t)off);
 		dp_shm_app_maybe_free(s, a);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.tag = tag;
+	c.imm = imm;
+	c.ep = dst_ep;
+	c.len = len;
+	c.src_ip = src_ip;
+	c.src_ep = src_ep;
+	if (slot >= 0) {
+		c.op = SRD_CQ_RECV_INLINE;
+		deliver_inline(s, a, (uint32_t)slot, &c);
 		return;
 	}
 	srd_buddy_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
 	a->rx_filling--; /* its reserved ring slot is taken now: */
 	a->cq_reserved--;
 	a->rx_lent++;
-	memset(&c, 0, sizeof(c));
-	c.tag = tag;
-	c.imm = imm;
 	c.op = SRD_CQ_RECV;
-	c.ep = dst_ep;
-	c.len = len;
 	c.buf_off = (uint32_t)(a->rx_off + (uint64_t)off);
-	c.src_ip = src_ip;
-	c.src_ep = src_ep;
 	ring_post(a, &c); /* room reserved at dp_shm_rx_alloc: never in daemon memory */
 }
 
