@@ -260,10 +260,17 @@ static void test_daemon_paused(void **state)
 	expect_xfer_ok(r, out_r, "receiver across the pauses");
 	st = proc_telemetry(d.prefix, "/srd/stats");
 	assert_non_null(st);
-	printf("  srdd stopped twice for 800 ms: worker pauses %lld, connections closed %lld\n",
-	       proc_json_int(st, "worker", "pauses"), proc_json_int(st, "engine", "conns_closed"));
+	printf("  srdd stopped twice for 800 ms: worker pauses %lld, connections created %lld, "
+	       "closed %lld, resumed %lld\n",
+	       proc_json_int(st, "worker", "pauses"), proc_json_int(st, "engine", "conns_created"),
+	       proc_json_int(st, "engine", "conns_closed"),
+	       proc_json_int(st, "engine", "conns_resumed"));
 	assert_true(proc_json_int(st, "worker", "pauses") >= 2);
-	assert_int_equal(proc_json_int(st, "engine", "conns_closed"), 0);
+	/* no connection closed during the transfer: one closed as idle mid-run is made again
+	 * (a third connection) or resumed.  Closes after the transfer are legitimate: on a
+	 * loaded machine the apps' exit and this query can take longer than conn_idle. */
+	assert_int_equal(proc_json_int(st, "engine", "conns_created"), 2);
+	assert_int_equal(proc_json_int(st, "engine", "conns_resumed"), 0);
 	json_decref(st);
 	daemon_stop(&d);
 }
