@@ -43,6 +43,11 @@ void srd_copy_stream(void *dst, const void *src, size_t len)
 #endif
 }
 
+void srd_copy_pick_init(struct srd_copy_pick *p, bool reader_reads_all)
+{
+	*p = (struct srd_copy_pick){ .above = reader_reads_all ? 4 : 9 };
+}
+
 void srd_copy_pick_note(struct srd_copy_pick *p, bool stream, uint64_t ticks, size_t len)
 {
 	uint64_t per_kib, avg = p->cost[stream];
@@ -62,7 +67,7 @@ void srd_copy_pick_note(struct srd_copy_pick *p, bool stream, uint64_t ticks, si
 	p->cost[stream] = avg ? avg : 1;
 	if (!p->cost[0] || !p->cost[1])
 		return;
-	way = 2 * p->cost[0] > 9 * p->cost[1];
+	way = 2 * p->cost[0] > p->above * p->cost[1];
 	if (way != p->stream) {
 		p->stream = way;
 		p->switches++;

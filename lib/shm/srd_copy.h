@@ -40,7 +40,19 @@ struct srd_copy_pick {
 	uint64_t chunks;   /* copies made (the timed and the trial ones are every Nth) */
 	uint64_t switches; /* times the way changed (a debugger's or a test's figure) */
 	uint8_t stream;    /* the way in use: 1 streaming stores, 0 memcpy */
+	uint8_t above;     /* stream while memcpy costs more than `above` halves of what
+	                      streaming costs (srd_copy_pick_init) */
 };
+
+/* Start p with memcpy.  reader_reads_all: the reader of every buffer reads all of it (srdd
+ * reads every byte of a send to build its packets): streaming wins from twice the cost.
+ * Otherwise (what srdd places, which srd-perf's apps never read) from 4.5 times: a memcpy
+ * into lines no cache holds, which is what a trial finds after streaming stores when
+ * nobody reads the buffer, costs about 4 times, and must not keep the streaming stores on
+ * (memcpy keeps such a buffer in the writer's cache, and the streaming stores cost more
+ * than their own time shows: srd-perf bw 1 MiB made 60-70 Gbit/s instead of 100 with srdd
+ * streaming them). */
+void srd_copy_pick_init(struct srd_copy_pick *p, bool reader_reads_all);
 
 /* memcpy(dst, src, len) with the bulk stored non-temporally, then fenced: the stores are
  * visible before anything stored after the call (the hand-over of the buffer). */
@@ -48,13 +60,9 @@ void srd_copy_stream(void *dst, const void *src, size_t len);
 
 /* Copy len bytes (one chunk of a large message: a packet's payload, a piece of a send)
  * the way p uses now.  Every 16th copy is timed, every 256th is made the other way and
- * timed.  Streaming is used while memcpy's average costs more than 4.5 times its own: a
- * memcpy into lines a reader in another L3 domain holds costs 8-16 times as much, one
- * into lines of the same L3 about as much; one into lines no cache holds about 4 times.
- * That last is what a trial finds after streaming stores into a buffer nobody reads (srd-perf's
- * apps do not read what they receive): streaming must not stay on there, as memcpy keeps
- * such a buffer in the writer's cache, and the streaming stores cost more than their own
- * time shows (srd-perf bw 1 MiB: 60-70 Gbit/s instead of 100 with srdd streaming them). */
+ * timed.  Streaming is used while memcpy's average costs more than p's threshold times
+ * streaming's (srd_copy_pick_init): a memcpy into lines a reader in another L3 domain
+ * holds costs 3-16 times as much, one into lines of the same L3 about as much. */
 void srd_copy_picked(struct srd_copy_pick *p, void *dst, const void *src, size_t len);
 
 /* Fold one timed copy of len bytes made one way (stream: with streaming stores) that took

@@ -65,7 +65,7 @@ static void test_picked_lands_every_byte(void **state)
 	assert_non_null(src);
 	assert_non_null(dst);
 	for (uint8_t way = 0; way < 2; way++) {
-		memset(&p, 0, sizeof(p));
+		srd_copy_pick_init(&p, false);
 		p.stream = way;
 		for (unsigned i = 0; i < 600; i++) {
 			size_t len = 1000 + i * 97 % 60000, doff = i % 13, soff = i % 7;
@@ -93,7 +93,7 @@ static void test_pick_follows_costs(void **state)
 	struct srd_copy_pick p;
 
 	(void)state;
-	memset(&p, 0, sizeof(p));
+	srd_copy_pick_init(&p, false);
 	srd_copy_pick_note(&p, false, 40 * 64, 64 * 1024); /* memcpy: 40 per KiB */
 	assert_int_equal(p.stream, 0);                     /* nothing known of the other */
 	srd_copy_pick_note(&p, true, 45 * 64, 64 * 1024);  /* a trial of streaming: 45 */
@@ -123,12 +123,32 @@ static void test_pick_follows_costs(void **state)
 	assert_int_equal(p.cost[1], 45);
 }
 
+/* A writer whose reader reads every byte streams from twice memcpy's cost: 100 against 45
+ * switches, 80 does not. */
+static void test_pick_reader_reads_all(void **state)
+{
+	struct srd_copy_pick p, q;
+
+	(void)state;
+	srd_copy_pick_init(&p, true);
+	srd_copy_pick_init(&q, false);
+	srd_copy_pick_note(&p, true, 45 * 64, 64 * 1024);
+	srd_copy_pick_note(&q, true, 45 * 64, 64 * 1024);
+	srd_copy_pick_note(&p, false, 80 * 64, 64 * 1024);
+	assert_int_equal(p.stream, 0);
+	srd_copy_pick_note(&p, false, 140 * 64, 64 * 1024); /* (3 * 80 + 140) / 4 = 95 */
+	assert_int_equal(p.stream, 1);
+	srd_copy_pick_note(&q, false, 100 * 64, 64 * 1024);
+	assert_int_equal(q.stream, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_lands_every_byte),
 		cmocka_unit_test(test_picked_lands_every_byte),
 		cmocka_unit_test(test_pick_follows_costs),
+		cmocka_unit_test(test_pick_reader_reads_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
