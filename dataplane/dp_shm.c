@@ -532,6 +532,13 @@ static int region_create(struct dp_shm *s, struct dp_shm_app *a)
 	rc = srd_buddy_init(&a->rxa, l->rx_size, DP_SHM_RX_MIN_SHIFT, 16);
 	if (rc)
 		goto unmap_region;
+	/* each staged message holds two CQ entries or more: more slots could never fill */
+	rc = dp_shm_stage_init(&a->stage, s->cq_entries / 2 < DP_SHM_STAGE_MAX ?
+					  s->cq_entries / 2 : DP_SHM_STAGE_MAX);
+	if (rc) {
+		srd_buddy_fini(&a->rxa);
+		goto unmap_region;
+	}
 	a->hdr = h = (struct srd_shm_hdr *)a->base;
 	a->sq = (struct srd_shm_ring *)(a->base + l->sq_off);
 	a->cq = (struct srd_shm_ring *)(a->base + l->cq_off);
@@ -645,6 +652,7 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 	return 0;
 
 free_region:
+	dp_shm_stage_fini(&a->stage);
 	srd_buddy_fini(&a->rxa);
 	munmap(a->base, a->region_size);
 close_eventfd:
@@ -793,6 +801,8 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 	s->st.sends_inflight -= a->sends_inflight;
 	s->st.rx_bufs_lent -= a->rx_filling + a->rx_lent;
 	s->st.rx_bytes_lent -= a->rx_bytes;
+	s->st.rx_inline_filling -= a->rx_staged;
+	dp_shm_stage_fini(&a->stage);
 	srd_buddy_fini(&a->rxa);
 	munmap(a->base, a->region_size);
 	free(a->ovf);
@@ -801,7 +811,7 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 
 void dp_shm_app_maybe_free(struct dp_shm *s, struct dp_shm_app *a)
 {
-	if (a->dead && a->sends_inflight == 0 && a->rx_filling == 0)
+	if (a->dead && a->sends_inflight == 0 && a->rx_filling == 0 && a->rx_staged == 0)
 		app_free(s, a);
 }
 
@@ -868,7 +878,7 @@ void dp_shm_destroy(struct dp_shm *s)
 		pending_close(s, s->pend_head);
 	while (s->napps) {
 		struct dp_shm_app *a = s->apps[0];
-		int draining = a->sends_inflight || a->rx_filling;
+		int draining = a->sends_inflight || a->rx_filling || a->rx_staged;
 
 		dp_shm_app_detach(s, a);
 		if (draining)

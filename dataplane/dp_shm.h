@@ -67,6 +67,8 @@ struct dp_shm_stats {
 	uint64_t rx_no_buffer;      /* receive buffers refused (app's rx area full) */
 	uint64_t cq_overflow;       /* completions held back because an app's ring was full */
 	uint64_t ring_corrupt;      /* apps detached for writing impossible ring indices */
+	uint64_t rx_inline;         /* messages delivered in the completion ring (total) */
+	uint64_t rx_inline_filling; /* small messages arriving into staging slots now */
 };
 
 /*
@@ -112,10 +114,12 @@ void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *app, uint16_t ep,
 
 /*
  * A message of len bytes is arriving for endpoint dst_ep on local address dst_ip: return a
- * buffer for it in the owning app's rx area and set *app_ctx (pass it to dp_shm_deliver or
- * dp_shm_rx_abort).  Returns NULL if no endpoint is open there (*no_ep set: the core
- * refuses the message and it fails at the sender with -ENXIO), or if the app's rx area has
- * no room (the core then tells the sender to retry later).
+ * buffer for it in the owning app's rx area (a message of at most SRD_CQE_INLINE_MAX
+ * bytes: a staging slot in daemon memory, delivered in the completion ring) and set
+ * *app_ctx (pass it to dp_shm_deliver or dp_shm_rx_abort).  Returns NULL if no endpoint is
+ * open there (*no_ep set: the core refuses the message and it fails at the sender with
+ * -ENXIO), or if the app's rx area or completion ring has no room (the core then tells the
+ * sender to retry later).
  */
 void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
 		      void **app_ctx, int *no_ep);

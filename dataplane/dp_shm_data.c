@@ -22,6 +22,12 @@
  * every dp_shm_flush(), before the tail is published.  Only the first cache line of an SQE
  * is read unless it says the second is used (srd_sqe_bytes()).
  *
+ * A message of at most SRD_CQE_INLINE_MAX bytes arrives into a staging slot in daemon
+ * memory and is delivered in the completion ring itself (SRD_CQ_RECV_INLINE: a header
+ * entry and the message's bytes in the entries after it), so no buffer is lent and none
+ * comes back: the buddy allocator, the lent-buffer checks and the app's RX_RETURN are
+ * skipped.  When the staging slots are all in use a small message takes a buffer as any.
+ *
  * Completions never get lost.  A received message's completion goes into the app's ring,
  * in the shared region, never into daemon memory: a slot of the ring is reserved when its
  * buffer is lent (the message is refused, RNR, while the ring has no free slot), because
@@ -108,18 +114,19 @@ static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
 	a->need_signal = 1;
 }
 
-/* Ring slots free beyond those reserved for messages being received. */
-static uint32_t ring_free(struct dp_shm_app *a)
+/* Ring slots free beyond those reserved for messages being received (the app's head is
+ * read again if fewer than want seem free). */
+static uint32_t ring_free(struct dp_shm_app *a, uint32_t want)
 {
 	uint32_t space = srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
-					       &a->cq_head_seen, a->rx_filling + 1);
+					       &a->cq_head_seen, a->cq_reserved + want);
 
-	return space > a->rx_filling ? space - a->rx_filling : 0;
+	return space > a->cq_reserved ? space - a->cq_reserved : 0;
 }
 
 void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cqe *c)
 {
-	if (a->ovf_count == 0 && ring_free(a)) {
+	if (a->ovf_count == 0 && ring_free(a, 1)) {
 		ring_post(a, c);
 		return;
 	}
@@ -144,9 +151,10 @@ void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off)
 {
 	uint64_t size = srd_buddy_block_size(&a->rxa, area_off);
 
-	if (srd_buddy_tag(&a->rxa, area_off) == DP_SHM_RX_FILLING)
+	if (srd_buddy_tag(&a->rxa, area_off) == DP_SHM_RX_FILLING) {
 		a->rx_filling--;
-	else
+		a->cq_reserved--;
+	} else
 		a->rx_lent--;
 	a->rx_bytes -= size;
 	s->st.rx_bufs_lent--;
@@ -378,6 +386,68 @@ void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int s
 	dp_shm_complete(s, snd->app, snd->ep, snd->user_data, snd->silent, status);
 }
 
+int dp_shm_stage_init(struct dp_shm_stage *st, uint32_t n)
+{
+	memset(st, 0, sizeof(*st));
+	if (n == 0)
+		return 0;
+	st->slots = aligned_alloc(64, (size_t)n * SRD_CQE_INLINE_MAX);
+	st->held = calloc(n, sizeof(*st->held));
+	st->free = calloc(n, sizeof(*st->free));
+	if (!st->slots || !st->held || !st->free) {
+		dp_shm_stage_fini(st);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		st->free[i] = n - 1 - i; /* slot 0 first */
+	st->nfree = st->n = n;
+	return 0;
+}
+
+void dp_shm_stage_fini(struct dp_shm_stage *st)
+{
+	free(st->slots);
+	free(st->held);
+	free(st->free);
+	memset(st, 0, sizeof(*st));
+}
+
+/* A free staging slot of app a (a->stage.nfree > 0) for a message that holds `entries`
+ * CQ slots until it is delivered or aborted. */
+static void *stage_get(struct dp_shm *s, struct dp_shm_app *a, uint32_t entries)
+{
+	uint32_t i = a->stage.free[--a->stage.nfree];
+
+	a->stage.held[i] = (uint8_t)entries;
+	a->rx_staged++;
+	a->cq_reserved += entries;
+	s->st.rx_inline_filling++;
+	return a->stage.slots + (size_t)i * SRD_CQE_INLINE_MAX;
+}
+
+/* The index of buf if it is a staging slot of a in use, else -1. */
+static int64_t stage_index(const struct dp_shm_app *a, const void *buf)
+{
+	const uint8_t *p = buf, *slots = a->stage.slots;
+	size_t i;
+
+	if (!slots || p < slots || p >= slots + (size_t)a->stage.n * SRD_CQE_INLINE_MAX ||
+	    (size_t)(p - slots) % SRD_CQE_INLINE_MAX)
+		return -1;
+	i = (size_t)(p - slots) / SRD_CQE_INLINE_MAX;
+	return a->stage.held[i] ? (int64_t)i : -1;
+}
+
+/* Free staging slot i of a and the CQ slots its message held. */
+static void stage_put(struct dp_shm *s, struct dp_shm_app *a, uint32_t i)
+{
+	a->cq_reserved -= a->stage.held[i];
+	a->stage.held[i] = 0;
+	a->stage.free[a->stage.nfree++] = i;
+	a->rx_staged--;
+	s->st.rx_inline_filling--;
+}
+
 void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
 		      void **app_ctx, int *no_ep)
 {
@@ -393,7 +463,17 @@ void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32
 		return NULL;
 	}
 	a = e->app;
-	if (len > DP_SHM_MAX_MSG || !ring_free(a)) {
+	if (len <= SRD_CQE_INLINE_MAX && a->stage.nfree) {
+		uint32_t entries = 1 + srd_cqe_inline_entries(len);
+
+		if (ring_free(a, entries) < entries) {
+			s->st.rx_no_buffer++; /* RNR, as below */
+			return NULL;
+		}
+		*app_ctx = a;
+		return stage_get(s, a, entries);
+	}
+	if (len > DP_SHM_MAX_MSG || !ring_free(a, 1)) {
 		/* no slot of its ring left for the completion: the sender retries (RNR) */
 		s->st.rx_no_buffer++;
 		return NULL;
@@ -405,6 +485,7 @@ void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32
 	}
 	size = srd_buddy_block_size(&a->rxa, (uint64_t)off);
 	a->rx_filling++;
+	a->cq_reserved++;
 	a->rx_bytes += size;
 	s->st.rx_bufs_lent++;
 	s->st.rx_bytes_lent += size;
@@ -423,35 +504,70 @@ static int64_t filling_off(const struct dp_shm_app *a, const void *buf)
 	return p - area;
 }
 
+/* Post the message in staging slot i of a: header *c (op SRD_CQ_RECV_INLINE) and its
+ * c->len bytes in the entries after it (their room: the slot's reservation). */
+static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i, struct srd_cqe *c)
+{
+	const uint8_t *msg = a->stage.slots + (size_t)i * SRD_CQE_INLINE_MAX;
+	uint32_t len = c->len, lines = srd_cqe_inline_entries(len);
+
+	ring_post(a, c);
+	for (uint32_t k = 0; k < lines; k++) {
+		uint32_t at = k * (uint32_t)sizeof(*c), n = len - at;
+
+		if (n >= sizeof(*c)) {
+			memcpy(c, msg + at, sizeof(*c));
+		} else {
+			memcpy(c, msg + at, n);
+			memset((uint8_t *)c + n, 0, sizeof(*c) - n);
+		}
+		ring_post(a, c);
+	}
+	stage_put(s, a, i); /* its reserved slots are taken now */
+	s->st.rx_inline++;
+}
+
 void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm)
 {
 	struct dp_shm_app *a = app_ctx;
 	const struct dp_shm_ep *e = dp_shm_ep_by_id(s, dst_ep);
-	int64_t off = filling_off(a, buf);
+	int64_t slot = stage_index(a, buf), off = slot >= 0 ? -1 : filling_off(a, buf);
+	int fits;
 	struct srd_cqe c;
 
-	if (off < 0)
+	if (slot < 0 && off < 0)
 		return; /* not ours to deliver */
-	if (a->dead || !e || e->app != a || len > srd_buddy_block_size(&a->rxa, (uint64_t)off)) {
+	fits = slot >= 0 ? 1 + srd_cqe_inline_entries(len) <= a->stage.held[slot]
+			 : len <= srd_buddy_block_size(&a->rxa, (uint64_t)off);
+	if (a->dead || !e || e->app != a || !fits) {
 		if (!a->dead)
 			s->st.rx_no_endpoint++; /* closed while the message was arriving */
-		dp_shm_rx_free(s, a, (uint64_t)off);
+		if (slot >= 0)
+			stage_put(s, a, (uint32_t)slot);
+		else
+			dp_shm_rx_free(s, a, (uint64_t)off);
 		dp_shm_app_maybe_free(s, a);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.tag = tag;
+	c.imm = imm;
+	c.ep = dst_ep;
+	c.len = len;
+	c.src_ip = src_ip;
+	c.src_ep = src_ep;
+	if (slot >= 0) {
+		c.op = SRD_CQ_RECV_INLINE;
+		deliver_inline(s, a, (uint32_t)slot, &c);
 		return;
 	}
 	srd_buddy_set_tag(&a->rxa, (uint64_t)off, DP_SHM_RX_LENT);
 	a->rx_filling--; /* its reserved ring slot is taken now: */
+	a->cq_reserved--;
 	a->rx_lent++;
-	memset(&c, 0, sizeof(c));
-	c.tag = tag;
-	c.imm = imm;
 	c.op = SRD_CQ_RECV;
-	c.ep = dst_ep;
-	c.len = len;
 	c.buf_off = (uint32_t)(a->rx_off + (uint64_t)off);
-	c.src_ip = src_ip;
-	c.src_ep = src_ep;
 	ring_post(a, &c); /* room reserved at dp_shm_rx_alloc: never in daemon memory */
 }
 
@@ -470,8 +586,14 @@ void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_
 void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf)
 {
 	struct dp_shm_app *a = app_ctx;
-	int64_t off = filling_off(a, buf);
+	int64_t off = stage_index(a, buf);
 
+	if (off >= 0) {
+		stage_put(s, a, (uint32_t)off);
+		dp_shm_app_maybe_free(s, a);
+		return;
+	}
+	off = filling_off(a, buf);
 	if (off < 0)
 		return;
 	dp_shm_rx_free(s, a, (uint64_t)off);
@@ -491,7 +613,7 @@ void dp_shm_flush(struct dp_shm *s)
 			sends_done_post(s, a);
 		while (a->ovf_count &&
 		       srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
-					     &a->cq_head_seen, a->rx_filling + 1) > a->rx_filling) {
+					     &a->cq_head_seen, a->cq_reserved + 1) > a->cq_reserved) {
 			cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)],
 				  &a->ovf[a->ovf_head]);
 			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);

@@ -26,6 +26,9 @@
 #define DP_SHM_CTL_BUDGET 16u                     /* control messages per app per poll */
 #define DP_SHM_RX_MIN_SHIFT 8u                    /* smallest receive buffer: 256 bytes */
 #define DP_SHM_MAX_RING 65536u                    /* largest sq/cq ring */
+#define DP_SHM_STAGE_MAX 256u                     /* small messages an app may have arriving
+                                                     at once into staging slots (more: they
+                                                     get receive buffers) */
 #define DP_SHM_MIN_AREA (64u << 10)               /* smallest tx / rx area */
 #define DP_SHM_CQE_PLAIN 4u                       /* CQ entries after each publish written
                                                      with ordinary stores (cqe_store) */
@@ -48,6 +51,17 @@ enum dp_shm_kind {
 enum dp_shm_rx_tag {
 	DP_SHM_RX_FILLING = 1, /* given to the core by dp_shm_rx_alloc, not delivered yet */
 	DP_SHM_RX_LENT = 2,    /* delivered: the app holds it until SRD_SQ_RX_RETURN */
+};
+
+/* Daemon memory where the core places a small message (at most SRD_CQE_INLINE_MAX bytes)
+ * while it arrives; dp_shm_deliver copies it into the app's completion ring
+ * (SRD_CQ_RECV_INLINE), so no receive buffer is lent for it. */
+struct dp_shm_stage {
+	uint8_t *slots;               /* n slots of SRD_CQE_INLINE_MAX bytes, 64-byte aligned */
+	uint8_t *held;                /* per slot: 0 free, else the CQ entries it reserved */
+	uint32_t *free;               /* indices of the free slots (a stack) */
+	uint32_t nfree;               /* entries in free */
+	uint32_t n;                   /* slots */
 };
 
 /* A connection that has not said HELLO yet. */
@@ -101,6 +115,7 @@ struct dp_shm_app {
 	uint64_t rx_size;
 	struct srd_buddy rxa;        /* receive buffers; tags say filling or lent */
 	struct srd_copy_pick rx_pick; /* how large messages are placed in them (dp_shm_place) */
+	struct dp_shm_stage stage;    /* small messages arriving (SRD_CQ_RECV_INLINE) */
 	/* successful send completions gathered into one SRD_CQ_SEND_BATCH entry, posted when
 	   full and at every dp_shm_flush (before the tail is published) */
 	struct srd_cqe_sends sends_done;
@@ -114,6 +129,9 @@ struct dp_shm_app {
 	uint32_t ovf_count;           /* held completions */
 	uint32_t sends_inflight;      /* taken, not completed */
 	uint32_t rx_filling;          /* buffers the core is filling: each holds a CQ slot */
+	uint32_t rx_staged;           /* staging slots the core is filling (stage.held) */
+	uint32_t cq_reserved;         /* CQ slots held for messages arriving: one per filling
+	                                 buffer, 1 + srd_cqe_inline_entries(len) per staged one */
 	uint32_t rx_lent;             /* buffers delivered and not returned */
 	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
 	struct dp_shm_ep *eps;        /* its open endpoints */
@@ -193,5 +211,9 @@ struct dp_shm_ep *dp_shm_ep_find(const struct dp_shm *s, uint32_t ipv4, uint16_t
 int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more);
 void dp_shm_app_post(struct dp_shm *s, struct dp_shm_app *a, const struct srd_cqe *c);
 void dp_shm_rx_free(struct dp_shm *s, struct dp_shm_app *a, uint64_t area_off);
+/* Staging slots for n messages (0: none, every message gets a buffer).  Returns 0 or
+ * -ENOMEM. */
+int dp_shm_stage_init(struct dp_shm_stage *st, uint32_t n);
+void dp_shm_stage_fini(struct dp_shm_stage *st);
 
 #endif /* DP_SHM_INT_H */

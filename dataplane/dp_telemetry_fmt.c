@@ -140,6 +140,8 @@ const struct tel_field dp_tel_shm_fields[] = {
 	TEL_F(struct dp_shm_stats, rx_no_buffer),
 	TEL_F(struct dp_shm_stats, cq_overflow),
 	TEL_F(struct dp_shm_stats, ring_corrupt),
+	TEL_F(struct dp_shm_stats, rx_inline),
+	TEL_F(struct dp_shm_stats, rx_inline_filling),
 };
 const size_t dp_tel_nshm_fields = TEL_DIM(dp_tel_shm_fields);
 

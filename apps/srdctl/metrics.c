@@ -261,6 +261,8 @@ static const struct known shm_known[] = {
 	{ "rx_no_buffer", 0, "Receive buffers refused (an application's receive area was full)." },
 	{ "cq_overflow", 0, "Completions held back because an application's ring was full." },
 	{ "ring_corrupt", 0, "Applications detached for writing impossible ring indices." },
+	{ "rx_inline", 0, "Small messages delivered inside the completion ring (no buffer lent)." },
+	{ "rx_inline_filling", 1, "Small messages arriving into the daemon's staging slots now." },
 	{ NULL, 0, NULL },
 };
 

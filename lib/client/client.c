@@ -267,6 +267,8 @@ static int map_region(struct srdc *h, int memfd, const struct srd_ctl *w)
 	if (srd_buddy_init(&h->txa, h->tx_size, SRDC_TX_MIN_SHIFT, 24 - SRDC_TX_MIN_SHIFT))
 		goto unmap_region;
 	h->lent = calloc((h->rx_size >> SRDC_RX_ALIGN_SHIFT) / 64 + 1, sizeof(uint64_t));
+	/* as many small messages held at once as the rx area's smallest blocks (256 bytes) */
+	srdc_rxpool_init(&h->rxpool, (uint32_t)(h->rx_size / 256 / SRDC_INLINE_CHUNK));
 	h->nslots = 64;
 	h->slots = calloc(h->nslots, sizeof(*h->slots));
 	if (!h->lent || !h->slots)
@@ -295,6 +297,7 @@ close_epoll:
 free_tables:
 	free(h->lent);
 	free(h->slots);
+	srdc_rxpool_fini(&h->rxpool);
 	srd_buddy_fini(&h->txa);
 unmap_region:
 	munmap(h->base, h->region_size);
@@ -376,6 +379,7 @@ void srdc_detach(struct srdc *h)
 	srd_buddy_fini(&h->txa);
 	free(h->lent);
 	free(h->slots);
+	srdc_rxpool_fini(&h->rxpool);
 	free(h);
 }
 

@@ -1,7 +1,8 @@
 /*
  * client_int.h — private to libsrd: the handle, endpoints, the send slots, the tx-area
  * allocator.  client.c: attach, control requests, endpoints, addresses, liveness;
- * io.c: send, poll, wait, received buffers.  The tx-area allocator is lib/shm/srd_buddy.
+ * io.c: send, poll, wait, received buffers; rxpool.c: the slots of small messages received
+ * inline.  The tx-area allocator is lib/shm/srd_buddy.
  *
  * The client trusts the daemon's layout only after checking it (sizes, offsets inside the
  * region, no overlaps, powers of two) and keeps its own copy: every offset a completion
@@ -25,6 +26,7 @@
 #define SRDC_RET_BATCH SRD_SHM_MAX_IOV    /* received buffers given back per submission */
 #define SRDC_SPIN_DEFAULT_US 50u          /* srdc_wait()'s spin window unless srdc_set_spin() */
 #define SRDC_SPIN_MAX_US 1000000u         /* longest window srdc_set_spin() takes */
+#define SRDC_INLINE_CHUNK 1024u           /* inline-message slots allocated at a time */
 
 /* Tags of tx-area blocks. */
 enum srdc_tx_tag {
@@ -33,6 +35,23 @@ enum srdc_tx_tag {
 };
 
 
+
+/* SRDC_INLINE_CHUNK slots of SRD_CQE_INLINE_MAX bytes for small received messages. */
+struct srdc_rxchunk {
+	uint8_t *slots;                           /* 64-byte aligned */
+	uint64_t lent[SRDC_INLINE_CHUNK / 64];    /* bitmap of the slots the app holds */
+};
+
+/* Where srdc_poll() puts the messages delivered inside the completion ring (rxpool.c). */
+struct srdc_rxpool {
+	struct srdc_rxchunk *chunks;  /* nchunks of them */
+	uint32_t nchunks;
+	uint32_t max_chunks;          /* the most it grows to */
+	uint32_t *free;               /* free slots, chunk * SRDC_INLINE_CHUNK + index (a stack
+	                                 with room for every slot) */
+	uint32_t nfree;               /* entries in free */
+	uint32_t last;                /* the chunk srdc_rxpool_put() found last */
+};
 
 /* A send between srdc_send() and its completion; user_data = gen << 32 | index. */
 struct srdc_slot {
@@ -95,6 +114,7 @@ struct srdc {
 	uint64_t *lent;         /* bitmap of received buffers we hold, by rx offset / 64 */
 	uint32_t ret[SRDC_RET_BATCH]; /* buffers given back by the app, not yet submitted */
 	uint32_t nret;          /* entries in ret */
+	struct srdc_rxpool rxpool; /* small messages received inline, lent to the app */
 	/* outstanding sends */
 	struct srdc_slot *slots;/* nslots entries */
 	uint32_t nslots;
@@ -107,5 +127,15 @@ struct srdc {
 /* client.c */
 int srdc_gone(struct srdc *h, int force);
 struct srdc_ep *srdc_ep_lookup(struct srdc *h, uint16_t id);
+
+/* rxpool.c */
+/* An empty pool that grows to max_chunks chunks at most (0: 1). */
+void srdc_rxpool_init(struct srdc_rxpool *p, uint32_t max_chunks);
+void srdc_rxpool_fini(struct srdc_rxpool *p);
+/* A slot of SRD_CQE_INLINE_MAX bytes, now lent; NULL if the pool is at its limit or out of
+ * memory. */
+void *srdc_rxpool_get(struct srdc_rxpool *p);
+/* Take back slot buf.  Returns 0, or -EINVAL (not a slot of p, or not lent). */
+int srdc_rxpool_put(struct srdc_rxpool *p, const void *buf);
 
 #endif /* SRDC_CLIENT_INT_H */

@@ -10,7 +10,9 @@
  *
  * Received buffers are remembered in a bitmap so that srdc_recv_done() returns only what the
  * daemon lent; they go back SRDC_RET_BATCH to a submission, the batch being submitted when
- * full and whenever the app polls or waits.
+ * full and whenever the app polls or waits.  A small message the daemon delivered inside
+ * the completion ring (SRD_CQ_RECV_INLINE) is copied into a slot of libsrd's own
+ * (rxpool.c), which srdc_recv_done() takes back without a submission.
  *
  * srdc_fd(): srdc_wait(h, 0) that finds nothing leaves the daemon asked to signal the
  * eventfd (app_waiting stays 1) so that the descriptor becomes readable on the next
@@ -359,6 +361,41 @@ static int translate(struct srdc *h, const struct srd_cqe *q, struct srdc_comple
 	return 1;
 }
 
+/* RECV_INLINE entry *q, at ring index h->cq_head + at of the ready ones, into *c: its
+ * message (the entries after it) copied into a slot of h->rxpool.  Returns the entries
+ * after the header it used, or -1 to leave the entry in the ring for now (the pool is at
+ * its limit: the app holds too many messages). */
+static int take_inline(struct srdc *h, const struct srd_cqe *q, uint32_t at, uint32_t ready,
+		       struct srdc_completion *c)
+{
+	uint32_t lines = srd_cqe_inline_entries(q->len), mask = h->cq_entries - 1;
+	uint8_t *buf;
+
+	memset(c, 0, sizeof(*c));
+	c->kind = SRDC_RECV;
+	if (q->len > SRD_CQE_INLINE_MAX || lines >= ready - at) {
+		c->status = -EPROTO; /* the daemon published a header without its bytes */
+		return 0;
+	}
+	buf = srdc_rxpool_get(&h->rxpool);
+	if (!buf)
+		return -1;
+	for (uint32_t k = 0; k < lines; k++) {
+		uint32_t n = q->len - k * (uint32_t)sizeof(*q);
+
+		memcpy(buf + k * sizeof(*q), &h->cqes[(h->cq_head + at + 1 + k) & mask],
+		       n < sizeof(*q) ? n : sizeof(*q));
+	}
+	c->ep = srdc_ep_lookup(h, q->ep);
+	c->src.ipv4 = q->src_ip;
+	c->src.ep = q->src_ep;
+	c->tag = q->tag;
+	c->imm = q->imm;
+	c->buf = buf;
+	c->len = q->len;
+	return (int)lines;
+}
+
 /* The sends of SEND_BATCH entry b from h->cq_sub on, into c[*n..max).  Returns 1 if the
  * entry is done with (h->cq_sub back to 0), 0 if c[] filled first (cq_sub says how far). */
 static int take_batch(struct srdc *h, const struct srd_cqe_sends *b, struct srdc_completion *c,
@@ -418,6 +455,15 @@ again:
 			memcpy(&b, &q, sizeof(b));
 			if (!take_batch(h, &b, c, max, &n))
 				break; /* c[] is full: the rest of this entry at the next call */
+			continue;
+		}
+		if (q.op == SRD_CQ_RECV_INLINE) {
+			int more = take_inline(h, &q, used, ready, &c[n]);
+
+			if (more < 0)
+				break; /* no slot for it until the app gives messages back */
+			used += (uint32_t)more;
+			n++;
 			continue;
 		}
 		n += translate(h, &q, &c[n]);
@@ -581,7 +627,11 @@ int srdc_recv_done(struct srdc *h, void *buf)
 	if (!h || !buf)
 		return -EINVAL;
 	rx = (uintptr_t)h->base + h->rx_off;
-	if (p < rx || p - rx >= h->rx_size || (p - rx) % (1u << SRDC_RX_ALIGN_SHIFT))
+	if (p < rx || p - rx >= h->rx_size) { /* a small message received inline? */
+		rc = srdc_rxpool_put(&h->rxpool, buf);
+		return rc ? rc : h->dead ? -ENOTCONN : 0; /* taken back either way */
+	}
+	if ((p - rx) % (1u << SRDC_RX_ALIGN_SHIFT))
 		return -EINVAL;
 	i = (p - rx) >> SRDC_RX_ALIGN_SHIFT;
 	if (!lent_test(h, i))

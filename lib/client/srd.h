@@ -77,7 +77,8 @@ struct srdc_completion {
 	struct srdc_addr src; /* SRDC_RECV: sender */
 	uint64_t tag;         /* SRDC_RECV: tag */
 	uint64_t imm;         /* SRDC_RECV: immediate data */
-	void *buf;            /* SRDC_RECV: the message, in the shared region */
+	void *buf;            /* SRDC_RECV: the message, in the shared region (a small one,
+	                         up to 128 bytes: in libsrd's own memory) */
 	size_t len;           /* SRDC_RECV: bytes */
 };
 
@@ -167,7 +168,10 @@ int srdc_set_spin(struct srdc *h, unsigned us);
 
 /* Give a received buffer (SRDC_RECV's buf) back to the daemon.  Buffers go back eight to a
  * submission: when eight are given, and at the next srdc_poll() or srdc_wait() whatever
- * the number.  If the submission ring is full it waits for room (the daemon takes buffer
+ * the number.  A small message's buffer (the daemon delivered it inside the completion
+ * ring and libsrd copied it out) stays in libsrd: no submission (after the daemon is gone
+ * it is taken back all the same, and -ENOTCONN says the daemon is gone).  An app that holds as many messages as the receive area has smallest
+ * buffers gets no more until it gives some back.  If the submission ring is full it waits for room (the daemon takes buffer
  * returns whatever else waits, so this is short).  Returns 0, -EINVAL (not a buffer the
  * daemon lent), -EAGAIN (still no room after about 10,000 yields: retry), -ENOTCONN. */
 int srdc_recv_done(struct srdc *h, void *buf);

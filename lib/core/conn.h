@@ -329,6 +329,9 @@ struct srd_conn {
 	                            data (0: never, or it has left): counted once per epoch
 	                            (credit.c) */
 	uint8_t credit_in_prev;  /* 1: counted in the epoch before credit_epoch too */
+	uint8_t credit_weight;   /* its weight in the epoch credit_epoch (credit.c: by what is
+	                            left of its message), 0 when not counted */
+	uint8_t credit_weight_prev; /* its weight in the epoch before, if counted there */
 	/* per-connection arrays */
 	struct srd_path *paths;  /* npaths entries */
 	uint64_t *rx_bits;       /* rx_window bits: PSN p received, for p in [rcv_nxt, +rx_window) */
@@ -352,9 +355,13 @@ struct srd_engine {
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
 	uint32_t conns_sending;       /* connections with a message in use (msg_used > 0) */
+	uint32_t data_turns;          /* data turns taken (engine.c, pick_sender(): every
+	                                 SRPT_FAIR_EVERY-th is the head's, round robin) */
 	uint32_t credit_epoch;        /* number of the current credit epoch (credit.c) */
 	uint32_t credit_senders;      /* connections that sent us data in it */
 	uint32_t credit_senders_prev; /* in the epoch before it (0 if it was a whole epoch ago) */
+	uint64_t credit_weight;       /* the weights of the connections counted in it */
+	uint64_t credit_weight_prev;  /* of those counted in the epoch before it */
 	uint64_t credit_epoch_end_ns; /* when the current epoch ends */
 	uint64_t credit_epoch_len_ns; /* its length */
 	uint64_t paused_ns;           /* pauses the caller noted (srd_note_pause()), in all: now
@@ -533,15 +540,18 @@ bool tx_has_data(const struct srd_conn *c);
 
 /* ---- credit.c: receiver-driven credit ---- */
 
-/* A DATA packet from c arrived at time now: count c among the connections sending to us. */
-void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now);
+/* DATA packet pkt from c arrived at time now: count c among the connections sending to us,
+ * weighted by what is left of pkt's message. */
+void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		    const struct srd_pkt *pkt);
 /* After c's DATA packet was taken: if nothing of c's is under reassembly any more, it has
  * stopped sending to us (for now) and no longer counts. */
 void credit_after_data(struct srd_engine *eng, struct srd_conn *c);
-/* The grant for an ACK (srd_ack_fields.grant): an equal share of the credit budget among
- * the connections sending to us, in SRD_GRANT_UNITs (at least 1), or 0 (no limit) when at
- * most one is. */
-uint16_t credit_grant(const struct srd_engine *eng);
+/* The grant for an ACK to c (srd_ack_fields.grant): c's weighted share of the credit
+ * budget among the connections sending to us (equal while every message's rest fits the
+ * budget; else the shorter rest, the larger share), in SRD_GRANT_UNITs (at least 1), or 0
+ * (no limit) when at most one is. */
+uint16_t credit_grant(const struct srd_engine *eng, const struct srd_conn *c);
 /* c's pacing gap: srd_cc_pacing_gap_ns() at its congestion window, or, when its receiver's
  * grant is smaller, srtt spread over the grant (one packet per srtt * 256 / grant window,
  * packets << 8): the grant paces the sender, the congestion window still caps what is in

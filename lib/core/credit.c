@@ -8,8 +8,8 @@
  * senders its queue sat at the drop-tail limit, lone packets were lost, and a sender that
  * lost its first window and then every resend was starved by timeouts until the others had
  * finished.  The receiver is the one place that knows how many senders it serves.  It
- * counts the connections that sent it data lately and grants each, in every ack, an equal
- * share of a bytes-in-flight budget (srd_config.rx_credit_bytes, about one and a half
+ * counts the connections that sent it data lately and grants each, in every ack, a share
+ * of a bytes-in-flight budget (srd_config.rx_credit_bytes, about one and a half
  * bandwidth-delay products of its link); a sender whose grant is below its congestion
  * window paces its data at the grant per smoothed RTT (the window still caps what is in
  * flight).  With one sender no grant is given: a lone flow is limited by its congestion
@@ -20,10 +20,21 @@
  * (cc.base_rtt_ns, else init_rtt_ns), or longer when the senders' shares are below a
  * packet: twice the packet gap of a sender paced at the current share, so that each of them
  * is seen in every epoch.
+ *
+ * The shares are weighted by what is left of each sender's message (from the segment that
+ * just came): equal while every rest fits the budget, else in inverse proportion to the
+ * rest, down to a 64th of a full share.  Equal shares make every message into a busy
+ * receiver as slow as the busiest (WebSearch at 50% load on the k=8 fat-tree: six messages
+ * of 1.8-12 MB into one host over 2 ms all finished late, the 1.8 MB one at 6.3 times its
+ * ideal); the receiver's half of shortest-remaining-first (Homa, pFabric) lets the message
+ * nearest its end through first.  Soft, not strict: the favoured sender may be held
+ * elsewhere (its own link, a hot core link), and then the others' shares keep the port busy.
  */
 #include "conn.h"
 
 #define EPOCH_RTTS 4u /* an epoch is at least this many round trips */
+#define CREDIT_WEIGHT_FULL 255u /* weight of a sender whose message's rest fits the budget */
+#define CREDIT_WEIGHT_MIN 4u    /* the lightest weight (a 64th of the full one) */
 
 /* The budget shared among the senders, in bytes. */
 static uint64_t credit_budget(const struct srd_config *cfg)
@@ -56,8 +67,39 @@ static uint64_t credit_epoch_len(const struct srd_engine *eng, uint32_t senders)
 	return len < cfg->max_rto_ns ? len : cfg->max_rto_ns;
 }
 
-void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
+/* Bytes of pkt's message from pkt's segment on: what is left of it to come (a packed
+ * packet's messages are whole and small: 0). */
+static uint64_t msg_left(const struct srd_pkt *pkt)
 {
+	const struct srd_data_fields *d = &pkt->u.data;
+	uint64_t done;
+
+	if (d->packed)
+		return 0;
+	done = (uint64_t)(pkt->psn - d->msg_psn) * d->seg_size;
+	return done < d->msg_len ? d->msg_len - done : 0;
+}
+
+/* The weight of a sender whose packet pkt just came: CREDIT_WEIGHT_FULL while what is left
+ * of its message fits in the budget, else in inverse proportion to what is left (the
+ * shortest remaining message first, softly), at least CREDIT_WEIGHT_MIN. */
+static uint8_t credit_weight(const struct srd_engine *eng, const struct srd_pkt *pkt)
+{
+	uint64_t budget = credit_budget(&eng->cfg);
+	uint64_t left = msg_left(pkt);
+	uint64_t w;
+
+	if (left <= budget)
+		return CREDIT_WEIGHT_FULL;
+	w = CREDIT_WEIGHT_FULL * budget / left;
+	return (uint8_t)(w > CREDIT_WEIGHT_MIN ? w : CREDIT_WEIGHT_MIN);
+}
+
+void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
+		    const struct srd_pkt *pkt)
+{
+	uint8_t w = credit_weight(eng, pkt);
+
 	if (now >= eng->credit_epoch_end_ns) {
 		/* a whole epoch without data from anyone: nobody was sending in it (the number
 		 * skips it, so that no connection counts as seen in the new previous epoch) */
@@ -65,6 +107,8 @@ void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 
 		eng->credit_senders_prev = missed ? 0 : eng->credit_senders;
 		eng->credit_senders = 0;
+		eng->credit_weight_prev = missed ? 0 : eng->credit_weight;
+		eng->credit_weight = 0;
 		eng->credit_epoch += missed ? 2 : 1;
 		if (eng->credit_epoch < 2)
 			eng->credit_epoch = 2; /* wrapped (after days): 0 means "not counted" */
@@ -73,9 +117,13 @@ void credit_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now)
 	}
 	if (c->credit_epoch != eng->credit_epoch) {
 		c->credit_in_prev = c->credit_epoch && c->credit_epoch + 1 == eng->credit_epoch;
+		c->credit_weight_prev = c->credit_in_prev ? c->credit_weight : 0;
+		c->credit_weight = 0;
 		c->credit_epoch = eng->credit_epoch;
 		eng->credit_senders++;
 	}
+	eng->credit_weight += (uint64_t)w - c->credit_weight;
+	c->credit_weight = w;
 }
 
 void credit_after_data(struct srd_engine *eng, struct srd_conn *c)
@@ -91,22 +139,34 @@ void credit_after_data(struct srd_engine *eng, struct srd_conn *c)
 	 * once rather than an epoch or two later (16-to-1 incast: the last flows to finish
 	 * ran capped at a sixteenth of the link for up to two epochs).  It counts again with
 	 * its next packet. */
-	if (in_cur && eng->credit_senders)
+	if (in_cur && eng->credit_senders) {
 		eng->credit_senders--;
-	if (in_prev && eng->credit_senders_prev)
+		eng->credit_weight -= c->credit_weight;
+	}
+	if (in_prev && eng->credit_senders_prev) {
 		eng->credit_senders_prev--;
+		/* its weight in the previous epoch: the one it had then if it has been
+		 * counted in this one since */
+		eng->credit_weight_prev -= in_cur ? c->credit_weight_prev : c->credit_weight;
+	}
+	c->credit_weight = c->credit_weight_prev = 0;
 	c->credit_epoch = 0;
 	c->credit_in_prev = 0;
 }
 
-uint16_t credit_grant(const struct srd_engine *eng)
+uint16_t credit_grant(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	uint32_t senders = credit_senders(eng);
+	uint64_t total = eng->credit_weight > eng->credit_weight_prev ? eng->credit_weight
+									: eng->credit_weight_prev;
 	uint64_t units;
 
 	if (senders <= 1)
 		return 0;
-	units = credit_budget(&eng->cfg) / senders / SRD_GRANT_UNIT;
+	if (total == 0 || c->credit_weight == 0)
+		units = credit_budget(&eng->cfg) / senders / SRD_GRANT_UNIT;
+	else
+		units = credit_budget(&eng->cfg) * c->credit_weight / total / SRD_GRANT_UNIT;
 	if (units == 0)
 		return 1;
 	return units > SRD_GRANT_MAX ? (uint16_t)SRD_GRANT_MAX : (uint16_t)units;

@@ -399,7 +399,7 @@ int rx_next_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_
 			.u.ack = {
 				.echo_ts = c->ack_echo_ts,
 				.acked_psn = c->ack_psn,
-				.grant = credit_grant(eng),
+				.grant = credit_grant(eng, c),
 				.credit = (uint16_t)eng->cfg.rx_window,
 				.max_msg = eng->cfg.max_msg_size,
 				.ce_count = c->ack_ce,

@@ -15,6 +15,8 @@
  *   hdr.tx_area_off             the app's buffers: messages to send (the app allocates)
  *   hdr.rx_area_off             the daemon's buffers: received messages, lent to the app
  *                               in RECV completions and returned with SRD_SQ_RX_RETURN
+ *                               (messages of at most SRD_CQE_INLINE_MAX bytes come in the
+ *                               completion ring itself instead: SRD_CQ_RECV_INLINE)
  */
 #ifndef SRD_SHM_H
 #define SRD_SHM_H
@@ -25,8 +27,9 @@
 #include "srd_barrier.h"
 
 #define SRD_SHM_MAGIC 0x5352445348ull /* "SRDSH" */
-#define SRD_SHM_VERSION 3u      /* 2: inline and silent sends, batched buffer returns;
-                                   3: send completions batched (SRD_CQ_SEND_BATCH) */
+#define SRD_SHM_VERSION 4u      /* 2: inline and silent sends, batched buffer returns;
+                                   3: send completions batched (SRD_CQ_SEND_BATCH);
+                                   4: small messages received inline (SRD_CQ_RECV_INLINE) */
 #define SRD_CTL_MAGIC 0x5344434cu     /* "SDCL" */
 #define SRD_SHM_MAX_IOV 8u            /* scatter-gather entries in one send */
 #define SRD_SHM_HDR_SIZE 4096u        /* bytes reserved for struct srd_shm_hdr */
@@ -167,6 +170,9 @@ enum srd_cq_op {
 	SRD_CQ_SQE_ERROR = 3, /* a submission was refused (status says why; user_data is its) */
 	SRD_CQ_SEND_BATCH = 4, /* struct srd_cqe_sends: 1..SRD_CQE_SENDS sends are done, each
 	                          delivered (status 0); failures always complete one by one */
+	SRD_CQ_RECV_INLINE = 5, /* a message of len <= SRD_CQE_INLINE_MAX bytes arrived: it is
+	                           in the srd_cqe_inline_entries(len) ring entries that follow
+	                           this one (buf_off 0; nothing to return) */
 };
 
 /* Completion flags (srd_cqe.flags). */
@@ -181,10 +187,10 @@ struct srd_cqe {
 	uint8_t op;         /* enum srd_cq_op */
 	uint8_t flags;      /* SRD_CQE_* */
 	uint16_t ep;        /* local endpoint */
-	uint32_t len;       /* RECV: message bytes */
-	uint32_t buf_off;   /* RECV: where the message is (in the rx area) */
-	uint32_t src_ip;    /* RECV: sender IPv4, host byte order */
-	uint16_t src_ep;    /* RECV: sender endpoint */
+	uint32_t len;       /* RECV, RECV_INLINE: message bytes */
+	uint32_t buf_off;   /* RECV: where the message is (in the rx area); RECV_INLINE: 0 */
+	uint32_t src_ip;    /* RECV, RECV_INLINE: sender IPv4, host byte order */
+	uint16_t src_ep;    /* RECV, RECV_INLINE: sender endpoint */
 	uint16_t reserved;
 	uint8_t pad[16];
 };
@@ -230,6 +236,23 @@ struct srd_cqe_sends {
 	uint16_t reserved;      /* 0 */
 	uint64_t user_data_more[SRD_CQE_SENDS - 3]; /* the fourth to seventh sends' */
 };
+
+/* SRD_CQ_RECV_INLINE: a small received message travels in the completion ring, so the
+ * daemon lends no receive buffer and the app returns none (no SRD_SQ_RX_RETURN): the
+ * entry (tag, imm, ep, len, src_ip, src_ep as a RECV's) is followed by
+ * srd_cqe_inline_entries(len) entries holding the message's bytes in order, 64 to an
+ * entry (the last one's bytes past len are 0), wrapping around the ring's end like any
+ * entries.  The daemon publishes the tail past all of them at once, and reserves their room
+ * when the message starts to arrive, as it reserves a RECV's one entry.  The app copies
+ * the bytes out before it moves its head past them.  Longer messages, and any message
+ * when the daemon's staging room is short, come as SRD_CQ_RECV. */
+#define SRD_CQE_INLINE_MAX 128u
+
+/* Ring entries holding the bytes of an inline message of len bytes (after its header). */
+static inline uint32_t srd_cqe_inline_entries(uint32_t len)
+{
+	return (len + (uint32_t)sizeof(struct srd_cqe) - 1) / (uint32_t)sizeof(struct srd_cqe);
+}
 
 /* The i-th user_data (i < count) of batch b. */
 static inline uint64_t srd_cqe_sends_ud(const struct srd_cqe_sends *b, uint32_t i)

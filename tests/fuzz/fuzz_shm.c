@@ -138,19 +138,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* a message arrives first, so that a buffer is lent to the app */
 			void *ctx;
 			int no_ep;
-			uint32_t len = (uint32_t)(e.imm % 70000u) + 1;
+			uint32_t len = ctl & 64 ? (uint32_t)(e.imm % (SRD_CQE_INLINE_MAX + 1))
+					      : (uint32_t)(e.imm % 70000u) + 1;
 			void *buf = dp_shm_rx_alloc(S, ADDR, srdc_ep_addr(EP).ep, len, &ctx, &no_ep);
+
+			/* a small one arrives in daemon memory and is delivered in the ring
+			   (SRD_CQ_RECV_INLINE): no buffer to return */
+			int in_area = buf && (uintptr_t)buf >= (uintptr_t)S->apps[0]->base &&
+				      (uintptr_t)buf < (uintptr_t)S->apps[0]->base + H->region_size;
 
 			if (buf) {
 				dp_shm_deliver(S, ctx, buf, len, ADDR, 9, srdc_ep_addr(EP).ep, 1, 2);
-				if (nlent < 64)
-					lent[nlent++] = (uint32_t)((uint8_t *)buf - H->base);
+				if (nlent < 64 && in_area)
+					lent[nlent++] = (uint32_t)((uint8_t *)buf -
+								   S->apps[0]->base);
 			}
-			if (ctl & 2 && buf) { /* and the input returns it, right */
+			if (ctl & 2 && in_area) { /* and the input returns it, right */
 				e.op = SRD_SQ_RX_RETURN;
 				e.niov = 1;
 				e.flags = 0;
-				e.iov[0].off = (uint32_t)((uint8_t *)buf - H->base);
+				e.iov[0].off = (uint32_t)((uint8_t *)buf - S->apps[0]->base);
 			}
 		}
 		if (ctl & 128 && nlent) {

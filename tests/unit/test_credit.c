@@ -23,6 +23,7 @@
 
 static struct srd_engine eng;
 static struct srd_conn conns[NCONN];
+static uint32_t rest[NCONN]; /* bytes of each sender's message from its next packet on */
 
 static int setup(void **state)
 {
@@ -36,15 +37,22 @@ static int setup(void **state)
 	for (uint32_t i = 0; i < NCONN; i++) {
 		conns[i].rx_head = 0; /* a message under reassembly: mid-transfer */
 		conns[i].cc.cwnd = 64 * SRD_CWND_ONE;
+		rest[i] = 64 * 1024; /* within the budget: every sender weighs the same */
 	}
 	return 0;
 }
 
-/* Connections [first, first + n) each send a packet at time now (mid-message). */
+/* Connections [first, first + n) each send a packet at time now: segment 10 of a message
+ * of which rest[i] bytes are left from that segment on. */
 static void send_from(uint32_t first, uint32_t n, uint64_t now)
 {
 	for (uint32_t i = first; i < first + n; i++) {
-		credit_on_data(&eng, &conns[i], now);
+		struct srd_pkt pkt = { .type = SRD_PKT_DATA, .psn = 1010 };
+
+		pkt.u.data.msg_psn = 1000;
+		pkt.u.data.seg_size = 4096;
+		pkt.u.data.msg_len = 10 * 4096 + rest[i];
+		credit_on_data(&eng, &conns[i], now, &pkt);
 		credit_after_data(&eng, &conns[i]);
 	}
 }
@@ -61,7 +69,7 @@ static void test_one_sender_no_grant(void **state)
 	(void)state;
 	for (uint64_t t = 1; t < 40 * EPOCH; t += RTT) {
 		send_from(0, 1, t);
-		assert_int_equal(credit_grant(&eng), 0);
+		assert_int_equal(credit_grant(&eng, &conns[0]), 0);
 	}
 }
 
@@ -70,16 +78,16 @@ static void test_equal_shares(void **state)
 {
 	(void)state;
 	send_from(0, 2, 1);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 2));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 2));
 	send_from(2, 14, 2);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 16));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 16));
 	/* a sender counts once per epoch, however many packets it sends */
 	for (int k = 0; k < 5; k++)
 		send_from(0, 16, 3 + (uint64_t)k);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 16));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 16));
 	/* 128 senders: 2 KiB each, half a 4 KiB packet */
 	send_from(16, 112, 10);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 128));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 128));
 }
 
 /* The grant never reaches 0 (which means "no limit") and saturates at the field's top. */
@@ -88,9 +96,9 @@ static void test_grant_bounds(void **state)
 	(void)state;
 	eng.cfg.rx_credit_bytes = 1000; /* 7 bytes each among 130: below one unit */
 	send_from(0, NCONN, 1);
-	assert_int_equal(credit_grant(&eng), 1);
+	assert_int_equal(credit_grant(&eng, &conns[0]), 1);
 	eng.cfg.rx_credit_bytes = 1ull << 40;
-	assert_int_equal(credit_grant(&eng), SRD_GRANT_MAX);
+	assert_int_equal(credit_grant(&eng, &conns[0]), SRD_GRANT_MAX);
 }
 
 /* 0: one and a half times the initial window's bytes. */
@@ -99,7 +107,7 @@ static void test_default_budget(void **state)
 	(void)state;
 	eng.cfg.rx_credit_bytes = 0;
 	send_from(0, 2, 1);
-	assert_int_equal(credit_grant(&eng),
+	assert_int_equal(credit_grant(&eng, &conns[0]),
 			 share((uint64_t)eng.cfg.cc.init_cwnd / SRD_CWND_ONE * eng.cfg.seg_size * 3 / 2,
 			       2));
 }
@@ -111,20 +119,20 @@ static void test_finished_sender_leaves(void **state)
 	(void)state;
 	send_from(0, 4, 1);
 	send_from(0, 4, 1 + EPOCH + 1); /* a new epoch: counted in both */
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 4));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 4));
 	for (uint32_t i = 1; i < 4; i++) {
 		conns[i].rx_head = SRD_NIL32; /* its last packet completed its message */
 		send_from(i, 1, 2 + EPOCH + i);
-		assert_int_equal(credit_grant(&eng), share(BUDGET, 4 - i));
+		assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 4 - i));
 	}
 	conns[3].rx_head = 0; /* a new message */
 	send_from(3, 1, 3 + EPOCH + 4);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 2));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 2));
 	/* leaving twice changes nothing */
 	conns[3].rx_head = SRD_NIL32;
 	credit_after_data(&eng, &conns[3]);
 	credit_after_data(&eng, &conns[3]);
-	assert_int_equal(credit_grant(&eng), 0);
+	assert_int_equal(credit_grant(&eng, &conns[0]), 0);
 }
 
 /* A sender seen in the previous epoch still counts; one silent for two epochs does not,
@@ -137,18 +145,18 @@ static void test_epochs(void **state)
 	send_from(0, 8, t);
 	t += EPOCH; /* epoch 2: only 0 and 1 send */
 	send_from(0, 2, t);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 8));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 8));
 	t += EPOCH; /* epoch 3: 2..7 last sent two epochs ago */
 	send_from(0, 2, t);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 2));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 2));
 	t += 3 * EPOCH; /* a silent epoch in between: the previous count is gone */
 	send_from(0, 1, t);
-	assert_int_equal(credit_grant(&eng), 0);
+	assert_int_equal(credit_grant(&eng, &conns[0]), 0);
 	/* one that sent before the gap and leaves now takes nothing off the newcomers */
 	send_from(4, 2, t + 1);
 	conns[1].rx_head = SRD_NIL32;
 	credit_after_data(&eng, &conns[1]);
-	assert_int_equal(credit_grant(&eng), share(BUDGET, 3));
+	assert_int_equal(credit_grant(&eng, &conns[0]), share(BUDGET, 3));
 }
 
 /* When the shares are below a packet, an epoch lasts two packet gaps of a sender paced at
@@ -171,8 +179,42 @@ static void test_epoch_stretches(void **state)
 	for (uint64_t k = 1; k <= 6; k++)
 		for (uint32_t i = 0; i < NCONN; i++) {
 			send_from(i, 1, t + k * gap + i * gap / NCONN);
-			assert_int_equal(credit_grant(&eng), share(budget, NCONN));
+			assert_int_equal(credit_grant(&eng, &conns[0]), share(budget, NCONN));
 		}
+}
+
+/* A sender whose message has more left than the budget gets a share in inverse proportion
+ * to what is left (never below 1/64 of a full one), the shortest rest the largest: the
+ * receiver serves the message nearest its end first, softly. */
+static void test_shortest_rest_larger_share(void **state)
+{
+	uint64_t t = 1;
+
+	(void)state;
+	rest[0] = 4 * BUDGET; /* weighs a quarter: 63 of 255 */
+	send_from(0, 2, t);
+	assert_int_equal(credit_grant(&eng, &conns[0]), BUDGET * 63 / 318 / SRD_GRANT_UNIT);
+	assert_int_equal(credit_grant(&eng, &conns[1]), BUDGET * 255 / 318 / SRD_GRANT_UNIT);
+	/* its rest falls as it sends: its weight follows within the epoch */
+	rest[0] = 2 * BUDGET;
+	send_from(0, 1, t + 1);
+	assert_int_equal(credit_grant(&eng, &conns[0]), BUDGET * 127 / 382 / SRD_GRANT_UNIT);
+	assert_int_equal(credit_grant(&eng, &conns[1]), BUDGET * 255 / 382 / SRD_GRANT_UNIT);
+	/* a huge message weighs about 1/64 of a full one (4 of 255), not less */
+	rest[0] = 1000 * BUDGET;
+	send_from(0, 1, t + 2);
+	assert_int_equal(credit_grant(&eng, &conns[0]), BUDGET * 4 / 259 / SRD_GRANT_UNIT);
+	assert_int_equal(credit_grant(&eng, &conns[1]), BUDGET * 255 / 259 / SRD_GRANT_UNIT);
+	/* the next epoch: the weights carried over, and the short one leaving leaves the
+	 * long one the whole budget (no grant: it is the only sender) */
+	t += EPOCH;
+	send_from(0, 2, t);
+	assert_int_equal(credit_grant(&eng, &conns[0]), BUDGET * 4 / 259 / SRD_GRANT_UNIT);
+	conns[1].rx_head = SRD_NIL32;
+	send_from(1, 1, t + 1);
+	assert_int_equal(credit_grant(&eng, &conns[0]), 0);
+	assert_int_equal(eng.credit_weight, 4);
+	assert_int_equal(eng.credit_weight_prev, 4);
 }
 
 /* The sender: no grant, or one above the congestion window, leaves the controller's pacing
@@ -243,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup(test_finished_sender_leaves, setup),
 		cmocka_unit_test_setup(test_epochs, setup),
 		cmocka_unit_test_setup(test_epoch_stretches, setup),
+		cmocka_unit_test_setup(test_shortest_rest_larger_share, setup),
 		cmocka_unit_test_setup(test_sender_follows_grant, setup),
 		cmocka_unit_test_setup(test_wire_grant, setup),
 	};

@@ -755,14 +755,20 @@ static void share_tx_done(void *user, void *ctx, int status)
 	(void)status;
 }
 
-/* Queue a 1 MiB message to peer on eng at time 0. */
-static void share_send(struct srd_engine *eng, uint64_t peer)
+/* Queue a message of len bytes (at most 1 MiB) to peer on eng at time 0. */
+static void share_send_len(struct srd_engine *eng, uint64_t peer, uint32_t len)
 {
 	static uint8_t big[1 << 20];
-	struct srd_iov iov = { big, sizeof(big) };
+	struct srd_iov iov = { big, len };
 	struct srd_send_req req = { .peer = peer, .iov = &iov, .iovcnt = 1, .ctx = big };
 
 	assert_int_equal(srd_send(eng, 0, &req), 0);
+}
+
+/* Queue a 1 MiB message to peer on eng at time 0. */
+static void share_send(struct srd_engine *eng, uint64_t peer)
+{
+	share_send_len(eng, peer, 1u << 20);
 }
 
 /* Poll eng at time 0 until it has nothing more to send; count data packets per peer 1..3. */
@@ -778,31 +784,41 @@ static void share_drain(struct srd_engine *eng, uint32_t count[4])
 	assert_int_equal(n, 0);
 }
 
+/* An engine whose first flights share an initial window of 32 packets, unpaced, whose
+ * receiving side takes nothing (these tests only watch what it sends). */
+static struct srd_engine *share_engine(void)
+{
+	static const struct srd_callbacks cb = { .rx_alloc = share_rx_alloc,
+						 .rx_deliver = share_rx_deliver,
+						 .tx_done = share_tx_done };
+	struct srd_engine *eng;
+	struct srd_config cfg;
+	char err[160];
+
+	srd_config_default(&cfg);
+	cfg.cc.init_cwnd = 32 * SRD_CWND_ONE;
+	cfg.cc.pacing_gain_pct = 0;
+	assert_int_equal(srd_engine_create(&cfg, &cb, &eng, err, sizeof(err)), 0);
+	return eng;
+}
+
 /* A connection's first flight takes its share of init_cwnd among the connections with
  * messages to send: alone, the whole window; two at once, half each; one that starts
  * while another is sending, half, and the one already sending keeps what it had. */
 static void test_first_flight_share(void **state)
 {
-	struct srd_callbacks cb = { .rx_alloc = share_rx_alloc, .rx_deliver = share_rx_deliver,
-				    .tx_done = share_tx_done };
 	struct srd_engine *eng;
-	struct srd_config cfg;
 	uint32_t count[4];
-	char err[160];
 
 	(void)state;
-	srd_config_default(&cfg);
-	cfg.cc.init_cwnd = 32 * SRD_CWND_ONE;
-	cfg.cc.pacing_gain_pct = 0;
-
-	assert_int_equal(srd_engine_create(&cfg, &cb, &eng, err, sizeof(err)), 0);
+	eng = share_engine();
 	memset(count, 0, sizeof(count));
 	share_send(eng, 1);
 	share_drain(eng, count);
 	assert_int_equal(count[1], 32);
 	srd_engine_destroy(eng);
 
-	assert_int_equal(srd_engine_create(&cfg, &cb, &eng, err, sizeof(err)), 0);
+	eng = share_engine();
 	memset(count, 0, sizeof(count));
 	share_send(eng, 1);
 	share_send(eng, 2);
@@ -813,6 +829,48 @@ static void test_first_flight_share(void **state)
 	share_drain(eng, count);
 	assert_int_equal(count[3], 32 / 3);
 	assert_int_equal(count[1] + count[2], 32);
+	srd_engine_destroy(eng);
+}
+
+/* Poll eng at time 0 for up to max data packets; their peers in order[].  Returns how many. */
+static uint32_t share_order(struct srd_engine *eng, uint64_t *order, uint32_t max)
+{
+	uint8_t buf[SRD_HDR_MAX_LEN + 4096];
+	struct srd_tx_meta meta;
+	uint32_t n = 0;
+
+	while (n < max && srd_poll_tx(eng, 0, buf, sizeof(buf), &meta) > 0)
+		if (meta.type == SRD_PKT_DATA)
+			order[n++] = meta.peer;
+	return n;
+}
+
+/* Data goes shortest message first: of a 1 MiB message to peer 1 and a 32 KiB one to peer 2
+ * queued after it, the short one's 8 packets go first but for every eighth data turn, which
+ * stays the round robin's (the long one is slowed, never stopped); of two of equal length,
+ * the first takes the first turn and then, with fewer bytes left, the others but every
+ * eighth. */
+static void test_shortest_message_first(void **state)
+{
+	struct srd_engine *eng;
+	uint64_t order[24];
+
+	(void)state;
+	eng = share_engine();
+	share_send_len(eng, 1, 1u << 20);
+	share_send_len(eng, 2, 32u << 10);
+	/* each has half the initial window: 16 packets */
+	assert_int_equal(share_order(eng, order, 24), 24);
+	for (uint32_t i = 0; i < 24; i++)
+		assert_int_equal(order[i], i < 9 && i != 7 ? 2 : 1);
+	srd_engine_destroy(eng);
+
+	eng = share_engine();
+	share_send_len(eng, 1, 64u << 10);
+	share_send_len(eng, 2, 64u << 10);
+	assert_int_equal(share_order(eng, order, 16), 16);
+	for (uint32_t i = 0; i < 16; i++)
+		assert_int_equal(order[i], i % 8 == 7 ? 2 : 1);
 	srd_engine_destroy(eng);
 }
 
@@ -1127,6 +1185,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_spray_mode, teardown),
 		cmocka_unit_test_teardown(test_ecn_dctcp, teardown),
 		cmocka_unit_test(test_first_flight_share),
+		cmocka_unit_test(test_shortest_message_first),
 		cmocka_unit_test_teardown(test_config, teardown),
 		cmocka_unit_test_teardown(test_conn_info, teardown),
 		cmocka_unit_test_teardown(test_rack_same_time_burst, teardown),

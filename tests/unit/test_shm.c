@@ -45,6 +45,7 @@
 #define IP_A 0x0a000001u /* 10.0.0.1: the daemon's first address */
 #define IP_B 0x0a000002u /* 10.0.0.2 */
 #define MIB (1u << 20)
+#define BUF_MSG (SRD_CQE_INLINE_MAX + 72) /* a message too long to come inline: a buffer */
 
 static char g_dir[64];   /* mkdtemp */
 static char g_path[100]; /* g_dir/run/srdd.sock (run/ is made by the server) */
@@ -738,9 +739,15 @@ static void test_inject_and_returns(void **state)
 	assert_int_equal(srdc_poll(hb, &c, 0), 0);
 	WAIT_UNTIL(stats_now().rx_bufs_lent == 0, 2000);
 
+	/* inline messages lent no buffer (each came in the completion ring) */
+	assert_int_equal(stats_now().rx_inline, SRDC_INJECT_MAX + 2);
 	/* nine buffers held; seven given back stay with the app, the eighth sends all eight */
-	for (int i = 0; i < 9; i++)
-		assert_int_equal(srdc_inject(ea, &dst, msg, 16, 0, 0, NULL), 0);
+	for (int i = 0; i < 9; i++) {
+		static const uint8_t big[BUF_MSG];
+		struct srdc_iov iov = { big, sizeof(big) };
+
+		assert_int_equal(srdc_send(ea, &dst, &iov, 1, 0, 0, NULL), 0);
+	}
 	for (int i = 0; i < 9; i++)
 		assert_int_equal(next_comp(hb, &held[i], 5000), 1);
 	WAIT_UNTIL(stats_now().rx_bufs_lent == 9, 2000);
@@ -769,7 +776,8 @@ static void test_returns_never_wait(void **state)
 	struct srdc *ha, *hb;
 	struct srdc_ep *ea, *eb;
 	struct srdc_completion c;
-	struct srdc_iov iov = { "data", 4 };
+	static const uint8_t big[BUF_MSG];
+	struct srdc_iov iov = { big, sizeof(big) }; /* too long to come inline: a buffer */
 	struct srdc_addr to;
 	struct dp_shm_send out[4];
 	struct dp_shm_stats st;
@@ -1277,12 +1285,12 @@ static void test_send_batches(void **state)
 	}
 
 	/* libsrd: NLIB zero-copy sends completed together, polled 1, 2 and 3 at a time */
-	zc = srdc_buf_alloc(ha, 64);
+	zc = srdc_buf_alloc(ha, BUF_MSG); /* not inline: 40 of them fit B's ring */
 	assert_non_null(zc);
-	memset(zc, 0x5a, 64);
+	memset(zc, 0x5a, BUF_MSG);
 	hold(srdc_ep_addr(ea).ep, 0);
 	for (uint32_t i = 1; i <= NLIB; i++) {
-		struct srdc_iov iov = { zc, 64 };
+		struct srdc_iov iov = { zc, BUF_MSG };
 
 		assert_int_equal(srdc_send(ea, &dst, &iov, 1, i, 0, (void *)(uintptr_t)i), 0);
 	}
@@ -1318,8 +1326,8 @@ static void test_send_batches(void **state)
 		assert_int_equal(c[0].status, 0);
 		assert_true(c[0].ep == eb);
 		assert_int_equal(c[0].src.ep, srdc_ep_addr(ea).ep);
-		assert_int_equal(c[0].len, 64);
-		assert_int_equal(((const uint8_t *)c[0].buf)[63], 0x5a);
+		assert_int_equal(c[0].len, BUF_MSG);
+		assert_int_equal(((const uint8_t *)c[0].buf)[BUF_MSG - 1], 0x5a);
 		assert_in_range(c[0].tag, 1, NLIB);
 		assert_int_equal(seen[c[0].tag], 0);
 		seen[c[0].tag] = 1;
@@ -1530,7 +1538,8 @@ static int victim(int wfd, int rfd)
 	struct srdc_ep *ep;
 	struct srdc_completion c;
 	struct srdc_addr me;
-	struct srdc_iov iov = { "victim's message", 16 };
+	static char msg[BUF_MSG] = "victim's message"; /* held in buffers, not inline */
+	struct srdc_iov iov = { msg, sizeof(msg) };
 	int recvs = 0, sends = 0;
 	char go;
 
@@ -1636,7 +1645,7 @@ static void check_recv(struct srdc *hb, const struct srdc_completion *c, uint8_t
 	assert_true(t < n);
 	assert_int_equal(seen[t], 0);
 	seen[t] = 1;
-	assert_int_equal(c->len, 100 + t % 200);
+	assert_int_equal(c->len, BUF_MSG + t % 100);
 	fill(msg, sizeof(msg), (uint32_t)t);
 	assert_memory_equal(c->buf, msg, c->len);
 	give_back(hb, c->buf);
@@ -1673,7 +1682,7 @@ static void test_cq_limits(void **state)
 		int n;
 
 		if (sent < N) {
-			struct srdc_iov iov = { msg, 100 + (size_t)sent % 200 };
+			struct srdc_iov iov = { msg, BUF_MSG + (size_t)sent % 100 };
 
 			fill(msg, sizeof(msg), (uint32_t)sent);
 			if (srdc_send(ea, &dst, &iov, 1, (uint64_t)sent, 0, NULL) == 0) {
@@ -1694,7 +1703,7 @@ static void test_cq_limits(void **state)
 		int n;
 
 		if (sent < N) {
-			struct srdc_iov iov = { msg, 100 + (size_t)sent % 200 };
+			struct srdc_iov iov = { msg, BUF_MSG + (size_t)sent % 100 };
 			int rc;
 
 			fill(msg, sizeof(msg), (uint32_t)sent);
@@ -1732,6 +1741,133 @@ static void test_cq_limits(void **state)
 	srv_destroy();
 }
 
+/*
+ * Messages of at most SRD_CQE_INLINE_MAX bytes come inside the completion ring
+ * (SRD_CQ_RECV_INLINE): every length up to it and one past it, across the ring's end, with
+ * no buffer lent; a receiver that does not poll gets no more than its ring holds (two
+ * entries each); the daemon's staging slots run out into ordinary buffers, are freed by an
+ * abort, and keep a dead app's record until the message is done.
+ */
+static void test_inline_recv(void **state)
+{
+	enum { LENS = SRD_CQE_INLINE_MAX + 2, N = 40 };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c, c8[8];
+	struct srdc_addr dst;
+	struct dp_config cfg;
+	struct dp_shm_stats st;
+	struct dp_shm_send out[1];
+	uint8_t msg[LENS], seen[N] = { 0 };
+	void *ctx[40], *bufs[40];
+	int done = 0, got = 0, no_ep;
+	uint64_t inl = 0;
+	uint16_t ep_b;
+
+	(void)state;
+	cfg_default(&cfg); /* CQ of 64: the 2- and 3-entry messages cross its end */
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	for (uint32_t len = 0; len < LENS; len++) {
+		struct srdc_iov iov = { msg, len };
+
+		fill(msg, len, len);
+		xfer(ea, hb, eb, &iov, 1, len); /* every field, the bytes, given back once */
+		expect_send_done(ha, ea, len, 0);
+		inl += len <= SRD_CQE_INLINE_MAX;
+	}
+	WAIT_UNTIL(stats_now().rx_bufs_lent == 0, 2000); /* the one buffer's return */
+	st = stats_now();
+	assert_int_equal(st.rx_inline, inl);
+	assert_int_equal(st.rx_inline_filling, 0);
+	/* libsrd's slots: only the start of one lent is taken back */
+	fill(msg, 64, 1);
+	assert_int_equal(srdc_inject(ea, &dst, msg, 64, 5, 0, NULL), 0);
+	assert_int_equal(next_comp(hb, &c, 5000), 1);
+	assert_int_equal(srdc_recv_done(hb, (uint8_t *)c.buf + 1), -EINVAL);
+	assert_int_equal(srdc_recv_done(hb, msg), -EINVAL); /* not libsrd's */
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+
+	/* B does not poll: 32 messages of 64 bytes (two entries each) fill its 64 entries,
+	   the rest wait */
+	for (int i = 0; i < N; i++) {
+		fill(msg, 64, (uint32_t)i);
+		assert_int_equal(srdc_inject(ea, &dst, msg, 64, (uint64_t)i, 0, NULL), 0);
+	}
+	WAIT_UNTIL(stats_now().rx_inline == inl + 1 + 32 && stats_now().rx_no_buffer > 0, 2000);
+	usleep(20000);
+	assert_int_equal(stats_now().rx_inline, inl + 1 + 32);
+	while (got < N) {
+		int n = srdc_poll(hb, c8, 8);
+
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(c8[i].kind, SRDC_RECV);
+			assert_in_range(c8[i].tag, 0, N - 1);
+			assert_int_equal(seen[c8[i].tag], 0);
+			seen[c8[i].tag] = 1;
+			fill(msg, 64, (uint32_t)c8[i].tag);
+			assert_int_equal(c8[i].len, 64);
+			assert_memory_equal(c8[i].buf, msg, 64);
+			assert_int_equal(srdc_recv_done(hb, c8[i].buf), 0);
+		}
+		got += n;
+		if (n == 0)
+			usleep(50);
+	}
+	assert_int_equal(srdc_poll(ha, c8, 8), 0); /* silent sends: nothing */
+
+	/* this thread drives the server: 32 staging slots (half the CQ), then buffers */
+	srv_stop();
+	ep_b = dst.ep;
+	for (int i = 0; i < 33; i++) {
+		bufs[i] = dp_shm_rx_alloc(F.s, dst.ipv4, ep_b, 0, &ctx[i], &no_ep);
+		assert_non_null(bufs[i]);
+	}
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.rx_inline_filling, 32);
+	assert_int_equal(st.rx_bufs_lent, 1);
+	dp_shm_rx_abort(F.s, ctx[0], bufs[0]);
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.rx_inline_filling, 31);
+	for (int i = 1; i < 33; i++)
+		dp_shm_deliver(F.s, ctx[i], bufs[i], 0, IP_A, 9, ep_b, (uint64_t)i, 0);
+	dp_shm_flush(F.s);
+	for (done = 0; done < 32; done++) {
+		assert_int_equal(srdc_poll(hb, &c, 1), 1);
+		assert_int_equal(c.kind, SRDC_RECV);
+		assert_int_equal(c.len, 0);
+		assert_int_equal(c.tag, (uint64_t)done + 1);
+		assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	}
+	assert_int_equal(srdc_poll(hb, &c, 1), 0); /* the buffer's return goes */
+	assert_int_equal(dp_shm_take(F.s, out, 0), 0);
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.rx_inline_filling, 0);
+	assert_int_equal(st.rx_bufs_lent, 0);
+	/* B detaches while a message is arriving for it: its record waits for the message */
+	bufs[0] = dp_shm_rx_alloc(F.s, dst.ipv4, ep_b, 8, &ctx[0], &no_ep);
+	assert_non_null(bufs[0]);
+	srdc_detach(hb);
+	for (uint64_t end = mono_ns() + 2000000000ull; mono_ns() < end;) {
+		(void)dp_shm_poll_control(F.s);
+		dp_shm_get_stats(F.s, &st);
+		if (st.endpoints == 1)
+			break;
+		usleep(100);
+	}
+	assert_int_equal(st.endpoints, 1);
+	assert_int_equal(st.apps, 2);
+	dp_shm_deliver(F.s, ctx[0], bufs[0], 8, IP_A, 9, ep_b, 0, 0); /* dropped: freed */
+	dp_shm_get_stats(F.s, &st);
+	assert_int_equal(st.apps, 1);
+	assert_int_equal(st.rx_inline_filling, 0);
+	srdc_detach(ha);
+	srv_destroy();
+}
+
 /* A failed test leaves its server running: stop it so that the next one can start. */
 static int teardown(void **state)
 {
@@ -1760,6 +1896,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_daemon_gone, teardown),
 		cmocka_unit_test_teardown(test_sigkill, teardown),
 		cmocka_unit_test_teardown(test_cq_limits, teardown),
+		cmocka_unit_test_teardown(test_inline_recv, teardown),
 	};
 	char path[200];
 	int rc;
