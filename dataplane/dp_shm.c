@@ -617,6 +617,8 @@ static int app_create(struct dp_shm *s, struct dp_shm_pending *p, const struct s
 	if (!a)
 		return -ENOMEM;
 	a->kind = DP_SHM_K_APP;
+	/* an app may never read what it receives (srd-perf's do not) */
+	srd_copy_pick_init(&a->rx_pick, false);
 	a->id = s->next_app_id;
 	s->next_app_id += s->nworkers;
 	memcpy(a->name, hello->u.hello.name, SRD_SHM_NAME_MAX - 1);

@@ -131,6 +131,16 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 /* The message will never complete: take the buffer back. */
 void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf);
 
+/*
+ * Store len bytes of a message of msg_len bytes at dst, in a buffer dp_shm_rx_alloc gave
+ * for app_ctx.  The app reads what is stored there, on its own core, then hands the buffer
+ * back, and it is reused: for a message of SRD_COPY_PICK_MIN bytes or more the stores are
+ * ordinary or non-temporal as they measure cheaper for this app (srd_copy.h: they depend
+ * on whether the app's core shares a cache with ours, which the host may change), from
+ * SRD_COPY_STREAM_MIN bytes always non-temporal (too large for the cache).
+ */
+void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_t msg_len);
+
 /* Publish the completions posted since the last call, post held-back completions where rings
  * have room, signal apps that sleep.  Call once per worker loop iteration (and after
  * completing sends outside it). */

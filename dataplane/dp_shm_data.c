@@ -571,6 +571,18 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 	ring_post(a, &c); /* room reserved at dp_shm_rx_alloc: never in daemon memory */
 }
 
+void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_t msg_len)
+{
+	struct dp_shm_app *a = app_ctx;
+
+	if (msg_len >= SRD_COPY_STREAM_MIN)
+		srd_copy_stream(dst, src, len);
+	else if (msg_len >= SRD_COPY_PICK_MIN)
+		srd_copy_picked(&a->rx_pick, dst, src, len);
+	else
+		memcpy(dst, src, len);
+}
+
 void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf)
 {
 	struct dp_shm_app *a = app_ctx;

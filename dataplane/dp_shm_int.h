@@ -16,6 +16,7 @@
 #include "dp_config.h"
 #include "dp_net.h"
 #include "srd_buddy.h"
+#include "srd_copy.h"
 #include "dp_shm.h"
 
 #define DP_SHM_MAX_MSG (16u << 20)                /* longest message (as libsrd) */
@@ -113,6 +114,7 @@ struct dp_shm_app {
 	uint64_t rx_off;              /* the receive area (srd_buddy offsets add to this) */
 	uint64_t rx_size;
 	struct srd_buddy rxa;        /* receive buffers; tags say filling or lent */
+	struct srd_copy_pick rx_pick; /* how large messages are placed in them (dp_shm_place) */
 	struct dp_shm_stage stage;    /* small messages arriving (SRD_CQ_RECV_INLINE) */
 	/* successful send completions gathered into one SRD_CQ_SEND_BATCH entry, posted when
 	   full and at every dp_shm_flush (before the tail is published) */

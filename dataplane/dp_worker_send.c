@@ -67,6 +67,13 @@ static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 		dp_shm_rx_abort(wp->w->shm, msg->buf_ctx, msg->buf);
 }
 
+static void cb_rx_place(void *user, const struct srd_rx_msg *msg, size_t off, const void *src,
+			size_t len)
+{
+	(void)user;
+	dp_shm_place(msg->buf_ctx, (uint8_t *)msg->buf + off, src, len, msg->len);
+}
+
 static void rec_free(struct dp_worker *w, struct dp_sendrec *r);
 
 static void cb_tx_done(void *user, void *ctx, int status)
@@ -260,6 +267,7 @@ void dp_worker_callbacks(struct dp_wport *wp, struct srd_callbacks *cb)
 		.rx_alloc = cb_rx_alloc,
 		.rx_deliver = cb_rx_deliver,
 		.rx_abort = cb_rx_abort,
+		.rx_place = cb_rx_place,
 		.tx_done = cb_tx_done,
 	};
 }

@@ -9,65 +9,20 @@
  * byte is written once and a message is complete exactly when its byte count is reached.
  */
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "conn.h"
 
 /* ---- placing a segment's payload ---- */
 
-/*
- * A segment of a message of at least SRD_RX_STREAM_MIN bytes is written around the cache
- * (non-temporal stores), every other one with memcpy.  Such a message is larger than a
- * core's cache share, so its first lines are evicted before the application reads them
- * whatever we do; an ordinary store would first read every destination line into the
- * cache (a read for ownership, half of this copy's memory traffic) and push out the
- * packets, rings and connection state the worker needs next.  Memory bandwidth is what a
- * worker placing 16 MiB messages spends its time on (80% of its samples are in the copies).
- * The stores are the compiler's SSE2 intrinsics (part of every x86-64 target, no library);
- * elsewhere every segment is copied with memcpy.
- */
-#define SRD_RX_STREAM_MIN (4u << 20)
-
-#if defined(__SSE2__)
-/* memcpy(dst, src, len) with the bulk stored non-temporally, fenced: the stores are visible
- * before anything stored after the call (the completion that hands the buffer over). */
-static void copy_streaming(uint8_t *dst, const uint8_t *src, size_t len)
+/* Store a segment's payload at byte off of s's buffer: the caller's way (rx_place: srdd
+ * picks between ordinary and non-temporal stores), or memcpy. */
+static void place_payload(struct srd_engine *eng, const struct srd_rxslot *s, size_t off,
+			  const uint8_t *src, size_t len)
 {
-	size_t head = (size_t)(-(uintptr_t)dst & 15u), i;
-
-	if (head > len)
-		head = len;
-	memcpy(dst, src, head);
-	for (i = head; i + 64 <= len; i += 64) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
-		__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
-		__m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
-		__m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
-
-		_mm_stream_si128((__m128i *)(dst + i), a);
-		_mm_stream_si128((__m128i *)(dst + i + 16), b);
-		_mm_stream_si128((__m128i *)(dst + i + 32), c);
-		_mm_stream_si128((__m128i *)(dst + i + 48), d);
-	}
-	memcpy(dst + i, src + i, len - i);
-	_mm_sfence();
-}
-#endif
-
-/* Store a segment's payload at dst, for a message of msg_len bytes. */
-static void place_payload(uint8_t *dst, const uint8_t *src, size_t len, uint32_t msg_len)
-{
-#if defined(__SSE2__)
-	if (msg_len >= SRD_RX_STREAM_MIN) {
-		copy_streaming(dst, src, len);
-		return;
-	}
-#else
-	(void)msg_len;
-#endif
-	memcpy(dst, src, len);
+	if (eng->cb.rx_place)
+		eng->cb.rx_place(eng->cb.user, &s->msg, off, src, len);
+	else
+		memcpy((uint8_t *)s->msg.buf + off, src, len);
 }
 
 /* ---- the received-PSN bitmap (window of rx_window PSNs starting at rcv_nxt) ---- */
@@ -680,8 +635,8 @@ int rx_on_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 
 	seg = psn - d->msg_psn;
 	if (pkt->payload_len)
-		place_payload((uint8_t *)s->msg.buf + (size_t)seg * s->seg_size, pkt->payload,
-			      pkt->payload_len, s->msg.len);
+		place_payload(eng, s, (size_t)seg * s->seg_size, pkt->payload,
+			      pkt->payload_len);
 	if (seg == 0)
 		s->msg.imm = d->imm;
 	s->bytes_left -= pkt->payload_len;

@@ -211,6 +211,12 @@ struct srd_callbacks {
 	 * later, and rx_alloc is asked again): the buffer is the caller's again, and the
 	 * message was not delivered. May be NULL. */
 	void (*rx_abort)(void *user, const struct srd_rx_msg *msg);
+	/* Store len bytes of msg's payload (one packet's) at byte off of msg->buf, which has
+	 * room for them: the caller's own copy (srdd picks ordinary or non-temporal stores by
+	 * their cost, lib/shm/srd_copy.h).  Not for the messages of a packed packet (small,
+	 * memcpy'd).  May be NULL: memcpy. */
+	void (*rx_place)(void *user, const struct srd_rx_msg *msg, size_t off, const void *src,
+			 size_t len);
 	/* A message accepted by srd_send() is done: status 0 (the peer has all of it), or
 	 * -ETIMEDOUT (retry budget spent: peer unreachable), -ECONNRESET (peer restarted or
 	 * forgot the connection), -ECONNREFUSED (peer's connection table was full),

@@ -518,6 +518,7 @@ int srdfi_domain_open(struct srdfi_fabric *fab, struct fi_info *info,
 		free(d);
 		return -FI_ENOMEM;
 	}
+	srd_copy_pick_init(&d->tx_pick, true); /* srdd reads every byte it is sent */
 	if (inet_pton(AF_INET, info->domain_attr->name, &ia) == 1)
 		d->ipv4 = ntohl(ia.s_addr);
 	else if (strcmp(info->domain_attr->name, SRDFI_NAME)) {

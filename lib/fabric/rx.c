@@ -11,7 +11,7 @@
  * message is matched once and its later pieces go straight to the same buffer.
  *
  * Copies: a message that finds its receive posted is copied once, from srdd's buffer into
- * the application's (with streaming stores from SRDFI_STREAM_MIN bytes: copy.c).  An
+ * the application's (with streaming stores from SRD_COPY_STREAM_MIN bytes: srd_copy.h).  An
  * unexpected one stays in srdd's buffer until it is matched.  While
  * the application takes them, a backlog fills srdd's receive area and srdd answers the
  * senders RNR: that is the flow control that keeps a fast sender from burying a slower
@@ -196,11 +196,12 @@ static void rx_unpost(struct srdfi_rx *rx)
 }
 
 /* Copy len bytes of a message of total bytes to byte `off` of rx's buffer, as far as it
- * reaches (streaming stores for a large message: copy.c). */
+ * reaches (streaming stores for a message too large for the cache: srd_copy.h; below that
+ * memcpy, as the application's own buffer is read next on the application's core). */
 static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, uint64_t len,
 		    uint64_t total)
 {
-	bool stream = total >= SRDFI_STREAM_MIN;
+	bool stream = total >= SRD_COPY_STREAM_MIN;
 
 	for (size_t i = 0; i < rx->iov_count && len; i++) {
 		uint64_t n;
@@ -210,7 +211,10 @@ static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, u
 			continue;
 		}
 		n = rx->iov[i].iov_len - off < len ? rx->iov[i].iov_len - off : len;
-		srdfi_copy((uint8_t *)rx->iov[i].iov_base + off, p, n, stream);
+		if (stream)
+			srd_copy_stream((uint8_t *)rx->iov[i].iov_base + off, p, n);
+		else
+			memcpy((uint8_t *)rx->iov[i].iov_base + off, p, n);
 		p += n;
 		len -= n;
 		off = 0;

@@ -13,7 +13,6 @@
  *   tx.c      sends: segmentation, queueing (FI_RM_ENABLED), completions, delivery acks
  *   rx.c      receives: matching, the unexpected queue, peek/claim, multi-receive,
  *             reassembly of segmented messages
- *   copy.c    payload copies (streaming stores for large messages)
  *
  * Every message the provider sends through srdd carries a small header (struct
  * srdfi_hdr) in front of the payload; the libfabric tag travels in srdd's 64-bit tag and
@@ -47,6 +46,7 @@
 #include <rdma/providers/fi_prov.h>
 
 #include "srd.h"
+#include "srd_copy.h"
 
 /* ---- identity and limits ---- */
 
@@ -62,8 +62,6 @@
 #define SRDFI_CQ_DEFAULT 1024u       /* a CQ's initial size when the attribute says 0 */
 #define SRDFI_MIN_MULTI_RECV 64u     /* FI_OPT_MIN_MULTI_RECV's default */
 #define SRDFI_ERR_DATA_MAX 96u       /* bytes of an error entry's err_data (a sentence) */
-#define SRDFI_STREAM_MIN (4u << 20)  /* messages this long or longer are copied with
-                                        streaming stores, on both sides (copy.c) */
 
 /* The provider object libfabric's core loads (prov.c); FI_LOG macros need it. */
 extern struct fi_provider srdfi_prov;
@@ -190,6 +188,8 @@ struct srdfi_domain {
 	size_t segment;               /* payload bytes per srdd message of a segmented one */
 	size_t unexp_hold;            /* see struct srdfi_params */
 	bool yield;                   /* see struct srdfi_params */
+	struct srd_copy_pick tx_pick; /* how its sends below SRD_COPY_STREAM_MIN bytes are
+	                                 copied into the region (tx.c, srd_copy.h) */
 	struct srdfi_list eps;        /* its endpoints */
 	struct srdfi_ep *last_ep;     /* the endpoint the last completion named (a cache) */
 	struct srdfi_list mrs;        /* its memory regions */
@@ -383,9 +383,9 @@ struct srdfi_tx {
 	uint8_t dack_due;             /* FI_DELIVERY_COMPLETE: waiting for the peer's DACK */
 };
 
-/* One piece of a streamed send (a message of SRDFI_STREAM_MIN bytes or more): the provider
- * copied it into a buffer of the shared region itself, with streaming stores, and srdd
- * sends that buffer without another copy in libsrd. */
+/* One piece of a send of SRD_COPY_PICK_MIN bytes or more: the provider copied it into a
+ * buffer of the shared region itself (with streaming stores or memcpy: srd_copy.h), and
+ * srdd sends that buffer without another copy in libsrd. */
 struct srdfi_bounce {
 	struct srdfi_list link;       /* the endpoint's bounces (freed if srdd goes away) */
 	struct srdfi_tx *tx;          /* the send it is a piece of */
@@ -554,10 +554,6 @@ void srdfi_rx_drop_unexpected(struct srdfi_ep *ep);
  * oldest copied out of srdd's buffers (rx.c says why). */
 #define SRDFI_UNEXP_STALL_NS 1000000ull
 void srdfi_rx_trim(struct srdfi_ep *ep);
-
-/* copy.c */
-/* memcpy(dst, src, len), with streaming (non-temporal) stores if stream, fenced. */
-void srdfi_copy(void *dst, const void *src, size_t len, bool stream);
 
 /* ep.c */
 /* Report a completion of ep's: to its CQ (unless selective and not asked) and counter. */

@@ -6,9 +6,11 @@
  * and their offset, so that the receiver reassembles them into the one buffer that matched
  * the first.  The bytes are copied into the shared region as each piece is taken, so an
  * application's buffer is free again once all pieces are taken: by libsrd, or, for a
- * message of SRDFI_STREAM_MIN bytes or more, by the provider itself, with streaming stores
- * (copy.c says why), into a buffer it takes from the region (struct srdfi_bounce) and
- * srdd sends from without a copy in libsrd.
+ * message of SRD_COPY_PICK_MIN bytes or more, by the provider itself, into a buffer it
+ * takes from the region (struct srdfi_bounce) and srdd sends from without a copy in
+ * libsrd.  The provider's copy streams (non-temporal stores) from SRD_COPY_STREAM_MIN
+ * bytes, and below that streams or uses memcpy as the domain's copies measure cheaper
+ * (srd_copy.h says why: where srdd's worker, which read the region's lines last, sits).
  *
  * Resource management (FI_RM_ENABLED): when srdd's rings or the region's send area are
  * full, a send waits on the endpoint's queue (an injected one in a copy of ours) and goes
@@ -126,10 +128,11 @@ static void *bounce_ctx(struct srdfi_bounce *b)
 	return (void *)((uintptr_t)b | BOUNCE_BIT);
 }
 
-/* Send one piece of a streamed message: iov[0] is its header, iov[1..n) its payload,
- * piece bytes.  Returns srdc_send's answer (-EAGAIN also when the region has no room). */
-static int send_streamed(struct srdfi_tx *tx, const struct srdc_iov *iov, unsigned n,
-			 uint64_t piece)
+/* Send one piece of a message of SRD_COPY_PICK_MIN bytes or more through a buffer the
+ * provider fills itself: iov[0] is its header, iov[1..n) its payload, piece bytes.
+ * Returns srdc_send's answer (-EAGAIN also when the region has no room). */
+static int send_bounced(struct srdfi_tx *tx, const struct srdc_iov *iov, unsigned n,
+			uint64_t piece)
 {
 	struct srdfi_ep *ep = tx->ep;
 	size_t len = iov[0].len + piece, at = 0;
@@ -145,8 +148,15 @@ static int send_streamed(struct srdfi_tx *tx, const struct srdc_iov *iov, unsign
 		free(b);
 		return -EAGAIN; /* the region's send area is full until sends complete */
 	}
-	for (unsigned i = 0; i < n; at += iov[i].len, i++)
-		srdfi_copy(buf + at, iov[i].base, iov[i].len, i > 0);
+	for (unsigned i = 0; i < n; at += iov[i].len, i++) {
+		if (i == 0)
+			memcpy(buf, iov[0].base, iov[0].len); /* the provider's header */
+		else if (tx->len >= SRD_COPY_STREAM_MIN)
+			srd_copy_stream(buf + at, iov[i].base, iov[i].len);
+		else
+			srd_copy_picked_chunks(&ep->dom->tx_pick, buf + at, iov[i].base,
+					       iov[i].len);
+	}
 	whole.base = buf;
 	whole.len = len;
 	b->tx = tx;
@@ -165,7 +175,7 @@ static int tx_push(struct srdfi_tx *tx)
 {
 	struct srdfi_ep *ep = tx->ep;
 	size_t segment = ep->dom->segment;
-	bool seg = tx->len > segment, stream = tx->len >= SRDFI_STREAM_MIN;
+	bool seg = tx->len > segment, own_copy = tx->len >= SRD_COPY_PICK_MIN;
 
 	do {
 		uint64_t piece = seg ? (tx->len - tx->sent < segment ? tx->len - tx->sent : segment)
@@ -187,8 +197,8 @@ static int tx_push(struct srdfi_tx *tx)
 		iov[0].len = srdfi_hdr_encode(hbuf, &h, &s);
 		n = 1 + gather(tx->iov, tx->iov_count, tx->sent - tx->iov_off, piece, iov + 1,
 			       SRDFI_IOV_LIMIT);
-		if (stream)
-			rc = send_streamed(tx, iov, n, piece);
+		if (own_copy)
+			rc = send_bounced(tx, iov, n, piece);
 		else
 			rc = srdc_send(ep->sep, &tx->dst, iov, n, tx->tag,
 				       (tx->flags & FI_REMOTE_CQ_DATA) ? tx->data : 0, tx);

@@ -135,36 +135,6 @@ static void test_name_codec(void **state)
 	assert_int_equal(srdfi_name_decode(NULL, 8, &c), -FI_EINVAL);
 }
 
-/* srdfi_copy with streaming stores: every byte lands, none around it is touched, whatever
- * the alignment of either side and the length (the head before the first 16-byte-aligned
- * destination and the tail after the last whole 64 bytes go by memcpy). */
-static void test_copy_stream(void **state)
-{
-	static const size_t lens[] = { 0, 1, 255, 256, 257, 1000, 4096 + 13, 65536 + 63 };
-	size_t cap = 65536 + 256;
-	uint8_t *src = malloc(cap), *dst = malloc(cap);
-
-	(void)state;
-	assert_non_null(src);
-	assert_non_null(dst);
-	for (size_t i = 0; i < cap; i++)
-		src[i] = (uint8_t)(i * 7 + 3);
-	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
-		for (size_t doff = 0; doff < 20; doff += 3)
-			for (size_t soff = 0; soff < 20; soff += 5)
-				for (int stream = 0; stream < 2; stream++) {
-					memset(dst, 0xee, cap);
-					srdfi_copy(dst + doff, src + soff, lens[l], stream);
-					for (size_t i = 0; i < doff; i++)
-						assert_int_equal(dst[i], 0xee);
-					if (lens[l])
-						assert_memory_equal(dst + doff, src + soff, lens[l]);
-					assert_int_equal(dst[doff + lens[l]], 0xee);
-				}
-	free(src);
-	free(dst);
-}
-
 /* ---- fi_getinfo's attributes ---- */
 
 static int build(const struct fi_info *hints, const char *node, uint64_t flags,
@@ -723,7 +693,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hdr_codec),
 		cmocka_unit_test(test_name_codec),
-		cmocka_unit_test(test_copy_stream),
 		cmocka_unit_test(test_info_defaults),
 		cmocka_unit_test(test_info_hints),
 		cmocka_unit_test(test_info_addresses),
