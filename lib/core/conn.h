@@ -386,6 +386,8 @@ uint32_t srd_conn_isn(uint32_t conn_id);
 
 /* Put c on the active list (idempotent): srd_poll_tx() will look at it. */
 void conn_activate(struct srd_engine *eng, struct srd_conn *c);
+/* Take c off the active list (nothing to send until conn_activate()). */
+void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
 /* Recompute c's deadline and update the timer queue. */
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c);
 /* Slot number of c. */
