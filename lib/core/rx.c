@@ -445,7 +445,8 @@ static void ack_count(struct srd_engine *eng, struct srd_conn *c, unsigned ce)
 	}
 }
 
-/* Hand back the buffers msgs[0..n) got from rx_alloc: their packet is refused whole. */
+/* Hand back msgs[0..n), taken by rx_take or given buffers by rx_alloc: their packet is
+ * refused whole. */
 static void pack_give_back(struct srd_engine *eng, struct srd_rx_msg *msgs, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
@@ -524,6 +525,7 @@ static int rx_on_packed(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 	p = pkt->payload;
 	for (uint32_t i = 0; i < n; i++) {
 		struct srd_rx_msg *msg = &msgs[i];
+		int took;
 
 		p = srd_wire_pack_read(p, &pm);
 		*msg = (struct srd_rx_msg){
@@ -533,8 +535,17 @@ static int rx_on_packed(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			.tag = pm.tag,
 			.len = pm.len,
 		};
-		msg->buf = eng->cb.rx_alloc(eng->cb.user, msg);
-		if (!msg->buf && (msg->no_endpoint || pm.len)) {
+		took = !hold && eng->cb.rx_take ? eng->cb.rx_take(eng->cb.user, msg) : 0;
+		if (took > 0) {
+			msg->data = pm.payload; /* rx_deliver reads the bytes here */
+		} else if (took == 0) {
+			msg->buf = eng->cb.rx_alloc(eng->cb.user, msg);
+			if (!msg->buf && (msg->no_endpoint || pm.len))
+				took = -1;
+			else if (pm.len)
+				memcpy(msg->buf, pm.payload, pm.len);
+		}
+		if (took < 0) {
 			int rc = msg->no_endpoint ? -SRD_DROP_NO_ENDPOINT : -SRD_DROP_NO_BUFFER;
 
 			/* not taken: an ack must mean delivery, of every message in the packet */
@@ -542,8 +553,6 @@ static int rx_on_packed(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 			nack_note(c, pkt, rc == -SRD_DROP_NO_ENDPOINT ? SRD_NACK_NO_EP : SRD_NACK_RNR);
 			return rc;
 		}
-		if (pm.len)
-			memcpy(msg->buf, pm.payload, pm.len);
 		msg->imm = pm.imm;
 		bytes += pm.len;
 	}

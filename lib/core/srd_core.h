@@ -183,8 +183,12 @@ struct srd_rx_msg {
 	uint64_t tag;     /* application tag */
 	uint64_t imm;     /* immediate data (valid at rx_deliver only) */
 	uint32_t len;     /* message length in bytes */
-	void *buf;        /* where the message is placed (NULL inside rx_alloc) */
-	void *buf_ctx;    /* caller's value set by rx_alloc, returned with the buffer */
+	void *buf;        /* where the message is placed (NULL inside rx_alloc, and for a
+	                     message rx_take took) */
+	void *buf_ctx;    /* caller's value set by rx_alloc or rx_take, returned with the
+	                     buffer */
+	const void *data; /* a message rx_take took: its bytes, in the packet being handled
+	                     (valid during rx_deliver or rx_abort only); else NULL */
 	uint8_t no_endpoint; /* set by rx_alloc (returning NULL) when nobody will ever take the
 	                        message: it is refused, not retried */
 };
@@ -200,6 +204,15 @@ struct srd_callbacks {
 	 * msg->dst_ep names no endpoint, set msg->no_endpoint and return NULL: the message is
 	 * refused and fails at the sender with -ENXIO. */
 	void *(*rx_alloc)(void *user, struct srd_rx_msg *msg);
+	/* Optional, asked before rx_alloc for a message whose bytes are all in the packet at
+	 * hand and that is delivered before srd_recv() returns (one of a packed packet's, not
+	 * waiting for an earlier PSN): make room for it without a buffer, so that rx_deliver
+	 * gets the bytes in msg->data instead of a copy in msg->buf (srdd puts a small message
+	 * straight into the app's completion ring).  Return 1 (room made; msg->buf_ctx as you
+	 * like), 0 (ask rx_alloc instead), or -1 as rx_alloc's NULL (msg->no_endpoint set or
+	 * not).  A message it took and the engine then gives up goes to rx_abort, msg->data
+	 * set. */
+	int (*rx_take)(void *user, struct srd_rx_msg *msg);
 	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again.
 	 * An ordered message comes once every earlier PSN of its connection has arrived, or
 	 * when its connection resets (it was acknowledged, so it is delivered, not dropped). */

@@ -38,6 +38,7 @@ struct side {
 	uint32_t nq;
 	void *bufs[MAX_BUFS];    /* buffers lent by rx_alloc, not returned */
 	uint32_t nbufs;
+	uint32_t taken;          /* messages rx_take took, not yet delivered or aborted */
 };
 
 struct world {
@@ -76,6 +77,32 @@ static void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 	return b;
 }
 
+/* rx_take: messages of 1..64 bytes to an odd endpoint come without a buffer (the rest as
+ * rx_alloc says), refused as rx_alloc refuses. */
+static int cb_rx_take(void *user, struct srd_rx_msg *msg)
+{
+	struct side *s = user;
+
+	if (msg->buf || msg->data)
+		abort();
+	if (msg->len == 0 || msg->len > 64 || !(msg->dst_ep & 1))
+		return 0;
+	if (s->fail_alloc) {
+		msg->no_endpoint = s->fail_alloc == 2;
+		return -1;
+	}
+	s->taken++;
+	return 1;
+}
+
+/* A taken message back (delivered or aborted): exactly once. */
+static void give_back_taken(struct side *s, const struct srd_rx_msg *msg)
+{
+	if (msg->buf || s->taken == 0)
+		abort();
+	s->taken--;
+}
+
 /* Take buf back from the side's lent list: exactly once. */
 static void give_back(struct side *s, void *buf)
 {
@@ -92,12 +119,18 @@ static void give_back(struct side *s, void *buf)
 
 static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 {
-	give_back(user, msg->buf);
+	if (msg->data)
+		give_back_taken(user, msg);
+	else
+		give_back(user, msg->buf);
 }
 
 static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 {
-	give_back(user, msg->buf);
+	if (msg->data)
+		give_back_taken(user, msg);
+	else
+		give_back(user, msg->buf);
 }
 
 static void cb_tx_done(void *user, void *ctx, int status)
@@ -217,8 +250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.max_retries = 4;
 	for (int i = 0; i < 2; i++) {
 		struct srd_callbacks cb = {
-			.user = &w.s[i], .rx_alloc = cb_rx_alloc, .rx_deliver = cb_rx_deliver,
-			.rx_abort = cb_rx_abort, .tx_done = cb_tx_done,
+			.user = &w.s[i], .rx_alloc = cb_rx_alloc, .rx_take = cb_rx_take,
+			.rx_deliver = cb_rx_deliver, .rx_abort = cb_rx_abort, .tx_done = cb_tx_done,
 		};
 
 		cfg.seed = (uint64_t)i + 1;
@@ -274,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (w.sent[m] != 2)
 			abort(); /* accepted and never completed */
 	for (int i = 0; i < 2; i++)
-		if (w.s[i].nbufs)
-			abort(); /* a receive buffer never came back */
+		if (w.s[i].nbufs || w.s[i].taken)
+			abort(); /* a receive buffer or a taken message never came back */
 	return 0;
 }

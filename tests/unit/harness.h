@@ -72,6 +72,12 @@ struct side {
 	uint16_t no_ep;             /* rx_alloc says this endpoint does not exist (0: none) */
 	uint32_t alloc_calls;
 	uint32_t rx_bufs;           /* buffers handed out by rx_alloc, not yet returned */
+	uint32_t take_max;          /* rx_take takes messages of 1..take_max bytes (0: none) */
+	uint32_t take_fail_nth;     /* refuse the rx_take call with this number (counting
+	                               take_calls from 1), once (0: none) */
+	uint32_t take_calls;
+	uint32_t taken;             /* messages rx_take took, not yet delivered or aborted */
+	uint32_t taken_delivered;   /* deliveries of such messages (msg->data) */
 	uint32_t delivered;
 	uint32_t aborted;
 	uint32_t tx_done;
@@ -182,6 +188,28 @@ static inline void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 	return buf;
 }
 
+/* rx_take: take messages of 1..take_max bytes (their bytes come with rx_deliver), unless
+ * the side is set to refuse; otherwise ask rx_alloc. */
+static inline int cb_rx_take(void *user, struct srd_rx_msg *msg)
+{
+	struct side *s = user;
+
+	s->take_calls++;
+	if (msg->buf != NULL || msg->data != NULL)
+		env_error(s->env, "rx_take: msg->buf or msg->data is not NULL");
+	if (s->take_max == 0 || msg->len == 0 || msg->len > s->take_max)
+		return 0;
+	if (s->no_ep && msg->dst_ep == s->no_ep) {
+		msg->no_endpoint = 1;
+		return -1;
+	}
+	if (s->take_calls == s->take_fail_nth)
+		return -1;
+	msg->buf_ctx = (void *)(uintptr_t)(0xc0de0000u + msg->len % 0x10000u);
+	s->taken++;
+	return 1;
+}
+
 /* rx_deliver: check (into env_error) that each message arrives once, with its length,
  * metadata and bytes unchanged; free the buffer. */
 static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
@@ -214,8 +242,10 @@ static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		env_error(e, "msg %u: imm/src_ep/dst_ep/peer changed", m->idx);
 	if (msg->buf_ctx != (void *)(uintptr_t)(0xc0de0000u + msg->len % 0x10000u))
 		env_error(e, "msg %u: buf_ctx changed", m->idx);
+	if (msg->data && msg->buf)
+		env_error(e, "msg %u: both data and buf", m->idx);
 	if (msg->len == m->len) {
-		const uint8_t *p = msg->buf;
+		const uint8_t *p = msg->data ? msg->data : msg->buf;
 
 		for (uint32_t i = 0; i < msg->len; i++) {
 			if (p[i] != pat(m->idx, i)) {
@@ -226,6 +256,11 @@ static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		}
 	}
 out:
+	if (msg->data) {
+		s->taken--;
+		s->taken_delivered++;
+		return;
+	}
 	free(msg->buf);
 	s->rx_bufs--;
 }
@@ -236,6 +271,10 @@ static inline void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 	struct side *s = user;
 
 	s->aborted++;
+	if (msg->data) {
+		s->taken--;
+		return;
+	}
 	free(msg->buf);
 	s->rx_bufs--;
 }
@@ -314,6 +353,7 @@ static inline struct env *env_new(const struct srd_config *cfg_a,
 		e->cb[s] = (struct srd_callbacks){
 			.user = &e->side[s],
 			.rx_alloc = cb_rx_alloc,
+			.rx_take = cb_rx_take,
 			.rx_deliver = cb_rx_deliver,
 			.rx_abort = cb_rx_abort,
 			.tx_done = cb_tx_done,
@@ -374,6 +414,8 @@ static inline void env_free(struct env *e)
 	}
 	assert_int_equal(e->side[A].rx_bufs, 0);
 	assert_int_equal(e->side[B].rx_bufs, 0);
+	assert_int_equal(e->side[A].taken, 0);
+	assert_int_equal(e->side[B].taken, 0);
 	env_release(e);
 }
 

@@ -298,6 +298,63 @@ static void test_pack_rnr(void **state)
 	env_free(e); /* every buffer came back */
 }
 
+/* A receiver that takes small messages of a packed packet without a buffer (rx_take, as
+ * srdd does for those its apps receive in the completion ring) gets their bytes at
+ * delivery, straight from the packet; a longer one of the same packet gets a buffer from
+ * rx_alloc.  Each is delivered once, intact. */
+static void test_pack_taken(void **state)
+{
+	struct env *e = env_up(NULL, NULL, 11);
+	struct srd_stats b;
+	uint32_t allocs;
+
+	(void)state;
+	e->side[B].take_max = 128;
+	allocs = e->side[B].alloc_calls;
+	for (uint32_t i = 1; i < 11; i++)
+		fill_to(e, i, i == 4 || i == 9 ? 300 : 64 + i, DST_EP);
+	send_and_wait(e, 1, 11, 100 * MS);
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	b = stats(e, B);
+	assert_int_equal(stats(e, A).tx_packed_pkts, 1);
+	assert_int_equal(b.rx_packed_msgs, 10);
+	assert_int_equal(e->side[B].take_calls, 10);
+	assert_int_equal(e->side[B].taken_delivered, 8);
+	assert_int_equal(e->side[B].alloc_calls - allocs, 2); /* the two of 300 bytes */
+	for (uint32_t i = 1; i < 11; i++)
+		assert_int_equal(e->msgs[i].delivery_seq, i + 1);
+	env_free(e);
+}
+
+/* rx_take refusing the 5th message of a packed packet refuses the packet whole: the four
+ * it took go back through rx_abort (msg->data set), the sender resends after the RNR, and
+ * every message is delivered once. */
+static void test_pack_taken_refused(void **state)
+{
+	struct env *e = env_up(NULL, NULL, 11);
+	struct srd_stats b;
+
+	(void)state;
+	e->l->filter = filter_pack;
+	e->side[B].take_max = 128;
+	e->side[B].take_fail_nth = 5;
+	for (uint32_t i = 1; i < 11; i++)
+		fill_to(e, i, 64, DST_EP);
+	send_and_wait(e, 1, 11, 100 * MS);
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	b = stats(e, B);
+	assert_int_equal(b.drops[SRD_DROP_NO_BUFFER], 1);
+	assert_int_equal(e->side[B].aborted, 4);
+	assert_int_equal(b.msgs_aborted, 0);
+	assert_int_equal(e->side[B].taken_delivered, 10);
+	assert_int_equal(e->side[B].take_calls, 5 + 10);
+	for (uint32_t i = 1; i < 11; i++)
+		assert_int_equal(e->msgs[i].delivered, 1);
+	env_free(e); /* nothing left taken */
+}
+
 /* Ordered messages of a packed packet that arrives after a gap wait in a slot each; with
  * too few slots free the packet is refused (RNR) whole, and taken once the gap is filled. */
 static void test_pack_ordered_no_slots(void **state)
@@ -401,7 +458,7 @@ static uint32_t mixed_size(struct srd_rng *r, uint32_t seg)
 
 /* Ordered messages of mixed sizes, packed where they can be, under loss and reordering:
  * each delivered once, none before an earlier one (strict_order). */
-static void mixed_ordered(uint32_t loss_every, int reorder)
+static void mixed_ordered(uint32_t loss_every, int reorder, uint32_t take_max)
 {
 	struct env *e = env_up(NULL, NULL, 400);
 	struct srd_rng r;
@@ -414,6 +471,7 @@ static void mixed_ordered(uint32_t loss_every, int reorder)
 	}
 	e->msgs[0].flags = SRD_SEND_ORDERED;
 	e->l->filter = filter_pack;
+	e->side[B].take_max = take_max;
 	F.loss_every = loss_every;
 	F.reorder = reorder;
 	e->strict_order = 1;
@@ -429,6 +487,12 @@ static void mixed_ordered(uint32_t loss_every, int reorder)
 	if (loss_every)
 		assert_true(a.tx_retx_pkts > 0);
 	assert_int_equal(b.rx_slots_used, 0);
+	if (take_max) { /* taken when in order; held ones (a gap before them) got buffers,
+	                   or their bytes, gone with their packet, would not check */
+		assert_true(e->side[B].taken_delivered > 0);
+		assert_true(e->side[B].taken_delivered < b.rx_packed_msgs);
+		assert_true(b.msgs_held > 0);
+	}
 	print_message("      loss 1/%u reorder %d: %llu packed packets of %llu messages, %llu "
 		      "data packets, %llu retx, %llu held\n", loss_every, reorder,
 		      (unsigned long long)a.tx_packed_pkts, (unsigned long long)a.tx_packed_msgs,
@@ -440,13 +504,21 @@ static void mixed_ordered(uint32_t loss_every, int reorder)
 static void test_pack_mixed_ordered_loss(void **state)
 {
 	(void)state;
-	mixed_ordered(7, 0);
+	mixed_ordered(7, 0, 0);
 }
 
 static void test_pack_mixed_ordered_reorder(void **state)
 {
 	(void)state;
-	mixed_ordered(11, 1);
+	mixed_ordered(11, 1, 0);
+}
+
+/* The same with the receiver taking messages of up to 128 bytes (rx_take): a message held
+ * for an earlier PSN is never taken (its bytes would not outlive the packet). */
+static void test_pack_mixed_ordered_taken(void **state)
+{
+	(void)state;
+	mixed_ordered(7, 1, 128);
 }
 
 int main(void)
@@ -457,11 +529,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pack_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_lost_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_rnr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_taken_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_ordered_no_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_no_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_mixed_ordered_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_mixed_ordered_reorder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_mixed_ordered_taken, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
