@@ -124,6 +124,21 @@ void dp_shm_complete(struct dp_shm *s, struct dp_shm_app *app, uint16_t ep,
 void *dp_shm_rx_alloc(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
 		      void **app_ctx, int *no_ep);
 
+/*
+ * The core's rx_take for a message to dst_ip:dst_ep whose len bytes it holds in a packet
+ * and will deliver before its srd_recv() returns: for len up to SRD_CQE_INLINE_MAX, room
+ * in the owning app's completion ring is reserved and *app_ctx set; returns 1, then
+ * dp_shm_deliver_taken posts it (a RECV_INLINE, straight from the packet: no staging slot,
+ * no copy in between) or dp_shm_rx_untake gives the room back.  Returns 0 for a longer
+ * message (use dp_shm_rx_alloc), -1 as dp_shm_rx_alloc's NULL (*no_ep as there).
+ */
+int dp_shm_rx_take(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
+		   void **app_ctx, int *no_ep);
+void dp_shm_deliver_taken(struct dp_shm *s, void *app_ctx, const void *data, uint32_t len,
+			  uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag,
+			  uint64_t imm);
+void dp_shm_rx_untake(void *app_ctx, uint32_t len);
+
 /* The message in buf (from dp_shm_rx_alloc) is complete: post a RECV completion. */
 void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		    uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm);

@@ -61,7 +61,7 @@
  * streamed (a burst).  Streaming stores are weakly ordered: dp_shm_flush fences them
  * (srd_fence_stream) before it publishes the tail.  Slots are 64-byte aligned (the ring's
  * entries start after its two-line index header, at a page-aligned offset). */
-static inline void cqe_store(struct dp_shm_app *a, struct srd_cqe *dst, const struct srd_cqe *src)
+static inline void cqe_store(struct dp_shm_app *a, struct srd_cqe *dst, const void *src)
 {
 #if defined(__SSE2__)
 	const __m128i *from = (const __m128i *)(const void *)src;
@@ -76,7 +76,7 @@ static inline void cqe_store(struct dp_shm_app *a, struct srd_cqe *dst, const st
 		return;
 	}
 #endif
-	*dst = *src;
+	memcpy(dst, src, sizeof(*dst));
 }
 
 int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
@@ -107,7 +107,7 @@ int dp_shm_app_reserve(struct dp_shm_app *a, uint32_t more)
 /* Put c in the ring (room checked by the caller) with cqe_store; dp_shm_flush publishes it, with the rest
  * of the loop's completions: the app polls the tail's cache line, which each store would
  * take away from it. */
-static void ring_post(struct dp_shm_app *a, const struct srd_cqe *c)
+static void ring_post(struct dp_shm_app *a, const void *c)
 {
 	cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)], c);
 	a->cq_tail++;
@@ -271,13 +271,14 @@ static int take_app(struct dp_shm *s, struct dp_shm_app *a, struct dp_shm_send *
 	}
 	for (uint32_t i = 0; i < ready && i < DP_SHM_SQ_PREFETCH; i++)
 		__builtin_prefetch(&a->sqes[(a->sq_head + i) & mask]);
+	/* room for a completion of each (once for all: it only grows a queue's capacity) */
+	if (ready && dp_shm_app_reserve(a, ready))
+		ready = 0; /* no memory for their completions: they wait in the ring */
 	for (; took < ready; took++) {
 		const struct srd_sqe *slot;
 		struct srd_sqe e;
 		int rc;
 
-		if (dp_shm_app_reserve(a, 1))
-			break; /* no memory for its completion: leave it in the ring */
 		/* One copy, then checks on the copy only: the app may rewrite the slot meanwhile.
 		   The compiler barrier keeps the compiler from re-reading shared memory.  The
 		   second cache line is read only if the first says it is used (srd_sqe_bytes):
@@ -504,27 +505,84 @@ static int64_t filling_off(const struct dp_shm_app *a, const void *buf)
 	return p - area;
 }
 
-/* Post the message in staging slot i of a: header *c (op SRD_CQ_RECV_INLINE) and its
- * c->len bytes in the entries after it (their room: the slot's reservation). */
-static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i, struct srd_cqe *c)
+/* Post header *hdr (op SRD_CQ_RECV_INLINE) and the hdr->len bytes at msg in the entries
+ * after it (their room: the message's reservation). */
+static void post_inline(struct dp_shm_app *a, const struct srd_cqe *hdr, const uint8_t *msg)
 {
-	const uint8_t *msg = a->stage.slots + (size_t)i * SRD_CQE_INLINE_MAX;
-	uint32_t len = c->len, lines = srd_cqe_inline_entries(len);
+	uint32_t len = hdr->len, full = len / (uint32_t)sizeof(*hdr), rest = len % sizeof(*hdr);
 
-	ring_post(a, c);
-	for (uint32_t k = 0; k < lines; k++) {
-		uint32_t at = k * (uint32_t)sizeof(*c), n = len - at;
+	ring_post(a, hdr);
+	for (uint32_t k = 0; k < full; k++)
+		ring_post(a, msg + k * sizeof(*hdr));
+	if (rest) {
+		struct srd_cqe last;
 
-		if (n >= sizeof(*c)) {
-			memcpy(c, msg + at, sizeof(*c));
-		} else {
-			memcpy(c, msg + at, n);
-			memset((uint8_t *)c + n, 0, sizeof(*c) - n);
-		}
-		ring_post(a, c);
+		memcpy(&last, msg + full * sizeof(*hdr), rest);
+		memset((uint8_t *)&last + rest, 0, sizeof(last) - rest);
+		ring_post(a, &last);
 	}
+}
+
+/* Post the message in staging slot i of a: header *c and its c->len bytes. */
+static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i,
+			   const struct srd_cqe *c)
+{
+	post_inline(a, c, a->stage.slots + (size_t)i * SRD_CQE_INLINE_MAX);
 	stage_put(s, a, i); /* its reserved slots are taken now */
 	s->st.rx_inline++;
+}
+
+int dp_shm_rx_take(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
+		   void **app_ctx, int *no_ep)
+{
+	struct dp_shm_ep *e;
+	uint32_t entries = 1 + srd_cqe_inline_entries(len);
+
+	*no_ep = 0;
+	if (len > SRD_CQE_INLINE_MAX)
+		return 0;
+	e = dp_shm_ep_find(s, dst_ip, dst_ep);
+	if (!e) {
+		*no_ep = 1;
+		s->st.rx_no_endpoint++;
+		return -1;
+	}
+	if (ring_free(e->app, entries) < entries) {
+		s->st.rx_no_buffer++; /* RNR, as dp_shm_rx_alloc */
+		return -1;
+	}
+	e->app->cq_reserved += entries;
+	*app_ctx = e->app;
+	return 1;
+}
+
+void dp_shm_deliver_taken(struct dp_shm *s, void *app_ctx, const void *data, uint32_t len,
+			  uint32_t src_ip, uint16_t src_ep, uint16_t dst_ep, uint64_t tag,
+			  uint64_t imm)
+{
+	struct dp_shm_app *a = app_ctx;
+	struct srd_cqe c;
+
+	/* taken and delivered inside one srd_recv(): the endpoint and the app are as
+	   dp_shm_rx_take found them (only the control path closes or detaches) */
+	a->cq_reserved -= 1 + srd_cqe_inline_entries(len); /* taken now */
+	memset(&c, 0, sizeof(c));
+	c.op = SRD_CQ_RECV_INLINE;
+	c.tag = tag;
+	c.imm = imm;
+	c.ep = dst_ep;
+	c.len = len;
+	c.src_ip = src_ip;
+	c.src_ep = src_ep;
+	post_inline(a, &c, data);
+	s->st.rx_inline++;
+}
+
+void dp_shm_rx_untake(void *app_ctx, uint32_t len)
+{
+	struct dp_shm_app *a = app_ctx;
+
+	a->cq_reserved -= 1 + srd_cqe_inline_entries(len);
 }
 
 void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,

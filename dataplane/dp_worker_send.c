@@ -50,11 +50,32 @@ static void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 	return NULL;
 }
 
+static int cb_rx_take(void *user, struct srd_rx_msg *msg)
+{
+	struct dp_wport *wp = user;
+	void *app_ctx = NULL;
+	int no_ep = 0, took;
+
+	if (!wp->w->shm)
+		return 0; /* rx_alloc says why not */
+	took = dp_shm_rx_take(wp->w->shm, wp->port->cfg->ipv4, msg->dst_ep, msg->len, &app_ctx,
+			      &no_ep);
+	msg->buf_ctx = app_ctx;
+	msg->no_endpoint = (uint8_t)no_ep;
+	return took;
+}
+
 static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
 	wp->w->st.delivered++;
+	if (msg->data) {
+		dp_shm_deliver_taken(wp->w->shm, msg->buf_ctx, msg->data, msg->len,
+				     dp_peer_ip(msg->peer), msg->src_ep, msg->dst_ep, msg->tag,
+				     msg->imm);
+		return;
+	}
 	dp_shm_deliver(wp->w->shm, msg->buf_ctx, msg->buf, msg->len, dp_peer_ip(msg->peer),
 		       msg->src_ep, msg->dst_ep, msg->tag, msg->imm);
 }
@@ -63,7 +84,9 @@ static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
-	if (msg->buf_ctx)
+	if (msg->data)
+		dp_shm_rx_untake(msg->buf_ctx, msg->len);
+	else if (msg->buf_ctx)
 		dp_shm_rx_abort(wp->w->shm, msg->buf_ctx, msg->buf);
 }
 
@@ -265,6 +288,7 @@ void dp_worker_callbacks(struct dp_wport *wp, struct srd_callbacks *cb)
 	*cb = (struct srd_callbacks){
 		.user = wp,
 		.rx_alloc = cb_rx_alloc,
+		.rx_take = cb_rx_take,
 		.rx_deliver = cb_rx_deliver,
 		.rx_abort = cb_rx_abort,
 		.rx_place = cb_rx_place,

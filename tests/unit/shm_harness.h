@@ -1,7 +1,8 @@
 /*
  * shm_harness.h — the shared-memory channel end to end, without DPDK and without srdd: a
  * dp_shm server runs in the test process, driven by a "pump" thread that also plays the
- * worker (every taken send is delivered by dp_shm_rx_alloc + copy + dp_shm_deliver, then
+ * worker (every taken send is delivered by dp_shm_rx_take + dp_shm_deliver_taken when small,
+ * else dp_shm_rx_alloc + copy + dp_shm_deliver, then
  * completed with status 0; a send to no endpoint completes with -ECONNREFUSED).  The main
  * thread is the applications (libsrd, or a raw client that writes descriptors by hand);
  * forked children play apps that must be another uid or must die.

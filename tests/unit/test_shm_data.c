@@ -670,6 +670,74 @@ static void test_inline_recv(void **state)
 	srv_destroy();
 }
 
+/* dp_shm_rx_take (the core's rx_take): a small message reserves its entries of the
+ * receiver's completion ring and no buffer; dp_shm_deliver_taken posts it from the bytes
+ * given, dp_shm_rx_untake gives the entries back.  Longer messages are left to
+ * dp_shm_rx_alloc, unknown endpoints refused, a full ring refused for now (RNR). */
+static void test_taken_recv(void **state)
+{
+	enum { LEN = 100, PER = 1 + 2, FIT = 64 / PER }; /* a header and two entries each */
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct srdc_completion c;
+	struct srdc_addr dst;
+	struct dp_config cfg;
+	struct dp_shm_stats st;
+	uint8_t msg[LEN];
+	void *ctx[FIT + 1];
+	int no_ep;
+
+	(void)state;
+	cfg_default(&cfg); /* CQ of 64 entries */
+	srv_start(&cfg);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	dst = srdc_ep_addr(eb);
+	srv_stop(); /* this thread drives the server */
+	assert_int_equal(dp_shm_rx_take(F.s, dst.ipv4, dst.ep, SRD_CQE_INLINE_MAX + 1, &ctx[0],
+					&no_ep), 0);
+	assert_int_equal(dp_shm_rx_take(F.s, dst.ipv4, (uint16_t)(dst.ep + 1), 8, &ctx[0],
+					&no_ep), -1);
+	assert_int_equal(no_ep, 1);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < FIT; i++) {
+			assert_int_equal(dp_shm_rx_take(F.s, dst.ipv4, dst.ep, LEN, &ctx[i], &no_ep),
+					 1);
+			assert_int_equal(no_ep, 0);
+		}
+		dp_shm_get_stats(F.s, &st);
+		assert_int_equal(dp_shm_rx_take(F.s, dst.ipv4, dst.ep, LEN, &ctx[FIT], &no_ep), -1);
+		assert_int_equal(no_ep, 0); /* the ring is full: later */
+		assert_int_equal(stats_now().rx_no_buffer, st.rx_no_buffer + 1);
+		for (int i = 0; i < FIT; i++) /* round 0 gives all back, round 1 keeps one */
+			if (round == 0 || i > 0)
+				dp_shm_rx_untake(ctx[i], LEN);
+	}
+	fill(msg, LEN, 7);
+	dp_shm_deliver_taken(F.s, ctx[0], msg, LEN, IP_A, 9, dst.ep, 77, 99);
+	dp_shm_flush(F.s);
+	assert_int_equal(srdc_poll(hb, &c, 1), 1);
+	assert_int_equal(c.kind, SRDC_RECV);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(c.len, LEN);
+	assert_int_equal(c.tag, 77);
+	assert_int_equal(c.imm, 99);
+	assert_int_equal(c.src.ipv4, IP_A);
+	assert_int_equal(c.src.ep, 9);
+	assert_memory_equal(c.buf, msg, LEN);
+	assert_int_equal(srdc_recv_done(hb, c.buf), 0);
+	assert_int_equal(srdc_poll(hb, &c, 1), 0);
+	/* every entry is free again: the ring takes FIT more */
+	for (int i = 0; i < FIT; i++)
+		assert_int_equal(dp_shm_rx_take(F.s, dst.ipv4, dst.ep, LEN, &ctx[i], &no_ep), 1);
+	for (int i = 0; i < FIT; i++)
+		dp_shm_rx_untake(ctx[i], LEN);
+	assert_int_equal(stats_now().rx_inline, 1);
+	srdc_detach(hb);
+	srdc_detach(ha);
+	srv_destroy();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +748,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_send_batches, shm_teardown),
 		cmocka_unit_test_teardown(test_cq_limits, shm_teardown),
 		cmocka_unit_test_teardown(test_inline_recv, shm_teardown),
+		cmocka_unit_test_teardown(test_taken_recv, shm_teardown),
 	};
 
 	return shm_run_tests("test_shm_data", tests, sizeof(tests) / sizeof(tests[0]));
