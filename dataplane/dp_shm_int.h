@@ -32,7 +32,7 @@
 #define DP_SHM_MIN_AREA (64u << 10)               /* smallest tx / rx area */
 #define DP_SHM_CQE_PLAIN 4u                       /* CQ entries after each publish written
                                                      with ordinary stores (cqe_store) */
-#define DP_SHM_SQ_PREFETCH 4u                     /* SQ entries take_app asks the memory
+#define DP_SHM_SQ_PREFETCH 8u                     /* SQ entries take_app asks the memory
                                                      for ahead of the one it reads (the
                                                      app's core wrote them: each read is a
                                                      cross-core miss; asked together, they

@@ -32,11 +32,19 @@
 
 /* ---- time ---- */
 
+/* ns in d TSC ticks: a multiply by w->ns_per_tsc_q32 (the worker reads the clock several
+ * times per loop; the three 64-bit divisions of d / hz * 1e9 + d % hz * 1e9 / hz cost
+ * more than the rest of a loop that finds no work).  Off by less than 1e-9 of d. */
+static uint64_t tsc_ns(const struct dp_worker *w, uint64_t d)
+{
+	__extension__ typedef unsigned __int128 u128;
+
+	return (uint64_t)(((u128)d * w->ns_per_tsc_q32) >> 32);
+}
+
 uint64_t dp_worker_tsc_to_ns(const struct dp_worker *w, uint64_t tsc)
 {
-	uint64_t d = tsc - w->tsc0;
-
-	return d / w->tsc_hz * 1000000000ull + d % w->tsc_hz * 1000000000ull / w->tsc_hz;
+	return tsc_ns(w, tsc - w->tsc0);
 }
 
 /* ---- receive ---- */
@@ -477,7 +485,7 @@ static void check_links(struct dp_worker *w)
 /* ns of the TSC interval [from, to). */
 static uint64_t tsc_span_ns(const struct dp_worker *w, uint64_t from, uint64_t to)
 {
-	return (to - from) * 1000000000ull / w->tsc_hz;
+	return tsc_ns(w, to - from);
 }
 
 bool dp_worker_iterate(struct dp_worker *w)
@@ -660,6 +668,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 	w->nworkers = cfg->workers;
 	w->shm = shm;
 	w->tsc_hz = rte_get_tsc_hz();
+	w->ns_per_tsc_q32 = (1000000000ull << 32) / w->tsc_hz;
 	w->tsc0 = rte_rdtsc();
 	w->sleep_us = 1;
 	rc = dp_worker_sends_init(w);

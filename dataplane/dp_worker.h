@@ -127,6 +127,7 @@ struct dp_worker {
 	struct dp_wport wp[DP_MAX_PORTS];
 	uint32_t nports;
 	uint64_t tsc_hz;                /* TSC ticks per second */
+	uint64_t ns_per_tsc_q32;        /* ns per TSC tick, << 32 (dp_worker_tsc_to_ns) */
 	uint64_t tsc0;                  /* TSC at start: engine time is ns since then */
 	uint64_t now;                   /* engine time of the current iteration, ns */
 	struct dp_sendrec *recs;        /* send records (the engines' tx_done context) */
