@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-[ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
+[ -f build/build.ninja ] || meson setup build --buildtype=release -Db_lto=true >/dev/null
 # everything the README goes on to run: srdd, srdctl, srd-perf, srd-sim, srd-hello, the provider
 meson compile -C build >/dev/null
 

@@ -731,8 +731,8 @@ def main():
                                    "?"),
                        "cpus": os.cpu_count(), "kernel": platform.release(),
                        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
-           "build": f"meson --buildtype={release_build.BUILDTYPE} (build-release/), "
-                    f"tree {rev.strip() or '?'}",
+           "build": f"meson --buildtype={release_build.BUILDTYPE} -Db_lto=true "
+                    f"(build-release/), tree {rev.strip() or '?'}",
            "pinning": "srdd worker: EAL lcore 0 on CPU 0, busy; srd-perf apps: CPU 1, "
                       "--poll yield; kernel and libfabric baselines: server CPU 0, client "
                       "CPU 1, busy-polling unless labelled blocking",
