@@ -48,6 +48,8 @@ struct pbw {
 	uint64_t t0_ns, last_done_ns;
 	uint64_t rx_first_ns, rx_last_ns;
 	uint64_t poll_ns;            /* when the batch being handled was polled */
+	uint64_t now_ns;             /* the clock as last read (a poll that found completions,
+	                                a round that did nothing): one read a round at most */
 	uint64_t spin_ns;            /* --poll sleep: poll this long after a completion */
 	int rc;                      /* the first error a completion showed */
 };
@@ -107,30 +109,26 @@ static void on_receiver(struct pbw *p, const struct srdc_completion *c)
 		note_error(p, rc);
 }
 
-/* Poll A's handle, then B's, and handle what came.  Returns how many completions, or a
- * negative errno (-ENOTCONN: the daemon is gone). */
+/* Poll A's handle, then B's, and handle what came (timed by one clock read).  Returns how
+ * many completions, or a negative errno (-ENOTCONN: the daemon is gone). */
 static int poll_both(struct pbw *p)
 {
-	struct srdc_completion c[BATCH];
-	int total = 0;
+	struct srdc_completion ca[BATCH], cb[BATCH];
+	int na = srdc_poll(p->e[0].h, ca, BATCH), nb;
 
-	for (int k = 0; k < 2; k++) {
-		int n = srdc_poll(p->e[k].h, c, BATCH);
-
-		if (n < 0)
-			return n;
-		if (n == 0)
-			continue;
-		p->poll_ns = perf_now_ns();
-		for (int i = 0; i < n; i++) {
-			if (k == 0)
-				on_sender(p, &c[i]);
-			else
-				on_receiver(p, &c[i]);
-		}
-		total += n;
-	}
-	return total;
+	if (na < 0)
+		return na;
+	nb = srdc_poll(p->e[1].h, cb, BATCH);
+	if (nb < 0)
+		return nb;
+	if (na + nb == 0)
+		return 0;
+	p->poll_ns = p->now_ns = perf_now_ns();
+	for (int i = 0; i < na; i++)
+		on_sender(p, &ca[i]);
+	for (int i = 0; i < nb; i++)
+		on_receiver(p, &cb[i]);
+	return na + nb;
 }
 
 /* Neither handle had anything: wait as --poll says (see the top of the file).  Returns 0, or
@@ -139,9 +137,10 @@ static int idle(struct pbw *p)
 {
 	struct pollfd fd[2];
 
+	p->now_ns = perf_now_ns();
 	if (p->o->wait == PERF_WAIT_SPIN)
 		return 0;
-	if (p->o->wait == PERF_WAIT_YIELD || perf_now_ns() - p->poll_ns < p->spin_ns) {
+	if (p->o->wait == PERF_WAIT_YIELD || p->now_ns - p->poll_ns < p->spin_ns) {
 		sched_yield();
 		return 0;
 	}
@@ -167,11 +166,12 @@ static int send_loop(struct pbw *p)
 	struct srdc_iov iov = { a->buf, p->size };
 	uint64_t deadline = p->t0_ns + o->duration_ns;
 	struct perf_progress prog;
+	unsigned rounds = 0;
 
 	perf_progress_start(&prog);
 	for (;;) {
 		bool more = !perf_stop && !p->rc &&
-			    (o->iters ? p->sent < o->iters : perf_now_ns() < deadline);
+			    (o->iters ? p->sent < o->iters : p->now_ns < deadline);
 		uint64_t room = o->inject ? BATCH : o->window - p->inflight;
 		uint64_t before = p->sent;
 		int n;
@@ -198,13 +198,16 @@ static int send_loop(struct pbw *p)
 			break;
 		n = poll_both(p);
 		if (n == 0 && p->sent == before)
-			n = idle(p);
+			n = idle(p); /* it reads the clock */
+		else if (n == 0)
+			p->now_ns = perf_now_ns(); /* -D ends even if nothing comes back */
 		if (n < 0) {
 			note_error(p, n); /* the daemon is gone: no completion will come */
 			break;
 		}
-		perf_progress(o, &prog, o->inject ? p->sent - p->out.failed : p->out.msgs,
-			      o->inject ? (p->sent - p->out.failed) * p->size : p->out.bytes);
+		if (++rounds % 256 == 0) /* it reads the clock */
+			perf_progress(o, &prog, o->inject ? p->sent - p->out.failed : p->out.msgs,
+				      o->inject ? (p->sent - p->out.failed) * p->size : p->out.bytes);
 	}
 	return p->rc;
 }
@@ -265,7 +268,7 @@ static int run(struct pbw *p, uint32_t size, bool header)
 	rc = pair_buf(&p->e[0], size, 0xa5);
 	if (rc)
 		return rc;
-	p->t0_ns = p->last_done_ns = p->poll_ns = perf_now_ns();
+	p->t0_ns = p->last_done_ns = p->poll_ns = p->now_ns = perf_now_ns();
 	rc = send_loop(p);
 	if (!rc)
 		rc = drain(p);
