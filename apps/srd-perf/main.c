@@ -31,10 +31,13 @@ static void usage(FILE *out)
 		"\n"
 		"  -S, --socket PATH     srdd's control socket (default /run/srd/srdd.sock)\n"
 		"  -L, --local IP        open endpoints on this daemon address (default: its first)\n"
-		"      --pair IP         lat, no SERVER: one thread holds both ends, pinging from\n"
-		"                        --local to an endpoint it opens on IP (another address of\n"
-		"                        the same daemon) and echoing back: the latency without two\n"
-		"                        apps trading a CPU\n"
+		"      --pair IP         no SERVER: one thread holds both ends, an endpoint on\n"
+		"                        --local and one it opens on IP (another address of the\n"
+		"                        same daemon): the figures without two apps trading a CPU.\n"
+		"                        lat: pings from --local to IP, echoes back (one attachment);\n"
+		"                        bw, rate: sends from --local to IP with -w in flight, each\n"
+		"                        end with its own attachment, as two apps; checks that every\n"
+		"                        completed send arrived once (one thread: no -t above 1, no -b)\n"
 		"  -s, --size BYTES      message size, K/M suffixes (lat, rate: 64; bw: 64K)\n"
 		"  -n, --iters N         messages (lat: round trips) per thread (lat, bw: 10000;\n"
 		"                        rate: 100000)\n"
@@ -216,8 +219,10 @@ int main(int argc, char **argv)
 		return bad("option", "-b is for bw");
 	if (o.gap_ns && o.test != PERF_LAT)
 		return bad("option", "--gap is for lat");
-	if (o.pair_ip && (o.test != PERF_LAT || o.server))
-		return bad("option", "--pair is for lat, without a SERVER");
+	if (o.pair_ip && o.server)
+		return bad("option", "--pair runs without a SERVER (it holds both ends)");
+	if (o.pair_ip && (o.threads > 1 || o.bidir))
+		return bad("option", "--pair is one thread sending one way: no -t above 1, no -b");
 	if (o.duration_ns && o.iters)
 		return bad("option", "-n and -D exclude each other");
 	o.size = size ? (uint32_t)size : o.test == PERF_BW ? 65536u : 64u;

@@ -118,8 +118,8 @@ struct perf_opts {
 	const char *socket;       /* srdd's control socket */
 	const char *server;       /* the server's address (client), or NULL (server) */
 	uint32_t local_ip;        /* local address to open endpoints on (0: the daemon's first) */
-	uint32_t pair_ip;         /* lat --pair: the echoing end's daemon address (0: not a
-	                             pair run) */
+	uint32_t pair_ip;         /* --pair: the second end's daemon address (lat: the echoing
+	                             end, bw/rate: the receiving end; 0: not a pair run) */
 	uint32_t size;            /* -s */
 	uint64_t iters;           /* -n (0: use duration) */
 	uint64_t duration_ns;     /* -D */
@@ -181,7 +181,8 @@ int perf_lat_loop(const struct perf_opts *o, uint32_t size, bool header, bool st
 /* Roles (perf_server.c, perf_client.c).  Return the process exit code. */
 int perf_server(const struct perf_opts *o);
 int perf_client(const struct perf_opts *o);
-/* lat --pair (perf_pair.c): one thread pings from --local to --pair and echoes back. */
+/* --pair (perf_pair.c, perf_pair_bw.c): one thread holds both ends; lat pings from --local
+ * to --pair and echoes back, bw and rate send from --local to --pair. */
 int perf_pair(const struct perf_opts *o);
 
 /* Results (perf_report.c): a table row (with the header when header is set) or, with

@@ -69,12 +69,16 @@ void perf_report_bw(const struct perf_opts *o, bool header, uint32_t size, uint3
 		       out->failed + (back ? back->failed : 0), out->seconds, g, m);
 		if (back)
 			printf(",\"gbps_out\":%.3f,\"gbps_back\":%.3f", gbps(out), gbps(back));
-		printf(",\"ordered\":%s,\"out_of_order\":%" PRIu64, o->ordered ? "true" : "false",
-		       out->out_of_order + (back ? back->out_of_order : 0));
+		printf(",\"ordered\":%s,\"out_of_order\":%" PRIu64 ",\"pair\":%s",
+		       o->ordered ? "true" : "false",
+		       out->out_of_order + (back ? back->out_of_order : 0),
+		       o->pair_ip ? "true" : "false");
 		printf("}\n");
 		fflush(stdout);
 		return;
 	}
+	if (header && o->pair_ip)
+		printf("# --pair: one thread sends from --local and receives on the --pair address\n");
 	if (header)
 		printf("%10s %10s %7s %7s %9s %10s %10s %8s\n", "#bytes", "#msgs", "window",
 		       "threads", "seconds", "Gbit/s", "Mmsg/s", "failed");

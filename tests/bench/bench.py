@@ -23,7 +23,9 @@ baseline of every latency row is the kernel busy-polling too.
   bandwidth srd-perf bw 64 KiB, 1 MiB and 16 MiB  vs  iperf3 TCP over the same veth
   rate      srd-perf rate 64 B with 1 and 2 client threads, multipath, and 1 thread in
             single-path mode, against the cost ceilings: memcpy of the same bytes, and
-            dpdk-testpmd forwarding on a net_ring port
+            dpdk-testpmd forwarding on a net_ring port; window 64 and 128 (perftest's
+            default tx depth); srd-perf rate --pair beside them: one app thread spinning on
+            CPU 1 holds the sender and the receiver (two attachments), no CPU trade
   loss      srd-perf bw 64 KiB goodput through the impairment stage (8 paths of 25 Gbit/s
             and 2 us): 0%, 1%, 10% loss, and each of the 8 paths blackholed in turn,
             multipath vs single-path
@@ -307,14 +309,23 @@ def perf(daemon, test, args, work, tag, may_fail=False, server_args=()):
     return runs
 
 
-def perf_pair(daemon, args):
+def perf_pair(daemon, args, test="lat"):
     """srd-perf lat --pair on CPU 1, spinning: one thread pings from 10.77.0.1 to an
-    endpoint of its own on 10.77.0.2 and echoes back (no second app to trade the CPU with)."""
+    endpoint of its own on 10.77.0.2 and echoes back (no second app to trade the CPU with).
+    test "rate" or "bw": the thread sends from 10.77.0.1 to 10.77.0.2 with a window in
+    flight, each end with its own attachment (perf_pair_rate)."""
     cpu = DaemonCpu(daemon)
-    out = sh(["taskset", "-c", "1", PERF, "lat", "-S", daemon.socket, "--poll", "spin",
+    out = sh(["taskset", "-c", "1", PERF, test, "-S", daemon.socket, "--poll", "spin",
               "-L", "10.77.0.1", "--pair", "10.77.0.2", "--json"] + args, timeout=120)
     share = cpu.stop()
     return [dict(json.loads(l), **share) for l in out.stdout.splitlines() if l.startswith("{")]
+
+
+def perf_pair_rate(daemon, args):
+    """srd-perf rate --pair on CPU 1, spinning: one thread holds the sender (10.77.0.1) and
+    the receiver (10.77.0.2), two attachments as two apps would have, so that no two apps
+    trade CPU 1: the rate a core per app would give."""
+    return perf_pair(daemon, args, test="rate")
 
 
 def worker_stats():
@@ -545,6 +556,12 @@ def run_srd(R, o, work, n, iters, secs):
             d, "bw", ["-s", "16M", "-w", "8", "-D", str(secs)], work, "bw"))
         R["srd_rate_mp"] = repeat(n, lambda: perf(
             d, "rate", ["-s", "64", "-w", "64", "-D", str(secs)], work, "rate"))
+        # perftest's default tx depth: 128 in flight
+        R["srd_rate_mp_w128"] = repeat(n, lambda: perf(
+            d, "rate", ["-s", "64", "-w", "128", "-D", str(secs)], work, "rate"))
+        # both ends in one spinning app thread (srd-perf rate --pair): no CPU trade
+        R["srd_rate_pair"] = repeat(n, lambda: perf_pair_rate(
+            d, ["-s", "64", "-w", "128", "-D", str(secs)]))
         # two client threads, each with its own server endpoint (all on CPU 1)
         R["srd_rate_mp_t2"] = repeat(n, lambda: perf(
             d, "rate", ["-s", "64", "-w", "64", "-t", "2", "-D", str(secs)], work, "rate",

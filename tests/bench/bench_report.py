@@ -201,6 +201,7 @@ def other_rows(R):
                      (f">= 2: {verdict(r >= 2)}" if ip3 == ip3 else ">= 2") +
                      contended_note(R.get(key, []))))
     mp, mp2 = m("srd_rate_mp", "mmsgs"), m("srd_rate_mp_t2", "mmsgs")
+    mp128, pair = m("srd_rate_mp_w128", "mmsgs"), m("srd_rate_pair", "mmsgs")
     inj, inj2 = m("srd_rate_inject", "mmsgs"), m("srd_rate_inject_t2", "mmsgs")
     sp = m("srd_rate_sp", "mmsgs")
 
@@ -212,6 +213,10 @@ def other_rows(R):
          goal(mp)),
         ("rate 64 B w64, 2 client threads, Mmsg/s", mp2, f"1 client thread {mp:.2f}",
          ratio(mp2, mp), goal(mp2)),
+        ("rate 64 B w128, 1 client thread, Mmsg/s", mp128, f"w64 {mp:.2f}", ratio(mp128, mp),
+         goal(mp128)),
+        ("rate 64 B w128 --pair, 1 thread both ends, Mmsg/s", pair,
+         f"2 apps w128 {mp128:.2f}", ratio(pair, mp128), goal(pair)),
         ("rate 64 B --inject, 1 client thread, Mmsg/s", inj, f"with completions {mp:.2f}",
          ratio(inj, mp), goal(inj)),
         ("rate 64 B --inject, 2 client threads, Mmsg/s", inj2, f"with completions {mp2:.2f}",

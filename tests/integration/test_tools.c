@@ -1,7 +1,8 @@
 /*
  * test_tools.c — srd-perf and srdctl against a running srdd on the crossed loopback pair:
  *   - srd-perf lat, bw (one way and both ways, and a size sweep) and rate (two threads,
- *     with completions and with --inject):
+ *     with completions and with --inject), and --pair (one thread holds both ends) of lat,
+ *     rate and bw:
  *     each run completes, --json prints one well-formed object per result, the figures are
  *     consistent (p50 <= p99 <= max, every message accounted for), the server exits after
  *     its client's last run;
@@ -139,6 +140,52 @@ static void test_perf(void **state)
 		assert_int_equal(num(o, "failed"), 0);
 	json_decref(r);
 
+	/* rate and bw --pair: one thread, two attachments, sending from 10.77.0.1 to an
+	 * endpoint on 10.77.0.2; the run fails unless each completed send arrived once (with
+	 * --ordered: in order), so msgs counts what the receiving end got */
+	r = run_client(&d, "rate", "10.77.0.2", "-n", "5000", "-w", "128", "--pair", NULL);
+	assert_int_equal(json_array_size(r), 1);
+	o = json_array_get(r, 0);
+	assert_true(json_is_true(json_object_get(o, "pair")));
+	assert_int_equal(num(o, "window"), 128);
+	assert_int_equal(num(o, "msgs"), 5000);
+	assert_int_equal(num(o, "failed"), 0);
+	assert_true(num(o, "mmsgs") > 0);
+	json_decref(r);
+	r = run_client(&d, "rate", "10.77.0.2", "-n", "5000", "--ordered", "--poll", "sleep",
+		       "--pair", NULL);
+	o = json_array_get(r, 0);
+	assert_int_equal(num(o, "msgs"), 5000);
+	assert_int_equal(num(o, "out_of_order"), 0);
+	json_decref(r);
+	r = run_client(&d, "rate", "10.77.0.2", "-n", "5000", "--inject", "--pair", NULL);
+	o = json_array_get(r, 0);
+	assert_int_equal(num(o, "msgs"), 5000);
+	assert_int_equal(num(o, "failed"), 0);
+	assert_true(num(o, "mmsgs") > 0);
+	json_decref(r);
+	r = run_client(&d, "bw", "10.77.0.2", "-n", "300", "-s", "64K", "--pair", NULL);
+	o = json_array_get(r, 0);
+	assert_int_equal(num(o, "msgs"), 300);
+	assert_int_equal(num(o, "bytes"), 300 * 65536);
+	assert_true(num(o, "gbps") > 0);
+	json_decref(r);
+	/* one thread, one way: more threads or both ways are refused, as is a server */
+	{
+		char out[160];
+		char *t2[] = { (char *)perf_bin(), "rate", "-S", d.socket, "-t", "2", "--pair",
+			       "10.77.0.2", NULL };
+		char *bidir[] = { (char *)perf_bin(), "bw", "-S", d.socket, "-b", "--pair",
+				  "10.77.0.2", NULL };
+		char *server[] = { (char *)perf_bin(), "rate", "-S", d.socket, "--pair",
+				   "10.77.0.2", "10.77.0.2:1", NULL };
+
+		snprintf(out, sizeof(out), "%s/client-refused.out", d.dir);
+		assert_int_equal(proc_run(t2, out, 10000), 2);
+		assert_int_equal(proc_run(bidir, out, 10000), 2);
+		assert_int_equal(proc_run(server, out, 10000), 2);
+	}
+
 	/* bw: one way, both ways, and a sweep (one server: --forever is not needed, the
 	 * client's last FIN ends it) */
 	srv = start_server(&d, "bw", "1", addr, sizeof(addr));
@@ -172,6 +219,7 @@ static void test_perf(void **state)
 	r = run_client(&d, "rate", addr, "-t", "2", "-n", "20000", NULL);
 	o = json_array_get(r, 0);
 	assert_int_equal(num(o, "threads"), 2);
+	assert_true(json_is_false(json_object_get(o, "pair")));
 	assert_int_equal(num(o, "msgs"), 40000);
 	assert_true(num(o, "mmsgs") > 0);
 	json_decref(r);
