@@ -161,6 +161,11 @@ void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_
  * completing sends outside it). */
 void dp_shm_flush(struct dp_shm *s);
 
+/* dp_shm_flush without waking the apps that sleep (no full fence, no eventfd): the
+ * completions are in the rings for every app to see; the next dp_shm_flush wakes the
+ * sleepers among those they are for. */
+void dp_shm_publish(struct dp_shm *s);
+
 /* Copy the counters into *st. */
 void dp_shm_get_stats(const struct dp_shm *s, struct dp_shm_stats *st);
 

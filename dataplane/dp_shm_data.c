@@ -658,6 +658,42 @@ void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf)
 	dp_shm_app_maybe_free(s, a);
 }
 
+/* Post a's gathered send completions and what waits in its overflow queue (where its ring
+ * has room), and publish its ring's tail if it moved. */
+static void publish_app(struct dp_shm *s, struct dp_shm_app *a)
+{
+	if (a->sends_done.count)
+		sends_done_post(s, a);
+	while (a->ovf_count &&
+	       srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries, &a->cq_head_seen,
+				     a->cq_reserved + 1) > a->cq_reserved) {
+		cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)], &a->ovf[a->ovf_head]);
+		a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
+		a->ovf_count--;
+		a->cq_tail++;
+		a->need_signal = 1;
+	}
+	if (a->cq_tail == a->cq_tail_pub)
+		return;
+	if (a->cq_streamed) /* the entries' streaming stores (cqe_store) first */
+		srd_fence_stream();
+	a->cq_streamed = 0;
+	/* pairs with the app's srd_load_acquire(&cq->tail) */
+	srd_store_release(&a->cq->tail, a->cq_tail);
+	a->cq_tail_pub = a->cq_tail;
+	/* the next entries are ordinary stores (cqe_store) to lines the app's core read last:
+	   ask for them now, not at the store */
+	for (uint32_t k = 0; k < DP_SHM_CQE_PLAIN; k++)
+		srd_prefetch_write(&a->cqes[(a->cq_tail + k) & (a->cq_entries - 1)]);
+}
+
+void dp_shm_publish(struct dp_shm *s)
+{
+	for (uint32_t i = 0; i < s->napps; i++)
+		if (!s->apps[i]->dead)
+			publish_app(s, s->apps[i]);
+}
+
 void dp_shm_flush(struct dp_shm *s)
 {
 	int any = 0;
@@ -667,31 +703,7 @@ void dp_shm_flush(struct dp_shm *s)
 
 		if (a->dead)
 			continue;
-		if (a->sends_done.count)
-			sends_done_post(s, a);
-		while (a->ovf_count &&
-		       srd_ring_space_cached(a->cq, a->cq_tail, a->cq_entries,
-					     &a->cq_head_seen, a->cq_reserved + 1) > a->cq_reserved) {
-			cqe_store(a, &a->cqes[a->cq_tail & (a->cq_entries - 1)],
-				  &a->ovf[a->ovf_head]);
-			a->ovf_head = (a->ovf_head + 1) & (a->ovf_cap - 1);
-			a->ovf_count--;
-			a->cq_tail++;
-			a->need_signal = 1;
-		}
-		if (a->need_signal) {
-			if (a->cq_streamed) /* the entries' streaming stores (cqe_store) first */
-				srd_fence_stream();
-			a->cq_streamed = 0;
-			/* pairs with the app's srd_load_acquire(&cq->tail) */
-			srd_store_release(&a->cq->tail, a->cq_tail);
-			a->cq_tail_pub = a->cq_tail;
-			/* the next entries are ordinary stores (cqe_store) to lines the app's
-			   core read last: ask for them now, not at the store */
-			for (uint32_t k = 0; k < DP_SHM_CQE_PLAIN; k++)
-				srd_prefetch_write(&a->cqes[(a->cq_tail + k) &
-							    (a->cq_entries - 1)]);
-		}
+		publish_app(s, a);
 		any |= a->need_signal;
 	}
 	if (!any)

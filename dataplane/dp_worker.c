@@ -516,9 +516,10 @@ bool dp_worker_iterate(struct dp_worker *w)
 	work += dp_worker_take_sends(w);
 	/* what was delivered is in the apps' rings before its acks leave: a daemon killed
 	 * after acking must not take acked messages with it (the sender was told they
-	 * arrived) */
+	 * arrived); sleeping apps are woken by the flush at the end of the loop (one full
+	 * fence per loop, not two) */
 	if (w->shm)
-		dp_shm_flush(w->shm);
+		dp_shm_publish(w->shm);
 	for (uint32_t i = 0; i < w->nports; i++) {
 		struct dp_wport *wp = &w->wp[i];
 
