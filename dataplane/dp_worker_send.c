@@ -70,7 +70,7 @@ static void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 	struct dp_wport *wp = user;
 
 	wp->w->st.delivered++;
-	if (msg->data) {
+	if (msg->taken) {
 		dp_shm_deliver_taken(wp->w->shm, msg->buf_ctx, msg->data, msg->len,
 				     dp_peer_ip(msg->peer), msg->src_ep, msg->dst_ep, msg->tag,
 				     msg->imm);
@@ -84,7 +84,7 @@ static void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 {
 	struct dp_wport *wp = user;
 
-	if (msg->data)
+	if (msg->taken)
 		dp_shm_rx_untake(msg->buf_ctx, msg->len);
 	else if (msg->buf_ctx)
 		dp_shm_rx_abort(wp->w->shm, msg->buf_ctx, msg->buf);

@@ -251,7 +251,7 @@ static int drain(struct pbw *p)
 static int check_exactly_once(const struct pbw *p)
 {
 	/* a failed send may or may not have been delivered: only completed ones are owed */
-	uint64_t owed = p->out.msgs, most = p->out.msgs + (p->o->inject ? 0 : p->out.failed);
+	uint64_t owed = p->out.msgs, most = p->out.msgs + p->out.failed;
 
 	if (p->rx_msgs >= owed && p->rx_msgs <= most)
 		return 0;

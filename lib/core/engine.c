@@ -392,6 +392,12 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 			snprintf(err, errlen, "callbacks: rx_alloc, rx_deliver and tx_done are required");
 		return -EINVAL;
 	}
+	if (cb->rx_take && !cb->rx_abort) {
+		/* a packed packet refused after some of its messages were taken gives them back */
+		if (errlen)
+			snprintf(err, errlen, "callbacks: rx_take needs rx_abort");
+		return -EINVAL;
+	}
 	eng = calloc(1, sizeof(*eng));
 	if (!eng)
 		return -ENOMEM;
@@ -512,7 +518,8 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	was_quiet = conn_is_quiet(c);
 	slot = tx_msg_alloc(eng, c);
 	m = &c->txmsgs[slot];
-	memcpy(m->iov, req->iov, req->iovcnt * sizeof(*req->iov));
+	for (uint32_t i = 0; i < req->iovcnt; i++) /* mostly one: no call to memcpy */
+		m->iov[i] = req->iov[i];
 	m->iovcnt = (uint8_t)req->iovcnt;
 	m->ctx = req->ctx;
 	m->tag = req->tag;

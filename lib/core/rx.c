@@ -537,6 +537,7 @@ static int rx_on_packed(struct srd_engine *eng, struct srd_conn *c, uint64_t now
 		};
 		took = !hold && eng->cb.rx_take ? eng->cb.rx_take(eng->cb.user, msg) : 0;
 		if (took > 0) {
+			msg->taken = 1;
 			msg->data = pm.payload; /* rx_deliver reads the bytes here */
 		} else if (took == 0) {
 			msg->buf = eng->cb.rx_alloc(eng->cb.user, msg);

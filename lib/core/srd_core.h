@@ -188,9 +188,10 @@ struct srd_rx_msg {
 	void *buf_ctx;    /* caller's value set by rx_alloc or rx_take, returned with the
 	                     buffer */
 	const void *data; /* a message rx_take took: its bytes, in the packet being handled
-	                     (valid during rx_deliver or rx_abort only); else NULL */
+	                     (valid during rx_deliver or rx_abort only; NULL if len is 0) */
 	uint8_t no_endpoint; /* set by rx_alloc (returning NULL) when nobody will ever take the
 	                        message: it is refused, not retried */
+	uint8_t taken;    /* rx_take took it (no buffer; its bytes in data) */
 };
 
 /* What the caller tells the engine.  Callbacks run inside srd_recv(), srd_on_timer(),
@@ -210,8 +211,8 @@ struct srd_callbacks {
 	 * gets the bytes in msg->data instead of a copy in msg->buf (srdd puts a small message
 	 * straight into the app's completion ring).  Return 1 (room made; msg->buf_ctx as you
 	 * like), 0 (ask rx_alloc instead), or -1 as rx_alloc's NULL (msg->no_endpoint set or
-	 * not).  A message it took and the engine then gives up goes to rx_abort, msg->data
-	 * set. */
+	 * not).  A message it took comes to rx_deliver, or to rx_abort if the engine gives it
+	 * up, with msg->taken set.  Requires rx_abort. */
 	int (*rx_take)(void *user, struct srd_rx_msg *msg);
 	/* A message is complete: msg->buf holds msg->len bytes; the buffer is the caller's again.
 	 * An ordered message comes once every earlier PSN of its connection has arrived, or

@@ -6,11 +6,11 @@
  *   xfer send --socket S [--local IP] --to IP:EP --count N [--seed X] [--max-size B]
  *             [--window W] [--ordered] [--timeout-ms T] [--reattach] [--results R]
  *
- * Message i (the tag) has a size drawn log-uniformly in [1, max-size] and bytes that are a
- * function of (seed, i), so the receiver checks every byte and counts every message's
- * deliveries: exactly once, intact.  Half the messages go zero-copy from region buffers,
- * half from the heap (copied), some in 3 pieces.  Each side prints one JSON line at the
- * end; the exit status is 0 only if everything it saw was right.
+ * Message i (the tag) has a size drawn log-uniformly in [1, max-size] (every 16th is empty)
+ * and bytes that are a function of (seed, i), so the receiver checks every byte and counts
+ * every message's deliveries: exactly once, intact.  Half the messages go zero-copy from
+ * region buffers, half from the heap (copied), some in 3 pieces.  Each side prints one JSON
+ * line at the end; the exit status is 0 only if everything it saw was right.
  *
  * --extra E: the receiver also waits for E messages from another app (badapp): an extra
  * message has bit 63 of its tag set, its length as immediate data and byte b equal to
@@ -84,9 +84,12 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* Size of message i: log-uniform in [1, max]. */
+/* Size of message i: log-uniform in [1, max], but every 16th message is empty (small ones
+ * travel packed, an empty one too). */
 static uint32_t msg_size(const struct opts *o, uint32_t i)
 {
+	if (i % 16 == 7)
+		return 0;
 	double u = (double)(mix(o->seed ^ ((uint64_t)i << 20) ^ 0x5151) >> 11) * 0x1.0p-53;
 	double v = exp(u * log((double)o->max_size));
 	uint32_t n = (uint32_t)v;

@@ -72,12 +72,12 @@ struct side {
 	uint16_t no_ep;             /* rx_alloc says this endpoint does not exist (0: none) */
 	uint32_t alloc_calls;
 	uint32_t rx_bufs;           /* buffers handed out by rx_alloc, not yet returned */
-	uint32_t take_max;          /* rx_take takes messages of 1..take_max bytes (0: none) */
+	uint32_t take_max;          /* rx_take takes messages of 0..take_max bytes (0: none) */
 	uint32_t take_fail_nth;     /* refuse the rx_take call with this number (counting
 	                               take_calls from 1), once (0: none) */
 	uint32_t take_calls;
 	uint32_t taken;             /* messages rx_take took, not yet delivered or aborted */
-	uint32_t taken_delivered;   /* deliveries of such messages (msg->data) */
+	uint32_t taken_delivered;   /* deliveries of such messages (msg->taken) */
 	uint32_t delivered;
 	uint32_t aborted;
 	uint32_t tx_done;
@@ -188,16 +188,16 @@ static inline void *cb_rx_alloc(void *user, struct srd_rx_msg *msg)
 	return buf;
 }
 
-/* rx_take: take messages of 1..take_max bytes (their bytes come with rx_deliver), unless
+/* rx_take: take messages of up to take_max bytes (their bytes come with rx_deliver), unless
  * the side is set to refuse; otherwise ask rx_alloc. */
 static inline int cb_rx_take(void *user, struct srd_rx_msg *msg)
 {
 	struct side *s = user;
 
 	s->take_calls++;
-	if (msg->buf != NULL || msg->data != NULL)
-		env_error(s->env, "rx_take: msg->buf or msg->data is not NULL");
-	if (s->take_max == 0 || msg->len == 0 || msg->len > s->take_max)
+	if (msg->buf != NULL || msg->data != NULL || msg->taken)
+		env_error(s->env, "rx_take: msg->buf, data or taken already set");
+	if (s->take_max == 0 || msg->len > s->take_max)
 		return 0;
 	if (s->no_ep && msg->dst_ep == s->no_ep) {
 		msg->no_endpoint = 1;
@@ -242,10 +242,11 @@ static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		env_error(e, "msg %u: imm/src_ep/dst_ep/peer changed", m->idx);
 	if (msg->buf_ctx != (void *)(uintptr_t)(0xc0de0000u + msg->len % 0x10000u))
 		env_error(e, "msg %u: buf_ctx changed", m->idx);
-	if (msg->data && msg->buf)
-		env_error(e, "msg %u: both data and buf", m->idx);
+	if (msg->taken ? msg->buf || (msg->len && !msg->data) : msg->data != NULL)
+		env_error(e, "msg %u: taken %d with buf %p, data %p", m->idx, msg->taken, msg->buf,
+			  msg->data);
 	if (msg->len == m->len) {
-		const uint8_t *p = msg->data ? msg->data : msg->buf;
+		const uint8_t *p = msg->taken ? msg->data : msg->buf;
 
 		for (uint32_t i = 0; i < msg->len; i++) {
 			if (p[i] != pat(m->idx, i)) {
@@ -256,7 +257,7 @@ static inline void cb_rx_deliver(void *user, const struct srd_rx_msg *msg)
 		}
 	}
 out:
-	if (msg->data) {
+	if (msg->taken) {
 		s->taken--;
 		s->taken_delivered++;
 		return;
@@ -271,7 +272,7 @@ static inline void cb_rx_abort(void *user, const struct srd_rx_msg *msg)
 	struct side *s = user;
 
 	s->aborted++;
-	if (msg->data) {
+	if (msg->taken) {
 		s->taken--;
 		return;
 	}

@@ -119,6 +119,9 @@ static inline int link_step(struct link *l)
 
 			l->q[i] = l->q[--l->nq];
 			srd_recv(l->eng[p.to], l->now, (uint64_t)(1 - p.to), p.data, p.len, p.ce);
+			/* spoilt before it goes: a callback still holding bytes of it (a message
+			   rx_take took, past srd_recv) reads garbage, not a lucky copy */
+			memset(p.data, 0xdb, p.len);
 			free(p.data);
 		} else {
 			i++;

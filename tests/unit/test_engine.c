@@ -927,6 +927,12 @@ static void test_config(void **state)
 	assert_int_equal(srd_engine_create(&d, &cb, &eng, err, sizeof(err)), -EINVAL);
 	assert_null(eng);
 	assert_non_null(strstr(err, "tx_done"));
+	/* rx_take without rx_abort: taken messages of a refused packet could not come back */
+	cb = (struct srd_callbacks){ .rx_alloc = cb_rx_alloc, .rx_deliver = cb_rx_deliver,
+				     .tx_done = cb_tx_done, .rx_take = cb_rx_take };
+	assert_int_equal(srd_engine_create(&d, &cb, &eng, err, sizeof(err)), -EINVAL);
+	assert_null(eng);
+	assert_non_null(strstr(err, "rx_abort"));
 	assert_string_equal(srd_drop_reason_name(SRD_DROP_TRUNCATED), "truncated");
 	assert_string_equal(srd_drop_reason_name(-SRD_DROP_TRUNCATED), "truncated"); /* as srd_recv returns it */
 	assert_string_equal(srd_drop_reason_name(SRD_DROP_MAX), "unknown");

@@ -300,8 +300,8 @@ static void test_pack_rnr(void **state)
 
 /* A receiver that takes small messages of a packed packet without a buffer (rx_take, as
  * srdd does for those its apps receive in the completion ring) gets their bytes at
- * delivery, straight from the packet; a longer one of the same packet gets a buffer from
- * rx_alloc.  Each is delivered once, intact. */
+ * delivery, straight from the packet (an empty one too: taken, data NULL); a longer one of
+ * the same packet gets a buffer from rx_alloc.  Each is delivered once, intact. */
 static void test_pack_taken(void **state)
 {
 	struct env *e = env_up(NULL, NULL, 11);
@@ -312,7 +312,7 @@ static void test_pack_taken(void **state)
 	e->side[B].take_max = 128;
 	allocs = e->side[B].alloc_calls;
 	for (uint32_t i = 1; i < 11; i++)
-		fill_to(e, i, i == 4 || i == 9 ? 300 : 64 + i, DST_EP);
+		fill_to(e, i, i == 4 || i == 9 ? 300 : i == 5 ? 0 : 64 + i, DST_EP);
 	send_and_wait(e, 1, 11, 100 * MS);
 	run_idle(e, 1 * MS);
 	check_all_ok(e);
