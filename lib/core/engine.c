@@ -494,6 +494,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	struct srd_txmsg *m;
 	uint64_t len = 0;
 	uint16_t slot;
+	bool was_quiet;
 
 	if (!req->iov || req->iovcnt == 0 || req->iovcnt > SRD_MAX_IOV ||
 	    (req->flags & ~SRD_SEND_ORDERED))
@@ -514,6 +515,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 			return -ENOSPC;
 	}
 	c->last_active_ns = now - eng->paused_ns;
+	was_quiet = conn_is_quiet(c);
 	slot = tx_msg_alloc(eng, c);
 	m = &c->txmsgs[slot];
 	for (uint32_t i = 0; i < req->iovcnt; i++) /* mostly one: no call to memcpy */
@@ -535,7 +537,10 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	m->state = TXMSG_ACTIVE;
 	eng->st.msgs_accepted++;
 	conn_activate(eng, c);
-	conn_rearm(eng, c);
+	/* a queued message moves none of a busy connection's deadlines (it waits for its turn
+	   in srd_poll_tx, which rearms what it sends); a quiet one's idle deadline goes */
+	if (was_quiet)
+		conn_rearm(eng, c);
 	return 0;
 }
 
