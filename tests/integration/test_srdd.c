@@ -49,13 +49,16 @@ static void transfer_on(struct daemon *d, unsigned n, const char *seed)
 	expect_xfer_ok(r, out_r, "receiver");
 }
 
-/* A transfer of MSGS messages on a fresh daemon. */
+/* A transfer of MSGS messages on a fresh daemon, every 16th of them empty (an empty
+ * message travels packed with small ones, and is taken without a buffer: it must arrive). */
 static void transfer(const char *impair)
 {
 	struct daemon d;
 
 	daemon_start(&d, impair);
+	assert_int_equal(setenv("XFER_EMPTY_EVERY", "16", 1), 0); /* both ends inherit it */
 	transfer_on(&d, MSGS, "7");
+	unsetenv("XFER_EMPTY_EVERY");
 	daemon_stop(&d);
 }
 

@@ -6,8 +6,8 @@
  *   xfer send --socket S [--local IP] --to IP:EP --count N [--seed X] [--max-size B]
  *             [--window W] [--ordered] [--timeout-ms T] [--reattach] [--results R]
  *
- * Message i (the tag) has a size drawn log-uniformly in [1, max-size] (every 16th is empty)
- * and bytes that are a function of (seed, i), so the receiver checks every byte and counts
+ * Message i (the tag) has a size drawn log-uniformly in [1, max-size] (with
+ * XFER_EMPTY_EVERY=K in the environment, every K-th is empty) and bytes that are a function of (seed, i), so the receiver checks every byte and counts
  * every message's deliveries: exactly once, intact.  Half the messages go zero-copy from
  * region buffers, half from the heap (copied), some in 3 pieces.  Each side prints one JSON
  * line at the end; the exit status is 0 only if everything it saw was right.
@@ -60,6 +60,7 @@ struct opts {
 	uint64_t seed;         /* contents and sizes */
 	uint32_t max_size;     /* largest message */
 	uint32_t window;       /* sends outstanding */
+	uint32_t empty_every;  /* every K-th message empty (0: none) */
 	int ordered;           /* send: SRDC_ORDERED endpoint; recv: count arrivals out of order */
 	int64_t timeout_ms;    /* give up after this long */
 	uint32_t extra;        /* recv: messages from other apps to wait for (see above) */
@@ -84,11 +85,11 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* Size of message i: log-uniform in [1, max], but every 16th message is empty (small ones
- * travel packed, an empty one too). */
+/* Size of message i: log-uniform in [1, max], but with XFER_EMPTY_EVERY=K every K-th message is
+ * empty (small ones travel packed, an empty one too). */
 static uint32_t msg_size(const struct opts *o, uint32_t i)
 {
-	if (i % 16 == 7)
+	if (o->empty_every && i % o->empty_every == o->empty_every - 1)
 		return 0;
 	double u = (double)(mix(o->seed ^ ((uint64_t)i << 20) ^ 0x5151) >> 11) * 0x1.0p-53;
 	double v = exp(u * log((double)o->max_size));
@@ -129,6 +130,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->max_size = 1u << 20;
 	o->window = 32;
+	if (getenv("XFER_EMPTY_EVERY")) /* both ends must agree: the tests set it for both */
+		o->empty_every = (uint32_t)strtoul(getenv("XFER_EMPTY_EVERY"), NULL, 0);
 	o->timeout_ms = 60000;
 	if (argc < 2)
 		return -EINVAL;
