@@ -532,6 +532,20 @@ static void deliver_inline(struct dp_shm *s, struct dp_shm_app *a, uint32_t i,
 	s->st.rx_inline++;
 }
 
+/* *c: a received message's completion (RECV or RECV_INLINE), buf_off still 0. */
+static void recv_cqe(struct srd_cqe *c, uint8_t op, uint32_t len, uint32_t src_ip,
+		     uint16_t src_ep, uint16_t dst_ep, uint64_t tag, uint64_t imm)
+{
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->tag = tag;
+	c->imm = imm;
+	c->ep = dst_ep;
+	c->len = len;
+	c->src_ip = src_ip;
+	c->src_ep = src_ep;
+}
+
 int dp_shm_rx_take(struct dp_shm *s, uint32_t dst_ip, uint16_t dst_ep, uint32_t len,
 		   void **app_ctx, int *no_ep)
 {
@@ -566,14 +580,7 @@ void dp_shm_deliver_taken(struct dp_shm *s, void *app_ctx, const void *data, uin
 	/* taken and delivered inside one srd_recv(): the endpoint and the app are as
 	   dp_shm_rx_take found them (only the control path closes or detaches) */
 	a->cq_reserved -= 1 + srd_cqe_inline_entries(len); /* taken now */
-	memset(&c, 0, sizeof(c));
-	c.op = SRD_CQ_RECV_INLINE;
-	c.tag = tag;
-	c.imm = imm;
-	c.ep = dst_ep;
-	c.len = len;
-	c.src_ip = src_ip;
-	c.src_ep = src_ep;
+	recv_cqe(&c, SRD_CQ_RECV_INLINE, len, src_ip, src_ep, dst_ep, tag, imm);
 	post_inline(a, &c, data);
 	s->st.rx_inline++;
 }
@@ -608,15 +615,9 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 		dp_shm_app_maybe_free(s, a);
 		return;
 	}
-	memset(&c, 0, sizeof(c));
-	c.tag = tag;
-	c.imm = imm;
-	c.ep = dst_ep;
-	c.len = len;
-	c.src_ip = src_ip;
-	c.src_ep = src_ep;
+	recv_cqe(&c, slot >= 0 ? SRD_CQ_RECV_INLINE : SRD_CQ_RECV, len, src_ip, src_ep, dst_ep,
+		 tag, imm);
 	if (slot >= 0) {
-		c.op = SRD_CQ_RECV_INLINE;
 		deliver_inline(s, a, (uint32_t)slot, &c);
 		return;
 	}
@@ -624,7 +625,6 @@ void dp_shm_deliver(struct dp_shm *s, void *app_ctx, void *buf, uint32_t len,
 	a->rx_filling--; /* its reserved ring slot is taken now: */
 	a->cq_reserved--;
 	a->rx_lent++;
-	c.op = SRD_CQ_RECV;
 	c.buf_off = (uint32_t)(a->rx_off + (uint64_t)off);
 	ring_post(a, &c); /* room reserved at dp_shm_rx_alloc: never in daemon memory */
 }
