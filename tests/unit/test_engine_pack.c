@@ -68,6 +68,17 @@ static void send_and_wait(struct env *e, uint32_t lo, uint32_t hi, uint64_t limi
 	assert_true(link_run(e->l, range_done, e, e->l->now + limit));
 }
 
+/* Messages 1..10, 64 bytes each to DST_EP (one packed packet), sent and settled: each has
+ * its tx_done, nothing more in flight, and every check of the harness passed. */
+static void send_ten_small(struct env *e)
+{
+	for (uint32_t i = 1; i < 11; i++)
+		fill_to(e, i, 64, DST_EP);
+	send_and_wait(e, 1, 11, 100 * MS);
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+}
+
 /* A new environment whose connection is up: message 0 (64 B) went and was acked, so A
  * knows B's largest message and packs from now on.  Room for n messages. */
 static struct env *env_up(const struct srd_config *cfg_a, const struct srd_config *cfg_b,
@@ -278,11 +289,7 @@ static void test_pack_rnr(void **state)
 	(void)state;
 	e->l->filter = filter_pack;
 	e->side[B].alloc_fail_nth = e->side[B].alloc_calls + 5; /* the 5th of the packet */
-	for (uint32_t i = 1; i < 11; i++)
-		fill_to(e, i, 64, DST_EP);
-	send_and_wait(e, 1, 11, 100 * MS);
-	run_idle(e, 1 * MS);
-	check_all_ok(e);
+	send_ten_small(e);
 	a = stats(e, A);
 	b = stats(e, B);
 	assert_int_equal(a.tx_packed_pkts, 1);
@@ -339,11 +346,7 @@ static void test_pack_taken_refused(void **state)
 	e->l->filter = filter_pack;
 	e->side[B].take_max = 128;
 	e->side[B].take_fail_nth = 5;
-	for (uint32_t i = 1; i < 11; i++)
-		fill_to(e, i, 64, DST_EP);
-	send_and_wait(e, 1, 11, 100 * MS);
-	run_idle(e, 1 * MS);
-	check_all_ok(e);
+	send_ten_small(e);
 	b = stats(e, B);
 	assert_int_equal(b.drops[SRD_DROP_NO_BUFFER], 1);
 	assert_int_equal(e->side[B].aborted, 4);
