@@ -249,8 +249,7 @@ struct srd_conn {
 	                            received, none after (sent in that RESET) */
 	uint32_t rack_psn;       /* PSN of the packet rack_xmit_ns is the send time of (times
 	                            tie within a burst: PSN orders them) */
-	uint64_t last_active_ns; /* last send, receive or transmission on this connection, in
-	                            running time: now minus the engine's paused_ns then */
+	uint64_t last_active_ns; /* last send, receive or transmission on this connection */
 	uint16_t so_head;        /* send-order list of INFLIGHT packets (oldest first) */
 	uint16_t so_tail;
 	uint16_t rt_head;        /* retransmit list of LOST packets (FIFO) */
@@ -364,8 +363,9 @@ struct srd_engine {
 	uint64_t credit_weight_prev;  /* of those counted in the epoch before it */
 	uint64_t credit_epoch_end_ns; /* when the current epoch ends */
 	uint64_t credit_epoch_len_ns; /* its length */
-	uint64_t paused_ns;           /* pauses the caller noted (srd_note_pause()), in all: now
-	                                 minus this is running time, which idleness counts */
+	uint64_t paused_ns;           /* pauses the caller noted (srd_note_pause()), in all: the
+	                                 engine's clock is the caller's now minus this */
+	uint64_t clock_ns;            /* the engine's clock at the latest call that gave a time */
 	struct srd_timerq timers;     /* per-connection deadlines */
 	struct srd_rxslot *rxslots;   /* reassembly pool */
 	uint32_t rx_free;             /* free list of reassembly slots */
@@ -391,6 +391,18 @@ void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
 /* Recompute c's deadline and update the timer queue. */
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c);
 /* Slot number of c. */
+/*
+ * The engine's clock at the caller's time now: the caller's clock less the pauses it noted.
+ * Every time the engine keeps (send times, deadlines, last activity) is on this clock, so a
+ * pause of the caller's is no time at all to it: no RTT sample, timeout or idleness spans
+ * it.  Each entry point that takes a time converts it first, once.
+ */
+static inline uint64_t engine_clock(struct srd_engine *eng, uint64_t now)
+{
+	eng->clock_ns = now - eng->paused_ns;
+	return eng->clock_ns;
+}
+
 static inline uint32_t conn_slot(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	return (uint32_t)(c - eng->conns);

@@ -118,7 +118,7 @@ static struct srd_conn *conn_create(struct srd_engine *eng, uint64_t peer, uint6
 	c = &eng->conns[slot];
 	c->in_use = 1;
 	c->peer = peer;
-	c->last_active_ns = now - eng->paused_ns;
+	c->last_active_ns = now;
 	c->act_prev = c->act_next = SRD_NIL32;
 	c->srtt_ns = 0;
 	c->challenge_ns = 0;
@@ -314,8 +314,8 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 #define GAP_IDLE_FACTOR 4u
 
 /*
- * When quiet connection c may be closed as idle: conn_idle_ns of running time after its
- * last activity (the caller's pauses since then do not count).  While c holds a PSN
+ * When quiet connection c may be closed as idle: conn_idle_ns after its last activity (on
+ * the engine's clock: the caller's pauses do not count).  While c holds a PSN
  * beyond a gap, GAP_IDLE_FACTOR times as long: a close then cannot tell the peer exactly
  * what arrived (conn_close_idle()), so its unfinished messages fail, some of them delivered,
  * and the silence that leads there is more often a peer that lost its CPU for a while (its
@@ -323,16 +323,22 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  */
 static uint64_t idle_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
-	return c->last_active_ns + eng->paused_ns +
+	return c->last_active_ns +
 	       eng->cfg.conn_idle_ns * (rx_contiguous(eng, c) ? 1 : GAP_IDLE_FACTOR);
 }
 
 void srd_note_pause(struct srd_engine *eng, uint64_t now, uint64_t pause_ns)
 {
-	/* running time (now - paused_ns) never goes below 0 */
-	if (pause_ns > now - eng->paused_ns)
-		pause_ns = now - eng->paused_ns;
+	uint64_t clock = now - eng->paused_ns;
+
+	/* the engine's clock never runs backwards: a pause longer than the time since the
+	 * last call is only that long */
+	if (clock < eng->clock_ns)
+		return;
+	if (pause_ns > clock - eng->clock_ns)
+		pause_ns = clock - eng->clock_ns;
 	eng->paused_ns += pause_ns;
+	eng->clock_ns = clock - pause_ns;
 }
 
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c)
@@ -506,6 +512,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 	}
 	if (len > eng->cfg.max_msg_size)
 		return -EMSGSIZE;
+	now = engine_clock(eng, now);
 	c = conn_lookup_peer(eng, req->peer);
 	if (c && c->msg_free == SRD_NIL16)
 		return -EAGAIN;
@@ -514,7 +521,7 @@ int srd_send(struct srd_engine *eng, uint64_t now, const struct srd_send_req *re
 		if (!c)
 			return -ENOSPC;
 	}
-	c->last_active_ns = now - eng->paused_ns;
+	c->last_active_ns = now;
 	was_quiet = conn_is_quiet(c);
 	slot = tx_msg_alloc(eng, c);
 	m = &c->txmsgs[slot];
@@ -767,6 +774,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 	int rc;
 
 	eng->st.rx_pkts++;
+	now = engine_clock(eng, now);
 	rc = srd_wire_decode(buf, len, &pkt);
 	if (rc == 0)
 		rc = conn_for_packet(eng, now, peer, &pkt, &c, &adopt);
@@ -804,7 +812,7 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 		if (adopt && drop_disowns(rc))
 			c->peer_id = 0;
 		if (rc == 0)
-			c->last_active_ns = now - eng->paused_ns;
+			c->last_active_ns = now;
 		conn_activate(eng, c);
 		conn_rearm(eng, c);
 	}
@@ -817,7 +825,9 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 
 uint64_t srd_next_deadline(const struct srd_engine *eng)
 {
-	return srd_timerq_min(&eng->timers);
+	uint64_t d = srd_timerq_min(&eng->timers);
+
+	return d == SRD_NO_DEADLINE ? d : d + eng->paused_ns; /* on the caller's clock */
 }
 
 void srd_on_timer(struct srd_engine *eng, uint64_t now)
@@ -825,6 +835,7 @@ void srd_on_timer(struct srd_engine *eng, uint64_t now)
 	/* each due connection runs once per call, so a deadline that stays due cannot spin */
 	uint32_t budget = eng->timers.n;
 
+	now = engine_clock(eng, now);
 	while (budget-- > 0 && srd_timerq_min(&eng->timers) <= now) {
 		struct srd_conn *c = &eng->conns[srd_timerq_min_slot(&eng->timers)];
 

@@ -128,6 +128,7 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 
 	if (cap < srd_max_packet_len(eng))
 		return -ENOSPC;
+	now = engine_clock(eng, now);
 	if (eng->ctrl_head != eng->ctrl_tail) {
 		len = poll_ctrl(eng, buf, cap, meta);
 		goto out;
@@ -138,7 +139,7 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 
 		len = conn_poll(eng, c, now, buf, cap, meta);
 		if (len > 0) {
-			c->last_active_ns = now - eng->paused_ns;
+			c->last_active_ns = now;
 			/* round robin: the head's turn is used, and the connection that sent
 			 * goes to the back (after the head, if it took the head's turn) */
 			if (c != head) {

@@ -417,13 +417,18 @@ uint64_t srd_next_deadline(const struct srd_engine *eng);
  * acks, probes, pacing).  Packets it makes are picked up by srd_poll_tx(). */
 void srd_on_timer(struct srd_engine *eng, uint64_t now);
 
-/* The caller has just resumed running the engine after a pause it did not choose (its
- * thread lost the CPU, or the process was stopped) of pause_ns that ended at now.  Nothing
- * could be heard from peers meanwhile, so the pause does not count toward any connection's
- * idleness: idle deadlines move later by pause_ns.  (Without this, a receiver whose own
- * worker stalled longer than conn_idle_ns closed connections its peers were still using.)
- * Only the pause's length is forgiven: a host that keeps pausing still closes idle
- * connections, conn_idle_ns of running time after they went quiet. */
+/*
+ * The caller has just resumed running the engine after a pause it did not choose (its
+ * thread lost the CPU, or the process was stopped) of pause_ns that ended at now (at most
+ * the time since its previous call).  The engine's clock leaves the pause out: to it no
+ * time passed, so the packets and acks that waited meanwhile are no RTT samples of that
+ * length, no timer expires for it, and it does not count toward any connection's idleness.
+ * (Without this, an 800 ms SIGSTOP of srdd made an 800 ms smoothed RTT that paced a sender
+ * to a crawl, and a receiver whose own worker stalled longer than conn_idle_ns closed
+ * connections its peers were still using.)  Only the pause's length is forgiven: a host
+ * that keeps pausing still closes idle connections after conn_idle_ns of running time.
+ * srd_next_deadline() answers on the caller's clock, as every call takes it.
+ */
 void srd_note_pause(struct srd_engine *eng, uint64_t now, uint64_t pause_ns);
 
 /* Largest packet srd_poll_tx() may produce: seg_size plus the largest header. */

@@ -260,6 +260,63 @@ static void test_pauses_add_up(void **state)
 	env_free(e);
 }
 
+static int b_delivered_ten(void *arg)
+{
+	struct env *e = arg;
+
+	return e->side[B].delivered >= 10;
+}
+
+/*
+ * Both ends on one host whose caller pauses (srdd stopped by SIGSTOP) mid-transfer, with
+ * packets and acks on the wire: to the engines no time passed.  No RTT sample spans the
+ * pause (an 800 ms smoothed RTT paced the sender to a crawl and left the receiver silent
+ * past conn_idle), no timer expires for it (nothing is resent on the lossless link), and
+ * the transfer finishes as fast as without it, with no connection closed.
+ */
+static void test_pause_mid_transfer(void **state)
+{
+	struct srd_config ca, cb;
+	struct srd_conn_info info;
+	struct env *e;
+	uint64_t resumed, retx, max_srtt = 0;
+
+	(void)state;
+	env_cfg_default(&ca, A);
+	env_cfg_default(&cb, B);
+	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
+	e = env_new(&ca, &cb);
+	new_round(e, 200);
+	for (uint32_t i = 0; i < 200; i++) {
+		msg_fill(e, i, 8000, 0, NULL);
+		assert_int_equal(msg_send(e, i), 0);
+	}
+	assert_true(link_run(e->l, b_delivered_ten, e, e->l->now + 10 * MS));
+	assert_true(e->l->nq > 0); /* packets on the wire across the pause */
+	retx = stats(e, A).tx_retx_pkts;
+	e->l->now += 2 * IDLE_NS;
+	srd_note_pause(e->l->eng[A], e->l->now, 2 * IDLE_NS);
+	srd_note_pause(e->l->eng[B], e->l->now, 2 * IDLE_NS);
+	resumed = e->l->now;
+	while (!all_done(e) && e->l->now < resumed + 20 * MS && link_step(e->l)) {
+		assert_true(srd_conn_info(e->l->eng[A], B, &info, NULL, 0) >= 0);
+		if (info.srtt_ns > max_srtt)
+			max_srtt = info.srtt_ns;
+	}
+	check_all_ok(e);
+	printf("  200 x 8000 B, paused for %llu ms after 10: done %llu us after it, largest "
+	       "srtt %llu us\n", (unsigned long long)(2 * IDLE_NS / MS),
+	       (unsigned long long)((e->l->now - resumed) / US),
+	       (unsigned long long)(max_srtt / US));
+	assert_true(max_srtt < 1 * MS);
+	assert_int_equal(stats(e, A).tx_retx_pkts, retx);
+	for (int s = A; s <= B; s++) {
+		assert_int_equal(stats(e, s).conns_closed, 0);
+		assert_int_equal(stats(e, s).conns_resumed, 0);
+	}
+	env_free(e);
+}
+
 /* A connection with a message in flight is never idle, however long it takes. */
 static void test_busy_not_closed(void **state)
 {
@@ -308,6 +365,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stall_close_gap, teardown),
 		cmocka_unit_test_teardown(test_stall_noted, teardown),
 		cmocka_unit_test_teardown(test_pauses_add_up, teardown),
+		cmocka_unit_test_teardown(test_pause_mid_transfer, teardown),
 		cmocka_unit_test(test_idle_config),
 	};
 
