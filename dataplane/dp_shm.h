@@ -151,8 +151,7 @@ void dp_shm_rx_abort(struct dp_shm *s, void *app_ctx, void *buf);
  * for app_ctx.  The app reads what is stored there, on its own core, then hands the buffer
  * back, and it is reused: for a message of SRD_COPY_PICK_MIN bytes or more the stores are
  * ordinary or non-temporal as they measure cheaper for this app (srd_copy.h: they depend
- * on whether the app's core shares a cache with ours, which the host may change), from
- * SRD_COPY_STREAM_MIN bytes always non-temporal (too large for the cache).
+ * on whether the app's core shares a cache with ours, which the host may change).
  */
 void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_t msg_len);
 

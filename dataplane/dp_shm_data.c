@@ -633,9 +633,7 @@ void dp_shm_place(void *app_ctx, void *dst, const void *src, size_t len, uint32_
 {
 	struct dp_shm_app *a = app_ctx;
 
-	if (msg_len >= SRD_COPY_STREAM_MIN)
-		srd_copy_stream(dst, src, len);
-	else if (msg_len >= SRD_COPY_PICK_MIN)
+	if (msg_len >= SRD_COPY_PICK_MIN)
 		srd_copy_picked(&a->rx_pick, dst, src, len);
 	else
 		memcpy(dst, src, len);

@@ -20,12 +20,8 @@
 #define SRDFI_CORE_PROV_ONLY (1ULL << 59)
 
 #define SRDFI_DEFAULT_SOCKET "/run/srd/srdd.sock"
-/* 8 MiB: every piece of a segmented message, its header included, is then an srdd message of
- * more than 4 MiB, which srdd places with streaming stores (SRD_COPY_STREAM_MIN,
- * lib/shm/srd_copy.h) as the provider copies such messages.  With 4 MiB pieces
- * (4 MiB less 40 bytes each) srdd placed them with ordinary stores: a 16 MiB stream then
- * moved every line between the two cores by their caches, and made 21-33 Gbit/s where
- * srd-perf made 36-43 whenever the host put the two vCPUs in different L3 domains. */
+/* 8 MiB pieces: fewer srdd messages per segmented one, each still a small share of srdd's
+ * receive area (how either side copies them does not depend on their size: srd_copy.h). */
 #define SRDFI_DEFAULT_SEGMENT (8u << 20)
 #define SRDFI_DEFAULT_UNEXP_HOLD (8u << 20)
 

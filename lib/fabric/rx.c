@@ -11,7 +11,7 @@
  * message is matched once and its later pieces go straight to the same buffer.
  *
  * Copies: a message that finds its receive posted is copied once, from srdd's buffer into
- * the application's (with streaming stores from SRD_COPY_STREAM_MIN bytes: srd_copy.h).  An
+ * the application's (memcpy: the application reads it next, on its own core).  An
  * unexpected one stays in srdd's buffer until it is matched.  While
  * the application takes them, a backlog fills srdd's receive area and srdd answers the
  * senders RNR: that is the flow control that keeps a fast sender from burying a slower
@@ -195,14 +195,9 @@ static void rx_unpost(struct srdfi_rx *rx)
 	srdfi_list_del(&rx->link);
 }
 
-/* Copy len bytes of a message of total bytes to byte `off` of rx's buffer, as far as it
- * reaches (streaming stores for a message too large for the cache: srd_copy.h; below that
- * memcpy, as the application's own buffer is read next on the application's core). */
-static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, uint64_t len,
-		    uint64_t total)
+/* Copy len bytes to byte `off` of rx's buffer, as far as it reaches. */
+static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, uint64_t len)
 {
-	bool stream = total >= SRD_COPY_STREAM_MIN;
-
 	for (size_t i = 0; i < rx->iov_count && len; i++) {
 		uint64_t n;
 
@@ -211,10 +206,7 @@ static void rx_copy(const struct srdfi_rx *rx, uint64_t off, const uint8_t *p, u
 			continue;
 		}
 		n = rx->iov[i].iov_len - off < len ? rx->iov[i].iov_len - off : len;
-		if (stream)
-			srd_copy_stream((uint8_t *)rx->iov[i].iov_base + off, p, n);
-		else
-			memcpy((uint8_t *)rx->iov[i].iov_base + off, p, n);
+		memcpy((uint8_t *)rx->iov[i].iov_base + off, p, n);
 		p += n;
 		len -= n;
 		off = 0;
@@ -386,7 +378,7 @@ static void rx_fill(struct srdfi_ep *ep, struct srdfi_rx *rx, const struct arriv
 
 	if (a->offset < keep)
 		rx_copy(rx, at + a->offset, a->payload,
-			a->plen < keep - a->offset ? a->plen : keep - a->offset, a->total);
+			a->plen < keep - a->offset ? a->plen : keep - a->offset);
 	if (a->plen < a->total) {
 		struct srdfi_reasm *r = reasm_new(ep, a);
 
@@ -426,8 +418,7 @@ static bool reasm_piece(struct srdfi_ep *ep, struct srdfi_reasm *r, void *dbuf, 
 		uint64_t keep = r->total < room ? r->total : room;
 
 		if (offset < keep)
-			rx_copy(r->rx, r->rx_off + offset, p, len < keep - offset ? len : keep - offset,
-				r->total);
+			rx_copy(r->rx, r->rx_off + offset, p, len < keep - offset ? len : keep - offset);
 	} else if (r->ux && r->ux->heap) {
 		memcpy(r->ux->heap + offset, p, len);
 	} else if (r->ux && !unexp_keep_piece(ep, r->ux, dbuf, hoff, offset, len)) {
@@ -612,13 +603,13 @@ static void unexp_deliver(struct srdfi_ep *ep, struct srdfi_unexp *ux, struct sr
 	at = rx_place(ep, rx, a.total, &room);
 	keep = a.total < room ? a.total : room;
 	if (ux->heap)
-		rx_copy(rx, at, ux->heap, keep, a.total);
+		rx_copy(rx, at, ux->heap, keep);
 	for (uint32_t i = 0; i < ux->npieces; i++) {
 		const struct srdfi_piece *p = &ux->pieces[i];
 
 		if (p->offset < keep)
 			rx_copy(rx, at + p->offset, (const uint8_t *)p->dbuf + p->hoff,
-				p->len < keep - p->offset ? p->len : keep - p->offset, a.total);
+				p->len < keep - p->offset ? p->len : keep - p->offset);
 	}
 	if (r) {
 		r->ux = NULL;

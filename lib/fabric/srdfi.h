@@ -188,7 +188,7 @@ struct srdfi_domain {
 	size_t segment;               /* payload bytes per srdd message of a segmented one */
 	size_t unexp_hold;            /* see struct srdfi_params */
 	bool yield;                   /* see struct srdfi_params */
-	struct srd_copy_pick tx_pick; /* how its sends below SRD_COPY_STREAM_MIN bytes are
+	struct srd_copy_pick tx_pick; /* how its sends of SRD_COPY_PICK_MIN bytes or more are
 	                                 copied into the region (tx.c, srd_copy.h) */
 	struct srdfi_list eps;        /* its endpoints */
 	struct srdfi_ep *last_ep;     /* the endpoint the last completion named (a cache) */

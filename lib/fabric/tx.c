@@ -8,9 +8,9 @@
  * application's buffer is free again once all pieces are taken: by libsrd, or, for a
  * message of SRD_COPY_PICK_MIN bytes or more, by the provider itself, into a buffer it
  * takes from the region (struct srdfi_bounce) and srdd sends from without a copy in
- * libsrd.  The provider's copy streams (non-temporal stores) from SRD_COPY_STREAM_MIN
- * bytes, and below that streams or uses memcpy as the domain's copies measure cheaper
- * (srd_copy.h says why: where srdd's worker, which read the region's lines last, sits).
+ * libsrd.  The provider's copy streams (non-temporal stores) or uses memcpy as the
+ * domain's copies measure cheaper (srd_copy.h says why: where srdd's worker, which read the
+ * region's lines last, sits).
  *
  * Resource management (FI_RM_ENABLED): when srdd's rings or the region's send area are
  * full, a send waits on the endpoint's queue (an injected one in a copy of ours) and goes
@@ -151,8 +151,6 @@ static int send_bounced(struct srdfi_tx *tx, const struct srdc_iov *iov, unsigne
 	for (unsigned i = 0; i < n; at += iov[i].len, i++) {
 		if (i == 0)
 			memcpy(buf, iov[0].base, iov[0].len); /* the provider's header */
-		else if (tx->len >= SRD_COPY_STREAM_MIN)
-			srd_copy_stream(buf + at, iov[i].base, iov[i].len);
 		else
 			srd_copy_picked_chunks(&ep->dom->tx_pick, buf + at, iov[i].base,
 					       iov[i].len);
