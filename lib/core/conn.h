@@ -390,7 +390,7 @@ void conn_activate(struct srd_engine *eng, struct srd_conn *c);
 void conn_deactivate(struct srd_engine *eng, struct srd_conn *c);
 /* Recompute c's deadline and update the timer queue. */
 void conn_rearm(struct srd_engine *eng, struct srd_conn *c);
-/* Slot number of c. */
+
 /*
  * The engine's clock at the caller's time now: the caller's clock less the pauses it noted.
  * Every time the engine keeps (send times, deadlines, last activity) is on this clock, so a
@@ -403,6 +403,7 @@ static inline uint64_t engine_clock(struct srd_engine *eng, uint64_t now)
 	return eng->clock_ns;
 }
 
+/* Slot number of c. */
 static inline uint32_t conn_slot(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	return (uint32_t)(c - eng->conns);
