@@ -233,8 +233,8 @@ static inline uint64_t srd_ack_sack_word(const struct srd_ack_fields *a, uint32_
 /* Number of segments of a message of msg_len bytes cut into seg_size pieces (1 if empty). */
 static inline uint32_t srd_wire_seg_count(uint32_t msg_len, uint32_t seg_size)
 {
-	if (msg_len == 0 || seg_size == 0)
-		return 1;
+	if (msg_len <= seg_size || seg_size == 0)
+		return 1; /* most messages: no division on the per-message path */
 	return (uint32_t)(((uint64_t)msg_len + seg_size - 1) / seg_size);
 }
 
