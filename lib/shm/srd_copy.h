@@ -17,8 +17,8 @@
  *
  * Every size from SRD_COPY_PICK_MIN picks, however large.  (Messages of 4 MiB or more used
  * to stream always, as larger than a core's cache share; on a host whose L3 holds them, 480
- * MiB here, that cost srd-perf bw 16 MiB 47 Gbit/s against 85 when srdd picks, and the
- * provider's 16 MiB stream 35 against 37.  Where the lines are evicted before they are read,
+ * MiB here, that cost srd-perf bw 16 MiB 48 Gbit/s against 88 when srdd picks, and the
+ * provider's 16 MiB stream 35.5 against 38.5.  Where the lines are evicted before they are read,
  * a memcpy pays for reading each one first, and the timing sees it.)  glibc's memcpy itself
  * switches to streaming stores only above a threshold it derives from the cache size.  The
  * stores are the compiler's SSE2 intrinsics; without SSE2 every copy is memcpy.

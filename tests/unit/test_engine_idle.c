@@ -4,8 +4,8 @@
  * its unfinished messages again on a fresh one (delivered once, completed with success);
  * a close that overtakes a lost ack (a stall) completes what was delivered instead of
  * delivering it again; a connection holding a PSN beyond a gap waits four times as long, and
- * a pause the caller notes is not idleness; and the config refuses an idle time shorter
- * than the retry budget.
+ * a pause the caller notes is not idleness (nor an RTT sample, nor a timeout, mid-transfer);
+ * and the config refuses an idle time shorter than the retry budget.
  *
  * The harness (struct env, the callbacks and their exactly-once checks) is in harness.h.
  */
