@@ -317,6 +317,40 @@ static void test_pause_mid_transfer(void **state)
 	env_free(e);
 }
 
+/*
+ * A receiver whose application takes nothing for longer than conn_idle (every rx_alloc
+ * fails: RNR, and the sender's waits double up to 1024 times rnr_delay) is not idle: each
+ * refusal it answers (a NACK sent) is activity, so it does not close the connection under
+ * the sender, which delivers once the application takes again.
+ */
+static void test_refusing_receiver_not_idle(void **state)
+{
+	struct srd_config ca, cb;
+	struct env *e;
+	uint64_t t0;
+
+	(void)state;
+	env_cfg_default(&ca, A);
+	env_cfg_default(&cb, B);
+	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
+	e = env_new(&ca, &cb);
+	round_ok(e, 1, 3000);
+	new_round(e, 1);
+	msg_fill(e, 0, 3000, 0, NULL);
+	e->side[B].alloc_fail_always = 1;
+	t0 = e->l->now;
+	assert_int_equal(msg_send(e, 0), 0);
+	link_run(e->l, NULL, NULL, t0 + 3 * IDLE_NS / 2);
+	assert_true(stats(e, A).rnr_received >= 10);
+	assert_int_equal(stats(e, B).conns_closed, 0);
+	e->side[B].alloc_fail_always = 0;
+	assert_true(link_run(e->l, all_done, e, e->l->now + IDLE_NS));
+	check_all_ok(e);
+	assert_int_equal(stats(e, A).conns_resumed, 0);
+	assert_int_equal(stats(e, B).conns_created, 1);
+	env_free(e);
+}
+
 /* A connection with a message in flight is never idle, however long it takes. */
 static void test_busy_not_closed(void **state)
 {
@@ -366,6 +400,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_stall_noted, teardown),
 		cmocka_unit_test_teardown(test_pauses_add_up, teardown),
 		cmocka_unit_test_teardown(test_pause_mid_transfer, teardown),
+		cmocka_unit_test_teardown(test_refusing_receiver_not_idle, teardown),
 		cmocka_unit_test(test_idle_config),
 	};
 
