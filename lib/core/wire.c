@@ -112,7 +112,8 @@ static const uint8_t allowed_flags[SRD_PKT_TYPE_LAST + 1] = {
 #endif
 
 #ifdef BE16
-#define RD_BE(bits)                                                                        \
+/* rd<bits>() and wr<bits>(): a field of that many bits at p, big-endian on the wire */
+#define BE_ACCESS(bits)                                                                    \
 	static inline uint##bits##_t rd##bits(const uint8_t *p)                            \
 	{                                                                                  \
 		uint##bits##_t v;                                                          \
@@ -124,9 +125,9 @@ static const uint8_t allowed_flags[SRD_PKT_TYPE_LAST + 1] = {
 		v = BE##bits(v);                                                           \
 		memcpy(p, &v, sizeof(v));                                                  \
 	}
-RD_BE(16)
-RD_BE(32)
-RD_BE(64)
+BE_ACCESS(16)
+BE_ACCESS(32)
+BE_ACCESS(64)
 #else /* byte order unknown: one byte at a time */
 static inline uint16_t rd16(const uint8_t *p)
 {

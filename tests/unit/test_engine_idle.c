@@ -54,17 +54,24 @@ static void round_ok(struct env *e, uint32_t n, uint32_t len)
 	round_ok_within(e, n, len, 20 * MS);
 }
 
-/* Both sides idle: both close, the slots are free, and a new message opens afresh. */
-static void test_idle_close_both(void **state)
+/* An environment whose two sides both close idle connections after IDLE_NS. */
+static struct env *env_both_idle(void)
 {
 	struct srd_config ca, cb;
-	struct env *e;
 
-	(void)state;
 	env_cfg_default(&ca, A);
 	env_cfg_default(&cb, B);
 	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
-	e = env_new(&ca, &cb);
+	return env_new(&ca, &cb);
+}
+
+/* Both sides idle: both close, the slots are free, and a new message opens afresh. */
+static void test_idle_close_both(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	e = env_both_idle();
 	round_ok(e, 4, 10000);
 	assert_int_equal(stats(e, A).conns_active, 1);
 	run_idle(e, IDLE_NS + 10 * MS);
@@ -276,16 +283,12 @@ static int b_delivered_ten(void *arg)
  */
 static void test_pause_mid_transfer(void **state)
 {
-	struct srd_config ca, cb;
 	struct srd_conn_info info;
 	struct env *e;
 	uint64_t resumed, retx, max_srtt = 0;
 
 	(void)state;
-	env_cfg_default(&ca, A);
-	env_cfg_default(&cb, B);
-	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
-	e = env_new(&ca, &cb);
+	e = env_both_idle();
 	new_round(e, 200);
 	for (uint32_t i = 0; i < 200; i++) {
 		msg_fill(e, i, 8000, 0, NULL);
@@ -325,15 +328,11 @@ static void test_pause_mid_transfer(void **state)
  */
 static void test_refusing_receiver_not_idle(void **state)
 {
-	struct srd_config ca, cb;
 	struct env *e;
 	uint64_t t0;
 
 	(void)state;
-	env_cfg_default(&ca, A);
-	env_cfg_default(&cb, B);
-	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
-	e = env_new(&ca, &cb);
+	e = env_both_idle();
 	round_ok(e, 1, 3000);
 	new_round(e, 1);
 	msg_fill(e, 0, 3000, 0, NULL);
@@ -354,14 +353,10 @@ static void test_refusing_receiver_not_idle(void **state)
 /* A connection with a message in flight is never idle, however long it takes. */
 static void test_busy_not_closed(void **state)
 {
-	struct srd_config ca, cb;
 	struct env *e;
 
 	(void)state;
-	env_cfg_default(&ca, A);
-	env_cfg_default(&cb, B);
-	ca.conn_idle_ns = cb.conn_idle_ns = IDLE_NS;
-	e = env_new(&ca, &cb);
+	e = env_both_idle();
 	e->l->gap_ns = 2 * MS; /* a slow link: 256 packets of 1 MiB take 512 ms */
 	uint64_t t0 = e->l->now;
 	round_ok_within(e, 1, 1u << 20, 2000 * MS);
