@@ -228,6 +228,38 @@ static int refused_handshake(const struct daemon *d, const void *msg, size_t len
 	return closed;
 }
 
+/* Whether pid has exited (not reaped: expect_xfer_ok still waits for it). */
+static int proc_exited(pid_t pid)
+{
+	siginfo_t info = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == pid;
+}
+
+/* Print, with the ms since t0, any change of srdd's idle closes and resumes since *closed
+ * (a rare failure of test_daemon_paused, seen only in fresh-clone CI: when it happens). */
+static void note_closes(const struct daemon *d, int64_t t0, long long *closed)
+{
+	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
+	long long now_closed = proc_json_int(st, "engine", "conns_closed");
+
+	if (st && now_closed != *closed)
+		printf("  at +%lld ms: idle closes %lld, resumed %lld, created %lld; rto_events %lld, "
+		       "tlp %lld, probes %lld, path failures %lld, pauses %lld\n",
+		       (long long)(proc_now_ms() - t0), now_closed,
+		       proc_json_int(st, "engine", "conns_resumed"),
+		       proc_json_int(st, "engine", "conns_created"),
+		       proc_json_int(st, "engine", "rto_events"),
+		       proc_json_int(st, "engine", "tlp_probes"),
+		       proc_json_int(st, "engine", "tx_probes"),
+		       proc_json_int(st, "engine", "path_failures"),
+		       proc_json_int(st, "worker", "pauses"));
+	if (st)
+		*closed = now_closed;
+	json_decref(st);
+}
+
 /*
  * srdd stopped (SIGSTOP) for longer than conn_idle mid-transfer, then continued: the worker
  * sees that it was paused and tells its engines, so no connection is closed as idle for a
@@ -239,6 +271,8 @@ static void test_daemon_paused(void **state)
 {
 	struct daemon d;
 	char to[64], out_r[160], out_s[160];
+	long long closed = 0;
+	int64_t t0;
 	json_t *st;
 	pid_t r, s;
 
@@ -249,13 +283,21 @@ static void test_daemon_paused(void **state)
 	r = start_recv(&d, "10.77.0.2", 30000, "31", out_r, to, sizeof(to));
 	s = start_send(&d, "10.77.0.1", to, 30000, "31", out_s);
 	assert_true(s > 0);
+	t0 = proc_now_ms();
 	proc_sleep_ms(100);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(kill(d.pid, SIGSTOP), 0);
+		printf("  +%lld ms: srdd stopped\n", (long long)(proc_now_ms() - t0));
 		proc_sleep_ms(800); /* conn_idle is 500 ms */
 		assert_int_equal(kill(d.pid, SIGCONT), 0);
 		proc_sleep_ms(100);
+		note_closes(&d, t0, &closed);
 	}
+	while (!proc_exited(s) && proc_now_ms() - t0 < 120000) {
+		proc_sleep_ms(100);
+		note_closes(&d, t0, &closed);
+	}
+	printf("  +%lld ms: the sender is done\n", (long long)(proc_now_ms() - t0));
 	expect_xfer_ok(s, out_s, "sender across the pauses");
 	expect_xfer_ok(r, out_r, "receiver across the pauses");
 	st = proc_telemetry(d.prefix, "/srd/stats");
