@@ -10,7 +10,8 @@
  * XFER_EMPTY_EVERY=K in the environment, every K-th is empty) and bytes that are a function of (seed, i), so the receiver checks every byte and counts
  * every message's deliveries: exactly once, intact.  Half the messages go zero-copy from
  * region buffers, half from the heap (copied), some in 3 pieces.  Each side prints one JSON
- * line at the end; the exit status is 0 only if everything it saw was right.
+ * line at the end (the sender's says where it stalled: "stalls_ms"); the exit status is 0
+ * only if everything it saw was right.
  *
  * --extra E: the receiver also waits for E messages from another app (badapp): an extra
  * message has bit 63 of its tag set, its length as immediate data and byte b equal to
@@ -253,6 +254,31 @@ static void count_failure(uint32_t *errs, int status)
 	errs[status < 0 && status > -XFER_NERRS ? -status : 0]++;
 }
 
+/* The sender's stalls: spells of STALL_MS or more with no submission accepted and no
+ * completion reaped (srdd stopped, or something held the messages), as [start, length,
+ * messages in flight during it] in ms from the start of the transfer (in flight below the
+ * window: the app could not submit; at it: srdd held them); the first STALL_MAX of them. */
+#define STALL_MS 200
+#define STALL_MAX 8
+struct stalls {
+	int64_t start, last;     /* the transfer's start; the latest progress */
+	int64_t at[STALL_MAX][3];
+	uint32_t n;
+};
+
+static void stall_progress(struct stalls *st, uint32_t inflight)
+{
+	int64_t now = now_ms();
+
+	if (now - st->last >= STALL_MS && st->n < STALL_MAX) {
+		st->at[st->n][0] = st->last - st->start;
+		st->at[st->n][1] = now - st->last;
+		st->at[st->n][2] = inflight;
+		st->n++;
+	}
+	st->last = now;
+}
+
 static int do_send(struct conn *c, const struct opts *o)
 {
 	struct pending *pend = calloc(o->window, sizeof(*pend));
@@ -261,8 +287,10 @@ static int do_send(struct conn *c, const struct opts *o)
 	struct srdc_completion comp[32];
 	uint32_t next = 0, done = 0, ok = 0, failed = 0, inflight = 0;
 	int64_t deadline = now_ms() + o->timeout_ms, resumed_at = -1;
+	struct stalls stalls = { .start = now_ms() };
 	int first_err = 0, rc = 0;
 
+	stalls.last = stalls.start;
 	if (!pend || !res) {
 		free(pend);
 		free(res);
@@ -315,6 +343,7 @@ static int do_send(struct conn *c, const struct opts *o)
 			pend[slot].busy = 1;
 			res[next] = 3;
 			next++;
+			stall_progress(&stalls, inflight);
 			inflight++;
 		}
 		int n = srdc_poll(c->h, comp, 32);
@@ -346,6 +375,8 @@ static int do_send(struct conn *c, const struct opts *o)
 			rc = n;
 			goto out;
 		}
+		if (n > 0)
+			stall_progress(&stalls, inflight);
 		for (int i = 0; i < n; i++) {
 			struct pending *pd = comp[i].ctx;
 
@@ -373,6 +404,11 @@ static int do_send(struct conn *c, const struct opts *o)
 out:
 	printf("{\"role\":\"send\",\"count\":%u,\"sent\":%u,\"ok\":%u,\"failed\":%u,\"first_error\":%d,",
 	       o->count, next, ok, failed, first_err);
+	printf("\"stalls_ms\":[");
+	for (uint32_t k = 0; k < stalls.n; k++)
+		printf("%s[%lld,%lld,%lld]", k ? "," : "", (long long)stalls.at[k][0],
+		       (long long)stalls.at[k][1], (long long)stalls.at[k][2]);
+	printf("],");
 	if (o->reattach || o->results) {
 		const char *sep = "";
 
