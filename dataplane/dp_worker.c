@@ -47,6 +47,23 @@ uint64_t dp_worker_tsc_to_ns(const struct dp_worker *w, uint64_t tsc)
 	return tsc_ns(w, tsc - w->tsc0);
 }
 
+/* Read the clock (w->now) at tsc, at the top of an iteration and wherever one reads it
+ * again.  A clock DP_PAUSE_NS or more past when the thread was due means it did not run for
+ * that long (it lost its CPU, or srdd was stopped): the engines are told before they see
+ * the new time, so connections that heard nothing meanwhile are not idle for it.  Every
+ * read goes through here: a stop that lands inside an iteration, between two reads, would
+ * otherwise reach the engines served later in that iteration as 800 ms of silence. */
+static void read_clock(struct dp_worker *w, uint64_t tsc)
+{
+	w->now = dp_worker_tsc_to_ns(w, tsc);
+	if (w->due_ns && w->now >= w->due_ns + DP_PAUSE_NS) {
+		w->st.pauses++;
+		for (uint32_t i = 0; i < w->nports; i++)
+			srd_note_pause(w->wp[i].eng, w->now, w->now - w->due_ns);
+	}
+	w->due_ns = w->now;
+}
+
 /* ---- receive ---- */
 
 static void send_frame(struct dp_wport *wp, struct rte_mbuf *m);
@@ -447,7 +464,7 @@ static int tx_port(struct dp_wport *wp)
 			/* a burst can take long to hand over (net_af_packet: a kernel trip per
 			 * frame): the next packets leave later, and an RTT measured from a stale
 			 * send time would read as a queue */
-			w->now = dp_worker_tsc_to_ns(w, rte_rdtsc());
+			read_clock(w, rte_rdtsc());
 		}
 	}
 	if (nb)
@@ -494,16 +511,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 	uint64_t sends = w->st.sends, tx_pkts;
 	int work = 0;
 
-	w->now = dp_worker_tsc_to_ns(w, tsc0);
+	read_clock(w, tsc0);
 	w->st.loops++;
-	if (w->due_ns && w->now >= w->due_ns + DP_PAUSE_NS) {
-		/* the thread did not run for that long: connections that heard nothing
-		 * meanwhile are not idle for it */
-		w->st.pauses++;
-		for (uint32_t i = 0; i < w->nports; i++)
-			srd_note_pause(w->wp[i].eng, w->now, w->now - w->due_ns);
-	}
-	w->due_ns = w->now;
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
 	work += rx_inbox(w);

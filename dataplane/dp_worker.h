@@ -46,9 +46,10 @@ struct dp_telemetry;
 struct dp_worker_stats {
 	uint64_t loops;                 /* loop iterations */
 	uint64_t idle_loops;            /* of which found nothing to do */
-	uint64_t pauses;                /* iterations that began DP_PAUSE_NS or more after they
-	                                   were due (the thread lost its CPU, or srdd was
-	                                   stopped): the engines were told (srd_note_pause()) */
+	uint64_t pauses;                /* clock reads DP_PAUSE_NS or more after the thread was
+	                                   due (at an iteration's top or between its transmit
+	                                   bursts: it lost its CPU, or srdd was stopped); the
+	                                   engines were told (srd_note_pause()) */
 	uint64_t rx_pkts;               /* frames received */
 	uint64_t rx_srd;                /* SRD datagrams handed to an engine */
 	uint64_t rx_arp;                /* ARP packets */
@@ -144,8 +145,8 @@ struct dp_worker {
 	uint64_t last_work_ns;          /* engine time of the last iteration that did work
 	                                   (DP_IDLE_ADAPTIVE spins while it is recent) */
 	uint64_t spin_yield_tsc;        /* TSC of the adaptive spin's last sched_yield() */
-	uint64_t due_ns;                /* engine time by which the next iteration was due: the
-	                                   start of the last one plus the sleep it chose (0:
+	uint64_t due_ns;                /* time by which the thread was due to read the clock
+	                                   again: its last read plus the sleep it chose since (0:
 	                                   none yet) */
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */

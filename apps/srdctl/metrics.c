@@ -172,8 +172,8 @@ struct known {
 static const struct known worker_known[] = {
 	{ "loops", 0, "Worker loop iterations." },
 	{ "idle_loops", 0, "Worker loop iterations that found nothing to do." },
-	{ "pauses", 0, "Worker loop iterations that began 10 ms or more late (the worker lost "
-		       "its CPU): connections were not counted idle meanwhile." },
+	{ "pauses", 0, "Times the worker read its clock 10 ms or more late (it lost its CPU, "
+		       "or srdd was stopped): connections were not counted idle meanwhile." },
 	{ "rx_pkts", 0, "Frames received from the ports." },
 	{ "rx_srd", 0, "SRD datagrams handed to an engine." },
 	{ "rx_arp", 0, "ARP packets received." },
