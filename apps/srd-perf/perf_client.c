@@ -73,8 +73,6 @@ static void on_comp(void *arg, const struct srdc_completion *c)
 		} else {
 			t->out.msgs++;
 			t->out.bytes += t->size;
-			atomic_fetch_add_explicit(&t->cl->msgs, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&t->cl->bytes, t->size, memory_order_relaxed);
 		}
 		return;
 	}
@@ -381,7 +379,7 @@ static void *bw_thread(void *arg)
 	const struct perf_opts *o = t->o;
 	struct srdc_completion c[64];
 	struct perf_progress prog;
-	uint64_t sent = 0, deadline;
+	uint64_t sent = 0, reported = t->out.msgs, deadline;
 
 	pthread_barrier_wait(&t->cl->start);
 	if (o->inject) {
@@ -424,6 +422,15 @@ static void *bw_thread(void *arg)
 			t->poll_ns = perf_now_ns();
 		for (int i = 0; i < n; i++)
 			on_comp(t, &c[i]);
+		/* progress, every thread's: once per batch, not two locked adds per message
+		   (they took a tenth of the apps' CPU at 10 M messages a second) */
+		if (t->out.msgs != reported) {
+			atomic_fetch_add_explicit(&t->cl->msgs, t->out.msgs - reported,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&t->cl->bytes, (t->out.msgs - reported) * t->size,
+						  memory_order_relaxed);
+			reported = t->out.msgs;
+		}
 		if (t->idx == 0)
 			perf_progress(o, &prog, atomic_load(&t->cl->msgs), atomic_load(&t->cl->bytes));
 	}
