@@ -238,7 +238,7 @@ static int proc_exited(pid_t pid)
 }
 
 /* Print, with the ms since t0, any change of srdd's idle closes and resumes since *closed
- * (a rare failure of test_daemon_paused, seen only in fresh-clone CI: when it happens). */
+ * (should one happen mid-transfer: when, and what srdd's counters said then). */
 static void note_closes(const struct daemon *d, int64_t t0, long long *closed)
 {
 	json_t *st = proc_telemetry(d->prefix, "/srd/stats");
@@ -313,7 +313,8 @@ static void test_daemon_paused(void **state)
 	 * loaded machine the apps' exit and this query can take longer than conn_idle. */
 	if (proc_json_int(st, "engine", "conns_created") != 2 ||
 	    proc_json_int(st, "engine", "conns_resumed") != 0) {
-		/* rare (about one fresh-clone CI run in five): what the next look needs */
+		/* what a look at the cause needs (a950de8 fixed the last one: a stop that landed
+		   between two reads of the worker's clock in one iteration) */
 		char *all = json_dumps(st, JSON_COMPACT), *log = proc_read_file(d.log);
 
 		printf("  a connection closed mid-transfer; srdd's counters: %s\n  srdd's log:\n%s\n",
