@@ -130,7 +130,8 @@ struct dp_worker {
 	uint64_t tsc_hz;                /* TSC ticks per second */
 	uint64_t ns_per_tsc_q32;        /* ns per TSC tick, << 32 (dp_worker_tsc_to_ns) */
 	uint64_t tsc0;                  /* TSC at start: engine time is ns since then */
-	uint64_t now;                   /* engine time of the current iteration, ns */
+	uint64_t now;                   /* engine time of the current iteration, ns (set only
+	                                   by read_clock(), which notes pauses) */
 	struct dp_sendrec *recs;        /* send records (the engines' tx_done context) */
 	uint32_t nrecs;
 	uint32_t rec_free;              /* free list of records */
