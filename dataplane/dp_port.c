@@ -19,9 +19,13 @@
  * negative errno with "port NAME: reason" in the caller's buffer; what was set up is undone.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <numa.h>
@@ -113,6 +117,73 @@ static uint32_t dev_max_mtu(const struct rte_eth_dev_info *di)
 	if (di->max_rx_pktlen > overhead && di->max_rx_pktlen - overhead < m)
 		m = di->max_rx_pktlen - overhead;
 	return m;
+}
+
+/*
+ * net_af_packet above 1500.  DPDK 22.11's af_packet port reports 1518-byte frames at most,
+ * so ethdev refuses any larger MTU, yet the port itself moves frames up to its ring's frame
+ * size (devargs framesz=, 2048 by default) through the kernel interface, which carries what
+ * its own MTU allows.  A jumbo MTU on such a port is therefore srdd's alone: ethdev is
+ * configured at 1500 and never told more (its set_mtu would lower the kernel interface),
+ * the kernel interface must already carry the MTU (`ip link set IFACE mtu N`, on both ends
+ * of a veth pair), and each ring frame must hold a frame of that MTU plus the ring's own
+ * header (AF_PACKET_RING_HDR).
+ */
+#define AF_PACKET_RING_HDR 128u /* room the kernel's TPACKET_V2 header and alignment take */
+
+/* A devargs key's value as a number ("framesz=9216" in "net_af_packet0,iface=x,framesz=9216");
+ * dflt if absent. */
+static uint32_t devargs_uint(const char *dev, const char *key, uint32_t dflt)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = strchr(dev, ','); p; p = strchr(p + 1, ',')) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=')
+			return (uint32_t)strtoul(p + 2 + klen, NULL, 10);
+	}
+	return dflt;
+}
+
+/* The MTU of the kernel interface with index ifindex (0: unknown). */
+static uint32_t kernel_if_mtu(uint32_t ifindex)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (!ifindex || !if_indextoname(ifindex, ifr.ifr_name))
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	rc = ioctl(fd, SIOCGIFMTU, &ifr);
+	close(fd);
+	return rc == 0 && ifr.ifr_mtu > 0 ? (uint32_t)ifr.ifr_mtu : 0;
+}
+
+/* For an af_packet port asked for more than ethdev allows: 0 if the port can carry
+ * want_mtu (*ring_frame: its ring's frame size), else fail()'s error naming what to change. */
+static int af_packet_jumbo_check(const struct dp_port_cfg *pc, const struct rte_eth_dev_info *di,
+				 uint32_t want_mtu, uint32_t *ring_frame, char *err, size_t errlen)
+{
+	uint32_t frame = devargs_uint(pc->dev, "framesz", 2048);
+	uint32_t need = want_mtu + RTE_ETHER_HDR_LEN + DP_PORT_VLAN_ROOM + AF_PACKET_RING_HDR;
+	uint32_t kmtu = kernel_if_mtu(di->if_index);
+	char ifname[IF_NAMESIZE] = "?";
+
+	if (di->if_index)
+		(void)if_indextoname(di->if_index, ifname);
+	if (frame < need)
+		return fail(err, errlen, pc, -EINVAL, "mtu %u on net_af_packet needs ring frames "
+			    "of %u bytes or more (devargs framesz=%u, with blocksz= a multiple of it "
+			    "and of the page size): it has %u", want_mtu, need,
+			    (need + 1023) / 1024 * 1024, frame);
+	if (kmtu < want_mtu)
+		return fail(err, errlen, pc, -EINVAL, "mtu %u on net_af_packet: the kernel "
+			    "interface %s carries %u (ip link set %s mtu %u, and its peer's)",
+			    want_mtu, ifname, kmtu, ifname, want_mtu);
+	*ring_frame = frame;
+	return 0;
 }
 
 /* ---- link state ---- */
@@ -284,6 +355,7 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	char name[RTE_MEMPOOL_NAMESIZE];
 	const char *what;  /* the step that failed */
 	int soft_mac = 0;  /* 1: the device kept its own MAC, ours is in software */
+	uint32_t dev_mtu, ring_frame = 0; /* the MTU ethdev is told; af_packet's frame size */
 	int rc;
 
 	rc = rte_eth_dev_info_get(p->port_id, &di);
@@ -294,7 +366,14 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 			    "at most %u RX / %u TX queues%s", nq, di.driver_name, di.max_rx_queues,
 			    di.max_tx_queues, strstr(di.driver_name, "af_packet") ?
 			    " (add qpairs=N to its devargs)" : "");
-	if (want_mtu > dev_max_mtu(&di) || want_mtu < di.min_mtu)
+	dev_mtu = want_mtu;
+	if (want_mtu > dev_max_mtu(&di) && strcmp(di.driver_name, "net_af_packet") == 0) {
+		rc = af_packet_jumbo_check(pc, &di, want_mtu, &ring_frame, err, errlen);
+		if (rc)
+			return rc;
+		dev_mtu = dev_max_mtu(&di);
+	}
+	if (dev_mtu > dev_max_mtu(&di) || dev_mtu < di.min_mtu)
 		return fail(err, errlen, pc, -EINVAL, "mtu %u is outside what %s accepts [%u, %u]: "
 			    "lower the port's mtu", want_mtu, di.driver_name, di.min_mtu,
 			    dev_max_mtu(&di));
@@ -307,6 +386,9 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	       DP_PORT_VLAN_ROOM;
 	if (room < RTE_MBUF_DEFAULT_BUF_SIZE)
 		room = RTE_MBUF_DEFAULT_BUF_SIZE;
+	if (room < RTE_PKTMBUF_HEADROOM + ring_frame) /* af_packet copies a whole ring frame's
+							  room into one mbuf */
+		room = RTE_PKTMBUF_HEADROOM + ring_frame;
 	if (!mbufs)
 		mbufs = DP_PORT_DEFAULT_MBUFS;
 	cache = mbufs / 8 < 256 ? mbufs / 8 : 256;
@@ -324,7 +406,7 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 
 	/* offloads: checksums where the device has them (dp_net computes the others) */
 	memset(&conf, 0, sizeof(conf));
-	conf.rxmode.mtu = want_mtu;
+	conf.rxmode.mtu = dev_mtu;
 	p->csum_tx = p->csum_rx = 0;
 	/* no UDP checksum (0, which IPv4 allows) where frames never cross a wire: the crossed
 	 * loopback pair, and net_memif, whose frames go from one process's memory to another's
@@ -387,12 +469,16 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	/* the MTU: configure() recorded rxmode.mtu; set_mtu also tells the device (a tap's
 	 * kernel side, a NIC).  Devices without the operation (net_ring, net_memif) keep the
 	 * recorded value. */
-	what = "rte_eth_dev_set_mtu";
-	rc = rte_eth_dev_set_mtu(p->port_id, (uint16_t)want_mtu);
-	if (rc && rc != -ENOTSUP)
-		goto err_report;
-	if (rte_eth_dev_get_mtu(p->port_id, &mtu) != 0)
-		mtu = (uint16_t)want_mtu;
+	if (dev_mtu == want_mtu) {
+		what = "rte_eth_dev_set_mtu";
+		rc = rte_eth_dev_set_mtu(p->port_id, (uint16_t)want_mtu);
+		if (rc && rc != -ENOTSUP)
+			goto err_report;
+		if (rte_eth_dev_get_mtu(p->port_id, &mtu) != 0)
+			mtu = (uint16_t)want_mtu;
+	} else {
+		mtu = (uint16_t)want_mtu; /* af_packet above ethdev's limit: checked above */
+	}
 	p->mtu = mtu;
 	what = "rte_eth_macaddr_get";
 	rc = rte_eth_macaddr_get(p->port_id, &mac);

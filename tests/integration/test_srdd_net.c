@@ -518,6 +518,99 @@ static void test_tap_routed(void **state)
 	sh("rm -rf /var/run/dpdk/%s", prefix);
 }
 
+/* ---- net_af_packet above ethdev's 1500 ---- */
+
+/* Start srdd expecting it to refuse its config: it exits non-zero and its log says why. */
+static void expect_refused(const char *config, const char *log, const char *ns,
+			   const char *reason)
+{
+	char *argv[] = { "ip", "netns", "exec", (char *)ns,
+			 (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", (char *)config, NULL };
+	pid_t pid = proc_start(argv, log);
+	int rc;
+	char *text;
+
+	assert_true(pid > 0);
+	rc = proc_wait(pid, 15000);
+	text = proc_read_file(log);
+	printf("  refused (exit %d): %s\n", rc,
+	       text && strstr(text, reason) ? strstr(text, reason) : "(reason not in the log)");
+	assert_true(rc != 0 && rc != -ETIMEDOUT);
+	assert_non_null(text);
+	assert_non_null(strstr(text, reason));
+	free(text);
+}
+
+/* Bytes per frame the kernel interface dev (in namespace ns) sent. */
+static long long frame_bytes(const char *ns, const char *dev)
+{
+	char cmd[256], out[64];
+	long long bytes = 0, pkts = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s sh -c 'cat /sys/class/net/%s/statistics/"
+		 "tx_bytes /sys/class/net/%s/statistics/tx_packets'", ns, dev, dev);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (fgets(out, sizeof(out), f))
+		bytes = atoll(out);
+	if (fgets(out, sizeof(out), f))
+		pkts = atoll(out);
+	pclose(f);
+	return pkts ? bytes / pkts : 0;
+}
+
+/*
+ * Two daemons on net_af_packet over a veth pair, MTU 9000 (ethdev allows the port 1500;
+ * srdd carries the rest itself, docs/config.md): refused while the kernel interface carries
+ * 1500, then a transfer in jumbo frames once it carries 9000.
+ */
+static void test_af_packet_jumbo(void **state)
+{
+	char cfg[2][128], sock[2][128], log[2][128], ports[512], ifs[2][16];
+	pid_t d[2];
+
+	(void)state;
+	snprintf(netns, sizeof(netns), "srdtest-%d", (int)getpid());
+	sh("ip netns add %s", netns);
+	for (int i = 0; i < 2; i++) {
+		snprintf(ifs[i], sizeof(ifs[i]), "srdV%c%d", 'a' + i, (int)getpid() % 100000);
+		snprintf(prefixes[i], sizeof(prefixes[i]), "srdafp%c-%d", 'a' + i, (int)getpid());
+		snprintf(cfg[i], sizeof(cfg[i]), "%s/afp%d.json", tmpdir, i);
+		snprintf(sock[i], sizeof(sock[i]), "%s/afp%d.sock", tmpdir, i);
+		snprintf(log[i], sizeof(log[i]), "%s/afp%d.log", tmpdir, i);
+		snprintf(ports, sizeof(ports),
+			 "[ { \"name\": \"v\", \"type\": \"vdev\", \"device\": \"net_af_packet%d,"
+			 "iface=%s,blocksz=36864,framesz=9216,framecnt=512\", \"address\": "
+			 "\"10.125.0.%d/24\", \"mac\": \"02:00:00:7d:00:0%d\", \"mtu\": 9000 } ]",
+			 i, ifs[i], 11 + i, 1 + i);
+		write_config(cfg[i], prefixes[i], sock[i], ports,
+			     "\"protocol\": { \"max_rto_us\": 50000, \"conn_idle_ms\": 2000 },");
+	}
+	sh("ip -n %s link add %s mtu 1500 type veth peer name %s mtu 1500", netns, ifs[0], ifs[1]);
+	sh("ip -n %s link set %s up && ip -n %s link set %s up", netns, ifs[0], netns, ifs[1]);
+	expect_refused(cfg[0], log[0], netns, "carries 1500");
+
+	sh("ip -n %s link set %s mtu 9000 && ip -n %s link set %s mtu 9000", netns, ifs[0], netns,
+	   ifs[1]);
+	for (int i = 0; i < 2; i++)
+		d[i] = start_srdd(cfg[i], sock[i], log[i], netns);
+	transfer(sock[0], "10.125.0.11", sock[1], "10.125.0.12", 2000);
+	{
+		json_t *p = proc_telemetry(prefixes[0], "/srd/ports");
+		long long per_frame = frame_bytes(netns, ifs[0]);
+
+		assert_non_null(p);
+		printf("  port mtu %lld; %lld bytes per frame sent\n",
+		       proc_json_int(p, "v", "mtu"), per_frame);
+		assert_int_equal(proc_json_int(p, "v", "mtu"), 9000);
+		assert_true(per_frame > 1514); /* more than a 1500-byte MTU's frame could hold */
+		json_decref(p);
+	}
+	for (int i = 1; i >= 0; i--)
+		stop_srdd(d[i], log[i]);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -557,6 +650,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_memif, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memif_peer_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tap_routed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_af_packet_jumbo, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
