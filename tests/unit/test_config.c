@@ -198,8 +198,13 @@ static void test_veth_json(void **state)
 	assert_int_equal(load_shipped("veth-b.json", &b, err), 0);
 	assert_string_not_equal(eal_value(&a, "--file-prefix"), eal_value(&b, "--file-prefix"));
 	assert_string_not_equal(a.socket_path, b.socket_path);
-	assert_string_equal(a.ports[0].dev, "net_af_packet0,iface=srd-veth-a");
-	assert_string_equal(b.ports[0].dev, "net_af_packet0,iface=srd-veth-b");
+	/* jumbo frames: ring frames that hold them (dp_port.c, af_packet above 1500) */
+	assert_string_equal(a.ports[0].dev, "net_af_packet0,iface=srd-veth-a,blocksz=36864,"
+					    "framesz=9216,framecnt=512");
+	assert_string_equal(b.ports[0].dev, "net_af_packet0,iface=srd-veth-b,blocksz=36864,"
+					    "framesz=9216,framecnt=512");
+	assert_int_equal(a.ports[0].mtu, 9000);
+	assert_int_equal(b.ports[0].mtu, 9000);
 	assert_int_equal(a.ports[0].ipv4, 0x0a7c000bu);
 	assert_int_equal(b.ports[0].ipv4, 0x0a7c000cu);
 	assert_int_equal(a.idle, DP_IDLE_ADAPTIVE);
