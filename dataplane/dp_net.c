@@ -138,26 +138,50 @@ static inline void put32(uint8_t *p, uint32_t v)
 /*
  * Add len bytes at p, read as big-endian 16-bit words (an odd last byte padded with a zero
  * byte), to the unfolded one's-complement sum.  p must sit at an even offset of the data
- * being checksummed.  Eight bytes go in per step as two 32-bit words: 2^16 = 1 modulo
- * 0xffff, so folding the 64-bit total gives the same 16-bit one's-complement sum, and it
- * cannot overflow for anything shorter than 2^32 bytes.
+ * being checksummed.  The bytes are summed as native 32-bit words, whole loads, into a
+ * 64-bit total: 2^16 = 1 modulo 0xffff, so folding it gives the 16-bit one's-complement sum,
+ * and that sum does not depend on byte order except by a swap of its two bytes (RFC 1071,
+ * 2.B), made once at the end.  (Byte-by-byte big-endian reads cost af_packet's 9 KB frames
+ * a seventh of both daemons' CPU.)
  */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
-	while (len >= 8) {
-		sum += get32(p);
-		sum += get32(p + 4);
-		p += 8;
-		len -= 8;
+	uint64_t native = 0;
+	uint32_t w32;
+	uint16_t w16, folded;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint32_t lo, hi;
+
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + 4, 4);
+		native += (uint64_t)lo + hi;
 	}
-	while (len >= 2) {
-		sum += get16(p);
+	if (len >= 4) {
+		memcpy(&w32, p, 4);
+		native += w32;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&w16, p, 2);
+		native += w16;
 		p += 2;
 		len -= 2;
 	}
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
+	if (len) {
+		const uint8_t last[2] = { p[0], 0 };
+
+		memcpy(&w16, last, 2);
+		native += w16;
+	}
+	while (native >> 16)
+		native = (native & 0xffffu) + (native >> 16);
+	folded = (uint16_t)native;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	folded = (uint16_t)(folded << 8 | folded >> 8);
+#endif
+	return sum + folded;
 }
 
 /* Fold an unfolded sum to 16 bits with end-around carries. */
