@@ -178,6 +178,10 @@ static int af_packet_jumbo_check(const struct dp_port_cfg *pc, const struct rte_
 			    "of %u bytes or more (devargs framesz=%u, with blocksz= a multiple of it "
 			    "and of the page size): it has %u", want_mtu, need,
 			    (need + 1023) / 1024 * 1024, frame);
+	if (frame > UINT16_MAX - RTE_PKTMBUF_HEADROOM) /* each frame goes into one mbuf */
+		return fail(err, errlen, pc, -EINVAL, "net_af_packet's framesz=%u is larger than "
+			    "an mbuf can hold (%u): use framesz=%u", frame,
+			    UINT16_MAX - RTE_PKTMBUF_HEADROOM, (need + 1023) / 1024 * 1024);
 	if (kmtu < want_mtu)
 		return fail(err, errlen, pc, -EINVAL, "mtu %u on net_af_packet: the kernel "
 			    "interface %s carries %u (ip link set %s mtu %u, and its peer's)",
