@@ -27,6 +27,47 @@ struct daemon {
 	pid_t pid;
 };
 
+/* The directories of the daemons this test process started and has not stopped: what a
+ * failed test leaves behind, for daemon_teardown(). */
+#define DAEMON_MAX_LIVE 8
+__attribute__((unused)) static char daemon_live_dirs[DAEMON_MAX_LIVE][64];
+
+static inline void daemon_live_set(const char *dir, int live)
+{
+	for (int i = 0; i < DAEMON_MAX_LIVE; i++) {
+		if (live && !daemon_live_dirs[i][0]) {
+			snprintf(daemon_live_dirs[i], sizeof(daemon_live_dirs[i]), "%s", dir);
+			return;
+		}
+		if (!live && strcmp(daemon_live_dirs[i], dir) == 0) {
+			daemon_live_dirs[i][0] = '\0';
+			return;
+		}
+	}
+}
+
+/* cmocka teardown: kill what the test started (proc_cleanup()), then remove the files of
+ * the daemons it did not stop (their directories and the EAL's runtime files), so that a
+ * failed test leaves nothing behind. */
+static inline int daemon_teardown(void **state)
+{
+	char cmd[160];
+
+	proc_teardown(state);
+	for (int i = 0; i < DAEMON_MAX_LIVE; i++) {
+		if (!daemon_live_dirs[i][0])
+			continue;
+		snprintf(cmd, sizeof(cmd), "rm -rf %.63s", daemon_live_dirs[i]);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", daemon_live_dirs[i]);
+		daemon_live_dirs[i][0] = '\0';
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf /var/run/dpdk/srdtest-%d", (int)getpid());
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove /var/run/dpdk/srdtest-%d\n", (int)getpid());
+	return 0;
+}
+
 static inline const char *bin(const char *env, const char *fallback)
 {
 	const char *v = getenv(env);
@@ -81,6 +122,7 @@ static inline void daemon_start_idle(struct daemon *d, const char *impair, unsig
 
 	strcpy(d->dir, "/tmp/srdd-test-XXXXXX");
 	assert_non_null(mkdtemp(d->dir));
+	daemon_live_set(d->dir, 1);
 	snprintf(d->config, sizeof(d->config), "%s/srdd.json", d->dir);
 	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
@@ -124,6 +166,7 @@ static inline void daemon_stop(struct daemon *d)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s /var/run/dpdk/%s", d->dir, d->prefix);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", d->dir);
+	daemon_live_set(d->dir, 0);
 }
 
 /* The daemon's counters of what apps hold, and its connections (-1: no answer). */

@@ -416,10 +416,10 @@ static void test_isolation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_random_kills, proc_teardown),
-		cmocka_unit_test_teardown(test_daemon_restart, proc_teardown),
-		cmocka_unit_test_teardown(test_daemon_paused, proc_teardown),
-		cmocka_unit_test_teardown(test_isolation, proc_teardown),
+		cmocka_unit_test_teardown(test_random_kills, daemon_teardown),
+		cmocka_unit_test_teardown(test_daemon_restart, daemon_teardown),
+		cmocka_unit_test_teardown(test_daemon_paused, daemon_teardown),
+		cmocka_unit_test_teardown(test_isolation, daemon_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

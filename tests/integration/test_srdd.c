@@ -313,15 +313,15 @@ static void test_bad_configs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_bad_configs, proc_teardown),
-		cmocka_unit_test_teardown(test_loopback_transfer, proc_teardown),
-		cmocka_unit_test_teardown(test_loopback_impaired, proc_teardown),
-		cmocka_unit_test_teardown(test_sigkill_app, proc_teardown),
-		cmocka_unit_test_teardown(test_ordered, proc_teardown),
-		cmocka_unit_test_teardown(test_telemetry, proc_teardown),
-		cmocka_unit_test_teardown(test_hairpin, proc_teardown),
-		cmocka_unit_test_teardown(test_no_endpoint, proc_teardown),
-		cmocka_unit_test_teardown(test_adaptive_idle, proc_teardown),
+		cmocka_unit_test_teardown(test_bad_configs, daemon_teardown),
+		cmocka_unit_test_teardown(test_loopback_transfer, daemon_teardown),
+		cmocka_unit_test_teardown(test_loopback_impaired, daemon_teardown),
+		cmocka_unit_test_teardown(test_sigkill_app, daemon_teardown),
+		cmocka_unit_test_teardown(test_ordered, daemon_teardown),
+		cmocka_unit_test_teardown(test_telemetry, daemon_teardown),
+		cmocka_unit_test_teardown(test_hairpin, daemon_teardown),
+		cmocka_unit_test_teardown(test_no_endpoint, daemon_teardown),
+		cmocka_unit_test_teardown(test_adaptive_idle, daemon_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,7 +130,7 @@ static void test_bad_descriptors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_bad_descriptors, proc_teardown),
+		cmocka_unit_test_teardown(test_bad_descriptors, daemon_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -236,10 +236,10 @@ static void test_too_few_lcores(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_too_few_lcores, proc_teardown),
-		cmocka_unit_test_teardown(test_two_workers, proc_teardown),
-		cmocka_unit_test_teardown(test_two_workers_impaired, proc_teardown),
-		cmocka_unit_test_teardown(test_worker_telemetry, proc_teardown),
+		cmocka_unit_test_teardown(test_too_few_lcores, daemon_teardown),
+		cmocka_unit_test_teardown(test_two_workers, daemon_teardown),
+		cmocka_unit_test_teardown(test_two_workers_impaired, daemon_teardown),
+		cmocka_unit_test_teardown(test_worker_telemetry, daemon_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -348,8 +348,8 @@ static void test_srdctl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_perf, proc_teardown),
-		cmocka_unit_test_teardown(test_srdctl, proc_teardown),
+		cmocka_unit_test_teardown(test_perf, daemon_teardown),
+		cmocka_unit_test_teardown(test_srdctl, daemon_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
