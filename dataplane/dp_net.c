@@ -135,6 +135,14 @@ static inline void put32(uint8_t *p, uint32_t v)
 
 /* ---- Internet checksum ---- */
 
+/* Fold an unfolded sum to 16 bits with end-around carries. */
+static uint16_t csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffffu) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 /*
  * Add len bytes at p, read as big-endian 16-bit words (an odd last byte padded with a zero
  * byte), to the unfolded one's-complement sum.  p must sit at an even offset of the data
@@ -175,21 +183,11 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 		memcpy(&w16, last, 2);
 		native += w16;
 	}
-	while (native >> 16)
-		native = (native & 0xffffu) + (native >> 16);
-	folded = (uint16_t)native;
+	folded = csum_fold(native);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	folded = (uint16_t)(folded << 8 | folded >> 8);
 #endif
 	return sum + folded;
-}
-
-/* Fold an unfolded sum to 16 bits with end-around carries. */
-static uint16_t csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffffu) + (sum >> 16);
-	return (uint16_t)sum;
 }
 
 /* The unfolded sum of the UDP pseudo-header. */

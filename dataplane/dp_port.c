@@ -144,15 +144,14 @@ static uint32_t devargs_uint(const char *dev, const char *key, uint32_t dflt)
 	return dflt;
 }
 
-/* The MTU of the kernel interface with index ifindex (0: unknown). */
-static uint32_t kernel_if_mtu(uint32_t ifindex)
+/* The MTU of the kernel interface named ifname (0: unknown). */
+static uint32_t kernel_if_mtu(const char *ifname)
 {
 	struct ifreq ifr;
 	int fd, rc;
 
 	memset(&ifr, 0, sizeof(ifr));
-	if (!ifindex || !if_indextoname(ifindex, ifr.ifr_name))
-		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
@@ -168,11 +167,13 @@ static int af_packet_jumbo_check(const struct dp_port_cfg *pc, const struct rte_
 {
 	uint32_t frame = devargs_uint(pc->dev, "framesz", 2048);
 	uint32_t need = want_mtu + RTE_ETHER_HDR_LEN + DP_PORT_VLAN_ROOM + AF_PACKET_RING_HDR;
-	uint32_t kmtu = kernel_if_mtu(di->if_index);
-	char ifname[IF_NAMESIZE] = "?";
+	char ifname[IF_NAMESIZE];
+	uint32_t kmtu = 0;
 
-	if (di->if_index)
-		(void)if_indextoname(di->if_index, ifname);
+	if (di->if_index && if_indextoname(di->if_index, ifname))
+		kmtu = kernel_if_mtu(ifname);
+	else
+		snprintf(ifname, sizeof(ifname), "?");
 	if (frame < need)
 		return fail(err, errlen, pc, -EINVAL, "mtu %u on net_af_packet needs ring frames "
 			    "of %u bytes or more (devargs framesz=%u, with blocksz= a multiple of it "
