@@ -34,6 +34,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_kvargs.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -132,16 +133,23 @@ static uint32_t dev_max_mtu(const struct rte_eth_dev_info *di)
 #define AF_PACKET_RING_HDR 128u /* room the kernel's TPACKET_V2 header and alignment take */
 
 /* A devargs key's value as a number ("framesz=9216" in "net_af_packet0,iface=x,framesz=9216");
- * dflt if absent. */
+ * dflt if absent, 0 if the arguments do not parse. */
 static uint32_t devargs_uint(const char *dev, const char *key, uint32_t dflt)
 {
-	size_t klen = strlen(key);
+	const char *args = strchr(dev, ',');
+	struct rte_kvargs *kv;
+	const char *v;
+	uint32_t n;
 
-	for (const char *p = strchr(dev, ','); p; p = strchr(p + 1, ',')) {
-		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=')
-			return (uint32_t)strtoul(p + 2 + klen, NULL, 10);
-	}
-	return dflt;
+	if (!args)
+		return dflt;
+	kv = rte_kvargs_parse(args + 1, NULL);
+	if (!kv)
+		return 0;
+	v = rte_kvargs_get(kv, key);
+	n = v ? (uint32_t)strtoul(v, NULL, 10) : dflt;
+	rte_kvargs_free(kv);
+	return n;
 }
 
 /* The MTU of the kernel interface named ifname (0: unknown). */
