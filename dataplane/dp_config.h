@@ -89,6 +89,8 @@ struct dp_port_cfg {
 	uint8_t has_mac;
 	uint32_t rx_desc;          /* RX descriptors per queue */
 	uint32_t tx_desc;          /* TX descriptors per queue */
+	int8_t udp_checksum;       /* 1: UDP checksums on every frame sent; 0: none (field 0);
+	                              -1: by kind (none on the loopback pair and net_memif) */
 	struct dp_impair_cfg impair; /* fabric impairment on its TX path */
 };
 

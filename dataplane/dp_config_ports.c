@@ -465,7 +465,8 @@ static int parse_port(struct ld *l, json_t *port, size_t idx, struct dp_config *
 {
 	static const char *const keys[] = { "name", "type", "device", "address", "addresses",
 					    "mac", "macs", "gateway", "routes", "neighbors", "mtu",
-					    "rx_desc", "tx_desc", "impair", NULL };
+					    "rx_desc", "tx_desc", "udp_checksum", "impair",
+					    NULL };
 	static const char *const types[] = { "pci", "vdev", "loopback_pair" };
 	const char *name = NULL, *dev = NULL, *gw = NULL;
 	char base[DP_NAME_MAX + 1];
@@ -473,6 +474,7 @@ static int parse_port(struct ld *l, json_t *port, size_t idx, struct dp_config *
 	uint8_t len[2] = { 0, 0 }, mac[2][6];
 	struct dp_port_cfg *p;
 	bool pair, has_mac = false;
+	uint8_t csum = 0;
 	int type = -1, rc;
 
 	if (!json_is_object(port))
@@ -492,6 +494,7 @@ static int parse_port(struct ld *l, json_t *port, size_t idx, struct dp_config *
 	p->kind = pair ? DP_PORT_LOOPBACK : type == 0 ? DP_PORT_PCI : DP_PORT_VDEV;
 	p->rx_desc = 1024;
 	p->tx_desc = 1024;
+	p->udp_checksum = -1;
 
 	if ((rc = dp_cfg_get_str(l, port, "name", pair ? DP_NAME_MAX - 1 : DP_NAME_MAX, &name)))
 		return rc;
@@ -531,6 +534,11 @@ static int parse_port(struct ld *l, json_t *port, size_t idx, struct dp_config *
 	    (rc = dp_cfg_get_str(l, port, "gateway", 64, &gw)))
 		return rc;
 	p->mtu = (uint16_t)mtu;
+	if (json_object_get(port, "udp_checksum")) {
+		if ((rc = dp_cfg_get_bool(l, port, "udp_checksum", &csum)))
+			return rc;
+		p->udp_checksum = (int8_t)csum;
+	}
 	if (gw && (rc = check_next_hop(l, "gateway", gw, p, ip, pair ? 2 : 1, &p->gateway)))
 		return rc;
 	if ((rc = parse_routes(l, port, p, ip, pair ? 2 : 1)) ||

@@ -18,8 +18,9 @@
  *     to 16 bits and NOT complemented, big-endian: the value rte_ipv4_phdr_cksum() returns
  *     for a packet without TSO (the NIC adds the UDP header and payload to it and stores the
  *     complement).  The worker therefore needs no DPDK helper for it.
- *   - With DP_CSUM_UDP_NONE the field is 0: no checksum, as RFC 768 allows over IPv4 (the
- *     crossed loopback pair, whose frames only move between rings in memory).
+ *   - With DP_CSUM_UDP_NONE the field is 0: no checksum, as RFC 768 allows over IPv4 (ports
+ *     whose frames never reach a wire: the crossed loopback pair, net_memif, and any port
+ *     configured with "udp_checksum": false).
  *
  * Receive checks, in this order (each failure is counted under its own reason):
  *   1. shorter than an Ethernet header                            DP_DROP_SHORT
@@ -235,7 +236,7 @@ int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
 	put16(udp + OFF_UDP_CSUM, 0);
 	sum = phdr_sum(f->src_ip, f->dst_ip, udp_len);
 	if (csum_flags & DP_CSUM_UDP_NONE) {
-		/* No checksum (0): the frame never leaves the process. */
+		/* No checksum (0): the frame never reaches a wire. */
 	} else if (csum_flags & DP_CSUM_UDP_OFFLOAD) {
 		/* The NIC completes it: seed with the pseudo-header sum, not complemented. */
 		put16(udp + OFF_UDP_CSUM, csum_fold(sum));

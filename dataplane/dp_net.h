@@ -92,7 +92,8 @@ struct dp_flow {
 #define DP_CSUM_UDP_OFFLOAD 0x2u /* the port computes the UDP checksum (the caller seeds the
                                    pseudo-header sum, as DPDK expects: see below) */
 #define DP_CSUM_UDP_NONE 0x4u    /* dp_net_build: send UDP checksum 0, "none" (RFC 768): for
-                                   a wire that is memory (the crossed loopback pair) */
+                                   frames that never reach a wire (dp_port_cfg's
+                                   udp_checksum) */
 
 /*
  * Write the Ethernet, IPv4 and UDP headers (DP_HDRS_LEN bytes) in front of payload_len

@@ -423,9 +423,15 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	p->csum_tx = p->csum_rx = 0;
 	/* no UDP checksum (0, which IPv4 allows) where frames never cross a wire: the crossed
 	 * loopback pair, and net_memif, whose frames go from one process's memory to another's
-	 * on this host (summing 1.4 KB frames in software took 9% of two daemons' CPU) */
-	p->csum_none = pc->kind == DP_PORT_LOOPBACK || strcmp(di.driver_name, "net_memif") == 0 ?
-			       DP_CSUM_UDP_NONE : 0;
+	 * on this host (summing 1.4 KB frames in software took 9% of two daemons' CPU); and
+	 * where the config says so (an af_packet port on a veth pair between namespaces, where
+	 * the kernel's own TCP and UDP sum nothing either) */
+	if (pc->udp_checksum >= 0)
+		p->csum_none = pc->udp_checksum ? 0 : DP_CSUM_UDP_NONE;
+	else
+		p->csum_none = pc->kind == DP_PORT_LOOPBACK ||
+					       strcmp(di.driver_name, "net_memif") == 0 ?
+				       DP_CSUM_UDP_NONE : 0;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->csum_tx |= DP_CSUM_IP_OFFLOAD;
@@ -539,8 +545,9 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	dp_port_poll_link(p);
 	__atomic_store_n(&p->link_changes, 0, __ATOMIC_RELAXED);  /* the first state is no change */
 	DP_LOG(INFO, "port %s: ethdev %u (%s), socket %d, %u queue pair%s, mtu %u, checksum "
-	       "offload tx %#x rx %#x, link %s (%s)", pc->name, p->port_id, di.driver_name,
-	       p->socket, nq, nq == 1 ? "" : "s", p->mtu, p->csum_tx, p->csum_rx,
+	       "offload tx %#x rx %#x, UDP checksum %s, link %s (%s)", pc->name, p->port_id,
+	       di.driver_name, p->socket, nq, nq == 1 ? "" : "s", p->mtu, p->csum_tx, p->csum_rx,
+	       p->csum_none ? "none (0)" : "on",
 	       p->link_up ? "up" : "down", conf.intr_conf.lsc ? "interrupt" : "polled");
 	return 0;
 

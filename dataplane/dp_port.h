@@ -28,9 +28,10 @@ struct dp_port {
 	unsigned csum_tx;              /* DP_CSUM_* the port computes on transmit */
 	unsigned csum_rx;              /* DP_CSUM_* the port verifies on receive (enabled; each
 	                                  mbuf's RTE_MBUF_F_RX_*_CKSUM_* flags say the verdict) */
-	unsigned csum_none;            /* DP_CSUM_UDP_NONE for the crossed loopback pair (its
-	                                  frames never leave the process) and net_memif (they
-	                                  never leave the host's memory), else 0 */
+	unsigned csum_none;            /* DP_CSUM_UDP_NONE where frames carry no UDP checksum
+	                                  (udp_checksum false, or by default the crossed
+	                                  loopback pair and net_memif, whose frames never leave
+	                                  the host's memory), else 0 */
 	uint16_t mtu;                  /* IP MTU in effect */
 	volatile uint8_t link_up;      /* 1: link up; updated by the link-state callback or
 	                                  dp_port_poll_link() */

@@ -205,6 +205,9 @@ static void test_veth_json(void **state)
 					    "framesz=9216,framecnt=512");
 	assert_int_equal(a.ports[0].mtu, 9000);
 	assert_int_equal(b.ports[0].mtu, 9000);
+	/* frames that never leave the veth pair: no UDP checksum, as the kernel's own sockets */
+	assert_int_equal(a.ports[0].udp_checksum, 0);
+	assert_int_equal(b.ports[0].udp_checksum, 0);
 	assert_int_equal(a.ports[0].ipv4, 0x0a7c000bu);
 	assert_int_equal(b.ports[0].ipv4, 0x0a7c000cu);
 	assert_int_equal(a.idle, DP_IDLE_ADAPTIVE);
@@ -296,6 +299,7 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(cfg.ports[0].mtu, 1500);
 	assert_int_equal(cfg.ports[0].rx_desc, 1024);
 	assert_int_equal(cfg.ports[0].has_mac, 0);
+	assert_int_equal(cfg.ports[0].udp_checksum, -1);
 	assert_int_equal(cfg.ports[0].impair.enabled, 0);
 	assert_int_equal(cfg.engine.paths, def.engine.paths);
 	assert_int_equal(cfg.engine.seg_size, 1500 - 84);
@@ -317,6 +321,7 @@ static void test_full_port(void **state)
 		"  \"ports\": [ { \"name\": \"p\", \"type\": \"pci\", \"device\": \"3b:00.1\",\n"
 		"    \"address\": \"192.168.7.10/23\", \"gateway\": \"192.168.6.1\",\n"
 		"    \"mac\": \"02:AA:bb:cc:dd:0e\", \"mtu\": 4000, \"rx_desc\": 512,\n"
+		"    \"udp_checksum\": false,\n"
 		"    \"routes\": [ { \"to\": \"10.0.0.0/8\", \"via\": \"192.168.7.254\" },\n"
 		"                { \"to\": \"172.16.0.0/12\" } ],\n"
 		"    \"neighbors\": [ { \"ip\": \"192.168.6.1\",\n"
@@ -364,7 +369,8 @@ static void test_full_port(void **state)
 	assert_int_equal(p->mac[5], 0x0e);
 	assert_int_equal(p->rx_desc, 512);
 	assert_int_equal(p->tx_desc, 1024);
-	assert_int_equal(p->nroutes, 2);
+	assert_int_equal(p->udp_checksum, 0);
+	assert_int_equal(cfg.ports[1].udp_checksum, -1); /* absent: by the port's kind */
 	assert_int_equal(p->routes[0].prefix, 0x0a000000u);
 	assert_int_equal(p->routes[0].len, 8);
 	assert_int_equal(p->routes[0].next_hop, 0xc0a807feu);
@@ -432,6 +438,9 @@ static void test_wrong_type(void **state)
 		       ": ports[0].mtu: expected an integer, got a string", NULL);
 	expect_refused("{ \"workers\": 1.5, \"ports\": [" TAP_PORT "] }",
 		       ": workers: expected an integer, got a real number", NULL);
+	expect_refused("{ \"ports\": [{ \"type\": \"vdev\", \"device\": \"net_tap0\", "
+		       "\"address\": \"10.1.0.2/24\", \"udp_checksum\": 0 }] }",
+		       ": ports[0].udp_checksum: expected true or false, got an integer", NULL);
 	expect_refused("{ \"eal\": [\"-l\", 0], \"ports\": [" TAP_PORT "] }",
 		       ": eal[1]: expected a string, got an integer", NULL);
 	expect_refused("{ \"control\": { \"mode\": 432 }, \"ports\": [" TAP_PORT "] }",
