@@ -350,6 +350,8 @@ struct srd_engine {
 	uint32_t conns_used;          /* slots handed out so far (the high-water mark) */
 	uint32_t conn_free;           /* closed slots free for reuse (linked by act_next) */
 	uint32_t *conn_hash;          /* peer key -> connection slot (open addressing, NIL32 empty) */
+	uint8_t *rx_join;             /* srd_max_packet_len() bytes: srd_recv_split()'s pieces
+	                                 joined, when they cannot be taken where they lie */
 	uint32_t conn_hash_mask;      /* hash table size - 1 */
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
@@ -527,9 +529,10 @@ void loss_reorder_widen(struct srd_conn *c);
 
 /* ---- tx.c: the sending side ---- */
 
-/* Produce c's next data packet (retransmission first) into buf, or return 0. */
+/* Produce c's next data packet (retransmission first) into buf, or return 0; with ref, a
+ * segment's payload may be left in its message (meta->ref, srd_poll_tx_ref()). */
 int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
-		 uint32_t cap, struct srd_tx_meta *meta);
+		 uint32_t cap, struct srd_tx_meta *meta, bool ref);
 /* Handle an ACK / NACK for c.  Return 0 or a negated drop reason. */
 int tx_on_ack(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	      const struct srd_pkt *pkt);

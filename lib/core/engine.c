@@ -440,7 +440,8 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 	eng->conn_hash = malloc(hash_size * sizeof(*eng->conn_hash));
 	eng->rxslots = calloc(cfg->rx_slots, sizeof(*eng->rxslots));
 	eng->arena = calloc(cfg->max_conns, per_conn);
-	if (!eng->conns || !eng->conn_hash || !eng->rxslots || !eng->arena)
+	eng->rx_join = malloc(srd_max_packet_len(eng));
+	if (!eng->conns || !eng->conn_hash || !eng->rxslots || !eng->arena || !eng->rx_join)
 		goto err_free;
 	if (srd_timerq_init(&eng->timers, cfg->max_conns))
 		goto err_free;
@@ -466,6 +467,7 @@ int srd_engine_create(const struct srd_config *cfg, const struct srd_callbacks *
 
 err_free:
 	srd_timerq_free(&eng->timers);
+	free(eng->rx_join);
 	free(eng->arena);
 	free(eng->rxslots);
 	free(eng->conn_hash);
@@ -485,6 +487,7 @@ void srd_engine_destroy(struct srd_engine *eng)
 		rx_reset(eng, &eng->conns[i], false);
 	}
 	srd_timerq_free(&eng->timers);
+	free(eng->rx_join);
 	free(eng->arena);
 	free(eng->rxslots);
 	free(eng->conn_hash);
@@ -765,44 +768,40 @@ static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	return 0;
 }
 
-int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *buf,
-	     uint32_t len, unsigned ce)
+/* Take a packet srd_wire_decode() gave rc for. */
+static int recv_decoded(struct srd_engine *eng, uint64_t now, uint64_t peer, int rc,
+			const struct srd_pkt *pkt, unsigned ce)
 {
-	struct srd_pkt pkt;
 	struct srd_conn *c = NULL;
 	bool adopt = false;
-	int rc;
 
-	eng->st.rx_pkts++;
-	now = engine_clock(eng, now);
-	rc = srd_wire_decode(buf, len, &pkt);
 	if (rc == 0)
-		rc = conn_for_packet(eng, now, peer, &pkt, &c, &adopt);
+		rc = conn_for_packet(eng, now, peer, pkt, &c, &adopt);
 	if (rc == 0) {
 		if (adopt)
-			conn_adopt_peer(eng, c, pkt.src_conn);
-		switch (pkt.type) {
+			conn_adopt_peer(eng, c, pkt->src_conn);
+		switch (pkt->type) {
 		case SRD_PKT_DATA:
-			credit_on_data(eng, c, now, &pkt);
-			rc = rx_on_data(eng, c, now, &pkt, ce ? 1 : 0);
+			credit_on_data(eng, c, now, pkt);
+			rc = rx_on_data(eng, c, now, pkt, ce ? 1 : 0);
 			credit_after_data(eng, c);
 			break;
 		case SRD_PKT_ACK:
-			rc = tx_on_ack(eng, c, now, &pkt);
+			rc = tx_on_ack(eng, c, now, pkt);
 			break;
 		case SRD_PKT_NACK:
-			rc = tx_on_nack(eng, c, now, &pkt);
+			rc = tx_on_nack(eng, c, now, pkt);
 			break;
 		case SRD_PKT_PROBE:
-			rc = on_probe(eng, c, now, &pkt);
+			rc = on_probe(eng, c, now, pkt);
 			break;
 		case SRD_PKT_RESET:
-			if (pkt.u.reset.reason == SRD_RESET_IDLE_CLOSED)
-				conn_resume(eng, c, pkt.psn);
-			else if (pkt.u.reset.reason == SRD_RESET_SETUP_COOKIE)
-				conn_take_cookie(eng, c, pkt.src_conn);
+			if (pkt->u.reset.reason == SRD_RESET_IDLE_CLOSED)
+				conn_resume(eng, c, pkt->psn);
+			else if (pkt->u.reset.reason == SRD_RESET_SETUP_COOKIE)
+				conn_take_cookie(eng, c, pkt->src_conn);
 			else
-				conn_reset(eng, c, pkt.u.reset.reason == SRD_RESET_TABLE_FULL ?
+				conn_reset(eng, c, pkt->u.reset.reason == SRD_RESET_TABLE_FULL ?
 						   -ECONNREFUSED : -ECONNRESET);
 			break;
 		default:
@@ -819,6 +818,43 @@ int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t 
 	if (rc < 0 && -rc < SRD_DROP_MAX)
 		eng->st.drops[-rc]++;
 	return rc;
+}
+
+int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *buf,
+	     uint32_t len, unsigned ce)
+{
+	struct srd_pkt pkt;
+	int rc;
+
+	eng->st.rx_pkts++;
+	now = engine_clock(eng, now);
+	rc = srd_wire_decode(buf, len, &pkt);
+	return recv_decoded(eng, now, peer, rc, &pkt, ce);
+}
+
+int srd_recv_split(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *hdr,
+		   uint32_t hlen, const uint8_t *payload, uint32_t plen, unsigned ce)
+{
+	uint32_t room = srd_max_packet_len(eng);
+	struct srd_pkt pkt;
+	int rc;
+
+	if (plen == 0)
+		return srd_recv(eng, now, peer, hdr, hlen, ce);
+	if (hlen > room || plen > room - hlen) {
+		eng->st.rx_pkts++;
+		eng->st.drops[SRD_DROP_BAD_LENGTH]++;
+		return -SRD_DROP_BAD_LENGTH; /* longer than any packet (as decode finds it) */
+	}
+	rc = srd_wire_decode_split(hdr, hlen, payload, plen, &pkt);
+	if (rc == 1) {
+		memcpy(eng->rx_join, hdr, hlen);
+		memcpy(eng->rx_join + hlen, payload, plen);
+		return srd_recv(eng, now, peer, eng->rx_join, hlen + plen, ce);
+	}
+	eng->st.rx_pkts++;
+	now = engine_clock(eng, now);
+	return recv_decoded(eng, now, peer, rc, &pkt, ce);
 }
 
 /* ---- timers ---- */

@@ -29,9 +29,10 @@ static int poll_ctrl(struct srd_engine *eng, uint8_t *buf, uint32_t cap,
 	return len;
 }
 
-/* The next packet of c, if it has one: acks, then probes, then data. */
+/* The next packet of c, if it has one: acks, then probes, then data (its payload by
+ * reference where ref allows, srd_poll_tx_ref()). */
 static int conn_poll(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
-		     uint32_t cap, struct srd_tx_meta *meta)
+		     uint32_t cap, struct srd_tx_meta *meta, bool ref)
 {
 	struct srd_pkt probe;
 	uint16_t entropy;
@@ -52,7 +53,7 @@ static int conn_poll(struct srd_engine *eng, struct srd_conn *c, uint64_t now, u
 		}
 		return len;
 	}
-	return tx_next_data(eng, c, now, buf, cap, meta);
+	return tx_next_data(eng, c, now, buf, cap, meta, ref);
 }
 
 /* Active connections looked at for the shortest message (pick_sender()), at most. */
@@ -121,13 +122,15 @@ static struct srd_conn *pick_sender(struct srd_engine *eng, uint64_t now)
 	return best;
 }
 
-int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
-		struct srd_tx_meta *meta)
+static int poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		   struct srd_tx_meta *meta, bool ref)
 {
 	int len = 0;
 
 	if (cap < srd_max_packet_len(eng))
 		return -ENOSPC;
+	meta->ref = NULL;
+	meta->ref_len = 0;
 	now = engine_clock(eng, now);
 	if (eng->ctrl_head != eng->ctrl_tail) {
 		len = poll_ctrl(eng, buf, cap, meta);
@@ -137,7 +140,7 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 		struct srd_conn *head = &eng->conns[eng->act_head];
 		struct srd_conn *c = pick_sender(eng, now);
 
-		len = conn_poll(eng, c, now, buf, cap, meta);
+		len = conn_poll(eng, c, now, buf, cap, meta, ref);
 		if (len > 0) {
 			c->last_active_ns = now;
 			/* round robin: the head's turn is used, and the connection that sent
@@ -158,4 +161,16 @@ out:
 	if (len > 0)
 		eng->st.tx_pkts++;
 	return len;
+}
+
+int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		struct srd_tx_meta *meta)
+{
+	return poll_tx(eng, now, buf, cap, meta, false);
+}
+
+int srd_poll_tx_ref(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		    struct srd_tx_meta *meta)
+{
+	return poll_tx(eng, now, buf, cap, meta, true);
 }

@@ -269,7 +269,14 @@ struct srd_tx_meta {
 	uint8_t path;       /* path index within the connection (for statistics) */
 	uint8_t type;       /* packet type (enum srd_pkt_type) */
 	uint8_t ect;        /* 1: mark the packet ECN-capable (ECT(0)) */
+	uint32_t ref_len;   /* srd_poll_tx_ref(): the packet goes on with these bytes at ref,
+	                       a data segment's payload left in its message (0: none) */
+	const void *ref;
 };
+
+/* Smallest payload srd_poll_tx_ref() leaves in its message: below it a copy costs less
+ * than a second buffer would. */
+#define SRD_TX_REF_MIN 1024u
 
 /* Counters of one engine. */
 struct srd_stats {
@@ -401,12 +408,33 @@ int srd_poll_tx(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap
 		struct srd_tx_meta *meta);
 
 /*
+ * As srd_poll_tx(), but the payload of a data segment of at least SRD_TX_REF_MIN bytes that
+ * one iov entry holds is not copied: the packet is the returned length at buf followed by
+ * meta->ref_len bytes at meta->ref, the message's own bytes (srd_send_req.iov).  They are
+ * the caller's again at the message's tx_done; one who hands them to a device must keep
+ * them readable until the device is done with every packet that names them (a resent
+ * packet may still be queued after its message completed: the receiver drops that copy
+ * as a duplicate, whatever it then carries).
+ */
+int srd_poll_tx_ref(struct srd_engine *eng, uint64_t now, uint8_t *buf, uint32_t cap,
+		    struct srd_tx_meta *meta);
+
+/*
  * Take a received packet (len bytes at pkt) from peer; ce is 1 if its IP header carried a
  * CE mark.  The bytes may be anything: a packet that cannot be taken is dropped and counted.
  * Returns 0 if the packet was taken, or the negated enum srd_drop_reason.
  */
 int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *pkt,
 	     uint32_t len, unsigned ce);
+
+/*
+ * srd_recv() of a packet in two pieces: hlen bytes at hdr, then plen bytes at payload (a
+ * frame built from srd_poll_tx_ref()'s two parts).  A data segment whose headers are all of
+ * hdr is taken where it lies; any other split is joined in the engine's own buffer first
+ * (a packet longer than srd_max_packet_len() is dropped as srd_recv() drops it).
+ */
+int srd_recv_split(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *hdr,
+		   uint32_t hlen, const uint8_t *payload, uint32_t plen, unsigned ce);
 
 /* Earliest time at which srd_on_timer() has work (or srd_poll_tx() may have a packet that
  * pacing held back), or SRD_NO_DEADLINE.  Packets that can go now are not deadlines: call

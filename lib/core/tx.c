@@ -325,14 +325,31 @@ static int encode_packed(const struct srd_conn *c, uint16_t first, struct srd_pk
 	return (int)(p - buf);
 }
 
+/* Where the len bytes of message m at byte offset off are, if one iov entry holds them
+ * all; else NULL. */
+static const uint8_t *iov_span(const struct srd_txmsg *m, uint32_t off, uint32_t len)
+{
+	for (uint32_t i = 0; i < m->iovcnt; i++) {
+		const struct srd_iov *v = &m->iov[i];
+
+		if (off < v->len)
+			return v->len - off >= len ? (const uint8_t *)v->base + off : NULL;
+		off -= v->len;
+	}
+	return NULL;
+}
+
 /* Write segment r->seg of message m (its header fields but the message's own in *pkt).
- * Returns the packet length, *payload the segment's bytes. */
+ * With ref, a payload of at least SRD_TX_REF_MIN bytes in one iov entry is not copied but
+ * named in meta->ref and meta->ref_len.  Returns the length written at buf, *payload the
+ * segment's bytes. */
 static int encode_segment(const struct srd_engine *eng, const struct srd_txmsg *m,
 			  const struct srd_txpkt *r, struct srd_pkt *pkt, uint8_t *buf,
-			  uint32_t cap, uint32_t *payload)
+			  uint32_t cap, uint32_t *payload, bool ref, struct srd_tx_meta *meta)
 {
 	uint32_t off = r->seg * eng->seg_size;
 	uint32_t len = m->len - off < eng->seg_size ? m->len - off : eng->seg_size;
+	const uint8_t *span;
 	int hlen;
 
 	pkt->u.data.msg_id = m->msg_id;
@@ -345,13 +362,18 @@ static int encode_segment(const struct srd_engine *eng, const struct srd_txmsg *
 	hlen = srd_wire_encode(pkt, buf, cap);
 	if (hlen < 0 || (uint32_t)hlen + len > cap)
 		return -ENOSPC; /* cannot happen: srd_poll_tx() checked cap */
-	copy_from_iov(m, off, buf + hlen, len);
 	*payload = len;
+	if (ref && len >= SRD_TX_REF_MIN && (span = iov_span(m, off, len)) != NULL) {
+		meta->ref = span;
+		meta->ref_len = len;
+		return hlen;
+	}
+	copy_from_iov(m, off, buf + hlen, len);
 	return hlen + (int)len;
 }
 
 int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8_t *buf,
-		 uint32_t cap, struct srd_tx_meta *meta)
+		 uint32_t cap, struct srd_tx_meta *meta, bool ref)
 {
 	uint32_t cwnd_pkts = c->cc.cwnd / SRD_CWND_ONE;
 	bool retx = false;
@@ -438,7 +460,7 @@ int tx_next_data(struct srd_engine *eng, struct srd_conn *c, uint64_t now, uint8
 	if (m->pack_next != SRD_NIL16)
 		plen = encode_packed(c, r->msg, &pkt, buf, cap, &len);
 	else
-		plen = encode_segment(eng, m, r, &pkt, buf, cap, &len);
+		plen = encode_segment(eng, m, r, &pkt, buf, cap, &len, ref, meta);
 	if (plen < 0)
 		return plen;
 

@@ -477,6 +477,22 @@ fail:
 	return rc;
 }
 
+int srd_wire_decode_split(const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+			  size_t plen, struct srd_pkt *pkt)
+{
+	int rc;
+
+	/* a plain DATA segment whose header is exactly hdr: every read below stays in it */
+	if (hlen < SRD_HDR_DATA_LEN || hdr[OFF_VER_TYPE] != (SRD_WIRE_VERSION << 4 | SRD_PKT_DATA) ||
+	    hdr[OFF_RSVD] != 0 ||
+	    data_hdr_len(rd32(hdr + OFF_PSN) - rd32(hdr + OFF_D_MSG_PSN)) != hlen)
+		return 1;
+	rc = srd_wire_decode(hdr, hlen + plen, pkt);
+	if (rc == 0 && pkt->payload_len)
+		pkt->payload = payload;
+	return rc;
+}
+
 /* ---- encode ---- */
 
 static void encode_common(const struct srd_pkt *pkt, uint8_t *buf)

@@ -199,6 +199,15 @@ struct srd_pkt {
 int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
 
 /*
+ * srd_wire_decode() of hlen bytes at hdr followed by plen bytes at payload, without joining
+ * them, for a DATA segment (not packed) whose header is exactly hdr: then the same result,
+ * pkt->payload pointing into payload.  Returns 1, reading nothing past the header, for any
+ * other packet or split (join the pieces and decode that).
+ */
+int srd_wire_decode_split(const uint8_t *hdr, size_t hlen, const uint8_t *payload,
+			  size_t plen, struct srd_pkt *pkt);
+
+/*
  * Encode the headers of *pkt into buf (cap bytes).  For DATA the payload is not copied: the
  * caller writes pkt->payload_len payload bytes right after the returned header length.  The
  * immediate data is written when the segment index (psn - msg_psn) is 0.  A packed DATA

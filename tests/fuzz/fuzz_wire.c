@@ -10,12 +10,38 @@
 
 #include "wire.h"
 
+/* Decoding the bytes in two pieces, cut after cut bytes (the header piece a heap copy of
+ * exactly that, so a read past it is caught), agrees with decoding them whole. */
+static void check_split(const uint8_t *data, size_t size, size_t cut)
+{
+	struct srd_pkt split, whole;
+	uint8_t *hdr;
+	int rc, rc_whole;
+
+	if (cut > size || !(hdr = malloc(cut ? cut : 1)))
+		return;
+	memcpy(hdr, data, cut);
+	rc = srd_wire_decode_split(hdr, cut, data + cut, size - cut, &split);
+	rc_whole = srd_wire_decode(data, size, &whole);
+	if (rc != 1 && rc != rc_whole)
+		abort(); /* taken in pieces: the same verdict as whole */
+	if (rc == 0 && (split.type != SRD_PKT_DATA || split.u.data.packed ||
+			split.psn != whole.psn || split.payload_len != whole.payload_len ||
+			split.payload_len != size - cut ||
+			(split.payload_len && split.payload != data + cut)))
+		abort();
+	free(hdr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct srd_pkt pkt, again;
 	/* room for the longest header: an ACK with every SACK word, or a DATA segment 0 */
 	uint8_t buf[(SRD_HDR_ACK_MAX_LEN > SRD_HDR_MAX_LEN ? SRD_HDR_ACK_MAX_LEN : SRD_HDR_MAX_LEN) + 16];
 	int rc = srd_wire_decode(data, size, &pkt), hlen;
+
+	check_split(data, size, SRD_HDR_DATA_LEN);
+	check_split(data, size, SRD_HDR_MAX_LEN);
 
 	if (rc < 0) {
 		if (-rc <= SRD_DROP_NONE || -rc >= SRD_DROP_MAX)

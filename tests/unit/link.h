@@ -22,6 +22,8 @@ struct link_pkt {
 	uint32_t len;      /* bytes */
 	unsigned ce;       /* CE mark */
 	uint8_t *data;     /* bytes (malloc) */
+	const uint8_t *ref; /* then ref_len bytes here (srd_poll_tx_ref(): the sender's) */
+	uint32_t ref_len;
 };
 
 /* What a filter decides for one packet. */
@@ -47,6 +49,11 @@ struct link {
 	struct link_pkt q[LINK_MAX_PKTS]; /* packets on the wire (unordered) */
 	uint32_t nq;               /* entries in q */
 	uint8_t buf[LINK_PKT_CAP]; /* scratch for srd_poll_tx */
+	int ref;                   /* 1: send with srd_poll_tx_ref(), payloads by reference */
+	uint64_t ref_pkts;         /* packets sent with a payload by reference */
+	uint32_t split;            /* > 0: hand every packet without a reference to
+	                              srd_recv_split() cut at a point that moves by this much */
+	uint32_t split_at;         /* where the next cut falls (modulo the packet's length) */
 };
 
 static inline void link_init(struct link *l, struct srd_engine *a, struct srd_engine *b)
@@ -64,7 +71,9 @@ static inline void link_pump_tx(struct link *l)
 	for (int side = 0; side < 2; side++) {
 		while (l->busy_until[side] <= l->now && l->nq < LINK_MAX_PKTS) {
 			struct srd_tx_meta m;
-			int len = srd_poll_tx(l->eng[side], l->now, l->buf, sizeof(l->buf), &m);
+			int len = l->ref ? srd_poll_tx_ref(l->eng[side], l->now, l->buf,
+							   sizeof(l->buf), &m) :
+					   srd_poll_tx(l->eng[side], l->now, l->buf, sizeof(l->buf), &m);
 			uint64_t extra = 0;
 			unsigned ce = 0;
 
@@ -85,6 +94,9 @@ static inline void link_pump_tx(struct link *l)
 			p->ce = ce;
 			p->data = malloc((size_t)len);
 			memcpy(p->data, l->buf, (size_t)len);
+			p->ref = m.ref;
+			p->ref_len = m.ref_len;
+			l->ref_pkts += m.ref_len > 0;
 		}
 	}
 }
@@ -118,7 +130,19 @@ static inline int link_step(struct link *l)
 			struct link_pkt p = l->q[i];
 
 			l->q[i] = l->q[--l->nq];
-			srd_recv(l->eng[p.to], l->now, (uint64_t)(1 - p.to), p.data, p.len, p.ce);
+			if (p.ref_len) {
+				srd_recv_split(l->eng[p.to], l->now, (uint64_t)(1 - p.to), p.data,
+					       p.len, p.ref, p.ref_len, p.ce);
+			} else if (l->split) {
+				uint32_t cut = l->split_at % (p.len + 1);
+
+				l->split_at += l->split;
+				srd_recv_split(l->eng[p.to], l->now, (uint64_t)(1 - p.to), p.data, cut,
+					       p.data + cut, p.len - cut, p.ce);
+			} else {
+				srd_recv(l->eng[p.to], l->now, (uint64_t)(1 - p.to), p.data, p.len,
+					 p.ce);
+			}
 			/* spoilt before it goes: a callback still holding bytes of it (a message
 			   rx_take took, past srd_recv) reads garbage, not a lucky copy */
 			memset(p.data, 0xdb, p.len);

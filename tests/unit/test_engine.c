@@ -101,6 +101,92 @@ static void test_msg_scatter_gather(void **state)
 	env_free(e);
 }
 
+/* ---- payloads by reference (srd_poll_tx_ref) and packets in pieces (srd_recv_split) ---- */
+
+static enum link_verdict filter_loss7(struct link *l, int from, const struct srd_tx_meta *m,
+				      const uint8_t *pkt, uint32_t len, uint64_t n,
+				      uint64_t *extra, unsigned *ce);
+
+/* Five messages: short, at SRD_TX_REF_MIN, three whole segments and a short tail, four
+ * pieces whose segments lie in one piece or straddle two, empty.  By reference (link.ref)
+ * and under loss when asked; every byte arrives as sent. */
+static struct env *ref_messages(int ref, int loss, uint32_t split)
+{
+	static const uint32_t pieces[3] = { 4096 + 100, 50, 8192 };
+	struct env *e = env_new(NULL, NULL);
+
+	env_msgs(e, 5);
+	msg_fill(e, 0, 100, 0, NULL);
+	msg_fill(e, 1, SRD_TX_REF_MIN, 0, NULL);
+	msg_fill(e, 2, 3 * 4096 + 5, 0, NULL);
+	msg_fill(e, 3, 4096 + 100 + 50 + 8192, 3, pieces);
+	msg_fill(e, 4, 0, 0, NULL);
+	e->l->ref = ref;
+	e->l->split = split;
+	if (loss) {
+		e->l->filter = filter_loss7;
+		e->l->filter_arg = e;
+	}
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(msg_send(e, i), 0);
+	assert_true(link_run(e->l, all_done, e, 200 * MS));
+	run_idle(e, 1 * MS);
+	check_all_ok(e);
+	return e;
+}
+
+/* Segments of SRD_TX_REF_MIN bytes or more that one piece holds go by reference, the
+ * others are copied: message 1's one segment, message 2's first three, message 3's first
+ * (bytes 0..4095 of its 4196-byte first piece) and third (8192..12287, in its third
+ * piece); not its second (it straddles all three pieces) nor the short tails. */
+static void test_tx_ref(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	e = ref_messages(1, 0, 0);
+	assert_int_equal(e->l->ref_pkts, 6);
+	assert_int_equal(stats(e, A).tx_retx_pkts, 0);
+	env_free(e);
+	e = ref_messages(0, 0, 0); /* srd_poll_tx() never does */
+	assert_int_equal(e->l->ref_pkts, 0);
+	env_free(e);
+}
+
+/* Resends name the same bytes: every 7th packet lost, acks too. */
+static void test_tx_ref_loss(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	e = ref_messages(1, 1, 0);
+	assert_true(e->l->ref_pkts > 6);
+	assert_true(stats(e, A).tx_retx_pkts > 0);
+	env_free(e);
+}
+
+/* Every packet of both sides (data, packed or not, acks) handed to srd_recv_split() cut
+ * at a point that walks through it 13 bytes at a time (in the header, at its end, in the
+ * payload, at either end): taken as whole, nothing dropped. */
+static void test_recv_split(void **state)
+{
+	struct env *e;
+
+	(void)state;
+	for (int loss = 0; loss < 2; loss++) {
+		e = ref_messages(0, loss, 13);
+		for (int s = 0; s < 2; s++) {
+			struct srd_stats st = stats(e, s);
+
+			for (uint32_t d = 1; d < SRD_DROP_MAX; d++)
+				if (st.drops[d] && d != SRD_DROP_DUPLICATE)
+					fail_msg("side %d: %llu drops of reason %u", s,
+						 (unsigned long long)st.drops[d], d);
+		}
+		env_free(e);
+	}
+}
+
 /* ---- 2. many messages under impairments ---- */
 
 enum scenario { SC_CLEAN, SC_LOSS7, SC_ACKLOSS3, SC_REORDER, SC_BLACKHOLE, SC_ROUTE_DOWN };
@@ -1171,6 +1257,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_msg_16mib, teardown),
 		cmocka_unit_test_teardown(test_msg_streamed_odd_segments, teardown),
 		cmocka_unit_test_teardown(test_msg_scatter_gather, teardown),
+		cmocka_unit_test_teardown(test_tx_ref, teardown),
+		cmocka_unit_test_teardown(test_tx_ref_loss, teardown),
+		cmocka_unit_test_teardown(test_recv_split, teardown),
 		cmocka_unit_test_teardown(test_stress_clean, teardown),
 		cmocka_unit_test_teardown(test_stress_loss_every_7th, teardown),
 		cmocka_unit_test_teardown(test_stress_ack_loss, teardown),

@@ -346,6 +346,73 @@ static size_t build_packed(uint8_t *buf, size_t cap, uint32_t n, const uint32_t 
 	return at;
 }
 
+/* srd_wire_decode_split() of buf (len bytes) cut after hlen, each piece a heap copy of
+ * exactly its length (a read past either is caught by AddressSanitizer). */
+static int decode_split_exact(const uint8_t *buf, size_t len, size_t hlen, struct srd_pkt *pkt,
+			      const uint8_t **payload_copy)
+{
+	uint8_t *h = malloc(hlen ? hlen : 1), *pl = malloc(len - hlen ? len - hlen : 1);
+	int rc;
+
+	assert_non_null(h);
+	assert_non_null(pl);
+	memcpy(h, buf, hlen);
+	memcpy(pl, buf + hlen, len - hlen);
+	rc = srd_wire_decode_split(h, hlen, pl, len - hlen, pkt);
+	*payload_copy = rc == 0 && pkt->payload == pl ? buf + hlen : NULL;
+	if (rc == 0 && pkt->payload)
+		pkt->payload = *payload_copy; /* the copies are about to go away */
+	free(h);
+	free(pl);
+	return rc;
+}
+
+/* A data segment in two pieces cut at its header decodes as whole, its payload where the
+ * second piece is; any other cut, or any other packet, is left to be joined (1); a wrong
+ * payload length is dropped as it would be whole. */
+static void test_decode_split(void **state)
+{
+	struct srd_pkt p, whole, split;
+	uint8_t buf[BUF_CAP];
+	const uint8_t *at;
+	size_t len, hlen;
+
+	(void)state;
+	for (uint32_t k = 0; k < 3; k++) { /* segment 0 carries the immediate data */
+		make_data(&p, 100, 40, 1000, k);
+		len = build(&p, buf);
+		hlen = srd_wire_hdr_len(&p);
+		assert_int_equal(decode_exact(buf, len, &whole), 0);
+		assert_int_equal(decode_split_exact(buf, len, hlen, &split, &at), 0);
+		assert_same(&whole, &split);
+		assert_ptr_equal(split.payload, buf + hlen);
+		assert_int_equal(split.payload_len, len - hlen);
+		for (size_t cut = 0; cut <= len; cut++)
+			if (cut != hlen)
+				assert_int_equal(decode_split_exact(buf, len, cut, &split, &at), 1);
+		/* the payload one byte short or long: as whole */
+		assert_int_equal(decode_split_exact(buf, len - 1, hlen, &split, &at),
+				 -SRD_DROP_BAD_LENGTH);
+		assert_int_equal(decode_exact(buf, len - 1, &whole), -SRD_DROP_BAD_LENGTH);
+	}
+	for (size_t t = 0; t < sizeof(all_types); t++) {
+		if (all_types[t] == SRD_PKT_DATA)
+			continue;
+		make_pkt(&p, all_types[t]);
+		len = build(&p, buf);
+		for (size_t cut = 0; cut <= len; cut++)
+			assert_int_equal(decode_split_exact(buf, len, cut, &split, &at), 1);
+	}
+	{
+		static const uint32_t lens[3] = { 5, 0, 17 };
+
+		len = build_packed(buf, sizeof(buf), 3, lens);
+		for (size_t cut = 0; cut <= len; cut++)
+			assert_int_equal(decode_split_exact(buf, len, cut, &split, &at), 1);
+	}
+}
+
+
 /* A packed packet decodes as DATA with its count, and each message reads back. */
 static void test_roundtrip_packed(void **state)
 {
@@ -997,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_data_last_short),
 		cmocka_unit_test(test_roundtrip_data_psn_wrap),
 		cmocka_unit_test(test_roundtrip_packed),
+		cmocka_unit_test(test_decode_split),
 		cmocka_unit_test(test_drop_packed),
 		cmocka_unit_test(test_layout_offsets),
 		cmocka_unit_test(test_ack_sack_words),
