@@ -203,14 +203,21 @@ static uint64_t phdr_sum(uint32_t src, uint32_t dst, uint16_t udp_len)
 int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
 		 unsigned csum_flags)
 {
+	return dp_net_build_ref(hdr, f, payload_len, NULL, 0, csum_flags);
+}
+
+int dp_net_build_ref(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
+		     const uint8_t *ref, uint32_t ref_len, unsigned csum_flags)
+{
 	uint8_t *ip = hdr + DP_ETH_HLEN;
 	uint8_t *udp = ip + DP_IP_HLEN;
 	uint16_t udp_len, ip_len;
 	uint64_t sum;
 
-	if (payload_len > IP_MAX_LEN - DP_IP_HLEN - DP_UDP_HLEN)
+	if (payload_len > IP_MAX_LEN - DP_IP_HLEN - DP_UDP_HLEN ||
+	    ref_len > IP_MAX_LEN - DP_IP_HLEN - DP_UDP_HLEN - payload_len)
 		return -EMSGSIZE;
-	udp_len = (uint16_t)(payload_len + DP_UDP_HLEN);
+	udp_len = (uint16_t)(payload_len + ref_len + DP_UDP_HLEN);
 	ip_len = (uint16_t)(udp_len + DP_IP_HLEN);
 
 	memcpy(hdr + OFF_ETH_DST, f->dst_mac, 6);
@@ -241,8 +248,18 @@ int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
 		/* The NIC completes it: seed with the pseudo-header sum, not complemented. */
 		put16(udp + OFF_UDP_CSUM, csum_fold(sum));
 	} else {
-		uint16_t c = (uint16_t)~csum_fold(csum_add(sum, udp, udp_len));
+		uint32_t first = DP_UDP_HLEN + payload_len;
+		uint16_t c;
 
+		sum = csum_add(sum, udp, first);
+		if (ref_len) {
+			/* the second buffer's words start one byte later after an odd first:
+			 * its sum is then the byte-swapped one (RFC 1071, 2.B) */
+			uint16_t part = csum_fold(csum_add(0, ref, ref_len));
+
+			sum += first & 1u ? (uint16_t)(part << 8 | part >> 8) : part;
+		}
+		c = (uint16_t)~csum_fold(sum);
 		put16(udp + OFF_UDP_CSUM, c ? c : 0xffffu);
 	}
 	return 0;

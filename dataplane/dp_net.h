@@ -105,6 +105,11 @@ struct dp_flow {
 int dp_net_build(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
 		 unsigned csum_flags);
 
+/* dp_net_build() of a datagram that goes on in a second buffer: payload_len bytes follow
+ * the headers at hdr, then ref_len bytes at ref (read only for a UDP checksum summed here). */
+int dp_net_build_ref(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len,
+		     const uint8_t *ref, uint32_t ref_len, unsigned csum_flags);
+
 /* What a received frame is. */
 enum dp_rx_kind {
 	DP_RX_SRD = 1, /* an SRD datagram for us: payload at off, len bytes */

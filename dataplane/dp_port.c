@@ -432,6 +432,15 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 		p->csum_none = pc->kind == DP_PORT_LOOPBACK ||
 					       strcmp(di.driver_name, "net_memif") == 0 ?
 				       DP_CSUM_UDP_NONE : 0;
+	/* payloads sent from the apps' memory, a second segment per frame, where the device
+	 * reads frames by virtual address: the crossed pair (its rings move pointers) and vdevs
+	 * that take multi-segment frames (af_packet, memif, tap, pcap copy them out); a PCI
+	 * device would need the apps' regions mapped for its DMA, which srdd does not do */
+	p->tx_ref = pc->kind == DP_PORT_LOOPBACK ||
+		    (pc->kind == DP_PORT_VDEV &&
+		     (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0);
+	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		p->csum_tx |= DP_CSUM_IP_OFFLOAD;
@@ -545,9 +554,10 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 	dp_port_poll_link(p);
 	__atomic_store_n(&p->link_changes, 0, __ATOMIC_RELAXED);  /* the first state is no change */
 	DP_LOG(INFO, "port %s: ethdev %u (%s), socket %d, %u queue pair%s, mtu %u, checksum "
-	       "offload tx %#x rx %#x, UDP checksum %s, link %s (%s)", pc->name, p->port_id,
-	       di.driver_name, p->socket, nq, nq == 1 ? "" : "s", p->mtu, p->csum_tx, p->csum_rx,
-	       p->csum_none ? "none (0)" : "on",
+	       "offload tx %#x rx %#x, UDP checksum %s, payloads sent %s, link %s (%s)", pc->name,
+	       p->port_id, di.driver_name, p->socket, nq, nq == 1 ? "" : "s", p->mtu, p->csum_tx,
+	       p->csum_rx, p->csum_none ? "none (0)" : "on",
+	       p->tx_ref ? "from the apps' memory" : "copied into frames",
 	       p->link_up ? "up" : "down", conf.intr_conf.lsc ? "interrupt" : "polled");
 	return 0;
 
@@ -637,7 +647,7 @@ static void lo_ring_drain(struct rte_ring *r)
 		rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
 }
 
-void dp_ports_close(struct dp_ports *ports)
+void dp_ports_stop(struct dp_ports *ports)
 {
 	if (!ports)
 		return;
@@ -648,8 +658,9 @@ void dp_ports_close(struct dp_ports *ports)
 		struct rte_eth_dev_info di;
 		struct rte_device *dev = NULL;
 
-		if (!p->cfg)
+		if (!p->cfg || p->closed)
 			continue;
+		p->closed = 1;
 		if (rte_eth_dev_info_get(p->port_id, &di) == 0)
 			dev = di.device;
 		for (int tries = 0; tries < 100; tries++) {
@@ -663,9 +674,17 @@ void dp_ports_close(struct dp_ports *ports)
 		if (dev && p->cfg->kind != DP_PORT_PCI && rte_dev_remove(dev) != 0)
 			DP_LOG(WARNING, "port %s: could not remove its device", p->cfg->name);
 	}
-	/* 2. mbufs still in the loopback rings (from either pool), then the pools */
+	/* 2. mbufs still in the loopback rings (from either pool) */
 	for (uint32_t i = 0; i < ports->nlo_rings; i++)
 		lo_ring_drain(ports->lo_rings[i]);
+}
+
+void dp_ports_close(struct dp_ports *ports)
+{
+	if (!ports)
+		return;
+	dp_ports_stop(ports);
+	/* 3. the pools */
 	for (uint32_t i = 0; i < ports->n; i++) {
 		struct dp_port *p = &ports->port[i];
 		const char *name = p->cfg ? p->cfg->name : "?";
@@ -683,7 +702,7 @@ void dp_ports_close(struct dp_ports *ports)
 		rte_mempool_free(p->pool);
 		p->pool = NULL;
 	}
-	/* 3. the rings */
+	/* 4. the rings */
 	for (uint32_t i = 0; i < ports->nlo_rings; i++) {
 		rte_ring_free(ports->lo_rings[i]);
 		ports->lo_rings[i] = NULL;

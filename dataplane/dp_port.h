@@ -33,6 +33,11 @@ struct dp_port {
 	                                  loopback pair and net_memif, whose frames never leave
 	                                  the host's memory), else 0 */
 	uint16_t mtu;                  /* IP MTU in effect */
+	uint8_t tx_ref;                /* frames may go out in two segments, the payload one
+	                                  naming an app's bytes (srd_poll_tx_ref): the port
+	                                  reads them by virtual address (a vdev that takes
+	                                  multi-segment frames, or the loopback pair) */
+	uint8_t closed;                /* dp_ports_stop() closed it */
 	volatile uint8_t link_up;      /* 1: link up; updated by the link-state callback or
 	                                  dp_port_poll_link() */
 	uint64_t link_changes;         /* link up/down changes seen (updated atomically) */
@@ -71,8 +76,12 @@ int dp_ports_init(const struct dp_config *cfg, uint16_t nqueues, struct dp_ports
  */
 void dp_port_poll_link(struct dp_port *p);
 
-/* Stop and close every port, free the mempools and rings.  Safe on a partly set up
- * struct (zeroed fields are skipped). */
+/* Stop and close every port and free the frames its queues and the loopback rings still
+ * hold (frames may name apps' memory: before the apps' regions go).  Once per port. */
+void dp_ports_stop(struct dp_ports *ports);
+
+/* dp_ports_stop(), then free the mempools and rings.  Safe on a partly set up struct
+ * (zeroed fields are skipped). */
 void dp_ports_close(struct dp_ports *ports);
 
 #endif /* DP_PORT_H */

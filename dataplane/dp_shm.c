@@ -811,8 +811,44 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 
 void dp_shm_app_maybe_free(struct dp_shm *s, struct dp_shm_app *a)
 {
-	if (a->dead && a->sends_inflight == 0 && a->rx_filling == 0 && a->rx_staged == 0)
+	if (a->dead && a->sends_inflight == 0 && a->rx_filling == 0 && a->rx_staged == 0 &&
+	    __atomic_load_n(&a->frame_refs, __ATOMIC_ACQUIRE) == 0)
 		app_free(s, a);
+}
+
+struct dp_shm_app *dp_shm_send_area_app(struct dp_shm *s, const void *p, uint32_t len)
+{
+	const uint8_t *b = p;
+
+	for (uint32_t i = 0; i < s->napps; i++) {
+		struct dp_shm_app *a = s->apps[i];
+		const uint8_t *area = a->base + a->tx_off;
+
+		if (b >= area && (uint64_t)(b - area) + len <= a->tx_size)
+			return a;
+	}
+	return NULL;
+}
+
+void dp_shm_frame_get(struct dp_shm_app *a)
+{
+	__atomic_fetch_add(&a->frame_refs, 1, __ATOMIC_RELAXED);
+}
+
+void dp_shm_frame_put(void *addr, void *app)
+{
+	struct dp_shm_app *a = app;
+
+	(void)addr;
+	__atomic_fetch_sub(&a->frame_refs, 1, __ATOMIC_RELEASE);
+}
+
+/* Free the gone apps whose last frame has been freed since (by any lcore). */
+static void free_drained_apps(struct dp_shm *s)
+{
+	for (uint32_t i = s->napps; i-- > 0;) /* app_free moves the last one into i */
+		if (s->apps[i]->dead)
+			dp_shm_app_maybe_free(s, s->apps[i]);
 }
 
 void dp_shm_app_detach(struct dp_shm *s, struct dp_shm_app *a)
@@ -864,6 +900,7 @@ int dp_shm_poll_control(struct dp_shm *s)
 		}
 	}
 	handled += expire_pending(s);
+	free_drained_apps(s);
 	timer_rearm(s);
 	return handled;
 }
@@ -878,7 +915,10 @@ void dp_shm_destroy(struct dp_shm *s)
 		pending_close(s, s->pend_head);
 	while (s->napps) {
 		struct dp_shm_app *a = s->apps[0];
-		int draining = a->sends_inflight || a->rx_filling || a->rx_staged;
+		/* every frame naming an app's bytes was freed before this, with the workers
+		   and the loopback rings (dp_ports_drain) */
+		int draining = a->sends_inflight || a->rx_filling || a->rx_staged ||
+			       __atomic_load_n(&a->frame_refs, __ATOMIC_ACQUIRE);
 
 		dp_shm_app_detach(s, a);
 		if (draining)

@@ -103,6 +103,17 @@ int dp_shm_poll_control(struct dp_shm *s);
  */
 int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max);
 
+/*
+ * The app whose send area holds the len bytes at p (a payload srd_poll_tx_ref() named), or
+ * NULL.  A frame that goes on naming them takes a reference (dp_shm_frame_get) first: the
+ * app's region stays mapped, even after the app is gone, until every such frame is freed.
+ */
+struct dp_shm_app *dp_shm_send_area_app(struct dp_shm *s, const void *p, uint32_t len);
+void dp_shm_frame_get(struct dp_shm_app *app);
+/* A frame that named app's bytes at addr is freed (from any lcore; the signature of DPDK's
+ * external-buffer free callback, opaque being the app). */
+void dp_shm_frame_put(void *addr, void *app);
+
 /* A taken send is done (status 0 or a negative errno): post its completion. */
 void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status);
 

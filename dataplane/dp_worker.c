@@ -145,6 +145,20 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 	}
 }
 
+/* Can frame m, in segments, be read where it lies: two segments, IPv4 and UDP headers
+ * without options all in the first, and no UDP checksum left to check over the second
+ * (none sent, or checked already)?  The frames srdd builds from an app's bytes are so
+ * (srd_poll_tx_ref: the crossed pair and the inboxes carry them as they were sent). */
+static int rx_in_place(const struct rte_mbuf *m, unsigned csum_checked)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	return m->nb_segs == 2 && rte_pktmbuf_data_len(m) >= DP_HDRS_LEN && d[12] == 0x08 &&
+	       d[13] == 0x00 && d[DP_ETH_HLEN] == 0x45 &&
+	       ((csum_checked & DP_CSUM_UDP_OFFLOAD) ||
+		(d[DP_ETH_HLEN + DP_IP_HLEN + 6] == 0 && d[DP_ETH_HLEN + DP_IP_HLEN + 7] == 0));
+}
+
 /* Handle one received frame of port wp (from its queue, or from the inbox when
  * from_inbox: then it was checked against the same port by another worker, and an ARP
  * request was answered there).  Returns 1 if the caller is to free m, 0 if it was handed
@@ -152,7 +166,8 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 {
 	struct dp_worker *w = wp->w;
-	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *), *rest = NULL;
+	uint32_t len = rte_pktmbuf_data_len(m), first = len;
 	struct dp_rx_info info;
 	int rc;
 
@@ -166,9 +181,26 @@ static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 				 DP_CSUM_IP_OFFLOAD : 0) |
 			((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
 				 DP_CSUM_UDP_OFFLOAD : 0);
-	rc = dp_net_parse(data, rte_pktmbuf_data_len(m), &wp->local, &info);
+	if (unlikely(m->nb_segs > 1)) {
+		if (rx_in_place(m, wp->local.csum_checked)) {
+			/* the headers here, the rest of the datagram in the second segment */
+			rest = rte_pktmbuf_mtod(m->next, const uint8_t *);
+			len = rte_pktmbuf_pkt_len(m);
+		} else if (rte_pktmbuf_pkt_len(m) <= DP_RX_JOIN_MAX) {
+			data = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), w->rx_join);
+			len = first = rte_pktmbuf_pkt_len(m);
+			w->st.rx_joined++;
+		} else {
+			w->st.rx_drops[DP_DROP_BAD_IP]++; /* longer than any IPv4 datagram */
+			return 1;
+		}
+	}
+	rc = dp_net_parse(data, len, &wp->local, &info);
 	if (rc == DP_RX_SRD) {
 		uint32_t owner = info.flow.dst_port - w->cfg->udp_port;
+		uint64_t peer = dp_peer_key(info.flow.src_ip,
+					    (uint32_t)dp_src_port_worker(info.flow.src_port));
+		uint32_t here = first - info.off < info.len ? first - info.off : info.len;
 
 		if (owner != w->index && !from_inbox) {
 			m->port = wp->port->port_id;
@@ -176,9 +208,9 @@ static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 			return 0;
 		}
 		w->st.rx_srd++;
-		srd_recv(wp->eng, w->now,
-			 dp_peer_key(info.flow.src_ip, (uint32_t)dp_src_port_worker(info.flow.src_port)),
-			 data + info.off, info.len, info.flow.ecn == DP_ECN_CE);
+		/* (parse checked the datagram within the frame: what is not here is in rest) */
+		srd_recv_split(wp->eng, w->now, peer, data + info.off, here, rest,
+			       info.len - here, info.flow.ecn == DP_ECN_CE);
 	} else if (rc == DP_RX_ARP) {
 		handle_arp(wp, &info, !from_inbox);
 		if (!from_inbox && w->nworkers > 1)
@@ -385,6 +417,40 @@ static void tx_mbuf_unused(struct dp_wport *wp, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 }
 
+/*
+ * Send the ref_len payload bytes at ref, which the frame m (its headers and what the engine
+ * wrote after them) goes on with, from where they are: a second segment attached to them
+ * as an external buffer, which holds the app's region mapped until the port frees it
+ * (dp_shm_frame_put).  Returns 0, or -1 if they are not an app's (the caller copies them).
+ */
+static int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m, const void *ref,
+			 uint32_t ref_len)
+{
+	struct dp_shm_app *app = wp->w->shm ? dp_shm_send_area_app(wp->w->shm, ref, ref_len) :
+					      NULL;
+	struct rte_mbuf_ext_shared_info *shinfo;
+	struct rte_mbuf *seg;
+
+	if (!app || ref_len > UINT16_MAX || !(seg = tx_mbuf(wp)))
+		return -1;
+	/* the segment's own data room is unused while it names the app's bytes: the shared
+	 * info lives there */
+	shinfo = RTE_PTR_ALIGN_CEIL(seg->buf_addr, _Alignof(struct rte_mbuf_ext_shared_info));
+	shinfo->free_cb = dp_shm_frame_put;
+	shinfo->fcb_opaque = app;
+	rte_mbuf_ext_refcnt_set(shinfo, 1);
+	dp_shm_frame_get(app);
+	/* the ports that take such frames read them by virtual address (dp_port.c, tx_ref) */
+	rte_pktmbuf_attach_extbuf(seg, (void *)(uintptr_t)ref, (rte_iova_t)(uintptr_t)ref,
+				  (uint16_t)ref_len, shinfo);
+	seg->data_len = (uint16_t)ref_len;
+	m->next = seg;
+	m->nb_segs = 2;
+	m->pkt_len += ref_len;
+	wp->w->st.tx_ref_frames++;
+	return 0;
+}
+
 /* Frame the packets the engine has for the wire, up to DP_TX_PER_LOOP. */
 static int tx_port(struct dp_wport *wp)
 {
@@ -407,7 +473,10 @@ static int tx_port(struct dp_wport *wp)
 			break;
 		}
 		frame = rte_pktmbuf_mtod(m, uint8_t *);
-		len = srd_poll_tx(wp->eng, w->now, frame + DP_HDRS_LEN, room - DP_HDRS_LEN, &meta);
+		len = wp->port->tx_ref ? srd_poll_tx_ref(wp->eng, w->now, frame + DP_HDRS_LEN,
+							 room - DP_HDRS_LEN, &meta) :
+					 srd_poll_tx(wp->eng, w->now, frame + DP_HDRS_LEN,
+						     room - DP_HDRS_LEN, &meta);
 		if (len <= 0) {
 			tx_mbuf_unused(wp, m);
 			break;
@@ -420,7 +489,8 @@ static int tx_port(struct dp_wport *wp)
 			/* for an endpoint of this worker on this very address: no wire would
 			 * bring it back */
 			w->st.hairpin++;
-			srd_recv(wp->eng, w->now, meta.peer, frame + DP_HDRS_LEN, (uint32_t)len, 0);
+			srd_recv_split(wp->eng, w->now, meta.peer, frame + DP_HDRS_LEN,
+				       (uint32_t)len, meta.ref, meta.ref_len, 0);
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -429,6 +499,15 @@ static int tx_port(struct dp_wport *wp)
 		} else if (resolve(wp, dst_ip, flow.dst_mac)) {
 			tx_mbuf_unused(wp, m); /* the core resends it after its timeout */
 			continue;
+		}
+		rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
+		if (meta.ref_len && tx_attach_ref(wp, m, meta.ref, meta.ref_len) != 0) {
+			/* not an app's bytes, or no segment: copied after all (the engine left
+			 * room for them) */
+			memcpy(frame + DP_HDRS_LEN + len, meta.ref, meta.ref_len);
+			rte_pktmbuf_append(m, (uint16_t)meta.ref_len);
+			len += (int)meta.ref_len;
+			meta.ref_len = 0;
 		}
 		memcpy(flow.src_mac, wp->port->mac, 6);
 		flow.src_ip = wp->port->cfg->ipv4;
@@ -439,15 +518,14 @@ static int tx_port(struct dp_wport *wp)
 		flow.ttl = 64;
 		if (hairpin) {
 			/* checksums in software: the frame never reaches a NIC */
-			dp_net_build(frame, &flow, (uint32_t)len, 0);
-			rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
+			dp_net_build_ref(frame, &flow, (uint32_t)len, meta.ref, meta.ref_len, 0);
 			w->st.hairpin++;
 			m->port = wp->port->port_id;
 			steer(w, dst_worker, m);
 			continue;
 		}
-		dp_net_build(frame, &flow, (uint32_t)len, wp->port->csum_tx | wp->port->csum_none);
-		rte_pktmbuf_append(m, (uint16_t)(DP_HDRS_LEN + (uint32_t)len));
+		dp_net_build_ref(frame, &flow, (uint32_t)len, meta.ref, meta.ref_len,
+				 wp->port->csum_tx | wp->port->csum_none);
 		if (wp->port->csum_tx) {
 			m->l2_len = DP_ETH_HLEN;
 			m->l3_len = DP_IP_HLEN;
@@ -681,8 +759,11 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 	w->ns_per_tsc_q32 = (1000000000ull << 32) / w->tsc_hz;
 	w->tsc0 = rte_rdtsc();
 	w->sleep_us = 1;
-	rc = dp_worker_sends_init(w);
+	w->rx_join = malloc(DP_RX_JOIN_MAX);
+	rc = w->rx_join ? dp_worker_sends_init(w) : -ENOMEM;
 	if (rc) {
+		free(w->rx_join);
+		w->rx_join = NULL;
 		snprintf(err, errlen, "worker: out of memory");
 		return rc;
 	}
@@ -750,6 +831,8 @@ err_ports:
 err_free:
 	rte_ring_free(w->inbox);
 	dp_worker_sends_fini(w);
+	free(w->rx_join);
+	w->rx_join = NULL;
 	return rc;
 }
 
@@ -787,4 +870,6 @@ void dp_worker_fini(struct dp_worker *w)
 	dp_worker_sends_fini(w); /* after the engines: their tx_done frees records */
 	if (w->shm)
 		dp_shm_flush(w->shm); /* publish the completions of both */
+	free(w->rx_join);
+	w->rx_join = NULL;
 }

@@ -38,6 +38,8 @@ struct rte_mbuf;
 #define DP_WORKER_BACKLOG 256u /* frames kept per port when its TX ring is full */
 #define DP_WORKER_INBOX 4096u   /* frames a worker's inbox holds */
 #define DP_WORKER_SPARES 32u    /* mbufs a port's transmit path keeps ahead (one burst) */
+#define DP_RX_JOIN_MAX (14u + 65535u) /* the longest frame a chain may join into: Ethernet
+                                   and the longest IPv4 datagram */
 #define DP_PAUSE_NS 10000000ull /* an iteration this late is a pause: the engines heard
                                    nothing meanwhile (srd_note_pause()) */
 struct dp_telemetry;
@@ -66,6 +68,11 @@ struct dp_worker_stats {
 	uint64_t send_errors;           /* app sends refused by the engine (completed with it) */
 	uint64_t hairpin;               /* packets for the port's own address, handed back to
 	                                   its engine without the wire */
+	uint64_t tx_ref_frames;         /* frames sent with their payload in a second segment
+	                                   naming an app's bytes (not copied into the frame) */
+	uint64_t rx_joined;             /* frames received in several segments that were joined
+	                                   into one buffer to be read (the others are read in
+	                                   place) */
 	uint64_t link_changes;          /* link up/down events seen (worker 0 watches links) */
 	uint64_t tx_link_down;          /* frames dropped because their port's link was down */
 	uint64_t steered_out;           /* frames handed to another worker's inbox */
@@ -121,6 +128,7 @@ struct dp_worker {
 	                                   their inboxes a burst at a time (steer_flush) */
 	uint16_t noutbox[DP_MAX_WORKERS];
 	struct dp_shm *shm;             /* the apps (NULL: none) */
+	uint8_t *rx_join;               /* DP_RX_JOIN_MAX bytes: a frame in segments, joined */
 	struct dp_telemetry *tel;       /* telemetry requests, answered between iterations
 	                                   (NULL: none) */
 	struct dp_capture_tap cap;      /* packet capture: the session this worker feeds, if

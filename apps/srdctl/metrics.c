@@ -187,6 +187,8 @@ static const struct known worker_known[] = {
 	{ "sends", 0, "Application sends handed to an engine." },
 	{ "send_errors", 0, "Application sends refused by the engine." },
 	{ "hairpin", 0, "Packets for the port's own address, handed back without the wire." },
+	{ "tx_ref_frames", 0, "Frames sent with their payload read from the application's memory, not copied." },
+	{ "rx_joined", 0, "Frames received in several segments and joined into one buffer to be read." },
 	{ "link_changes", 0, "Link up/down events seen." },
 	{ "tx_link_down", 0, "Frames dropped because their port's link was down." },
 	{ "steered_out", 0, "Frames handed to another worker's inbox." },

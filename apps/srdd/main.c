@@ -203,6 +203,8 @@ static void daemon_teardown(struct daemon *d)
 	d->capture = NULL;
 	while (d->nworkers)
 		dp_worker_fini(&d->workers[--d->nworkers]);
+	/* frames still queued may name apps' bytes: freed before the apps' regions go */
+	dp_ports_stop(&d->ports);
 	while (d->nshm) /* worker 0's server last: it owns the socket */
 		dp_shm_destroy(d->shm[--d->nshm]);
 }

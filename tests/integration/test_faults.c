@@ -96,6 +96,54 @@ static void test_random_kills(void **state)
 	daemon_stop(&d); /* clean exit, every mbuf back */
 }
 
+/*
+ * Payloads go out from the sending app's memory (frames name its bytes, srd_poll_tx_ref):
+ * with the impairment stage holding every frame for 30 ms, a sender killed mid-transfer
+ * leaves frames queued that name its region.  The region outlives the app until the last
+ * of them is freed, then goes (apps back to 0); and srdd stopped with such frames queued
+ * frees them before the regions, exiting cleanly (under AddressSanitizer in CI's run, a
+ * frame read after its region went would fail).
+ */
+static void test_kill_with_frames_queued(void **state)
+{
+	struct daemon d;
+	char to[64], out_r[160], out_s[160];
+	struct daemon_counts c;
+	json_t *st;
+	pid_t r, s;
+
+	(void)state;
+	daemon_start(&d, "{ \"enabled\": true, \"paths\": 4, \"seed\": 3, \"delay_us\": 30000 }");
+	snprintf(out_r, sizeof(out_r), "%s/r.out", d.dir);
+	snprintf(out_s, sizeof(out_s), "%s/s.out", d.dir);
+	r = start_recv(&d, "10.77.0.2", 1000000, "31", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, 1000000, "31", out_s);
+	assert_true(s > 0);
+	proc_sleep_ms(400);
+	assert_int_equal(proc_stop(s, SIGKILL, 2000), 128 + SIGKILL);
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	printf("  sender killed with frames queued: %lld frames so far named an app's bytes, "
+	       "apps %lld\n", proc_json_int(st, "worker", "tx_ref_frames"),
+	       proc_json_int(st, "shm", "apps"));
+	assert_true(proc_json_int(st, "worker", "tx_ref_frames") > 0);
+	json_decref(st);
+	proc_stop(r, SIGKILL, 2000);
+	c = settle(&d, 0);
+	if (c.apps || c.endpoints || c.rx_bufs || c.sends)
+		fail_msg("after the kill: apps %lld endpoints %lld buffers %lld sends %lld", c.apps,
+			 c.endpoints, c.rx_bufs, c.sends);
+
+	/* srdd stopped under a transfer, frames queued */
+	r = start_recv(&d, "10.77.0.2", 1000000, "32", out_r, to, sizeof(to));
+	s = start_send(&d, "10.77.0.1", to, 1000000, "32", out_s);
+	assert_true(s > 0);
+	proc_sleep_ms(400);
+	daemon_stop(&d); /* clean exit, every mbuf back */
+	proc_stop(s, SIGKILL, 2000);
+	proc_stop(r, SIGKILL, 2000);
+}
+
 /* Poll h for up to ms; returns the first negative result, or 0. */
 static int poll_for(struct srdc *h, int ms)
 {
@@ -417,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_random_kills, daemon_teardown),
+		cmocka_unit_test_teardown(test_kill_with_frames_queued, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_restart, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_paused, daemon_teardown),
 		cmocka_unit_test_teardown(test_isolation, daemon_teardown),

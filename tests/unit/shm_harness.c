@@ -31,6 +31,17 @@ static int fake_deliver(struct dp_shm_send *snd)
 	for (uint32_t i = 0; i < snd->niov; i++) /* the payload is readable, whoever is gone */
 		for (uint32_t k = 0; k < snd->iov[i].len; k += 4096)
 			F.sum += ((const uint8_t *)snd->iov[i].base)[k];
+	if (F.keep_frames && snd->niov && F.nframes < sizeof(F.frames) / sizeof(F.frames[0])) {
+		struct dp_shm_app *a = dp_shm_send_area_app(F.s, snd->iov[0].base,
+							    snd->iov[0].len);
+
+		if (a != snd->app) {
+			F.frames_misfound++;
+		} else {
+			dp_shm_frame_get(a);
+			F.frames[F.nframes++] = a;
+		}
+	}
 	/* a small message as the core hands over one of a packed packet: taken, and its
 	   bytes given at delivery (dp_shm_rx_take); the others into a buffer */
 	took = dp_shm_rx_take(F.s, snd->dst_ip, snd->dst_ep, snd->len, &ctx, &no_ep);
@@ -136,6 +147,9 @@ void srv_start(const struct dp_config *c)
 	F.hold_ep = 0;
 	F.release_ns = 0;
 	F.nq = 0;
+	F.keep_frames = 0;
+	F.nframes = 0;
+	F.frames_misfound = 0;
 	assert_int_equal(pthread_create(&F.thr, NULL, pump_main, NULL), 0);
 	F.running = 1;
 }
@@ -174,6 +188,21 @@ void hold(uint16_t ep, uint64_t release_ns)
 	pthread_mutex_lock(&F.mu);
 	F.hold_ep = ep;
 	F.release_ns = release_ns;
+	pthread_mutex_unlock(&F.mu);
+}
+
+void keep_frames(int on)
+{
+	pthread_mutex_lock(&F.mu);
+	F.keep_frames = on;
+	pthread_mutex_unlock(&F.mu);
+}
+
+void frames_free(void)
+{
+	pthread_mutex_lock(&F.mu);
+	while (F.nframes)
+		dp_shm_frame_put(NULL, F.frames[--F.nframes]);
 	pthread_mutex_unlock(&F.mu);
 }
 

@@ -73,6 +73,12 @@ struct shm_fixture {
 	struct dp_shm_send *q;        /* taken, not yet delivered */
 	size_t nq, capq;
 	uint64_t sum;                 /* of all payload bytes read (keeps the reads real) */
+	int keep_frames;              /* 1: each delivered send leaves a frame naming its
+	                                 payload (dp_shm_frame_get), as srdd's queued frames do,
+	                                 until frames_free() */
+	struct dp_shm_app *frames[64]; /* the apps those frames name */
+	size_t nframes;
+	int frames_misfound;          /* payloads dp_shm_send_area_app() put in the wrong app */
 };
 
 extern struct shm_fixture F;
@@ -113,6 +119,11 @@ struct dp_shm_stats stats_now(void);
 
 /* Sends from endpoint ep wait in the pump until release_ns (0: until hold() again). */
 void hold(uint16_t ep, uint64_t release_ns);
+
+/* Keep (1) or stop keeping frames naming the delivered sends' payloads; frames_free()
+ * frees those kept (dp_shm_frame_put), as the port would. */
+void keep_frames(int on);
+void frames_free(void);
 
 /* fork() while the pump is parked outside the allocator. */
 pid_t fork_quiet(void);

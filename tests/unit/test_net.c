@@ -341,6 +341,41 @@ static void test_udp_csum_none(void **state)
 	free(b);
 }
 
+/* A datagram whose payload goes on in a second buffer gets the headers, lengths and
+ * checksums of the joined frame, wherever it is cut (odd cuts: the second buffer's words
+ * start one byte later), under every checksum choice. */
+static void test_build_ref(void **state)
+{
+	static const unsigned flags[] = { 0, DP_CSUM_IP_OFFLOAD, DP_CSUM_UDP_OFFLOAD,
+					  DP_CSUM_UDP_NONE };
+	static const uint32_t plens[] = { 1, 2, 63, 64, 1024, 8949 };
+	struct dp_flow f = flow_default();
+
+	(void)state;
+	for (size_t fl = 0; fl < sizeof(flags) / sizeof(flags[0]); fl++) {
+		for (size_t pi = 0; pi < sizeof(plens) / sizeof(plens[0]); pi++) {
+			uint32_t plen = plens[pi], len;
+			uint8_t *whole = make_srd(&f, plen, flags[fl], &len);
+
+			for (uint32_t cut = 0; cut <= plen; cut += cut < 8 ? 1 : plen / 7 + 1) {
+				uint8_t *hdr = malloc(DP_HDRS_LEN + cut);
+				uint8_t *rest = malloc(plen - cut + 1);
+
+				assert_non_null(hdr);
+				assert_non_null(rest);
+				memcpy(hdr + DP_HDRS_LEN, whole + DP_HDRS_LEN, cut);
+				memcpy(rest, whole + DP_HDRS_LEN + cut, plen - cut);
+				assert_int_equal(dp_net_build_ref(hdr, &f, cut, rest, plen - cut,
+								  flags[fl]), 0);
+				assert_memory_equal(hdr, whole, DP_HDRS_LEN);
+				free(hdr);
+				free(rest);
+			}
+			free(whole);
+		}
+	}
+}
+
 static void test_udp_offload_seed(void **state)
 {
 	static const uint32_t lens[] = { 0, 1, 2, 3, 100, 1472, 8971, 8972 };
@@ -946,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_udp_csum_zero_sent_as_ffff),
 		cmocka_unit_test(test_udp_offload_seed),
 		cmocka_unit_test(test_udp_csum_none),
+		cmocka_unit_test(test_build_ref),
 		cmocka_unit_test(test_ip_offload),
 		cmocka_unit_test(test_build_size_limit),
 		cmocka_unit_test(test_drop_short),

@@ -737,6 +737,50 @@ static void test_sigkill(void **state)
 	srv_destroy();
 }
 
+/*
+ * Frames naming an app's payload (srdd sends from the apps' memory) keep its region: an
+ * app that detaches while frames still name its bytes stays on the books, mapped, until
+ * the last is freed, then goes.  dp_shm_send_area_app() finds the sending app for every
+ * payload, and no app for bytes outside every send area.
+ */
+static void test_frames_outlive_app(void **state)
+{
+	uint8_t msg[BUF_MSG];
+	struct srdc_iov iov = { msg, sizeof(msg) };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct dp_config c;
+	struct dp_shm_stats st;
+
+	(void)state;
+	fill(msg, sizeof(msg), 5);
+	cfg_default(&c);
+	srv_start(&c);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	keep_frames(1);
+	xfer(ea, hb, eb, &iov, 1, 41);
+	expect_send_done(ha, ea, 41, 0);
+	keep_frames(0);
+	pthread_mutex_lock(&F.mu);
+	assert_int_equal(F.nframes, 1);
+	assert_int_equal(F.frames_misfound, 0);
+	assert_null(dp_shm_send_area_app(F.s, msg, sizeof(msg)));
+	pthread_mutex_unlock(&F.mu);
+
+	srdc_detach(ha);
+	WAIT_UNTIL(stats_now().endpoints == 1, 2000);
+	usleep(100 * 1000);
+	st = stats_now();
+	assert_int_equal(st.apps, 2); /* gone, but a frame still names its bytes */
+	assert_int_equal(st.sends_inflight, 0);
+	frames_free();
+	WAIT_UNTIL(stats_now().apps == 1, 2000);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +794,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_peercred, shm_teardown),
 		cmocka_unit_test_teardown(test_daemon_gone, shm_teardown),
 		cmocka_unit_test_teardown(test_sigkill, shm_teardown),
+		cmocka_unit_test_teardown(test_frames_outlive_app, shm_teardown),
 	};
 
 	return shm_run_tests("test_shm", tests, sizeof(tests) / sizeof(tests[0]));
