@@ -68,11 +68,6 @@ struct dp_worker_stats {
 	uint64_t send_errors;           /* app sends refused by the engine (completed with it) */
 	uint64_t hairpin;               /* packets for the port's own address, handed back to
 	                                   its engine without the wire */
-	uint64_t tx_ref_frames;         /* frames sent with their payload in a second segment
-	                                   naming an app's bytes (not copied into the frame) */
-	uint64_t rx_joined;             /* frames received in several segments that were joined
-	                                   into one buffer to be read (the others are read in
-	                                   place) */
 	uint64_t link_changes;          /* link up/down events seen (worker 0 watches links) */
 	uint64_t tx_link_down;          /* frames dropped because their port's link was down */
 	uint64_t steered_out;           /* frames handed to another worker's inbox */
@@ -91,6 +86,11 @@ struct dp_worker_stats {
 	uint64_t rx_to_app_ns;          /* sum of: receive burst -> completions published */
 	uint64_t app_to_tx;             /* iterations that took sends and sent packets */
 	uint64_t app_to_tx_ns;          /* sum of: submissions taken -> packets to the port */
+	uint64_t tx_ref_frames;         /* frames sent with their payload in a second segment
+	                                   naming an app's bytes (not copied into the frame) */
+	uint64_t rx_joined;             /* frames received in several segments that were joined
+	                                   into one buffer to be read (the others are read in
+	                                   place) */
 };
 
 /* One port as the worker drives it. */
@@ -128,7 +128,6 @@ struct dp_worker {
 	                                   their inboxes a burst at a time (steer_flush) */
 	uint16_t noutbox[DP_MAX_WORKERS];
 	struct dp_shm *shm;             /* the apps (NULL: none) */
-	uint8_t *rx_join;               /* DP_RX_JOIN_MAX bytes: a frame in segments, joined */
 	struct dp_telemetry *tel;       /* telemetry requests, answered between iterations
 	                                   (NULL: none) */
 	struct dp_capture_tap cap;      /* packet capture: the session this worker feeds, if
@@ -160,6 +159,7 @@ struct dp_worker {
 	uint64_t next_link_poll;        /* engine time of the next link-state poll */
 	uint64_t next_control;          /* engine time of the next control-socket poll */
 	struct dp_worker_stats st;      /* counters */
+	uint8_t *rx_join;               /* DP_RX_JOIN_MAX bytes: a frame in segments, joined */
 };
 
 /*
