@@ -33,14 +33,14 @@ struct dp_port {
 	                                  loopback pair and net_memif, whose frames never leave
 	                                  the host's memory), else 0 */
 	uint16_t mtu;                  /* IP MTU in effect */
+	volatile uint8_t link_up;      /* 1: link up; updated by the link-state callback or
+	                                  dp_port_poll_link() */
+	uint64_t link_changes;         /* link up/down changes seen (updated atomically) */
 	uint8_t tx_ref;                /* frames may go out in two segments, the payload one
 	                                  naming an app's bytes (srd_poll_tx_ref): the port
 	                                  reads them by virtual address (a vdev that takes
 	                                  multi-segment frames, or the loopback pair) */
 	uint8_t closed;                /* dp_ports_stop() closed it */
-	volatile uint8_t link_up;      /* 1: link up; updated by the link-state callback or
-	                                  dp_port_poll_link() */
-	uint64_t link_changes;         /* link up/down changes seen (updated atomically) */
 };
 
 /* All ports, and what must be freed with them. */

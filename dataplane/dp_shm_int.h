@@ -132,13 +132,13 @@ struct dp_shm_app {
 	uint32_t rx_staged;           /* staging slots the core is filling (stage.held) */
 	uint32_t cq_reserved;         /* CQ slots held for messages arriving: one per filling
 	                                 buffer, 1 + srd_cqe_inline_entries(len) per staged one */
+	uint32_t rx_lent;             /* buffers delivered and not returned */
+	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
+	struct dp_shm_ep *eps;        /* its open endpoints */
 	uint32_t frame_refs;          /* frames naming bytes of its send area (srdd sends
 	                                 payloads from there): the region stays mapped while
 	                                 any is queued; taken by this worker, dropped by
 	                                 whichever lcore frees the frame (atomic) */
-	uint32_t rx_lent;             /* buffers delivered and not returned */
-	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
-	struct dp_shm_ep *eps;        /* its open endpoints */
 };
 
 /* Where things go in every app's region (computed once, from the configuration). */

@@ -159,6 +159,31 @@ static int rx_in_place(const struct rte_mbuf *m, unsigned csum_checked)
 		(d[DP_ETH_HLEN + DP_IP_HLEN + 6] == 0 && d[DP_ETH_HLEN + DP_IP_HLEN + 7] == 0));
 }
 
+/*
+ * Frame m is in segments: read it in place where rx_in_place() allows (*data and *first its
+ * first segment, *rest the second, *len the whole), else joined into the worker's buffer.
+ * Returns 0, or -1 for a chain longer than any frame (counted).  Out of line: the one-
+ * segment path stays as short as it was.
+ */
+static __rte_noinline int rx_segments(struct dp_worker *w, const struct rte_mbuf *m,
+				      unsigned csum_checked, const uint8_t **data,
+				      uint32_t *len, uint32_t *first, const uint8_t **rest)
+{
+	if (rx_in_place(m, csum_checked)) {
+		*rest = rte_pktmbuf_mtod(m->next, const uint8_t *);
+		*len = rte_pktmbuf_pkt_len(m);
+		return 0;
+	}
+	if (rte_pktmbuf_pkt_len(m) > DP_RX_JOIN_MAX) {
+		w->st.rx_drops[DP_DROP_BAD_IP]++; /* longer than any IPv4 datagram */
+		return -1;
+	}
+	*data = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), w->rx_join);
+	*len = *first = rte_pktmbuf_pkt_len(m);
+	w->st.rx_joined++;
+	return 0;
+}
+
 /* Handle one received frame of port wp (from its queue, or from the inbox when
  * from_inbox: then it was checked against the same port by another worker, and an ARP
  * request was answered there).  Returns 1 if the caller is to free m, 0 if it was handed
@@ -181,26 +206,14 @@ static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 				 DP_CSUM_IP_OFFLOAD : 0) |
 			((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
 				 DP_CSUM_UDP_OFFLOAD : 0);
-	if (unlikely(m->nb_segs > 1)) {
-		if (rx_in_place(m, wp->local.csum_checked)) {
-			/* the headers here, the rest of the datagram in the second segment */
-			rest = rte_pktmbuf_mtod(m->next, const uint8_t *);
-			len = rte_pktmbuf_pkt_len(m);
-		} else if (rte_pktmbuf_pkt_len(m) <= DP_RX_JOIN_MAX) {
-			data = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), w->rx_join);
-			len = first = rte_pktmbuf_pkt_len(m);
-			w->st.rx_joined++;
-		} else {
-			w->st.rx_drops[DP_DROP_BAD_IP]++; /* longer than any IPv4 datagram */
-			return 1;
-		}
-	}
+	if (unlikely(m->nb_segs > 1) &&
+	    rx_segments(w, m, wp->local.csum_checked, &data, &len, &first, &rest) != 0)
+		return 1;
 	rc = dp_net_parse(data, len, &wp->local, &info);
 	if (rc == DP_RX_SRD) {
 		uint32_t owner = info.flow.dst_port - w->cfg->udp_port;
 		uint64_t peer = dp_peer_key(info.flow.src_ip,
 					    (uint32_t)dp_src_port_worker(info.flow.src_port));
-		uint32_t here = first - info.off < info.len ? first - info.off : info.len;
 
 		if (owner != w->index && !from_inbox) {
 			m->port = wp->port->port_id;
@@ -208,9 +221,17 @@ static int rx_frame(struct dp_wport *wp, struct rte_mbuf *m, int from_inbox)
 			return 0;
 		}
 		w->st.rx_srd++;
-		/* (parse checked the datagram within the frame: what is not here is in rest) */
-		srd_recv_split(wp->eng, w->now, peer, data + info.off, here, rest,
-			       info.len - here, info.flow.ecn == DP_ECN_CE);
+		if (likely(!rest)) {
+			srd_recv(wp->eng, w->now, peer, data + info.off, info.len,
+				 info.flow.ecn == DP_ECN_CE);
+		} else {
+			/* parse checked the datagram within the frame: what is not in the first
+			 * segment is in the second */
+			uint32_t here = first - info.off < info.len ? first - info.off : info.len;
+
+			srd_recv_split(wp->eng, w->now, peer, data + info.off, here, rest,
+				       info.len - here, info.flow.ecn == DP_ECN_CE);
+		}
 	} else if (rc == DP_RX_ARP) {
 		handle_arp(wp, &info, !from_inbox);
 		if (!from_inbox && w->nworkers > 1)
@@ -423,8 +444,8 @@ static void tx_mbuf_unused(struct dp_wport *wp, struct rte_mbuf *m)
  * as an external buffer, which holds the app's region mapped until the port frees it
  * (dp_shm_frame_put).  Returns 0, or -1 if they are not an app's (the caller copies them).
  */
-static int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m, const void *ref,
-			 uint32_t ref_len)
+static __rte_noinline int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m,
+					 const void *ref, uint32_t ref_len)
 {
 	struct dp_shm_app *app = wp->w->shm ? dp_shm_send_area_app(wp->w->shm, ref, ref_len) :
 					      NULL;

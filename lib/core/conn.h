@@ -350,8 +350,6 @@ struct srd_engine {
 	uint32_t conns_used;          /* slots handed out so far (the high-water mark) */
 	uint32_t conn_free;           /* closed slots free for reuse (linked by act_next) */
 	uint32_t *conn_hash;          /* peer key -> connection slot (open addressing, NIL32 empty) */
-	uint8_t *rx_join;             /* srd_max_packet_len() bytes: srd_recv_split()'s pieces
-	                                 joined, when they cannot be taken where they lie */
 	uint32_t conn_hash_mask;      /* hash table size - 1 */
 	uint32_t act_head;            /* active list: connections that may have a packet */
 	uint32_t act_tail;
@@ -379,6 +377,8 @@ struct srd_engine {
 	uint32_t rx_mask;             /* rx_window - 1 */
 	uint32_t msg_mask;            /* max_tx_msgs - 1 */
 	void *arena;                  /* the one allocation holding the per-connection arrays */
+	uint8_t *rx_join;             /* srd_max_packet_len() bytes: srd_recv_split()'s pieces
+	                                 joined, when they cannot be taken where they lie */
 };
 
 /* ---- engine.c: tables, scheduling, timers ---- */

@@ -769,7 +769,7 @@ static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 }
 
 /* Take a packet srd_wire_decode() gave rc for. */
-static int recv_decoded(struct srd_engine *eng, uint64_t now, uint64_t peer, int rc,
+static inline int recv_decoded(struct srd_engine *eng, uint64_t now, uint64_t peer, int rc,
 			const struct srd_pkt *pkt, unsigned ce)
 {
 	struct srd_conn *c = NULL;
