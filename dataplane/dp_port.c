@@ -330,6 +330,33 @@ static int lo_pair_create(const struct dp_config *cfg, uint32_t i, uint16_t nq, 
 
 /* ---- configuring one port ---- */
 
+
+/*
+ * Can frames of this port name an app's bytes in a second segment (srdd sends payloads
+ * from the apps' memory)?  Only where the port reads frames by virtual address in this
+ * process: the crossed pair (its rings move pointers to this process's own workers), and
+ * the vdevs that copy each frame out in their transmit call (af_packet into its ring, tap
+ * with writev, pcap into its file, memif into the shared ring, unless in zero-copy mode,
+ * where the peer reads the frame's own memory, which must then be a region it maps).  A
+ * PCI device would need the apps' regions mapped for its DMA, and vhost-user ports the same
+ * for the backend: srdd does neither, and copies.
+ */
+static bool tx_reads_by_va(const struct dp_port_cfg *pc, const struct rte_eth_dev_info *di)
+{
+	static const char *const drivers[] = { "net_af_packet", "net_tap", "net_pcap",
+					       "net_memif" };
+
+	if (pc->kind == DP_PORT_LOOPBACK)
+		return true;
+	if (pc->kind != DP_PORT_VDEV || !(di->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS))
+		return false;
+	if (strcmp(di->driver_name, "net_memif") == 0 && strstr(pc->dev, "zero-copy=yes"))
+		return false;
+	for (size_t k = 0; k < RTE_DIM(drivers); k++)
+		if (strcmp(di->driver_name, drivers[k]) == 0)
+			return true;
+	return false;
+}
 /* Start the port; a net_memif client cannot start before its server listens, so it is
  * given DP_PORT_START_WAIT_MS to appear. */
 static int port_start(struct dp_port *p)
@@ -432,14 +459,9 @@ static int port_setup(struct dp_port *p, uint32_t idx, uint32_t mbufs, uint16_t 
 		p->csum_none = pc->kind == DP_PORT_LOOPBACK ||
 					       strcmp(di.driver_name, "net_memif") == 0 ?
 				       DP_CSUM_UDP_NONE : 0;
-	/* payloads sent from the apps' memory, a second segment per frame, where the device
-	 * reads frames by virtual address: the crossed pair (its rings move pointers) and vdevs
-	 * that take multi-segment frames (af_packet, memif, tap, pcap copy them out); a PCI
-	 * device would need the apps' regions mapped for its DMA, which srdd does not do */
-	p->tx_ref = pc->kind == DP_PORT_LOOPBACK ||
-		    (pc->kind == DP_PORT_VDEV &&
-		     (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0);
-	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+	/* payloads sent from the apps' memory, a second segment per frame, where it is safe */
+	p->tx_ref = tx_reads_by_va(pc, &di);
+	if (p->tx_ref && (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS))
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	if (di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
