@@ -235,6 +235,19 @@ static void memif_stop(struct memif_pair *m)
 	sh("rm -rf /var/run/dpdk/%s /var/run/dpdk/%s", m->prefix_a, m->prefix_b);
 }
 
+/* Frames the daemon with EAL prefix `prefix` sent with their payload read from an app's
+ * memory (worker.tx_ref_frames), or -1. */
+static long long tx_ref_frames(const char *prefix)
+{
+	json_t *st = proc_telemetry(prefix, "/srd/stats");
+	long long v = st ? proc_json_int(st, "worker", "tx_ref_frames") : -1;
+
+	json_decref(st);
+	return v;
+}
+
+/* (the port copies each frame into memif's ring, the payload straight from the sending
+ * app's memory: xfer checks every byte) */
 static void test_memif(void **state)
 {
 	struct memif_pair m;
@@ -244,6 +257,8 @@ static void test_memif(void **state)
 	 * outlast the default retry budget (about 0.1 s), so allow about 0.6 s */
 	memif_start(&m, "\"protocol\": { \"max_rto_us\": 50000, \"conn_idle_ms\": 2000 },");
 	transfer(m.sock_a, "10.99.0.1", m.sock_b, "10.99.0.2", 10000);
+	printf("  frames sent from the app's memory: %lld\n", tx_ref_frames(m.prefix_a));
+	assert_true(tx_ref_frames(m.prefix_a) > 0);
 	memif_stop(&m);
 }
 
@@ -611,9 +626,10 @@ static void count_checksums(const char *out, const char *src, int *none, int *so
 /*
  * Two daemons on net_af_packet over a veth pair, MTU 9000 (ethdev allows the port 1500;
  * srdd carries the rest itself, docs/config.md): refused while the kernel interface carries
- * 1500, then a transfer in jumbo frames once it carries 9000.  Daemon 0 is configured to
- * send no UDP checksum, daemon 1 sums its frames in software (af_packet has no offload):
- * the frames on the veth say so, and each daemon takes the other's.
+ * 1500, then a transfer in jumbo frames once it carries 9000.  The sender, daemon 0, sums
+ * UDP checksums in software (af_packet has no offload) over each frame's two segments (the
+ * payload read from the app's memory), and daemon 1 checks them; daemon 1 is configured to
+ * send none: the frames on the veth say so, and no frame is dropped for its checksum.
  */
 static void test_af_packet_jumbo(void **state)
 {
@@ -634,7 +650,7 @@ static void test_af_packet_jumbo(void **state)
 			 "[ { \"name\": \"v\", \"type\": \"vdev\", \"device\": \"net_af_packet%d,"
 			 "iface=%s,blocksz=36864,framesz=9216,framecnt=512\", \"address\": "
 			 "\"10.125.0.%d/24\", \"mac\": \"02:00:00:7d:00:0%d\", \"mtu\": 9000%s } ]",
-			 i, ifs[i], 11 + i, 1 + i, i == 0 ? ", \"udp_checksum\": false" : "");
+			 i, ifs[i], 11 + i, 1 + i, i == 1 ? ", \"udp_checksum\": false" : "");
 		write_config(cfg[i], prefixes[i], sock[i], ports,
 			     "\"protocol\": { \"max_rto_us\": 50000, \"conn_idle_ms\": 2000 },");
 	}
@@ -652,10 +668,19 @@ static void test_af_packet_jumbo(void **state)
 	assert_int_equal(proc_stop(tshark, SIGINT, 10000), 0);
 	count_checksums(cap, "10.125.0.11", &none[0], &some[0]);
 	count_checksums(cap, "10.125.0.12", &none[1], &some[1]);
-	printf("  UDP checksums on the veth: from daemon 0 (udp_checksum false) %d none, %d set; "
-	       "from daemon 1 %d none, %d set\n", none[0], some[0], none[1], some[1]);
-	assert_true(none[0] > 0 && some[0] == 0);
-	assert_true(some[1] > 0 && none[1] == 0);
+	printf("  UDP checksums on the veth: from daemon 0 %d none, %d set; from daemon 1 "
+	       "(udp_checksum false) %d none, %d set\n", none[0], some[0], none[1], some[1]);
+	assert_true(some[0] > 0 && none[0] == 0);
+	assert_true(none[1] > 0 && some[1] == 0);
+	{
+		json_t *st = proc_telemetry(prefixes[1], "/srd/stats");
+
+		assert_non_null(st);
+		printf("  frames daemon 1 dropped for their UDP checksum: %lld\n",
+		       proc_json_int(st, "net_drops", "udp_csum"));
+		assert_int_equal(proc_json_int(st, "net_drops", "udp_csum"), 0);
+		json_decref(st);
+	}
 	{
 		json_t *p = proc_telemetry(prefixes[0], "/srd/ports");
 		long long per_frame = frame_bytes(netns, ifs[0]);
@@ -666,6 +691,9 @@ static void test_af_packet_jumbo(void **state)
 		assert_int_equal(proc_json_int(p, "v", "mtu"), 9000);
 		assert_true(per_frame > 1514); /* more than a 1500-byte MTU's frame could hold */
 		json_decref(p);
+		/* the port copied the payloads into its ring from the sending app's memory */
+		printf("  frames sent from the app's memory: %lld\n", tx_ref_frames(prefixes[0]));
+		assert_true(tx_ref_frames(prefixes[0]) > 0);
 	}
 	for (int i = 1; i >= 0; i--)
 		stop_srdd(d[i], log[i]);
