@@ -452,7 +452,12 @@ static __rte_noinline int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m,
 	struct rte_mbuf_ext_shared_info *shinfo;
 	struct rte_mbuf *seg;
 
-	if (!app || ref_len > UINT16_MAX || !(seg = tx_mbuf(wp)))
+	if (!app || ref_len > UINT16_MAX)
+		return -1;
+	/* a spare if there is one (not tx_mbuf(): with one caller it stays inline in
+	 * tx_port, where every packet takes it) */
+	seg = wp->nspare ? wp->spare[--wp->nspare] : rte_pktmbuf_alloc(wp->port->pool);
+	if (!seg)
 		return -1;
 	/* the segment's own data room is unused while it names the app's bytes: the shared
 	 * info lives there */

@@ -768,13 +768,28 @@ static int on_probe(struct srd_engine *eng, struct srd_conn *c, uint64_t now,
 	return 0;
 }
 
-/* Take a packet srd_wire_decode() gave rc for. */
-static inline int recv_decoded(struct srd_engine *eng, uint64_t now, uint64_t peer, int rc,
-			const struct srd_pkt *pkt, unsigned ce)
+/*
+ * Take a packet: len bytes at buf, or with payload a data segment's header at buf and its
+ * plen payload bytes there (srd_recv_split(), which checked the split).  One copy of the
+ * receive path, out of line, for both entry points: in each, it would keep the decoder and
+ * the data path out of line instead (two callers each), on every packet.
+ */
+static __attribute__((noinline)) int recv_any(struct srd_engine *eng, uint64_t now,
+					      uint64_t peer, const uint8_t *buf, uint32_t len,
+					      const uint8_t *payload, uint32_t plen, unsigned ce)
 {
+	struct srd_pkt pkt_, *pkt = &pkt_;
 	struct srd_conn *c = NULL;
 	bool adopt = false;
+	int rc;
 
+	eng->st.rx_pkts++;
+	now = engine_clock(eng, now);
+	/* one call of the decoder (inline here, as on every packet): a split packet's header
+	 * (srd_wire_splits() checked) is decoded as if its payload followed it, reading none */
+	rc = srd_wire_decode(buf, len + plen, pkt);
+	if (rc == 0 && payload && pkt->payload_len)
+		pkt->payload = payload;
 	if (rc == 0)
 		rc = conn_for_packet(eng, now, peer, pkt, &c, &adopt);
 	if (rc == 0) {
@@ -823,38 +838,26 @@ static inline int recv_decoded(struct srd_engine *eng, uint64_t now, uint64_t pe
 int srd_recv(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *buf,
 	     uint32_t len, unsigned ce)
 {
-	struct srd_pkt pkt;
-	int rc;
-
-	eng->st.rx_pkts++;
-	now = engine_clock(eng, now);
-	rc = srd_wire_decode(buf, len, &pkt);
-	return recv_decoded(eng, now, peer, rc, &pkt, ce);
+	return recv_any(eng, now, peer, buf, len, NULL, 0, ce);
 }
 
 int srd_recv_split(struct srd_engine *eng, uint64_t now, uint64_t peer, const uint8_t *hdr,
 		   uint32_t hlen, const uint8_t *payload, uint32_t plen, unsigned ce)
 {
 	uint32_t room = srd_max_packet_len(eng);
-	struct srd_pkt pkt;
-	int rc;
 
 	if (plen == 0)
-		return srd_recv(eng, now, peer, hdr, hlen, ce);
+		return recv_any(eng, now, peer, hdr, hlen, NULL, 0, ce);
 	if (hlen > room || plen > room - hlen) {
 		eng->st.rx_pkts++;
 		eng->st.drops[SRD_DROP_BAD_LENGTH]++;
 		return -SRD_DROP_BAD_LENGTH; /* longer than any packet (as decode finds it) */
 	}
-	rc = srd_wire_decode_split(hdr, hlen, payload, plen, &pkt);
-	if (rc == 1) {
-		memcpy(eng->rx_join, hdr, hlen);
-		memcpy(eng->rx_join + hlen, payload, plen);
-		return srd_recv(eng, now, peer, eng->rx_join, hlen + plen, ce);
-	}
-	eng->st.rx_pkts++;
-	now = engine_clock(eng, now);
-	return recv_decoded(eng, now, peer, rc, &pkt, ce);
+	if (srd_wire_splits(hdr, hlen))
+		return recv_any(eng, now, peer, hdr, hlen, payload, plen, ce);
+	memcpy(eng->rx_join, hdr, hlen);
+	memcpy(eng->rx_join + hlen, payload, plen);
+	return recv_any(eng, now, peer, eng->rx_join, hlen + plen, NULL, 0, ce);
 }
 
 /* ---- timers ---- */

@@ -477,17 +477,23 @@ fail:
 	return rc;
 }
 
+bool srd_wire_splits(const uint8_t *hdr, size_t hlen)
+{
+	/* a plain DATA segment whose header is exactly hdr (each read in hdr's first bytes) */
+	return hlen >= SRD_HDR_DATA_LEN &&
+	       hdr[OFF_VER_TYPE] == (SRD_WIRE_VERSION << 4 | SRD_PKT_DATA) &&
+	       hdr[OFF_RSVD] == 0 &&
+	       data_hdr_len(rd32(hdr + OFF_PSN) - rd32(hdr + OFF_D_MSG_PSN)) == hlen;
+}
+
 int srd_wire_decode_split(const uint8_t *hdr, size_t hlen, const uint8_t *payload,
 			  size_t plen, struct srd_pkt *pkt)
 {
 	int rc;
 
-	/* a plain DATA segment whose header is exactly hdr: every read below stays in it */
-	if (hlen < SRD_HDR_DATA_LEN || hdr[OFF_VER_TYPE] != (SRD_WIRE_VERSION << 4 | SRD_PKT_DATA) ||
-	    hdr[OFF_RSVD] != 0 ||
-	    data_hdr_len(rd32(hdr + OFF_PSN) - rd32(hdr + OFF_D_MSG_PSN)) != hlen)
+	if (!srd_wire_splits(hdr, hlen))
 		return 1;
-	rc = srd_wire_decode(hdr, hlen + plen, pkt);
+	rc = srd_wire_decode(hdr, hlen + plen, pkt); /* every read stays in the header */
 	if (rc == 0 && pkt->payload_len)
 		pkt->payload = payload;
 	return rc;

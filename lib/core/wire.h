@@ -16,6 +16,7 @@
 #ifndef SRD_WIRE_H
 #define SRD_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -206,6 +207,10 @@ int srd_wire_decode(const uint8_t *buf, size_t len, struct srd_pkt *pkt);
  */
 int srd_wire_decode_split(const uint8_t *hdr, size_t hlen, const uint8_t *payload,
 			  size_t plen, struct srd_pkt *pkt);
+
+/* Whether srd_wire_decode_split() takes a packet whose first piece is hlen bytes at hdr
+ * (a DATA segment, not packed, whose header is exactly those bytes). */
+bool srd_wire_splits(const uint8_t *hdr, size_t hlen);
 
 /*
  * Encode the headers of *pkt into buf (cap bytes).  For DATA the payload is not copied: the
