@@ -267,6 +267,15 @@ int dp_net_build_ref(uint8_t *hdr, const struct dp_flow *f, uint32_t payload_len
 
 /* ---- receive ---- */
 
+bool dp_net_headers_suffice(const uint8_t *frame, uint32_t first_len, unsigned csum_checked)
+{
+	const uint8_t *udp = frame + DP_ETH_HLEN + DP_IP_HLEN;
+
+	return first_len >= DP_HDRS_LEN && get16(frame + OFF_ETH_TYPE) == ETHERTYPE_IPV4 &&
+	       frame[DP_ETH_HLEN + OFF_IP_VIHL] == 0x45 &&
+	       ((csum_checked & DP_CSUM_UDP_OFFLOAD) || get16(udp + OFF_UDP_CSUM) == 0);
+}
+
 /* The ARP packet of a frame of at least DP_ARP_FRAME_LEN bytes. */
 static int parse_arp(const uint8_t *frame, struct dp_rx_info *info)
 {

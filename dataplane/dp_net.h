@@ -7,6 +7,7 @@
 #ifndef DP_NET_H
 #define DP_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -152,6 +153,12 @@ struct dp_net_local {
 	uint16_t port_hi;
 	unsigned csum_checked; /* DP_CSUM_* flags: checksums the NIC already verified */
 };
+
+/* May dp_net_parse() be given a frame whose first first_len bytes are at frame and whose
+ * rest lies elsewhere (len then counting all of it)?  Only if it would read nothing past
+ * them: an IPv4 frame without options, its Ethernet, IP and UDP headers all in those bytes,
+ * and no UDP checksum left to check (0 sent, or DP_CSUM_UDP_OFFLOAD in csum_checked). */
+bool dp_net_headers_suffice(const uint8_t *frame, uint32_t first_len, unsigned csum_checked);
 
 /* Parse frame[0..len).  Returns DP_RX_SRD or DP_RX_ARP and fills *info, or the negated
  * enum dp_net_drop. */

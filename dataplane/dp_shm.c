@@ -820,12 +820,18 @@ struct dp_shm_app *dp_shm_send_area_app(struct dp_shm *s, const void *p, uint32_
 {
 	const uint8_t *b = p;
 
-	for (uint32_t i = 0; i < s->napps; i++) {
+	/* asked once per frame, and frames come in runs from one app: start at the last
+	 * one found, so that the common case looks at one app, however many there are */
+	uint32_t start = s->area_hint < s->napps ? s->area_hint : 0;
+
+	for (uint32_t k = 0, i = start; k < s->napps; k++, i = i + 1 < s->napps ? i + 1 : 0) {
 		struct dp_shm_app *a = s->apps[i];
 		const uint8_t *area = a->base + a->tx_off;
 
-		if (b >= area && (uint64_t)(b - area) + len <= a->tx_size)
+		if (b >= area && (uint64_t)(b - area) + len <= a->tx_size) {
+			s->area_hint = i;
 			return a;
+		}
 	}
 	return NULL;
 }
@@ -916,7 +922,7 @@ void dp_shm_destroy(struct dp_shm *s)
 	while (s->napps) {
 		struct dp_shm_app *a = s->apps[0];
 		/* every frame naming an app's bytes was freed before this, with the workers
-		   and the loopback rings (dp_ports_drain) */
+		   and the ports (dp_ports_stop) */
 		int draining = a->sends_inflight || a->rx_filling || a->rx_staged ||
 			       __atomic_load_n(&a->frame_refs, __ATOMIC_ACQUIRE);
 

@@ -193,6 +193,7 @@ struct dp_shm {
 	/* apps */
 	struct dp_shm_app **apps;     /* apps[0..napps): dense, max_apps slots */
 	uint32_t napps;
+	uint32_t area_hint;           /* apps[] index dp_shm_send_area_app() found last */
 	uint32_t rr;                  /* dp_shm_take starts here */
 	uint32_t next_app_id;         /* for the next WELCOME */
 	/* endpoints */

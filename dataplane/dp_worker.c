@@ -145,23 +145,11 @@ static void share_arp(struct dp_wport *wp, struct rte_mbuf *m)
 	}
 }
 
-/* Can frame m, in segments, be read where it lies: two segments, IPv4 and UDP headers
- * without options all in the first, and no UDP checksum left to check over the second
- * (none sent, or checked already)?  The frames srdd builds from an app's bytes are so
- * (srd_poll_tx_ref: the crossed pair and the inboxes carry them as they were sent). */
-static int rx_in_place(const struct rte_mbuf *m, unsigned csum_checked)
-{
-	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-
-	return m->nb_segs == 2 && rte_pktmbuf_data_len(m) >= DP_HDRS_LEN && d[12] == 0x08 &&
-	       d[13] == 0x00 && d[DP_ETH_HLEN] == 0x45 &&
-	       ((csum_checked & DP_CSUM_UDP_OFFLOAD) ||
-		(d[DP_ETH_HLEN + DP_IP_HLEN + 6] == 0 && d[DP_ETH_HLEN + DP_IP_HLEN + 7] == 0));
-}
-
 /*
- * Frame m is in segments: read it in place where rx_in_place() allows (*data and *first its
- * first segment, *rest the second, *len the whole), else joined into the worker's buffer.
+ * Frame m is in segments: read it in place when it has two and the first holds all that
+ * parsing reads (dp_net_headers_suffice: the frames srdd builds from an app's bytes, which
+ * the crossed pair and the inboxes carry as they were sent; *data and *first its first
+ * segment, *rest the second, *len the whole), else joined into the worker's buffer.
  * Returns 0, or -1 for a chain longer than any frame (counted).  Out of line: the one-
  * segment path stays as short as it was.
  */
@@ -169,7 +157,8 @@ static __rte_noinline int rx_segments(struct dp_worker *w, const struct rte_mbuf
 				      unsigned csum_checked, const uint8_t **data,
 				      uint32_t *len, uint32_t *first, const uint8_t **rest)
 {
-	if (rx_in_place(m, csum_checked)) {
+	if (m->nb_segs == 2 && dp_net_headers_suffice(*data, rte_pktmbuf_data_len(m),
+						      csum_checked)) {
 		*rest = rte_pktmbuf_mtod(m->next, const uint8_t *);
 		*len = rte_pktmbuf_pkt_len(m);
 		return 0;

@@ -376,6 +376,30 @@ static void test_build_ref(void **state)
 	}
 }
 
+/* A frame whose rest lies elsewhere may be parsed from its first bytes only when parsing
+ * reads nothing past them: all three headers there, no IP options, no UDP checksum to
+ * check (none sent, or the NIC's). */
+static void test_headers_suffice(void **state)
+{
+	struct dp_flow f = flow_default();
+	uint32_t len, olen;
+	uint8_t *none = make_srd(&f, 100, DP_CSUM_UDP_NONE, &len);
+	uint8_t *summed = make_srd(&f, 100, 0, &len);
+	uint8_t *opts = make_srd_opts(&f, 100, 8, &olen);
+
+	(void)state;
+	assert_true(dp_net_headers_suffice(none, DP_HDRS_LEN, 0));
+	assert_false(dp_net_headers_suffice(none, DP_HDRS_LEN - 1, 0));
+	assert_false(dp_net_headers_suffice(summed, len, 0));
+	assert_true(dp_net_headers_suffice(summed, DP_HDRS_LEN, DP_CSUM_UDP_OFFLOAD));
+	assert_false(dp_net_headers_suffice(opts, olen, DP_CSUM_UDP_OFFLOAD));
+	none[12] = 0x08, none[13] = 0x06; /* ARP */
+	assert_false(dp_net_headers_suffice(none, len, DP_CSUM_UDP_OFFLOAD));
+	free(none);
+	free(summed);
+	free(opts);
+}
+
 static void test_udp_offload_seed(void **state)
 {
 	static const uint32_t lens[] = { 0, 1, 2, 3, 100, 1472, 8971, 8972 };
@@ -982,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_udp_offload_seed),
 		cmocka_unit_test(test_udp_csum_none),
 		cmocka_unit_test(test_build_ref),
+		cmocka_unit_test(test_headers_suffice),
 		cmocka_unit_test(test_ip_offload),
 		cmocka_unit_test(test_build_size_limit),
 		cmocka_unit_test(test_drop_short),
