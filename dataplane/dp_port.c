@@ -330,7 +330,6 @@ static int lo_pair_create(const struct dp_config *cfg, uint32_t i, uint16_t nq, 
 
 /* ---- configuring one port ---- */
 
-
 /*
  * Can frames of this port name an app's bytes in a second segment (srdd sends payloads
  * from the apps' memory)?  Only where the port reads frames by virtual address in this
@@ -357,6 +356,7 @@ static bool tx_reads_by_va(const struct dp_port_cfg *pc, const struct rte_eth_de
 			return true;
 	return false;
 }
+
 /* Start the port; a net_memif client cannot start before its server listens, so it is
  * given DP_PORT_START_WAIT_MS to appear. */
 static int port_start(struct dp_port *p)
