@@ -786,6 +786,17 @@ static void app_input(struct dp_shm *s, struct dp_shm_app *a)
 	}
 }
 
+static uint32_t frames_in(const struct dp_shm_app *a, uint32_t which)
+{
+	return __atomic_load_n(&a->frame_refs[which], __ATOMIC_ACQUIRE);
+}
+
+/* Frames queued that name a's bytes (either count). */
+static uint32_t frames_out(const struct dp_shm_app *a)
+{
+	return frames_in(a, 0) + frames_in(a, 1);
+}
+
 /* Free everything of app a now (its sends and filling buffers are forgotten). */
 static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 {
@@ -812,7 +823,7 @@ static void app_free(struct dp_shm *s, struct dp_shm_app *a)
 void dp_shm_app_maybe_free(struct dp_shm *s, struct dp_shm_app *a)
 {
 	if (a->dead && a->sends_inflight == 0 && a->rx_filling == 0 && a->rx_staged == 0 &&
-	    __atomic_load_n(&a->frame_refs, __ATOMIC_ACQUIRE) == 0)
+	    frames_out(a) == 0)
 		app_free(s, a);
 }
 
@@ -836,17 +847,56 @@ struct dp_shm_app *dp_shm_send_area_app(struct dp_shm *s, const void *p, uint32_
 	return NULL;
 }
 
-void dp_shm_frame_get(struct dp_shm_app *a)
+uint32_t *dp_shm_frame_get(struct dp_shm_app *a)
 {
-	__atomic_fetch_add(&a->frame_refs, 1, __ATOMIC_RELAXED);
+	uint32_t *count = &a->frame_refs[a->frame_cur];
+
+	__atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+	return count;
 }
 
-void dp_shm_frame_put(void *addr, void *app)
+void dp_shm_frame_put(void *addr, void *count)
 {
-	struct dp_shm_app *a = app;
-
 	(void)addr;
-	__atomic_fetch_sub(&a->frame_refs, 1, __ATOMIC_RELEASE);
+	__atomic_fetch_sub((uint32_t *)count, 1, __ATOMIC_RELEASE);
+}
+
+/* Begin a fence: the frames counted so far are in the count new ones no longer take. */
+static void fence_begin(struct dp_shm_app *a)
+{
+	a->frame_cur ^= 1;
+	a->fence_started++;
+}
+
+uint64_t dp_shm_frames_fence(struct dp_shm_app *a)
+{
+	if (a->fence_started == a->fence_done) {
+		/* no fence runs: every frame is in frame_refs[frame_cur] */
+		if (frames_in(a, a->frame_cur) == 0)
+			return a->fence_done;
+		fence_begin(a);
+		return a->fence_started;
+	}
+	/* one runs, for frames taken before it began: ours may have been taken since, so
+	   the next one, begun when this one ends, is ours */
+	a->fence_wanted = a->fence_started + 1;
+	return a->fence_wanted;
+}
+
+int dp_shm_frames_passed(struct dp_shm_app *a, uint64_t ticket)
+{
+	if (a->fence_started != a->fence_done && frames_in(a, a->frame_cur ^ 1) == 0)
+		a->fence_done = a->fence_started;
+	if (a->fence_started == a->fence_done && a->fence_wanted > a->fence_done) {
+		if (frames_in(a, a->frame_cur) == 0) {
+			a->fence_started = a->fence_done = a->fence_wanted; /* nothing to wait for */
+		} else {
+			fence_begin(a);
+			if (frames_in(a, a->frame_cur ^ 1) == 0) /* freed meanwhile */
+				a->fence_done = a->fence_started;
+		}
+	}
+	return a->fence_done >= ticket;
 }
 
 /* Free the gone apps whose last frame has been freed since (by any lcore). */
@@ -924,7 +974,7 @@ void dp_shm_destroy(struct dp_shm *s)
 		/* every frame naming an app's bytes was freed before this, with the workers
 		   and the ports (dp_ports_stop) */
 		int draining = a->sends_inflight || a->rx_filling || a->rx_staged ||
-			       __atomic_load_n(&a->frame_refs, __ATOMIC_ACQUIRE);
+			       frames_out(a);
 
 		dp_shm_app_detach(s, a);
 		if (draining)

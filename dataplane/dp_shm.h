@@ -109,10 +109,21 @@ int dp_shm_take(struct dp_shm *s, struct dp_shm_send *out, int max);
  * app's region stays mapped, even after the app is gone, until every such frame is freed.
  */
 struct dp_shm_app *dp_shm_send_area_app(struct dp_shm *s, const void *p, uint32_t len);
-void dp_shm_frame_get(struct dp_shm_app *app);
-/* A frame that named app's bytes at addr is freed (from any lcore; the signature of DPDK's
- * external-buffer free callback, opaque being the app). */
-void dp_shm_frame_put(void *addr, void *app);
+/* Returns the count the frame drops when it is freed: its dp_shm_frame_put() opaque. */
+uint32_t *dp_shm_frame_get(struct dp_shm_app *app);
+/* A frame that named an app's bytes at addr is freed (from any lcore; the signature of
+ * DPDK's external-buffer free callback, count being what dp_shm_frame_get() returned). */
+void dp_shm_frame_put(void *addr, void *count);
+
+/*
+ * A send of app's that failed must not be completed while frames of it are queued: the app
+ * would write its bytes again, and a frame the receiver had not yet seen would deliver
+ * them as the message.  dp_shm_frames_fence() returns a ticket; once
+ * dp_shm_frames_passed() says the ticket has passed, every frame that named app's bytes
+ * when it was taken has been freed (frames taken since do not hold it back).
+ */
+uint64_t dp_shm_frames_fence(struct dp_shm_app *app);
+int dp_shm_frames_passed(struct dp_shm_app *app, uint64_t ticket);
 
 /* A taken send is done (status 0 or a negative errno): post its completion. */
 void dp_shm_complete_send(struct dp_shm *s, const struct dp_shm_send *snd, int status);

@@ -135,10 +135,16 @@ struct dp_shm_app {
 	uint32_t rx_lent;             /* buffers delivered and not returned */
 	uint64_t rx_bytes;            /* bytes of rx_filling + rx_lent buffers */
 	struct dp_shm_ep *eps;        /* its open endpoints */
-	uint32_t frame_refs;          /* frames naming bytes of its send area (srdd sends
-	                                 payloads from there): the region stays mapped while
-	                                 any is queued; taken by this worker, dropped by
-	                                 whichever lcore frees the frame (atomic) */
+	/* frames naming bytes of its send area (srdd sends payloads from there): the region
+	   stays mapped while any is queued.  Taken by this worker into frame_refs[frame_cur],
+	   dropped by whichever lcore frees the frame (atomic).  Two counts so that a fence can
+	   wait for the frames taken before it while later ones go on (dp_shm_frames_fence):
+	   while no fence runs, frame_refs[frame_cur ^ 1] is 0 */
+	uint32_t frame_refs[2];
+	uint8_t frame_cur;            /* the count new frames take */
+	uint64_t fence_started;       /* fences begun (frame_cur flipped) */
+	uint64_t fence_done;          /* of which the frames counted before are all freed */
+	uint64_t fence_wanted;        /* latest ticket handed out */
 };
 
 /* Where things go in every app's region (computed once, from the configuration). */

@@ -27,6 +27,7 @@
 #define DP_TX_PER_LOOP 128u     /* packets the engines may produce per port per iteration */
 #define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
 #define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
+#define DP_DEFERRED_POLL_NS 100000ull  /* 100 µs: failed sends waiting for their frames */
 #define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
 #define DP_SPIN_YIELD_NS 2000u         /* adaptive spin: the CPU is offered this often */
 
@@ -452,9 +453,8 @@ static __rte_noinline int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m,
 	 * info lives there */
 	shinfo = RTE_PTR_ALIGN_CEIL(seg->buf_addr, _Alignof(struct rte_mbuf_ext_shared_info));
 	shinfo->free_cb = dp_shm_frame_put;
-	shinfo->fcb_opaque = app;
+	shinfo->fcb_opaque = dp_shm_frame_get(app);
 	rte_mbuf_ext_refcnt_set(shinfo, 1);
-	dp_shm_frame_get(app);
 	/* the ports that take such frames read them by virtual address (dp_port.c, tx_ref) */
 	rte_pktmbuf_attach_extbuf(seg, (void *)(uintptr_t)ref, (rte_iova_t)(uintptr_t)ref,
 				  (uint16_t)ref_len, shinfo);
@@ -613,6 +613,8 @@ bool dp_worker_iterate(struct dp_worker *w)
 		work += dp_shm_poll_control(w->shm);
 		w->next_control = w->now + DP_CONTROL_POLL_NS;
 	}
+	if (w->deferred_head != UINT32_MAX)
+		work += dp_worker_complete_deferred(w);
 	tsc_take = rte_rdtsc();
 	tx_pkts = w->st.tx_pkts;
 	work += dp_worker_take_sends(w);
@@ -676,6 +678,8 @@ static uint64_t idle_bound_us(struct dp_worker *w)
 			}
 		}
 	}
+	if (w->deferred_head != UINT32_MAX && until > w->now + DP_DEFERRED_POLL_NS)
+		until = w->now + DP_DEFERRED_POLL_NS; /* frames freed by other lcores */
 	if (until == UINT64_MAX)
 		return UINT64_MAX;
 	return until <= w->now ? 0 : (until - w->now) / 1000;

@@ -91,6 +91,8 @@ struct dp_worker_stats {
 	uint64_t rx_joined;             /* frames received in several segments that were joined
 	                                   into one buffer to be read (the others are read in
 	                                   place) */
+	uint64_t tx_errors_deferred;    /* failed sends completed only once no frame named the
+	                                   app's bytes any more (dp_shm_frames_fence) */
 };
 
 /* One port as the worker drives it. */
@@ -142,6 +144,10 @@ struct dp_worker {
 	struct dp_sendrec *recs;        /* send records (the engines' tx_done context) */
 	uint32_t nrecs;
 	uint32_t rec_free;              /* free list of records */
+	uint32_t deferred_head;         /* records of failed sends whose completion waits for
+	                                   frames naming the app's bytes (FIFO; UINT32_MAX:
+	                                   none) */
+	uint32_t deferred_tail;
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
 	uint64_t tx_dones;              /* sends the engines finished (what makes room for held

@@ -20,10 +20,13 @@ void dp_worker_callbacks(struct dp_wport *wp, struct srd_callbacks *cb);
 /* Allocate the send records and the held queue.  Returns 0 or -ENOMEM. */
 int dp_worker_sends_init(struct dp_worker *w);
 
-/* Complete the held sends with -ECANCELED (not yet published: dp_shm_flush) and free what
- * dp_worker_sends_init allocated.  Only after the engines are destroyed: their last
- * completions free records. */
+/* Complete the held sends with -ECANCELED and the deferred failures with their errors (not
+ * yet published: dp_shm_flush), and free what dp_worker_sends_init allocated.  Only after
+ * the engines are destroyed: their last completions free records. */
 void dp_worker_sends_fini(struct dp_worker *w);
+
+/* Complete the failed sends whose frames have all been freed since.  Returns how many. */
+int dp_worker_complete_deferred(struct dp_worker *w);
 
 /* Take the apps' submissions: sends while the held queue has room (beyond that the rings
  * push back), buffer returns always (one app's waiting sends, e.g. an ordered endpoint's,

@@ -21,7 +21,9 @@ struct dp_sendrec {
 	uint64_t user_data;     /* the app's context */
 	uint16_t ep;            /* sending endpoint */
 	uint8_t silent;         /* no completion if it succeeds */
-	uint32_t next;          /* free list */
+	uint32_t next;          /* free list, or the deferred list */
+	int32_t status;         /* a deferred failure: its error */
+	uint64_t fence;         /* ... and the frames fence it waits for */
 	uint8_t inline_data[SRD_SQE_INLINE_MAX]; /* an inline send's message: the engine reads
 	                                            it until the send is done */
 };
@@ -99,14 +101,65 @@ static void cb_rx_place(void *user, const struct srd_rx_msg *msg, size_t off, co
 
 static void rec_free(struct dp_worker *w, struct dp_sendrec *r);
 
+/*
+ * A send is done.  A failed one whose bytes frames may still name (a resent copy, or one
+ * the impairment stage holds) completes only once they are all freed: the app would write
+ * its bytes again at the completion, and such a frame, reaching a receiver that had not yet
+ * seen it, would deliver them as the message.  (After a success the receiver has every
+ * segment: frames left are duplicates it drops unread.)
+ */
 static void cb_tx_done(void *user, void *ctx, int status)
 {
 	struct dp_wport *wp = user;
+	struct dp_worker *w = wp->w;
 	struct dp_sendrec *r = ctx;
 
-	dp_shm_complete(wp->w->shm, r->app, r->ep, r->user_data, r->silent, status);
-	wp->w->tx_dones++;
-	rec_free(wp->w, r);
+	w->tx_dones++;
+	if (status != 0 && w->shm) {
+		r->fence = dp_shm_frames_fence(r->app);
+		if (!dp_shm_frames_passed(r->app, r->fence)) {
+			r->status = status;
+			r->next = UINT32_MAX;
+			if (w->deferred_head == UINT32_MAX)
+				w->deferred_head = (uint32_t)(r - w->recs);
+			else
+				w->recs[w->deferred_tail].next = (uint32_t)(r - w->recs);
+			w->deferred_tail = (uint32_t)(r - w->recs);
+			w->st.tx_errors_deferred++;
+			return;
+		}
+	}
+	dp_shm_complete(w->shm, r->app, r->ep, r->user_data, r->silent, status);
+	rec_free(w, r);
+}
+
+int dp_worker_complete_deferred(struct dp_worker *w)
+{
+	uint32_t i = w->deferred_head, prev = UINT32_MAX;
+	int done = 0;
+
+	while (i != UINT32_MAX) {
+		struct dp_sendrec *r = &w->recs[i];
+		uint32_t next = r->next;
+
+		if (!dp_shm_frames_passed(r->app, r->fence)) {
+			prev = i;
+			i = next;
+			continue;
+		}
+		if (prev == UINT32_MAX)
+			w->deferred_head = next;
+		else
+			w->recs[prev].next = next;
+		if (w->deferred_tail == i)
+			w->deferred_tail = prev;
+		dp_shm_complete(w->shm, r->app, r->ep, r->user_data, r->silent, r->status);
+		rec_free(w, r);
+		w->tx_dones++; /* a record for a held send */
+		done++;
+		i = next;
+	}
+	return done;
 }
 
 /* ---- send records ---- */
@@ -309,6 +362,7 @@ int dp_worker_sends_init(struct dp_worker *w)
 		return -ENOMEM;
 	}
 	w->nrecs = DP_NRECS;
+	w->deferred_head = w->deferred_tail = UINT32_MAX;
 	for (uint32_t i = 0; i < DP_NRECS; i++)
 		w->recs[i].next = i + 1 < DP_NRECS ? i + 1 : UINT32_MAX;
 	w->rec_free = 0;
@@ -321,6 +375,12 @@ void dp_worker_sends_fini(struct dp_worker *w)
 	for (uint32_t i = 0; i < w->held_n; i++)
 		dp_shm_complete_send(w->shm, &w->held[(w->held_head + i) % w->held_cap], -ECANCELED);
 	w->held_n = 0;
+	/* failures waiting for frames: the ports send nothing more */
+	for (uint32_t i = w->recs ? w->deferred_head : UINT32_MAX; i != UINT32_MAX;
+	     i = w->recs[i].next)
+		dp_shm_complete(w->shm, w->recs[i].app, w->recs[i].ep, w->recs[i].user_data,
+				w->recs[i].silent, w->recs[i].status);
+	w->deferred_head = w->deferred_tail = UINT32_MAX;
 	free(w->held);
 	free(w->recs);
 	w->held = NULL;

@@ -77,10 +77,10 @@ static inline const char *bin(const char *env, const char *fallback)
 
 /* Write d's config (impair: a JSON object for the pair's "impair" key, or NULL; workers on
  * EAL lcores 0..workers-1; idle: the "idle" object, NULL for the sleep policy with 50 µs
- * sleeps).  The log level ("notice") lets srdd's warnings through: daemon_stop() reads
- * them. */
-static inline void write_config_idle(struct daemon *d, const char *impair, unsigned workers,
-				     const char *idle)
+ * sleeps; protocol: the "protocol" object, NULL for conn_idle_ms 500 alone).  The log
+ * level ("notice") lets srdd's warnings through: daemon_stop() reads them. */
+static inline void write_config_full(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle, const char *protocol)
 {
 	FILE *f = fopen(d->config, "w");
 
@@ -94,7 +94,7 @@ static inline void write_config_idle(struct daemon *d, const char *impair, unsig
 		" \"control\": { \"socket\": \"%s\", \"mode\": \"0660\" },\n"
 		" \"apps\": { \"region_mb\": 96 },\n"
 		" \"log_level\": \"notice\",\n"
-		" \"protocol\": { \"conn_idle_ms\": 500 },\n"
+		" \"protocol\": %s,\n"
 		" \"ports\": [ { \"name\": \"lo\", \"type\": \"loopback_pair\",\n"
 		"   \"addresses\": [\"10.77.0.1/24\", \"10.77.0.2/24\"],\n"
 		"   \"macs\": [\"02:00:00:77:00:01\", \"02:00:00:77:00:02\"],\n"
@@ -102,8 +102,15 @@ static inline void write_config_idle(struct daemon *d, const char *impair, unsig
 		"}\n",
 		d->prefix, workers - 1, workers,
 		idle ? idle : "{ \"policy\": \"sleep\", \"max_sleep_us\": 50 }", d->socket,
+		protocol ? protocol : "{ \"conn_idle_ms\": 500 }",
 		impair ? ",\n   \"impair\": " : "", impair ? impair : "");
 	fclose(f);
+}
+
+static inline void write_config_idle(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle)
+{
+	write_config_full(d, impair, workers, idle, NULL);
 }
 
 static inline void write_config(struct daemon *d, const char *impair, unsigned workers)
@@ -111,10 +118,10 @@ static inline void write_config(struct daemon *d, const char *impair, unsigned w
 	write_config_idle(d, impair, workers, NULL);
 }
 
-/* Start srdd with `workers` workers on the loopback pair (idle: as write_config_idle) and
- * wait until it listens. */
-static inline void daemon_start_idle(struct daemon *d, const char *impair, unsigned workers,
-				     const char *idle)
+/* Start srdd with `workers` workers on the loopback pair (idle, protocol: as
+ * write_config_full) and wait until it listens. */
+static inline void daemon_start_full(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle, const char *protocol)
 {
 	char *argv[] = { (char *)bin("SRDD_BIN", "build/apps/srdd/srdd"), "-c", d->config, NULL };
 	struct stat st;
@@ -127,7 +134,7 @@ static inline void daemon_start_idle(struct daemon *d, const char *impair, unsig
 	snprintf(d->socket, sizeof(d->socket), "%s/srdd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/srdd.log", d->dir);
 	snprintf(d->prefix, sizeof(d->prefix), "srdtest-%d", (int)getpid());
-	write_config_idle(d, impair, workers, idle);
+	write_config_full(d, impair, workers, idle, protocol);
 	d->pid = proc_start(argv, d->log);
 	assert_true(d->pid > 0);
 	/* ready when the control socket exists */
@@ -138,6 +145,12 @@ static inline void daemon_start_idle(struct daemon *d, const char *impair, unsig
 			fail_msg("srdd did not start:\n%s", log ? log : "(no log)");
 		}
 	}
+}
+
+static inline void daemon_start_idle(struct daemon *d, const char *impair, unsigned workers,
+				     const char *idle)
+{
+	daemon_start_full(d, impair, workers, idle, NULL);
 }
 
 static inline void daemon_start_workers(struct daemon *d, const char *impair, unsigned workers)

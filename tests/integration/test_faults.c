@@ -4,6 +4,8 @@
  *     after each kill the daemon's counters of apps, endpoints, lent buffers and sends in
  *     flight come back to what the survivors hold, and at the end to nothing; srdd exits
  *     cleanly with every mbuf back;
+ *   - a send that fails while the impairment stage still holds frames naming its bytes
+ *     completes only once they are gone: what arrives later is what was sent;
  *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
  *     hanging; when srdd is back the app attaches again and goes on (and before that, a
  *     wait with nothing to come ends at its timeout, whether it spins first or not);
@@ -142,6 +144,80 @@ static void test_kill_with_frames_queued(void **state)
 	daemon_stop(&d); /* clean exit, every mbuf back */
 	proc_stop(s, SIGKILL, 2000);
 	proc_stop(r, SIGKILL, 2000);
+}
+
+/*
+ * A send that fails while frames naming its bytes are still queued: the impairment stage
+ * holds every frame 30 ms, far past a retry budget of about a millisecond, so the message
+ * fails with -ETIMEDOUT while its frames wait.  The app may then write its buffer again;
+ * the held frames, arriving later, open the connection at the receiver and deliver the
+ * message (a failed message may have arrived: its outcome is unknown), and what is
+ * delivered must be what was sent, never the bytes written after the failure.  srdd holds
+ * the error back until no frame names the app's bytes any more.
+ */
+static void test_failed_send_frames_queued(void **state)
+{
+	enum { LEN = 4096 };
+	struct daemon d;
+	struct srdc *h;
+	struct srdc_ep *a, *b;
+	struct srdc_addr to;
+	struct srdc_completion c[8];
+	struct srdc_iov iov;
+	int64_t t0, failed_ms = -1, end;
+	long long deferred;
+	int got = 0;
+	uint8_t *buf;
+	json_t *st;
+
+	(void)state;
+	daemon_start_full(&d, "{ \"enabled\": true, \"paths\": 4, \"seed\": 5, "
+			  "\"delay_us\": 30000 }", 1, NULL,
+			  "{ \"conn_idle_ms\": 500, \"max_retries\": 2, \"min_rto_us\": 100, "
+			  "\"max_rto_us\": 200 }");
+	assert_int_equal(srdc_attach(d.socket, "failsend", &h), 0);
+	assert_int_equal(srdc_ep_open(h, 0x0a4d0001, 0, &a), 0);
+	assert_int_equal(srdc_ep_open(h, 0x0a4d0002, 0, &b), 0);
+	to = srdc_ep_addr(b);
+	buf = srdc_buf_alloc(h, LEN);
+	assert_non_null(buf);
+	memset(buf, 'A', LEN);
+	iov = (struct srdc_iov){ buf, LEN };
+	t0 = proc_now_ms();
+	assert_int_equal(srdc_send(a, &to, &iov, 1, 7, 0, NULL), 0);
+	for (end = t0 + 3000; proc_now_ms() < end && (failed_ms < 0 || !got);) {
+		int n = srdc_poll(h, c, 8);
+
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			if (c[i].kind == SRDC_SEND) {
+				assert_int_equal(c[i].status, -ETIMEDOUT);
+				failed_ms = proc_now_ms() - t0;
+				memset(buf, 'B', LEN); /* the app's bytes again */
+				continue;
+			}
+			assert_int_equal(c[i].len, LEN);
+			for (size_t k = 0; k < LEN; k++)
+				if (((uint8_t *)c[i].buf)[k] != 'A')
+					fail_msg("byte %zu delivered as '%c': written after the send "
+						 "had failed", k, ((uint8_t *)c[i].buf)[k]);
+			got++;
+			srdc_recv_done(h, c[i].buf);
+		}
+		if (n == 0)
+			srdc_wait(h, 5);
+	}
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	deferred = proc_json_int(st, "worker", "tx_errors_deferred");
+	json_decref(st);
+	printf("  failed after %lld ms (frames held 30 ms; failures held back for their frames: "
+	       "%lld), delivered %d time(s), as sent\n", (long long)failed_ms, deferred, got);
+	assert_true(failed_ms >= 0);
+	assert_true(deferred >= 1);
+	assert_true(got <= 1);
+	srdc_detach(h);
+	daemon_stop(&d);
 }
 
 /* Poll h for up to ms; returns the first negative result, or 0. */
@@ -466,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_random_kills, daemon_teardown),
 		cmocka_unit_test_teardown(test_kill_with_frames_queued, daemon_teardown),
+		cmocka_unit_test_teardown(test_failed_send_frames_queued, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_restart, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_paused, daemon_teardown),
 		cmocka_unit_test_teardown(test_isolation, daemon_teardown),

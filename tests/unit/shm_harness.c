@@ -38,8 +38,8 @@ static int fake_deliver(struct dp_shm_send *snd)
 		if (a != snd->app) {
 			F.frames_misfound++;
 		} else {
-			dp_shm_frame_get(a);
-			F.frames[F.nframes++] = a;
+			F.frames[F.nframes++] = dp_shm_frame_get(a);
+			F.frames_app = a;
 		}
 	}
 	/* a small message as the core hands over one of a packed packet: taken, and its

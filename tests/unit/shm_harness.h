@@ -76,7 +76,8 @@ struct shm_fixture {
 	int keep_frames;              /* 1: each delivered send leaves a frame naming its
 	                                 payload (dp_shm_frame_get), as srdd's queued frames do,
 	                                 until frames_free() */
-	struct dp_shm_app *frames[64]; /* the apps those frames name */
+	uint32_t *frames[64];         /* the counts those frames drop (dp_shm_frame_put) */
+	struct dp_shm_app *frames_app; /* the app the last of them names */
 	size_t nframes;
 	int frames_misfound;          /* payloads dp_shm_send_area_app() put in the wrong app */
 };

@@ -781,6 +781,74 @@ static void test_frames_outlive_app(void **state)
 	srv_destroy();
 }
 
+/*
+ * A failed send completes once every frame that named its app's bytes when it failed is
+ * freed (dp_shm_frames_fence), and frames taken later never hold it back: an app that keeps
+ * sending cannot starve its own error completions.
+ */
+static void test_frames_fence(void **state)
+{
+	uint8_t msg[BUF_MSG];
+	struct srdc_iov iov = { msg, sizeof(msg) };
+	struct srdc *ha, *hb;
+	struct srdc_ep *ea, *eb;
+	struct dp_config c;
+	struct dp_shm_app *a;
+	uint32_t *f1, *f2, *f3;
+	uint64_t t1, t2, t3;
+	static const int want[8] = { 0, 0, 1, 0, 1, 0, 1, 1 };
+	int got[8];
+	size_t nframes;
+
+	(void)state;
+	fill(msg, sizeof(msg), 6);
+	cfg_default(&c);
+	srv_start(&c);
+	attach_with_ep("a", &ha, &ea);
+	attach_with_ep("b", &hb, &eb);
+	keep_frames(1);
+	xfer(ea, hb, eb, &iov, 1, 42);
+	expect_send_done(ha, ea, 42, 0);
+	keep_frames(0);
+
+	/* under the pump's lock, the answers noted and checked after it (a failed check
+	   must not leave the lock held) */
+	pthread_mutex_lock(&F.mu);
+	nframes = F.nframes;
+	if (nframes != 1) {
+		pthread_mutex_unlock(&F.mu);
+		fail_msg("%zu frames kept, expected 1", nframes);
+	}
+	a = F.frames_app;
+	f1 = F.frames[--F.nframes];
+	t1 = dp_shm_frames_fence(a);          /* f1 out: waits for it */
+	got[0] = dp_shm_frames_passed(a, t1);
+	f2 = dp_shm_frame_get(a);             /* taken after: not t1's */
+	t2 = dp_shm_frames_fence(a);          /* f2 may be t2's: the next fence */
+	got[1] = dp_shm_frames_passed(a, t1);
+	dp_shm_frame_put(NULL, f1);
+	got[2] = dp_shm_frames_passed(a, t1); /* f2 does not hold t1 back */
+	got[3] = dp_shm_frames_passed(a, t2);
+	f3 = dp_shm_frame_get(a);             /* taken while t2's fence runs */
+	dp_shm_frame_put(NULL, f2);
+	got[4] = dp_shm_frames_passed(a, t2); /* nor f3 t2 */
+	t3 = dp_shm_frames_fence(a);
+	got[5] = dp_shm_frames_passed(a, t3);
+	dp_shm_frame_put(NULL, f3);
+	got[6] = dp_shm_frames_passed(a, t3);
+	got[7] = dp_shm_frames_passed(a, dp_shm_frames_fence(a)); /* none out: at once */
+	pthread_mutex_unlock(&F.mu);
+	assert_true(t2 > t1);
+	for (int i = 0; i < 8; i++)
+		if (got[i] != want[i])
+			fail_msg("check %d: passed %d, expected %d", i, got[i], want[i]);
+
+	srdc_detach(ha);
+	srdc_detach(hb);
+	WAIT_UNTIL(stats_now().apps == 0, 2000);
+	srv_destroy();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +863,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_daemon_gone, shm_teardown),
 		cmocka_unit_test_teardown(test_sigkill, shm_teardown),
 		cmocka_unit_test_teardown(test_frames_outlive_app, shm_teardown),
+		cmocka_unit_test_teardown(test_frames_fence, shm_teardown),
 	};
 
 	return shm_run_tests("test_shm", tests, sizeof(tests) / sizeof(tests[0]));
