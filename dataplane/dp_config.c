@@ -22,6 +22,7 @@
 
 #include "dp_config.h"
 #include "dp_config_int.h"
+#include "dp_net.h" /* DP_ETH_HLEN, for the impairment stage's longest hold */
 #include "srd_shm.h" /* the app region's rings, for the region size check */
 #include "wire.h" /* SRD_HDR_MAX_LEN: the largest SRD header, for the segment size */
 
@@ -316,11 +317,39 @@ out:
 
 /* ---- the whole file ---- */
 
+/*
+ * The longest port p's impairment stage can hold a packet (its delay, and a full queue
+ * serialized at its rate) must be below conn_idle_ns: a packet held longer than the
+ * receiver remembers the connection (a set-up resent and delivered meanwhile) would open
+ * a fresh one there and be delivered again.  A real fabric holds a packet microseconds.
+ */
+static int check_impair_hold(struct ld *l, const struct dp_port_cfg *p, uint64_t conn_idle_ns)
+{
+	for (uint32_t k = 0; k < p->impair.npaths; k++) {
+		const struct dp_impair_path *q = &p->impair.path[k];
+		double queue_ns = q->rate_bps ? (double)DP_IMPAIR_QUEUE_PKTS *
+						(p->mtu + DP_ETH_HLEN) * 8e9 / (double)q->rate_bps :
+						0;
+
+		if ((double)q->delay_ns + queue_ns >= (double)conn_idle_ns)
+			return dp_cfg_bad(l, "impair",
+					  "path %u can hold a packet %.1f ms (delay_us %g, then %u "
+					  "frames queued at rate_gbps %g), not less than "
+					  "protocol.conn_idle_ms (%g): a packet held longer than "
+					  "the receiver remembers its connection would be delivered "
+					  "again", k, ((double)q->delay_ns + queue_ns) / 1e6,
+					  q->delay_ns / 1e3, DP_IMPAIR_QUEUE_PKTS,
+					  q->rate_bps / 1e9, conn_idle_ns / 1e6);
+	}
+	return 0;
+}
+
 /* Values that depend on more than one section. */
 static int check_across(struct ld *l, struct dp_config *cfg)
 {
 	uint32_t min_mtu = DP_MAX_MTU;
 	uint64_t rings, area;
+	int rc;
 
 	/* a peer may run up to 16 workers: worker w listens on udp_port + w */
 	if ((uint32_t)cfg->udp_port + DP_MAX_WORKERS - 1 > 65535)
@@ -358,6 +387,15 @@ static int check_across(struct ld *l, struct dp_config *cfg)
 								    "device", p->name, p->dev);
 		if (p->mtu < min_mtu)
 			min_mtu = p->mtu;
+		if (p->impair.enabled) {
+			size_t o1 = dp_cfg_path_key(l, "ports"), o2 = dp_cfg_path_idx(l, i);
+
+			rc = check_impair_hold(l, p, cfg->engine.conn_idle_ns);
+			dp_cfg_path_pop(l, o2);
+			dp_cfg_path_pop(l, o1);
+			if (rc)
+				return rc;
+		}
 	}
 	/* A segment fills the smallest MTU: IPv4 + UDP + the largest SRD header + payload. */
 	cfg->engine.seg_size = min_mtu - DP_IP_UDP_HLEN - SRD_HDR_MAX_LEN;

@@ -22,6 +22,7 @@
 #define DP_MAX_EAL_ARGS 64u      /* EAL arguments from the file */
 #define DP_MAX_IDS 16u           /* allowed uids, allowed gids */
 #define DP_MAX_IMPAIR_PATHS 64u  /* paths of the impairment stage */
+#define DP_IMPAIR_QUEUE_PKTS 4096u /* packets the impairment stage holds per path */
 #define DP_PATH_MAX 256u         /* file names and device strings */
 
 /* How a worker waits when it finds nothing to do. */

@@ -102,6 +102,13 @@ static void fifo_free_all(struct dp_impair_fifo *f, uint32_t mask)
 		rte_pktmbuf_free(fifo_pop(f, mask));
 }
 
+static void fifo_replace_all(struct dp_impair_fifo *f, uint32_t mask,
+			     struct rte_mbuf *(*fn)(struct rte_mbuf *m, void *ctx), void *ctx)
+{
+	for (uint32_t i = f->head; i != f->tail; i++)
+		f->slot[i & mask].m = fn(f->slot[i & mask].m, ctx);
+}
+
 /* ---- parsing ---- */
 
 /* The path of a UDP source port: a multiplicative hash (what matters is that nearby ports
@@ -213,6 +220,14 @@ void dp_impair_destroy(struct dp_impair *im)
 		fifo_free_all(&im->path[p].f, im->mask);
 	fifo_free_all(&im->bypass, im->mask);
 	rte_free(im);
+}
+
+void dp_impair_replace_held(struct dp_impair *im,
+			    struct rte_mbuf *(*fn)(struct rte_mbuf *m, void *ctx), void *ctx)
+{
+	for (uint32_t p = 0; p < im->npaths; p++)
+		fifo_replace_all(&im->path[p].f, im->mask, fn, ctx);
+	fifo_replace_all(&im->bypass, im->mask, fn, ctx);
 }
 
 /* Bytes waiting in path q's queue when a packet arrives at now (see the top). */

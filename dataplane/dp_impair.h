@@ -63,6 +63,11 @@ uint16_t dp_impair_enqueue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_
 uint16_t dp_impair_dequeue(struct dp_impair *im, struct rte_mbuf **pkts, uint16_t max,
 			   uint64_t now);
 
+/* Offer every packet the stage holds to fn, which returns the packet to hold in its place:
+ * itself, or a replacement of the same length (having freed the one it replaces). */
+void dp_impair_replace_held(struct dp_impair *im,
+			    struct rte_mbuf *(*fn)(struct rte_mbuf *m, void *ctx), void *ctx);
+
 /* TSC time of the next packet due (UINT64_MAX: none queued): bounds an idle sleep. */
 uint64_t dp_impair_next_due(const struct dp_impair *im);
 

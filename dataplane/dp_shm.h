@@ -120,7 +120,9 @@ void dp_shm_frame_put(void *addr, void *count);
  * would write its bytes again, and a frame the receiver had not yet seen would deliver
  * them as the message.  dp_shm_frames_fence() returns a ticket; once
  * dp_shm_frames_passed() says the ticket has passed, every frame that named app's bytes
- * when it was taken has been freed (frames taken since do not hold it back).
+ * when it was taken has been freed.  Frames taken since hold it back at most until the
+ * fence running when it was taken (if one was) ends: never for long, however many frames
+ * keep coming.
  */
 uint64_t dp_shm_frames_fence(struct dp_shm_app *app);
 int dp_shm_frames_passed(struct dp_shm_app *app, uint64_t ticket);

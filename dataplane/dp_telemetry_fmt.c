@@ -69,6 +69,7 @@ const struct tel_field dp_tel_worker_fields[] = {
 	TEL_F(struct dp_worker_stats, tx_ref_frames),
 	TEL_F(struct dp_worker_stats, rx_joined),
 	TEL_F(struct dp_worker_stats, tx_errors_deferred),
+	TEL_F(struct dp_worker_stats, tx_ref_unshared),
 	TEL_F(struct dp_worker_stats, link_changes),
 	TEL_F(struct dp_worker_stats, tx_link_down),
 	TEL_F(struct dp_worker_stats, steered_out),

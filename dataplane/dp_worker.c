@@ -28,7 +28,6 @@
 #define DP_LINK_POLL_NS 100000000ull   /* 100 ms */
 #define DP_CONTROL_POLL_NS 1000000ull  /* 1 ms: control sockets when busy */
 #define DP_DEFERRED_POLL_NS 100000ull  /* 100 µs: failed sends waiting for their frames */
-#define DP_IMPAIR_QUEUE 4096u          /* packets held per impairment path */
 #define DP_SPIN_YIELD_NS 2000u         /* adaptive spin: the CPU is offered this often */
 
 /* ---- time ---- */
@@ -466,6 +465,39 @@ static __rte_noinline int tx_attach_ref(struct dp_wport *wp, struct rte_mbuf *m,
 	return 0;
 }
 
+/* m, or if a segment of it names an app's bytes (tx_attach_ref), a copy in one piece of
+ * its port's pool (m freed), counted in *ctx; m still if no mbuf was left. */
+static struct rte_mbuf *unshare_frame(struct rte_mbuf *m, void *ctx)
+{
+	struct dp_wport *wp = ctx;
+	struct rte_mbuf *copy;
+	const struct rte_mbuf *seg;
+
+	for (seg = m->next; seg; seg = seg->next)
+		if (RTE_MBUF_HAS_EXTBUF(seg) && seg->shinfo->free_cb == dp_shm_frame_put)
+			break;
+	if (!seg)
+		return m;
+	copy = rte_pktmbuf_copy(m, wp->port->pool, 0, UINT32_MAX);
+	if (!copy)
+		return m; /* its failure waits for it to leave */
+	rte_pktmbuf_free(m);
+	wp->w->st.tx_ref_unshared++;
+	return copy;
+}
+
+void dp_worker_unshare_held(struct dp_worker *w)
+{
+	for (uint32_t i = 0; i < w->nports; i++) {
+		struct dp_wport *wp = &w->wp[i];
+
+		for (uint16_t k = 0; k < wp->nbacklog; k++)
+			wp->backlog[k] = unshare_frame(wp->backlog[k], wp);
+		if (wp->impair)
+			dp_impair_replace_held(wp->impair, unshare_frame, wp);
+	}
+}
+
 /* Frame the packets the engine has for the wire, up to DP_TX_PER_LOOP. */
 static int tx_port(struct dp_wport *wp)
 {
@@ -823,7 +855,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 		if (rc)
 			goto err_ports;
 		if (p->cfg->impair.enabled) {
-			rc = dp_impair_create(&p->cfg->impair, DP_IMPAIR_QUEUE, p->socket, w->tsc_hz,
+			rc = dp_impair_create(&p->cfg->impair, DP_IMPAIR_QUEUE_PKTS, p->socket, w->tsc_hz,
 					      &wp->impair);
 			if (rc) {
 				snprintf(err, errlen, "port %s: impairment stage: %s", p->cfg->name,

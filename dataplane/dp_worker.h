@@ -93,6 +93,9 @@ struct dp_worker_stats {
 	                                   place) */
 	uint64_t tx_errors_deferred;    /* failed sends completed only once no frame named the
 	                                   app's bytes any more (dp_shm_frames_fence) */
+	uint64_t tx_ref_unshared;       /* frames naming an app's bytes that srdd held
+	                                   (backlog, impairment stage) when a send failed,
+	                                   copied so as not to hold its completion back */
 };
 
 /* One port as the worker drives it. */
@@ -148,6 +151,8 @@ struct dp_worker {
 	                                   frames naming the app's bytes (FIFO; UINT32_MAX:
 	                                   none) */
 	uint32_t deferred_tail;
+	uint8_t unshare_held;           /* a failure was deferred: copy the held frames that
+	                                   name apps' bytes (dp_worker_unshare_held) */
 	struct dp_shm_send *held;       /* taken sends the engines could not take yet (FIFO) */
 	uint32_t held_head, held_n, held_cap;
 	uint64_t tx_dones;              /* sends the engines finished (what makes room for held

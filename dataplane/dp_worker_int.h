@@ -28,6 +28,11 @@ void dp_worker_sends_fini(struct dp_worker *w);
 /* Complete the failed sends whose frames have all been freed since.  Returns how many. */
 int dp_worker_complete_deferred(struct dp_worker *w);
 
+/* Replace the frames this worker holds (the ports' backlogs, the impairment stages) that
+ * name an app's bytes with copies, so that a failed send's completion waits only for
+ * frames on their way: those held could wait for a port that takes nothing. */
+void dp_worker_unshare_held(struct dp_worker *w);
+
 /* Take the apps' submissions: sends while the held queue has room (beyond that the rings
  * push back), buffer returns always (one app's waiting sends, e.g. an ordered endpoint's,
  * must not keep another app's buffers from coming back).  A send goes to its engine at once

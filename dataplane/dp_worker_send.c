@@ -21,6 +21,7 @@ struct dp_sendrec {
 	uint64_t user_data;     /* the app's context */
 	uint16_t ep;            /* sending endpoint */
 	uint8_t silent;         /* no completion if it succeeds */
+	uint8_t inline_msg;     /* the message is inline_data: no frame names app bytes */
 	uint32_t next;          /* free list, or the deferred list */
 	int32_t status;         /* a deferred failure: its error */
 	uint64_t fence;         /* ... and the frames fence it waits for */
@@ -115,7 +116,7 @@ static void cb_tx_done(void *user, void *ctx, int status)
 	struct dp_sendrec *r = ctx;
 
 	w->tx_dones++;
-	if (status != 0 && w->shm) {
+	if (status != 0 && w->shm && !r->inline_msg) {
 		r->fence = dp_shm_frames_fence(r->app);
 		if (!dp_shm_frames_passed(r->app, r->fence)) {
 			r->status = status;
@@ -126,6 +127,7 @@ static void cb_tx_done(void *user, void *ctx, int status)
 				w->recs[w->deferred_tail].next = (uint32_t)(r - w->recs);
 			w->deferred_tail = (uint32_t)(r - w->recs);
 			w->st.tx_errors_deferred++;
+			w->unshare_held = 1; /* not from here: the engine may be mid-send */
 			return;
 		}
 	}
@@ -136,13 +138,20 @@ static void cb_tx_done(void *user, void *ctx, int status)
 int dp_worker_complete_deferred(struct dp_worker *w)
 {
 	uint32_t i = w->deferred_head, prev = UINT32_MAX;
+	struct dp_shm_app *waits = NULL; /* an app whose failure has not passed */
 	int done = 0;
 
+	if (w->unshare_held) {
+		dp_worker_unshare_held(w);
+		w->unshare_held = 0;
+	}
 	while (i != UINT32_MAX) {
 		struct dp_sendrec *r = &w->recs[i];
 		uint32_t next = r->next;
 
-		if (!dp_shm_frames_passed(r->app, r->fence)) {
+		/* an app's tickets grow along the list: behind one that waits, its others do */
+		if (r->app == waits || !dp_shm_frames_passed(r->app, r->fence)) {
+			waits = r->app;
 			prev = i;
 			i = next;
 			continue;
@@ -219,6 +228,7 @@ static int submit_send(struct dp_worker *w, const struct dp_shm_send *s)
 	r->user_data = s->user_data;
 	r->ep = s->ep;
 	r->silent = s->silent;
+	r->inline_msg = s->niov == 0;
 	for (uint32_t i = 0; i < s->niov; i++)
 		iov[i] = (struct srd_iov){ s->iov[i].base, s->iov[i].len };
 	if (s->niov == 0) { /* inline: the ring slot is the app's again, keep a copy */

@@ -190,6 +190,7 @@ static const struct known worker_known[] = {
 	{ "tx_ref_frames", 0, "Frames sent with their payload read from the application's memory, not copied." },
 	{ "rx_joined", 0, "Frames received in several segments and joined into one buffer to be read." },
 	{ "tx_errors_deferred", 0, "Failed sends whose completion waited until no queued frame named the application's bytes." },
+	{ "tx_ref_unshared", 0, "Held frames naming the application's bytes copied when a send failed." },
 	{ "link_changes", 0, "Link up/down events seen." },
 	{ "tx_link_down", 0, "Frames dropped because their port's link was down." },
 	{ "steered_out", 0, "Frames handed to another worker's inbox." },

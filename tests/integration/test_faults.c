@@ -153,7 +153,8 @@ static void test_kill_with_frames_queued(void **state)
  * the held frames, arriving later, open the connection at the receiver and deliver the
  * message (a failed message may have arrived: its outcome is unknown), and what is
  * delivered must be what was sent, never the bytes written after the failure.  srdd holds
- * the error back until no frame names the app's bytes any more.
+ * the error back until no frame names the app's bytes any more, and copies the frames it
+ * holds itself (here the impairment stage's) so that the error need not wait for them.
  */
 static void test_failed_send_frames_queued(void **state)
 {
@@ -165,7 +166,7 @@ static void test_failed_send_frames_queued(void **state)
 	struct srdc_completion c[8];
 	struct srdc_iov iov;
 	int64_t t0, failed_ms = -1, end;
-	long long deferred;
+	long long deferred, unshared;
 	int got = 0;
 	uint8_t *buf;
 	json_t *st;
@@ -210,11 +211,14 @@ static void test_failed_send_frames_queued(void **state)
 	st = proc_telemetry(d.prefix, "/srd/stats");
 	assert_non_null(st);
 	deferred = proc_json_int(st, "worker", "tx_errors_deferred");
+	unshared = proc_json_int(st, "worker", "tx_ref_unshared");
 	json_decref(st);
-	printf("  failed after %lld ms (frames held 30 ms; failures held back for their frames: "
-	       "%lld), delivered %d time(s), as sent\n", (long long)failed_ms, deferred, got);
+	printf("  failed after %lld ms (frames held 30 ms; failures held back for their frames "
+	       "%lld, held frames copied %lld), delivered %d time(s), as sent\n",
+	       (long long)failed_ms, deferred, unshared, got);
 	assert_true(failed_ms >= 0);
 	assert_true(deferred >= 1);
+	assert_true(unshared >= 1);
 	assert_true(got <= 1);
 	srdc_detach(h);
 	daemon_stop(&d);

@@ -430,6 +430,31 @@ static void test_unknown_key_port(void **state)
 		       ": ports[0].impair.per_path[0].los: unknown key", NULL);
 }
 
+/* The impairment stage may not hold a packet as long as a connection is remembered. */
+static void test_impair_hold(void **state)
+{
+	struct dp_config cfg;
+	char err[ERR_LEN], path[64];
+
+	(void)state;
+	expect_refused("{ \"ports\": [{ \"type\": \"loopback_pair\", \"addresses\": "
+		       "[\"10.2.0.1/24\", \"10.2.0.2/24\"], \"impair\": { \"delay_us\": 500000 "
+		       "} }] }", ": ports[0].impair: path 0 can hold a packet 500.0 ms",
+		       "not less than protocol.conn_idle_ms (500)", NULL);
+	/* 4096 frames of 9014 bytes at 1 Gbit/s: 295 ms, then 250 ms of delay */
+	expect_refused("{ \"ports\": [{ \"type\": \"loopback_pair\", \"mtu\": 9000, "
+		       "\"addresses\": [\"10.2.0.1/24\", \"10.2.0.2/24\"], \"impair\": { "
+		       "\"per_path\": [ { \"path\": 1, \"rate_gbps\": 1, \"delay_us\": 250000 } ] "
+		       "} }] }", ": ports[0].impair: path 1 can hold a packet 545.4 ms", NULL);
+	/* the same with connections remembered longer */
+	assert_int_equal(load_json("{ \"protocol\": { \"conn_idle_ms\": 600 }, \"ports\": [{ "
+				   "\"type\": \"loopback_pair\", \"mtu\": 9000, \"addresses\": "
+				   "[\"10.2.0.1/24\", \"10.2.0.2/24\"], \"impair\": { \"per_path\": "
+				   "[ { \"path\": 1, \"rate_gbps\": 1, \"delay_us\": 250000 } ] } }] }",
+				   &cfg, err, path), 0);
+	dp_config_free(&cfg);
+}
+
 static void test_wrong_type(void **state)
 {
 	(void)state;
@@ -745,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_key_top),
 		cmocka_unit_test(test_unknown_key_port),
+		cmocka_unit_test(test_impair_hold),
 		cmocka_unit_test(test_wrong_type),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_bad_address),
