@@ -9,7 +9,6 @@
  * srdd's signal before an application sleeps on it.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,15 +115,17 @@ static ssize_t cq_readfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr_
 {
 	struct srdfi_cq *cq = srdfi_container(fid, struct srdfi_cq, fid);
 	ssize_t n;
+	bool yield;
 
 	if (!buf && count)
 		return -FI_EINVAL;
 	srdfi_lock(cq->dom);
 	srdfi_progress(cq->dom);
 	n = cq_take(cq, buf, count, src);
+	yield = srdfi_read_idle(cq->dom, n != -FI_EAGAIN);
 	srdfi_unlock(cq->dom);
-	if (n == -FI_EAGAIN && cq->dom->yield)
-		sched_yield();
+	if (yield)
+		srdfi_yield(cq->dom);
 	return n;
 }
 
@@ -392,11 +393,17 @@ static uint64_t cntr_read(struct fid_cntr *fid)
 {
 	struct srdfi_cntr *c = srdfi_container(fid, struct srdfi_cntr, fid);
 	uint64_t v;
+	bool yield;
 
 	srdfi_lock(c->dom);
 	srdfi_progress(c->dom);
 	v = c->value;
+	/* a counter that has not moved since the last read found nothing */
+	yield = srdfi_read_idle(c->dom, v != c->last_read);
+	c->last_read = v;
 	srdfi_unlock(c->dom);
+	if (yield)
+		srdfi_yield(c->dom);
 	return v;
 }
 

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,66 @@ void srdfi_unlock(struct srdfi_domain *d)
 {
 	if (d->thread_safe)
 		pthread_mutex_unlock(&d->lock);
+}
+
+/* A yield that returns later than this gave the CPU to another process. */
+#define SRDFI_YIELD_SHARED_NS 1000u
+/* Yields in a row that return at once before the core is taken for the caller's own. */
+#define SRDFI_QUICK_YIELDS 64
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1; /* never 0 */
+}
+
+/*
+ * Under FI_SRD_YIELD unset, a process that shares its core (with its peer, or with srdd:
+ * three busy processes on two CPUs) must give the CPU away at once, or a message waits for
+ * the scheduler's time slice (milliseconds), while one with a core of its own should spin.
+ * Which it is shows in the yields themselves: one that returns at once (about 0.15 µs)
+ * found nobody else to run.  So reads that find nothing spin FI_SRD_SPIN_US, then yield;
+ * once a yield took longer than SRDFI_YIELD_SHARED_NS, they yield at once, until
+ * SRDFI_QUICK_YIELDS yields in a row have returned at once.
+ */
+bool srdfi_read_idle(struct srdfi_domain *d, bool busy)
+{
+	uint64_t now;
+
+	if (d->yield != SRDFI_YIELD_AUTO)
+		return d->yield && !busy;
+	if (busy) {
+		d->idle_since_ns = 0;
+		return false;
+	}
+	if (__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED))
+		return true;
+	/* the clock only on reads that find nothing: a run of them is a wait */
+	now = mono_ns();
+	if (d->idle_since_ns == 0)
+		d->idle_since_ns = now;
+	return now - d->idle_since_ns >= d->spin_ns;
+}
+
+void srdfi_yield(struct srdfi_domain *d)
+{
+	uint64_t t0;
+
+	if (d->yield != SRDFI_YIELD_AUTO) {
+		sched_yield();
+		return;
+	}
+	t0 = mono_ns();
+	sched_yield();
+	if (mono_ns() - t0 > SRDFI_YIELD_SHARED_NS) {
+		__atomic_store_n(&d->quick_yields, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->cpu_shared, 1, __ATOMIC_RELAXED);
+	} else if (__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED) &&
+		   __atomic_add_fetch(&d->quick_yields, 1, __ATOMIC_RELAXED) >= SRDFI_QUICK_YIELDS) {
+		__atomic_store_n(&d->cpu_shared, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- the attachment ---- */
@@ -531,6 +592,7 @@ int srdfi_domain_open(struct srdfi_fabric *fab, struct fi_info *info,
 		pthread_mutex_init(&d->lock, NULL);
 	d->fab = fab;
 	d->yield = fab->params.yield;
+	d->spin_ns = (uint64_t)fab->params.spin_us * 1000u;
 	srdfi_list_init(&d->eps);
 	srdfi_list_init(&d->mrs);
 	srdfi_list_init(&d->waiters);

@@ -59,7 +59,13 @@ FI_EXT_INI
 			"(default: %u)", SRDFI_DEFAULT_UNEXP_HOLD);
 	fi_param_define(&srdfi_prov, "yield", FI_PARAM_BOOL,
 			"give the CPU away (sched_yield) when a CQ or counter read finds nothing: "
-			"for processes that share a core with each other or with srdd (default: no)");
+			"yes at once (processes that share a core with each other or with srdd), no "
+			"never (each process has a core of its own); unset, once such reads have "
+			"spun FI_SRD_SPIN_US (default: unset)");
+	fi_param_define(&srdfi_prov, "spin_us", FI_PARAM_SIZE_T,
+			"with FI_SRD_YIELD unset: microseconds CQ and counter reads that find "
+			"nothing spin before each such read yields the CPU (default: %u)",
+			SRDFI_DEFAULT_SPIN_US);
 	return &srdfi_prov;
 }
 
@@ -86,8 +92,12 @@ void srdfi_params_get(struct srdfi_params *p)
 	p->unexp_hold = SRDFI_DEFAULT_UNEXP_HOLD;
 	if (fi_param_get_size_t(&srdfi_prov, "unexp_hold", &v) == FI_SUCCESS)
 		p->unexp_hold = v;
+	p->yield = SRDFI_YIELD_AUTO;
 	if (fi_param_get_bool(&srdfi_prov, "yield", &b) == FI_SUCCESS)
-		p->yield = b;
+		p->yield = b != 0;
+	p->spin_us = SRDFI_DEFAULT_SPIN_US;
+	if (fi_param_get_size_t(&srdfi_prov, "spin_us", &v) == FI_SUCCESS && v <= 1000000)
+		p->spin_us = v;
 }
 
 const char *srdfi_strerror(int err)

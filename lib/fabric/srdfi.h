@@ -62,6 +62,8 @@
 #define SRDFI_CQ_DEFAULT 1024u       /* a CQ's initial size when the attribute says 0 */
 #define SRDFI_MIN_MULTI_RECV 64u     /* FI_OPT_MIN_MULTI_RECV's default */
 #define SRDFI_ERR_DATA_MAX 96u       /* bytes of an error entry's err_data (a sentence) */
+#define SRDFI_YIELD_AUTO (-1)        /* FI_SRD_YIELD unset: yield once reads spun spin_us */
+#define SRDFI_DEFAULT_SPIN_US 5u     /* FI_SRD_SPIN_US's default */
 
 /* The provider object libfabric's core loads (prov.c); FI_LOG macros need it. */
 extern struct fi_provider srdfi_prov;
@@ -74,7 +76,10 @@ struct srdfi_params {
 	size_t unexp_hold;       /* FI_SRD_UNEXP_HOLD: unexpected bytes kept in srdd's buffers
 	                            before they are copied out to free them */
 	int yield;               /* FI_SRD_YIELD: give the CPU away when a CQ read finds nothing
-	                            (processes sharing a core, as Open MPI's yield_when_idle) */
+	                            (processes sharing a core, as Open MPI's yield_when_idle):
+	                            SRDFI_YIELD_AUTO (unset), 0 never, 1 always */
+	size_t spin_us;          /* FI_SRD_SPIN_US: under SRDFI_YIELD_AUTO, how long reads that
+	                            find nothing spin before they yield */
 };
 void srdfi_params_get(struct srdfi_params *p);
 
@@ -187,7 +192,14 @@ struct srdfi_domain {
 	int dead;                     /* srdd went away: every call fails with -FI_ENOTCONN */
 	size_t segment;               /* payload bytes per srdd message of a segmented one */
 	size_t unexp_hold;            /* see struct srdfi_params */
-	bool yield;                   /* see struct srdfi_params */
+	int yield;                    /* see struct srdfi_params */
+	uint64_t spin_ns;             /* ... its spin_us */
+	uint64_t idle_since_ns;       /* CLOCK_MONOTONIC of the first read of the current run
+	                                 that found nothing (0: the last read found something) */
+	int cpu_shared;               /* under SRDFI_YIELD_AUTO: a yield lately gave the CPU to
+	                                 another process, so reads that find nothing yield at
+	                                 once (relaxed atomics: read and set outside the lock) */
+	int quick_yields;             /* yields in a row since that returned at once */
 	struct srd_copy_pick tx_pick; /* how its sends of SRD_COPY_PICK_MIN bytes or more are
 	                                 copied into the region (tx.c, srd_copy.h) */
 	struct srdfi_list eps;        /* its endpoints */
@@ -206,6 +218,13 @@ int srdfi_domain_attach(struct srdfi_domain *d);
 /* Take srdd's completions and hand them to the endpoints; retry queued sends.  Returns 0,
  * or -FI_ENOTCONN once srdd is gone (every operation then completed with an error). */
 int srdfi_progress(struct srdfi_domain *d);
+/* A CQ or counter read found something (busy 1) or nothing (0): returns whether the caller
+ * should give the CPU away (sched_yield, after unlocking) by FI_SRD_YIELD and FI_SRD_SPIN_US.
+ * Under the domain's lock. */
+bool srdfi_read_idle(struct srdfi_domain *d, bool busy);
+/* Give the CPU away as srdfi_read_idle() said, noting under SRDFI_YIELD_AUTO whether
+ * another process took it (the core is shared) or not.  Not under the lock. */
+void srdfi_yield(struct srdfi_domain *d);
 /* Arm srdd's completion signal (fi_trywait): 0 if the caller may sleep on the wait fd,
  * -FI_EAGAIN if completions are ready. */
 int srdfi_domain_arm(struct srdfi_domain *d);
@@ -317,6 +336,7 @@ struct srdfi_cntr {
 	struct fid_cntr fid;          /* what the application holds */
 	struct srdfi_domain *dom;
 	uint64_t value, err;          /* completions, failed ones */
+	uint64_t last_read;           /* value at the last fi_cntr_read (srdfi_read_idle) */
 	struct srdfi_waiter w;        /* waitable counters (signal: each change) */
 	uint32_t refs;                /* endpoints bound to it */
 };

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -594,6 +595,76 @@ static void test_cq_wait(void **state)
 
 /* ---- counters ---- */
 
+/* Keeps a CPU busy until told to stop (the core another process shares with us). */
+static void *spin_thread(void *arg)
+{
+	volatile int *stop = arg;
+
+	while (!*stop)
+		;
+	return NULL;
+}
+
+/*
+ * Reads that find nothing: FI_SRD_YIELD 0 never yields, 1 always; unset, the read spins
+ * FI_SRD_SPIN_US, then yields, and yields at once while yields give the CPU to another
+ * process (a thread spinning on our CPU), until yields in a row return at once again.
+ */
+static void test_idle_yield(void **state)
+{
+	struct env e;
+	struct srdfi_domain *d;
+	cpu_set_t saved, one;
+	pthread_t spinner;
+	volatile int stop = 0;
+	int cpu, calls;
+
+	(void)state;
+	env_open(&e);
+	d = srdfi_container(e.domain, struct srdfi_domain, fid);
+	assert_int_equal(d->yield, SRDFI_YIELD_AUTO); /* the default */
+	d->yield = 0;
+	assert_false(srdfi_read_idle(d, false));
+	d->yield = 1;
+	assert_true(srdfi_read_idle(d, false));
+	assert_false(srdfi_read_idle(d, true));
+
+	d->yield = SRDFI_YIELD_AUTO;
+	d->spin_ns = 1000000000u; /* a second: the reads spin */
+	assert_false(srdfi_read_idle(d, false));
+	assert_false(srdfi_read_idle(d, false));
+	d->spin_ns = 0; /* spun long enough */
+	assert_true(srdfi_read_idle(d, false));
+	assert_false(srdfi_read_idle(d, true)); /* found something: spin again */
+
+	/* a thread spinning on our CPU: a yield hands the CPU over, so the core is shared */
+	d->spin_ns = 1000000000u;
+	cpu = sched_getcpu();
+	assert_true(cpu >= 0);
+	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(pthread_create(&spinner, NULL, spin_thread, (void *)&stop), 0);
+	assert_int_equal(pthread_setaffinity_np(spinner, sizeof(one), &one), 0);
+	for (calls = 0; calls < 10000 && !d->cpu_shared; calls++)
+		srdfi_yield(d);
+	stop = 1;
+	pthread_join(spinner, NULL);
+	printf("  a yield gave the CPU to the spinning thread after %d yields\n", calls + 1);
+	assert_int_equal(d->cpu_shared, 1);
+	assert_true(srdfi_read_idle(d, false)); /* at once, though spin_ns is a second */
+	/* alone again: yields return at once, and the reads spin again */
+	for (calls = 0; calls < 1000000 && d->cpu_shared; calls++)
+		srdfi_yield(d);
+	printf("  the core was taken for ours again after %d yields\n", calls);
+	assert_int_equal(d->cpu_shared, 0);
+	assert_false(srdfi_read_idle(d, true));
+	assert_false(srdfi_read_idle(d, false));
+	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
+	env_close(&e);
+}
+
 static void test_cntr(void **state)
 {
 	struct env e;
@@ -702,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_cq_formats),
 		cmocka_unit_test(test_cq_errors),
 		cmocka_unit_test(test_cq_wait),
+		cmocka_unit_test(test_idle_yield),
 		cmocka_unit_test(test_cntr),
 		cmocka_unit_test(test_eq),
 		cmocka_unit_test(test_mr),
