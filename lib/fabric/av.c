@@ -125,7 +125,7 @@ static void av_fail_one(struct srdfi_av *av, fi_addr_t *fi_addr, size_t i, void 
 	if (fi_addr)
 		fi_addr[i] = FI_ADDR_NOTAVAIL;
 	if ((av->flags & FI_EVENT) && av->eq)
-		srdfi_eq_post_err(av->eq, context, i, err);
+		srdfi_eq_post_err(av->eq, &av->fid.fid, context, i, err);
 }
 
 /* Insert one address; its index goes to *out. */
@@ -146,6 +146,7 @@ static int av_insert(struct fid_av *fid, const void *addr, size_t count, fi_addr
 {
 	struct srdfi_av *av = srdfi_container(fid, struct srdfi_av, fid);
 	const uint8_t *p = addr;
+	size_t len = srdfi_fmt_len(av->dom->addr_format);
 	int inserted = 0;
 
 	if ((flags & ~(FI_MORE | FI_SYNC_ERR)) || (count && !addr))
@@ -156,7 +157,7 @@ static int av_insert(struct fid_av *fid, const void *addr, size_t count, fi_addr
 	for (size_t i = 0; i < count; i++) {
 		struct srdc_addr a;
 		fi_addr_t f;
-		int rc = srdfi_name_decode(p + i * SRDFI_NAME_LEN, SRDFI_NAME_LEN, &a);
+		int rc = srdfi_fmt_decode(av->dom->addr_format, p + i * len, len, &a);
 
 		if (!rc && (a.ipv4 == 0 || a.ep == 0))
 			rc = -FI_EINVAL; /* a domain's name, not an endpoint's */
@@ -200,14 +201,14 @@ static int av_insertsvc(struct fid_av *fid, const char *node, const char *servic
 {
 	struct srdfi_av *av = srdfi_container(fid, struct srdfi_av, fid);
 	struct srdc_addr a;
-	uint8_t name[SRDFI_NAME_LEN];
+	uint8_t name[SRDFI_NAME_MAX];
 	int rc = parse_node_service(node, service, &a);
 
 	if (rc) {
 		av_fail_one(av, fi_addr, 0, context, -rc);
 		return (av->flags & FI_EVENT) && av->eq ? av_done(av, 0, context, 1) : rc;
 	}
-	srdfi_name_encode(name, &a);
+	srdfi_fmt_encode(av->dom->addr_format, name, &a);
 	return av_insert(fid, name, 1, fi_addr, flags, context);
 }
 
@@ -219,12 +220,12 @@ static int av_insertsym(struct fid_av *fid, const char *node, size_t nodecnt,
 	struct srdfi_av *av = srdfi_container(fid, struct srdfi_av, fid);
 	struct srdc_addr base;
 	uint8_t *names;
-	size_t n = nodecnt * svccnt;
+	size_t n = nodecnt * svccnt, len = srdfi_fmt_len(av->dom->addr_format);
 	int rc = parse_node_service(node, service, &base);
 
 	if (rc || nodecnt == 0 || svccnt == 0 || svccnt > UINT16_MAX - base.ep + 1u)
 		return rc ? rc : -FI_EINVAL;
-	names = malloc(n * SRDFI_NAME_LEN);
+	names = malloc(n * len);
 	if (!names)
 		return -FI_ENOMEM;
 	for (size_t i = 0; i < nodecnt; i++) {
@@ -232,10 +233,10 @@ static int av_insertsym(struct fid_av *fid, const char *node, size_t nodecnt,
 			struct srdc_addr a = { .ipv4 = base.ipv4 + (uint32_t)i,
 					       .ep = (uint16_t)(base.ep + j) };
 
-			srdfi_name_encode(names + (i * svccnt + j) * SRDFI_NAME_LEN, &a);
+			srdfi_fmt_encode(av->dom->addr_format, names + (i * svccnt + j) * len,
+					 &a);
 		}
 	}
-	(void)av;
 	rc = av_insert(fid, names, n, fi_addr, flags, context);
 	free(names);
 	return rc;
@@ -265,7 +266,8 @@ static int av_remove(struct fid_av *fid, fi_addr_t *fi_addr, size_t count, uint6
 static int av_lookup(struct fid_av *fid, fi_addr_t fi_addr, void *addr, size_t *addrlen)
 {
 	struct srdfi_av *av = srdfi_container(fid, struct srdfi_av, fid);
-	uint8_t name[SRDFI_NAME_LEN];
+	uint8_t name[SRDFI_NAME_MAX];
+	size_t len = srdfi_fmt_len(av->dom->addr_format);
 	struct srdc_addr a;
 	int rc;
 
@@ -276,20 +278,21 @@ static int av_lookup(struct fid_av *fid, fi_addr_t fi_addr, void *addr, size_t *
 	srdfi_unlock(av->dom);
 	if (rc)
 		return -FI_ENODATA;
-	srdfi_name_encode(name, &a);
+	srdfi_fmt_encode(av->dom->addr_format, name, &a);
 	if (addr)
-		memcpy(addr, name, *addrlen < SRDFI_NAME_LEN ? *addrlen : SRDFI_NAME_LEN);
-	*addrlen = SRDFI_NAME_LEN;
+		memcpy(addr, name, *addrlen < len ? *addrlen : len);
+	*addrlen = len;
 	return 0;
 }
 
 static const char *av_straddr(struct fid_av *fid, const void *addr, char *buf, size_t *len)
 {
+	struct srdfi_av *av = srdfi_container(fid, struct srdfi_av, fid);
 	char s[48] = "srd://(invalid)";
 	struct srdc_addr a;
 
-	(void)fid;
-	if (!srdfi_name_decode(addr, SRDFI_NAME_LEN, &a)) {
+	if (!srdfi_fmt_decode(av->dom->addr_format, addr, srdfi_fmt_len(av->dom->addr_format),
+			      &a)) {
 		struct in_addr ia = { .s_addr = htonl(a.ipv4) };
 		char ip[INET_ADDRSTRLEN];
 

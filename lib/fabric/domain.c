@@ -41,14 +41,6 @@ void srdfi_unlock(struct srdfi_domain *d)
 /* Yields in a row that return at once before the core is taken for the caller's own. */
 #define SRDFI_QUICK_YIELDS 64
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1; /* never 0 */
-}
-
 /*
  * Under FI_SRD_YIELD unset, a process that shares its core (with its peer, or with srdd:
  * three busy processes on two CPUs) must give the CPU away at once, or a message waits for
@@ -71,7 +63,7 @@ bool srdfi_read_idle(struct srdfi_domain *d, bool busy)
 	if (__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED))
 		return true;
 	/* the clock only on reads that find nothing: a run of them is a wait */
-	now = mono_ns();
+	now = srdfi_now_ns() | 1; /* never 0 */
 	if (d->idle_since_ns == 0)
 		d->idle_since_ns = now;
 	return now - d->idle_since_ns >= d->spin_ns;
@@ -85,9 +77,9 @@ void srdfi_yield(struct srdfi_domain *d)
 		sched_yield();
 		return;
 	}
-	t0 = mono_ns();
+	t0 = srdfi_now_ns();
 	sched_yield();
-	if (mono_ns() - t0 > SRDFI_YIELD_SHARED_NS) {
+	if (srdfi_now_ns() - t0 > SRDFI_YIELD_SHARED_NS) {
 		__atomic_store_n(&d->quick_yields, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&d->cpu_shared, 1, __ATOMIC_RELAXED);
 	} else if (__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED) &&
@@ -587,6 +579,12 @@ int srdfi_domain_open(struct srdfi_fabric *fab, struct fi_info *info,
 		free(d);
 		return -FI_EINVAL; /* not one of ours */
 	}
+	if (srdfi_addr_format(info->addr_format) < 0) {
+		fi_freeinfo(d->info);
+		free(d);
+		return -FI_EINVAL; /* names srd cannot give */
+	}
+	d->addr_format = (uint32_t)srdfi_addr_format(info->addr_format);
 	d->thread_safe = info->domain_attr->threading != FI_THREAD_DOMAIN;
 	if (d->thread_safe)
 		pthread_mutex_init(&d->lock, NULL);

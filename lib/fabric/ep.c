@@ -315,10 +315,10 @@ static int ep_getname(fid_t fid, void *addr, size_t *addrlen)
 	if (!addrlen)
 		return -FI_EINVAL;
 	len = *addrlen;
-	*addrlen = SRDFI_NAME_LEN;
-	if (!addr || len < SRDFI_NAME_LEN)
+	*addrlen = srdfi_fmt_len(ep->dom->addr_format);
+	if (!addr || len < *addrlen)
 		return -FI_ETOOSMALL;
-	srdfi_name_encode(addr, &ep->addr);
+	srdfi_fmt_encode(ep->dom->addr_format, addr, &ep->addr);
 	return 0;
 }
 

@@ -52,9 +52,9 @@ int srdfi_eq_post(struct srdfi_eq *eq, uint32_t event, const void *buf, size_t l
 	return eq_push(eq, event, buf, len, NULL);
 }
 
-int srdfi_eq_post_err(struct srdfi_eq *eq, void *context, uint64_t data, int err)
+int srdfi_eq_post_err(struct srdfi_eq *eq, fid_t fid, void *context, uint64_t data, int err)
 {
-	struct fi_eq_err_entry e = { .context = context, .data = data, .err = err,
+	struct fi_eq_err_entry e = { .fid = fid, .context = context, .data = data, .err = err,
 				     .prov_errno = err };
 
 	return eq_push(eq, 0, NULL, 0, &e);

@@ -4,6 +4,10 @@
  * alignment never matters; decoding trusts nothing (a malformed header is a counted drop
  * at the receiver, never a crash).  Layouts: docs/libfabric.md, "On the wire".
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
 #include "srdfi.h"
 
 static void put16(uint8_t *p, uint16_t v)
@@ -98,5 +102,54 @@ int srdfi_name_decode(const void *buf, size_t len, struct srdc_addr *a)
 		return -FI_EINVAL;
 	a->ep = get16(p + 2);
 	a->ipv4 = get32(p + 4);
+	return 0;
+}
+
+int srdfi_addr_format(uint32_t asked)
+{
+	switch (asked) {
+	case FI_FORMAT_UNSPEC:
+		return FI_FORMAT_UNSPEC;
+	case FI_SOCKADDR:
+	case FI_SOCKADDR_IN:
+		return FI_SOCKADDR_IN;
+	default:
+		return -1;
+	}
+}
+
+size_t srdfi_fmt_len(uint32_t fmt)
+{
+	return fmt == FI_SOCKADDR_IN ? sizeof(struct sockaddr_in) : SRDFI_NAME_LEN;
+}
+
+void srdfi_fmt_encode(uint32_t fmt, void *buf, const struct srdc_addr *a)
+{
+	struct sockaddr_in sin;
+
+	if (fmt != FI_SOCKADDR_IN) {
+		srdfi_name_encode(buf, a);
+		return;
+	}
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(a->ep);
+	sin.sin_addr.s_addr = htonl(a->ipv4);
+	memcpy(buf, &sin, sizeof(sin));
+}
+
+int srdfi_fmt_decode(uint32_t fmt, const void *buf, size_t len, struct srdc_addr *a)
+{
+	struct sockaddr_in sin;
+
+	if (fmt != FI_SOCKADDR_IN)
+		return srdfi_name_decode(buf, len, a);
+	if (!buf || len < sizeof(sin))
+		return -FI_EINVAL;
+	memcpy(&sin, buf, sizeof(sin));
+	if (sin.sin_family != AF_INET)
+		return -FI_EINVAL;
+	a->ep = ntohs(sin.sin_port);
+	a->ipv4 = ntohl(sin.sin_addr.s_addr);
 	return 0;
 }

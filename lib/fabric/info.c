@@ -98,22 +98,26 @@ static int check_rx_attr(const struct fi_rx_attr *h)
 /* The hints srd can never meet, whatever the address. */
 static int check_hints(const struct fi_info *h)
 {
+	uint32_t fmt;
 	int rc;
 
 	if (!h)
 		return 0;
 	if (h->caps & ~SRDFI_CAPS)
 		return -FI_ENODATA; /* FI_RMA, FI_ATOMIC, FI_HMEM, FI_TRIGGER, ... */
-	if (h->addr_format != FI_FORMAT_UNSPEC)
-		return -FI_ENODATA; /* srd names endpoints its own way */
+	if (srdfi_addr_format(h->addr_format) < 0)
+		return -FI_ENODATA; /* srd's own names, or IPv4 socket addresses */
 	if (h->fabric_attr && h->fabric_attr->name && strcmp(h->fabric_attr->name, SRDFI_NAME))
 		return -FI_ENODATA;
 	if ((rc = check_ep_attr(h->ep_attr)) || (rc = check_domain_attr(h->domain_attr)) ||
 	    (rc = check_tx_attr(h->tx_attr)) || (rc = check_rx_attr(h->rx_attr)))
 		return rc;
-	if (h->dest_addr && srdfi_name_decode(h->dest_addr, h->dest_addrlen, &(struct srdc_addr){ 0 }))
+	fmt = (uint32_t)srdfi_addr_format(h->addr_format);
+	if (h->dest_addr &&
+	    srdfi_fmt_decode(fmt, h->dest_addr, h->dest_addrlen, &(struct srdc_addr){ 0 }))
 		return -FI_ENODATA;
-	if (h->src_addr && srdfi_name_decode(h->src_addr, h->src_addrlen, &(struct srdc_addr){ 0 }))
+	if (h->src_addr &&
+	    srdfi_fmt_decode(fmt, h->src_addr, h->src_addrlen, &(struct srdc_addr){ 0 }))
 		return -FI_ENODATA;
 	return 0;
 }
@@ -136,14 +140,20 @@ static uint32_t node_ipv4(const char *node, uint64_t flags)
 	return ip;
 }
 
-/* A name copied into a fresh allocation (fi_freeinfo frees it). */
-static void *name_dup(const struct srdc_addr *a)
+/* A name in format fmt copied into a fresh allocation (fi_freeinfo frees it). */
+static void *name_dup(uint32_t fmt, const struct srdc_addr *a)
 {
-	uint8_t *p = malloc(SRDFI_NAME_LEN);
+	uint8_t *p = malloc(srdfi_fmt_len(fmt));
 
 	if (p)
-		srdfi_name_encode(p, a);
+		srdfi_fmt_encode(fmt, p, a);
 	return p;
+}
+
+/* The names an application's hints ask for (checked by check_hints). */
+static uint32_t hints_format(const struct fi_info *h)
+{
+	return h ? (uint32_t)srdfi_addr_format(h->addr_format) : FI_FORMAT_UNSPEC;
 }
 
 static uint64_t caps_for(const struct fi_info *h)
@@ -166,6 +176,7 @@ static struct fi_info *info_one(uint32_t version, uint32_t ipv4, const struct fi
 	const struct fi_domain_attr *hd = h ? h->domain_attr : NULL;
 	const struct fi_ep_attr *he = h ? h->ep_attr : NULL;
 	uint64_t caps = caps_for(h);
+	uint32_t fmt = hints_format(h);
 	char name[INET_ADDRSTRLEN] = SRDFI_NAME;
 	struct srdc_addr src = { .ipv4 = ipv4, .ep = 0 };
 
@@ -178,12 +189,12 @@ static struct fi_info *info_one(uint32_t version, uint32_t ipv4, const struct fi
 	}
 	fi->caps = caps;
 	fi->mode = 0; /* srd needs nothing of the application: no context space, no prefix */
-	fi->addr_format = FI_FORMAT_UNSPEC;
-	fi->src_addrlen = SRDFI_NAME_LEN;
-	fi->src_addr = name_dup(&src);
+	fi->addr_format = fmt;
+	fi->src_addrlen = srdfi_fmt_len(fmt);
+	fi->src_addr = name_dup(fmt, &src);
 	if (dest) {
-		fi->dest_addrlen = SRDFI_NAME_LEN;
-		fi->dest_addr = name_dup(dest);
+		fi->dest_addrlen = srdfi_fmt_len(fmt);
+		fi->dest_addr = name_dup(fmt, dest);
 	}
 
 	fi->tx_attr->caps = caps & SRDFI_TX_CAPS;
@@ -284,7 +295,7 @@ int srdfi_info_build(uint32_t version, const char *node, const char *service,
 	if (!want && hints && hints->src_addr) {
 		struct srdc_addr a;
 
-		srdfi_name_decode(hints->src_addr, hints->src_addrlen, &a);
+		srdfi_fmt_decode(hints_format(hints), hints->src_addr, hints->src_addrlen, &a);
 		want = a.ipv4;
 	}
 	if (!want && node && (flags & FI_SOURCE)) {
@@ -301,7 +312,8 @@ int srdfi_info_build(uint32_t version, const char *node, const char *service,
 
 	/* the peer: hints' dest_addr, or a node without FI_SOURCE */
 	if (hints && hints->dest_addr) {
-		srdfi_name_decode(hints->dest_addr, hints->dest_addrlen, &dest);
+		srdfi_fmt_decode(hints_format(hints), hints->dest_addr, hints->dest_addrlen,
+				 &dest);
 		destp = &dest;
 	} else if (node && !(flags & FI_SOURCE)) {
 		dest.ipv4 = node_ipv4(node, flags);

@@ -124,8 +124,20 @@ int srdfi_hdr_decode(const uint8_t *buf, size_t len, struct srdfi_hdr *h, struct
 /* An endpoint's name (fi_getname, fi_av_insert): 8 bytes. */
 #define SRDFI_NAME_LEN 8u
 #define SRDFI_NAME_MAGIC 0x53u /* 'S' */
+#define SRDFI_NAME_MAX 16u     /* the longest name in any format (a struct sockaddr_in) */
 void srdfi_name_encode(uint8_t *buf, const struct srdc_addr *a);
 int srdfi_name_decode(const void *buf, size_t len, struct srdc_addr *a);
+
+/*
+ * A name in address format fmt: FI_FORMAT_UNSPEC, srd's own (above); or FI_SOCKADDR_IN, for
+ * applications that ask for socket addresses, a struct sockaddr_in whose port is the
+ * endpoint id.  srdfi_addr_format() maps what an application may ask for onto these two
+ * (FI_SOCKADDR is taken as FI_SOCKADDR_IN), or returns -1 for a format srd cannot give.
+ */
+int srdfi_addr_format(uint32_t asked);
+size_t srdfi_fmt_len(uint32_t fmt);
+void srdfi_fmt_encode(uint32_t fmt, void *buf, const struct srdc_addr *a);
+int srdfi_fmt_decode(uint32_t fmt, const void *buf, size_t len, struct srdc_addr *a);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t srdfi_now_ns(void)
@@ -192,6 +204,7 @@ struct srdfi_domain {
 	int dead;                     /* srdd went away: every call fails with -FI_ENOTCONN */
 	size_t segment;               /* payload bytes per srdd message of a segmented one */
 	size_t unexp_hold;            /* see struct srdfi_params */
+	uint32_t addr_format;         /* its names: FI_FORMAT_UNSPEC or FI_SOCKADDR_IN */
 	int yield;                    /* see struct srdfi_params */
 	uint64_t spin_ns;             /* ... its spin_us */
 	uint64_t idle_since_ns;       /* CLOCK_MONOTONIC of the first read of the current run
@@ -371,7 +384,8 @@ int srdfi_eq_open(struct fid_fabric *fabric, struct fi_eq_attr *attr, struct fid
 		  void *context);
 /* Queue an event (AV insertion completions).  Returns 0 or -FI_ENOMEM. */
 int srdfi_eq_post(struct srdfi_eq *eq, uint32_t event, const void *buf, size_t len);
-int srdfi_eq_post_err(struct srdfi_eq *eq, void *context, uint64_t data, int err);
+/* Queue an error entry for the object fid (an AV: a failed insertion, data its index). */
+int srdfi_eq_post_err(struct srdfi_eq *eq, fid_t fid, void *context, uint64_t data, int err);
 
 /* ---- endpoints ---- */
 

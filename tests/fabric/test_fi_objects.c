@@ -10,6 +10,8 @@
  * to srdd only when its first endpoint opens, so none is needed here.
  */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -231,8 +233,24 @@ static void test_info_hints(void **state)
 	h->tx_attr->inject_size = 1u << 20;
 	assert_int_equal(build(h, NULL, 0, NULL, &fi), -FI_ENODATA);
 	h->tx_attr->inject_size = 0;
-	h->addr_format = FI_SOCKADDR_IN;
+	/* socket addresses: IPv4 ones (FI_SOCKADDR taken as FI_SOCKADDR_IN), no others */
+	h->addr_format = FI_SOCKADDR_IN6;
 	assert_int_equal(build(h, NULL, 0, NULL, &fi), -FI_ENODATA);
+	h->addr_format = FI_ADDR_STR;
+	assert_int_equal(build(h, NULL, 0, NULL, &fi), -FI_ENODATA);
+	for (int k = 0; k < 2; k++) {
+		struct sockaddr_in sin;
+
+		h->addr_format = k ? FI_SOCKADDR : FI_SOCKADDR_IN;
+		assert_int_equal(build(h, NULL, 0, NULL, &fi), 0);
+		assert_int_equal(fi->addr_format, FI_SOCKADDR_IN);
+		assert_int_equal(fi->src_addrlen, sizeof(sin));
+		memcpy(&sin, fi->src_addr, sizeof(sin));
+		assert_int_equal(sin.sin_family, AF_INET);
+		assert_int_equal(ntohl(sin.sin_addr.s_addr), IP_A);
+		assert_int_equal(ntohs(sin.sin_port), 0); /* the domain's own address */
+		fi_freeinfo(fi);
+	}
 	h->addr_format = FI_FORMAT_UNSPEC;
 	h->ep_attr->max_msg_size = SRDFI_MAX_MSG + 1;
 	assert_int_equal(build(h, NULL, 0, NULL, &fi), -FI_ENODATA);
@@ -286,6 +304,65 @@ static void names(uint8_t *out, const struct srdc_addr *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		srdfi_name_encode(out + i * SRDFI_NAME_LEN, &a[i]);
+}
+
+/*
+ * A domain opened with FI_SOCKADDR_IN names endpoints with a struct sockaddr_in whose port
+ * is the endpoint id (fabtests' fi_av_test builds its addresses so): insert, lookup, straddr,
+ * insertsvc, and an address that is no IPv4 socket address refused.
+ */
+static void test_av_sockaddr(void **state)
+{
+	struct srdfi_params params;
+	struct fi_info *hints = fi_allocinfo(), *info;
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_av *av;
+	struct fi_av_attr attr = { .type = FI_AV_TABLE };
+	struct sockaddr_in sin[2], out;
+	size_t len = sizeof(out);
+	fi_addr_t fa[2], f;
+	struct srdc_addr got;
+	char s[64];
+
+	(void)state;
+	assert_non_null(hints);
+	hints->addr_format = FI_SOCKADDR;
+	srdfi_params_get(&params);
+	params.addr[0] = 0;
+	assert_int_equal(srdfi_info_build(FI_VERSION(1, 17), NULL, NULL, 0, hints, &two_addrs,
+					  &params, &info), 0);
+	assert_int_equal(srdfi_prov.fabric(info->fabric_attr, &fabric, NULL), 0);
+	assert_int_equal(fi_domain(fabric, info, &domain, NULL), 0);
+	assert_int_equal(fi_av_open(domain, &attr, &av, NULL), 0);
+
+	memset(sin, 0, sizeof(sin));
+	sin[0].sin_family = AF_INET;
+	sin[0].sin_port = htons(7);
+	sin[0].sin_addr.s_addr = htonl(IP_B);
+	/* sin[1] all zeros: no address family, refused */
+	assert_int_equal(fi_av_insert(av, sin, 2, fa, 0, NULL), 1);
+	assert_true(fa[1] == FI_ADDR_NOTAVAIL);
+	assert_int_equal(srdfi_av_get(srdfi_container(av, struct srdfi_av, fid), fa[0], &got), 0);
+	assert_int_equal(got.ipv4, IP_B);
+	assert_int_equal(got.ep, 7);
+	assert_int_equal(fi_av_lookup(av, fa[0], &out, &len), 0);
+	assert_int_equal(len, sizeof(out));
+	assert_memory_equal(&out, &sin[0], sizeof(out));
+	len = sizeof(s);
+	fi_av_straddr(av, &sin[0], s, &len);
+	assert_string_equal(s, "srd://10.77.0.2:7");
+	assert_int_equal(fi_av_insertsvc(av, "10.77.0.1", "9", &f, 0, NULL), 1);
+	len = sizeof(out);
+	assert_int_equal(fi_av_lookup(av, f, &out, &len), 0);
+	assert_int_equal(ntohs(out.sin_port), 9);
+	assert_int_equal(ntohl(out.sin_addr.s_addr), IP_A);
+
+	assert_int_equal(fi_close(&av->fid), 0);
+	assert_int_equal(fi_close(&domain->fid), 0);
+	assert_int_equal(fi_close(&fabric->fid), 0);
+	fi_freeinfo(info);
+	fi_freeinfo(hints);
 }
 
 static void av_basics(enum fi_av_type type)
@@ -395,6 +472,7 @@ static void test_av_event(void **state)
 	assert_int_equal(fi_eq_readerr(eq, &err, 0), sizeof(err));
 	assert_int_equal(err.data, 1);
 	assert_ptr_equal(err.context, &ctx);
+	assert_ptr_equal(err.fid, &av->fid); /* which object failed (fi_eq(3)) */
 	assert_int_equal(fi_eq_sread(eq, &event, &ev, sizeof(ev), 1000, 0), sizeof(ev));
 	assert_int_equal(event, FI_AV_COMPLETE);
 	assert_int_equal(ev.data, 1);
@@ -769,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_info_addresses),
 		cmocka_unit_test(test_av_table),
 		cmocka_unit_test(test_av_map),
+		cmocka_unit_test(test_av_sockaddr),
 		cmocka_unit_test(test_av_event),
 		cmocka_unit_test(test_cq_formats),
 		cmocka_unit_test(test_cq_errors),
