@@ -444,6 +444,10 @@ void srdc_ep_close(struct srdc_ep *ep)
 			h->slots[i].cancelled = 1;
 		}
 	}
+	/* sends published before the close go out: the daemon must take them while the
+	 * endpoint still exists (it reads its control socket first in each loop, and would
+	 * refuse them as naming no endpoint) */
+	(void)srdc_sq_drain(h, SRDC_CLOSE_DRAIN_MS);
 	if (!h->dead) {
 		ctl_init(&req, SRD_CTL_EP_CLOSE);
 		req.u.ep_close.ep = ep->id;

@@ -20,6 +20,8 @@
 #define SRDC_MAX_MSG (16u << 20)          /* longest message */
 #define SRDC_CTL_TIMEOUT_MS 5000          /* a control reply later than this: daemon gone */
 #define SRDC_LIVENESS_NS 1000000ull       /* srdc_poll checks the socket at most this often */
+#define SRDC_CLOSE_DRAIN_MS 100           /* srdc_ep_close waits this long for the daemon to
+                                             take the sends published before it */
 #define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
 #define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */
 #define SRDC_UD_RXRET (1ull << 63)        /* user_data of SRD_SQ_RX_RETURN submissions */
@@ -126,6 +128,11 @@ struct srdc {
 
 /* client.c */
 int srdc_gone(struct srdc *h, int force);
+
+/* io.c */
+/* Wait until the daemon has taken every submission published so far, the daemon is gone,
+ * or timeout_ms pass.  Returns 0, -ENOTCONN or -ETIMEDOUT. */
+int srdc_sq_drain(struct srdc *h, int timeout_ms);
 struct srdc_ep *srdc_ep_lookup(struct srdc *h, uint16_t id);
 
 /* rxpool.c */

@@ -122,6 +122,24 @@ static uint32_t sq_room(struct srdc *h)
 	return srd_ring_space_cached(h->sq, h->sq_tail, h->sq_entries, &h->sq_head_seen, 1);
 }
 
+int srdc_sq_drain(struct srdc *h, int timeout_ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (srd_load_acquire(&h->sq->head) != h->sq_tail) {
+		if (srdc_gone(h, 0))
+			return -ENOTCONN;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    timeout_ms)
+			return -ETIMEDOUT;
+		sched_yield(); /* the daemon takes submissions every loop (a sleeping one within
+				  its idle.max_sleep_us) */
+	}
+	return 0;
+}
+
 /* Publish the entries written up to sq_tail, and ask for the next slot's first line, the
  * one the next submission writes (srd_prefetch_write: the daemon's core read it last). */
 static void sq_publish(struct srdc *h)

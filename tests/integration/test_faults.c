@@ -6,6 +6,7 @@
  *     cleanly with every mbuf back;
  *   - a send that fails while the impairment stage still holds frames naming its bytes
  *     completes only once they are gone: what arrives later is what was sent;
+ *   - sends followed at once by their endpoint's close all arrive;
  *   - srdd stopped under an attached app: the app's calls fail with -ENOTCONN instead of
  *     hanging; when srdd is back the app attaches again and goes on (and before that, a
  *     wait with nothing to come ends at its timeout, whether it spins first or not);
@@ -221,6 +222,69 @@ static void test_failed_send_frames_queued(void **state)
 	assert_true(unshared >= 1);
 	assert_true(got <= 1);
 	srdc_detach(h);
+	daemon_stop(&d);
+}
+
+/*
+ * An app that sends and closes its endpoint at once (fabtests' fi_msg_inject without -A
+ * does): the sends published before the close go out, though srdd reads its control socket
+ * before the submission rings.  Under the adaptive idle policy, whose sleeps leave both
+ * waiting together, each of these sends used to be refused as naming no endpoint.
+ */
+static void test_send_then_close(void **state)
+{
+	enum { N = 40 };
+	struct daemon d;
+	struct srdc *hs, *hr;
+	struct srdc_ep *b;
+	struct srdc_addr to;
+	struct srdc_completion c[8];
+	int got = 0;
+	long long bad;
+	int64_t end;
+	json_t *st;
+
+	(void)state;
+	daemon_start_full(&d, NULL, 1, "{ \"policy\": \"adaptive\" }", NULL);
+	assert_int_equal(srdc_attach(d.socket, "closer-recv", &hr), 0);
+	assert_int_equal(srdc_ep_open(hr, 0x0a4d0002, 0, &b), 0);
+	to = srdc_ep_addr(b);
+	assert_int_equal(srdc_attach(d.socket, "closer-send", &hs), 0);
+	for (int i = 0; i < N; i++) {
+		struct srdc_ep *a;
+		char msg[32];
+		struct srdc_iov iov = { msg, (size_t)snprintf(msg, sizeof(msg), "message %d", i) };
+
+		assert_int_equal(srdc_ep_open(hs, 0x0a4d0001, 0, &a), 0);
+		assert_int_equal(srdc_send(a, &to, &iov, 1, (uint64_t)i, 0, NULL), 0);
+		srdc_ep_close(a);
+		proc_sleep_ms(2); /* the daemon's loop falls asleep between two */
+	}
+	for (end = proc_now_ms() + 3000; got < N && proc_now_ms() < end;) {
+		int n = srdc_poll(hr, c, 8);
+
+		assert_true(n >= 0);
+		for (int i = 0; i < n; i++) {
+			if (c[i].kind != SRDC_RECV)
+				continue;
+			got++;
+			srdc_recv_done(hr, c[i].buf);
+		}
+		while (srdc_poll(hs, c, 8) > 0)
+			;
+		if (n == 0)
+			srdc_wait(hr, 5);
+	}
+	st = proc_telemetry(d.prefix, "/srd/stats");
+	assert_non_null(st);
+	bad = proc_json_int(st, "shm", "bad_sqe");
+	json_decref(st);
+	printf("  %d sends each followed at once by its endpoint's close: %d arrived, %lld "
+	       "refused\n", N, got, bad);
+	assert_int_equal(got, N);
+	assert_int_equal(bad, 0);
+	srdc_detach(hs);
+	srdc_detach(hr);
 	daemon_stop(&d);
 }
 
@@ -547,6 +611,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_random_kills, daemon_teardown),
 		cmocka_unit_test_teardown(test_kill_with_frames_queued, daemon_teardown),
 		cmocka_unit_test_teardown(test_failed_send_frames_queued, daemon_teardown),
+		cmocka_unit_test_teardown(test_send_then_close, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_restart, daemon_teardown),
 		cmocka_unit_test_teardown(test_daemon_paused, daemon_teardown),
 		cmocka_unit_test_teardown(test_isolation, daemon_teardown),
