@@ -641,10 +641,6 @@ bool dp_worker_iterate(struct dp_worker *w)
 	for (uint32_t i = 0; i < w->nports; i++)
 		work += rx_port(&w->wp[i]);
 	work += rx_inbox(w);
-	if (w->shm && w->now >= w->next_control) {
-		work += dp_shm_poll_control(w->shm);
-		w->next_control = w->now + DP_CONTROL_POLL_NS;
-	}
 	if (w->deferred_head != UINT32_MAX)
 		work += dp_worker_complete_deferred(w);
 	tsc_take = rte_rdtsc();
@@ -669,6 +665,12 @@ bool dp_worker_iterate(struct dp_worker *w)
 	if (w->st.sends != sends && w->st.tx_pkts != tx_pkts) {
 		w->st.app_to_tx++;
 		w->st.app_to_tx_ns += tsc_span_ns(w, tsc_take, rte_rdtsc());
+	}
+	/* after the submissions: a send an app published before closing its endpoint is
+	 * taken while the endpoint exists */
+	if (w->shm && w->now >= w->next_control) {
+		work += dp_shm_poll_control(w->shm);
+		w->next_control = w->now + DP_CONTROL_POLL_NS;
 	}
 	if (w->shm)
 		dp_shm_flush(w->shm);

@@ -445,8 +445,9 @@ void srdc_ep_close(struct srdc_ep *ep)
 		}
 	}
 	/* sends published before the close go out: the daemon must take them while the
-	 * endpoint still exists (it reads its control socket first in each loop, and would
-	 * refuse them as naming no endpoint) */
+	 * endpoint still exists, or refuse them as naming no endpoint.  It takes submissions
+	 * before it reads its control sockets in each loop; this covers a send published
+	 * while a loop ran between the two (not one it cannot take: its queue full) */
 	(void)srdc_sq_drain(h, SRDC_CLOSE_DRAIN_MS);
 	if (!h->dead) {
 		ctl_init(&req, SRD_CTL_EP_CLOSE);

@@ -20,7 +20,7 @@
 #define SRDC_MAX_MSG (16u << 20)          /* longest message */
 #define SRDC_CTL_TIMEOUT_MS 5000          /* a control reply later than this: daemon gone */
 #define SRDC_LIVENESS_NS 1000000ull       /* srdc_poll checks the socket at most this often */
-#define SRDC_CLOSE_DRAIN_MS 100           /* srdc_ep_close waits this long for the daemon to
+#define SRDC_CLOSE_DRAIN_MS 10            /* srdc_ep_close waits this long for the daemon to
                                              take the sends published before it */
 #define SRDC_RX_ALIGN_SHIFT 6u            /* received buffers are 64-byte aligned */
 #define SRDC_TX_MIN_SHIFT 6u              /* smallest tx block: 64 bytes */

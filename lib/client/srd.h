@@ -106,7 +106,7 @@ void srdc_detach(struct srdc *h);
 int srdc_ep_open(struct srdc *h, uint32_t ipv4, unsigned flags, struct srdc_ep **out);
 
 /* Close an endpoint.  Its sends go on (their completions report -ECANCELED if they fail;
- * a send the daemon had not taken within 100 ms of the close is refused, so), the messages
+ * a send the daemon could not take within 10 ms of the close is refused, so), the messages
  * still arriving for it are dropped by the daemon.  NULL is ignored. */
 void srdc_ep_close(struct srdc_ep *ep);
 

@@ -122,7 +122,8 @@ static ssize_t cq_readfrom(struct fid_cq *fid, void *buf, size_t count, fi_addr_
 	srdfi_lock(cq->dom);
 	srdfi_progress(cq->dom);
 	n = cq_take(cq, buf, count, src);
-	yield = srdfi_read_idle(cq->dom, n != -FI_EAGAIN);
+	/* a read for progress alone (count 0) found something if entries wait */
+	yield = srdfi_read_idle(cq->dom, n != -FI_EAGAIN || (count == 0 && cq->count > 0));
 	srdfi_unlock(cq->dom);
 	if (yield)
 		srdfi_yield(cq->dom);

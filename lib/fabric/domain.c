@@ -40,15 +40,18 @@ void srdfi_unlock(struct srdfi_domain *d)
 #define SRDFI_YIELD_SHARED_NS 1000u
 /* Yields in a row that return at once before the core is taken for the caller's own. */
 #define SRDFI_QUICK_YIELDS 64
+/* On a core of its own, a wait yields (to see whether that is still so) this often. */
+#define SRDFI_PROBE_NS 50000u
 
 /*
  * Under FI_SRD_YIELD unset, a process that shares its core (with its peer, or with srdd:
  * three busy processes on two CPUs) must give the CPU away at once, or a message waits for
  * the scheduler's time slice (milliseconds), while one with a core of its own should spin.
  * Which it is shows in the yields themselves: one that returns at once (about 0.15 µs)
- * found nobody else to run.  So reads that find nothing spin FI_SRD_SPIN_US, then yield;
- * once a yield took longer than SRDFI_YIELD_SHARED_NS, they yield at once, until
- * SRDFI_QUICK_YIELDS yields in a row have returned at once.
+ * found nobody else to run.  So a wait (reads that find nothing) spins FI_SRD_SPIN_US, then
+ * yields once to see; if that yield took longer than SRDFI_YIELD_SHARED_NS, empty reads
+ * yield at once from then on, until SRDFI_QUICK_YIELDS yields in a row have returned at
+ * once; if not, the wait spins on, yielding once every SRDFI_PROBE_NS to look again.
  */
 bool srdfi_read_idle(struct srdfi_domain *d, bool busy)
 {
@@ -66,12 +69,27 @@ bool srdfi_read_idle(struct srdfi_domain *d, bool busy)
 	now = srdfi_now_ns() | 1; /* never 0 */
 	if (d->idle_since_ns == 0)
 		d->idle_since_ns = now;
-	return now - d->idle_since_ns >= d->spin_ns;
+	return now - d->idle_since_ns >= d->spin_ns &&
+	       now >= __atomic_load_n(&d->probe_after_ns, __ATOMIC_RELAXED);
+}
+
+void srdfi_yield_note(struct srdfi_domain *d, uint64_t took_ns, uint64_t now)
+{
+	if (took_ns > SRDFI_YIELD_SHARED_NS) {
+		__atomic_store_n(&d->quick_yields, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->cpu_shared, 1, __ATOMIC_RELAXED);
+	} else if (!__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&d->probe_after_ns, now + SRDFI_PROBE_NS, __ATOMIC_RELAXED);
+	} else if (__atomic_add_fetch(&d->quick_yields, 1, __ATOMIC_RELAXED) >=
+		   SRDFI_QUICK_YIELDS) {
+		__atomic_store_n(&d->cpu_shared, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&d->probe_after_ns, now + SRDFI_PROBE_NS, __ATOMIC_RELAXED);
+	}
 }
 
 void srdfi_yield(struct srdfi_domain *d)
 {
-	uint64_t t0;
+	uint64_t t0, t1;
 
 	if (d->yield != SRDFI_YIELD_AUTO) {
 		sched_yield();
@@ -79,13 +97,8 @@ void srdfi_yield(struct srdfi_domain *d)
 	}
 	t0 = srdfi_now_ns();
 	sched_yield();
-	if (srdfi_now_ns() - t0 > SRDFI_YIELD_SHARED_NS) {
-		__atomic_store_n(&d->quick_yields, 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->cpu_shared, 1, __ATOMIC_RELAXED);
-	} else if (__atomic_load_n(&d->cpu_shared, __ATOMIC_RELAXED) &&
-		   __atomic_add_fetch(&d->quick_yields, 1, __ATOMIC_RELAXED) >= SRDFI_QUICK_YIELDS) {
-		__atomic_store_n(&d->cpu_shared, 0, __ATOMIC_RELAXED);
-	}
+	t1 = srdfi_now_ns();
+	srdfi_yield_note(d, t1 - t0, t1);
 }
 
 /* ---- the attachment ---- */

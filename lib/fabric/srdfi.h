@@ -213,6 +213,7 @@ struct srdfi_domain {
 	                                 another process, so reads that find nothing yield at
 	                                 once (relaxed atomics: read and set outside the lock) */
 	int quick_yields;             /* yields in a row since that returned at once */
+	uint64_t probe_after_ns;      /* not shared: a wait's next yield, to look again */
 	struct srd_copy_pick tx_pick; /* how its sends of SRD_COPY_PICK_MIN bytes or more are
 	                                 copied into the region (tx.c, srd_copy.h) */
 	struct srdfi_list eps;        /* its endpoints */
@@ -238,6 +239,8 @@ bool srdfi_read_idle(struct srdfi_domain *d, bool busy);
 /* Give the CPU away as srdfi_read_idle() said, noting under SRDFI_YIELD_AUTO whether
  * another process took it (the core is shared) or not.  Not under the lock. */
 void srdfi_yield(struct srdfi_domain *d);
+/* What srdfi_yield() learnt: a yield took took_ns, ending at now (CLOCK_MONOTONIC ns). */
+void srdfi_yield_note(struct srdfi_domain *d, uint64_t took_ns, uint64_t now);
 /* Arm srdd's completion signal (fi_trywait): 0 if the caller may sleep on the wait fd,
  * -FI_EAGAIN if completions are ready. */
 int srdfi_domain_arm(struct srdfi_domain *d);

@@ -684,9 +684,12 @@ static void *spin_thread(void *arg)
 }
 
 /*
- * Reads that find nothing: FI_SRD_YIELD 0 never yields, 1 always; unset, the read spins
- * FI_SRD_SPIN_US, then yields, and yields at once while yields give the CPU to another
- * process (a thread spinning on our CPU), until yields in a row return at once again.
+ * Reads that find nothing: FI_SRD_YIELD 0 never yields, 1 always; unset, a wait spins
+ * FI_SRD_SPIN_US, then yields once to see whether another process wants the CPU: if so
+ * (that yield took long), empty reads yield at once until 64 yields in a row return at
+ * once; if not, the wait spins on and looks again 50 µs later.  The rules are checked with
+ * yields of given lengths (srdfi_yield_note), then one real yield handing the CPU to a
+ * thread that spins on ours.
  */
 static void test_idle_yield(void **state)
 {
@@ -695,12 +698,12 @@ static void test_idle_yield(void **state)
 	cpu_set_t saved, one;
 	pthread_t spinner;
 	volatile int stop = 0;
+	uint64_t now;
 	int cpu, calls;
 
 	(void)state;
 	env_open(&e);
 	d = srdfi_container(e.domain, struct srdfi_domain, fid);
-	assert_int_equal(d->yield, SRDFI_YIELD_AUTO); /* the default */
 	d->yield = 0;
 	assert_false(srdfi_read_idle(d, false));
 	d->yield = 1;
@@ -711,12 +714,30 @@ static void test_idle_yield(void **state)
 	d->spin_ns = 1000000000u; /* a second: the reads spin */
 	assert_false(srdfi_read_idle(d, false));
 	assert_false(srdfi_read_idle(d, false));
-	d->spin_ns = 0; /* spun long enough */
+	d->spin_ns = 0; /* spun long enough: yield to look */
 	assert_true(srdfi_read_idle(d, false));
-	assert_false(srdfi_read_idle(d, true)); /* found something: spin again */
-
-	/* a thread spinning on our CPU: a yield hands the CPU over, so the core is shared */
+	now = srdfi_now_ns();
+	srdfi_yield_note(d, 150, now); /* returned at once: ours alone, spin on */
+	assert_int_equal(d->cpu_shared, 0);
+	assert_false(srdfi_read_idle(d, false));
+	d->probe_after_ns = 0; /* 50 µs later: look again */
+	assert_true(srdfi_read_idle(d, false));
+	srdfi_yield_note(d, 20000, now); /* another process ran: shared */
+	assert_int_equal(d->cpu_shared, 1);
 	d->spin_ns = 1000000000u;
+	assert_true(srdfi_read_idle(d, false)); /* at once, though the spin is a second */
+	assert_false(srdfi_read_idle(d, true));
+	for (int i = 0; i < 63; i++)
+		srdfi_yield_note(d, 150, now);
+	srdfi_yield_note(d, 5000, now); /* a long one: the count starts again */
+	for (int i = 0; i < 63; i++)
+		srdfi_yield_note(d, 150, now);
+	assert_int_equal(d->cpu_shared, 1);
+	srdfi_yield_note(d, 150, now); /* the 64th in a row */
+	assert_int_equal(d->cpu_shared, 0);
+	assert_false(srdfi_read_idle(d, false));
+
+	/* a real yield with a thread spinning on our CPU hands the CPU over: shared */
 	cpu = sched_getcpu();
 	assert_true(cpu >= 0);
 	assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
@@ -729,17 +750,9 @@ static void test_idle_yield(void **state)
 		srdfi_yield(d);
 	stop = 1;
 	pthread_join(spinner, NULL);
-	printf("  a yield gave the CPU to the spinning thread after %d yields\n", calls + 1);
-	assert_int_equal(d->cpu_shared, 1);
-	assert_true(srdfi_read_idle(d, false)); /* at once, though spin_ns is a second */
-	/* alone again: yields return at once, and the reads spin again */
-	for (calls = 0; calls < 1000000 && d->cpu_shared; calls++)
-		srdfi_yield(d);
-	printf("  the core was taken for ours again after %d yields\n", calls);
-	assert_int_equal(d->cpu_shared, 0);
-	assert_false(srdfi_read_idle(d, true));
-	assert_false(srdfi_read_idle(d, false));
 	assert_int_equal(sched_setaffinity(0, sizeof(saved), &saved), 0);
+	printf("  a yield gave the CPU to the spinning thread after %d yields\n", calls);
+	assert_int_equal(d->cpu_shared, 1);
 	env_close(&e);
 }
 
