@@ -60,11 +60,12 @@ FI_EXT_INI
 	fi_param_define(&srdfi_prov, "yield", FI_PARAM_BOOL,
 			"give the CPU away (sched_yield) when a CQ or counter read finds nothing: "
 			"yes at once (processes that share a core with each other or with srdd), no "
-			"never (each process has a core of its own); unset, once such reads have "
-			"spun FI_SRD_SPIN_US (default: unset)");
+			"never (each process has a core of its own); unset, a wait spins "
+			"FI_SRD_SPIN_US, yields once, and then yields at once if another process "
+			"took the CPU, else spins on (default: unset)");
 	fi_param_define(&srdfi_prov, "spin_us", FI_PARAM_SIZE_T,
-			"with FI_SRD_YIELD unset: microseconds CQ and counter reads that find "
-			"nothing spin before each such read yields the CPU (default: %u)",
+			"with FI_SRD_YIELD unset: microseconds a wait (CQ or counter reads that "
+			"find nothing) spins before its first yield (default: %u)",
 			SRDFI_DEFAULT_SPIN_US);
 	return &srdfi_prov;
 }
