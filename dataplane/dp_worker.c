@@ -857,8 +857,8 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, struct dp_p
 		if (rc)
 			goto err_ports;
 		if (p->cfg->impair.enabled) {
-			rc = dp_impair_create(&p->cfg->impair, DP_IMPAIR_QUEUE_PKTS, p->socket, w->tsc_hz,
-					      &wp->impair);
+			rc = dp_impair_create(&p->cfg->impair, DP_IMPAIR_QUEUE_PKTS, p->socket,
+					      w->tsc_hz, &wp->impair);
 			if (rc) {
 				snprintf(err, errlen, "port %s: impairment stage: %s", p->cfg->name,
 					 strerror(-rc));

@@ -201,8 +201,8 @@ static void test_failed_send_frames_queued(void **state)
 			assert_int_equal(c[i].len, LEN);
 			for (size_t k = 0; k < LEN; k++)
 				if (((uint8_t *)c[i].buf)[k] != 'A')
-					fail_msg("byte %zu delivered as '%c': written after the send "
-						 "had failed", k, ((uint8_t *)c[i].buf)[k]);
+					fail_msg("byte %zu delivered as '%c': written after the "
+						 "send had failed", k, ((uint8_t *)c[i].buf)[k]);
 			got++;
 			srdc_recv_done(h, c[i].buf);
 		}

@@ -449,9 +449,9 @@ static void test_impair_hold(void **state)
 	/* the same with connections remembered longer */
 	assert_int_equal(load_json("{ \"protocol\": { \"conn_idle_ms\": 600 }, \"ports\": [{ "
 				   "\"type\": \"loopback_pair\", \"mtu\": 9000, \"addresses\": "
-				   "[\"10.2.0.1/24\", \"10.2.0.2/24\"], \"impair\": { \"per_path\": "
-				   "[ { \"path\": 1, \"rate_gbps\": 1, \"delay_us\": 250000 } ] } }] }",
-				   &cfg, err, path), 0);
+				   "[\"10.2.0.1/24\", \"10.2.0.2/24\"], \"impair\": { "
+				   "\"per_path\": [ { \"path\": 1, \"rate_gbps\": 1, "
+				   "\"delay_us\": 250000 } ] } }] }", &cfg, err, path), 0);
 	dp_config_free(&cfg);
 }
 
