@@ -231,7 +231,8 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	static const char *const keys[] = {
 		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window",
 		"rx_credit_kb",
-		"max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "init_rtt_us",
+		"max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "min_tlp_us",
+		"init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
 		"cc_base_rtt_us", "cc_init_cwnd", "cc_min_cwnd", "cc_max_cwnd", "cc_ai",
@@ -268,6 +269,7 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	    (rc = dp_cfg_get_u32(l, o, "max_msg_mb", 1, DP_MAX_MSG_MB, &msg_mb)) ||
 	    (rc = dp_cfg_get_us(l, o, "min_rto_us", 1, 1e6, &e->min_rto_ns)) ||
 	    (rc = dp_cfg_get_us(l, o, "max_rto_us", 1, 6e7, &e->max_rto_ns)) ||
+	    (rc = dp_cfg_get_us(l, o, "min_tlp_us", 0, 1e6, &e->min_tlp_ns)) ||
 	    (rc = dp_cfg_get_us(l, o, "init_rtt_us", 0.1, 1e6, &e->init_rtt_ns)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_retries", 1, 255, &e->max_retries)) ||
 	    (rc = dp_cfg_get_u32(l, o, "max_rnr_retries", 0, 65535, &e->max_rnr_retries)) ||
@@ -407,8 +409,9 @@ static int check_across(struct ld *l, struct dp_config *cfg)
  * rounds sleeps up) at each end before it sees them.  Swift would take that for queueing
  * and keep its window at the minimum, and a short retransmission timeout would fire on it
  * again and again (a loopback run: 15,000 timeouts, most of its resends needless).  Under
- * the sleep policy the target delay is at least 2 * max_sleep_us + 100 us and the RTO
- * floor at least 4 * max_sleep_us + 200 us (docs/config.md, "protocol").
+ * the sleep policy the target delay and the tail loss probe's floor are at least
+ * 2 * max_sleep_us + 100 us and the RTO floor at least 4 * max_sleep_us + 200 us
+ * (docs/config.md, "protocol").
  */
 static void sleep_aware_target(struct dp_config *cfg)
 {
@@ -419,6 +422,8 @@ static void sleep_aware_target(struct dp_config *cfg)
 		return;
 	if (cfg->engine.cc.target_delay_ns < target)
 		cfg->engine.cc.target_delay_ns = target;
+	if (cfg->engine.min_tlp_ns < target)
+		cfg->engine.min_tlp_ns = target;
 	if (cfg->engine.min_rto_ns < rto)
 		cfg->engine.min_rto_ns = rto;
 	if (cfg->engine.max_rto_ns < cfg->engine.min_rto_ns)
@@ -537,6 +542,11 @@ void dp_config_default(struct dp_config *cfg)
 	/* a daemon frees what dead apps held: idle connections close (the core never does
 	 * by default) */
 	cfg->engine.conn_idle_ns = 500ull * 1000000u;
+	/* a worker on a shared CPU stalls for tens of us now and then, and both ends of the
+	 * loopback pair with it: the tail loss probe waits at least 20 us (the loopback main
+	 * job's probes, all needless: 226-357 per run without the floor, 99-116 with it; in
+	 * its 64 B latency run, 123 against 9) */
+	cfg->engine.min_tlp_ns = 20000;
 	/* one software worker drains at most a few Gbit/s: a window of 64 jumbo packets
 	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one
 	 * only builds queues that time out under CPU contention */

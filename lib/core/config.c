@@ -25,6 +25,7 @@ void srd_config_default(struct srd_config *cfg)
 		.max_msg_size = 16u << 20,
 		.min_rto_ns = 100000,
 		.max_rto_ns = 10000000,
+		.min_tlp_ns = 0,
 		.init_rtt_ns = 20000,
 		.max_retries = 40,
 		.max_rnr_retries = 64,
@@ -120,6 +121,7 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(max_msg_size, 1, SRD_MSG_SIZE_LIMIT);
 	CHECK_RANGE(min_rto_ns, 1000, 1000000000ull);
 	CHECK_RANGE(max_rto_ns, cfg->min_rto_ns, 60000000000ull);
+	CHECK_RANGE(min_tlp_ns, 0, 1000000000ull);
 	CHECK_RANGE(init_rtt_ns, 100, 1000000000ull);
 	CHECK_RANGE(max_retries, 1, 255);
 	CHECK_RANGE(max_rnr_retries, 0, 65535);

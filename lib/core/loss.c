@@ -80,12 +80,20 @@ uint64_t loss_rto(const struct srd_engine *eng, const struct srd_conn *c)
 }
 
 /* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
- * smoothed RTTs plus the peer's ack delay after the latest transmission, once per flight. */
+ * smoothed RTTs, at least min_tlp, plus the peer's ack delay after the latest
+ * transmission, once per flight.  The floor is for hosts that stall: with RTTs of 3-5 us,
+ * a worker sharing a 2-vCPU machine was descheduled for longer than two of them about once
+ * in 200 messages, and probed messages that had arrived. */
 static uint64_t tlp_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
+	uint64_t pto;
+
 	if (c->so_tail == SRD_NIL16 || c->tlp_sent || !c->srtt_ns)
 		return SRD_NO_DEADLINE;
-	return c->txpkts[c->so_tail].sent_ns + 2 * c->srtt_ns + eng->cfg.ack_delay_ns;
+	pto = 2 * c->srtt_ns;
+	if (pto < eng->cfg.min_tlp_ns)
+		pto = eng->cfg.min_tlp_ns;
+	return c->txpkts[c->so_tail].sent_ns + pto + eng->cfg.ack_delay_ns;
 }
 
 uint64_t loss_deadline(const struct srd_engine *eng, const struct srd_conn *c)

@@ -121,6 +121,7 @@ static void test_loopback_json(void **state)
 	assert_int_equal(cfg.engine.seg_size, 9000 - 20 - 8 - 56);
 	assert_int_equal(cfg.engine.mode, SRD_MODE_MULTIPATH);
 	assert_int_equal(cfg.engine.min_rto_ns, 100000); /* the adaptive policy raises nothing */
+	assert_int_equal(cfg.engine.min_tlp_ns, 20000);  /* srdd's floor, not the core's 0 */
 	assert_int_equal(cfg.engine.conn_idle_ns, 500000000ull);
 	assert_int_equal(cfg.socket_mode, 0660);
 	assert_int_equal(cfg.nallowed_uids, 1);
@@ -493,6 +494,8 @@ static void test_out_of_range(void **state)
 	expect_refused("{ \"protocol\": { \"min_rto_us\": 500, \"max_rto_us\": 200 }, "
 		       "\"ports\": [" TAP_PORT "] }",
 		       ": protocol.max_rto_us: 200 is below min_rto_us (500)", NULL);
+	expect_refused("{ \"protocol\": { \"min_tlp_us\": 2000000 }, \"ports\": [" TAP_PORT "] }",
+		       ": protocol.min_tlp_us: 2e+06 is out of range", NULL);
 	expect_refused("{ \"mbufs\": 1024, \"workers\": 2, \"ports\": [" TAP_PORT "] }",
 		       ": mbufs: 1024 is fewer than port \"t0\"", NULL);
 	expect_refused("{ \"apps\": { \"region_mb\": 32 }, \"ports\": [" TAP_PORT "] }",
@@ -691,7 +694,13 @@ static void test_idle_adaptive(void **state)
 	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"sleep\" }, "
 				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
 	assert_int_equal(cfg.engine.cc.target_delay_ns, 300000);
+	assert_int_equal(cfg.engine.min_tlp_ns, 300000);
 	assert_int_equal(cfg.engine.min_rto_ns, 600000);
+	dp_config_free(&cfg);
+	/* the floor may be set, or turned off */
+	assert_int_equal(load_json("{ \"protocol\": { \"min_tlp_us\": 0 }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.min_tlp_ns, 0);
 	dp_config_free(&cfg);
 }
 

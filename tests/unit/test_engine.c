@@ -1186,6 +1186,87 @@ static void test_rack_tail_loss(void **state)
 	env_free(e);
 }
 
+/* A lone message's only packet is dropped once (the second data packet A sends, after a
+ * first message gave an RTT sample); probe_resent_ns is when its resend left. */
+static uint32_t probe_drop_psn;
+static uint64_t probe_drop_ns, probe_resent_ns;
+
+static enum link_verdict filter_drop_second(struct link *l, int from, const struct srd_tx_meta *m,
+					    const uint8_t *pkt, uint32_t len, uint64_t n,
+					    uint64_t *extra, unsigned *ce)
+{
+	struct env *e = l->filter_arg;
+	uint32_t psn;
+
+	(void)len, (void)n, (void)extra, (void)ce;
+	if (from != A || m->type != SRD_PKT_DATA)
+		return LINK_PASS;
+	psn = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
+	if (++e->a_data_pkts == 2) {
+		probe_drop_psn = psn;
+		probe_drop_ns = l->now;
+		return LINK_DROP;
+	}
+	if (e->a_data_pkts > 2 && psn == probe_drop_psn && !probe_resent_ns)
+		probe_resent_ns = l->now;
+	return LINK_PASS;
+}
+
+static int first_done(void *arg)
+{
+	return ((struct env *)arg)->ndone >= 1;
+}
+
+/* How long after the drop of a lone packet its tail loss probe resent it, with the given
+ * floor (ns); checks that the probe, not the timeout, recovered it. */
+static uint64_t probe_after(uint64_t min_tlp_ns, uint64_t *srtt_ns)
+{
+	struct srd_config ca;
+	struct srd_conn_info info;
+	struct srd_stats sa;
+	struct env *e;
+
+	env_cfg_default(&ca, A);
+	ca.min_tlp_ns = min_tlp_ns;
+	probe_resent_ns = 0;
+	e = env_new(&ca, NULL);
+	e->l->filter = filter_drop_second;
+	env_msgs(e, 2);
+	msg_fill(e, 0, 100, 0, NULL);
+	msg_fill(e, 1, 100, 0, NULL);
+	assert_int_equal(msg_send(e, 0), 0);
+	assert_true(link_run(e->l, first_done, e, 10 * MS));
+	assert_true(srd_conn_info(e->l->eng[A], B, &info, NULL, 0) > 0);
+	*srtt_ns = info.srtt_ns;
+	assert_int_equal(msg_send(e, 1), 0);
+	assert_true(link_run(e->l, all_done, e, 10 * MS));
+	check_all_ok(e);
+	sa = stats(e, A);
+	assert_int_equal(sa.tlp_probes, 1);
+	assert_int_equal(sa.rto_events, 0);
+	assert_true(probe_resent_ns > probe_drop_ns);
+	env_free(e);
+	return probe_resent_ns - probe_drop_ns;
+}
+
+/* The tail loss probe waits two smoothed RTTs plus the ack delay, or min_tlp plus the ack
+ * delay when that is longer (a host that stalls), and comes before the timeout. */
+static void test_tlp_floor(void **state)
+{
+	uint64_t srtt, ack_delay, took;
+	struct srd_config d;
+
+	(void)state;
+	env_cfg_default(&d, A);
+	ack_delay = d.ack_delay_ns;
+	took = probe_after(0, &srtt);
+	printf("  no floor: probe %.2f us after the drop (srtt %.2f us)\n", took / 1e3, srtt / 1e3);
+	assert_true(took >= 2 * srtt + ack_delay && took <= 2 * srtt + ack_delay + 2 * US);
+	took = probe_after(50 * US, &srtt);
+	printf("  50 us floor: probe %.2f us after the drop\n", took / 1e3);
+	assert_true(took >= 50 * US + ack_delay && took <= 50 * US + ack_delay + 2 * US);
+}
+
 static void test_conn_info(void **state)
 {
 	struct env *e = env_new(NULL, NULL);
@@ -1286,6 +1367,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_rack_same_time_burst, teardown),
 		cmocka_unit_test_teardown(test_rack_ack_of_earlier_copy, teardown),
 		cmocka_unit_test_teardown(test_rack_tail_loss, teardown),
+		cmocka_unit_test_teardown(test_tlp_floor, teardown),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
