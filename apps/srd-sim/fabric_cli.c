@@ -71,6 +71,7 @@ static void usage(FILE *out)
 		"  --ai N               additive increase per RTT, packets [1]\n"
 		"  --reorder-pct P      RACK reordering window, %% of the minimum RTT [25]\n"
 		"  --min-rto T          retransmission timeout floor [100us]\n"
+		"  --min-tlp T          tail loss probe floor [0: two smoothed RTTs]\n"
 		"  --rx-credit P|off    receivers share P%% of one BDP among their senders [150]\n"
 		"  --seed S             seed of everything random [1]\n"
 		"  --time-limit T       stop at this virtual time [1s]\n"
@@ -246,7 +247,7 @@ enum {
 	OPT_TOPO = 256, OPT_WORKLOAD, OPT_LOAD, OPT_LB, OPT_DEGRADE, OPT_FAIL, OPT_LINK_RATE,
 	OPT_HOP_DELAY, OPT_QUEUE, OPT_ECN, OPT_CC, OPT_SEG, OPT_INIT_WINDOW, OPT_SEED, OPT_TIME,
 	OPT_BIN, OPT_JSON, OPT_PER_LINK, OPT_TIMELINE, OPT_FCT, OPT_TARGET, OPT_REORDER, OPT_AI,
-	OPT_MIN_RTO, OPT_RX_CREDIT, OPT_CTRL_PRIO,
+	OPT_MIN_RTO, OPT_MIN_TLP, OPT_RX_CREDIT, OPT_CTRL_PRIO,
 };
 
 static const struct option long_opts[] = {
@@ -274,6 +275,7 @@ static const struct option long_opts[] = {
 	{ "reorder-pct", required_argument, NULL, OPT_REORDER },
 	{ "ai", required_argument, NULL, OPT_AI },
 	{ "min-rto", required_argument, NULL, OPT_MIN_RTO },
+	{ "min-tlp", required_argument, NULL, OPT_MIN_TLP },
 	{ "rx-credit", required_argument, NULL, OPT_RX_CREDIT },
 	{ "ctrl-priority", required_argument, NULL, OPT_CTRL_PRIO },
 	{ "help", no_argument, NULL, 'h' },
@@ -384,6 +386,8 @@ static int parse_opt(int opt, const char *a, struct fab_options *o)
 	}
 	case OPT_MIN_RTO:
 		return parse_u64(a, time_units, &fc->engine.min_rto_ns) ? cli_bad("min-rto", a) : 0;
+	case OPT_MIN_TLP:
+		return parse_u64(a, time_units, &fc->engine.min_tlp_ns) ? cli_bad("min-tlp", a) : 0;
 	case OPT_CTRL_PRIO:
 		if (strcmp(a, "on") && strcmp(a, "off"))
 			return cli_bad("ctrl-priority", a);
