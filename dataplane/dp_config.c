@@ -230,9 +230,8 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 {
 	static const char *const keys[] = {
 		"mode", "paths", "cc", "max_conns", "setup_cookie_pct", "tx_window", "rx_window",
-		"rx_credit_kb",
-		"max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us", "max_rto_us", "min_tlp_us",
-		"init_rtt_us",
+		"rx_credit_kb", "max_tx_msgs", "pack_msgs", "rx_slots", "max_msg_mb", "min_rto_us",
+		"max_rto_us", "min_tlp_us", "init_rtt_us",
 		"max_retries", "max_rnr_retries", "rnr_delay_us", "ack_delay_us", "ack_every",
 		"reorder_pct", "path_fail_losses", "conn_idle_ms", "cc_target_delay_us",
 		"cc_base_rtt_us", "cc_init_cwnd", "cc_min_cwnd", "cc_max_cwnd", "cc_ai",
