@@ -1128,15 +1128,14 @@ static void test_rack_ack_of_earlier_copy(void **state)
 	env_free(e);
 }
 
-/* The tail of a flight: A's 30th data packet of 32 is dropped once; every other one gets
- * through.  tail_drop_ns is when it was dropped, tail_resent_ns when its resend left. */
-static uint32_t tail_drop_psn;
-static uint64_t tail_drop_ns, tail_resent_ns;
+/* A's drop_at-th data packet is dropped once; every other one gets through.  drop_ns is
+ * when it was dropped, resent_ns when its resend left. */
+static uint32_t drop_at, drop_psn;
+static uint64_t drop_ns, resent_ns;
 
-static enum link_verdict filter_drop_near_tail(struct link *l, int from,
-					       const struct srd_tx_meta *m, const uint8_t *pkt,
-					       uint32_t len, uint64_t n, uint64_t *extra,
-					       unsigned *ce)
+static enum link_verdict filter_drop_once(struct link *l, int from, const struct srd_tx_meta *m,
+					  const uint8_t *pkt, uint32_t len, uint64_t n,
+					  uint64_t *extra, unsigned *ce)
 {
 	struct env *e = l->filter_arg;
 	uint32_t psn;
@@ -1145,14 +1144,23 @@ static enum link_verdict filter_drop_near_tail(struct link *l, int from,
 	if (from != A || m->type != SRD_PKT_DATA)
 		return LINK_PASS;
 	psn = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
-	if (++e->a_data_pkts == 30) {
-		tail_drop_psn = psn;
-		tail_drop_ns = l->now;
+	if (++e->a_data_pkts == drop_at) {
+		drop_psn = psn;
+		drop_ns = l->now;
 		return LINK_DROP;
 	}
-	if (e->a_data_pkts > 30 && psn == tail_drop_psn && !tail_resent_ns)
-		tail_resent_ns = l->now;
+	if (e->a_data_pkts > drop_at && psn == drop_psn && !resent_ns)
+		resent_ns = l->now;
 	return LINK_PASS;
+}
+
+/* Drop A's nth data packet once, from now on (filter_drop_once). */
+static void drop_once(struct env *e, uint32_t nth)
+{
+	drop_at = nth;
+	resent_ns = 0;
+	e->a_data_pkts = 0;
+	e->l->filter = filter_drop_once;
 }
 
 /* A packet lost near the end of a message, every packet sent after it acked: RACK resends
@@ -1166,50 +1174,22 @@ static void test_rack_tail_loss(void **state)
 	uint64_t took;
 
 	(void)state;
-	tail_resent_ns = 0;
 	e = env_new(NULL, NULL);
-	e->l->filter = filter_drop_near_tail;
-	e->l->filter_arg = e;
+	drop_once(e, 30); /* the tail of a flight: the 30th of 32 */
 	env_msgs(e, 1);
 	msg_fill(e, 0, 32 * e->cfg[A].seg_size, 0, NULL);
 	assert_int_equal(msg_send(e, 0), 0);
 	assert_true(link_run(e->l, all_done, e, 50 * MS));
 	check_all_ok(e);
 	sa = stats(e, A);
-	assert_true(tail_resent_ns > tail_drop_ns);
-	took = tail_resent_ns - tail_drop_ns;
+	assert_true(resent_ns > drop_ns);
+	took = resent_ns - drop_ns;
 	printf("  packet 30 of 32 lost: resent %.2f us after, %llu RACK losses, %llu probes\n",
 	       took / 1e3, (unsigned long long)sa.rack_losses, (unsigned long long)sa.tlp_probes);
 	assert_int_equal(sa.rack_losses, 1);
 	assert_int_equal(sa.tlp_probes, 0);
 	assert_true(took <= 6 * US);
 	env_free(e);
-}
-
-/* A lone message's only packet is dropped once (the second data packet A sends, after a
- * first message gave an RTT sample); probe_resent_ns is when its resend left. */
-static uint32_t probe_drop_psn;
-static uint64_t probe_drop_ns, probe_resent_ns;
-
-static enum link_verdict filter_drop_second(struct link *l, int from, const struct srd_tx_meta *m,
-					    const uint8_t *pkt, uint32_t len, uint64_t n,
-					    uint64_t *extra, unsigned *ce)
-{
-	struct env *e = l->filter_arg;
-	uint32_t psn;
-
-	(void)len, (void)n, (void)extra, (void)ce;
-	if (from != A || m->type != SRD_PKT_DATA)
-		return LINK_PASS;
-	psn = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
-	if (++e->a_data_pkts == 2) {
-		probe_drop_psn = psn;
-		probe_drop_ns = l->now;
-		return LINK_DROP;
-	}
-	if (e->a_data_pkts > 2 && psn == probe_drop_psn && !probe_resent_ns)
-		probe_resent_ns = l->now;
-	return LINK_PASS;
 }
 
 static int first_done(void *arg)
@@ -1228,9 +1208,8 @@ static uint64_t probe_after(uint64_t min_tlp_ns, uint64_t *srtt_ns)
 
 	env_cfg_default(&ca, A);
 	ca.min_tlp_ns = min_tlp_ns;
-	probe_resent_ns = 0;
 	e = env_new(&ca, NULL);
-	e->l->filter = filter_drop_second;
+	drop_once(e, 2); /* the second message's only packet */
 	env_msgs(e, 2);
 	msg_fill(e, 0, 100, 0, NULL);
 	msg_fill(e, 1, 100, 0, NULL);
@@ -1244,9 +1223,9 @@ static uint64_t probe_after(uint64_t min_tlp_ns, uint64_t *srtt_ns)
 	sa = stats(e, A);
 	assert_int_equal(sa.tlp_probes, 1);
 	assert_int_equal(sa.rto_events, 0);
-	assert_true(probe_resent_ns > probe_drop_ns);
+	assert_true(resent_ns > drop_ns);
 	env_free(e);
-	return probe_resent_ns - probe_drop_ns;
+	return resent_ns - drop_ns;
 }
 
 /* The tail loss probe waits two smoothed RTTs plus the ack delay, or min_tlp plus the ack
