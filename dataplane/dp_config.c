@@ -543,8 +543,8 @@ void dp_config_default(struct dp_config *cfg)
 	cfg->engine.conn_idle_ns = 500ull * 1000000u;
 	/* a worker on a shared CPU stalls for tens of us now and then, and both ends of the
 	 * loopback pair with it: the tail loss probe waits at least 20 us (the loopback main
-	 * job's probes, all needless: 226-357 per run without the floor, 99-116 with it; in
-	 * its 64 B latency run, 123 against 9) */
+	 * job's probes, all needless: 134-357 per run without the floor, 95-121 with it, most
+	 * of those in its 1 MiB run; in its 64 B latency run, 34-123 against 8-12) */
 	cfg->engine.min_tlp_ns = 20000;
 	/* one software worker drains at most a few Gbit/s: a window of 64 jumbo packets
 	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one

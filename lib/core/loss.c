@@ -82,8 +82,8 @@ uint64_t loss_rto(const struct srd_engine *eng, const struct srd_conn *c)
 /* When the tail loss probe of the current flight is due (SRD_NO_DEADLINE: none): two
  * smoothed RTTs, at least min_tlp, plus the peer's ack delay after the latest
  * transmission, once per flight.  The floor is for hosts that stall: with RTTs of 3-5 us,
- * a worker sharing a 2-vCPU machine was descheduled for longer than two of them about once
- * in 200 messages, and probed messages that had arrived. */
+ * a worker sharing a 2-vCPU machine was descheduled for longer than two of them for up to
+ * one message in 160, and probed messages that had arrived. */
 static uint64_t tlp_deadline(const struct srd_engine *eng, const struct srd_conn *c)
 {
 	uint64_t pto;
