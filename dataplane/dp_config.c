@@ -296,6 +296,9 @@ static int parse_protocol(struct ld *l, json_t *root, struct dp_config *cfg)
 	e->max_msg_size = msg_mb * (uint32_t)MIB;
 	cfg->engine.conn_idle_ns = (uint64_t)idle_ms * 1000000u;
 	e->rx_credit_bytes = (uint64_t)credit_kb * 1024u;
+	/* srdd's probe floor, when the file leaves it, stays well below the RTO floor */
+	if (!json_object_get(o, "min_tlp_us") && e->min_tlp_ns > e->min_rto_ns / 4)
+		e->min_tlp_ns = e->min_rto_ns / 4;
 	/* Relations between the keys, said in the file's units (srd_config_check() would
 	 * say them in the core's). */
 	if (e->max_rto_ns < e->min_rto_ns)
@@ -542,9 +545,10 @@ void dp_config_default(struct dp_config *cfg)
 	 * by default) */
 	cfg->engine.conn_idle_ns = 500ull * 1000000u;
 	/* a worker on a shared CPU stalls for tens of us now and then, and both ends of the
-	 * loopback pair with it: the tail loss probe waits at least 20 us (the loopback main
-	 * job's probes, all needless: 134-357 per run without the floor, 95-121 with it, most
-	 * of those in its 1 MiB run; in its 64 B latency run, 34-123 against 8-12) */
+	 * loopback pair with it: the tail loss probe waits at least 20 us (at most a quarter
+	 * of min_rto_us unless the file sets it; parse_protocol()).  The loopback main job's
+	 * probes, all needless: 134-357 per run without the floor, 95-121 with it, most of
+	 * those in its 1 MiB run; in its 64 B latency run, 34-123 against 8-12 */
 	cfg->engine.min_tlp_ns = 20000;
 	/* one software worker drains at most a few Gbit/s: a window of 64 jumbo packets
 	 * (576 KB) covers that and a 100 Gbit/s NIC's BDP at tens of µs, where a larger one

@@ -122,6 +122,13 @@ int srd_config_check(const struct srd_config *cfg, char *err, size_t errlen)
 	CHECK_RANGE(min_rto_ns, 1000, 1000000000ull);
 	CHECK_RANGE(max_rto_ns, cfg->min_rto_ns, 60000000000ull);
 	CHECK_RANGE(min_tlp_ns, 0, 1000000000ull);
+	if (cfg->min_tlp_ns && cfg->min_tlp_ns + cfg->ack_delay_ns >= cfg->min_rto_ns)
+		return fail(err, errlen,
+			    "min_tlp_ns: %llu plus ack_delay_ns (%llu) is not below min_rto_ns "
+			    "(%llu): on short round trips the timeout would come before the probe",
+			    (unsigned long long)cfg->min_tlp_ns,
+			    (unsigned long long)cfg->ack_delay_ns,
+			    (unsigned long long)cfg->min_rto_ns);
 	CHECK_RANGE(init_rtt_ns, 100, 1000000000ull);
 	CHECK_RANGE(max_retries, 1, 255);
 	CHECK_RANGE(max_rnr_retries, 0, 65535);

@@ -136,7 +136,8 @@ static bool sent_after_rack(const struct srd_engine *eng, const struct srd_conn 
  * flight was sent before the latest one acked, they get one window, not four: everything
  * sent after them got through and nothing is left to overtake them (S3: a flow's last
  * packets lost to a full queue were resent 40-50 us after, its slowest flow 4-5% longer;
- * the tail loss probe comes later still, two smoothed RTTs after the last send).  Walks
+ * the tail loss probe comes later still, two smoothed RTTs, at least min_tlp, after the
+ * last send).  Walks
  * the send-order list from the oldest packet; deadlines are not monotonic across paths,
  * so it looks a bounded distance past the first packet not yet due.
  */

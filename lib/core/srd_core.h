@@ -148,8 +148,9 @@ struct srd_config {
 	uint64_t max_rto_ns;         /* retransmission timeout ceiling after backoff (min_rto..60 s) */
 	uint64_t min_tlp_ns;         /* tail loss probe floor: a flight's probe waits the larger of
 	                                two smoothed RTTs and this, plus the ack delay, after its
-	                                latest send (0..1 s; 0: no floor).  A host that stalls
-	                                (a shared CPU) holds acks longer than its RTT shows */
+	                                latest send (0: no floor; else with ack_delay below
+	                                min_rto).  A host that stalls (a shared CPU) holds acks
+	                                longer than its RTT shows */
 	uint64_t init_rtt_ns;        /* RTT assumed before the first sample (100 ns..1 s) */
 	uint32_t max_retries;        /* timeouts in a row without progress, and timeout-driven resends of
 	                                one packet, before the connection fails (1..255) */

@@ -697,11 +697,42 @@ static void test_idle_adaptive(void **state)
 	assert_int_equal(cfg.engine.min_tlp_ns, 300000);
 	assert_int_equal(cfg.engine.min_rto_ns, 600000);
 	dp_config_free(&cfg);
-	/* the floor may be set, or turned off */
+	/* a larger floor of the file's stays */
+	assert_int_equal(load_json("{ \"idle\": { \"policy\": \"sleep\" }, \"protocol\": "
+				   "{ \"min_tlp_us\": 400 }, \"ports\": [" TAP_PORT "] }",
+				   &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.min_tlp_ns, 400000);
+	dp_config_free(&cfg);
+}
+
+/* The tail loss probe's floor: srdd's 20 us, held under a quarter of the RTO floor unless
+ * the file sets it; set, or off; never so close to the RTO floor that the timeout comes
+ * first. */
+static void test_tlp_floor(void **state)
+{
+	struct dp_config cfg;
+	char err[ERR_LEN], path[64];
+
+	(void)state;
+	assert_int_equal(load_json("{ \"protocol\": { \"min_tlp_us\": 2.5 }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.min_tlp_ns, 2500);
+	dp_config_free(&cfg);
 	assert_int_equal(load_json("{ \"protocol\": { \"min_tlp_us\": 0 }, "
 				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
 	assert_int_equal(cfg.engine.min_tlp_ns, 0);
 	dp_config_free(&cfg);
+	assert_int_equal(load_json("{ \"protocol\": { \"min_rto_us\": 40 }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.min_tlp_ns, 10000);
+	dp_config_free(&cfg);
+	assert_int_equal(load_json("{ \"protocol\": { \"min_rto_us\": 500 }, "
+				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
+	assert_int_equal(cfg.engine.min_tlp_ns, 20000);
+	dp_config_free(&cfg);
+	expect_refused("{ \"protocol\": { \"min_tlp_us\": 98 }, \"ports\": [" TAP_PORT "] }",
+		       ": protocol: min_tlp_ns: 98000 plus ack_delay_ns (2000) is not below "
+		       "min_rto_ns (100000)", NULL);
 }
 
 static void test_idle_refused(void **state)
@@ -794,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_enum),
 		cmocka_unit_test(test_idle_adaptive),
 		cmocka_unit_test(test_idle_refused),
+		cmocka_unit_test(test_tlp_floor),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_eal_freed_on_error),
 	};

@@ -1006,6 +1006,11 @@ static void test_config(void **state)
 	c = d;
 	c.max_rto_ns = c.min_rto_ns - 1;
 	expect_bad_config(&c, "max_rto_ns");
+	c = d;
+	c.min_tlp_ns = c.min_rto_ns - c.ack_delay_ns; /* the timeout would come first */
+	expect_bad_config(&c, "min_tlp_ns");
+	c.min_tlp_ns--;
+	assert_int_equal(srd_config_check(&c, err, sizeof(err)), 0);
 
 	/* callbacks are required */
 	struct srd_engine *eng = NULL;
@@ -1244,6 +1249,12 @@ static void test_tlp_floor(void **state)
 	took = probe_after(50 * US, &srtt);
 	printf("  50 us floor: probe %.2f us after the drop\n", took / 1e3);
 	assert_true(took >= 50 * US + ack_delay && took <= 50 * US + ack_delay + 2 * US);
+	/* a floor under two smoothed RTTs changes nothing */
+	took = probe_after(5 * US, &srtt);
+	printf("  5 us floor: probe %.2f us after the drop (srtt %.2f us)\n", took / 1e3,
+	       srtt / 1e3);
+	assert_true(5 * US < 2 * srtt);
+	assert_true(took >= 2 * srtt + ack_delay && took <= 2 * srtt + ack_delay + 2 * US);
 }
 
 static void test_conn_info(void **state)
