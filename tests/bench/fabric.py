@@ -208,7 +208,9 @@ def ideal_spray_p99(fct_csv):
     """The large flows' p99 slowdown of a run's transfers replayed in the fluid model with
     only the host links (fluid_hosts.py): the better of fair sharing and greedy
     shortest-remaining-first.  Spraying perfectly removes every switch link's contention
-    and no more, so ECMP's p99 over this is the most any load balancer can gain."""
+    and no more, so ECMP's p99 over this estimates the most a load balancer can gain (an
+    estimate: the model is not a strict bound for a transfer queued behind another of its
+    host pair, and the better of two schedules need not be the best p99)."""
     flows = fluid_hosts.load(fct_csv)
     large = [k for k, x in enumerate(flows) if x["bytes"] > 1_000_000]
     best = float("inf")
