@@ -705,31 +705,31 @@ static void test_idle_adaptive(void **state)
 	dp_config_free(&cfg);
 }
 
+/* min_tlp_ns of a file whose "protocol" object is protocol_json (it must load). */
+static uint64_t min_tlp_of(const char *protocol_json)
+{
+	struct dp_config cfg;
+	char json[256], err[ERR_LEN], path[64];
+	uint64_t ns;
+
+	snprintf(json, sizeof(json), "{ \"protocol\": %s, \"ports\": [" TAP_PORT "] }",
+		 protocol_json);
+	assert_int_equal(load_json(json, &cfg, err, path), 0);
+	ns = cfg.engine.min_tlp_ns;
+	dp_config_free(&cfg);
+	return ns;
+}
+
 /* The tail loss probe's floor: srdd's 20 us, held under a quarter of the RTO floor unless
  * the file sets it; set, or off; never so close to the RTO floor that the timeout comes
  * first. */
 static void test_tlp_floor(void **state)
 {
-	struct dp_config cfg;
-	char err[ERR_LEN], path[64];
-
 	(void)state;
-	assert_int_equal(load_json("{ \"protocol\": { \"min_tlp_us\": 2.5 }, "
-				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
-	assert_int_equal(cfg.engine.min_tlp_ns, 2500);
-	dp_config_free(&cfg);
-	assert_int_equal(load_json("{ \"protocol\": { \"min_tlp_us\": 0 }, "
-				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
-	assert_int_equal(cfg.engine.min_tlp_ns, 0);
-	dp_config_free(&cfg);
-	assert_int_equal(load_json("{ \"protocol\": { \"min_rto_us\": 40 }, "
-				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
-	assert_int_equal(cfg.engine.min_tlp_ns, 10000);
-	dp_config_free(&cfg);
-	assert_int_equal(load_json("{ \"protocol\": { \"min_rto_us\": 500 }, "
-				   "\"ports\": [" TAP_PORT "] }", &cfg, err, path), 0);
-	assert_int_equal(cfg.engine.min_tlp_ns, 20000);
-	dp_config_free(&cfg);
+	assert_int_equal(min_tlp_of("{ \"min_tlp_us\": 2.5 }"), 2500);
+	assert_int_equal(min_tlp_of("{ \"min_tlp_us\": 0 }"), 0);
+	assert_int_equal(min_tlp_of("{ \"min_rto_us\": 40 }"), 10000);
+	assert_int_equal(min_tlp_of("{ \"min_rto_us\": 500 }"), 20000);
 	expect_refused("{ \"protocol\": { \"min_tlp_us\": 98 }, \"ports\": [" TAP_PORT "] }",
 		       ": protocol: min_tlp_ns: 98000 plus ack_delay_ns (2000) is not below "
 		       "min_rto_ns (100000)", NULL);
